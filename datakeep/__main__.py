@@ -1,0 +1,5 @@
+"""`python -m datakeep` runs the CLI."""
+
+from datakeep.cli import main
+
+main()

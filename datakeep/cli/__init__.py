@@ -1,0 +1,107 @@
+"""The `datakeep` command: a click group whose subcommands load on first use.
+
+Each command lives in a small module under ``datakeep.cli`` and is imported only when it runs,
+so `datakeep --help` and every command start without importing pandas or pyarrow.
+The CLI parses arguments, calls ``datakeep.api``, and hands the result to a renderer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import click
+
+from datakeep.errors import DatakeepError
+
+# command name -> "module:attribute"; the help line is kept here so `--help` imports nothing.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("datakeep.cli.core:init", "Create an empty datakeep repository here."),
+    "add": ("datakeep.cli.core:add", "Track a Parquet file or folder as a named dataset."),
+    "rm": ("datakeep.cli.core:rm", "Stop tracking a dataset (its history stays)."),
+    "status": ("datakeep.cli.core:status", "Show which tracked datasets changed since HEAD."),
+    "commit": ("datakeep.cli.core:commit", "Snapshot every tracked dataset that changed."),
+    "log": ("datakeep.cli.core:log", "Show the commit history, newest first."),
+    "show": ("datakeep.cli.core:show", "Show a commit, or one dataset's snapshot (REV:NAME)."),
+    "checkout": ("datakeep.cli.core:checkout", "Restore datasets as they were at a revision."),
+    "tag": ("datakeep.cli.core:tag", "List tags, or name a commit."),
+    "branch": ("datakeep.cli.core:branch", "List branches, or start one at a commit."),
+    "switch": ("datakeep.cli.core:switch", "Switch HEAD to a branch and restore its datasets."),
+    "gc": ("datakeep.cli.core:gc", "Delete objects no ref can reach."),
+    "fsck": ("datakeep.cli.core:fsck", "Verify every object and every reference."),
+    "diff": ("datakeep.cli.diff:diff", "Report what changed between two dataset versions."),
+    "schema": ("datakeep.cli.schema:schema", "Infer, show and check canonical schemas."),
+    "validate": ("datakeep.cli.validate:validate", "Validate data files against their schema."),
+    "map": ("datakeep.cli.validate:map_", "Apply a source mapping and write canonical data."),
+    "hook": ("datakeep.cli.hook:hook", "Run or install datakeep's git pre-commit hook."),
+    "remote": ("datakeep.cli.remote:remote", "Add, list or remove remotes."),
+    "push": ("datakeep.cli.remote:push", "Send commits and the objects they need to a remote."),
+    "pull": ("datakeep.cli.remote:pull", "Fetch commits and objects from a remote."),
+    "clone": ("datakeep.cli.remote:clone", "Make a new working repository from a remote."),
+    "ls-files": ("datakeep.cli.remote:ls_files", "Print the URLs of a snapshot's Parquet objects."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target[0].split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            return None
+        command: click.Command = getattr(module, attribute)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # The one place where errors become `error: what — what to do` and an exit code.
+        try:
+            return super().invoke(ctx)
+        except DatakeepError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_line) for name, (_, help_line) in sorted(COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run as if datakeep was started in this folder.",
+)
+@click.version_option(package_name="datakeep")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, directory: str | None) -> None:
+    """datakeep: version Parquet datasets like code, and stop bad data at the door.
+
+    Exit codes: 0 ok, 1 the answer is no (validation failed, differences found),
+    2 usage or operational error.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    if directory:
+        os.chdir(directory)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (`datakeep` and `python -m datakeep`)."""
+    cli.main(args=argv, prog_name="datakeep")

@@ -1,0 +1,152 @@
+"""Every error datakeep raises on purpose, each with the exit code the CLI turns it into.
+
+Exit codes are a frozen contract: 0 ok, 1 "the answer is no", 2 usage or operational error.
+A message says what is wrong; ``hint`` says what to do about it.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_NO = 1
+EXIT_ERROR = 2
+
+
+class DatakeepError(Exception):
+    """Base class: a message for people, a hint for what to do, and an exit code."""
+
+    exit_code: int = EXIT_ERROR
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+class NotARepositoryError(DatakeepError):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"not a datakeep repository (or any parent up to /): {path}",
+            "run `datakeep init` in the project folder first",
+        )
+        self.path = path
+
+
+class RepositoryExistsError(DatakeepError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"a datakeep repository already exists at {path}", "use it as it is")
+        self.path = path
+
+
+class RevisionError(DatakeepError):
+    """An unknown or ambiguous revision."""
+
+    def __init__(self, rev: str, detail: str, candidates: list[str] | None = None) -> None:
+        hint = "use `datakeep log` to see commits, or a longer id"
+        super().__init__(f"bad revision '{rev}': {detail}", hint)
+        self.rev = rev
+        self.candidates = candidates or []
+
+
+class ObjectNotFoundError(DatakeepError):
+    def __init__(self, oid: str, where: str = "the object store") -> None:
+        super().__init__(
+            f"object {oid} is missing from {where}",
+            "run `datakeep fsck`; if the repository has a remote, `datakeep pull` fetches it",
+        )
+        self.oid = oid
+
+
+class CorruptObjectError(DatakeepError):
+    def __init__(self, oid: str, detail: str) -> None:
+        super().__init__(
+            f"object {oid} is corrupt: {detail}",
+            "run `datakeep fsck` to list every damaged object; restore it from a remote with `datakeep pull`",
+        )
+        self.oid = oid
+        self.detail = detail
+
+
+class InvalidIdError(DatakeepError):
+    def __init__(self, value: str) -> None:
+        super().__init__(
+            f"'{value}' is not a valid object id (32 lowercase hex digits)",
+            "ids come from `datakeep log`; never build paths from untrusted ids",
+        )
+        self.value = value
+
+
+class LockedError(DatakeepError):
+    def __init__(self, path: str, seconds: float) -> None:
+        super().__init__(
+            f"repository is locked by another datakeep process ({path}); waited {seconds:g}s",
+            "wait for the other commit, gc or checkout to finish, then run the command again",
+        )
+        self.path = path
+
+
+class RefConflictError(DatakeepError):
+    def __init__(self, ref: str, expected: str | None, found: str | None) -> None:
+        super().__init__(
+            f"ref {ref} moved while we worked (expected {expected or 'nothing'}, found {found or 'nothing'})",
+            "another process committed at the same time; run the command again",
+        )
+        self.ref = ref
+
+
+class DatasetError(DatakeepError):
+    """Something is wrong with a dataset: its name, its path, or its definition."""
+
+
+class InputDataError(DatakeepError):
+    """A data file that cannot be read as what it claims to be."""
+
+    def __init__(self, path: str, detail: str, hint: str = "") -> None:
+        super().__init__(
+            f"{path}: {detail}",
+            hint or "check that the file is a complete Parquet file (re-export it if it was cut short)",
+        )
+        self.path = path
+        self.detail = detail
+
+
+class UnsupportedTypeError(DatakeepError):
+    pass
+
+
+class UncommittedChangesError(DatakeepError):
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(
+            f"uncommitted changes in {', '.join(names)} would be overwritten",
+            "commit them first, or pass --force to discard them",
+        )
+        self.names = names
+
+
+class UsageError(DatakeepError):
+    pass
+
+
+class SchemaConfigError(DatakeepError):
+    """A schema, source mapping or rules file that cannot be used (exit 2)."""
+
+    def __init__(self, path: str, detail: str, hint: str = "") -> None:
+        super().__init__(f"{path}: {detail}", hint or "fix the file; `datakeep schema check` lists every problem")
+        self.path = path
+        self.detail = detail
+
+
+class ValidationFailedError(DatakeepError):
+    """Data failed validation: the answer is no (exit 1). Carries the report."""
+
+    exit_code = EXIT_NO
+
+    def __init__(self, message: str, report: object, hint: str = "") -> None:
+        super().__init__(message, hint or "fix the data or the mapping; `--no-verify` skips the check")
+        self.report = report
+
+
+class RemoteError(DatakeepError):
+    pass
