@@ -1,0 +1,211 @@
+"""The Python API: one method per user verb, the same verbs as the CLI.
+
+>>> repo = datakeep.Repo.open(".")
+>>> repo.commit(message="january load")
+>>> table = repo.read("flights", rev="v1")      # a pyarrow.Table; .to_pandas() for pandas
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from datakeep.errors import DatasetError
+from datakeep.ids import ObjectId
+from datakeep.records.refs import HEADS, TAGS
+from datakeep.repo import Repository
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from datakeep.checkout import CheckoutResult
+    from datakeep.history import CommitResult
+    from datakeep.maintenance import FsckResult, GcResult
+    from datakeep.records.commit import Commit
+    from datakeep.records.manifest import Manifest
+    from datakeep.worktree import DatasetStatus
+
+
+class Repo:
+    """A datakeep repository and every verb that works on it."""
+
+    def __init__(self, repository: Repository) -> None:
+        self._repo = repository
+
+    @property
+    def root(self) -> Path:
+        return self._repo.root
+
+    @property
+    def repository(self) -> Repository:
+        return self._repo
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] = ".") -> Repo:
+        """Open the repository containing ``path`` (searching upwards, like git)."""
+        return cls(Repository.discover(path))
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str] = ".") -> Repo:
+        """Create an empty repository in ``path``."""
+        return cls(Repository.initialize(path))
+
+    # -- tracking and committing -----------------------------------------------------------
+    def add(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        key: list[str] | tuple[str, ...] = (),
+        entity: str | None = None,
+        source: str | None = None,
+    ) -> str:
+        """Track a Parquet file or folder as dataset ``name``; returns the dataset name."""
+        from datakeep.worktree import add
+
+        dataset, _ = add(self._repo, str(path), name=name, key=tuple(key), entity=entity, source=source)
+        return dataset
+
+    def rm(self, name: str) -> None:
+        """Stop tracking dataset ``name`` (its history stays)."""
+        from datakeep.worktree import rm
+
+        rm(self._repo, name)
+
+    def status(self) -> list[DatasetStatus]:
+        """Each tracked dataset: unchanged, modified, new, missing or removed."""
+        from datakeep.worktree import status
+
+        return status(self._repo)
+
+    def commit(
+        self,
+        *,
+        message: str,
+        author: str | None = None,
+        allow_empty: bool = False,
+        verify: bool = True,
+    ) -> CommitResult:
+        """Snapshot every tracked dataset that changed; returns the new commit."""
+        from datakeep.history import make_commit
+
+        return make_commit(self._repo, message=message, author=author, allow_empty=allow_empty, verify=verify)
+
+    # -- history ---------------------------------------------------------------------------
+    def resolve(self, rev: str = "HEAD") -> ObjectId:
+        """The full commit id a revision names."""
+        from datakeep.revisions import resolve
+
+        return resolve(self._repo, rev)
+
+    def log(self, rev: str | None = None, *, limit: int | None = None) -> list[tuple[ObjectId, Commit]]:
+        """Commits reachable from ``rev`` (default HEAD), newest first."""
+        from datakeep.history import log
+
+        if self._repo.head() is None and rev is None:
+            return []
+        start = self.resolve(rev) if rev else None
+        return log(self._repo, start, limit)
+
+    def commit_info(self, rev: str = "HEAD") -> tuple[ObjectId, Commit]:
+        oid = self.resolve(rev)
+        return oid, self._repo.commit_at(oid)
+
+    def manifest(self, name: str, rev: str = "HEAD") -> Manifest:
+        """The snapshot manifest of dataset ``name`` at ``rev``."""
+        from datakeep.checkout import manifest_for
+
+        oid = self.resolve(rev)
+        return manifest_for(self._repo, self._repo.commit_at(oid), name, rev)
+
+    def read(self, name: str, rev: str = "HEAD") -> pa.Table:
+        """Dataset ``name`` as of ``rev``, as a pyarrow.Table (call .to_pandas() for pandas)."""
+        from datakeep.restore import read_manifest
+
+        return read_manifest(self._repo.store, self.manifest(name, rev))
+
+    # -- restoring -------------------------------------------------------------------------
+    def checkout(
+        self,
+        rev: str,
+        *,
+        name: str | None = None,
+        output: str | os.PathLike[str] | None = None,
+        force: bool = False,
+    ) -> CheckoutResult | Path:
+        """Restore ``rev``: one dataset to ``output``, or the tracked paths (moving HEAD)."""
+        from datakeep.checkout import checkout, restore_to
+        from datakeep.revisions import split_dataset
+
+        if output is not None:
+            rev, inline = split_dataset(rev)
+            dataset = name or inline
+            if not dataset:
+                raise DatasetError("-o needs a dataset", "name it with --name NAME or REV:NAME")
+            return restore_to(self._repo, rev, dataset, output)
+        return checkout(self._repo, rev, name=name, force=force)
+
+    def switch(self, branch: str, *, force: bool = False) -> CheckoutResult:
+        """Put HEAD on ``branch`` and restore its datasets."""
+        from datakeep.checkout import checkout
+
+        if self._repo.refs.get(f"{HEADS}/{branch}") is None:
+            raise DatasetError(f"no branch named '{branch}'", f"create it with `datakeep branch {branch}`")
+        return checkout(self._repo, branch, force=force)
+
+    # -- names -----------------------------------------------------------------------------
+    def tag(self, name: str, rev: str = "HEAD", *, force: bool = False) -> ObjectId:
+        from datakeep.naming import create_ref
+
+        return create_ref(self._repo, TAGS, name, rev, force=force)
+
+    def branch(self, name: str, rev: str = "HEAD", *, force: bool = False) -> ObjectId:
+        from datakeep.naming import create_ref
+
+        return create_ref(self._repo, HEADS, name, rev, force=force)
+
+    def delete_tag(self, name: str) -> ObjectId:
+        from datakeep.naming import delete_ref
+
+        return delete_ref(self._repo, TAGS, name)
+
+    def delete_branch(self, name: str) -> ObjectId:
+        from datakeep.naming import delete_ref
+
+        return delete_ref(self._repo, HEADS, name)
+
+    def tags(self) -> dict[str, ObjectId]:
+        return self._repo.refs.list(TAGS)
+
+    def branches(self) -> dict[str, ObjectId]:
+        return self._repo.refs.list(HEADS)
+
+    def current_branch(self) -> str | None:
+        return self._repo.refs.head_target()[0]
+
+    # -- maintenance -----------------------------------------------------------------------
+    def gc(self, *, dry_run: bool = False) -> GcResult:
+        from datakeep.maintenance import gc
+
+        return gc(self._repo, dry_run=dry_run)
+
+    def fsck(self, *, full: bool = False) -> FsckResult:
+        from datakeep.maintenance import fsck
+
+        return fsck(self._repo, full=full)
+
+    def diff(self, a: str | None = None, b: str | None = None, **options: Any) -> Any:
+        """What changed between two versions (see `datakeep.diff`)."""
+        from datakeep.diff import diff
+
+        return diff(self._repo, a, b, **options)
+
+
+def init(path: str | os.PathLike[str] = ".") -> Repo:
+    return Repo.init(path)
+
+
+def open_repo(path: str | os.PathLike[str] = ".") -> Repo:
+    return Repo.open(path)

@@ -1,0 +1,119 @@
+"""Restoring versions: one dataset anywhere (`-o`), or every tracked path (moving HEAD)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from datakeep.errors import DatasetError, UncommittedChangesError
+from datakeep.fsutil import file_signature
+from datakeep.ids import ObjectId
+from datakeep.records.commit import Commit
+from datakeep.records.index import Index, TrackedDataset
+from datakeep.records.manifest import Manifest
+from datakeep.records.refs import HEADS
+from datakeep.repo import Repository
+from datakeep.restore import write_manifest
+from datakeep.revisions import resolve, split_dataset
+from datakeep.worktree import status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckoutResult:
+    commit: ObjectId
+    written: dict[str, list[str]]  # dataset -> paths written
+    head: str  # what HEAD names afterwards ("branch main", "detached at <id>", "unchanged")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"commit": self.commit, "written": self.written, "head": self.head}
+
+
+def manifest_for(repo: Repository, commit: Commit, name: str, rev: str) -> Manifest:
+    ref = commit.datasets.get(name)
+    if ref is None:
+        known = ", ".join(sorted(commit.datasets)) or "none"
+        raise DatasetError(
+            f"revision {rev} has no dataset '{name}' (it has: {known})",
+            "check the name with `datakeep show REV`",
+        )
+    return repo.manifest_at(ref.manifest)
+
+
+def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[str]) -> Path:
+    """Write one dataset as of ``rev`` to ``output`` (a file, or a folder for folder datasets)."""
+    commit_id = resolve(repo, rev)
+    manifest = manifest_for(repo, repo.commit_at(commit_id), name, rev)
+    target = Path(output)
+    if manifest.kind == "file" and target.is_dir():
+        target = target / Path(manifest.path).name
+    write_manifest(repo.store, manifest, target)
+    return target
+
+
+def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool = False) -> CheckoutResult:
+    """Restore tracked paths as of ``rev``; with ``name`` only that dataset (HEAD stays)."""
+    rev, inline_name = split_dataset(rev)
+    name = name or inline_name
+    with repo.locked():
+        commit_id = resolve(repo, rev)
+        target = repo.commit_at(commit_id)
+        index = repo.load_index()
+        names = [name] if name else sorted(target.datasets)
+        if name:
+            manifest_for(repo, target, name, rev)
+        if not force:
+            dirty = [
+                s.name
+                for s in status(repo, index)
+                if s.name in names and s.state in ("modified", "new") and s.working != _snapshot(target, s.name)
+            ]
+            if dirty:
+                raise UncommittedChangesError(dirty)
+        written: dict[str, list[str]] = {}
+        for dataset in names:
+            manifest = repo.manifest_at(target.datasets[dataset].manifest)
+            written[dataset] = _restore_tracked(repo, index, manifest)
+            index.datasets[dataset] = TrackedDataset(
+                path=manifest.path, key=manifest.key, entity=manifest.entity, source=manifest.source
+            )
+        head = "unchanged"
+        if not name:
+            for dataset in [d for d in index.datasets if d not in target.datasets and _snapshot_at_head(repo, d)]:
+                del index.datasets[dataset]  # tracked at HEAD, absent in the target: like git, stop tracking
+            if repo.refs.get(f"{HEADS}/{rev}") == commit_id:
+                repo.refs.set_head(branch=rev)
+                head = f"branch {rev}"
+            else:
+                repo.refs.set_head(commit=commit_id)
+                head = f"detached at {commit_id[:10]}"
+        index.save()
+    return CheckoutResult(commit=commit_id, written=written, head=head)
+
+
+def _snapshot(commit: Commit, name: str) -> str | None:
+    ref = commit.datasets.get(name)
+    return ref.snapshot if ref else None
+
+
+def _snapshot_at_head(repo: Repository, name: str) -> bool:
+    head = repo.head()
+    return bool(head and name in repo.commit_at(head).datasets)
+
+
+def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list[str]:
+    base = repo.root / manifest.path
+    if manifest.kind == "folder" and base.is_dir():
+        wanted = {entry.path for entry in manifest.files}
+        for stale in base.rglob("*.parquet"):
+            inner = stale.relative_to(base).as_posix()
+            if inner not in wanted and not any(p.startswith((".", "_")) for p in Path(inner).parts):
+                stale.unlink()
+                index.forget_under(repo.relpath(stale))
+    paths = write_manifest(repo.store, manifest, base)
+    recorded = time.time_ns()
+    for entry, path in zip(manifest.files, paths, strict=True):
+        document = entry.to_dict()
+        index.remember(repo.relpath(path), file_signature(path), document, recorded)
+    return [repo.relpath(p) for p in paths]

@@ -1,0 +1,74 @@
+"""Content-defined chunk boundaries over a stream of per-row hashes.
+
+A row ends a chunk when its boundary hash has its top bits zero (probability 1/avg_rows), but
+never before ``min_rows`` rows and always by ``max_rows``. Because the decision depends only on
+the row's own content, inserting or deleting rows moves only the boundaries around the edit:
+every chunk after it is cut exactly as before, and so is stored and diffed as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: A chunk holds about this many bytes of uncompressed Arrow data.
+TARGET_CHUNK_BYTES = 256 * 1024
+MIN_AVG_ROWS = 1024
+MAX_AVG_ROWS = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkParams:
+    avg_rows: int
+    min_rows: int
+    max_rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"avg_rows": self.avg_rows, "min_rows": self.min_rows, "max_rows": self.max_rows}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkParams:
+        return cls(int(data["avg_rows"]), int(data["min_rows"]), int(data["max_rows"]))
+
+    @classmethod
+    def for_row_width(cls, row_bytes: float) -> ChunkParams:
+        """Chosen once per dataset (then kept in its manifests, so later versions cut alike)."""
+        rows = TARGET_CHUNK_BYTES / max(row_bytes, 1.0)
+        avg = 1 << max(0, round(np.log2(max(rows, 1.0))))
+        avg = min(MAX_AVG_ROWS, max(MIN_AVG_ROWS, avg))
+        return cls(avg_rows=avg, min_rows=avg // 4, max_rows=avg * 4)
+
+
+class Chunker:
+    """Feeds on boundary hashes batch after batch; yields cut positions in stream coordinates."""
+
+    def __init__(self, params: ChunkParams) -> None:
+        self.params = params
+        self._mask = np.uint64(params.avg_rows - 1)
+        self.position = 0  # rows seen so far
+        self.last_cut = 0
+
+    def push(self, hashes: np.ndarray) -> list[int]:
+        """Absolute row positions (exclusive ends) where a chunk ends within this batch."""
+        start = self.position
+        self.position += len(hashes)
+        # Top bits, so the low bits stay free for other uses of the same hash.
+        candidates = np.flatnonzero(((hashes >> np.uint64(40)) & self._mask) == 0) + start + 1
+        cuts: list[int] = []
+        p = self.params
+        i = 0
+        while True:
+            lower = self.last_cut + p.min_rows
+            upper = self.last_cut + p.max_rows
+            i = int(np.searchsorted(candidates, lower, side="left"))
+            cut = int(candidates[i]) if i < len(candidates) else None
+            if cut is None or cut > upper:
+                if upper <= self.position:
+                    cut = upper
+                else:
+                    break
+            cuts.append(cut)
+            self.last_cut = cut
+        return cuts

@@ -1,0 +1,297 @@
+"""Core commands: init, add, rm, status, commit, log, show, checkout, tag, branch, switch, gc, fsck.
+
+Each command parses its options, calls the API method of the same name and renders the result.
+"""
+
+from __future__ import annotations
+
+import click
+
+from datakeep.cli._common import color, echo_json, json_option, open_repo
+from datakeep.errors import EXIT_NO
+
+
+@click.command()
+@click.argument("path", default=".", type=click.Path(file_okay=False))
+def init(path: str) -> None:
+    """Create an empty datakeep repository here.
+
+    Inside a git work tree the store stays out of git (`.datakeep/.gitignore`).
+
+    Example: datakeep init
+    """
+    from datakeep.api import Repo
+
+    repo = Repo.init(path)
+    click.echo(f"Initialized empty datakeep repository in {repo.root / '.datakeep'}")
+
+
+@click.command()
+@click.argument("path", type=click.Path())
+@click.option("--name", help="Dataset name (default: the file or folder name without extension).")
+@click.option("--key", "key", multiple=True, help="Key column; repeat or comma-separate for a composite key.")
+@click.option("--entity", help="Canonical schema (schemas/<entity>.yaml) to validate against at commit.")
+@click.option("--source", help="Source mapping (schemas/sources/<source>.yaml) to apply before validating.")
+def add(path: str, name: str | None, key: tuple[str, ...], entity: str | None, source: str | None) -> None:
+    """Track a Parquet file or folder as a named dataset.
+
+    Example: datakeep add data/flights.parquet --name flights --key flight_id
+    """
+    keys = tuple(k.strip() for part in key for k in part.split(",") if k.strip())
+    dataset = open_repo().add(path, name=name, key=keys, entity=entity, source=source)
+    click.echo(f"tracking {dataset} ({path}){' key ' + ','.join(keys) if keys else ''}")
+
+
+@click.command()
+@click.argument("name")
+def rm(name: str) -> None:
+    """Stop tracking a dataset (its history stays).
+
+    Example: datakeep rm flights
+    """
+    open_repo().rm(name)
+    click.echo(f"no longer tracking {name}")
+
+
+@click.command()
+@json_option
+def status(as_json: bool) -> None:
+    """Show which tracked datasets changed since HEAD.
+
+    States: unchanged, modified, new (never committed), missing (path gone),
+    removed (committed but no longer tracked).
+
+    Example: datakeep status
+    """
+    repo = open_repo()
+    rows = repo.status()
+    if as_json:
+        echo_json([r.to_dict() for r in rows])
+        return
+    branch = repo.current_branch()
+    click.echo(f"On branch {branch}" if branch else f"HEAD detached at {repo.resolve('HEAD')[:10]}")
+    if not rows:
+        click.echo("nothing tracked (use `datakeep add PATH --name NAME`)")
+    colors = {
+        "unchanged": "dim",
+        "modified": "yellow",
+        "new": "green",
+        "missing": "red",
+        "removed": "red",
+    }
+    from datakeep.render.style import paint
+
+    for row in rows:
+        click.echo(f"  {paint(f'{row.state:<10}', colors[row.state], color())} {row.name:<20} {row.path}")
+
+
+@click.command()
+@click.option("-m", "--message", required=True, help="What this version is.")
+@click.option("--author", help="Author (default: $DATAKEEP_AUTHOR, $GIT_AUTHOR_NAME, or user@host).")
+@click.option("--allow-empty", is_flag=True, help="Commit even when no dataset changed.")
+@click.option("--no-verify", is_flag=True, help="Skip schema validation of datasets tracked with --entity.")
+@json_option
+def commit(message: str, author: str | None, allow_empty: bool, no_verify: bool, as_json: bool) -> None:
+    """Snapshot every tracked dataset that changed.
+
+    Prints the new commit id as the last line (`--json`: {"id": ...}).
+    Exit 1 when nothing changed.
+
+    Example: datakeep commit -m "january load"
+    """
+    result = open_repo().commit(message=message, author=author, allow_empty=allow_empty, verify=not no_verify)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    from datakeep.render.style import human_bytes
+
+    w = result.written
+    click.echo(
+        f"[{result.id[:10]}] {result.commit.message.splitlines()[0]}: "
+        f"{len(result.changed)} dataset(s) changed ({', '.join(result.changed) or 'none'}), "
+        f"{w.get('chunks_written', 0)} chunk(s) written, {w.get('chunks_reused', 0)} reused, "
+        f"{human_bytes(w.get('new_bytes', 0))} new"
+    )
+    click.echo(result.id)
+
+
+@click.command()
+@click.argument("rev", required=False)
+@click.option("--stat", is_flag=True, help="Per dataset: rows and schema changes (stored; reads no data).")
+@click.option("-n", "--max-count", type=int, help="Show at most this many commits.")
+@click.option("--oneline", is_flag=True, help="One line per commit.")
+@json_option
+def log(rev: str | None, stat: bool, max_count: int | None, oneline: bool, as_json: bool) -> None:
+    """Show the commit history, newest first.
+
+    Example: datakeep log --stat
+    """
+    from datakeep.render.core import commit_json, log_text
+
+    repo = open_repo()
+    entries = repo.log(rev, limit=max_count)
+    if as_json:
+        echo_json([commit_json(oid, c) for oid, c in entries])
+        return
+    if oneline:
+        for oid, c in entries:
+            click.echo(f"{oid[:10]} {c.message.splitlines()[0] if c.message else ''}")
+        return
+    refs: dict[str, list[str]] = {}
+    for name, oid in repo.branches().items():
+        refs.setdefault(oid, []).append(name)
+    for name, oid in repo.tags().items():
+        refs.setdefault(oid, []).append(f"tag: {name}")
+    click.echo(log_text(entries, stat=stat, refs=refs, color=color()) or "no commits yet")
+
+
+@click.command()
+@click.argument("spec", default="HEAD")
+@json_option
+def show(spec: str, as_json: bool) -> None:
+    """Show a commit, or one dataset's snapshot (REV:NAME).
+
+    Example: datakeep show v1:flights --json
+    """
+    from datakeep.render.core import commit_json, commit_text, snapshot_json, snapshot_text
+    from datakeep.revisions import split_dataset
+
+    repo = open_repo()
+    rev, name = split_dataset(spec)
+    if name:
+        manifest = repo.manifest(name, rev)
+        if as_json:
+            echo_json(snapshot_json(manifest))
+        else:
+            click.echo(snapshot_text(manifest))
+        return
+    oid, c = repo.commit_info(rev)
+    if as_json:
+        echo_json(commit_json(oid, c))
+    else:
+        click.echo(commit_text(oid, c))
+
+
+@click.command()
+@click.argument("rev")
+@click.option("--name", help="Restore only this dataset.")
+@click.option("-o", "--output", type=click.Path(), help="Write the dataset here instead of its tracked path.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite uncommitted changes.")
+@json_option
+def checkout(rev: str, name: str | None, output: str | None, force: bool, as_json: bool) -> None:
+    """Restore datasets as they were at a revision.
+
+    With -o, write one dataset anywhere (HEAD and tracked paths untouched).
+    Without, restore every tracked path and move HEAD (refuses to overwrite
+    uncommitted changes unless --force).
+
+    Example: datakeep checkout v1 --name flights -o old.parquet
+    """
+    result = open_repo().checkout(rev, name=name, output=output, force=force)
+    if output is not None:
+        if as_json:
+            echo_json({"written": str(result)})
+        else:
+            click.echo(f"wrote {result}")
+        return
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    for dataset, paths in result.written.items():
+        click.echo(f"restored {dataset}: {', '.join(paths)}")
+    click.echo(
+        f"HEAD {result.head}" if result.head != "unchanged" else f"HEAD unchanged ({result.commit[:10]} restored)"
+    )
+
+
+def _ref_command(kind: str):  # type: ignore[no-untyped-def]
+    @click.argument("name", required=False)
+    @click.argument("rev", default="HEAD")
+    @click.option("-d", "--delete", is_flag=True, help=f"Delete the {kind}.")
+    @click.option("-f", "--force", is_flag=True, help=f"Move an existing {kind}.")
+    @json_option
+    def command(name: str | None, rev: str, delete: bool, force: bool, as_json: bool) -> None:
+        repo = open_repo()
+        if name is None:
+            listing = repo.tags() if kind == "tag" else repo.branches()
+            current = repo.current_branch() if kind == "branch" else None
+            if as_json:
+                echo_json(listing)
+                return
+            for ref_name, oid in listing.items():
+                marker = "* " if ref_name == current else "  "
+                click.echo(f"{marker}{ref_name:<24} {oid[:10]}")
+            return
+        if delete:
+            oid = repo.delete_tag(name) if kind == "tag" else repo.delete_branch(name)
+            click.echo(f"deleted {kind} {name} (was {oid[:10]})")
+            return
+        oid = repo.tag(name, rev, force=force) if kind == "tag" else repo.branch(name, rev, force=force)
+        click.echo(f"{kind} {name} → {oid[:10]}")
+
+    return command
+
+
+tag = click.command(
+    "tag",
+    help="List tags, or name a commit.\n\nExample: datakeep tag v1 HEAD",
+)(_ref_command("tag"))
+branch = click.command(
+    "branch",
+    help="List branches, or start one at a commit.\n\nExample: datakeep branch experiment v1",
+)(_ref_command("branch"))
+
+
+@click.command()
+@click.argument("name")
+@click.option("-f", "--force", is_flag=True, help="Overwrite uncommitted changes.")
+def switch(name: str, force: bool) -> None:
+    """Switch HEAD to a branch and restore its datasets.
+
+    Example: datakeep switch experiment
+    """
+    result = open_repo().switch(name, force=force)
+    click.echo(f"Switched to branch {name} ({result.commit[:10]})")
+
+
+@click.command()
+@click.option("-n", "--dry-run", is_flag=True, help="Only say what would be removed.")
+@json_option
+def gc(dry_run: bool, as_json: bool) -> None:
+    """Delete objects no ref can reach.
+
+    Example: datakeep gc
+    """
+    from datakeep.render.style import human_bytes
+
+    result = open_repo().gc(dry_run=dry_run)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {result.removed} object(s) ({human_bytes(result.bytes_freed)}), kept {result.kept}")
+
+
+@click.command()
+@click.option("--full", is_flag=True, help="Also decode every chunk and check its logical id.")
+@json_option
+@click.pass_context
+def fsck(ctx: click.Context, full: bool, as_json: bool) -> None:
+    """Verify every object and every reference.
+
+    Exit 0 when all is well, 1 when a problem was found (each is listed).
+
+    Example: datakeep fsck
+    """
+    result = open_repo().fsck(full=full)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        for problem in result.problems:
+            click.echo(f"{problem['object']}: {problem['problem']}")
+        click.echo(
+            f"checked {result.objects_checked} object(s): "
+            + ("ok" if result.ok else f"{len(result.problems)} problem(s)")
+        )
+    if not result.ok:
+        ctx.exit(EXIT_NO)

@@ -1,0 +1,316 @@
+"""The canonical encoding of a table's logical content, fed to xxh3-128.
+
+Changing anything here changes every snapshot id; `docs/hashing.md` specifies it and
+`tests/test_hashing_golden.py` pins it. Encoding version: 1.
+
+A table's content is, per column, a handful of byte *streams* (validity, values, lengths, data,
+and the streams of nested children), each hashed incrementally in row order. Because every
+stream of rows ``[0, n)`` is the concatenation of the streams of ``[0, k)`` and ``[k, n)``, the
+digest does not depend on how rows are split into row groups, batches or chunks.
+
+What counts as *content*: column names and order, canonical types, nullability, row order, every
+value (null vs NaN, -0.0 vs 0.0 are different). What is *encoding* and therefore ignored:
+compression, row groups, statistics, dictionary encoding, ``string`` vs ``large_string`` vs
+``string_view`` (and the same for binary and list), NaN payload bits, the bytes behind null slots,
+and schema metadata (pandas' index metadata is kept in the manifest to restore, not hashed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from datakeep.errors import UnsupportedTypeError
+from datakeep.serialize import canonical_json
+
+if TYPE_CHECKING:
+    from datakeep.ids import ContentId
+
+from datakeep.digest import ALGORITHM, bytes_id
+
+__all__ = ["ALGORITHM", "StreamHasher", "bytes_id", "canonical_type", "content_id"]
+ENCODING_VERSION = 1
+
+_CANONICAL_NAN = {
+    2: np.uint16(0x7E00),
+    4: np.uint32(0x7FC00000),
+    8: np.uint64(0x7FF8000000000000),
+}
+
+
+def canonical_type(data_type: pa.DataType) -> str:
+    """The type as content: physical encodings (large/view/dictionary) collapse to one name."""
+    t = data_type
+    if pa.types.is_dictionary(t):
+        return canonical_type(t.value_type)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or _is(t, "is_string_view"):
+        return "string"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or _is(t, "is_binary_view"):
+        return "binary"
+    if pa.types.is_map(t):
+        keys = canonical_type(t.key_type)
+        return f"map<{keys}, {_field_type(t.item_field)}>"
+    if pa.types.is_fixed_size_list(t):
+        return f"fixed_size_list<{_field_type(t.value_field)}>[{t.list_size}]"
+    if _is_variable_list(t):
+        return f"list<{_field_type(t.value_field)}>"
+    if pa.types.is_struct(t):
+        inner = ", ".join(f"{t.field(i).name}: {_field_type(t.field(i))}" for i in range(t.num_fields))
+        return f"struct<{inner}>"
+    if isinstance(t, pa.ExtensionType):
+        return f"extension<{t.extension_name}>[{canonical_type(t.storage_type)}]"
+    if pa.types.is_union(t) or _is(t, "is_run_end_encoded"):
+        raise UnsupportedTypeError(
+            f"columns of type {t} are not supported",
+            "cast the column to a plain type (e.g. its value type) before adding the dataset",
+        )
+    return str(t)
+
+
+def _field_type(field: pa.Field) -> str:
+    suffix = "" if field.nullable else " not null"
+    return canonical_type(field.type) + suffix
+
+
+def _is(data_type: pa.DataType, predicate: str) -> bool:
+    check = getattr(pa.types, predicate, None)
+    return bool(check and check(data_type))
+
+
+def _is_variable_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or _is(t, "is_list_view") or _is(t, "is_large_list_view")
+
+
+def is_string_like(t: pa.DataType) -> bool:
+    return canonical_type(t) in ("string", "binary") and not pa.types.is_dictionary(t)
+
+
+def schema_columns(schema: pa.Schema) -> list[dict[str, object]]:
+    """The schema as content: name, canonical type and nullability of each column, in order."""
+    return [{"name": f.name, "type": canonical_type(f.type), "nullable": bool(f.nullable)} for f in schema]
+
+
+# -- normalisation shared by the stream hash and the per-row hashes ---------------------------
+
+
+def decode(array: pa.Array) -> pa.Array:
+    """Undo encodings that are not content: dictionaries, views, extension wrappers."""
+    t = array.type
+    if pa.types.is_dictionary(t):
+        return decode(array.dictionary_decode())
+    if isinstance(t, pa.ExtensionType):
+        return decode(array.storage)
+    if _is(t, "is_string_view"):
+        return array.cast(pa.large_string())
+    if _is(t, "is_binary_view"):
+        return array.cast(pa.large_binary())
+    if _is(t, "is_list_view"):
+        return array.cast(pa.list_(t.value_field))
+    if _is(t, "is_large_list_view"):
+        return array.cast(pa.large_list(t.value_field))
+    return array
+
+
+def validity(array: pa.Array) -> np.ndarray:
+    """One byte per row: 1 valid, 0 null."""
+    if array.null_count == 0:
+        return np.ones(len(array), dtype=np.uint8)
+    if pa.types.is_null(array.type):
+        return np.zeros(len(array), dtype=np.uint8)
+    return np.asarray(array.is_valid(), dtype=np.uint8)
+
+
+def fixed_width(array: pa.Array) -> np.ndarray:
+    """Values as an ``(n, width)`` uint8 matrix: nulls zeroed, every NaN one canonical NaN."""
+    t = array.type
+    width = t.byte_width
+    n = len(array)
+    buffer = array.buffers()[1]
+    if buffer is None or n == 0:
+        return np.zeros((n, width), dtype=np.uint8)
+    raw = np.frombuffer(buffer, dtype=np.uint8, count=n * width, offset=array.offset * width)
+    values = raw.reshape(n, width)
+    copied = False
+    if pa.types.is_floating(t):
+        floats = values.view(f"<f{width}").reshape(n)
+        nan = np.isnan(floats)
+        if nan.any():
+            values = values.copy()
+            copied = True
+            values.view(f"<u{width}").reshape(n)[nan] = _CANONICAL_NAN[width]
+    if array.null_count:
+        if not copied:
+            values = values.copy()
+        values[~np.asarray(array.is_valid(), dtype=bool)] = 0
+    return values
+
+
+def booleans(array: pa.Array) -> np.ndarray:
+    if array.null_count:
+        array = array.fill_null(False)
+    return np.asarray(array, dtype=np.uint8) if len(array) else np.zeros(0, np.uint8)
+
+
+def string_parts(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 lengths with 0 for nulls, the concatenated bytes of the valid values)."""
+    n = len(array)
+    offsets_dtype = (
+        np.int64 if (pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)) else np.int32
+    )
+    buffers = array.buffers()
+    if n == 0 or buffers[1] is None:
+        return np.zeros(n, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(
+        buffers[1],
+        dtype=offsets_dtype,
+        count=n + 1,
+        offset=array.offset * np.dtype(offsets_dtype).itemsize,
+    ).astype(np.int64)
+    lengths = np.diff(offsets)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = (
+        np.frombuffer(buffers[2], dtype=np.uint8, count=end - start, offset=start)
+        if buffers[2] is not None and end > start
+        else np.zeros(0, np.uint8)
+    )
+    if array.null_count:
+        valid = np.asarray(array.is_valid(), dtype=bool)
+        garbage = lengths[~valid]
+        if garbage.any():
+            # Bytes behind null slots are not content: drop them.
+            keep = np.repeat(valid, lengths)
+            data = data[keep]
+        lengths = np.where(valid, lengths, 0)
+    return lengths, data
+
+
+# -- the stream hasher ------------------------------------------------------------------------
+
+
+class StreamHasher:
+    """Hashes the columns of a table, batch after batch, independent of how rows are split."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.columns = schema_columns(schema)
+        self.rows = 0
+        self._streams: list[dict[str, xxhash.xxh3_128]] = [{} for _ in schema]
+
+    def update(self, batch: pa.RecordBatch | pa.Table) -> None:
+        self.rows += batch.num_rows
+        for index in range(batch.num_columns):
+            column = batch.column(index)
+            chunks: Iterable[pa.Array] = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+            streams = self._streams[index]
+            chunk_list = list(chunks)
+            if not chunk_list:
+                chunk_list = [pa.array([], type=column.type)]
+            for chunk in chunk_list:
+                _feed(streams, "", chunk)
+
+    def hexdigest(self) -> ContentId:
+        from datakeep.ids import ContentId
+
+        digests = []
+        for meta, streams in zip(self.columns, self._streams, strict=True):
+            digests.append(
+                {
+                    "name": meta["name"],
+                    "type": meta["type"],
+                    "nullable": meta["nullable"],
+                    "streams": {path: h.hexdigest() for path, h in sorted(streams.items())},
+                }
+            )
+        document = {"encoding": ENCODING_VERSION, "rows": self.rows, "columns": digests}
+        return ContentId(xxhash.xxh3_128_hexdigest(canonical_json(document)))
+
+
+def _stream(streams: dict[str, xxhash.xxh3_128], path: str) -> xxhash.xxh3_128:
+    hasher = streams.get(path)
+    if hasher is None:
+        hasher = streams[path] = xxhash.xxh3_128()
+    return hasher
+
+
+def _feed(streams: dict[str, xxhash.xxh3_128], path: str, array: pa.Array) -> None:
+    array = decode(array)
+    t = array.type
+    _stream(streams, path + "v").update(validity(array))
+    if pa.types.is_null(t):
+        return
+    if pa.types.is_boolean(t):
+        _stream(streams, path + "b").update(booleans(array))
+    elif is_string_like(t):
+        lengths, data = string_parts(array)
+        _stream(streams, path + "l").update(lengths.astype("<i8"))
+        _stream(streams, path + "d").update(data)
+    elif pa.types.is_fixed_size_list(t):
+        _feed(streams, path + "0/", _fixed_list_children(array))
+    elif _is_variable_list(t) or pa.types.is_map(t):
+        lengths = list_lengths(array)
+        _stream(streams, path + "l").update(lengths.astype("<i8"))
+        _feed(streams, path + "0/", array.flatten())
+    elif pa.types.is_struct(t):
+        for i, child in enumerate(struct_children(array)):
+            _feed(streams, f"{path}{i}/", child)
+    elif hasattr(t, "byte_width") and _has_fixed_width(t):
+        _stream(streams, path + "x").update(fixed_width(array))
+    else:
+        raise UnsupportedTypeError(
+            f"columns of type {t} are not supported",
+            "cast the column to a plain type before adding the dataset",
+        )
+
+
+def _has_fixed_width(t: pa.DataType) -> bool:
+    try:
+        return t.byte_width > 0
+    except ValueError:
+        return False
+
+
+def list_lengths(array: pa.Array) -> np.ndarray:
+    lengths = np.asarray(array.value_lengths().fill_null(0), dtype=np.int64) if len(array) else np.zeros(0, np.int64)
+    return lengths
+
+
+def _fixed_list_children(array: pa.Array) -> pa.Array:
+    size = array.type.list_size
+    values = array.values.slice(array.offset * size, len(array) * size)
+    if array.null_count:
+        # Children under a null fixed-size list slot are not content: null them out.
+        values = _mask_nulls(values, np.repeat(np.asarray(array.is_valid(), dtype=bool), size))
+    return values
+
+
+def _mask_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
+    import pyarrow.compute as pc
+
+    return pc.if_else(pa.array(valid), values, pa.nulls(len(values), type=values.type))
+
+
+def struct_children(array: pa.Array) -> list[pa.Array]:
+    """Children of a struct with the parent's nulls pushed down (their values are not content)."""
+    children = array.flatten()
+    if array.null_count == 0:
+        return list(children)
+    valid = np.asarray(array.is_valid(), dtype=bool)
+    return [_mask_nulls(child, valid) for child in children]
+
+
+def content_id(table: pa.Table | pa.RecordBatch) -> ContentId:
+    """The logical content id of a whole table."""
+    hasher = StreamHasher(table.schema)
+    hasher.update(table)
+    return hasher.hexdigest()
+
+
+def combine(parts: Iterable[str]) -> ContentId:
+    """Id of an ordered list of ids (used for multi-file datasets)."""
+    from datakeep.ids import ContentId
+
+    return ContentId(xxhash.xxh3_128_hexdigest("\n".join(parts).encode()))

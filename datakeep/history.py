@@ -1,0 +1,172 @@
+"""Commits: making one, and reading the history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from datakeep.errors import EXIT_NO, DatakeepError
+from datakeep.ids import ObjectId
+from datakeep.records.commit import Commit, DatasetRef
+from datakeep.records.manifest import Manifest
+from datakeep.repo import Repository
+from datakeep.snapshot import ChunkWriter, WriteStats, build_snapshot
+
+
+class NothingToCommitError(DatakeepError):
+    exit_code = EXIT_NO
+
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"nothing to commit: all {count} tracked dataset(s) are unchanged since HEAD",
+            "change a dataset or `datakeep add` one first (or pass --allow-empty)",
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitResult:
+    id: ObjectId
+    commit: Commit
+    changed: tuple[str, ...]
+    written: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "changed": list(self.changed),
+            "written": self.written,
+            **self.commit.to_dict(),
+        }
+
+
+def default_author() -> str:
+    name = os.environ.get("DATAKEEP_AUTHOR") or os.environ.get("GIT_AUTHOR_NAME")
+    if name:
+        email = os.environ.get("GIT_AUTHOR_EMAIL")
+        return f"{name} <{email}>" if email else name
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="microseconds")
+
+
+def same_definition(manifest: Manifest, other: Manifest) -> bool:
+    keys = ("path", "key", "entity", "source", "validated")
+    return all(getattr(manifest, k) == getattr(other, k) for k in keys)
+
+
+def make_commit(
+    repo: Repository,
+    *,
+    message: str,
+    author: str | None = None,
+    allow_empty: bool = False,
+    verify: bool = True,
+) -> CommitResult:
+    """Snapshot every tracked dataset that changed and move HEAD to a new commit."""
+    from datakeep.summary import change_summary
+
+    if not message.strip():
+        raise DatakeepError("empty commit message", 'pass one with -m "what changed"')
+    with repo.locked():
+        index = repo.load_index()
+        if not index.datasets:
+            raise DatakeepError("nothing is tracked", "track a dataset first: datakeep add PATH --name NAME")
+        head = repo.head()
+        parent = repo.commit_at(head) if head else None
+        stats = WriteStats()
+        writer = ChunkWriter(repo, stats)
+        refs: dict[str, DatasetRef] = {}
+        summary: dict[str, Any] = {}
+        changed: list[str] = []
+        try:
+            for name, tracked in sorted(index.datasets.items()):
+                parent_ref = parent.datasets.get(name) if parent else None
+                parent_manifest = repo.manifest_at(parent_ref.manifest) if parent_ref else None
+                validated = _validate(repo, name, tracked) if verify and tracked.entity else None
+                manifest = build_snapshot(
+                    repo,
+                    name,
+                    tracked,
+                    parent=parent_manifest,
+                    index=index,
+                    writer=writer,
+                    validated=validated,
+                )
+                if (
+                    parent_ref
+                    and parent_manifest
+                    and manifest.id == parent_manifest.id
+                    and same_definition(manifest, parent_manifest)
+                ):
+                    refs[name] = parent_ref
+                    continue
+                oid = repo.put_document(manifest.to_dict())
+                refs[name] = DatasetRef(snapshot=manifest.id, manifest=oid)
+                summary[name] = change_summary(repo, parent_manifest, manifest)
+                changed.append(name)
+        finally:
+            writer.close()
+        removed = sorted(set(parent.datasets) - set(refs)) if parent else []
+        for name in removed:
+            summary[name] = {"removed": True}
+        if parent is not None and not changed and not removed and not allow_empty:
+            index.save()
+            raise NothingToCommitError(len(refs))
+        writer.flush_to_disk()
+        commit = Commit(
+            parents=(head,) if head else (),
+            message=message.strip(),
+            author=author or default_author(),
+            time=now_iso(),
+            datasets=refs,
+            summary=summary,
+        )
+        oid = repo.put_document(commit.to_dict())
+        repo.refs.advance_head(oid, expected=head)
+        index.save()
+    return CommitResult(id=oid, commit=commit, changed=tuple(changed), written=stats.to_dict())
+
+
+def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str] | None:
+    """Validate a dataset tracked with an entity; raise ValidationFailedError when it fails."""
+    try:
+        from datakeep import schemas, validate
+    except ImportError:  # validation package not installed in this build
+        return None
+    from datakeep.errors import ValidationFailedError
+    from datakeep.snapshot import dataset_files
+
+    _, files = dataset_files(repo.root, tracked, name)
+    for _, path in files:
+        report = validate.validate_file(path, entity=tracked.entity, source=tracked.source, root=repo.root)
+        if not report.ok:
+            text = validate.render_text(report)
+            raise ValidationFailedError(
+                f"dataset '{name}' failed validation against entity '{tracked.entity}'; nothing was committed\n{text}",
+                report,
+                "fix the data (or the mapping) and commit again; --no-verify skips validation",
+            )
+    return {
+        "entity": tracked.entity,
+        "source": tracked.source,
+        "fingerprint": schemas.fingerprint(repo.root, tracked.entity, tracked.source),
+    }
+
+
+def log(repo: Repository, start: ObjectId | None = None, limit: int | None = None) -> list[tuple[ObjectId, Commit]]:
+    out = []
+    for oid, commit in repo.ancestry(start if start is not None else repo.head()):
+        out.append((oid, commit))
+        if limit is not None and len(out) >= limit:
+            break
+    return out

@@ -1,0 +1,36 @@
+"""Typed ids, and the check every id passes before it becomes part of a path."""
+
+from __future__ import annotations
+
+import re
+from typing import NewType
+
+from datakeep.errors import InvalidIdError
+
+#: Content address of a stored object: xxh3-128 of its bytes, 32 lowercase hex digits.
+ObjectId = NewType("ObjectId", str)
+#: Logical content hash of a table or chunk (independent of how it is encoded on disk).
+ContentId = NewType("ContentId", str)
+
+ID_LENGTH = 32
+_ID_RE = re.compile(r"[0-9a-f]{32}")
+_PREFIX_RE = re.compile(r"[0-9a-f]{4,32}")
+
+
+def is_object_id(value: str) -> bool:
+    return bool(_ID_RE.fullmatch(value))
+
+
+def object_id(value: str) -> ObjectId:
+    """Return ``value`` as an ObjectId, or raise if it could smuggle a path (`../`, `/`, ...)."""
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise InvalidIdError(str(value))
+    return ObjectId(value)
+
+
+def is_id_prefix(value: str) -> bool:
+    return bool(_PREFIX_RE.fullmatch(value))
+
+
+def short(value: str, length: int = 10) -> str:
+    return value[:length]

@@ -1,0 +1,213 @@
+"""Keeping the store healthy: gc deletes what no ref reaches; fsck verifies every byte."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from datakeep.digest import bytes_id
+from datakeep.errors import DatakeepError
+from datakeep.ids import ObjectId
+from datakeep.records.commit import Commit
+from datakeep.records.manifest import Manifest
+from datakeep.repo import Repository
+
+
+def reachable(
+    repo: Repository, roots: set[ObjectId] | None = None
+) -> tuple[set[ObjectId], set[ObjectId], set[ObjectId]]:
+    """(commits, manifests, data objects) reachable from ``roots`` (default: every ref)."""
+    commits: set[ObjectId] = set()
+    manifests: set[ObjectId] = set()
+    data: set[ObjectId] = set()
+    stack = list(roots if roots is not None else repo.refs.all_targets())
+    while stack:
+        oid = stack.pop()
+        if oid in commits:
+            continue
+        commits.add(oid)
+        commit = repo.commit_at(oid)
+        stack.extend(commit.parents)
+        for ref in commit.datasets.values():
+            if ref.manifest not in manifests:
+                manifests.add(ref.manifest)
+                data.update(repo.manifest_at(ref.manifest).object_ids())
+    return commits, manifests, data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GcResult:
+    kept: int
+    removed: int
+    bytes_freed: int
+    temp_files: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "kept": self.kept,
+            "removed": self.removed,
+            "bytes_freed": self.bytes_freed,
+            "temp_files": self.temp_files,
+        }
+
+
+def gc(repo: Repository, *, dry_run: bool = False) -> GcResult:
+    """Delete objects no ref reaches, and leftovers of interrupted writes."""
+    with repo.locked():
+        commits, manifests, data = reachable(repo)
+        keep = commits | manifests | data
+        removed = freed = 0
+        for oid in list(repo.store.ids()):
+            if oid in keep:
+                continue
+            removed += 1
+            freed += repo.store.size(oid)
+            if not dry_run:
+                repo.store.delete(oid)
+        temps = list(repo.store.temp_files())
+        if not dry_run:
+            for path in temps:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+    return GcResult(kept=len(keep), removed=removed, bytes_freed=freed, temp_files=len(temps))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FsckResult:
+    objects_checked: int
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "objects_checked": self.objects_checked, "problems": self.problems}
+
+
+def fsck(repo: Repository, *, full: bool = False) -> FsckResult:
+    """Verify every object's bytes against its id, and that every ref reaches whole data.
+
+    With ``full``, also decode each chunk and check its logical content id and row count.
+    """
+    problems: list[dict[str, str]] = []
+    bad: set[ObjectId] = set()
+    checked = 0
+    for oid in repo.store.ids():
+        checked += 1
+        try:
+            data = repo.store.get(oid)
+        except DatakeepError as exc:
+            problems.append({"object": oid, "problem": str(exc)})
+            bad.add(oid)
+            continue
+        if bytes_id(data) != oid:
+            problems.append({"object": oid, "problem": "content does not match its id (corrupted bytes)"})
+            bad.add(oid)
+    _check_refs(repo, problems, bad, full)
+    return FsckResult(objects_checked=checked, problems=problems)
+
+
+def _check_refs(repo: Repository, problems: list[dict[str, str]], bad: set[ObjectId], full: bool) -> None:
+    from datakeep.records.refs import HEADS, TAGS
+
+    roots: dict[str, ObjectId] = {}
+    for kind in (HEADS, TAGS):
+        try:
+            for name, oid in repo.refs.list(kind).items():
+                roots[f"{kind}/{name}"] = oid
+        except DatakeepError as exc:
+            problems.append({"object": kind, "problem": str(exc)})
+    try:
+        _branch, head = repo.refs.head_target()
+        if head:
+            roots["HEAD"] = head
+    except DatakeepError as exc:
+        problems.append({"object": "HEAD", "problem": str(exc)})
+    seen_commits: set[ObjectId] = set()
+    seen_manifests: set[ObjectId] = set()
+    for ref, root in roots.items():
+        stack = [root]
+        while stack:
+            oid = stack.pop()
+            if oid in seen_commits:
+                continue
+            seen_commits.add(oid)
+            commit = _load(repo, oid, Commit, ref, problems, bad)
+            if commit is None:
+                continue
+            stack.extend(commit.parents)
+            for name, dref in commit.datasets.items():
+                if dref.manifest in seen_manifests:
+                    continue
+                seen_manifests.add(dref.manifest)
+                manifest = _load(repo, dref.manifest, Manifest, f"{ref} dataset {name}", problems, bad)
+                if manifest is not None:
+                    _check_manifest(repo, manifest, name, problems, bad, full)
+
+
+def _load(
+    repo: Repository,
+    oid: ObjectId,
+    kind: type,
+    where: str,
+    problems: list[dict[str, str]],
+    bad: set[ObjectId],
+) -> Any:
+    if oid in bad:
+        return None
+    if not repo.store.has(oid):
+        problems.append({"object": oid, "problem": f"missing (needed by {where})"})
+        bad.add(oid)
+        return None
+    try:
+        return kind.from_dict(repo.get_document(oid), oid)
+    except (DatakeepError, KeyError, TypeError, ValueError) as exc:
+        problems.append({"object": oid, "problem": f"unreadable {kind.__name__.lower()} ({exc})"})
+        bad.add(oid)
+        return None
+
+
+def _check_manifest(
+    repo: Repository,
+    manifest: Manifest,
+    name: str,
+    problems: list[dict[str, str]],
+    bad: set[ObjectId],
+    full: bool,
+) -> None:
+    from datakeep.hashing import content_id
+    from datakeep.restore import read_chunk
+    from datakeep.snapshot import decode_schema
+
+    for entry in manifest.files:
+        schema = decode_schema(entry.schema)
+        for chunk in entry.chunks:
+            for oid in (chunk.object, chunk.hashes):
+                if oid not in bad and not repo.store.has(oid):
+                    problems.append({"object": oid, "problem": f"missing (chunk of dataset {name})"})
+                    bad.add(oid)
+            if full and chunk.object not in bad:
+                try:
+                    table = read_chunk(repo.store, chunk, schema)
+                    if content_id(table) != chunk.id:
+                        problems.append(
+                            {
+                                "object": chunk.object,
+                                "problem": f"chunk content does not hash to its logical id {chunk.id}",
+                            }
+                        )
+                except DatakeepError as exc:
+                    problems.append({"object": chunk.object, "problem": str(exc)})
+            if (
+                chunk.hashes not in bad
+                and repo.store.has(chunk.hashes)
+                and repo.store.size(chunk.hashes) != 8 * chunk.rows
+            ):
+                problems.append(
+                    {
+                        "object": chunk.hashes,
+                        "problem": f"row-hash sidecar has the wrong size for {chunk.rows} rows",
+                    }
+                )

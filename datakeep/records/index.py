@@ -1,0 +1,116 @@
+"""The working-tree index (`.datakeep/index.json`): what is tracked, and a stat cache.
+
+Like git's index, the stat cache remembers each data file's (size, mtime_ns, inode) with the
+file entry it hashed to, so `status` and `commit` do not read a file that has not changed.
+A file modified within ``RACY_NS`` of being recorded is not trusted (git's "racy" rule): its mtime
+could still equal the cached one after a second write in the same clock tick.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datakeep.errors import DatakeepError
+from datakeep.fsutil import atomic_write
+from datakeep.serialize import canonical_json, load_json
+
+FORMAT = "datakeep.index"
+VERSION = 1
+RACY_NS = 50_000_000
+
+
+@dataclass(slots=True, kw_only=True)
+class TrackedDataset:
+    path: str  # relative to the repository root, posix
+    key: tuple[str, ...] = ()
+    entity: str | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "key": list(self.key),
+            "entity": self.entity,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrackedDataset:
+        return cls(
+            path=data["path"],
+            key=tuple(data.get("key") or ()),
+            entity=data.get("entity"),
+            source=data.get("source"),
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class CachedFile:
+    signature: tuple[int, int, int]
+    recorded_ns: int
+    entry: dict[str, Any]  # a FileEntry document
+
+
+@dataclass(slots=True, kw_only=True)
+class Index:
+    path: Path
+    datasets: dict[str, TrackedDataset] = field(default_factory=dict)
+    files: dict[str, CachedFile] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Index:
+        try:
+            data = load_json(path.read_bytes())
+        except FileNotFoundError:
+            return cls(path=path)
+        except ValueError:
+            # The index is a cache plus the tracked list; a damaged one is rebuilt from HEAD.
+            raise DatakeepError(
+                f"{path} is damaged",
+                "delete it and run `datakeep checkout HEAD --force` to rebuild it",
+            ) from None
+        return cls(
+            path=path,
+            datasets={n: TrackedDataset.from_dict(d) for n, d in data.get("datasets", {}).items()},
+            files={
+                p: CachedFile(signature=tuple(f["sig"]), recorded_ns=f["at"], entry=f["entry"])  # type: ignore[arg-type]
+                for p, f in data.get("files", {}).items()
+            },
+        )
+
+    def save(self) -> None:
+        document = {
+            "format": FORMAT,
+            "version": VERSION,
+            "datasets": {n: d.to_dict() for n, d in sorted(self.datasets.items())},
+            "files": {
+                p: {"sig": list(f.signature), "at": f.recorded_ns, "entry": f.entry}
+                for p, f in sorted(self.files.items())
+            },
+        }
+        atomic_write(self.path, canonical_json(document), durable=False)
+
+    def lookup(self, relpath: str, signature: tuple[int, int, int]) -> dict[str, Any] | None:
+        cached = self.files.get(relpath)
+        if cached is None or cached.signature != signature:
+            return None
+        if signature[1] + RACY_NS >= cached.recorded_ns:
+            return None
+        return cached.entry
+
+    def remember(
+        self,
+        relpath: str,
+        signature: tuple[int, int, int],
+        entry: dict[str, Any],
+        recorded_ns: int | None = None,
+    ) -> None:
+        self.files[relpath] = CachedFile(signature=signature, recorded_ns=recorded_ns or time.time_ns(), entry=entry)
+
+    def forget_under(self, relpath: str) -> None:
+        prefix = relpath.rstrip("/") + "/"
+        for key in [k for k in self.files if k == relpath or k.startswith(prefix)]:
+            del self.files[key]

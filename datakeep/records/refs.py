@@ -1,0 +1,110 @@
+"""Refs: HEAD, branches and tags, each a small file naming a commit.
+
+Refs change only while the repository lock is held, and only by compare-and-swap: the caller
+says what it expects the ref to name now, so a concurrent writer is detected, never overwritten.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from datakeep.errors import DatakeepError, RefConflictError
+from datakeep.fsutil import atomic_write
+from datakeep.ids import ObjectId, object_id
+
+HEADS = "refs/heads"
+TAGS = "refs/tags"
+DEFAULT_BRANCH = "main"
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+def check_ref_name(name: str, what: str = "branch") -> str:
+    bad = (
+        not _NAME_RE.fullmatch(name)
+        or ".." in name
+        or "//" in name
+        or name.endswith((".", "/", ".lock"))
+        or name in ("HEAD",)
+    )
+    if bad:
+        raise DatakeepError(
+            f"'{name}' is not a valid {what} name",
+            "use letters, digits, '.', '_', '-' and '/' (no '..', no leading '-')",
+        )
+    return name
+
+
+class Refs:
+    def __init__(self, root: Path) -> None:
+        self.root = root  # the .datakeep folder
+
+    # -- reading --------------------------------------------------------------------------
+    def _read(self, relative: str) -> str | None:
+        try:
+            return (self.root / relative).read_text().strip()
+        except FileNotFoundError:
+            return None
+
+    def head_target(self) -> tuple[str | None, ObjectId | None]:
+        """(branch HEAD is attached to or None when detached, the commit HEAD names or None)."""
+        raw = self._read("HEAD") or f"ref: {HEADS}/{DEFAULT_BRANCH}"
+        if raw.startswith("ref: "):
+            ref = raw[5:]
+            value = self._read(ref)
+            return ref[len(HEADS) + 1 :], object_id(value) if value else None
+        return None, object_id(raw)
+
+    def get(self, ref: str) -> ObjectId | None:
+        value = self._read(ref)
+        return object_id(value) if value else None
+
+    def branch(self, name: str) -> ObjectId | None:
+        return self.get(f"{HEADS}/{name}")
+
+    def tag(self, name: str) -> ObjectId | None:
+        return self.get(f"{TAGS}/{name}")
+
+    def list(self, kind: str) -> dict[str, ObjectId]:
+        folder = self.root / kind
+        out: dict[str, ObjectId] = {}
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and not path.name.startswith(".tmp-"):
+                    name = path.relative_to(folder).as_posix()
+                    out[name] = object_id(path.read_text().strip())
+        return out
+
+    def all_targets(self) -> set[ObjectId]:
+        """Every commit any ref names: the roots that gc keeps."""
+        targets = set(self.list(HEADS).values()) | set(self.list(TAGS).values())
+        _, head = self.head_target()
+        if head:
+            targets.add(head)
+        return targets
+
+    # -- writing (caller holds the repository lock) -----------------------------------------
+    def update(self, ref: str, new: ObjectId, *, expected: ObjectId | None) -> None:
+        current = self.get(ref)
+        if current != expected:
+            raise RefConflictError(ref, expected, current)
+        atomic_write(self.root / ref, (object_id(new) + "\n").encode())
+
+    def delete(self, ref: str) -> None:
+        (self.root / ref).unlink(missing_ok=True)
+
+    def set_head(self, *, branch: str | None = None, commit: ObjectId | None = None) -> None:
+        if branch is not None:
+            atomic_write(self.root / "HEAD", f"ref: {HEADS}/{branch}\n".encode())
+        elif commit is not None:
+            atomic_write(self.root / "HEAD", (object_id(commit) + "\n").encode())
+
+    def advance_head(self, new: ObjectId, *, expected: ObjectId | None) -> None:
+        """Move the branch HEAD is on (or HEAD itself when detached) from ``expected`` to ``new``."""
+        branch, current = self.head_target()
+        if current != expected:
+            raise RefConflictError("HEAD", expected, current)
+        if branch is None:
+            self.set_head(commit=new)
+        else:
+            self.update(f"{HEADS}/{branch}", new, expected=expected)

@@ -1,0 +1,1 @@
+"""Renderers: pure functions from result values to text (or JSON documents)."""

@@ -1,0 +1,144 @@
+"""Text and JSON forms of the core verbs' results (commit, log, show, status, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datakeep.ids import ObjectId
+from datakeep.records.commit import Commit
+from datakeep.records.manifest import Manifest
+from datakeep.render.style import count, human_bytes, paint
+
+
+def commit_json(oid: ObjectId, commit: Commit) -> dict[str, Any]:
+    """The `log --json` element: at least id, message, parents, time, datasets (name → snapshot)."""
+    return {
+        "id": oid,
+        "message": commit.message,
+        "author": commit.author,
+        "time": commit.time,
+        "parents": list(commit.parents),
+        "datasets": {name: ref.snapshot for name, ref in sorted(commit.datasets.items())},
+        "summary": commit.summary,
+    }
+
+
+def stat_lines(commit: Commit) -> list[str]:
+    lines = []
+    for name, s in sorted(commit.summary.items()):
+        if s.get("removed"):
+            lines.append(f"  {name}: dataset removed")
+            continue
+        parts = [f"{count(s.get('rows_from', 0))} → {count(s.get('rows_to', 0))} rows"]
+        for key in ("added", "removed", "modified"):
+            if key in s.get("rows", {}):
+                parts.append(f"{count(s['rows'][key])} {key}")
+        schema = s.get("schema", {})
+        if schema.get("added"):
+            parts.append("+cols " + ",".join(schema["added"]))
+        if schema.get("removed"):
+            parts.append("-cols " + ",".join(schema["removed"]))
+        if schema.get("type_changed"):
+            parts.append("types " + ",".join(t["column"] for t in schema["type_changed"]))
+        parts.append(f"{s.get('chunks_new', 0)}/{s.get('chunks_total', 0)} chunks new")
+        lines.append(f"  {name}: " + ", ".join(parts))
+    return lines
+
+
+def log_text(
+    entries: list[tuple[ObjectId, Commit]],
+    *,
+    stat: bool,
+    refs: dict[ObjectId, list[str]],
+    color: bool,
+) -> str:
+    out: list[str] = []
+    for oid, commit in entries:
+        names = refs.get(oid, [])
+        decoration = f" ({', '.join(names)})" if names else ""
+        out.append(paint(f"commit {oid}", "yellow", color) + decoration)
+        out.append(f"Author: {commit.author}")
+        out.append(f"Date:   {commit.time}")
+        out.append("")
+        out.extend(f"    {line}" for line in commit.message.splitlines())
+        if stat:
+            out.append("")
+            out.extend(stat_lines(commit) or ["  (no dataset changed)"])
+        out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def commit_text(oid: ObjectId, commit: Commit) -> str:
+    lines = [
+        f"commit {oid}",
+        f"Author:  {commit.author}",
+        f"Date:    {commit.time}",
+        f"Parents: {', '.join(p[:10] for p in commit.parents) or '(none: first commit)'}",
+        "",
+        *(f"    {line}" for line in commit.message.splitlines()),
+        "",
+        "Datasets:",
+    ]
+    for name, ref in sorted(commit.datasets.items()):
+        lines.append(f"  {name:<20} {ref.snapshot}")
+    if commit.summary:
+        lines += ["", "Changes:", *stat_lines(commit)]
+    return "\n".join(lines)
+
+
+def snapshot_json(manifest: Manifest) -> dict[str, Any]:
+    """`show REV:NAME --json`: at least id, rows, columns [{name, type}], chunks."""
+    return {
+        "id": manifest.id,
+        "name": manifest.name,
+        "path": manifest.path,
+        "kind": manifest.kind,
+        "key": list(manifest.key),
+        "rows": manifest.rows,
+        "columns": [{"name": c["name"], "type": c["type"], "nullable": c["nullable"]} for c in manifest.columns],
+        "chunks": [{"id": c.id, "object": c.object, "rows": c.rows, "bytes": c.bytes} for c in manifest.chunks],
+        "files": [{"path": f.path, "id": f.id, "rows": f.rows, "chunks": len(f.chunks)} for f in manifest.files],
+        "stats": {col: _public_stats(s) for col, s in manifest.stats.items()},
+        "entity": manifest.entity,
+        "source": manifest.source,
+        "validated": manifest.validated,
+    }
+
+
+def _public_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in stats.items() if k not in ("sample", "m2", "numeric_count")}
+
+
+def snapshot_text(manifest: Manifest) -> str:
+    total_bytes = sum(c.bytes for c in manifest.chunks)
+    lines = [
+        f"snapshot {manifest.id}",
+        f"dataset  {manifest.name} ({manifest.kind}: {manifest.path})",
+        f"key      {', '.join(manifest.key) or '(none)'}",
+        f"rows     {count(manifest.rows)}",
+        f"chunks   {len(manifest.chunks)} ({human_bytes(total_bytes)} stored)",
+    ]
+    if manifest.kind == "folder":
+        lines.append(f"files    {len(manifest.files)}")
+    if manifest.validated:
+        lines.append(
+            f"validated against {manifest.validated.get('entity')} ({manifest.validated.get('fingerprint', '')[:12]})"
+        )
+    lines += ["", f"{'column':<24} {'type':<28} {'nulls':>9} {'distinct':>9}  min … max / mean"]
+    for column in manifest.columns:
+        s = manifest.stats.get(column["name"], {})
+        distinct = s.get("distinct")
+        distinct_text = "" if distinct is None else (str(distinct) if s.get("distinct_exact") else f"~{distinct}")
+        summary = ""
+        if "min" in s:
+            summary = f"{_short(s['min'])} … {_short(s['max'])}"
+        if "mean" in s:
+            summary += f" / {s['mean']:.4g}±{s.get('std', 0):.3g}"
+        name, kind = column["name"][:24], column["type"][:28]
+        lines.append(f"{name:<24} {kind:<28} {count(s.get('nulls', 0)):>9} {distinct_text:>9}  {summary}")
+    return "\n".join(lines)
+
+
+def _short(value: Any, width: int = 24) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

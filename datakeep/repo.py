@@ -1,0 +1,137 @@
+"""A repository: the `.datakeep/` folder found from the working directory, composed of an
+object store, refs, config and the working-tree index."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from datakeep.errors import (
+    CorruptObjectError,
+    DatakeepError,
+    NotARepositoryError,
+    RepositoryExistsError,
+)
+from datakeep.fsutil import FileLock, atomic_write
+from datakeep.ids import ObjectId
+from datakeep.records.commit import Commit
+from datakeep.records.config import Config
+from datakeep.records.index import Index
+from datakeep.records.manifest import Manifest
+from datakeep.records.refs import DEFAULT_BRANCH, HEADS, TAGS, Refs
+from datakeep.serialize import canonical_json, load_json
+from datakeep.store.local import LocalStore
+
+DIRNAME = ".datakeep"
+LOCK_TIMEOUT = float(os.environ.get("DATAKEEP_LOCK_TIMEOUT", "10"))
+
+
+class Repository:
+    """The storage side of a repository. Operations live in their own modules; `datakeep.Repo`
+    (in ``api``) is the user-facing facade."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.dk = self.root / DIRNAME
+        self.store = LocalStore(self.dk / "objects")
+        self.refs = Refs(self.dk)
+        self._config: Config | None = None
+
+    # -- discovery ------------------------------------------------------------------------
+    @classmethod
+    def discover(cls, start: str | os.PathLike[str] = ".") -> Repository:
+        here = Path(start).resolve()
+        for folder in (here, *here.parents):
+            if (folder / DIRNAME / "config.json").is_file():
+                return cls(folder)
+        raise NotARepositoryError(str(here))
+
+    @classmethod
+    def initialize(cls, root: str | os.PathLike[str] = ".") -> Repository:
+        path = Path(root).resolve()
+        if (path / DIRNAME / "config.json").exists():
+            raise RepositoryExistsError(str(path / DIRNAME))
+        repo = cls(path)
+        for sub in ("objects", HEADS, TAGS):
+            (repo.dk / sub).mkdir(parents=True, exist_ok=True)
+        # Keeps the whole store out of git without touching the user's own .gitignore.
+        atomic_write(repo.dk / ".gitignore", b"# created by datakeep: the data store stays out of git\n*\n")
+        atomic_write(repo.dk / "HEAD", f"ref: {HEADS}/{DEFAULT_BRANCH}\n".encode())
+        Config().save(repo.dk / "config.json")
+        return repo
+
+    # -- parts ----------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = Config.load(self.dk / "config.json")
+        return self._config
+
+    def save_config(self) -> None:
+        self.config.save(self.dk / "config.json")
+
+    def load_index(self) -> Index:
+        return Index.load(self.dk / "index.json")
+
+    @contextlib.contextmanager
+    def locked(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the repository lock: commits, checkouts, tags and gc never interleave."""
+        with FileLock(self.dk / "lock", timeout=LOCK_TIMEOUT if timeout is None else timeout):
+            yield
+
+    def relpath(self, path: str | os.PathLike[str]) -> str:
+        """``path`` (absolute or relative to the cwd) relative to the repository root, posix."""
+        absolute = Path(os.path.abspath(path))
+        try:
+            return absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            raise DatakeepError(
+                f"{path} is outside the repository at {self.root}",
+                "move the data inside the project folder, or run `datakeep init` higher up",
+            ) from None
+
+    # -- documents ------------------------------------------------------------------------
+    def put_document(self, document: dict[str, Any]) -> ObjectId:
+        oid, _ = self.store.put(canonical_json(document))
+        return oid
+
+    def get_document(self, oid: ObjectId) -> dict[str, Any]:
+        data = self.store.get(oid)
+        try:
+            document = load_json(data)
+        except ValueError:
+            raise CorruptObjectError(oid, "not valid JSON") from None
+        if not isinstance(document, dict):
+            raise CorruptObjectError(oid, "not a JSON object")
+        return document
+
+    def commit_at(self, oid: ObjectId) -> Commit:
+        return Commit.from_dict(self.get_document(oid), oid)
+
+    def manifest_at(self, oid: ObjectId) -> Manifest:
+        return Manifest.from_dict(self.get_document(oid), oid)
+
+    def head(self) -> ObjectId | None:
+        return self.refs.head_target()[1]
+
+    def ancestry(self, start: ObjectId | None) -> Iterator[tuple[ObjectId, Commit]]:
+        """Commits reachable from ``start``, newest first (first parent, then the others)."""
+        seen: set[ObjectId] = set()
+        queue = [start] if start else []
+        pending: list[tuple[str, ObjectId, Commit]] = []
+        while queue or pending:
+            for oid in queue:
+                if oid not in seen:
+                    seen.add(oid)
+                    commit = self.commit_at(oid)
+                    pending.append((commit.time, oid, commit))
+            queue = []
+            if not pending:
+                break
+            pending.sort(key=lambda item: item[0])
+            _, oid, commit = pending.pop()
+            yield oid, commit
+            queue.extend(p for p in commit.parents if p not in seen)

@@ -1,0 +1,108 @@
+"""Getting a version back: chunks streamed in order, cast to the exact committed schema.
+
+Each chunk is decoded and written before the next is read, so memory stays at one chunk (plus
+the writer's row group) whatever the dataset's size.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datakeep.errors import CorruptObjectError
+from datakeep.fsutil import atomic_output
+from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
+from datakeep.snapshot import decode_schema
+from datakeep.store.base import ObjectStore
+
+#: Rows per row group in restored files: pyarrow's own default, so files look like the user's.
+RESTORE_ROW_GROUP = 1024 * 1024
+
+
+def read_chunk(store: ObjectStore, chunk: ChunkRef, schema: pa.Schema, *, verify: bool = False) -> pa.Table:
+    data = store.get_verified(chunk.object) if verify else store.get(chunk.object)
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowException, OSError) as exc:
+        raise CorruptObjectError(chunk.object, f"not a readable Parquet chunk ({exc})") from None
+    if table.num_rows != chunk.rows:
+        raise CorruptObjectError(chunk.object, f"holds {table.num_rows} rows, manifest says {chunk.rows}")
+    return _conform(table, schema)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    # A chunk may be shared with a snapshot that wrote the same content with another encoding
+    # (large_string vs string, dictionary vs plain): cast it to this snapshot's own schema.
+    table = table.replace_schema_metadata(None)
+    target = schema.remove_metadata()
+    if not table.schema.equals(target):
+        table = table.cast(target)
+    return table.replace_schema_metadata(schema.metadata)
+
+
+def iter_file_tables(
+    store: ObjectStore, entry: FileEntry, *, verify: bool = False, workers: int = 2
+) -> Iterator[pa.Table]:
+    """The file's chunks in order, decoded two at a time ahead of the consumer."""
+    schema = decode_schema(entry.schema)
+    if not entry.chunks:
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        window = 2 * workers
+        futures = [pool.submit(read_chunk, store, c, schema, verify=verify) for c in entry.chunks[:window]]
+        next_index = len(futures)
+        while futures:
+            table = futures.pop(0).result()
+            if next_index < len(entry.chunks):
+                futures.append(pool.submit(read_chunk, store, entry.chunks[next_index], schema, verify=verify))
+                next_index += 1
+            yield table
+
+
+def read_file_entry(store: ObjectStore, entry: FileEntry) -> pa.Table:
+    schema = decode_schema(entry.schema)
+    tables = list(iter_file_tables(store, entry))
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables(tables).replace_schema_metadata(schema.metadata)
+
+
+def read_manifest(store: ObjectStore, manifest: Manifest) -> pa.Table:
+    """The whole snapshot as one table (files concatenated in order for a folder dataset)."""
+    tables = [read_file_entry(store, entry) for entry in manifest.files]
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path) -> None:
+    """Write one file of a snapshot to ``target`` atomically, streaming chunk by chunk."""
+    schema = decode_schema(entry.schema)
+    with atomic_output(target) as tmp, pq.ParquetWriter(tmp, schema, compression="snappy", store_schema=True) as writer:
+        buffered: list[pa.Table] = []
+        buffered_rows = 0
+        for table in iter_file_tables(store, entry):
+            buffered.append(table)
+            buffered_rows += table.num_rows
+            if buffered_rows >= RESTORE_ROW_GROUP:
+                writer.write_table(pa.concat_tables(buffered), row_group_size=RESTORE_ROW_GROUP)
+                buffered, buffered_rows = [], 0
+        if buffered:
+            writer.write_table(pa.concat_tables(buffered), row_group_size=RESTORE_ROW_GROUP)
+        elif entry.rows == 0:
+            writer.write_table(schema.empty_table())
+
+
+def write_manifest(store: ObjectStore, manifest: Manifest, target: Path) -> list[Path]:
+    """Restore a snapshot at ``target`` (a file, or a folder with the same relative layout)."""
+    written: list[Path] = []
+    for entry in manifest.files:
+        path = target if manifest.kind == "file" else target / entry.path
+        write_file_entry(store, entry, path)
+        written.append(path)
+    return written

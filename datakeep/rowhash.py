@@ -1,0 +1,143 @@
+"""Per-row 64-bit hashes, computed column-wise with numpy over Arrow buffers.
+
+Row hashes place content-defined chunk boundaries (when a dataset has no key), let a diff join
+small (key, row hash) columns instead of whole rows, and match rows by content when there is no
+key. They are not ids: ids use the xxh3-128 stream hash in ``hashing``. They must still be stable
+across machines and library versions, which is why they are defined here (little-endian words,
+splitmix64 mixing) instead of borrowed from pandas, polars or DuckDB.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from datakeep import hashing
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_NULL = np.uint64(0x6A09E667F3BCC909)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, applied in place to a uint64 array (and returned)."""
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    x ^= x >> _S31
+    return x
+
+
+def column_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """One uint64 per row of ``array``."""
+    if isinstance(array, pa.ChunkedArray):
+        parts = [column_hashes(chunk) for chunk in array.chunks]
+        return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+    array = hashing.decode(array)
+    t = array.type
+    n = len(array)
+    if pa.types.is_null(t):
+        return np.full(n, _NULL, dtype=np.uint64)
+    if pa.types.is_boolean(t):
+        h = hashing.booleans(array).astype(np.uint64)
+        h += _GOLDEN
+        h = mix(h)
+    elif hashing.is_string_like(t):
+        lengths, data = hashing.string_parts(array)
+        h = _bytes_hashes(lengths, data)
+    elif pa.types.is_fixed_size_list(t):
+        size = t.list_size
+        child = column_hashes(hashing._fixed_list_children(array))
+        h = _segment_hashes(child, np.full(n, size, dtype=np.int64))
+    elif hashing._is_variable_list(t) or pa.types.is_map(t):
+        lengths = hashing.list_lengths(array)
+        h = _segment_hashes(column_hashes(array.flatten()), lengths)
+    elif pa.types.is_struct(t):
+        h = np.full(n, _GOLDEN, dtype=np.uint64)
+        for child in hashing.struct_children(array):
+            h = mix(h ^ column_hashes(child))
+    else:
+        h = _fixed_hashes(hashing.fixed_width(array))
+    if array.null_count:
+        h[~np.asarray(array.is_valid(), dtype=bool)] = _NULL
+    return h
+
+
+def row_hashes(table: pa.Table | pa.RecordBatch, columns: list[str] | None = None) -> np.ndarray:
+    """Combine the column hashes of ``columns`` (all, in order, by default) into one per row."""
+    names = columns if columns is not None else table.schema.names
+    h = np.full(table.num_rows, _GOLDEN, dtype=np.uint64)
+    for position, name in enumerate(names):
+        column_h = column_hashes(table.column(name))
+        column_h += np.uint64((position + 1) * int(_GOLDEN) % 2**64)
+        h ^= column_h
+        h = mix(h)
+    return h
+
+
+def _fixed_hashes(values: np.ndarray) -> np.ndarray:
+    n, width = values.shape
+    if width in (1, 2, 4, 8):
+        h = values.view(f"<u{width}").reshape(n).astype(np.uint64)
+        h += np.uint64(width)
+        return mix(h)
+    padded_width = -(-width // 8) * 8
+    if padded_width != width:
+        padded = np.zeros((n, padded_width), dtype=np.uint8)
+        padded[:, :width] = values
+        values = padded
+    words = np.ascontiguousarray(values).view("<u8").reshape(n, padded_width // 8)
+    h = np.full(n, np.uint64(width), dtype=np.uint64)
+    for j in range(words.shape[1]):
+        h = mix(h ^ words[:, j])
+    return h
+
+
+def _bytes_hashes(lengths: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Hash variable-length byte strings 8 bytes at a time, without a Python loop per value."""
+    n = len(lengths)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    words_per_value = (lengths + 7) // 8
+    total_words = int(words_per_value.sum())
+    if total_words == 0:
+        h = lengths.astype(np.uint64)
+        return mix(h + _GOLDEN)
+    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    padded[: len(data)] = data
+    # Every 8-byte window of the data, read unaligned: window i starts at byte i.
+    windows = np.ndarray(shape=(len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    word_ends = np.cumsum(words_per_value)
+    value_of_word = np.repeat(np.arange(n), words_per_value)
+    index_in_value = np.arange(total_words) - np.repeat(word_ends - words_per_value, words_per_value)
+    starts = offsets[:-1][value_of_word] + index_in_value * 8
+    words = windows[starts]
+    remaining = lengths[value_of_word] - index_in_value * 8
+    partial = remaining < 8
+    if partial.any():
+        bits = (remaining[partial] * 8).astype(np.uint64)
+        words[partial] &= (np.uint64(1) << bits) - np.uint64(1)
+    words ^= index_in_value.astype(np.uint64) * _GOLDEN
+    words = mix(words)
+    sums = np.zeros(total_words + 1, dtype=np.uint64)
+    np.cumsum(words, out=sums[1:])
+    h = sums[word_ends] - sums[word_ends - words_per_value]
+    h ^= lengths.astype(np.uint64) * _M2 + _GOLDEN
+    return mix(h)
+
+
+def _segment_hashes(child: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Hash of each list: an order-sensitive sum of its elements' hashes."""
+    n = len(lengths)
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    position = np.arange(total) - np.repeat(ends - lengths, lengths)
+    mixed = mix(child[:total] ^ (position.astype(np.uint64) * _GOLDEN))
+    sums = np.zeros(total + 1, dtype=np.uint64)
+    np.cumsum(mixed, out=sums[1:])
+    h = sums[ends] - sums[ends - lengths] if n else np.zeros(0, np.uint64)
+    h ^= lengths.astype(np.uint64) * _M1
+    return mix(h)

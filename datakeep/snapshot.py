@@ -1,0 +1,355 @@
+"""Taking a snapshot: stream a dataset's Parquet files, cut them into content-defined chunks,
+store the chunks nobody has stored yet, and describe it all in a manifest.
+
+Only what changed costs anything: a file whose stat matches the index is not read; a chunk whose
+logical id the parent snapshot already has is neither encoded nor written again.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datakeep import stats as column_stats
+from datakeep.chunking import Chunker, ChunkParams
+from datakeep.errors import DatasetError, InputDataError
+from datakeep.fsutil import file_signature, fsync_dir
+from datakeep.hashing import StreamHasher, combine, schema_columns
+from datakeep.ids import ObjectId
+from datakeep.parquet_io import iter_batches, open_parquet
+from datakeep.records.index import Index, TrackedDataset
+from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
+from datakeep.repo import Repository
+from datakeep.rowhash import row_hashes
+
+BATCH_ROWS = 65536
+MAX_IN_FLIGHT = 8
+CHUNK_COMPRESSION = "zstd"
+
+
+@dataclass(slots=True)
+class WriteStats:
+    new_objects: int = 0
+    new_bytes: int = 0
+    chunks_written: int = 0
+    chunks_reused: int = 0
+    files_read: int = 0
+    files_cached: int = 0
+    new_paths: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "new_objects": self.new_objects,
+            "new_bytes": self.new_bytes,
+            "chunks_written": self.chunks_written,
+            "chunks_reused": self.chunks_reused,
+            "files_read": self.files_read,
+            "files_cached": self.files_cached,
+        }
+
+
+def encode_schema(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+
+
+def decode_schema(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
+
+
+def encode_chunk(table: pa.Table) -> bytes:
+    """A chunk as a plain Parquet object any engine can read (DuckDB, Spark, Dask)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(
+        table,
+        sink,
+        compression=CHUNK_COMPRESSION,
+        row_group_size=max(1, table.num_rows),
+        write_statistics=True,
+        store_schema=True,
+    )
+    return sink.getvalue().to_pybytes()
+
+
+class ChunkWriter:
+    """Encodes and stores new chunks on worker threads (Parquet encoding releases the GIL)."""
+
+    def __init__(self, repo: Repository, stats: WriteStats, workers: int = 2) -> None:
+        self.repo = repo
+        self.stats = stats
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="datakeep-chunk")
+        self._in_flight: deque[Future[ChunkRef]] = deque()
+
+    def submit(self, table: pa.Table, chunk_id: str, hashes: np.ndarray) -> Future[ChunkRef]:
+        while len(self._in_flight) >= MAX_IN_FLIGHT:
+            self._in_flight.popleft().result()
+        future = self._pool.submit(self._write, table, chunk_id, hashes)
+        self._in_flight.append(future)
+        return future
+
+    def _write(self, table: pa.Table, chunk_id: str, hashes: np.ndarray) -> ChunkRef:
+        data = encode_chunk(table)
+        oid = self._put(data)
+        hashes_oid = self._put(hashes.astype("<u8").tobytes())
+        self.stats.chunks_written += 1
+        return ChunkRef(id=chunk_id, object=oid, hashes=hashes_oid, rows=table.num_rows, bytes=len(data))
+
+    def _put(self, data: bytes) -> ObjectId:
+        store = self.repo.store
+        oid, new = store.put(data)
+        if new:
+            self.stats.new_objects += 1
+            self.stats.new_bytes += len(data)
+            self.stats.new_paths.append(store.path(oid))
+        return oid
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def flush_to_disk(self) -> None:
+        """Make every new object durable before anything can refer to it (objects before refs)."""
+        paths = self.stats.new_paths
+        if not paths:
+            return
+
+        def sync(path: Path) -> None:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(sync, paths))
+            list(pool.map(fsync_dir, {p.parent for p in paths}))
+        paths.clear()
+
+
+def dataset_files(root: Path, tracked: TrackedDataset, name: str) -> tuple[str, list[tuple[str, Path]]]:
+    """(kind, [(path inside the dataset, absolute path)]) in the dataset's canonical order."""
+    path = root / tracked.path
+    if path.is_file():
+        return "file", [(path.name, path)]
+    if path.is_dir():
+        files = sorted(
+            (p.relative_to(path).as_posix(), p)
+            for p in path.rglob("*.parquet")
+            if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+        )
+        if not files:
+            raise DatasetError(
+                f"dataset '{name}': folder {tracked.path} holds no .parquet files",
+                "put Parquet files in it, or track a file instead",
+            )
+        return "folder", files
+    raise DatasetError(
+        f"dataset '{name}': {tracked.path} does not exist",
+        f"restore it with `datakeep checkout HEAD --name {name}`, or stop tracking it with `datakeep rm {name}`",
+    )
+
+
+def hash_file(path: Path) -> tuple[str, pa.Schema, int]:
+    """(content id, schema, rows) of one Parquet file: the read-only path `status` uses."""
+    parquet = open_parquet(path)
+    hasher = StreamHasher(parquet.schema_arrow)
+    for batch in iter_batches(parquet, path, BATCH_ROWS):
+        hasher.update(batch)
+    return hasher.hexdigest(), parquet.schema_arrow, hasher.rows
+
+
+class FileChunker:
+    """Streams one Parquet file into chunks, hashing the whole file and each chunk as it goes."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        relpath: str,
+        key: tuple[str, ...],
+        params: ChunkParams | None,
+        known: dict[str, ChunkRef],
+        writer: ChunkWriter,
+    ) -> None:
+        self.path = path
+        self.relpath = relpath
+        self.key = key
+        self.params = params
+        self.known = known
+        self.writer = writer
+
+    def run(self) -> tuple[FileEntry, ChunkParams]:
+        parquet = open_parquet(self.path)
+        schema = parquet.schema_arrow
+        missing = [k for k in self.key if k not in schema.names]
+        if missing:
+            raise DatasetError(
+                f"{self.path}: key column(s) {', '.join(missing)} not in the data (columns: {', '.join(schema.names)})",
+                "fix --key when adding the dataset",
+            )
+        total_rows = parquet.metadata.num_rows
+        params = self.params or _params_for(parquet)
+        chunker = Chunker(params)
+        file_hasher = StreamHasher(schema)
+        table_stats = column_stats.TableStats(schema, total_rows)
+        slots: list[ChunkRef | Future[ChunkRef]] = []
+        pending: list[pa.RecordBatch] = []
+        pending_hashes: list[np.ndarray] = []
+        position = 0
+        for batch in iter_batches(parquet, self.path, BATCH_ROWS):
+            table_stats.update(batch)
+            boundary = row_hashes(batch, list(self.key) if self.key else None)
+            start = 0
+            for cut in chunker.push(boundary):
+                local = cut - position
+                pending.append(batch.slice(start, local - start))
+                pending_hashes.append(boundary[start:local])
+                slots.append(self._emit(schema, pending, pending_hashes, file_hasher))
+                pending, pending_hashes = [], []
+                start = local
+            if start < batch.num_rows:
+                pending.append(batch.slice(start))
+                pending_hashes.append(boundary[start:])
+            position += batch.num_rows
+        if pending:
+            slots.append(self._emit(schema, pending, pending_hashes, file_hasher))
+        chunks = tuple(s.result() if isinstance(s, Future) else s for s in slots)
+        entry = FileEntry(
+            path=self.relpath,
+            id=file_hasher.hexdigest(),
+            rows=file_hasher.rows,
+            schema=encode_schema(schema),
+            chunks=chunks,
+            stats=table_stats.finish(),
+        )
+        if file_hasher.rows != total_rows:
+            raise InputDataError(str(self.path), f"footer says {total_rows} rows but {file_hasher.rows} were read")
+        return entry, params
+
+    def _emit(
+        self,
+        schema: pa.Schema,
+        batches: list[pa.RecordBatch],
+        boundary_hashes: list[np.ndarray],
+        file_hasher: StreamHasher,
+    ) -> ChunkRef | Future[ChunkRef]:
+        table = pa.Table.from_batches(batches, schema=schema)
+        file_hasher.update(table)
+        chunk_hasher = StreamHasher(schema)
+        chunk_hasher.update(table)
+        chunk_id = chunk_hasher.hexdigest()
+        known = self.known.get(chunk_id)
+        if known is not None:
+            self.writer.stats.chunks_reused += 1
+            return known
+        # Without a key the boundary hashes already are whole-row hashes; with one, hash rows now.
+        hashes = np.concatenate(boundary_hashes) if not self.key else row_hashes(table)
+        return self.writer.submit(table, chunk_id, hashes)
+
+
+def _params_for(parquet: pq.ParquetFile) -> ChunkParams:
+    meta = parquet.metadata
+    rows = max(meta.num_rows, 1)
+    uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return ChunkParams.for_row_width(uncompressed / rows if uncompressed else 64.0)
+
+
+def build_snapshot(
+    repo: Repository,
+    name: str,
+    tracked: TrackedDataset,
+    *,
+    parent: Manifest | None,
+    index: Index,
+    writer: ChunkWriter,
+    validated: dict[str, str] | None = None,
+) -> Manifest:
+    """Snapshot the working copy of one tracked dataset, storing only chunks not stored yet."""
+    kind, files = dataset_files(repo.root, tracked, name)
+    known = {chunk.id: chunk for chunk in parent.chunks} if parent else {}
+    params = ChunkParams.from_dict(parent.chunking) if parent and parent.chunking else None
+    entries: list[FileEntry] = []
+    for inner, absolute in files:
+        relpath = repo.relpath(absolute)
+        signature = file_signature(absolute)
+        recorded = time.time_ns()
+        cached = index.lookup(relpath, signature)
+        entry = FileEntry.from_dict(cached) if cached else None
+        if entry is not None and all(repo.store.has(c.object) and repo.store.has(c.hashes) for c in entry.chunks):
+            writer.stats.files_cached += 1
+            entry = FileEntry.from_dict({**entry.to_dict(), "path": inner})
+        else:
+            entry, params = FileChunker(
+                path=absolute,
+                relpath=inner,
+                key=tracked.key,
+                params=params,
+                known=known,
+                writer=writer,
+            ).run()
+            writer.stats.files_read += 1
+            if kind == "folder":
+                entry = _trim_file_stats(entry, len(files))
+            index.remember(relpath, signature, entry.to_dict(), recorded)
+        entries.append(entry)
+    first_schema = decode_schema(entries[0].schema)
+    if params is None:
+        params = ChunkParams.for_row_width(64.0)
+    snapshot_id = entries[0].id if kind == "file" else folder_id(entries)
+    return Manifest(
+        id=snapshot_id,
+        name=name,
+        path=tracked.path,
+        kind=kind,
+        key=tracked.key,
+        columns=tuple(schema_columns(first_schema)),
+        rows=sum(e.rows for e in entries),
+        files=tuple(entries),
+        stats=column_stats.merge([e.stats for e in entries]),
+        chunking=params.to_dict(),
+        entity=tracked.entity,
+        source=tracked.source,
+        validated=validated,
+    )
+
+
+def folder_id(entries: list[FileEntry] | tuple[FileEntry, ...]) -> str:
+    return combine(["folder", *(f"{e.path}\t{e.id}" for e in entries)])
+
+
+def _trim_file_stats(entry: FileEntry, file_count: int) -> FileEntry:
+    # Per-file samples shrink with the file count so a manifest of thousands of files stays small.
+    keep = max(16, column_stats.SAMPLE_SIZE // max(1, file_count))
+    stats = {
+        column: {**values, "sample": values["sample"][:keep]} if "sample" in values else values
+        for column, values in entry.stats.items()
+    }
+    return FileEntry.from_dict({**entry.to_dict(), "stats": stats})
+
+
+def working_snapshot_id(repo: Repository, name: str, tracked: TrackedDataset, index: Index) -> str:
+    """The snapshot id the working copy would get, reading only files whose stat changed."""
+    kind, files = dataset_files(repo.root, tracked, name)
+    ids: list[FileEntry] = []
+    for inner, absolute in files:
+        cached = index.lookup(repo.relpath(absolute), file_signature(absolute))
+        if cached is not None:
+            file_id = cached["id"]
+        else:
+            file_id, _, _ = hash_file(absolute)
+        ids.append(FileEntry(path=inner, id=file_id, rows=0, schema="", chunks=()))
+    return ids[0].id if kind == "file" else folder_id(ids)
+
+
+def iter_dataset_paths(manifest: Manifest, root: Path) -> Iterator[tuple[FileEntry, Path]]:
+    base = root / manifest.path
+    for entry in manifest.files:
+        yield entry, (base if manifest.kind == "file" else base / entry.path)

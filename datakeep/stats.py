@@ -1,0 +1,213 @@
+"""Column statistics, computed while a snapshot streams past and stored in its manifest.
+
+Everything here is mergeable (counts, min/max, mean and M2 by Chan's formula, top-value counts,
+a systematic sample), so a folder dataset merges per-file statistics and never re-reads a file
+that did not change. Drift (PSI) and `show` read these numbers, never the data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datakeep.hashing import canonical_type, decode
+
+TOP_VALUES = 20
+#: Columns with more distinct values than this are treated as high-cardinality (no top list).
+MAX_TRACKED_DISTINCT = 1000
+SAMPLE_SIZE = 1024
+
+
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "numeric"
+    if pa.types.is_temporal(t):
+        return "temporal"
+    if canonical_type(t) == "string":
+        return "string"
+    return "other"
+
+
+class ColumnAccumulator:
+    def __init__(self, data_type: pa.DataType, total_rows: int) -> None:
+        self.kind = _kind(data_type)
+        self.count = 0
+        self.nulls = 0
+        self.min: Any = None
+        self.max: Any = None
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.numeric_count = 0
+        self.counts: dict[Any, int] | None = {} if self.kind in ("string", "bool", "numeric", "temporal") else None
+        self.batch_distinct_max = 0
+        self.sample: list[float] = []
+        self._stride = max(1, math.ceil(total_rows / SAMPLE_SIZE))
+        self._offset = 0
+
+    def update(self, array: pa.Array | pa.ChunkedArray) -> None:
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+        array = decode(array)
+        n = len(array)
+        self.count += n
+        self.nulls += array.null_count
+        if n == 0 or self.kind == "other" or array.null_count == n:
+            self._offset += n
+            return
+        values = array
+        if self.kind == "temporal":
+            values = (
+                array.cast(pa.int64())
+                if not pa.types.is_date32(array.type)
+                else array.cast(pa.int32()).cast(pa.int64())
+            )
+        minmax = pc.min_max(array)
+        lo, hi = minmax["min"].as_py(), minmax["max"].as_py()
+        if lo is not None:
+            self.min = lo if self.min is None else min(self.min, lo)
+            self.max = hi if self.max is None else max(self.max, hi)
+        if self.kind in ("numeric", "temporal") and not pa.types.is_decimal(array.type):
+            self._update_moments(values)
+            self._update_sample(values)
+        self._update_counts(array)
+        self._offset += n
+
+    def _update_moments(self, values: pa.Array) -> None:
+        floats = values.cast(pa.float64())
+        finite = pc.filter(floats, pc.is_finite(floats))
+        n = len(finite) - finite.null_count
+        if n == 0:
+            return
+        mean = pc.mean(finite).as_py()
+        var = pc.variance(finite, ddof=0).as_py() or 0.0
+        total = self.numeric_count + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += var * n + delta * delta * self.numeric_count * n / total
+        self.numeric_count = total
+
+    def _update_sample(self, values: pa.Array) -> None:
+        first = (-self._offset) % self._stride
+        picked = values.slice(first)[:: self._stride] if first < len(values) else values.slice(0, 0)
+        floats = np.asarray(picked.cast(pa.float64()).fill_null(np.nan), dtype=np.float64)
+        self.sample.extend(float(v) for v in floats[np.isfinite(floats)])
+
+    def _update_counts(self, array: pa.Array) -> None:
+        if self.counts is None:
+            return
+        counted = pc.value_counts(array)
+        self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
+        for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True):
+            if value is None:
+                continue
+            key = value.isoformat() if hasattr(value, "isoformat") else value
+            self.counts[key] = self.counts.get(key, 0) + count
+            if len(self.counts) > MAX_TRACKED_DISTINCT:
+                self.counts = None
+                return
+
+    def finish(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"count": self.count, "nulls": self.nulls}
+        if self.min is not None:
+            out["min"] = _jsonable(self.min)
+            out["max"] = _jsonable(self.max)
+        if self.numeric_count:
+            out["mean"] = self.mean
+            out["std"] = math.sqrt(self.m2 / self.numeric_count) if self.numeric_count else 0.0
+            out["m2"] = self.m2
+            out["numeric_count"] = self.numeric_count
+        if self.sample:
+            qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
+            out["quantiles"] = [float(q) for q in qs]
+            out["sample"] = self.sample[:SAMPLE_SIZE]
+        if self.counts is not None:
+            out["distinct"] = len(self.counts)
+            out["distinct_exact"] = True
+            top = sorted(self.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_VALUES]
+            out["top"] = [[_jsonable(k), c] for k, c in top]
+        elif self.kind != "other":
+            out["distinct"] = max(self.batch_distinct_max, 0)
+            out["distinct_exact"] = False
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, bytes):
+        return value[:64].hex()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+class TableStats:
+    def __init__(self, schema: pa.Schema, total_rows: int) -> None:
+        self.names = schema.names
+        self.columns = [ColumnAccumulator(f.type, total_rows) for f in schema]
+
+    def update(self, batch: pa.RecordBatch | pa.Table) -> None:
+        for acc, column in zip(self.columns, batch.columns, strict=True):
+            acc.update(column)
+
+    def finish(self) -> dict[str, Any]:
+        return {name: acc.finish() for name, acc in zip(self.names, self.columns, strict=True)}
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge per-file statistics into the dataset's (used for folder datasets)."""
+    if len(parts) == 1:
+        return parts[0]
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys(n for part in parts for n in part):
+        cols = [p[name] for p in parts if name in p]
+        merged: dict[str, Any] = {
+            "count": sum(c["count"] for c in cols),
+            "nulls": sum(c["nulls"] for c in cols),
+        }
+        mins = [c["min"] for c in cols if "min" in c]
+        if mins:
+            try:
+                merged["min"] = min(mins)
+                merged["max"] = max(c["max"] for c in cols if "max" in c)
+            except TypeError:
+                pass
+        moments = [c for c in cols if c.get("numeric_count")]
+        if moments:
+            n, mean, m2 = 0, 0.0, 0.0
+            for c in moments:
+                k = c["numeric_count"]
+                delta = c["mean"] - mean
+                total = n + k
+                mean += delta * k / total
+                m2 += c["m2"] + delta * delta * n * k / total
+                n = total
+            merged.update(mean=mean, m2=m2, numeric_count=n, std=math.sqrt(m2 / n))
+        samples = [v for c in cols for v in c.get("sample", [])]
+        if samples:
+            step = max(1, math.ceil(len(samples) / SAMPLE_SIZE))
+            merged["sample"] = samples[::step]
+            merged["quantiles"] = [float(q) for q in np.quantile(np.asarray(samples), np.linspace(0, 1, 21))]
+        if all("top" in c and c.get("distinct_exact") for c in cols):
+            counts: dict[Any, int] = {}
+            for c in cols:
+                for value, count in c["top"]:
+                    counts[value] = counts.get(value, 0) + count
+            merged["top"] = [
+                [k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_VALUES]
+            ]
+            merged["distinct"] = max(c["distinct"] for c in cols)
+            merged["distinct_exact"] = False
+        elif any("distinct" in c for c in cols):
+            merged["distinct"] = max(c.get("distinct", 0) for c in cols)
+            merged["distinct_exact"] = False
+        out[name] = merged
+    return out

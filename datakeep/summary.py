@@ -1,0 +1,41 @@
+"""The change summary stored in each commit against its parent, so `log --stat` reads no data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datakeep.records.manifest import Manifest
+from datakeep.repo import Repository
+
+
+def schema_changes(old: Manifest | None, new: Manifest) -> dict[str, Any]:
+    old_cols = {c["name"]: c for c in old.columns} if old else {}
+    new_cols = {c["name"]: c for c in new.columns}
+    return {
+        "added": [n for n in new_cols if n not in old_cols],
+        "removed": [n for n in old_cols if n not in new_cols],
+        "type_changed": [
+            {"column": n, "from": old_cols[n]["type"], "to": c["type"]}
+            for n, c in new_cols.items()
+            if n in old_cols and old_cols[n]["type"] != c["type"]
+        ],
+    }
+
+
+def change_summary(repo: Repository, old: Manifest | None, new: Manifest) -> dict[str, Any]:
+    """Rows and schema against the parent snapshot, from metadata (and row-hash sidecars)."""
+    old_chunks = {c.id for c in old.chunks} if old else set()
+    new_chunks = [c for c in new.chunks if c.id not in old_chunks]
+    summary: dict[str, Any] = {
+        "rows_from": old.rows if old else 0,
+        "rows_to": new.rows,
+        "chunks_new": len(new_chunks),
+        "chunks_total": len(new.chunks),
+        "schema": schema_changes(old, new),
+    }
+    try:
+        from datakeep.diff.summary import row_changes
+    except ImportError:
+        return summary
+    summary.update(row_changes(repo, old, new))
+    return summary

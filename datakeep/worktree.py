@@ -1,0 +1,115 @@
+"""Tracking datasets in the working tree: add, rm, status."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from datakeep.errors import DatasetError
+from datakeep.parquet_io import open_parquet
+from datakeep.records.commit import Commit
+from datakeep.records.index import Index, TrackedDataset
+from datakeep.repo import Repository
+from datakeep.snapshot import dataset_files, working_snapshot_id
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_dataset_name(name: str) -> str:
+    if not _NAME_RE.fullmatch(name) or ".." in name:
+        raise DatasetError(
+            f"'{name}' is not a valid dataset name",
+            "use letters, digits, '.', '_' and '-' (no '/', no '..'), e.g. --name flights",
+        )
+    return name
+
+
+def add(
+    repo: Repository,
+    path: str,
+    *,
+    name: str | None = None,
+    key: tuple[str, ...] = (),
+    entity: str | None = None,
+    source: str | None = None,
+) -> tuple[str, TrackedDataset]:
+    """Track ``path`` (a Parquet file or folder) as dataset ``name`` (default: the file stem)."""
+    absolute = Path(path).absolute()
+    relpath = repo.relpath(absolute)
+    if relpath == "." or relpath.startswith(".datakeep"):
+        raise DatasetError(f"cannot track {path}", "name a Parquet file or a folder of Parquet files")
+    dataset_name = check_dataset_name(name or absolute.name.split(".")[0])
+    tracked = TrackedDataset(path=relpath, key=tuple(key), entity=entity, source=source)
+    if not absolute.exists():
+        raise DatasetError(f"{path} does not exist", "check the path; it is relative to the current folder")
+    _, files = dataset_files(repo.root, tracked, dataset_name)
+    for _, file in files:
+        schema = open_parquet(file).schema_arrow
+        missing = [k for k in key if k not in schema.names]
+        if missing:
+            raise DatasetError(
+                f"{file}: key column(s) {', '.join(missing)} not found (columns: {', '.join(schema.names)})",
+                "pass existing column names to --key",
+            )
+    with repo.locked():
+        index = repo.load_index()
+        for other, existing in index.datasets.items():
+            if other != dataset_name and existing.path == relpath:
+                raise DatasetError(
+                    f"{relpath} is already tracked as dataset '{other}'",
+                    f"use --name {other}, or `datakeep rm {other}` first",
+                )
+        index.datasets[dataset_name] = tracked
+        index.save()
+    return dataset_name, tracked
+
+
+def rm(repo: Repository, name: str) -> None:
+    with repo.locked():
+        index = repo.load_index()
+        if name not in index.datasets:
+            raise DatasetError(f"no tracked dataset named '{name}'", "`datakeep status` lists tracked datasets")
+        del index.datasets[name]
+        index.save()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetStatus:
+    name: str
+    path: str
+    state: str  # unchanged | modified | new | missing | removed
+    head: str | None  # snapshot id at HEAD
+    working: str | None  # snapshot id of the working copy
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "state": self.state,
+            "head": self.head,
+            "working": self.working,
+        }
+
+
+def status(repo: Repository, index: Index | None = None, head_commit: Commit | None = None) -> list[DatasetStatus]:
+    """Each tracked dataset against HEAD; files whose stat is cached are not read."""
+    index = index or repo.load_index()
+    if head_commit is None:
+        head = repo.head()
+        head_commit = repo.commit_at(head) if head else None
+    head_sets = head_commit.datasets if head_commit else {}
+    out: list[DatasetStatus] = []
+    for name, tracked in sorted(index.datasets.items()):
+        at_head = head_sets.get(name)
+        head_id = at_head.snapshot if at_head else None
+        if not (repo.root / tracked.path).exists():
+            out.append(DatasetStatus(name=name, path=tracked.path, state="missing", head=head_id, working=None))
+            continue
+        working = working_snapshot_id(repo, name, tracked, index)
+        state = "new" if head_id is None else "unchanged" if working == head_id else "modified"
+        out.append(DatasetStatus(name=name, path=tracked.path, state=state, head=head_id, working=working))
+    for name, ref in sorted(head_sets.items()):
+        if name not in index.datasets:
+            out.append(DatasetStatus(name=name, path="", state="removed", head=ref.snapshot, working=None))
+    return out
