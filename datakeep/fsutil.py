@@ -30,6 +30,29 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def sync_files(paths: list[Path]) -> None:
+    """fsync many freshly written files (and their folders) in parallel.
+
+    Objects are written without a per-file fsync (0.7 ms each adds up over thousands of chunks);
+    one parallel pass makes them durable before a ref can point at them.
+    """
+    if not paths:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    def sync(path: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(sync, paths))
+        list(pool.map(fsync_dir, {p.parent for p in paths}))
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
     """Write ``data`` to ``path`` via temp file + fsync + rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

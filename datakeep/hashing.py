@@ -253,7 +253,7 @@ def _feed(streams: dict[str, xxhash.xxh3_128], path: str, array: pa.Array) -> No
     elif _is_variable_list(t) or pa.types.is_map(t):
         lengths = list_lengths(array)
         _stream(streams, path + "l").update(lengths.astype("<i8"))
-        _feed(streams, path + "0/", array.flatten())
+        _feed(streams, path + "0/", list_values(array))
     elif pa.types.is_struct(t):
         for i, child in enumerate(struct_children(array)):
             _feed(streams, f"{path}{i}/", child)
@@ -274,8 +274,34 @@ def _has_fixed_width(t: pa.DataType) -> bool:
 
 
 def list_lengths(array: pa.Array) -> np.ndarray:
-    lengths = np.asarray(array.value_lengths().fill_null(0), dtype=np.int64) if len(array) else np.zeros(0, np.int64)
+    """Elements per list (0 for a null list), from the offsets: works for list, large_list, map."""
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lengths = np.diff(np.asarray(array.offsets, dtype=np.int64))
+    if array.null_count:
+        lengths = np.where(np.asarray(array.is_valid(), dtype=bool), lengths, 0)
     return lengths
+
+
+def list_values(array: pa.Array) -> pa.Array:
+    """The elements of all valid lists, in order (a map's entries as a struct array).
+
+    Children behind a null list slot are not content, so they are left out.
+    """
+    offsets = np.asarray(array.offsets, dtype=np.int64)
+    values = array.values
+    if len(array) == 0:
+        return values.slice(0, 0)
+    start, end = int(offsets[0]), int(offsets[-1])
+    if array.null_count == 0:
+        return values.slice(start, end - start)
+    lengths = list_lengths(array)
+    starts = offsets[:-1]
+    ends = np.cumsum(lengths)
+    indices = (
+        np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
+    )
+    return values.take(pa.array(indices))
 
 
 def _fixed_list_children(array: pa.Array) -> pa.Array:

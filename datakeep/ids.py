@@ -14,7 +14,8 @@ ContentId = NewType("ContentId", str)
 
 ID_LENGTH = 32
 _ID_RE = re.compile(r"[0-9a-f]{32}")
-_PREFIX_RE = re.compile(r"[0-9a-f]{4,32}")
+#: Short ids as in git, but from 2 digits: the fan-out folder is then enough to list candidates.
+_PREFIX_RE = re.compile(r"[0-9a-f]{2,32}")
 
 
 def is_object_id(value: str) -> bool:

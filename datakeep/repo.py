@@ -15,7 +15,7 @@ from datakeep.errors import (
     NotARepositoryError,
     RepositoryExistsError,
 )
-from datakeep.fsutil import FileLock, atomic_write
+from datakeep.fsutil import FileLock, atomic_write, sync_files
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.config import Config
@@ -36,9 +36,26 @@ class Repository:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.dk = self.root / DIRNAME
-        self.store = LocalStore(self.dk / "objects")
         self.refs = Refs(self.dk)
         self._config: Config | None = None
+        self._store: LocalStore | None = None
+
+    @property
+    def store(self) -> LocalStore:
+        """The object store; in a partial clone (``config.extra["partial"]`` names a remote) it
+        fetches objects promised by that remote on first read (see ``datakeep.store.fallback``)."""
+        if self._store is None:
+            # Objects skip the per-file fsync; commit syncs them all in one pass before moving a ref.
+            objects = self.dk / "objects"
+            partial = self.config.extra.get("partial") if (self.dk / "config.json").is_file() else None
+            url = self.config.remotes.get(partial) if isinstance(partial, str) else None
+            if url:
+                from datakeep.store.fallback import FallbackStore
+
+                self._store = FallbackStore(objects, remote_name=str(partial), remote_url=url, durable=False)
+            else:
+                self._store = LocalStore(objects, durable=False)
+        return self._store
 
     # -- discovery ------------------------------------------------------------------------
     @classmethod
@@ -60,6 +77,7 @@ class Repository:
         # Keeps the whole store out of git without touching the user's own .gitignore.
         atomic_write(repo.dk / ".gitignore", b"# created by datakeep: the data store stays out of git\n*\n")
         atomic_write(repo.dk / "HEAD", f"ref: {HEADS}/{DEFAULT_BRANCH}\n".encode())
+        (repo.dk / "lock").touch()
         Config().save(repo.dk / "config.json")
         return repo
 
@@ -94,8 +112,10 @@ class Repository:
             ) from None
 
     # -- documents ------------------------------------------------------------------------
-    def put_document(self, document: dict[str, Any]) -> ObjectId:
-        oid, _ = self.store.put(canonical_json(document))
+    def put_document(self, document: dict[str, Any], *, durable: bool = True) -> ObjectId:
+        oid, new = self.store.put(canonical_json(document))
+        if new and durable:
+            sync_files([self.store.path(oid)])
         return oid
 
     def get_document(self, oid: ObjectId) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def column_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
         h = _segment_hashes(child, np.full(n, size, dtype=np.int64))
     elif hashing._is_variable_list(t) or pa.types.is_map(t):
         lengths = hashing.list_lengths(array)
-        h = _segment_hashes(column_hashes(array.flatten()), lengths)
+        h = _segment_hashes(column_hashes(hashing.list_values(array)), lengths)
     elif pa.types.is_struct(t):
         h = np.full(n, _GOLDEN, dtype=np.uint64)
         for child in hashing.struct_children(array):

@@ -8,7 +8,7 @@ logical id the parent snapshot already has is neither encoded nor written again.
 from __future__ import annotations
 
 import base64
-import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from datakeep import stats as column_stats
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatasetError, InputDataError
-from datakeep.fsutil import file_signature, fsync_dir
+from datakeep.fsutil import file_signature, sync_files
 from datakeep.hashing import StreamHasher, combine, schema_columns
 from datakeep.ids import ObjectId
 from datakeep.parquet_io import iter_batches, open_parquet
@@ -88,6 +88,7 @@ class ChunkWriter:
         self.stats = stats
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="datakeep-chunk")
         self._in_flight: deque[Future[ChunkRef]] = deque()
+        self._lock = threading.Lock()  # counters are shared by the worker threads
 
     def submit(self, table: pa.Table, chunk_id: str, hashes: np.ndarray) -> Future[ChunkRef]:
         while len(self._in_flight) >= MAX_IN_FLIGHT:
@@ -100,38 +101,30 @@ class ChunkWriter:
         data = encode_chunk(table)
         oid = self._put(data)
         hashes_oid = self._put(hashes.astype("<u8").tobytes())
-        self.stats.chunks_written += 1
+        with self._lock:
+            self.stats.chunks_written += 1
         return ChunkRef(id=chunk_id, object=oid, hashes=hashes_oid, rows=table.num_rows, bytes=len(data))
 
     def _put(self, data: bytes) -> ObjectId:
         store = self.repo.store
         oid, new = store.put(data)
         if new:
-            self.stats.new_objects += 1
-            self.stats.new_bytes += len(data)
-            self.stats.new_paths.append(store.path(oid))
+            with self._lock:
+                self._count_new(store.path(oid), len(data))
         return oid
+
+    def _count_new(self, path: Path, size: int) -> None:
+        self.stats.new_objects += 1
+        self.stats.new_bytes += size
+        self.stats.new_paths.append(path)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
     def flush_to_disk(self) -> None:
         """Make every new object durable before anything can refer to it (objects before refs)."""
-        paths = self.stats.new_paths
-        if not paths:
-            return
-
-        def sync(path: Path) -> None:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(sync, paths))
-            list(pool.map(fsync_dir, {p.parent for p in paths}))
-        paths.clear()
+        sync_files(self.stats.new_paths)
+        self.stats.new_paths.clear()
 
 
 def dataset_files(root: Path, tracked: TrackedDataset, name: str) -> tuple[str, list[tuple[str, Path]]]:

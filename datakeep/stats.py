@@ -51,10 +51,24 @@ class ColumnAccumulator:
         self._offset = 0
 
     def update(self, array: pa.Array | pa.ChunkedArray) -> None:
+        try:
+            self._update(array)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+            # Statistics are a help, never a reason to refuse a commit: a type whose kernels
+            # are missing keeps counts only.
+            self.kind = "other"
+            self.counts = None
+
+    def _update(self, array: pa.Array | pa.ChunkedArray) -> None:
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
         array = decode(array)
         n = len(array)
+        if n == 0 or self.kind == "other" or array.null_count == n:
+            self.count += n
+            self.nulls += array.null_count
+            self._offset += n
+            return
         self.count += n
         self.nulls += array.null_count
         if n == 0 or self.kind == "other" or array.null_count == n:
@@ -67,7 +81,11 @@ class ColumnAccumulator:
                 if not pa.types.is_date32(array.type)
                 else array.cast(pa.int32()).cast(pa.int64())
             )
-        minmax = pc.min_max(array)
+        minmax = pc.min_max(
+            array
+            if self.kind != "temporal" or pa.types.is_timestamp(array.type) or pa.types.is_date(array.type)
+            else values
+        )
         lo, hi = minmax["min"].as_py(), minmax["max"].as_py()
         if lo is not None:
             self.min = lo if self.min is None else min(self.min, lo)
@@ -79,7 +97,7 @@ class ColumnAccumulator:
         self._offset += n
 
     def _update_moments(self, values: pa.Array) -> None:
-        floats = values.cast(pa.float64())
+        floats = values.cast(pa.float64(), safe=False)
         finite = pc.filter(floats, pc.is_finite(floats))
         n = len(finite) - finite.null_count
         if n == 0:
@@ -95,7 +113,7 @@ class ColumnAccumulator:
     def _update_sample(self, values: pa.Array) -> None:
         first = (-self._offset) % self._stride
         picked = values.slice(first)[:: self._stride] if first < len(values) else values.slice(0, 0)
-        floats = np.asarray(picked.cast(pa.float64()).fill_null(np.nan), dtype=np.float64)
+        floats = np.asarray(picked.cast(pa.float64(), safe=False).fill_null(np.nan), dtype=np.float64)
         self.sample.extend(float(v) for v in floats[np.isfinite(floats)])
 
     def _update_counts(self, array: pa.Array) -> None:
@@ -117,14 +135,16 @@ class ColumnAccumulator:
         if self.min is not None:
             out["min"] = _jsonable(self.min)
             out["max"] = _jsonable(self.max)
-        if self.numeric_count:
+        if self.numeric_count and math.isfinite(self.m2) and math.isfinite(self.mean):
+            # Moments overflow for values near the float limits; then they are left out.
             out["mean"] = self.mean
-            out["std"] = math.sqrt(self.m2 / self.numeric_count) if self.numeric_count else 0.0
+            out["std"] = math.sqrt(self.m2 / self.numeric_count)
             out["m2"] = self.m2
             out["numeric_count"] = self.numeric_count
         if self.sample:
-            qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
-            out["quantiles"] = [float(q) for q in qs]
+            with np.errstate(all="ignore"):
+                qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
+            out["quantiles"] = [_jsonable(float(q)) for q in qs]
             out["sample"] = self.sample[:SAMPLE_SIZE]
         if self.counts is not None:
             out["distinct"] = len(self.counts)

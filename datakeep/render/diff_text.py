@@ -1,0 +1,111 @@
+"""The text form of a `DiffResult`: summary first, then schema, per-column table, samples.
+
+Lines stay within 80 columns; long names and values are cut with an ellipsis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datakeep.diff.result import DatasetDiff, DiffResult
+from datakeep.render.style import count, paint
+
+WIDTH = 80
+
+
+def render_text(result: DiffResult, *, color: bool = False) -> str:
+    """The whole report; ``failures`` (from --fail-on) come last, where a CI log ends."""
+    lines = [f"diff {_cut(result.old, 34)} → {_cut(result.new, 34)}"]
+    for dataset in result.datasets:
+        lines.append("")
+        lines.extend(_dataset(dataset, color))
+    if result.failures:
+        lines.append("")
+        lines.append(paint("failed conditions:", "red", color))
+        lines.extend(f"  ✗ {_cut(f, WIDTH - 4)}" for f in result.failures)
+    return "\n".join(lines)
+
+
+def _dataset(d: DatasetDiff, color: bool) -> list[str]:
+    state = {"identical": "green", "unchanged": "green", "changed": "yellow", "added": "cyan", "removed": "red"}
+    by = {"key": f"by key {', '.join(d.key)}", "row": "by whole row", "id": "by snapshot id"}[d.matched_by]
+    head = f"{paint(d.name, 'bold', color)}: {paint(d.status, state[d.status], color)} ({by})"
+    lines = [head]
+    r = d.rows
+    lines.append(f"  rows     {count(r.old)} → {count(r.new)}")
+    if d.status != "identical":
+        parts = [f"+{count(r.added)} added", f"-{count(r.removed)} removed"]
+        parts.append("modified n/a (no key)" if r.modified is None else f"~{count(r.modified)} modified")
+        parts.append(f"{count(r.unchanged)} unchanged")
+        lines.append("           " + ", ".join(parts))
+    lines.extend(_schema(d))
+    for problem in d.key_problems:
+        lines.append(
+            f"  keys     {problem.side}: {count(problem.duplicate_keys)} duplicated "
+            f"({count(problem.duplicate_rows)} rows), {count(problem.null_keys)} null"
+        )
+    if d.status in ("changed", "unchanged"):
+        lines.extend(_columns(d))
+    if d.samples:
+        lines.append("  samples")
+        lines.extend(_samples(d))
+    lines.extend(f"  note: {_cut(n, WIDTH - 8)}" for n in d.notes if d.status != "identical")
+    return lines
+
+
+def _schema(d: DatasetDiff) -> list[str]:
+    s = d.schema
+    if d.status in ("added", "removed"):
+        return [f"  columns  {_cut(', '.join(s.added or s.removed), WIDTH - 11)}"]
+    out = []
+    if s.added:
+        out.append("+ " + ", ".join(s.added))
+    if s.removed:
+        out.append("- " + ", ".join(s.removed))
+    out += [f"~ {t.column}: {t.old} → {t.new}" for t in s.type_changed]
+    out += [f"~ {t.column}: {t.old} → {t.new}" for t in s.nullability_changed]
+    out += [
+        f"→ {r.old} renamed {r.new}" + (" (candidate: same values)" if r.how == "candidate" else "") for r in s.renamed
+    ]
+    if s.reordered:
+        out.append("columns reordered")
+    return [f"  {'schema' if i == 0 else '':<8} {_cut(line, WIDTH - 11)}" for i, line in enumerate(out)]
+
+
+def _columns(d: DatasetDiff) -> list[str]:
+    lines = ["", f"  {'column':<22} {'type':<18} {'cells changed':>14} {'drift (PSI)':>14}"]
+    for c in d.columns:
+        changed = "" if c.modified is None else count(c.modified)
+        if c.modified and d.rows.modified is not None:
+            matched = d.rows.modified + d.rows.unchanged
+            changed = f"{changed} {100 * c.modified / max(matched, 1):.1f}%"
+        drift = "" if c.drift is None else f"{c.drift:.3f}"
+        if c.drift_level in ("moderate", "major"):
+            drift += " !" if c.drift_level == "moderate" else " !!"
+        lines.append(f"  {_cut(c.name, 22):<22} {_cut(c.type, 18):<18} {changed:>14} {drift:>14}")
+    return [*lines, ""]
+
+
+def _samples(d: DatasetDiff) -> list[str]:
+    lines = []
+    for s in d.samples:
+        key = ", ".join(f"{k}={_value(v)}" for k, v in s.key.items())
+        if s.kind != "modified":
+            lines.append(f"    {'+' if s.kind == 'added' else '-'} {_cut(key, WIDTH - 6)}")
+            continue
+        for i, (column, old, new) in enumerate(s.changes):
+            prefix = f"    ~ {key}" if i == 0 else "    " + " " * (len(key) + 2)
+            lines.append(_cut(f"{prefix}  {column}: {_value(old)} → {_value(new)}", WIDTH))
+    return lines
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return _cut(repr(value) if isinstance(value, str) else str(value), 24)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,206 @@
+"""The core commands through click's CliRunner: exit codes and messages, as a user sees them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner, Result
+
+from datakeep.cli import cli
+from tests.conftest import make_table, write
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def initialized(project: Path) -> Path:
+    assert run("init").exit_code == 0
+    write(project / "data" / "flights.parquet", make_table(5000))
+    return project
+
+
+def test_full_session(initialized: Path) -> None:
+    project = initialized
+    added = run("add", "data/flights.parquet", "--name", "flights", "--key", "id")
+    assert added.exit_code == 0, added.output
+    assert "new" in run("status").output
+    first = run("commit", "-m", "january load")
+    assert first.exit_code == 0
+    first_id = first.output.strip().splitlines()[-1]
+    assert len(first_id) == 32
+    table = pq.read_table(project / "data" / "flights.parquet")
+    pq.write_table(
+        pa.concat_tables([table, make_table(50, seed=3, start_id=10**6)]), project / "data" / "flights.parquet"
+    )
+    assert "modified" in run("status").output
+    second = json.loads(run("commit", "-m", "february load", "--json").output)
+    assert run("tag", "v1", first_id[:8]).exit_code == 0
+
+    log = json.loads(run("log", "--json").output)
+    assert [entry["id"] for entry in log] == [second["id"], first_id]
+    assert log[0]["parents"] == [first_id]
+    assert set(log[0]) >= {"id", "message", "parents", "time", "datasets"}
+    assert log[1]["message"] == "january load"
+
+    snapshot = json.loads(run("show", "v1:flights", "--json").output)
+    assert snapshot["rows"] == 5000
+    assert snapshot["columns"][0] == {"name": "id", "type": "int64", "nullable": True}
+    assert snapshot["chunks"] and snapshot["id"] == log[1]["datasets"]["flights"]
+
+    restored = run("checkout", "v1", "--name", "flights", "-o", "old.parquet")
+    assert restored.exit_code == 0
+    assert pq.read_table(project / "old.parquet").equals(table)
+    assert "rows" in run("log", "--stat").output
+    assert "january load" in run("show", "HEAD~1").output
+
+
+def test_checkout_refuses_to_overwrite_uncommitted_changes(initialized: Path) -> None:
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "one")
+    run("tag", "v1")
+    pq.write_table(make_table(10), initialized / "data" / "flights.parquet")
+    refused = run("checkout", "v1")
+    assert refused.exit_code == 2
+    assert "uncommitted changes in flights" in refused.output and "--force" in refused.output
+    forced = run("checkout", "v1", "--force")
+    assert forced.exit_code == 0
+    assert pq.read_table(initialized / "data" / "flights.parquet").num_rows == 5000
+    assert "unchanged" in run("status").output
+
+
+def test_branches_and_switch(initialized: Path) -> None:
+    data = initialized / "data" / "flights.parquet"
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "base")
+    assert run("branch", "experiment").exit_code == 0
+    assert run("switch", "experiment").exit_code == 0
+    pq.write_table(make_table(7), data)
+    run("commit", "-m", "on experiment")
+    assert run("switch", "main").exit_code == 0
+    assert pq.read_table(data).num_rows == 5000
+    assert "* main" in run("branch").output
+    run("switch", "experiment")
+    assert pq.read_table(data).num_rows == 7
+
+
+def test_nothing_to_commit_says_so_with_exit_1(initialized: Path) -> None:
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "one")
+    again = run("commit", "-m", "two")
+    assert again.exit_code == 1
+    assert "nothing to commit" in again.output
+
+
+def test_short_and_ambiguous_ids(initialized: Path) -> None:
+    from datakeep.api import Repo
+
+    run("add", "data/flights.parquet", "--name", "flights")
+    repo = Repo.open(initialized)
+    ids = [repo.commit(message=f"c{i}", allow_empty=True).id for i in range(100)]
+    by_prefix: dict[str, list[str]] = {}
+    for oid in ids:
+        by_prefix.setdefault(oid[:2], []).append(oid)
+    prefix, same = next((p, v) for p, v in sorted(by_prefix.items()) if len(v) > 1)
+    result = run("show", prefix)
+    assert result.exit_code == 2
+    assert f"bad revision '{prefix}': ambiguous: {len(same)} commits start with it" in result.output
+    assert all(oid[:12] in result.output for oid in same)
+    unique = next(oid for oid in ids if len(by_prefix[oid[:2]]) == 1)
+    assert run("show", unique[:6]).output.startswith(f"commit {unique}")
+    assert json.loads(run("show", "HEAD~99", "--json").output)["id"] == ids[0]
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (None, ["status"], "not a datakeep repository"),
+        ("init", ["show", "nosuchrev"], "bad revision 'nosuchrev'"),
+        ("init", ["add", "missing.parquet", "--name", "x"], "does not exist"),
+        ("zero", ["add", "zero.parquet", "--name", "x"], "is empty (0 bytes)"),
+        ("csv", ["add", "fake.parquet", "--name", "x"], "is not a Parquet file"),
+        ("truncated", ["add", "cut.parquet", "--name", "x"], "truncated"),
+        ("dupcols", ["add", "dup.parquet", "--name", "x"], "duplicate column names: a"),
+        ("good", ["add", "good.parquet", "--name", "a/b"], "not a valid dataset name"),
+        ("good", ["add", "good.parquet", "--name", ".."], "not a valid dataset name"),
+        ("emptydir", ["add", "emptydir", "--name", "x"], "holds no .parquet files"),
+        ("good", ["add", "good.parquet", "--name", "x", "--key", "nope"], "key column(s) nope not found"),
+        ("init", ["commit", "-m", "x"], "nothing is tracked"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_exit_2(
+    project: Path, setup: str | None, args: list[str], message: str
+) -> None:
+    if setup:
+        run("init")
+    if setup == "zero":
+        (project / "zero.parquet").write_bytes(b"")
+    elif setup == "csv":
+        (project / "fake.parquet").write_text("a,b\n1,2\n")
+    elif setup == "truncated":
+        write(project / "whole.parquet", make_table(100))
+        (project / "cut.parquet").write_bytes((project / "whole.parquet").read_bytes()[:-100])
+    elif setup == "dupcols":
+        pq.write_table(pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["a", "a"]), project / "dup.parquet")
+    elif setup == "good":
+        write(project / "good.parquet", make_table(10))
+    elif setup == "emptydir":
+        (project / "emptydir").mkdir()
+    before = sorted(p.relative_to(project) for p in project.rglob("*")) if setup else None
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and " — " in error_lines[0]
+    if before is not None:
+        after = sorted(p.relative_to(project) for p in project.rglob("*") if "index.json" not in p.name)
+        assert [p for p in after if p not in before] == []
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    from datakeep.cli import COMMANDS
+
+    for name in [
+        "init",
+        "add",
+        "rm",
+        "status",
+        "commit",
+        "log",
+        "show",
+        "checkout",
+        "tag",
+        "branch",
+        "switch",
+        "gc",
+        "fsck",
+    ]:
+        assert name in COMMANDS
+        result = run(name, "--help")
+        assert result.exit_code == 0
+        assert "Example:" in result.output, name
+
+
+def test_installed_command_and_python_m(project: Path) -> None:
+    exe = shutil.which("datakeep", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    done = subprocess.run([exe, "init"], cwd=project, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "Initialized" in done.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "datakeep", "show", "HEAD"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: bad revision 'HEAD'")
+
+
+def test_cli_start_up_does_not_import_pandas_or_pyarrow() -> None:
+    code = "import sys, datakeep.cli; sys.exit(1 if {'pandas', 'pyarrow'} & set(sys.modules) else 0)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -1,0 +1,119 @@
+"""Identity by logical content: encodings don't change the id, content always does."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from datakeep.hashing import StreamHasher, canonical_type, content_id
+from datakeep.snapshot import hash_file
+from tests.conftest import make_table
+
+
+def _parquet_roundtrip(table: pa.Table, **options: object) -> pa.Table:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, **options)  # type: ignore[arg-type]
+    buffer.seek(0)
+    return pq.read_table(buffer)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"compression": "snappy"},
+        {"compression": "zstd"},
+        {"compression": "gzip"},
+        {"compression": "brotli"},
+        {"compression": "none"},
+        {"row_group_size": 7},
+        {"row_group_size": 1},
+        {"write_statistics": False},
+        {"use_dictionary": False},
+        {"write_page_index": True},
+        {"data_page_size": 64},
+    ],
+)
+def test_writer_options_do_not_change_the_id(options: dict[str, object]) -> None:
+    table = make_table(300)
+    assert content_id(_parquet_roundtrip(table, **options)) == content_id(table)
+
+
+def test_pandas_and_pyarrow_writers_agree(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", None], "c": [0.5, None, 2.0]})
+    frame.to_parquet(tmp_path / "pandas.parquet", index=False)
+    table = pa.table({"a": pa.array([1, 2, 3]), "b": pa.array(["x", "y", None]), "c": pa.array([0.5, None, 2.0])})
+    pq.write_table(table, tmp_path / "arrow.parquet")
+    assert hash_file(tmp_path / "pandas.parquet")[0] == hash_file(tmp_path / "arrow.parquet")[0]
+
+
+def test_string_encodings_are_not_content() -> None:
+    plain = pa.table({"s": pa.array(["a", None, "ccc"], type=pa.string())})
+    large = pa.table({"s": pa.array(["a", None, "ccc"], type=pa.large_string())})
+    dictionary = pa.table({"s": pa.array(["a", None, "ccc"]).dictionary_encode()})
+    view = pa.table({"s": pa.array(["a", None, "ccc"], type=pa.string_view())})
+    ids = {content_id(t) for t in (plain, large, dictionary, view)}
+    assert len(ids) == 1
+    assert canonical_type(pa.large_string()) == canonical_type(pa.string()) == "string"
+
+
+def test_nan_payloads_and_null_slot_garbage_are_not_content() -> None:
+    quiet = np.array([np.nan, 1.0])
+    other_nan = quiet.copy()
+    other_nan.view(np.uint64)[0] = 0x7FF8000000000001
+    assert content_id(pa.table({"f": quiet})) == content_id(pa.table({"f": other_nan}))
+    masked = pa.array([5, 6], mask=np.array([True, False]))
+    clean = pa.array([None, 6], type=pa.int64())
+    assert content_id(pa.table({"x": masked})) == content_id(pa.table({"x": clean}))
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (pa.table({"a": [1, 2], "b": [3, 4]}), pa.table({"b": [3, 4], "a": [1, 2]})),  # column order
+        (pa.table({"a": pa.array([1, 2], pa.int64())}), pa.table({"a": pa.array([1, 2], pa.int32())})),  # type
+        (pa.table({"a": [1, 2]}), pa.table({"a": [2, 1]})),  # row order
+        (pa.table({"f": pa.array([None, 1.0])}), pa.table({"f": pa.array([np.nan, 1.0])})),  # null vs NaN
+        (pa.table({"f": [0.0]}), pa.table({"f": [-0.0]})),  # signed zero
+        (pa.table({"s": ["", None]}), pa.table({"s": [None, ""]})),  # empty vs null
+        (pa.table({"s": ["ab", "c"]}), pa.table({"s": ["a", "bc"]})),  # string boundaries
+        (pa.table({"l": [[1], [2, 3]]}), pa.table({"l": [[1, 2], [3]]})),  # list boundaries
+        (pa.table({"a": [1]}), pa.table({"b": [1]})),  # column name
+        (
+            pa.table({"t": pa.array([1], pa.timestamp("us", tz="UTC"))}),
+            pa.table({"t": pa.array([1], pa.timestamp("us"))}),
+        ),  # time zone
+    ],
+)
+def test_content_changes_the_id(left: pa.Table, right: pa.Table) -> None:
+    assert content_id(left) != content_id(right)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=0, max_size=60),
+    numbers=st.data(),
+    splits=st.lists(st.integers(min_value=0, max_value=60), max_size=5),
+)
+def test_id_does_not_depend_on_how_rows_are_split(
+    values: list[str | None], numbers: st.DataObject, splits: list[int]
+) -> None:
+    floats = numbers.draw(
+        st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=len(values), max_size=len(values))
+    )
+    table = pa.table({"s": pa.array(values, pa.string()), "f": pa.array(floats, pa.float64())})
+    hasher = StreamHasher(table.schema)
+    cuts = sorted({min(s, len(values)) for s in splits} | {0, len(values)})
+    for start, end in itertools.pairwise(cuts):
+        hasher.update(table.slice(start, end - start))
+    if len(cuts) == 1:
+        hasher.update(table)
+    assert hasher.hexdigest() == content_id(table)

@@ -1,0 +1,123 @@
+"""Crashes, races and bit rot never leave the store inconsistent, and fsck names what broke."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from datakeep.api import Repo
+from datakeep.fsutil import FileLock
+from tests.conftest import make_table, write
+
+DATAKEEP = [sys.executable, "-m", "datakeep"]
+
+
+def _dk(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DATAKEEP, *args], cwd=cwd, capture_output=True, text=True, check=False, env=env)
+
+
+@pytest.fixture
+def tracked(repo: Repo, project: Path) -> Repo:
+    write(project / "t.parquet", make_table(120_000))
+    repo.add(project / "t.parquet", name="t", key=["id"])
+    repo.commit(message="base")
+    return repo
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.6, 1.2])
+def test_commit_killed_at_any_moment_leaves_a_sound_repository(tracked: Repo, project: Path, delay: float) -> None:
+    expected = make_table(150_000, seed=9)
+    write(project / "t.parquet", expected)
+    child = subprocess.Popen(
+        [*DATAKEEP, "commit", "-m", "killed"], cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    check = _dk(project, "fsck")
+    assert check.returncode == 0, check.stdout + check.stderr
+    finished = _dk(project, "commit", "-m", "after the crash")
+    assert finished.returncode in (0, 1), finished.stderr  # 1: the killed commit had already landed
+    assert Repo.open(project).read("t").equals(pq.read_table(project / "t.parquet"))
+    assert _dk(project, "fsck").returncode == 0
+
+
+def test_a_second_writer_gets_a_clear_locked_error(tracked: Repo, project: Path) -> None:
+    write(project / "t.parquet", make_table(10, seed=4))
+    with FileLock(project / ".datakeep" / "lock"):
+        env = {**os.environ, "DATAKEEP_LOCK_TIMEOUT": "0.3"}
+        blocked = _dk(project, "commit", "-m", "blocked", env=env)
+    assert blocked.returncode == 2
+    assert "locked by another datakeep process" in blocked.stderr
+    assert len(tracked.log()) == 1
+    assert _dk(project, "commit", "-m", "now").returncode == 0
+
+
+def test_two_commits_at_once_never_lose_or_corrupt(tracked: Repo, project: Path) -> None:
+    write(project / "u.parquet", make_table(50_000, seed=5))
+    tracked.add(project / "u.parquet", name="u")
+    write(project / "t.parquet", make_table(60_000, seed=6))
+    children = [
+        subprocess.Popen(
+            [*DATAKEEP, "commit", "-m", f"racer {i}"],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    codes = sorted(child.wait() for child in children)
+    assert codes in ([0, 0], [0, 1])  # the later one commits (or finds nothing left to commit)
+    history = tracked.log()
+    assert len(history) == 1 + codes.count(0)
+    assert all(len(commit.parents) == 1 for _, commit in history[:-1])  # one straight line
+    assert _dk(project, "fsck").returncode == 0
+    assert tracked.read("u").num_rows == 50_000 and tracked.read("t").num_rows == 60_000
+
+
+def test_fsck_finds_a_single_flipped_byte_in_any_object(tracked: Repo, project: Path) -> None:
+    objects = sorted(p for p in (project / ".datakeep" / "objects").rglob("*") if p.is_file())
+    for victim in (objects[0], objects[len(objects) // 2], objects[-1]):
+        original = victim.read_bytes()
+        os.chmod(victim, 0o644)
+        damaged = bytearray(original)
+        damaged[len(damaged) // 3] ^= 0x01
+        victim.write_bytes(bytes(damaged))
+        result = _dk(project, "fsck")
+        assert result.returncode == 1
+        assert victim.parent.name + victim.name in result.stdout
+        assert "corrupted" in result.stdout
+        victim.write_bytes(original)
+    assert _dk(project, "fsck").returncode == 0
+
+
+def test_gc_keeps_what_refs_reach_and_removes_the_rest(tracked: Repo, project: Path) -> None:
+    from datakeep.errors import DatakeepError
+    from datakeep.maintenance import reachable
+
+    tracked.tag("v1")
+    tracked.branch("exp")
+    tracked.switch("exp")
+    write(project / "t.parquet", make_table(30_000, seed=7))
+    doomed = tracked.commit(message="experiment").id
+    tracked.switch("main")
+    assert tracked.gc().removed == 0  # the branch still reaches it
+    tracked.delete_branch("exp")
+    before = set(tracked.repository.store.ids())
+    result = tracked.gc()
+    after = set(tracked.repository.store.ids())
+    commits, manifests, data = reachable(tracked.repository)
+    assert after == commits | manifests | data
+    assert result.removed == len(before - after) > 0
+    assert tracked.fsck(full=True).ok
+    assert tracked.read("t", rev="v1").num_rows == 120_000
+    with pytest.raises(DatakeepError):
+        tracked.read("t", rev=doomed)

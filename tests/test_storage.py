@@ -1,0 +1,104 @@
+"""Storage grows by what changed: content-defined chunks are shared between versions."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datakeep.api import Repo
+from datakeep.history import NothingToCommitError
+from tests.conftest import make_table, objects_size, write
+
+ROWS = 60_000
+
+
+@pytest.fixture
+def committed(repo: Repo, project: Path) -> tuple[Repo, Path, pa.Table]:
+    table = make_table(ROWS)
+    write(project / "t.parquet", table)
+    repo.add(project / "t.parquet", name="t", key=["id"])
+    repo.commit(message="v1")
+    return repo, project / "t.parquet", table
+
+
+def test_recommitting_identical_content_stores_nothing(committed: tuple[Repo, Path, pa.Table]) -> None:
+    repo, path, table = committed
+    before = objects_size(repo.root)
+    pq.write_table(table, path, compression="zstd", row_group_size=999)  # same rows, other bytes
+    with pytest.raises(NothingToCommitError):
+        repo.commit(message="same again")
+    assert objects_size(repo.root) == before
+    assert [s.state for s in repo.status()] == ["unchanged"]
+
+
+def test_append_stores_about_the_new_rows(committed: tuple[Repo, Path, pa.Table]) -> None:
+    repo, path, table = committed
+    old = repo.manifest("t")
+    extra = make_table(ROWS // 100, seed=1, start_id=ROWS)
+    pq.write_table(pa.concat_tables([table, extra]), path)
+    repo.commit(message="append 1%")
+    new = repo.manifest("t")
+    old_ids = {c.id for c in old.chunks}
+    rewritten_rows = sum(c.rows for c in new.chunks if c.id not in old_ids)
+    # Only the new rows, plus the chunk that used to end the file (its end was not a boundary).
+    assert rewritten_rows <= ROWS // 100 + old.chunks[-1].rows
+    assert [c.id for c in new.chunks[: len(old.chunks) - 1]] == [c.id for c in old.chunks[:-1]]
+
+
+def test_insert_in_the_middle_rewrites_only_nearby_chunks(committed: tuple[Repo, Path, pa.Table]) -> None:
+    repo, path, table = committed
+    middle = ROWS // 2
+    inserted = make_table(50, seed=2, start_id=10 * ROWS)
+    pq.write_table(pa.concat_tables([table.slice(0, middle), inserted, table.slice(middle)]), path)
+    result = repo.commit(message="insert")
+    assert result.written["chunks_written"] <= 3
+    assert result.written["chunks_reused"] >= 3
+
+
+def test_delete_in_the_middle_rewrites_only_nearby_chunks(committed: tuple[Repo, Path, pa.Table]) -> None:
+    repo, path, table = committed
+    pq.write_table(pa.concat_tables([table.slice(0, 20_000), table.slice(20_100)]), path)
+    result = repo.commit(message="delete")
+    assert result.written["chunks_written"] <= 2
+
+
+def test_every_version_comes_back(committed: tuple[Repo, Path, pa.Table]) -> None:
+    repo, path, table = committed
+    versions = [table]
+    for step in range(3):
+        table = pa.concat_tables([table.slice(100), make_table(200, seed=step + 5, start_id=ROWS * (step + 2))])
+        pq.write_table(table, path)
+        repo.commit(message=f"v{step + 2}")
+        versions.append(table)
+    for back, expected in enumerate(reversed(versions)):
+        assert repo.read("t", rev=f"HEAD~{back}").equals(expected)
+
+
+def test_status_uses_the_stat_cache_and_never_reads_unchanged_files(committed: tuple[Repo, Path, pa.Table]) -> None:
+    repo, path, _ = committed
+    # Let the cache entry age past the "racy" window (a file modified in the same clock tick as
+    # it was recorded is never trusted), then record it again.
+    time.sleep(0.1)
+    os.utime(path)
+    time.sleep(0.1)
+    with pytest.raises(NothingToCommitError):
+        repo.commit(message="nothing")
+    stat = path.stat()
+    # Same size, same mtime, same inode, different bytes: only a stat cache can call it unchanged.
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    with open(path, "r+b") as handle:
+        handle.write(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert [s.state for s in repo.status()] == ["unchanged"]
+
+
+def test_status_sees_a_real_change(committed: tuple[Repo, Path, pa.Table]) -> None:
+    repo, path, table = committed
+    pq.write_table(table.slice(1), path)
+    assert [s.state for s in repo.status()] == ["modified"]
