@@ -17,6 +17,7 @@ and schema metadata (pandas' index metadata is kept in the manifest to restore, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ _CANONICAL_NAN = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_type(data_type: pa.DataType) -> str:
     """The type as content: physical encodings (large/view/dictionary) collapse to one name."""
     t = data_type

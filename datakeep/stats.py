@@ -121,6 +121,9 @@ class ColumnAccumulator:
             return
         counted = pc.value_counts(array)
         self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
+        if len(counted) > MAX_TRACKED_DISTINCT:
+            self.counts = None  # high cardinality: a top list would say nothing
+            return
         for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True):
             if value is None:
                 continue
