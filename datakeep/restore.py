@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from datakeep.errors import CorruptObjectError
 from datakeep.fsutil import atomic_output
+from datakeep.patches import rebuild_table
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.snapshot import decode_schema
 from datakeep.store.base import ObjectStore
@@ -25,6 +26,14 @@ RESTORE_ROW_GROUP = 1024 * 1024
 
 
 def read_chunk(store: ObjectStore, chunk: ChunkRef, schema: pa.Schema, *, verify: bool = False) -> pa.Table:
+    if chunk.depth:
+        if verify:
+            for oid in chunk.objects():
+                store.get_verified(oid)
+        table = rebuild_table(store, chunk.object)
+        if table.num_rows != chunk.rows:
+            raise CorruptObjectError(chunk.object, f"patch rebuilds {table.num_rows} rows, manifest says {chunk.rows}")
+        return _conform(table, schema)
     data = store.get_verified(chunk.object) if verify else store.get(chunk.object)
     try:
         table = pq.read_table(io.BytesIO(data))

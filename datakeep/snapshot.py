@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datakeep import patches
 from datakeep import stats as column_stats
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatasetError, InputDataError
@@ -43,6 +44,7 @@ class WriteStats:
     new_bytes: int = 0
     chunks_written: int = 0
     chunks_reused: int = 0
+    chunks_patched: int = 0
     files_read: int = 0
     files_cached: int = 0
     new_paths: list[Path] = field(default_factory=list)
@@ -53,6 +55,7 @@ class WriteStats:
             "new_bytes": self.new_bytes,
             "chunks_written": self.chunks_written,
             "chunks_reused": self.chunks_reused,
+            "chunks_patched": self.chunks_patched,
             "files_read": self.files_read,
             "files_cached": self.files_cached,
         }
@@ -90,20 +93,49 @@ class ChunkWriter:
         self._in_flight: deque[Future[ChunkRef]] = deque()
         self._lock = threading.Lock()  # counters are shared by the worker threads
 
-    def submit(self, table: pa.Table, chunk_id: str, hashes: np.ndarray) -> Future[ChunkRef]:
+    def submit(
+        self, table: pa.Table, chunk_id: str, hashes: np.ndarray, predecessor: ChunkRef | None = None
+    ) -> Future[ChunkRef]:
         while len(self._in_flight) >= MAX_IN_FLIGHT:
             self._in_flight.popleft().result()
-        future = self._pool.submit(self._write, table, chunk_id, hashes)
+        future = self._pool.submit(self._write, table, chunk_id, hashes, predecessor)
         self._in_flight.append(future)
         return future
 
-    def _write(self, table: pa.Table, chunk_id: str, hashes: np.ndarray) -> ChunkRef:
+    def _write(self, table: pa.Table, chunk_id: str, hashes: np.ndarray, predecessor: ChunkRef | None) -> ChunkRef:
+        if predecessor is not None and predecessor.depth < patches.MAX_DEPTH:
+            patched = self._write_patch(table, chunk_id, hashes, predecessor)
+            if patched is not None:
+                return patched
         data = encode_chunk(table)
         oid = self._put(data)
         hashes_oid = self._put(hashes.astype("<u8").tobytes())
         with self._lock:
             self.stats.chunks_written += 1
         return ChunkRef(id=chunk_id, object=oid, hashes=hashes_oid, rows=table.num_rows, bytes=len(data))
+
+    def _write_patch(
+        self, table: pa.Table, chunk_id: str, hashes: np.ndarray, predecessor: ChunkRef
+    ) -> ChunkRef | None:
+        """Store ``table`` as a row-level patch on ``predecessor`` when that is small enough."""
+        base_hashes = patches.chunk_hashes(self.repo.store, predecessor)
+        patch = patches.align(base_hashes, hashes)
+        if patch is None:
+            return None
+        data = patches.encode(patch, table, predecessor.object, predecessor.hashes)
+        oid = self._put(data)
+        with self._lock:
+            self.stats.chunks_written += 1
+            self.stats.chunks_patched += 1
+        return ChunkRef(
+            id=chunk_id,
+            object=oid,
+            hashes=ObjectId(""),
+            rows=table.num_rows,
+            bytes=len(data),
+            bases=tuple(dict.fromkeys(predecessor.objects())),
+            depth=predecessor.depth + 1,
+        )
 
     def _put(self, data: bytes) -> ObjectId:
         store = self.repo.store
@@ -171,7 +203,13 @@ class FileChunker:
         params: ChunkParams | None,
         known: dict[str, ChunkRef],
         writer: ChunkWriter,
+        previous: tuple[ChunkRef, ...] = (),
     ) -> None:
+        self.previous = previous
+        self._previous_position = {chunk.id: i for i, chunk in enumerate(previous)}
+        self._previous_starts = np.cumsum([0] + [c.rows for c in previous[:-1]]) if previous else np.zeros(0)
+        self._emitted_rows = 0
+        self._shift = 0  # old row position minus new row position, as of the last kept chunk
         self.path = path
         self.relpath = relpath
         self.key = key
@@ -227,6 +265,16 @@ class FileChunker:
             raise InputDataError(str(self.path), f"footer says {total_rows} rows but {file_hasher.rows} were read")
         return entry, params
 
+    def _predecessor(self, middle: int) -> ChunkRef | None:
+        """The old chunk holding the rows this new chunk most likely came from: the base for a
+        row-level patch. Inserts and deletes shift rows only a little, and every kept chunk
+        re-anchors the shift, so the old chunk at the same (shifted) position is the one, even
+        when a boundary appeared or vanished."""
+        if not self.previous:
+            return None
+        index = int(np.searchsorted(self._previous_starts, middle + self._shift, side="right")) - 1
+        return self.previous[min(max(index, 0), len(self.previous) - 1)]
+
     def _emit(
         self,
         schema: pa.Schema,
@@ -239,13 +287,18 @@ class FileChunker:
         chunk_hasher = StreamHasher(schema)
         chunk_hasher.update(table)
         chunk_id = chunk_hasher.hexdigest()
+        start = self._emitted_rows
+        self._emitted_rows += table.num_rows
         known = self.known.get(chunk_id)
         if known is not None:
             self.writer.stats.chunks_reused += 1
+            if chunk_id in self._previous_position:
+                self._shift = int(self._previous_starts[self._previous_position[chunk_id]]) - start
             return known
+        predecessor = self._predecessor(start + table.num_rows // 2)
         # Without a key the boundary hashes already are whole-row hashes; with one, hash rows now.
         hashes = np.concatenate(boundary_hashes) if not self.key else row_hashes(table)
-        return self.writer.submit(table, chunk_id, hashes)
+        return self.writer.submit(table, chunk_id, hashes, predecessor)
 
 
 def _params_for(parquet: pq.ParquetFile) -> ChunkParams:
@@ -268,6 +321,7 @@ def build_snapshot(
     """Snapshot the working copy of one tracked dataset, storing only chunks not stored yet."""
     kind, files = dataset_files(repo.root, tracked, name)
     known = {chunk.id: chunk for chunk in parent.chunks} if parent else {}
+    previous_files = {entry.path: entry.chunks for entry in parent.files} if parent else {}
     params = ChunkParams.from_dict(parent.chunking) if parent and parent.chunking else None
     entries: list[FileEntry] = []
     for inner, absolute in files:
@@ -280,6 +334,9 @@ def build_snapshot(
             writer.stats.files_cached += 1
             entry = FileEntry.from_dict({**entry.to_dict(), "path": inner})
         else:
+            previous = previous_files.get(inner, ())
+            if not previous and kind == "file" and parent is not None and parent.kind == "file":
+                previous = parent.files[0].chunks  # the tracked file was renamed
             entry, params = FileChunker(
                 path=absolute,
                 relpath=inner,
@@ -287,6 +344,7 @@ def build_snapshot(
                 params=params,
                 known=known,
                 writer=writer,
+                previous=previous,
             ).run()
             writer.stats.files_read += 1
             if kind == "folder":
@@ -297,6 +355,10 @@ def build_snapshot(
     if params is None:
         params = ChunkParams.for_row_width(64.0)
     snapshot_id = entries[0].id if kind == "file" else folder_id(entries)
+    dataset_stats = column_stats.merge([e.stats for e in entries])
+    if kind == "file":
+        # One file: its statistics are the dataset's; keep them once.
+        entries = [FileEntry.from_dict({**entries[0].to_dict(), "stats": {}})]
     return Manifest(
         id=snapshot_id,
         name=name,
@@ -306,7 +368,7 @@ def build_snapshot(
         columns=tuple(schema_columns(first_schema)),
         rows=sum(e.rows for e in entries),
         files=tuple(entries),
-        stats=column_stats.merge([e.stats for e in entries]),
+        stats=dataset_stats,
         chunking=params.to_dict(),
         entity=tracked.entity,
         source=tracked.source,

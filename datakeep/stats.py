@@ -148,7 +148,8 @@ class ColumnAccumulator:
             with np.errstate(all="ignore"):
                 qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
             out["quantiles"] = [_jsonable(float(q)) for q in qs]
-            out["sample"] = self.sample[:SAMPLE_SIZE]
+            # Six significant digits are plenty for drift, and keep manifests small.
+            out["sample"] = [float(f"{v:.6g}") for v in self.sample[:SAMPLE_SIZE]]
         if self.counts is not None:
             out["distinct"] = len(self.counts)
             out["distinct_exact"] = True

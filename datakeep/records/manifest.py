@@ -7,7 +7,6 @@ that `show`, `log --stat`, drift and most of `diff` never read data.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +24,29 @@ class ChunkRef:
 
     id: str
     object: ObjectId
+    #: The row-hash sidecar; "" for a patch, whose hashes are rebuilt through its base chain.
     hashes: ObjectId
     rows: int
     bytes: int
+    #: For a patch: every object beneath it (base chain and the whole base's sidecar), so gc,
+    #: push and pull keep and move them without reading the patch.
+    bases: tuple[ObjectId, ...] = ()
+    #: Patch levels above a whole chunk (0: stored whole).
+    depth: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data: dict[str, Any] = {
+            "id": self.id,
+            "object": self.object,
+            "hashes": self.hashes,
+            "rows": self.rows,
+            "bytes": self.bytes,
+        }
+        if self.depth:
+            # Only patched chunks carry these, so manifests of whole chunks keep their bytes.
+            data["bases"] = list(self.bases)
+            data["depth"] = self.depth
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkRef:
@@ -40,7 +56,13 @@ class ChunkRef:
             hashes=ObjectId(data["hashes"]),
             rows=int(data["rows"]),
             bytes=int(data["bytes"]),
+            bases=tuple(ObjectId(b) for b in data.get("bases", ())),
+            depth=int(data.get("depth", 0)),
         )
+
+    def objects(self) -> list[ObjectId]:
+        """Every object needed to read this chunk."""
+        return [self.object, *([self.hashes] if self.hashes else []), *self.bases]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,11 +120,7 @@ class Manifest:
 
     def object_ids(self) -> list[ObjectId]:
         """Every object this snapshot needs: chunk data and row-hash sidecars."""
-        out: list[ObjectId] = []
-        for chunk in self.chunks:
-            out.append(chunk.object)
-            out.append(chunk.hashes)
-        return out
+        return list(dict.fromkeys(oid for chunk in self.chunks for oid in chunk.objects()))
 
     def to_dict(self) -> dict[str, Any]:
         return {
