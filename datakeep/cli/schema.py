@@ -1,0 +1,74 @@
+"""`datakeep schema`: infer, show and check canonical schemas."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("schema")
+def schema() -> None:
+    """Infer, show and check canonical schemas.
+
+    \b
+    Example:
+      datakeep schema infer data/customers.parquet --entity customers > schemas/customers.yaml
+      datakeep schema check
+    """
+
+
+@schema.command("infer")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--entity", required=True, help="Entity name written into the schema's header.")
+def infer(path: str, entity: str) -> None:
+    """Infer a canonical schema from a Parquet or CSV file, as YAML text.
+
+    \b
+    Example:
+      datakeep schema infer data/customers.parquet --entity customers > schemas/customers.yaml
+    """
+    from datakeep.schemas import infer_schema
+
+    click.echo(infer_schema(path, entity), nl=False)
+
+
+@schema.command("show")
+@click.argument("entity")
+@click.option("--root", default=".", show_default=True, help="Project folder holding schemas/.")
+def show(entity: str, root: str) -> None:
+    """Show an entity's columns, key, and the sources that feed it.
+
+    \b
+    Example:
+      datakeep schema show customers
+    """
+    from datakeep.schemas import fingerprint, load_entity
+    from datakeep.schemas.render import render_entity
+
+    loaded = load_entity(root, entity)
+    click.echo(render_entity(loaded, root=root, fingerprint=fingerprint(root, entity)))
+
+
+@schema.command("check")
+@click.option("--root", default=".", show_default=True, help="Project folder holding schemas/.")
+@click.pass_context
+def check(ctx: click.Context, root: str) -> None:
+    """Check that every schema, source mapping and rules file loads.
+
+    Exits 2 and names the file, the place in it and what is wrong when one does not.
+
+    \b
+    Example:
+      datakeep schema check
+    """
+    from datakeep.schemas import check_all
+
+    result = check_all(root)
+    for error in result.errors:
+        click.echo(f"error: {error}", err=True)
+    if not result.checked:
+        click.echo("no schema files found under schemas/")
+        return
+    bad = len(result.errors)
+    click.echo(f"checked {len(result.checked)} file(s): " + ("ok" if not bad else f"{bad} bad"))
+    if bad:
+        ctx.exit(2)

@@ -1,0 +1,40 @@
+"""Canonical entity schemas, per-source mappings and path rules (DESIGN.md §7).
+
+Importing this package is cheap: pandera and pandas load only when a schema is built.
+"""
+
+from __future__ import annotations
+
+from datakeep.schemas.check import CheckResult, check_all
+from datakeep.schemas.entity import EntitySchema, load_entity
+from datakeep.schemas.fingerprint import fingerprint
+from datakeep.schemas.infer import infer_schema
+from datakeep.schemas.mapping import (
+    Cast,
+    ColumnMap,
+    CsvOptions,
+    SourceMapping,
+    identity_mapping,
+    load_source,
+    source_entity,
+)
+from datakeep.schemas.rules import Rule, Rules, load_rules
+
+__all__ = [
+    "Cast",
+    "CheckResult",
+    "ColumnMap",
+    "CsvOptions",
+    "EntitySchema",
+    "Rule",
+    "Rules",
+    "SourceMapping",
+    "check_all",
+    "fingerprint",
+    "identity_mapping",
+    "infer_schema",
+    "load_entity",
+    "load_rules",
+    "load_source",
+    "source_entity",
+]

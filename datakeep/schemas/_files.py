@@ -1,0 +1,118 @@
+"""Where schema, source and rules files live, and how they are read: `yaml.safe_load`, nothing else.
+
+Every problem with a file becomes a `SchemaConfigError` naming the file, the place in it
+(a dotted path such as ``columns.country.dtype``) and what is wrong, so `datakeep schema check`
+and every command that loads a schema speak the same language.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from datakeep.errors import SchemaConfigError, UsageError
+
+SCHEMAS_DIR = "schemas"
+SOURCES_DIR = "sources"
+RULES_FILE = "datakeep.yaml"
+
+# Entity and source names become file names, so they must never carry a path.
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def check_name(kind: str, name: str) -> str:
+    """Return ``name`` if it is a safe entity/source name, else raise `UsageError`."""
+    if not isinstance(name, str) or not _NAME.match(name) or name.endswith(".yaml"):
+        raise UsageError(
+            f"'{name}' is not a valid {kind} name",
+            f"use letters, digits, '_', '-' or '.'; the {kind} lives in a .yaml file of that name",
+        )
+    return name
+
+
+def entity_path(root: str | Path, entity: str) -> Path:
+    return Path(root) / SCHEMAS_DIR / f"{check_name('entity', entity)}.yaml"
+
+
+def source_path(root: str | Path, source: str) -> Path:
+    return Path(root) / SCHEMAS_DIR / SOURCES_DIR / f"{check_name('source', source)}.yaml"
+
+
+def rules_path(root: str | Path) -> Path:
+    return Path(root) / RULES_FILE
+
+
+def display(path: Path) -> str:
+    """A path as people should read it: relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_yaml(path: Path, *, what: str, hint: str = "") -> Any:
+    """Load one YAML document safely, turning every failure into a `SchemaConfigError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SchemaConfigError(display(path), f"no such {what} file", hint or f"create {display(path)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaConfigError(display(path), f"cannot read the {what} file: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SchemaConfigError(display(path), f"invalid YAML at {where}{problem}") from None
+
+
+class Place:
+    """Raises errors located at a dotted place inside one file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, place: str, detail: str, hint: str = "") -> SchemaConfigError:
+        where = f"{place}: " if place else ""
+        return SchemaConfigError(display(self.path), f"{where}{detail}", hint)
+
+    def mapping(self, value: Any, place: str, *, allowed: set[str] | None = None) -> dict[str, Any]:
+        """Require a mapping with string keys (and, if given, only the ``allowed`` keys)."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(place, f"expected a mapping, found {type(value).__name__}")
+        for key in value:
+            if not isinstance(key, str):
+                raise self.fail(place, f"key {key!r} is not a string", "quote it in the YAML file")
+            if allowed is not None and key not in allowed:
+                raise self.fail(
+                    join(place, key),
+                    f"unknown key '{key}'",
+                    f"expected one of: {', '.join(sorted(allowed))}",
+                )
+        return value
+
+    def str_list(self, value: Any, place: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(place, "expected a list of column names")
+        return tuple(value)
+
+    def text(self, value: Any, place: str, *, required: bool = False) -> str | None:
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail(place, "expected a non-empty string")
+        return value
+
+
+def join(place: str, key: str) -> str:
+    return f"{place}.{key}" if place else key

@@ -1,0 +1,296 @@
+"""Source mappings: `schemas/sources/<source>.yaml`, how one source's files map onto an entity.
+
+A mapping is declarative data only. Per raw column it may rename (``to``), translate coded values
+(``values`` with an ``unmapped`` policy), parse with an explicit format (``cast``) and scale units
+(``scale``); beside that it lists raw columns that must be present (``required``), raw columns to
+drop (``drop``) and canonical defaults (``defaults``). Raw columns it does not mention pass through
+under their own name. See docs/validation.md for the full format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datakeep.schemas._files import Place, join, read_yaml, source_path
+from datakeep.schemas.entity import EntitySchema, load_entity
+
+UNMAPPED_POLICIES = ("error", "null", "keep")
+CAST_TYPES = ("date", "datetime", "number", "integer", "boolean", "string")
+_TOP_KEYS = {"entity", "description", "columns", "required", "drop", "defaults", "csv"}
+_COLUMN_KEYS = {"to", "values", "unmapped", "cast", "scale"}
+_CAST_KEYS = {"type", "format", "decimal", "thousands", "true", "false"}
+_CSV_KEYS = {"delimiter", "null_values", "encoding"}
+TRUE_VALUES = ("true", "1", "yes", "y", "t")
+FALSE_VALUES = ("false", "0", "no", "n", "f")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cast:
+    """How to parse a raw column; the format is always the mapping's decision, never guessed."""
+
+    type: str
+    format: str | None = None  # strptime format for date/datetime
+    decimal: str = "."
+    thousands: str | None = None
+    true_values: tuple[str, ...] = TRUE_VALUES
+    false_values: tuple[str, ...] = FALSE_VALUES
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ColumnMap:
+    """What happens to one raw column on its way to its canonical column."""
+
+    source: str  # raw column name in the source's files
+    target: str  # canonical column name
+    values: Mapping[Any, Any] | None = None
+    unmapped: str = "error"
+    cast: Cast | None = None
+    scale: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CsvOptions:
+    delimiter: str = ","
+    null_values: tuple[str, ...] = ("",)
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceMapping:
+    """One source's mapping onto its entity."""
+
+    name: str
+    path: Path | None
+    entity: str
+    description: str | None = None
+    columns: tuple[ColumnMap, ...] = ()
+    required: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    csv: CsvOptions = field(default_factory=CsvOptions)
+
+    def column(self, raw: str) -> ColumnMap | None:
+        for col in self.columns:
+            if col.source == raw:
+                return col
+        return None
+
+    def target_of(self, raw: str) -> str:
+        col = self.column(raw)
+        return col.target if col else raw
+
+    def source_of(self, canonical: str) -> str | None:
+        for col in self.columns:
+            if col.target == canonical:
+                return col.source
+        return None
+
+
+def identity_mapping(entity: str) -> SourceMapping:
+    """The mapping used when data is validated against an entity with no source: none at all."""
+    return SourceMapping(name="", path=None, entity=entity)
+
+
+def source_entity(root: str | Path, source: str) -> str:
+    """The entity a source feeds, read from its file without loading the entity."""
+    path = source_path(root, source)
+    at = Place(path)
+    doc = at.mapping(read_yaml(path, what="source mapping"), "")
+    entity = at.text(doc.get("entity"), "entity", required=True)
+    assert entity is not None
+    return entity
+
+
+def load_source(
+    root: str | Path, source: str, entity: EntitySchema | None = None
+) -> tuple[EntitySchema, SourceMapping]:
+    """Load `schemas/sources/<source>.yaml` and vet it against its entity.
+
+    Args:
+        root: The project folder holding `schemas/`.
+        source: The source name (file name without `.yaml`).
+        entity: The entity, if already loaded; otherwise the one the mapping names is loaded.
+
+    Returns:
+        The entity schema and the source mapping.
+
+    Raises:
+        SchemaConfigError: The file is missing, invalid, or refers to columns the entity lacks.
+    """
+    path = source_path(root, source)
+    doc = read_yaml(path, what="source mapping")
+    at = Place(path)
+    doc = at.mapping(doc, "", allowed=_TOP_KEYS)
+    entity_name = at.text(doc.get("entity"), "entity", required=True)
+    assert entity_name is not None
+    if entity is None:
+        entity = load_entity(root, entity_name)
+    elif entity.name != entity_name:
+        raise at.fail(
+            "entity",
+            f"source '{source}' feeds entity '{entity_name}', not '{entity.name}'",
+            f"validate with --entity {entity_name}, or pass --source alone",
+        )
+    return entity, parse_source(source, path, doc, entity)
+
+
+def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> SourceMapping:
+    """Build a `SourceMapping` from a loaded YAML document, checked against ``entity``."""
+    at = Place(path)
+    doc = at.mapping(doc, "", allowed=_TOP_KEYS)
+    canonical = set(entity.columns)
+    columns: list[ColumnMap] = []
+    targets: dict[str, str] = {}
+    for raw, spec in at.mapping(doc.get("columns"), "columns").items():
+        place = join("columns", raw)
+        col = _parse_column(at, place, raw, spec, entity)
+        if col.target not in canonical:
+            detail = (
+                f"renames '{raw}' to '{col.target}', which entity '{entity.name}' does not have"
+                if col.target != raw
+                else f"'{raw}' is not a column of entity '{entity.name}' (add `to:` to rename it)"
+            )
+            raise at.fail(place, detail, f"columns of {entity.name}: {', '.join(entity.columns)}")
+        if col.target in targets:
+            raise at.fail(place, f"'{targets[col.target]}' and '{raw}' both map onto '{col.target}'")
+        targets[col.target] = raw
+        columns.append(col)
+
+    defaults = dict(at.mapping(doc.get("defaults"), "defaults"))
+    for column in defaults:
+        if column not in canonical:
+            raise at.fail(
+                join("defaults", column),
+                f"'{column}' is not a column of entity '{entity.name}'",
+            )
+    csv_doc = at.mapping(doc.get("csv"), "csv", allowed=_CSV_KEYS)
+    delimiter = csv_doc.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise at.fail("csv.delimiter", "expected one character")
+    null_values = csv_doc.get("null_values", [""])
+    if not isinstance(null_values, list) or not all(isinstance(v, str) for v in null_values):
+        raise at.fail("csv.null_values", "expected a list of strings")
+    encoding = at.text(csv_doc.get("encoding", "utf-8"), "csv.encoding") or "utf-8"
+    drop = at.str_list(doc.get("drop"), "drop")
+    for raw in drop:
+        if raw in {c.source for c in columns}:
+            raise at.fail("drop", f"'{raw}' is both mapped under columns and dropped")
+    return SourceMapping(
+        name=name,
+        path=path,
+        entity=entity.name,
+        description=at.text(doc.get("description"), "description"),
+        columns=tuple(columns),
+        required=at.str_list(doc.get("required"), "required"),
+        drop=drop,
+        defaults=defaults,
+        csv=CsvOptions(delimiter=delimiter, null_values=tuple(null_values), encoding=encoding),
+    )
+
+
+def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySchema) -> ColumnMap:
+    if isinstance(spec, str):  # shorthand: `land: country` is a rename
+        spec = {"to": spec}
+    spec = at.mapping(spec, place, allowed=_COLUMN_KEYS)
+    target = at.text(spec.get("to", raw), join(place, "to")) or raw
+    values = spec.get("values")
+    if values is not None:
+        if not isinstance(values, dict) or not values:
+            raise at.fail(join(place, "values"), "expected a mapping of raw value to canonical value")
+        for key in values:
+            # YAML 1.1 reads yes/no/on/off as booleans; a silent True key would never match.
+            if isinstance(key, bool) or key is None:
+                raise at.fail(
+                    join(place, "values"),
+                    f"key {key!r} is a YAML {'null' if key is None else 'boolean'}",
+                    "quote raw values in value maps, e.g. 'yes': true",
+                )
+    unmapped = spec.get("unmapped", "error")
+    if unmapped not in UNMAPPED_POLICIES:
+        raise at.fail(
+            join(place, "unmapped"),
+            f"unknown policy {unmapped!r}",
+            f"expected one of: {', '.join(UNMAPPED_POLICIES)}",
+        )
+    scale = spec.get("scale")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float) or scale == 0):
+        raise at.fail(join(place, "scale"), "expected a non-zero number (the factor raw → canonical)")
+    cast = _parse_cast(at, join(place, "cast"), spec.get("cast"))
+    if target in entity.columns:
+        _vet_against_dtype(at, place, cast, scale, entity.schema.columns[target].dtype)
+    return ColumnMap(
+        source=raw,
+        target=target,
+        values=values,
+        unmapped=unmapped,
+        cast=cast,
+        scale=float(scale) if scale is not None else None,
+    )
+
+
+def _parse_cast(at: Place, place: str, spec: Any) -> Cast | None:
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    spec = at.mapping(spec, place, allowed=_CAST_KEYS)
+    kind = spec.get("type")
+    if kind not in CAST_TYPES:
+        raise at.fail(
+            join(place, "type"),
+            f"unknown cast type {kind!r}",
+            f"expected one of: {', '.join(CAST_TYPES)}",
+        )
+    fmt = spec.get("format")
+    if kind in ("date", "datetime"):
+        if not isinstance(fmt, str) or "%" not in fmt:
+            raise at.fail(
+                join(place, "format"),
+                f"a {kind} cast needs an explicit strptime format",
+                "e.g. format: '%d/%m/%Y'; datakeep never guesses ambiguous dates",
+            )
+    elif fmt is not None:
+        raise at.fail(join(place, "format"), f"a {kind} cast takes no format")
+    decimal = spec.get("decimal", ".")
+    thousands = spec.get("thousands")
+    for key, value in (("decimal", decimal), ("thousands", thousands)):
+        if value is not None and (not isinstance(value, str) or len(value) != 1):
+            raise at.fail(join(place, key), "expected one character")
+    true_values = at.str_list(spec.get("true"), join(place, "true")) or TRUE_VALUES
+    false_values = at.str_list(spec.get("false"), join(place, "false")) or FALSE_VALUES
+    return Cast(
+        type=kind,
+        format=fmt,
+        decimal=decimal,
+        thousands=thousands,
+        true_values=tuple(v.lower() for v in true_values),
+        false_values=tuple(v.lower() for v in false_values),
+    )
+
+
+def _vet_against_dtype(at: Place, place: str, cast: Cast | None, scale: float | None, dtype: Any) -> None:
+    """A date cast into an integer column, or a scale on text, is a mapping mistake."""
+    if dtype is None:
+        return
+    import pandas as pd
+
+    target = dtype.type
+    numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
+    is_datetime = pd.api.types.is_datetime64_any_dtype(target)
+    if scale is not None and not numeric:
+        raise at.fail(join(place, "scale"), f"scale needs a numeric column, not {dtype}")
+    if cast is None:
+        return
+    ok = {
+        "date": is_datetime,
+        "datetime": is_datetime,
+        "number": numeric,
+        "integer": numeric,
+        "boolean": pd.api.types.is_bool_dtype(target),
+        "string": pd.api.types.is_string_dtype(target) or pd.api.types.is_object_dtype(target),
+    }[cast.type]
+    if not ok:
+        raise at.fail(f"{place}.cast.type", f"a {cast.type} cast cannot produce the column's dtype {dtype}")

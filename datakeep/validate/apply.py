@@ -1,0 +1,211 @@
+"""Applying a source mapping to one raw batch: value maps, casts, units, defaults, renames.
+
+Every cell judged here (no mapping, failed cast, null key, a null a numpy column cannot hold) is
+recorded against its raw column and raw value, and marked so pandera's findings on the same cell
+are not reported twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datakeep.schemas import ColumnMap
+from datakeep.validate.coerce import describe, parse, target_kind, to_pandas
+from datakeep.validate.collect import Collector, KeyLookup
+from datakeep.validate.plan import Plan, Step
+
+
+@dataclass
+class Canonical:
+    """One batch after mapping: the canonical frame, its raw source, and the judged cells."""
+
+    frame: pd.DataFrame  # indexed by global row number
+    raw: pa.RecordBatch
+    start: int
+    judged: dict[str, np.ndarray]  # canonical column -> cells already reported
+    keys: KeyLookup | None
+    sources: dict[str, str]  # canonical column -> raw column
+
+    def raw_values(self, column: str, rows: np.ndarray) -> pa.Array:
+        """Raw values of the cells behind canonical ``column`` at global ``rows``."""
+        positions = pa.array(rows - self.start, type=pa.int64())
+        source = self.raw.schema.get_field_index(self.sources.get(column, ""))
+        if source >= 0:
+            return self.raw.column(source).take(positions)
+        return pa.array(self.frame[column].to_numpy()[rows - self.start], from_pandas=True)
+
+
+def apply_batch(plan: Plan, batch: pa.RecordBatch, start: int, collector: Collector) -> Canonical:
+    """Map one raw batch onto the canonical columns."""
+    n = batch.num_rows
+    rows = np.arange(start, start + n, dtype=np.int64)
+    keys = _key_lookup(plan, batch, start)
+    columns: dict[str, Any] = {}
+    judged: dict[str, np.ndarray] = {}
+    for step in plan.steps:
+        values, judged[step.column] = _column(step, plan, batch, rows, collector, keys)
+        columns[step.column] = values
+    for raw in plan.passthrough:
+        columns[raw] = batch.column(raw).to_pandas()
+    frame = pd.DataFrame(columns)
+    frame.index = pd.RangeIndex(start, start + n)
+    sources = {s.column: s.raw for s in plan.steps if s.raw is not None}
+    return Canonical(frame=frame, raw=batch, start=start, judged=judged, keys=keys, sources=sources)
+
+
+def _column(
+    step: Step,
+    plan: Plan,
+    batch: pa.RecordBatch,
+    rows: np.ndarray,
+    collector: Collector,
+    keys: KeyLookup | None,
+) -> tuple[Any, np.ndarray]:
+    n = len(rows)
+    judged = np.zeros(n, dtype=bool)
+    spec = step.spec
+    where = {"column": step.column, "source_column": step.raw}
+    if step.raw is None:
+        raw = pa.nulls(n, type=pa.string())
+        arr = raw
+    else:
+        raw = batch.column(step.raw)
+        if pa.types.is_dictionary(raw.type):
+            raw = raw.dictionary_decode()
+        arr = raw
+    if spec is not None and spec.values is not None:
+        arr, unmapped = _value_map(arr, spec)
+        if spec.unmapped == "error" and unmapped.any():
+            collector.add(
+                "unmapped_value",
+                **where,
+                check=None,
+                detail="no mapping",
+                rows=rows[unmapped],
+                values=raw.filter(unmapped),
+                keys=keys,
+            )
+            judged |= unmapped
+    cast = spec.cast if spec is not None else None
+    scale = spec.scale if spec is not None else None
+    kind = target_kind(step.dtype)
+    # Scale in floating point, then let the integer parse reject fractional results.
+    parse_dtype = np.dtype("float64") if scale is not None else step.dtype
+    parsed, failed = parse(arr, cast, parse_dtype)
+    if scale is not None:
+        parsed = pc.multiply(parsed, pa.scalar(scale))
+        if kind == "int":
+            parsed, not_whole = parse(parsed, None, step.dtype)
+            failed |= not_whole
+    failed &= ~judged
+    if failed.any():
+        collector.add(
+            "cast_failed",
+            **where,
+            check=cast.type if cast is not None else kind,
+            detail=describe(cast, kind),
+            rows=rows[failed],
+            values=raw.filter(failed),
+            keys=keys,
+        )
+        judged |= failed
+    if step.default is not None:
+        default, _ = parse(pa.array([step.default]), None, step.dtype)
+        if len(default) and default[0].is_valid:
+            raw_null = pc.is_null(raw)
+            parsed = pc.if_else(raw_null, default[0].cast(parsed.type), parsed)
+    if step.column in plan.key:
+        null_key = parsed.is_null().to_numpy(zero_copy_only=False) & ~judged
+        if null_key.any():
+            collector.add(
+                "null_key",
+                **where,
+                check=None,
+                detail="key column is null",
+                rows=rows[null_key],
+                values=raw.filter(null_key),
+                keys=keys,
+            )
+            judged |= null_key
+    values, filled = to_pandas(parsed, step.dtype)
+    # A numpy int or bool column cannot hold a null, so pandera would never see it: say it here.
+    unseen = filled & ~judged
+    if unseen.any() and not step.nullable:
+        collector.add(
+            "check_failed",
+            **where,
+            check="not_nullable",
+            detail="null, but the column is not nullable",
+            rows=rows[unseen],
+            values=raw.filter(unseen),
+            keys=keys,
+        )
+    return values, judged | filled
+
+
+def _value_map(arr: pa.Array, spec: ColumnMap) -> tuple[pa.Array, np.ndarray]:
+    """Translate coded values; return the mapped array and the mask of unmapped cells."""
+    assert spec.values is not None
+    raw_keys = list(spec.values)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        keys = pa.array([str(k) for k in raw_keys], type=arr.type)
+        source = arr
+    else:
+        try:
+            keys = pa.array(raw_keys).cast(arr.type)
+            source = arr
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            keys = pa.array([str(k) for k in raw_keys], type=pa.string())
+            source = arr.cast(pa.string())
+    targets = _array(list(spec.values.values()))
+    index = pc.index_in(source, value_set=keys)
+    mapped = targets.take(index)
+    unmapped = pc.and_(pc.is_valid(source), pc.is_null(index)).to_numpy(zero_copy_only=False)
+    if spec.unmapped == "keep" and unmapped.any():
+        kept = source if source.type == mapped.type else _as_text(source)
+        mapped = mapped if mapped.type == kept.type else _as_text(mapped)
+        mapped = pc.if_else(pa.array(unmapped), kept, mapped)
+    return mapped, unmapped
+
+
+def _array(values: list[Any]) -> pa.Array:
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _as_text(arr: pa.Array) -> pa.Array:
+    return arr.cast(pa.string())
+
+
+def _key_lookup(plan: Plan, batch: pa.RecordBatch, start: int) -> KeyLookup | None:
+    """Samples name rows by their raw key values, which is how people find them in the source."""
+    if not plan.key:
+        return None
+    sources = {step.column: step.raw for step in plan.steps}
+
+    def lookup(rows: np.ndarray) -> list[dict[str, Any] | None]:
+        out: list[dict[str, Any] | None] = []
+        for row in rows:
+            key: dict[str, Any] = {}
+            for column in plan.key:
+                raw = sources.get(column)
+                value = batch.column(raw)[int(row) - start].as_py() if raw else None
+                key[column] = _plain(value)
+            out.append(key)
+        return out
+
+    return lookup
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -1,0 +1,177 @@
+"""Merging per-batch findings into one `Problem` per (kind, column, check).
+
+Counts are exact; offending values are counted exactly until a problem has more than
+`VALUE_CAP` distinct values, after which only the most frequent are kept (a 1M-row file of
+malformed dates must not hold a million strings to say "they are all different").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datakeep.validate.report import KINDS, Problem, Sample, ValueCount
+
+VALUE_CAP = 10_000
+VALUE_KEEP = 1_000
+
+# rows (global row numbers) -> key values of those rows, for samples
+KeyLookup = Callable[[np.ndarray], list[dict[str, Any] | None]]
+
+
+@dataclass
+class _Entry:
+    kind: str
+    column: str | None
+    source_column: str | None
+    check: str | None
+    detail: str
+    rows: int = 0
+    counts: dict[Any, int] = field(default_factory=dict)
+    exact: bool = True
+    distinct: int | None = None  # set when counted elsewhere (duplicate keys)
+    samples: list[Sample] = field(default_factory=list)
+
+
+class Collector:
+    """Accumulates problems over the batches of one file."""
+
+    def __init__(self, *, max_samples: int = 5, max_values: int = 10) -> None:
+        self.max_samples = max_samples
+        self.max_values = max_values
+        self._entries: dict[tuple[str, str | None, str | None, str | None], _Entry] = {}
+        self._failing: list[np.ndarray] = []
+
+    def structural(self, kind: str, *, column: str | None, source_column: str | None, detail: str) -> None:
+        """A problem with the file's shape (no rows, no values)."""
+        self._entry(kind, column, source_column, None, detail)
+
+    def add(
+        self,
+        kind: str,
+        *,
+        column: str | None,
+        source_column: str | None,
+        check: str | None,
+        detail: str,
+        rows: np.ndarray,
+        values: pa.Array | None,
+        keys: KeyLookup | None,
+    ) -> None:
+        """Record offending cells: ``rows`` are sorted global row numbers, ``values`` their raw values."""
+        if len(rows) == 0:
+            return
+        entry = self._entry(kind, column, source_column, check, detail)
+        entry.rows += len(rows)
+        self._failing.append(np.asarray(rows, dtype=np.int64))
+        if values is not None:
+            self._count_values(entry, values)
+        need = self.max_samples - len(entry.samples)
+        if need > 0:
+            picked = np.asarray(rows[:need], dtype=np.int64)
+            picked_keys = keys(picked) if keys is not None else [None] * len(picked)
+            entry.samples.extend(Sample(row=int(r), key=k) for r, k in zip(picked, picked_keys, strict=True))
+
+    def add_counted(
+        self,
+        kind: str,
+        *,
+        column: str | None,
+        source_column: str | None,
+        check: str | None,
+        detail: str,
+        rows: np.ndarray,
+        values: list[tuple[Any, int]],
+        distinct: int,
+        samples: list[Sample],
+    ) -> None:
+        """Record a problem whose values were already counted (duplicate keys)."""
+        entry = self._entry(kind, column, source_column, check, detail)
+        entry.rows += len(rows)
+        self._failing.append(np.asarray(rows, dtype=np.int64))
+        for value, count in values:
+            entry.counts[value] = entry.counts.get(value, 0) + count
+        entry.distinct = distinct
+        entry.samples.extend(samples[: self.max_samples])
+
+    def _entry(self, kind: str, column: str | None, source: str | None, check: str | None, detail: str) -> _Entry:
+        key = (kind, column, source, check)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry(kind, column, source, check, detail)
+        return entry
+
+    def _count_values(self, entry: _Entry, values: pa.Array) -> None:
+        counted = pc.value_counts(values)
+        if len(counted) > VALUE_CAP:
+            top = pc.array_sort_indices(counted.field("counts"), order="descending")
+            counted = counted.take(top[:VALUE_KEEP])
+            entry.exact = False
+        plain = counted.field("values").to_pylist()
+        numbers = counted.field("counts").to_pylist()
+        counts = entry.counts
+        for value, number in zip(plain, numbers, strict=True):
+            value = _jsonable(value)
+            counts[value] = counts.get(value, 0) + number
+        if len(counts) > VALUE_CAP:
+            entry.exact = False
+            kept = sorted(counts.items(), key=lambda kv: -kv[1])[:VALUE_KEEP]
+            entry.counts = dict(kept)
+
+    @property
+    def failing_rows(self) -> int:
+        if not self._failing:
+            return 0
+        # A bitmap, not np.unique: counting distinct rows must stay linear in the row count.
+        rows = np.concatenate(self._failing)
+        seen = np.zeros(int(rows.max()) + 1, dtype=bool)
+        seen[rows] = True
+        return int(np.count_nonzero(seen))
+
+    def problems(self) -> tuple[Problem, ...]:
+        order = {kind: i for i, kind in enumerate(KINDS)}
+        out = []
+        for entry in self._entries.values():
+            ranked = sorted(entry.counts.items(), key=lambda kv: (-kv[1], _sort_key(kv[0])))
+            out.append(
+                Problem(
+                    kind=entry.kind,
+                    column=entry.column,
+                    source_column=entry.source_column,
+                    check=entry.check,
+                    detail=entry.detail,
+                    rows=entry.rows,
+                    values=tuple(ValueCount(value=v, count=c) for v, c in ranked[: self.max_values]),
+                    distinct_values=self._distinct(entry),
+                    values_exact=entry.exact,
+                    samples=tuple(sorted(entry.samples, key=lambda s: s.row)[: self.max_samples]),
+                )
+            )
+        out.sort(key=lambda p: (order.get(p.kind, len(order)), p.column or "", p.check or ""))
+        return tuple(out)
+
+    @staticmethod
+    def _distinct(entry: _Entry) -> int:
+        return entry.distinct if entry.distinct is not None else len(entry.counts)
+
+
+def _jsonable(value: Any) -> Any:
+    """Raw values as JSON can carry them: dates and times become ISO strings."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return None if value != value else value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _sort_key(value: Any) -> tuple[int, str]:
+    return (0, "") if value is None else (1, str(value))

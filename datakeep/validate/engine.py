@@ -1,0 +1,259 @@
+"""One pass over a file: read a batch, map it, check it, remember keys; then report."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from datakeep.errors import UsageError
+from datakeep.schemas import (
+    EntitySchema,
+    SourceMapping,
+    fingerprint,
+    identity_mapping,
+    load_entity,
+    load_rules,
+    load_source,
+)
+from datakeep.validate.collect import Collector
+from datakeep.validate.reader import open_batches
+from datakeep.validate.report import ValidationReport
+
+Sink = Callable[[Any], None]  # receives each mapped batch (`apply.Canonical`)
+
+
+def resolve(path: Path, *, entity: str | None, source: str | None, root: Path) -> tuple[EntitySchema, SourceMapping]:
+    """Find the entity and mapping for a file: from the arguments, else from datakeep.yaml."""
+    if source is not None:
+        return load_source(root, source, load_entity(root, entity) if entity else None)
+    if entity is not None:
+        return load_entity(root, entity), identity_mapping(entity)
+    rules = load_rules(root)
+    relative = relative_to_root(path, root)
+    hit = rules.match(relative)
+    if hit is None:
+        where = "datakeep.yaml" if rules.path is not None else "a datakeep.yaml (there is none)"
+        raise UsageError(
+            f"{relative}: no rule in {where} says which schema it follows",
+            "pass --entity or --source, or add a rule to datakeep.yaml",
+        )
+    matched_entity, matched_source = hit
+    return resolve(path, entity=matched_entity, source=matched_source, root=root)
+
+
+def relative_to_root(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def run(
+    batches: Iterable[Any],
+    raw_columns: list[str],
+    entity: EntitySchema,
+    mapping: SourceMapping,
+    *,
+    label: str | None,
+    root: Path,
+    max_samples: int,
+    sink: Sink | None = None,
+) -> ValidationReport:
+    """Validate record batches of raw data against ``entity`` through ``mapping``."""
+    from datakeep.validate.apply import apply_batch
+    from datakeep.validate.checks import run_pandera
+    from datakeep.validate.keys import UniqueTracker
+    from datakeep.validate.plan import make_plan
+
+    collector = Collector(max_samples=max_samples)
+    plan = make_plan(entity, mapping, raw_columns, collector)
+    trackers = [
+        UniqueTracker(
+            columns,
+            kind="duplicate_key" if columns == plan.key else "duplicate_value",
+            source_columns=", ".join(plan.source_of(c) or c for c in columns),
+        )
+        for columns in plan.unique_sets
+    ]
+    rows = 0
+    for batch in batches:
+        canonical = apply_batch(plan, batch, rows, collector)
+        run_pandera(plan, canonical, collector)
+        for tracker in trackers:
+            tracker.add(canonical)
+        if sink is not None:
+            sink(canonical)
+        rows += batch.num_rows
+    for tracker in trackers:
+        tracker.finish(collector)
+    source = mapping.name or None
+    return ValidationReport(
+        path=label,
+        entity=entity.name,
+        source=source,
+        fingerprint=fingerprint(root, entity.name, source),
+        key=entity.key,
+        rows_checked=rows,
+        rows_failing=collector.failing_rows,
+        problems=collector.problems(),
+    )
+
+
+def validate_file(
+    path: str | Path,
+    *,
+    entity: str | None = None,
+    source: str | None = None,
+    root: str | Path = ".",
+    max_samples: int = 5,
+) -> ValidationReport:
+    """Validate a Parquet or CSV file against its entity's schema, through its source's mapping.
+
+    The file is read once, in batches; every problem is found (nothing stops at the first).
+
+    Args:
+        path: The data file.
+        entity: The entity; taken from the source when only ``source`` is given.
+        source: The source whose mapping turns the file into the entity.
+        root: The project folder holding `schemas/` and `datakeep.yaml`. With neither
+            ``entity`` nor ``source``, the rules in `datakeep.yaml` decide.
+        max_samples: Sample rows kept per problem.
+
+    Returns:
+        The report; ``report.ok`` is true when the file is clean.
+
+    Raises:
+        SchemaConfigError: A schema, mapping or rules file is unusable.
+        UsageError: The file is missing or of an unknown type, or no rule matches it.
+        InputDataError: The file cannot be read.
+    """
+    path, root = Path(path), Path(root)
+    ent, mapping = resolve(path, entity=entity, source=source, root=root)
+    columns, batches = open_batches(path, mapping.csv)
+    return run(
+        batches,
+        columns,
+        ent,
+        mapping,
+        label=str(path),
+        root=root,
+        max_samples=max_samples,
+    )
+
+
+def validate_frame(
+    df: Any,
+    *,
+    entity: str,
+    source: str | None = None,
+    root: str | Path = ".",
+    max_samples: int = 5,
+) -> ValidationReport:
+    """Validate a pandas DataFrame, as `validate_file` does a file.
+
+    Args:
+        df: The data, in the source's raw shape (or canonical, when ``source`` is None).
+        entity: The entity whose schema applies.
+        source: The source mapping to apply first, if any.
+        root: The project folder holding `schemas/`.
+        max_samples: Sample rows kept per problem.
+
+    Returns:
+        The report; sample rows are numbered by position in ``df``.
+    """
+    import pyarrow as pa
+
+    from datakeep.validate.reader import BATCH_ROWS
+
+    root = Path(root)
+    ent, mapping = resolve(Path("<frame>"), entity=entity, source=source, root=root)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    batches = table.combine_chunks().to_batches(max_chunksize=BATCH_ROWS) if len(table) else []
+    return run(
+        batches,
+        [str(c) for c in table.column_names],
+        ent,
+        mapping,
+        label=None,
+        root=root,
+        max_samples=max_samples,
+    )
+
+
+def map_file(
+    path: str | Path,
+    *,
+    source: str,
+    root: str | Path = ".",
+    output: str | Path,
+    max_samples: int = 5,
+) -> ValidationReport:
+    """Apply a source mapping to a file and write the canonical data as Parquet.
+
+    The output is written whole or not at all (temp file, then rename). Cells that could not be
+    mapped (no mapping, failed cast) are null in it; the returned report lists them.
+
+    Args:
+        path: The raw data file.
+        source: The source whose mapping applies.
+        root: The project folder holding `schemas/`.
+        output: Where the canonical Parquet file goes.
+        max_samples: Sample rows kept per problem.
+
+    Returns:
+        The validation report of the mapped data.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path, root, output = Path(path), Path(root), Path(output)
+    ent, mapping = resolve(path, entity=None, source=source, root=root)
+    columns, batches = open_batches(path, mapping.csv)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    os.close(fd)
+    writer: list[Any] = []
+
+    def sink(batch: Any) -> None:
+        import pyarrow.compute as pc
+
+        table = pa.Table.from_pandas(batch.frame, preserve_index=False)
+        # Judged cells hold placeholders where the dtype has no null (numpy ints); write null.
+        for name, judged in batch.judged.items():
+            if judged.any():
+                i = table.schema.get_field_index(name)
+                column = pc.if_else(pa.array(judged), pa.scalar(None, table.field(i).type), table.column(i))
+                table = table.set_column(i, table.field(i), column)
+        if not writer:
+            writer.append(pq.ParquetWriter(tmp, table.schema))
+        else:
+            table = table.cast(writer[0].schema)
+        writer[0].write_table(table)
+
+    try:
+        report = run(
+            batches,
+            columns,
+            ent,
+            mapping,
+            label=str(path),
+            root=root,
+            max_samples=max_samples,
+            sink=sink,
+        )
+        if writer:
+            writer[0].close()
+        else:
+            pq.write_table(pa.table({c: pa.array([]) for c in ent.columns}), tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, output)
+    except BaseException:
+        if writer:
+            writer[0].close()
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return report

@@ -1,0 +1,109 @@
+"""Reading raw files in record batches, so memory stays bounded whatever the file's size.
+
+CSV is read with every column as text: the raw values the report quotes are then exactly what is
+in the file ("007", "1.203,50"), and turning text into types is the mapping's job, with explicit
+formats, not a reader's guess.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+from datakeep.errors import InputDataError, UsageError
+from datakeep.schemas import CsvOptions
+
+BATCH_ROWS = 262_144
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def file_kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    if suffix in CSV_SUFFIXES:
+        return "csv"
+    raise UsageError(f"{path}: cannot validate a '{suffix or path.name}' file", "datakeep reads Parquet and CSV")
+
+
+def open_batches(
+    path: Path, csv_options: CsvOptions, *, batch_rows: int = BATCH_ROWS
+) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """Return the file's column names and an iterator over its record batches."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file", "check the path")
+    if file_kind(path) == "parquet":
+        return _parquet(path, batch_rows)
+    return _csv(path, csv_options, batch_rows)
+
+
+def _parquet(path: Path, batch_rows: int) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputDataError(str(path), f"cannot read it as Parquet: {exc}") from None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from handle.iter_batches(batch_size=batch_rows)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputDataError(str(path), f"cannot read it as Parquet: {exc}") from None
+
+    return list(handle.schema_arrow.names), batches()
+
+
+def _csv(path: Path, options: CsvOptions, batch_rows: int) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    import pyarrow.csv as pacsv
+
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else options.delimiter
+    try:
+        with path.open(encoding=options.encoding, newline="") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputDataError(str(path), f"cannot read it as CSV: {exc}", "check the encoding") from None
+    if not header:
+        raise InputDataError(str(path), "the CSV file is empty (no header row)", "re-export it")
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=16 << 20, encoding=options.encoding),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                null_values=list(options.null_values),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (OSError, pa.ArrowException) as exc:
+        raise InputDataError(str(path), f"cannot read it as CSV: {exc}", "check the file") from None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        pending: list[pa.RecordBatch] = []
+        count = 0
+        try:
+            for batch in reader:
+                pending.append(batch)
+                count += batch.num_rows
+                if count >= batch_rows:
+                    yield _combine(pending)
+                    pending, count = [], 0
+        except (OSError, pa.ArrowException) as exc:
+            raise InputDataError(str(path), f"cannot read it as CSV: {exc}", "check the file") from None
+        if pending:
+            yield _combine(pending)
+
+    return list(header), batches()
+
+
+def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    return table.to_batches()[0]

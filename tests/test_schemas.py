@@ -1,0 +1,259 @@
+"""Schema, source mapping and rules files: loading, vetting, fingerprints, pandera round-trips."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from datakeep.errors import SchemaConfigError, UsageError
+from datakeep.schemas import (
+    check_all,
+    fingerprint,
+    infer_schema,
+    load_entity,
+    load_rules,
+    load_source,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_parquet(frame, path: Path) -> None:  # type: ignore[no-untyped-def]
+    # pandas' own to_parquet is not used: the venv's pandas/pyarrow pairing breaks it.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "schemas", tmp_path / "schemas")
+    shutil.copy(REPO / "datakeep.yaml", tmp_path / "datakeep.yaml")
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_schema_loads_with_header_and_key(project: Path) -> None:
+    entity = load_entity(project, "customers")
+    assert entity.key == ("customer_id",)
+    assert entity.strict
+    assert "country" in entity.columns
+    assert check_all(project).ok
+
+
+def test_schema_without_header_is_exactly_what_pandera_loads(project: Path) -> None:
+    from pandera.io import pandas_io
+
+    doc = yaml.safe_load((project / "schemas/customers.yaml").read_text())
+    doc.pop("datakeep")
+    assert load_entity(project, "customers").schema == pandas_io.from_yaml(yaml.safe_dump(doc))
+
+
+def test_schema_round_trips_through_pandera_yaml(project: Path) -> None:
+    from pandera.io import pandas_io
+
+    schema = load_entity(project, "customers").schema
+    again = pandas_io.from_yaml(pandas_io.to_yaml(schema))
+    assert again == schema
+    write(project / "schemas/again.yaml", pandas_io.to_yaml(schema))
+    assert load_entity(project, "again").schema == schema
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    low=st.integers(-1000, 1000),
+    width=st.integers(0, 1000),
+    values=st.lists(st.text("abcXYZ", min_size=1, max_size=5), min_size=1, max_size=5, unique=True),
+    nullable=st.booleans(),
+)
+def test_generated_schemas_round_trip(tmp_path: Path, low: int, width: int, values: list[str], nullable: bool) -> None:
+    import pandera.pandas as pa
+    from pandera.io import pandas_io
+
+    schema = pa.DataFrameSchema(
+        {
+            "n": pa.Column(int, pa.Check.in_range(low, low + width), nullable=nullable),
+            "s": pa.Column(str, pa.Check.isin(values)),
+        }
+    )
+    write(tmp_path / "schemas/gen.yaml", pandas_io.to_yaml(schema))
+    assert load_entity(tmp_path, "gen").schema == schema
+
+
+def test_source_mapping_loads(project: Path) -> None:
+    entity, mapping = load_source(project, "legacy")
+    assert entity.name == mapping.entity == "customers"
+    assert mapping.target_of("land") == "country"
+    assert mapping.source_of("height_cm") == "groesse_mm"
+    assert mapping.column("groesse_mm").scale == pytest.approx(0.1)
+    assert mapping.column("anmeldung").cast.format == "%d/%m/%Y"
+    assert mapping.defaults == {"segment": "retail"}
+
+
+BAD_ENTITY = [
+    ("columns:\n  a: {dtype: int64\n", "invalid YAML at line"),
+    (
+        "columns:\n  a:\n    dtype: int64\n    is_positive_num: true\n",
+        "columns.a.is_positive_num: unknown check 'is_positive_num'",
+    ),
+    ("columns:\n  a:\n    dtype: strng\n", "columns.a.dtype: unknown dtype 'strng'"),
+    (
+        "columns:\n  a:\n    dtype: int64\n    checks:\n      - options: {check_name: nope}\n",
+        "columns.a.checks[0]: unknown check 'nope'",
+    ),
+    ("columns:\n  a: {dtype: int64}\nchecks:\n  nope: 1\n", "checks.nope: unknown check 'nope'"),
+    ("datakeep:\n  key: [b]\ncolumns:\n  a: {dtype: int64}\n", "datakeep.key[0]: key column 'b'"),
+    ("datakeep:\n  keys: [a]\ncolumns:\n  a: {dtype: int64}\n", "datakeep.keys: unknown key 'keys'"),
+    ("columns:\n  a:\n    dtype: int64\n    in_range: {lo: 1}\n", "columns.a: pandera cannot build this column"),
+    ("columns: {}\n", "columns: the schema declares no columns"),
+    ("- a\n- b\n", "expected a mapping"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_ENTITY)
+def test_bad_entity_files_name_file_place_and_problem(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path / "schemas/bad.yaml", text)
+    with pytest.raises(SchemaConfigError) as err:
+        load_entity(tmp_path, "bad")
+    assert "bad.yaml" in str(err.value)
+    assert message in str(err.value)
+    assert err.value.exit_code == 2
+
+
+BAD_SOURCE = [
+    (
+        "entity: customers\ncolumns:\n  land: {to: contry}\n",
+        "columns.land: renames 'land' to 'contry', which entity 'customers' does not have",
+    ),
+    (
+        "entity: customers\ncolumns:\n  land:\n    values: {Deutschland: DE}\n",
+        "columns.land: 'land' is not a column of entity 'customers'",
+    ),
+    (
+        "entity: customers\ncolumns:\n  land: {to: country, unmapped: ignore}\n",
+        "columns.land.unmapped: unknown policy 'ignore'",
+    ),
+    (
+        "entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: date}}\n",
+        "columns.d.cast.format: a date cast needs an explicit strptime format",
+    ),
+    (
+        "entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: when, format: '%Y'}}\n",
+        "columns.d.cast.type: unknown cast type 'when'",
+    ),
+    ("entity: customers\ncolumns:\n  h: {to: height_cm, scale: 0}\n", "columns.h.scale: expected a non-zero number"),
+    ("entity: customers\ncolumns:\n  n: {to: name, scale: 2}\n", "columns.n.scale: scale needs a numeric column"),
+    (
+        "entity: customers\ncolumns:\n  n: {to: customer_id, cast: {type: date, format: '%Y'}}\n",
+        "columns.n.cast.type: a date cast cannot produce",
+    ),
+    (
+        "entity: customers\ncolumns:\n  g:\n    to: gender\n    values: {yes: male}\n",
+        "columns.g.values: key True is a YAML boolean",
+    ),
+    ("entity: customers\ncolumns:\n  a: country\n  b: country\n", "columns.b: 'a' and 'b' both map onto 'country'"),
+    ("entity: customers\ndefaults:\n  colour: red\n", "defaults.colour: 'colour' is not a column"),
+    ("entity: customers\nrenames: {}\n", "renames: unknown key 'renames'"),
+    ("entity: nobody\n", "nobody.yaml: no such schema file"),
+    ("columns: {}\n", "entity: expected a non-empty string"),
+    ("entity: customers\ncolumns: [a\n", "invalid YAML at line 3, column 1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_SOURCE)
+def test_bad_source_files_name_file_place_and_problem(project: Path, text: str, message: str) -> None:
+    write(project / "schemas/sources/bad.yaml", text)
+    with pytest.raises(SchemaConfigError) as err:
+        load_source(project, "bad")
+    assert message in str(err.value)
+    assert ("bad.yaml" in str(err.value)) or ("nobody.yaml" in str(err.value))
+
+
+def test_check_all_lists_every_bad_file(project: Path) -> None:
+    write(project / "schemas/broken.yaml", "columns:\n  a: {dtype: nope}\n")
+    write(project / "schemas/sources/broken.yaml", "entity: customers\ncolumns:\n  x: {to: y}\n")
+    result = check_all(project)
+    assert not result.ok
+    assert len(result.errors) == 2
+    assert any("unknown dtype 'nope'" in e for e in result.errors)
+    assert any("renames 'x' to 'y'" in e for e in result.errors)
+
+
+def test_rules_match_globs_first_rule_wins(project: Path) -> None:
+    rules = load_rules(project)
+    assert rules.match("sample_data/incoming/crm_2024.csv") == ("customers", "crm")
+    assert rules.match("./sample_data/incoming/legacy_export.parquet") == ("customers", "legacy")
+    assert rules.match("sample_data/incoming/sub/crm_2024.csv") is None
+    assert rules.match("elsewhere.csv") is None
+    assert rules.unmatched == "pass"
+    write(project / "datakeep.yaml", "rules:\n  - {glob: 'data/**/*.csv', entity: customers}\nunmatched: fail\n")
+    rules = load_rules(project)
+    assert rules.match("data/a/b/c.csv") == ("customers", None)
+    assert rules.match("data/c.csv") == ("customers", None)
+    assert rules.unmatched == "fail"
+
+
+def test_no_rules_file_means_no_rules(tmp_path: Path) -> None:
+    rules = load_rules(tmp_path)
+    assert rules.path is None and rules.match("x.csv") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules:\n  - {entity: customers}\n", "rules[0].glob: expected a non-empty string"),
+        ("rules:\n  - {glob: a}\n", "rules[0]: a rule needs an entity, a source, or both"),
+        ("rules:\n  - {glob: a, entity: c, colour: r}\n", "rules[0].colour: unknown key"),
+        ("unmatched: maybe\n", "unmatched: expected pass or fail"),
+        ("rules: {glob: a}\n", "rules: expected a list"),
+        ("rules:\n  - {glob: a, source: nope}\n", "nope.yaml: no such source mapping file"),
+    ],
+)
+def test_bad_rules_files(project: Path, text: str, message: str) -> None:
+    write(project / "datakeep.yaml", text)
+    with pytest.raises(SchemaConfigError) as err:
+        load_rules(project)
+    assert message in str(err.value)
+
+
+def test_names_cannot_escape_the_schemas_folder(project: Path) -> None:
+    with pytest.raises(UsageError):
+        load_entity(project, "../etc/passwd")
+
+
+def test_fingerprint_hashes_content_not_formatting(project: Path) -> None:
+    before = fingerprint(project, "customers", "legacy")
+    assert len(before) == 32 and before == fingerprint(project, "customers", "legacy")
+    assert before != fingerprint(project, "customers")
+    assert before != fingerprint(project, "customers", "crm")
+    path = project / "schemas/customers.yaml"
+    doc = yaml.safe_load(path.read_text())
+    path.write_text("# a comment\n" + yaml.safe_dump(doc, sort_keys=True, indent=4))
+    assert fingerprint(project, "customers", "legacy") == before
+    doc["columns"]["country"]["isin"].append("CH")
+    path.write_text(yaml.safe_dump(doc))
+    assert fingerprint(project, "customers", "legacy") != before
+
+
+def test_infer_schema_gives_a_loadable_schema(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"customer_id": [1, 2, 3], "name": ["a", "b", "c"], "h": [1.5, 2.0, None]})
+    write_parquet(frame, tmp_path / "c.parquet")
+    text = infer_schema(tmp_path / "c.parquet", "customers")
+    write(tmp_path / "schemas/customers.yaml", text)
+    entity = load_entity(tmp_path, "customers")
+    assert entity.key == ("customer_id",)
+    assert entity.schema.columns["h"].nullable
+    assert entity.schema.validate(frame) is not None

@@ -1,0 +1,351 @@
+"""`validate_file` / `validate_frame` / `map_file`: planted problems found exactly, nothing more."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from datakeep.errors import SchemaConfigError, UsageError
+from datakeep.schemas import load_source
+from datakeep.validate import (
+    ValidationReport,
+    map_file,
+    render_text,
+    validate_file,
+    validate_frame,
+)
+from datakeep.validate.engine import run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_parquet(frame, path: Path) -> None:  # type: ignore[no-untyped-def]
+    # pandas' own to_parquet is not used: the venv's pandas/pyarrow pairing breaks it.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+
+
+LAND = {"DE": "Deutschland", "FR": "Frankreich", "NL": "Niederlande", "ES": "Spanien"}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "schemas", tmp_path / "schemas")
+    shutil.copy(REPO / "datakeep.yaml", tmp_path / "datakeep.yaml")
+    return tmp_path
+
+
+def legacy_frame(n: int, seed: int = 1) -> pd.DataFrame:
+    """Clean legacy-source rows: every cell maps and passes every check."""
+    rng = random.Random(seed)
+    return pd.DataFrame(
+        {
+            "kundennr": pd.array(range(1, n + 1), dtype="Int64"),
+            "name": [f"Person {i}" for i in range(n)],
+            "mail": [f"p{i}@example.com" for i in range(n)],
+            "land": [rng.choice(list(LAND.values())) for _ in range(n)],
+            "geschlecht": [rng.choice(["m", "w", "d", None]) for _ in range(n)],
+            "kundengruppe": [rng.choice([1, 2, 3]) for _ in range(n)],
+            "groesse_mm": [rng.randrange(1500, 2000) for _ in range(n)],
+            "anmeldung": [f"{rng.randrange(1, 29):02d}/{rng.randrange(1, 13):02d}/20{rng.randrange(10, 24)}" for _ in range(n)],  # noqa: E501
+            "altes_feld": ["x"] * n,
+        }
+    )  # fmt: skip
+
+
+def plant(frame: pd.DataFrame, rows: dict[str, list[int]]) -> set[tuple[str, str, int]]:
+    """Spoil cells; return the (kind, canonical column, row) each one must be reported as."""
+    expected: set[tuple[str, str, int]] = set()
+    for row in rows.get("land", []):
+        frame.loc[row, "land"] = "Schweiz"
+        expected.add(("unmapped_value", "country", row))
+    for row in rows.get("date", []):
+        frame.loc[row, "anmeldung"] = "2021-03-14"
+        expected.add(("cast_failed", "signup_date", row))
+    for row in rows.get("height", []):
+        frame.loc[row, "groesse_mm"] = 30
+        expected.add(("check_failed", "height_cm", row))
+    for row in rows.get("email", []):
+        frame.loc[row, "mail"] = "nobody"
+        expected.add(("check_failed", "email", row))
+    for row in rows.get("null_key", []):
+        frame.loc[row, "kundennr"] = pd.NA
+        expected.add(("null_key", "customer_id", row))
+    for a, b in rows.get("dup", []):
+        frame.loc[b, "kundennr"] = frame.loc[a, "kundennr"]
+        expected |= {("duplicate_key", "customer_id", a), ("duplicate_key", "customer_id", b)}
+    return expected
+
+
+def reported(report: ValidationReport) -> set[tuple[str, str, int]]:
+    found = set()
+    for problem in report.problems:
+        assert len(problem.samples) == problem.rows, "max_samples must cover every row here"
+        found |= {(problem.kind, problem.column, s.row) for s in problem.samples}
+    return found
+
+
+def score(report: ValidationReport, expected: set[tuple[str, str, int]]) -> None:
+    found = reported(report)
+    assert expected - found == set(), "recall below 100%: planted problems not reported"
+    assert found - expected == set(), "precision below 100%: clean cells reported"
+    assert report.rows_failing == len({row for _, _, row in expected})
+
+
+PLANTS = {
+    "land": [3, 50, 51],
+    "date": [7, 120],
+    "height": [9],
+    "email": [11, 150],
+    "null_key": [20],
+    "dup": [(5, 140), (60, 61)],
+}
+
+
+def test_clean_parquet_is_ok(project: Path) -> None:
+    write_parquet(legacy_frame(200), project / "legacy.parquet")
+    report = validate_file(project / "legacy.parquet", source="legacy", root=project)
+    assert report.ok, render_text(report)
+    assert report.rows_checked == 200 and report.rows_failing == 0
+    assert report.entity == "customers" and report.source == "legacy"
+
+
+def test_planted_problems_parquet_scored_both_ways(project: Path) -> None:
+    frame = legacy_frame(200)
+    expected = plant(frame, PLANTS)
+    write_parquet(frame, project / "legacy.parquet")
+    report = validate_file(project / "legacy.parquet", source="legacy", root=project, max_samples=100)
+    score(report, expected)
+
+
+def test_planted_problems_csv_scored_both_ways(project: Path) -> None:
+    frame = legacy_frame(200)
+    expected = plant(frame, PLANTS)
+    frame.to_csv(project / "legacy.csv", index=False)
+    report = validate_file(project / "legacy.csv", source="legacy", root=project, max_samples=100)
+    score(report, expected)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    picks=st.lists(
+        st.tuples(st.sampled_from(["land", "date", "height", "email", "null_key"]), st.integers(0, 79)),
+        max_size=12,
+        unique_by=lambda t: t[1],
+    ),
+    batch=st.integers(3, 80),
+)
+def test_planted_problems_any_rows_any_batches(project: Path, picks: list[tuple[str, int]], batch: int) -> None:
+    frame = legacy_frame(80)
+    rows: dict[str, list[int]] = {}
+    for kind, row in picks:
+        rows.setdefault(kind, []).append(row)
+    expected = plant(frame, rows)
+    entity, mapping = load_source(project, "legacy")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    report = run(
+        table.to_batches(max_chunksize=batch), table.column_names, entity, mapping,
+        label=None, root=project, max_samples=100,
+    )  # fmt: skip
+    score(report, expected)
+
+
+def test_duplicates_found_across_batches(project: Path) -> None:
+    frame = legacy_frame(100)
+    expected = plant(frame, {"dup": [(0, 99), (10, 55), (30, 31)]})
+    frame.loc[77, "kundennr"] = frame.loc[0, "kundennr"]  # a third copy of key 1
+    expected.add(("duplicate_key", "customer_id", 77))
+    entity, mapping = load_source(project, "legacy")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    report = run(
+        table.to_batches(max_chunksize=7), table.column_names, entity, mapping,
+        label=None, root=project, max_samples=100,
+    )  # fmt: skip
+    score(report, expected)
+    (dup,) = report.problems
+    assert dup.distinct_values == 3
+    assert dup.values[0].value == 1 and dup.values[0].count == 3
+
+
+def test_report_names_source_raw_column_and_raw_value(project: Path) -> None:
+    frame = legacy_frame(50)
+    plant(frame, {"land": [3, 4], "date": [7]})
+    write_parquet(frame, project / "legacy.parquet")
+    report = validate_file(project / "legacy.parquet", source="legacy", root=project)
+    by_kind = {p.kind: p for p in report.problems}
+    land = by_kind["unmapped_value"]
+    assert (land.source_column, land.column, land.rows) == ("land", "country", 2)
+    assert [(v.value, v.count) for v in land.values] == [("Schweiz", 2)]
+    assert [s.key for s in land.samples] == [{"customer_id": 4}, {"customer_id": 5}]
+    date = by_kind["cast_failed"]
+    assert date.values[0].value == "2021-03-14" and date.check == "date"
+    text = render_text(report)
+    assert (
+        "unmapped_value source=legacy column=land value='Schweiz' → country: no mapping, 2 rows, e.g. customer_id 4, 5"
+        in text
+    )
+
+
+def test_pandera_reason_codes_and_raw_values(project: Path) -> None:
+    frame = legacy_frame(30)
+    plant(frame, {"height": [2]})
+    write_parquet(frame, project / "legacy.parquet")
+    report = validate_file(project / "legacy.parquet", source="legacy", root=project)
+    (problem,) = report.problems
+    assert problem.check == "in_range" and problem.source_column == "groesse_mm"
+    assert problem.values[0].value == 30  # the raw millimetres, not the scaled 3.0 cm
+
+
+def test_structure_missing_and_unexpected_columns(project: Path) -> None:
+    frame = legacy_frame(20).drop(columns=["land", "mail"]).assign(extra=1)
+    write_parquet(frame, project / "legacy.parquet")
+    report = validate_file(project / "legacy.parquet", source="legacy", root=project)
+    kinds = {(p.kind, p.source_column, p.column) for p in report.problems}
+    assert ("missing_column", "land", "country") in kinds  # required raw column, and required canonical
+    assert ("unexpected_column", "extra", None) in kinds
+    assert ("missing_column", "mail", "email") in kinds  # canonical column required by pandera
+
+
+def test_unmapped_policies_null_and_keep(project: Path) -> None:
+    frame = legacy_frame(20)
+    frame.loc[4, "geschlecht"] = "x"  # legacy maps gender with unmapped: null → fine (gender nullable)
+    write_parquet(frame, project / "legacy.parquet")
+    assert validate_file(project / "legacy.parquet", source="legacy", root=project).ok
+    src = project / "schemas/sources/legacy.yaml"
+    src.write_text(src.read_text().replace("unmapped: 'null'", "unmapped: keep"))
+    report = validate_file(project / "legacy.parquet", source="legacy", root=project)
+    (problem,) = report.problems
+    assert (problem.kind, problem.check, problem.values[0].value) == ("check_failed", "isin", "x")
+
+
+def test_defaults_fill_missing_column(project: Path) -> None:
+    frame = legacy_frame(10).drop(columns=["kundengruppe"])
+    write_parquet(frame, project / "legacy.parquet")
+    out = project / "canonical.parquet"
+    report = map_file(project / "legacy.parquet", source="legacy", root=project, output=out)
+    assert report.ok, render_text(report)
+    table = pq.read_table(out).to_pandas()
+    assert list(table.columns) == list(report_columns(project))
+    assert set(table["segment"]) == {"retail"}
+    assert table["height_cm"].between(150, 200).all()
+    assert str(table["signup_date"].dtype).startswith("datetime64")
+
+
+def report_columns(project: Path) -> tuple[str, ...]:
+    return load_source(project, "legacy")[0].columns
+
+
+def test_map_file_writes_nulls_for_unmappable_cells(project: Path) -> None:
+    frame = legacy_frame(10)
+    plant(frame, {"land": [1], "date": [2]})
+    write_parquet(frame, project / "legacy.parquet")
+    out = project / "out" / "canonical.parquet"
+    report = map_file(project / "legacy.parquet", source="legacy", root=project, output=out)
+    assert not report.ok
+    table = pq.read_table(out).to_pandas()
+    assert pd.isna(table.loc[1, "country"]) and pd.isna(table.loc[2, "signup_date"])
+    assert list(out.parent.iterdir()) == [out]  # no temp file left behind
+
+
+def test_validate_frame_canonical_and_mapped(project: Path) -> None:
+    frame = legacy_frame(10)
+    plant(frame, {"email": [3]})
+    report = validate_frame(frame, entity="customers", source="legacy", root=project)
+    assert [(p.kind, p.column) for p in report.problems] == [("check_failed", "email")]
+    canonical = pd.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "name": ["a", "b"],
+            "email": ["a@b.de", None],
+            "country": ["DE", "XX"],
+            "gender": ["male", None],
+            "segment": ["vip", "retail"],
+            "height_cm": [170.0, None],
+            "signup_date": pd.to_datetime(["2020-01-01", "2021-01-01"]),
+        }
+    )
+    report = validate_frame(canonical, entity="customers", root=project)
+    assert [(p.kind, p.column, p.samples[0].row) for p in report.problems] == [("check_failed", "country", 1)]
+
+
+def test_entity_from_rules(project: Path) -> None:
+    target = project / "sample_data/incoming/legacy_x.parquet"
+    target.parent.mkdir(parents=True)
+    write_parquet(legacy_frame(5), target)
+    report = validate_file(target, root=project)
+    assert report.ok and report.source == "legacy"
+    other = project / "other.parquet"
+    write_parquet(legacy_frame(5), other)
+    with pytest.raises(UsageError, match=r"no rule in datakeep\.yaml"):
+        validate_file(other, root=project)
+
+
+def test_bad_mapping_is_a_config_error(project: Path) -> None:
+    write_parquet(legacy_frame(5), project / "legacy.parquet")
+    src = project / "schemas/sources/legacy.yaml"
+    src.write_text(src.read_text().replace("to: country", "to: countr"))
+    with pytest.raises(SchemaConfigError, match=r"columns\.land: renames 'land' to 'countr'"):
+        validate_file(project / "legacy.parquet", source="legacy", root=project)
+
+
+def test_ints_and_dates_parse_vectorised_without_guessing(project: Path) -> None:
+    frame = legacy_frame(6).astype({"kundennr": "str", "groesse_mm": "str"})
+    frame.loc[0, "kundennr"] = "12a"
+    frame.loc[1, "groesse_mm"] = "1.7k"
+    frame.loc[2, "anmeldung"] = "31/02/2020"  # impossible, not rolled over to March
+    frame.loc[3, "anmeldung"] = "1/2/2020"  # unpadded is still day/month/year
+    frame.loc[4, "anmeldung"] = " 01/02/2020"
+    frame.to_csv(project / "legacy.csv", index=False)
+    report = validate_file(project / "legacy.csv", source="legacy", root=project, max_samples=10)
+    found = {(p.kind, p.column, s.row) for p in report.problems for s in p.samples}
+    assert found == {
+        ("cast_failed", "customer_id", 0),
+        ("cast_failed", "height_cm", 1),
+        ("cast_failed", "signup_date", 2),
+        ("cast_failed", "signup_date", 4),
+    }
+
+
+def test_many_distinct_bad_values_are_capped(project: Path) -> None:
+    frame = legacy_frame(12_000)
+    frame["anmeldung"] = [f"bad-{i}" for i in range(12_000)]
+    write_parquet(frame, project / "legacy.parquet")
+    report = validate_file(project / "legacy.parquet", source="legacy", root=project)
+    (problem,) = report.problems
+    assert problem.rows == 12_000 and not problem.values_exact
+    assert len(problem.values) == 10 and len(problem.samples) == 5
+
+
+def test_report_json_round_trip_and_schema(project: Path) -> None:
+    import jsonschema
+
+    frame = legacy_frame(200)
+    plant(frame, PLANTS)
+    write_parquet(frame, project / "legacy.parquet")
+    report = validate_file(project / "legacy.parquet", source="legacy", root=project)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["format"] == "datakeep.validation" and data["version"] == 1
+    assert ValidationReport.from_dict(data) == report
+    schema = json.loads((REPO / "docs/validation-report.schema.json").read_text())
+    jsonschema.validate(data, schema)
+
+
+def test_short_form_for_hooks(project: Path) -> None:
+    frame = legacy_frame(200)
+    plant(frame, PLANTS)
+    write_parquet(frame, project / "legacy.parquet")
+    report = validate_file(project / "legacy.parquet", source="legacy", root=project)
+    short = render_text(report, max_problems=2)
+    assert len(short.splitlines()) == 4
+    assert f"and {len(report.problems) - 2} more" in short
