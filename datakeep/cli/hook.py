@@ -1,0 +1,130 @@
+"""`datakeep hook`: run or install datakeep's git pre-commit hook.
+
+Parses arguments, calls ``datakeep.hook``, prints. No pandas or pyarrow at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import click
+
+from datakeep import hook as hooklib
+from datakeep.hook.render import render_hook_result
+
+
+@click.group("hook")
+def hook() -> None:
+    """Run or install datakeep's git pre-commit hook.
+
+    \b
+    Example:
+      datakeep hook install          # validate staged data files on every `git commit`
+    """
+
+
+@hook.command("run")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Also check every file staged in git (what the native hook passes).",
+)
+@click.option(
+    "--max-problems",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Problems shown per failed file.",
+)
+@click.option("--no-cache", is_flag=True, help="Validate every file, even if unchanged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def run(files: tuple[str, ...], staged: bool, max_problems: int, no_cache: bool, as_json: bool) -> None:
+    """Validate staged data files against the rules in datakeep.yaml.
+
+    Each Parquet or CSV file is matched against the rules in datakeep.yaml and validated
+    against its entity's schema and its source's mapping; results are cached by content, so an
+    unchanged file is not read again. Exit 0 when every file passes, 1 when one fails, 2 when
+    a file or the configuration cannot be used.
+
+    \b
+    Example:
+      datakeep hook run data/incoming/crm_2024.parquet
+      datakeep hook run --staged     # every data file staged in git
+    """
+    paths = list(files)
+    if staged:
+        paths += hooklib.staged_files(".")
+    result = hooklib.run_hook(paths, ".", use_cache=not no_cache)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    else:
+        width = shutil.get_terminal_size(fallback=(100, 24)).columns
+        text = render_hook_result(result, width=width, max_problems=max_problems)
+        if text:
+            click.echo(text)
+    click.get_current_context().exit(result.exit_code)
+
+
+@hook.command("check-committed")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--staged", is_flag=True, help="Also check every file staged in git.")
+def check_committed(files: tuple[str, ...], staged: bool) -> None:
+    """Refuse staged data files whose datakeep dataset has uncommitted changes.
+
+    A git commit that records a data file datakeep has not committed would point at data
+    datakeep cannot restore. Exit 0 when every staged data file is committed to datakeep (or
+    not tracked by it), 1 otherwise.
+
+    \b
+    Example:
+      datakeep hook check-committed --staged
+    """
+    from datakeep.hook.committed import check_committed as check
+    from datakeep.hook.committed import render_committed
+
+    paths = list(files)
+    if staged:
+        paths += hooklib.staged_files(".")
+    result = check(paths, ".")
+    text = render_committed(result)
+    if text:
+        click.echo(text)
+    click.get_current_context().exit(result.exit_code)
+
+
+@hook.command("install")
+def install() -> None:
+    """Install datakeep's native git pre-commit hook.
+
+    The hook goes where `git rev-parse --git-path hooks` says (core.hooksPath is honoured).
+    An existing hook is kept as pre-commit.legacy and still runs first. Running it again
+    is harmless; `datakeep hook uninstall` undoes it.
+
+    \b
+    Example:
+      datakeep hook install && git commit -m "add february load"
+    """
+    done = hooklib.install(".")
+    verb = "installed" if done.changed else "already installed"
+    click.echo(f"{verb} datakeep pre-commit hook: {done.hook}")
+    if done.legacy is not None:
+        click.echo(f"the earlier hook runs first: {done.legacy}")
+
+
+@hook.command("uninstall")
+def uninstall() -> None:
+    """Remove datakeep's native git pre-commit hook, restoring any earlier hook.
+
+    \b
+    Example:
+      datakeep hook uninstall
+    """
+    done = hooklib.uninstall(".")
+    if not done.removed:
+        click.echo(f"no datakeep pre-commit hook installed at {done.hook}; nothing changed")
+        return
+    click.echo(f"removed datakeep pre-commit hook: {done.hook}")
+    if done.restored is not None:
+        click.echo(f"restored the earlier hook: {done.restored}")

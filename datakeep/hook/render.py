@@ -1,0 +1,72 @@
+"""Render a `HookResult` to fit a terminal: one line per file, the top problems of each failed
+file, and the command that prints the full report. Pure: returns text, prints nothing."""
+
+from __future__ import annotations
+
+import shlex
+
+from datakeep.hook.run import FileResult, HookResult
+
+_LABEL = {"ok": "ok", "failed": "FAILED", "error": "ERROR", "unmatched": "skip"}
+
+
+def render_hook_result(result: HookResult, *, width: int = 100, max_problems: int = 3) -> str:
+    """The hook's terminal report; every line is cut to ``width`` characters."""
+    lines: list[str] = []
+    for f in result.files:
+        if f.status == "unmatched":
+            continue  # summed up in one line below, so a commit of many files stays readable
+        lines.append(_file_line(f))
+        if f.status == "failed":
+            lines.extend("    " + p for p in f.problems[:max_problems])
+            hidden = f.problem_count - min(max_problems, len(f.problems))
+            if hidden > 0:
+                lines.append(f"    … and {hidden} more")
+            if f.problem_count:
+                lines.append(f"    full report: datakeep validate {shlex.quote(f.path)}")
+        elif f.status == "error":
+            lines.append(f"    {f.detail}")
+    unmatched = sum(1 for f in result.files if f.status == "unmatched")
+    if unmatched:
+        noun = "file matches" if unmatched == 1 else "files match"
+        lines.append(f"{unmatched} data {noun} no rule in datakeep.yaml (unmatched: pass)")
+    if result.files:
+        lines.append(_summary(result))
+    return "\n".join(_cut(line, width) for line in lines)
+
+
+def _file_line(f: FileResult) -> str:
+    label = f"{_LABEL[f.status]:<6}  {f.path}"
+    if f.status == "failed" and f.entity is None:
+        return f"{label}  {f.detail}"
+    what = f"{f.entity}/{f.source}" if f.source else f"{f.entity}"
+    parts = [what]
+    if f.status == "ok":
+        parts.append(f"{f.rows_checked:,} rows")
+    elif f.status == "failed":
+        problems = "problem" if f.problem_count == 1 else "problems"
+        parts.append(f"{f.rows_failing:,} of {f.rows_checked:,} rows failing")
+        parts.append(f"{f.problem_count} {problems}")
+    if f.staged_copy:
+        parts.append("staged version")
+    if f.cached:
+        parts.append("cached")
+    return f"{label}  ({', '.join(parts)})"
+
+
+def _summary(result: HookResult) -> str:
+    checked = sum(1 for f in result.files if f.status != "unmatched")
+    failed = sum(1 for f in result.files if f.status == "failed")
+    errors = sum(1 for f in result.files if f.status == "error")
+    text = f"datakeep: {checked} data file{'s' if checked != 1 else ''} checked"
+    if result.cache_hits:
+        text += f" ({result.cache_hits} from cache)"
+    if failed:
+        text += f", {failed} failed"
+    if errors:
+        text += f", {errors} could not be checked"
+    return text
+
+
+def _cut(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: max(width - 1, 1)] + "…"
