@@ -59,6 +59,9 @@ class FsspecStore(ObjectStore):
         self.root = root.rstrip("/")
         self.url = url or self.root
         self.atomic_put = protocol_of(fs) in ATOMIC_PUT_PROTOCOLS
+        # s3fs would HEAD every object first to decide on ranged parallel reads; objects are
+        # already fetched many at a time, so one plain GET each is cheaper.
+        self._read_options: dict[str, Any] = {"max_concurrency": 1} if protocol_of(fs) in ("s3", "s3a") else {}
 
     @classmethod
     def from_url(cls, url: str) -> FsspecStore:
@@ -82,7 +85,7 @@ class FsspecStore(ObjectStore):
 
     def get(self, oid: ObjectId) -> bytes:
         try:
-            return bytes(self.fs.cat_file(self.path(oid)))
+            return bytes(self.fs.cat_file(self.path(oid), **self._read_options))
         except FileNotFoundError:
             raise ObjectNotFoundError(oid, self.url) from None
 
@@ -130,7 +133,9 @@ class FsspecStore(ObjectStore):
         if len(fan) != 2 or not is_id_prefix(fan.ljust(4, "0")):
             raise ValueError(f"bad fan-out prefix {fan!r}")
         try:
-            names = self.fs.ls(f"{self.root}/{fan}", detail=False, refresh=True)
+            # `find` is one flat, paginated listing on object stores and answers [] for a prefix
+            # with nothing under it (`ls` would probe the parent to tell "missing" from "empty").
+            names = self.fs.find(f"{self.root}/{fan}")
         except FileNotFoundError:
             return set()
         out: set[ObjectId] = set()

@@ -1,0 +1,60 @@
+"""clone: a new working repository from a remote, whole or partial (one dataset's data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from datakeep.errors import RemoteError
+from datakeep.records.refs import HEADS
+from datakeep.remote.config import DEFAULT_REMOTE, add_remote
+from datakeep.remote.connect import connect, normalize_url
+from datakeep.remote.fetch import FetchResult, pick_ref, pull
+from datakeep.remote.transfer import ProgressCallback
+from datakeep.repo import Repository
+
+
+def default_directory(url: str) -> str:
+    """``s3://bucket/team/flights`` → ``flights``, like git."""
+    tail = url.rstrip("/").rsplit("/", 1)[-1]
+    return tail.removesuffix(".datakeep") or "datakeep-clone"
+
+
+def clone(
+    url: str,
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    name: str | None = None,
+    branch: str | None = None,
+    checkout: bool = True,
+    progress: ProgressCallback | None = None,
+) -> tuple[Repository, FetchResult]:
+    """Make a new repository at ``directory`` from the remote at ``url`` (remembered as ``origin``).
+
+    With ``name``, a partial clone: every commit, but only that dataset's data at the revision;
+    whatever else is read later is fetched from ``origin`` on demand.
+    """
+    url = normalize_url(url)
+    source = connect(url, name=DEFAULT_REMOTE)
+    source.check()
+    target = Path(directory if directory is not None else default_directory(url)).absolute()
+    if target.exists() and any(target.iterdir()):
+        raise RemoteError(f"{target} already exists and is not empty", "clone into a new folder")
+    remote_refs = source.refs.list()
+    repo = Repository.initialize(target)
+    ref = pick_ref(repo, source, remote_refs, branch)
+    add_remote(repo, DEFAULT_REMOTE, url)
+    if name is not None:
+        # Recorded before anything is fetched: objects this clone lacks are promised by origin,
+        # so reads fetch them on demand and fsck/gc must not call them missing.
+        repo.config.extra["partial"] = DEFAULT_REMOTE
+        repo.save_config()
+    if ref.startswith(HEADS + "/"):
+        repo.refs.set_head(branch=ref[len(HEADS) + 1 :])
+    repo = Repository(target)  # re-open: the store of a partial clone falls back to origin
+    result = pull(repo, DEFAULT_REMOTE, ref.split("/", 2)[2], name=name, restore=checkout, progress=progress)
+    if not ref.startswith(HEADS + "/") and checkout:
+        from datakeep.checkout import checkout as do_checkout
+
+        result.restored = do_checkout(repo, result.commit, name=name, force=True).written
+    return repo, result

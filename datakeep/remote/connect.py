@@ -1,0 +1,112 @@
+"""A remote opened for work: its object store, its refs, and the marker saying it is datakeep's.
+
+Layout under the remote URL (the same as inside `.datakeep/`, so a remote is itself readable)::
+
+    config.json            {"format": "datakeep.remote", "version": 1, "hash": "xxh3_128"}
+    HEAD                   ref: refs/heads/main
+    objects/ab/cdef…       content-addressed, write-once (chunks are plain Parquet)
+    refs/heads/<branch>    one commit id
+    refs/tags/<tag>        one commit id
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from datakeep.digest import ALGORITHM
+from datakeep.errors import RemoteError
+from datakeep.remote.refs import RemoteRefs, refs_for
+from datakeep.serialize import load_json
+from datakeep.store.fsspec_store import FsspecStore, open_url, protocol_of
+
+MARKER = "config.json"
+FORMAT = "datakeep.remote"
+VERSION = 1
+
+
+def normalize_url(url: str) -> str:
+    """Folder paths become absolute (the config must not depend on the cwd); URLs stay as given."""
+    if "://" in url:
+        return url.rstrip("/")
+    return os.path.abspath(os.path.expanduser(url))
+
+
+@dataclass(slots=True)
+class Remote:
+    """One remote: ``name`` (None for a bare URL), ``url``, its store (``objects/``) and refs."""
+
+    name: str | None
+    url: str
+    fs: Any
+    root: str
+    store: FsspecStore
+    refs: RemoteRefs
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url
+
+    def _marker_document(self) -> bytes:
+        import json
+
+        return (json.dumps({"format": FORMAT, "version": VERSION, "hash": ALGORITHM}, sort_keys=True) + "\n").encode()
+
+    def check(self) -> None:
+        """Refuse anything that is not a datakeep remote made with our hash algorithm."""
+        try:
+            raw = bytes(self.fs.cat_file(f"{self.root}/{MARKER}"))
+        except FileNotFoundError:
+            raise RemoteError(
+                f"{self.url} is not a datakeep remote (no {MARKER} there)",
+                "check the URL; a new remote is set up by the first `datakeep push`",
+            ) from None
+        except OSError as exc:
+            raise _access_error(self.url, exc) from None
+        try:
+            document = load_json(raw)
+        except ValueError:
+            raise RemoteError(f"{self.url}/{MARKER} is not valid JSON", "the remote is damaged") from None
+        if document.get("format") != FORMAT or document.get("hash") != ALGORITHM:
+            raise RemoteError(
+                f"{self.url} is not a datakeep remote this version understands "
+                f"(format {document.get('format')!r}, hash {document.get('hash')!r})",
+                "upgrade datakeep, or check the URL",
+            )
+
+    def ensure(self) -> None:
+        """Set up an empty remote on first push; on S3, check the server honours conditional writes."""
+        marker = f"{self.root}/{MARKER}"
+        try:
+            created = self.refs.create(marker, self._marker_document())
+        except OSError as exc:
+            raise _access_error(self.url, exc) from None
+        if created and protocol_of(self.fs) in ("s3", "s3a") and self.refs.create(marker, self._marker_document()):
+            # A second exclusive create of the same key succeeded: this endpoint ignores
+            # If-None-Match, so no ref could be moved safely. Say so instead of racing silently.
+            raise RemoteError(
+                f"{self.url}: this S3 endpoint ignores conditional writes (If-None-Match)",
+                "use AWS S3 or an S3-compatible server with conditional writes (MinIO, R2, …)",
+            )
+        self.check()
+
+
+def _access_error(url: str, exc: OSError) -> RemoteError:
+    return RemoteError(
+        f"cannot reach remote {url}: {exc}",
+        "check the URL, the network and the credentials (from the environment or fsspec's configuration)",
+    )
+
+
+def connect(url: str, name: str | None = None) -> Remote:
+    """Open the remote at ``url`` (no I/O beyond what the backend does on creation)."""
+    fs, root = open_url(url)
+    return Remote(
+        name=name,
+        url=url,
+        fs=fs,
+        root=root,
+        store=FsspecStore(fs, f"{root}/objects", url=f"{url.rstrip('/')}/objects"),
+        refs=refs_for(fs, root),
+    )

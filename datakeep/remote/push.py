@@ -1,0 +1,161 @@
+"""push: send the commits a ref names, and only the objects the remote lacks; refs move last.
+
+What the remote has is worked out in two steps, like git's negotiation:
+
+1. every object reachable from a remote ref whose commit we also have is on the remote already
+   (refs move only after their objects arrived), so it is not even asked about;
+2. the remaining candidates are checked by listing their fan-out prefixes (``objects/ab/``), one
+   LIST per prefix rather than one HEAD per object — this also finds what an interrupted push
+   left behind, so a re-run sends only the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from datakeep.errors import DatakeepError, RemoteError
+from datakeep.ids import ObjectId
+from datakeep.maintenance import reachable
+from datakeep.records.refs import HEADS, TAGS
+from datakeep.remote.config import open_remote
+from datakeep.remote.connect import Remote
+from datakeep.remote.graph import REMOTES, RefUpdate, classify
+from datakeep.remote.refs import RemoteRefMovedError
+from datakeep.remote.transfer import ProgressCallback, TransferStats, announce, copy_objects
+from datakeep.repo import Repository
+
+#: A swap lost to a concurrent push is re-read and re-checked this many times before giving up.
+CAS_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushPlan:
+    """The objects to send, in the order they must arrive, and how many were already there."""
+
+    groups: tuple[tuple[ObjectId, ...], ...]  # chunks, manifests, commits
+    needed: int
+    present: int
+
+    @property
+    def objects(self) -> int:
+        return sum(len(g) for g in self.groups)
+
+
+@dataclass(slots=True, kw_only=True)
+class PushResult:
+    remote: str
+    url: str
+    sent: TransferStats
+    already_there: int
+    updates: list[RefUpdate] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "remote": self.remote,
+            "url": self.url,
+            "objects": self.sent.objects,
+            "bytes": self.sent.bytes,
+            "already_there": self.already_there,
+            "refs": [u.to_dict() for u in self.updates],
+        }
+
+
+def select_refs(repo: Repository, revs: Sequence[str], all_refs: bool) -> dict[str, ObjectId]:
+    """Which local refs to push: named branches/tags, every ref (``--all``), or the current branch."""
+    if all_refs:
+        chosen = {f"{HEADS}/{n}": o for n, o in repo.refs.list(HEADS).items()}
+        chosen.update({f"{TAGS}/{n}": o for n, o in repo.refs.list(TAGS).items()})
+    elif revs:
+        chosen = {}
+        for rev in revs:
+            for kind in (HEADS, TAGS):
+                with contextlib.suppress(DatakeepError):
+                    oid = repo.refs.get(f"{kind}/{rev}")
+                    if oid is not None:
+                        chosen[f"{kind}/{rev}"] = oid
+                        break
+            else:
+                raise RemoteError(
+                    f"no local branch or tag named '{rev}'", "`datakeep branch` and `datakeep tag` list them"
+                )
+    else:
+        branch, head = repo.refs.head_target()
+        if branch is None:
+            raise RemoteError("HEAD is detached", "name what to push: `datakeep push origin BRANCH`, or --all")
+        if head is None:
+            raise RemoteError(f"branch {branch} has no commits yet", "commit first: `datakeep commit -m ...`")
+        chosen = {f"{HEADS}/{branch}": head}
+    if not chosen:
+        raise RemoteError("nothing to push", "commit first: `datakeep commit -m ...`")
+    return chosen
+
+
+def plan_push(repo: Repository, remote: Remote, targets: set[ObjectId], remote_refs: dict[str, ObjectId]) -> PushPlan:
+    """The objects reachable from ``targets`` that the remote lacks."""
+    known = {oid for oid in remote_refs.values() if repo.store.has(oid)}
+    have_c, have_m, have_d = reachable(repo, known) if known else (set(), set(), set())
+    want_c, want_m, want_d = reachable(repo, targets)
+    candidates = [sorted(want_d - have_d), sorted(want_m - have_m), sorted(want_c - have_c)]
+    present = remote.store.present(oid for group in candidates for oid in group)
+    groups = tuple(tuple(oid for oid in group if oid not in present) for group in candidates)
+    return PushPlan(groups=groups, needed=sum(len(g) for g in candidates), present=len(present))
+
+
+def push(
+    repo: Repository,
+    remote: str | None = None,
+    revs: Sequence[str] = (),
+    *,
+    all_refs: bool = False,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    max_objects: int | None = None,
+) -> PushResult:
+    """Send commits and the objects they need to a remote; refs move last, by compare-and-swap.
+
+    ``max_objects`` is a test hook simulating an interruption after that many objects.
+    """
+    target = open_remote(repo, remote)
+    chosen = select_refs(repo, revs, all_refs)
+    target.ensure()
+    remote_refs = target.refs.list()
+    # Refuse a non-fast-forward before sending anything (re-checked at the swap, which is what counts).
+    for ref, new in chosen.items():
+        classify(repo, ref, remote_refs.get(ref), new, force=force, remote=target.label)
+    plan = plan_push(repo, target, set(chosen.values()), remote_refs)
+    announce(progress, plan.objects)
+    sent = copy_objects(repo.store, target.store, plan.groups, progress=progress, limit=max_objects)
+    updates = [_swap_ref(repo, target, ref, new, force=force) for ref, new in sorted(chosen.items())]
+    branches = [u.ref for u in updates if u.ref.startswith(HEADS + "/")]
+    if branches:
+        # A new remote's HEAD names the first branch pushed to it, so `clone` knows what to check out.
+        target.refs.create(f"{target.root}/HEAD", f"ref: {branches[0]}\n".encode())
+    _record_tracking(repo, target, updates)
+    return PushResult(remote=target.label, url=target.url, sent=sent, already_there=plan.present, updates=updates)
+
+
+def _swap_ref(repo: Repository, remote: Remote, ref: str, new: ObjectId, *, force: bool) -> RefUpdate:
+    for _ in range(CAS_ATTEMPTS):
+        old, token = remote.refs.read(ref)
+        status = classify(repo, ref, old, new, force=force, remote=remote.label)
+        if status == "up-to-date":
+            return RefUpdate(ref=ref, old=old, new=new, status=status)
+        try:
+            remote.refs.swap(ref, new, token)
+        except RemoteRefMovedError:
+            continue  # another push won: re-read, and re-check that we still only add commits
+        return RefUpdate(ref=ref, old=old, new=new, status=status)
+    raise RemoteError(f"{ref} on {remote.label} kept moving during the push", "run the command again")
+
+
+def _record_tracking(repo: Repository, remote: Remote, updates: list[RefUpdate]) -> None:
+    """Remember where the remote's branches are (``refs/remotes/<name>/<branch>``)."""
+    if remote.name is None:
+        return
+    with repo.locked():
+        for update in updates:
+            if update.ref.startswith(HEADS + "/"):
+                ref = f"{REMOTES}/{remote.name}/{update.ref[len(HEADS) + 1 :]}"
+                repo.refs.update(ref, update.new, expected=repo.refs.get(ref))

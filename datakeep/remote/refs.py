@@ -1,0 +1,265 @@
+"""Refs on a remote, moved only by compare-and-swap.
+
+A ref file holds one commit id, exactly as in a local repository (``refs/heads/main``). Reading
+one returns its value and a *token* naming that exact version; writing succeeds only while the
+ref still has that version, so of two racing pushes exactly one wins and the other re-reads,
+re-checks fast-forward and is refused or retries. No commit is ever overwritten unseen.
+
+How the swap is made atomic depends on the backend:
+
+* **S3** – conditional writes, done by the server: ``If-None-Match: *`` creates a ref only if it
+  does not exist, ``If-Match: <ETag>`` replaces it only if it is still the version read. S3
+  applies the condition and the write as one step, so the guarantee holds across machines.
+* **a folder** – an ``flock`` on ``<remote>/refs.lock`` around read-compare-write; the ref itself
+  is replaced by rename. Holds for every process on machines that share the folder with working
+  POSIX locks (local disks; NFSv4).
+* **other fsspec backends** (GCS, Azure, …) – a lock object ``refs.lock`` created exclusively
+  (``pipe_file(mode="create")``) around read-compare-write. The guarantee is exactly that of the
+  backend's exclusive create: gcsfs uses a generation precondition (atomic); a backend that only
+  emulates it with exists-then-write leaves a window of one round-trip in which two pushes could
+  both take the lock. A lock left by a killed push is reported with its age, never stolen silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from datakeep.errors import DatakeepError, RemoteError
+from datakeep.fsutil import FileLock, atomic_write
+from datakeep.ids import ObjectId, object_id
+from datakeep.store.fsspec_store import protocol_of
+
+REFS = "refs"
+LOCK_NAME = "refs.lock"
+LOCK_WAIT = float(os.environ.get("DATAKEEP_REMOTE_LOCK_TIMEOUT", "30"))
+
+
+class RemoteRefMovedError(DatakeepError):
+    """The remote ref changed between our read and our write (another push won the race)."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"remote ref {ref} moved while we pushed", "run the command again")
+        self.ref = ref
+
+
+def _parse(ref: str, raw: bytes) -> ObjectId:
+    try:
+        return object_id(raw.decode().strip())
+    except (UnicodeDecodeError, DatakeepError):
+        raise RemoteError(f"remote ref {ref} is damaged ({raw[:40]!r})", "repair it by pushing with --force") from None
+
+
+def _precondition_failed(exc: OSError) -> bool:
+    # s3fs maps HTTP 412 (If-Match failed) to OSError(EINVAL); If-None-Match to FileExistsError.
+    return isinstance(exc, FileExistsError) or exc.errno == errno.EINVAL or "Precondition" in str(exc)
+
+
+class RemoteRefs(ABC):
+    """Refs under ``<root>/refs/…`` and ``<root>/HEAD`` on a remote filesystem."""
+
+    #: One line for `datakeep remote list -v` and the docs: what the swap relies on.
+    guarantee = ""
+
+    def __init__(self, fs: Any, root: str) -> None:
+        self.fs = fs
+        self.root = root
+
+    def path(self, ref: str) -> str:
+        return f"{self.root}/{ref}"
+
+    def _cat(self, path: str) -> bytes | None:
+        try:
+            return bytes(self.fs.cat_file(path))
+        except FileNotFoundError:
+            return None
+
+    @abstractmethod
+    def read(self, ref: str) -> tuple[ObjectId | None, Any]:
+        """(commit the ref names or None, a token for ``swap``)."""
+
+    @abstractmethod
+    def swap(self, ref: str, new: ObjectId, token: Any) -> None:
+        """Write ``new`` if the ref is still at the version ``token`` names; else RemoteRefMovedError."""
+
+    @abstractmethod
+    def create(self, path: str, data: bytes) -> bool:
+        """Write a small file only if absent (True when we created it)."""
+
+    def list(self) -> dict[str, ObjectId]:
+        """Every ref: {"refs/heads/main": id, "refs/tags/v1": id}."""
+        invalidate = getattr(self.fs, "invalidate_cache", None)
+        if invalidate is not None:
+            invalidate(self.root)
+        try:
+            paths = self.fs.find(self.path(REFS))
+        except FileNotFoundError:
+            return {}
+        base = self.fs._strip_protocol(self.root).rstrip("/") + "/"
+        out: dict[str, ObjectId] = {}
+        for path in sorted(str(p) for p in paths):
+            name = path[len(base) :] if path.startswith(base) else path
+            if not name.startswith(("refs/heads/", "refs/tags/")) or ".tmp-" in name or name.endswith(".lock"):
+                continue
+            value, _ = self.read(name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def head_branch(self) -> str | None:
+        raw = self._cat(self.path("HEAD"))
+        if raw and raw.decode(errors="replace").startswith("ref: refs/heads/"):
+            return raw.decode().strip()[len("ref: refs/heads/") :]
+        return None
+
+
+class S3Refs(RemoteRefs):
+    guarantee = "S3 conditional writes (If-None-Match / If-Match): atomic on the server"
+
+    def _split(self, path: str) -> tuple[str, str]:
+        bucket, key, _ = self.fs.split_path(path)
+        return bucket, key
+
+    def read(self, ref: str) -> tuple[ObjectId | None, Any]:
+        path = self.path(ref)
+        for _ in range(5):
+            self.fs.invalidate_cache(path)
+            try:
+                # s3fs opens with a HEAD and then reads with If-Match on that ETag, so the value
+                # and the token are of one and the same version of the ref (a write in between
+                # fails the read with 412: read again).
+                with self.fs.open(path, "rb") as handle:
+                    raw = handle.read()
+                    etag = handle.details.get("ETag")
+            except FileNotFoundError:
+                return None, None
+            except OSError as exc:
+                if _precondition_failed(exc):
+                    continue
+                raise
+            return _parse(ref, raw), etag
+        raise RemoteError(f"remote ref {ref} keeps changing while read", "run the command again")
+
+    def swap(self, ref: str, new: ObjectId, token: Any) -> None:
+        bucket, key = self._split(self.path(ref))
+        condition = {"IfMatch": token} if token else {"IfNoneMatch": "*"}
+        try:
+            self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=(object_id(new) + "\n").encode(), **condition)
+        except FileExistsError:
+            raise RemoteRefMovedError(ref) from None
+        except OSError as exc:
+            if _precondition_failed(exc):
+                raise RemoteRefMovedError(ref) from None
+            if token and isinstance(exc, FileNotFoundError):
+                raise RemoteRefMovedError(ref) from None  # deleted under us
+            raise
+        finally:
+            self.fs.invalidate_cache(self.path(ref))
+
+    def create(self, path: str, data: bytes) -> bool:
+        try:
+            self.fs.pipe_file(path, data, mode="create")
+        except FileExistsError:
+            return False
+        return True
+
+
+class FolderRefs(RemoteRefs):
+    guarantee = "flock on <remote>/refs.lock around read-compare-rename"
+
+    def _local(self, relative: str) -> Path:
+        return Path(self.fs._strip_protocol(self.root)) / relative
+
+    def read(self, ref: str) -> tuple[ObjectId | None, Any]:
+        raw = self._cat(self.path(ref))
+        value = _parse(ref, raw) if raw is not None else None
+        return value, value
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with FileLock(self._local(LOCK_NAME), timeout=LOCK_WAIT):
+            yield
+
+    def swap(self, ref: str, new: ObjectId, token: Any) -> None:
+        with self._locked():
+            current, _ = self.read(ref)
+            if current != token:
+                raise RemoteRefMovedError(ref)
+            atomic_write(self._local(ref), (object_id(new) + "\n").encode())
+
+    def create(self, path: str, data: bytes) -> bool:
+        target = Path(self.fs._strip_protocol(path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return True
+
+
+class LockObjectRefs(RemoteRefs):
+    guarantee = "a lock object created exclusively (pipe_file mode='create'); as atomic as the backend makes it"
+
+    def read(self, ref: str) -> tuple[ObjectId | None, Any]:
+        raw = self._cat(self.path(ref))
+        value = _parse(ref, raw) if raw is not None else None
+        return value, value
+
+    def create(self, path: str, data: bytes) -> bool:
+        try:
+            self.fs.pipe_file(path, data, mode="create")
+        except FileExistsError:
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock = self.path(LOCK_NAME)
+        body = json.dumps({"owner": uuid.uuid4().hex, "time": time.time()}).encode()
+        deadline = time.monotonic() + LOCK_WAIT
+        while not self.create(lock, body):
+            if time.monotonic() >= deadline:
+                raise RemoteError(
+                    f"the remote's refs are locked by another push ({lock}, {self._lock_age(lock)})",
+                    "wait and retry; if no push is running (one was killed), delete that lock object",
+                )
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(lock)
+
+    def _lock_age(self, lock: str) -> str:
+        raw = self._cat(lock)
+        try:
+            return f"taken {time.time() - float(json.loads(raw or b'{}')['time']):.0f}s ago"
+        except (ValueError, KeyError, TypeError):
+            return "age unknown"
+
+    def swap(self, ref: str, new: ObjectId, token: Any) -> None:
+        with self._locked():
+            current, _ = self.read(ref)
+            if current != token:
+                raise RemoteRefMovedError(ref)
+            self.fs.pipe_file(self.path(ref), (object_id(new) + "\n").encode())
+
+
+def refs_for(fs: Any, root: str) -> RemoteRefs:
+    """The ref backend with the strongest swap this filesystem offers."""
+    protocol = protocol_of(fs)
+    if protocol in ("s3", "s3a"):
+        return S3Refs(fs, root)
+    if protocol in ("file", "local"):
+        return FolderRefs(fs, root)
+    return LockObjectRefs(fs, root)
