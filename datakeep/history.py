@@ -110,7 +110,7 @@ def make_commit(
                 ):
                     refs[name] = parent_ref
                     continue
-                oid = repo.put_document(manifest.to_dict())
+                oid = repo.put_document(manifest.to_dict(), compress=True)
                 refs[name] = DatasetRef(snapshot=manifest.id, manifest=oid)
                 summary[name] = change_summary(repo, parent_manifest, manifest)
                 changed.append(name)

@@ -14,10 +14,21 @@ from datakeep.records.manifest import Manifest
 from datakeep.repo import Repository
 
 
+def promised_by(repo: Repository) -> str | None:
+    """The remote a partial clone trusts to hold what it has not fetched (None: a full repository)."""
+    partial = repo.config.extra.get("partial")
+    return partial if isinstance(partial, str) else None
+
+
 def reachable(
     repo: Repository, roots: set[ObjectId] | None = None
 ) -> tuple[set[ObjectId], set[ObjectId], set[ObjectId]]:
-    """(commits, manifests, data objects) reachable from ``roots`` (default: every ref)."""
+    """(commits, manifests, data objects) reachable from ``roots`` (default: every ref).
+
+    In a partial clone, manifests not fetched yet are skipped rather than fetched: their data
+    cannot be here either, and gc must not download the whole remote to decide what to keep.
+    """
+    partial = promised_by(repo) is not None
     commits: set[ObjectId] = set()
     manifests: set[ObjectId] = set()
     data: set[ObjectId] = set()
@@ -32,6 +43,8 @@ def reachable(
         for ref in commit.datasets.values():
             if ref.manifest not in manifests:
                 manifests.add(ref.manifest)
+                if partial and not repo.store.has(ref.manifest):
+                    continue
                 data.update(repo.manifest_at(ref.manifest).object_ids())
     return commits, manifests, data
 
@@ -185,11 +198,12 @@ def _check_manifest(
         schema = decode_schema(entry.schema)
         for chunk in entry.chunks:
             for oid in chunk.objects():
-                if oid not in bad and not repo.store.has(oid):
+                if oid not in bad and not repo.store.has(oid) and not promised_by(repo):
                     problems.append({"object": oid, "problem": f"missing (chunk of dataset {name})"})
                     bad.add(oid)
             # A patch is verified by rebuilding it through its chain: its bytes alone prove little.
-            if (full or chunk.depth) and chunk.object not in bad and not bad.intersection(chunk.bases):
+            present = all(repo.store.has(oid) for oid in chunk.objects())
+            if (full or chunk.depth) and present and chunk.object not in bad and not bad.intersection(chunk.bases):
                 try:
                     table = read_chunk(repo.store, chunk, schema)
                     if content_id(table) != chunk.id:

@@ -15,7 +15,6 @@ most ``MAX_DEPTH`` long; past that a chunk is stored whole.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import struct
@@ -85,31 +84,21 @@ def encode(patch: Patch, new_table: pa.Table, base_object: ObjectId, base_hashes
     """The patch object; ``base_hashes`` is the base's row-hash sidecar ("" if the base is itself a
     patch, whose hashes are rebuilt the same way).
 
-    Layout: ``MAGIC``, a 4-byte little-endian header length, the JSON header (base, base_hashes,
-    ops), the literal rows' hashes (8 bytes each), then the literal rows as a zstd-compressed Arrow
-    IPC stream. Not Parquet: a Parquet footer alone costs ~3 KiB, more than a typical patch's rows.
+    Layout: ``MAGIC``; a 4-byte little-endian length and the JSON header (base, base_hashes); a
+    4-byte length and the ops (zlib, see ``_pack``); then the literal rows as a zstd-compressed
+    Arrow IPC stream. Not Parquet: a Parquet footer alone costs ~3 KiB, more than a typical patch's
+    rows. The literal rows' hashes are not stored: ``row_hashes`` recomputes them exactly.
     """
     literal = new_table.take(pa.array(patch.literal_rows, type=pa.int64())).replace_schema_metadata(None)
     header = json.dumps(
-        {
-            "version": PATCH_VERSION,
-            "base": base_object,
-            "base_hashes": base_hashes,
-            "ops": _pack(patch.ops.reshape(-1)),
-        },
-        separators=(",", ":"),
+        {"version": PATCH_VERSION, "base": base_object, "base_hashes": base_hashes}, separators=(",", ":")
     ).encode()
+    ops = _pack(patch.ops)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, literal.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:
         writer.write_table(literal)
     return b"".join(
-        [
-            MAGIC,
-            struct.pack("<I", len(header)),
-            header,
-            patch.literal_hashes.astype("<u8").tobytes(),
-            sink.getvalue().to_pybytes(),
-        ]
+        [MAGIC, struct.pack("<I", len(header)), header, struct.pack("<I", len(ops)), ops, sink.getvalue().to_pybytes()]
     )
 
 
@@ -117,28 +106,60 @@ def is_patch(data: bytes) -> bool:
     return data[: len(MAGIC)] == MAGIC
 
 
-def _parse(oid: ObjectId, data: bytes) -> tuple[dict[str, object], np.ndarray, np.ndarray, memoryview]:
-    """(header, ops, literal hashes, IPC bytes) of a patch object."""
+def _parse(oid: ObjectId, data: bytes) -> tuple[dict[str, object], np.ndarray, memoryview]:
+    """(header, ops, IPC bytes of the literal rows) of a patch object."""
     try:
-        (length,) = struct.unpack_from("<I", data, len(MAGIC))
-        start = len(MAGIC) + 4
-        header = json.loads(data[start : start + length])
-        ops = _ops(header)
-        literal_rows = int(ops[ops[:, 0] == LITERAL, 2].sum())
-        hashes = np.frombuffer(data, dtype="<u8", count=literal_rows, offset=start + length)
+        position = len(MAGIC)
+        (length,) = struct.unpack_from("<I", data, position)
+        position += 4
+        header = json.loads(data[position : position + length])
+        position += length
+        (ops_length,) = struct.unpack_from("<I", data, position)
+        position += 4
+        ops = _unpack(data[position : position + ops_length])
+        position += ops_length
     except (ValueError, KeyError, struct.error, zlib.error) as exc:
         raise CorruptObjectError(oid, f"damaged patch header ({exc})") from None
-    return header, ops, hashes, memoryview(data)[start + length + 8 * literal_rows :]
+    return header, ops, memoryview(data)[position:]
 
 
-def _pack(values: np.ndarray) -> str:
-    """Ops as zlib-compressed little-endian int64 (they are mostly small, repetitive numbers)."""
-    return base64.b64encode(zlib.compress(values.astype("<i8").tobytes(), 6)).decode("ascii")
+def _pack(ops: np.ndarray) -> bytes:
+    """Ops as three little-endian columns, zlib-compressed. A copy run's start is stored as its
+    distance from where the previous copy run ended (almost always 0 or a few deleted rows), so
+    the columns are small, repetitive numbers."""
+    sources, starts, lengths = ops[:, 0], ops[:, 1].copy(), ops[:, 2]
+    copies = sources == BASE
+    copy_starts = starts[copies]
+    expected = np.zeros_like(copy_starts)
+    if len(copy_starts):
+        expected[1:] = copy_starts[:-1] + lengths[copies][:-1]
+    starts[copies] = copy_starts - expected
+    raw = b"".join(
+        [
+            struct.pack("<I", len(ops)),
+            sources.astype("<u1").tobytes(),
+            starts.astype("<i4").tobytes(),
+            lengths.astype("<u4").tobytes(),
+        ]
+    )
+    return zlib.compress(raw, 9)
 
 
-def _ops(document: dict[str, object]) -> np.ndarray:
-    raw = zlib.decompress(base64.b64decode(str(document["ops"])))
-    return np.frombuffer(raw, dtype="<i8").reshape(-1, 3)
+def _unpack(blob: bytes) -> np.ndarray:
+    raw = zlib.decompress(blob)
+    (count,) = struct.unpack_from("<I", raw, 0)
+    sources = np.frombuffer(raw, dtype="<u1", count=count, offset=4).astype(np.int64)
+    starts = np.frombuffer(raw, dtype="<i4", count=count, offset=4 + count).astype(np.int64)
+    lengths = np.frombuffer(raw, dtype="<u4", count=count, offset=4 + 5 * count).astype(np.int64)
+    copies = sources == BASE
+    deltas = starts[copies]
+    copy_lengths = lengths[copies]
+    # Undo the delta coding: each copy run starts where the previous one ended, plus its delta.
+    previous_lengths = np.concatenate([np.zeros(1, dtype=np.int64), copy_lengths[:-1]]) if len(deltas) else deltas
+    absolute = np.cumsum(deltas + previous_lengths)
+    starts = starts.copy()
+    starts[copies] = absolute
+    return np.stack([sources, starts, lengths], axis=1)
 
 
 def rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None = None, depth: int = 0) -> pa.Table:
@@ -158,11 +179,8 @@ def rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None =
             raise CorruptObjectError(oid, f"not a readable Parquet chunk ({exc})") from None
     if depth >= MAX_DEPTH * 2:
         raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
-    header, ops, _, ipc = _parse(oid, data)
-    try:
-        literal = pa.ipc.open_stream(pa.py_buffer(ipc)).read_all()
-    except (pa.ArrowException, OSError) as exc:
-        raise CorruptObjectError(oid, f"damaged patch rows ({exc})") from None
+    header, ops, ipc = _parse(oid, data)
+    literal = _literal_rows(oid, ipc)
     if columns is not None:
         literal = literal.select(columns)
     base = rebuild_table(store, object_id(str(header["base"])), columns, depth + 1)
@@ -175,8 +193,17 @@ def rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None =
     return pa.concat_tables(pieces).combine_chunks()
 
 
+def _literal_rows(oid: ObjectId, ipc: memoryview) -> pa.Table:
+    try:
+        return pa.ipc.open_stream(pa.py_buffer(ipc)).read_all()
+    except (pa.ArrowException, OSError) as exc:
+        raise CorruptObjectError(oid, f"damaged patch rows ({exc})") from None
+
+
 def rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: int = 0) -> np.ndarray:
     """Row hashes of the chunk under ``oid`` (from its sidecar, or rebuilt through the patches)."""
+    from datakeep.rowhash import row_hashes
+
     if hashes_oid:
         return np.frombuffer(store.get(object_id(hashes_oid)), dtype="<u8")
     data = store.get(oid)
@@ -184,10 +211,16 @@ def rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: in
         raise CorruptObjectError(oid, "a whole chunk without its row-hash sidecar")
     if depth >= MAX_DEPTH * 2:
         raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
-    header, ops, literal, _ = _parse(oid, data)
+    header, ops, ipc = _parse(oid, data)
+    literal = row_hashes(_literal_rows(oid, ipc))
     base_hashes = rebuild_hashes(store, object_id(str(header["base"])), str(header.get("base_hashes", "")), depth + 1)
-    parts = [(base_hashes if s == BASE else literal)[start : start + length] for s, start, length in ops]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    # One gather over [base | literal] instead of hundreds of small slices.
+    sources, starts, lengths = ops[:, 0], ops[:, 1], ops[:, 2]
+    offsets = np.where(sources == BASE, starts, starts + len(base_hashes))
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if len(ends) else 0
+    index = np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(offsets, lengths)
+    return np.concatenate([base_hashes, literal])[index]
 
 
 def chunk_hashes(store: ObjectStore, chunk: object) -> np.ndarray:

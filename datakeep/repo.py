@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from datakeep.records.config import Config
 from datakeep.records.index import Index
 from datakeep.records.manifest import Manifest
 from datakeep.records.refs import DEFAULT_BRANCH, HEADS, TAGS, Refs
-from datakeep.serialize import canonical_json, load_json
+from datakeep.serialize import canonical_json, compressed_json, load_json
 from datakeep.store.local import LocalStore
 
 DIRNAME = ".datakeep"
@@ -112,8 +113,8 @@ class Repository:
             ) from None
 
     # -- documents ------------------------------------------------------------------------
-    def put_document(self, document: dict[str, Any], *, durable: bool = True) -> ObjectId:
-        oid, new = self.store.put(canonical_json(document))
+    def put_document(self, document: dict[str, Any], *, durable: bool = True, compress: bool = False) -> ObjectId:
+        oid, new = self.store.put(compressed_json(document) if compress else canonical_json(document))
         if new and durable:
             sync_files([self.store.path(oid)])
         return oid
@@ -122,8 +123,8 @@ class Repository:
         data = self.store.get(oid)
         try:
             document = load_json(data)
-        except ValueError:
-            raise CorruptObjectError(oid, "not valid JSON") from None
+        except (ValueError, zlib.error):
+            raise CorruptObjectError(oid, "not a valid JSON document") from None
         if not isinstance(document, dict):
             raise CorruptObjectError(oid, "not a JSON object")
         return document

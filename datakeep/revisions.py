@@ -65,7 +65,7 @@ def _safe_ref(name: str) -> bool:
 
 
 def _is_commit(repo: Repository, oid: ObjectId) -> bool:
-    # Chunks are Parquet ("PAR1..."), documents are JSON: peek before reading a whole object.
+    # Chunks are Parquet ("PAR1..."), commits are plain JSON: peek before reading a whole object.
     if repo.store.read_prefix(oid, 1) != b"{":
         return False
     try:

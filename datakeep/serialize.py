@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 
@@ -13,7 +14,16 @@ def canonical_json(document: Any) -> bytes:
     )
 
 
+def compressed_json(document: Any) -> bytes:
+    """Canonical JSON, zlib-compressed: for large documents (manifests list hundreds of ids)."""
+    return zlib.compress(canonical_json(document), 6)
+
+
 def load_json(data: bytes | str) -> Any:
+    """Parse a stored document, plain or zlib-compressed (a zlib stream starts with 0x78; JSON
+    objects start with '{')."""
+    if isinstance(data, (bytes, bytearray, memoryview)) and bytes(data[:1]) == b"\x78":
+        data = zlib.decompress(data)
     return json.loads(data)
 
 

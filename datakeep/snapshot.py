@@ -36,6 +36,8 @@ from datakeep.rowhash import row_hashes
 BATCH_ROWS = 65536
 MAX_IN_FLIGHT = 8
 CHUNK_COMPRESSION = "zstd"
+#: Level 3 stores ~5% less than zstd's level 1 for about the same CPU time here.
+CHUNK_COMPRESSION_LEVEL = 3
 
 
 @dataclass(slots=True)
@@ -76,6 +78,7 @@ def encode_chunk(table: pa.Table) -> bytes:
         table,
         sink,
         compression=CHUNK_COMPRESSION,
+        compression_level=CHUNK_COMPRESSION_LEVEL,
         row_group_size=max(1, table.num_rows),
         write_statistics=True,
         store_schema=True,

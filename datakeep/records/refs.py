@@ -15,6 +15,7 @@ from datakeep.ids import ObjectId, object_id
 
 HEADS = "refs/heads"
 TAGS = "refs/tags"
+REMOTES = "refs/remotes"
 DEFAULT_BRANCH = "main"
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 
@@ -77,7 +78,7 @@ class Refs:
 
     def all_targets(self) -> set[ObjectId]:
         """Every commit any ref names: the roots that gc keeps."""
-        targets = set(self.list(HEADS).values()) | set(self.list(TAGS).values())
+        targets = set(self.list(HEADS).values()) | set(self.list(TAGS).values()) | set(self.list(REMOTES).values())
         _, head = self.head_target()
         if head:
             targets.add(head)
