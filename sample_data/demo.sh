@@ -13,13 +13,21 @@ cp -r "$here/sample_data/incoming" "$work/sample_data/incoming"
 cd "$work"
 export DATAKEEP_AUTHOR="demo <demo@example.com>"
 
+# Print a command as a user would type it (quoting arguments with spaces), then run it.
+show() {
+    local line="" arg
+    for arg in "$@"; do
+        if [[ "$arg" == *" "* ]]; then line+=" \"$arg\""; else line+=" $arg"; fi
+    done
+    printf '\n$%s\n' "$line"
+}
 run() {
-    printf '\n$ %s\n' "$*"
+    show "$@"
     "$@"
 }
 # For commands whose "no" (exit 1) is the point of the demo.
 run_expect_no() {
-    printf '\n$ %s\n' "$*"
+    show "$@"
     set +e
     "$@"
     local code=$?
@@ -28,14 +36,15 @@ run_expect_no() {
     [ "$code" -le 1 ]
 }
 
-cp "$here/sample_data/flights/2024-01.parquet" data/flights.parquet
+mkdir -p flights && cp "$here"/sample_data/flights/*.parquet flights/
+run cp flights/2024-01.parquet data/flights.parquet
 run datakeep init
 run datakeep add data/flights.parquet --name flights --key flight_id
 run datakeep status
 run datakeep commit -m "january load"
 run datakeep tag v1
 
-cp "$here/sample_data/flights/2024-02.parquet" data/flights.parquet
+run cp flights/2024-02.parquet data/flights.parquet
 run datakeep status
 run datakeep commit -m "february load"
 run datakeep log --stat

@@ -54,13 +54,15 @@ def check_committed(files: Iterable[str], root: str | Path = ".") -> CommittedRe
     data = [f for f in dict.fromkeys(files) if is_data_file(f)]
     if not data:
         return CommittedResult(checked=0, uncommitted=())
-    from datakeep.api import open_repo  # pyarrow loads only when there is data to ask about
+    # pyarrow loads only when there is data to ask about.
+    from datakeep.repo import Repository
+    from datakeep.worktree import status
 
     try:
-        repo = open_repo(root)
+        repo = Repository.discover(root)
     except NotARepositoryError:
         return CommittedResult(checked=len(data), uncommitted=())
-    pending = [s for s in repo.status() if s.state in UNCOMMITTED_STATES and s.path]
+    pending = [s for s in status(repo) if s.state in UNCOMMITTED_STATES and s.path]
     found = []
     for path in data:
         absolute = os.path.abspath(path)
