@@ -56,13 +56,13 @@ def check_committed(files: Iterable[str], root: str | Path = ".") -> CommittedRe
         return CommittedResult(checked=0, uncommitted=())
     # pyarrow loads only when there is data to ask about.
     from datakeep.repo import Repository
-    from datakeep.worktree import status
+    from datakeep.worktree import status as dataset_status
 
     try:
         repo = Repository.discover(root)
     except NotARepositoryError:
         return CommittedResult(checked=len(data), uncommitted=())
-    pending = [s for s in status(repo) if s.state in UNCOMMITTED_STATES and s.path]
+    pending = [s for s in dataset_status(repo) if s.state in UNCOMMITTED_STATES and s.path]
     found = []
     for path in data:
         absolute = os.path.abspath(path)
