@@ -15,7 +15,6 @@ from datakeep.records.index import Index, TrackedDataset
 from datakeep.records.manifest import Manifest
 from datakeep.records.refs import HEADS
 from datakeep.repo import Repository
-from datakeep.restore import write_manifest
 from datakeep.revisions import resolve, split_dataset
 from datakeep.worktree import status
 
@@ -45,6 +44,8 @@ def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[
     """Write one dataset as of ``rev`` to ``output`` (a file, or a folder for folder datasets)."""
     commit_id = resolve(repo, rev)
     manifest = manifest_for(repo, repo.commit_at(commit_id), name, rev)
+    from datakeep.restore import write_manifest
+
     target = Path(output)
     if manifest.kind == "file" and target.is_dir():
         target = target / Path(manifest.path).name
@@ -103,6 +104,8 @@ def _snapshot_at_head(repo: Repository, name: str) -> bool:
 
 
 def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list[str]:
+    from datakeep.restore import write_manifest
+
     base = repo.root / manifest.path
     if manifest.kind == "folder" and base.is_dir():
         wanted = {entry.path for entry in manifest.files}

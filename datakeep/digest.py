@@ -9,3 +9,8 @@ ALGORITHM = "xxh3_128"
 
 def bytes_id(data: bytes | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(data)
+
+
+def combine(parts: list[str]) -> str:
+    """Id of an ordered list of ids (used for multi-file datasets)."""
+    return xxhash.xxh3_128_hexdigest("\n".join(parts).encode())

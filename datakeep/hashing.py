@@ -31,9 +31,9 @@ from datakeep.serialize import canonical_json
 if TYPE_CHECKING:
     from datakeep.ids import ContentId
 
-from datakeep.digest import ALGORITHM, bytes_id
+from datakeep.digest import ALGORITHM, bytes_id, combine
 
-__all__ = ["ALGORITHM", "StreamHasher", "bytes_id", "canonical_type", "content_id"]
+__all__ = ["ALGORITHM", "StreamHasher", "bytes_id", "canonical_type", "combine", "content_id"]
 ENCODING_VERSION = 1
 
 _CANONICAL_NAN = {
@@ -335,10 +335,3 @@ def content_id(table: pa.Table | pa.RecordBatch) -> ContentId:
     hasher = StreamHasher(table.schema)
     hasher.update(table)
     return hasher.hexdigest()
-
-
-def combine(parts: Iterable[str]) -> ContentId:
-    """Id of an ordered list of ids (used for multi-file datasets)."""
-    from datakeep.ids import ContentId
-
-    return ContentId(xxhash.xxh3_128_hexdigest("\n".join(parts).encode()))

@@ -12,9 +12,10 @@ from typing import Any
 from datakeep.errors import EXIT_NO, DatakeepError
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit, DatasetRef
+from datakeep.records.index import Index
 from datakeep.records.manifest import Manifest
 from datakeep.repo import Repository
-from datakeep.snapshot import ChunkWriter, WriteStats, build_snapshot
+from datakeep.tracking import cached_snapshot_id
 
 
 class NothingToCommitError(DatakeepError):
@@ -83,6 +84,10 @@ def make_commit(
             raise DatakeepError("nothing is tracked", "track a dataset first: datakeep add PATH --name NAME")
         head = repo.head()
         parent = repo.commit_at(head) if head else None
+        if parent is not None and not allow_empty and _unchanged(repo, index, parent):
+            raise NothingToCommitError(len(index.datasets))
+        from datakeep.snapshot import ChunkWriter, WriteStats, build_snapshot
+
         stats = WriteStats()
         writer = ChunkWriter(repo, stats)
         refs: dict[str, DatasetRef] = {}
@@ -137,6 +142,29 @@ def make_commit(
     return CommitResult(id=oid, commit=commit, changed=tuple(changed), written=stats.to_dict())
 
 
+def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:
+    """True when the stat cache alone shows every tracked dataset as committed at ``parent``
+    (same files, same definition): the answer for re-committing unchanged data, without pyarrow."""
+    if set(index.datasets) != set(parent.datasets):
+        return False
+    for name, tracked in index.datasets.items():
+        try:
+            working = cached_snapshot_id(repo.root, name, tracked, index)
+        except DatakeepError:
+            return False
+        if working is None or working != parent.datasets[name].snapshot:
+            return False
+        manifest = repo.manifest_at(parent.datasets[name].manifest)
+        if (manifest.path, manifest.key, manifest.entity, manifest.source) != (
+            tracked.path,
+            tracked.key,
+            tracked.entity,
+            tracked.source,
+        ):
+            return False
+    return True
+
+
 def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str] | None:
     """Validate a dataset tracked with an entity; raise ValidationFailedError when it fails."""
     try:
@@ -144,7 +172,7 @@ def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str] | Non
     except ImportError:  # validation package not installed in this build
         return None
     from datakeep.errors import ValidationFailedError
-    from datakeep.snapshot import dataset_files
+    from datakeep.tracking import dataset_files
 
     _, files = dataset_files(repo.root, tracked, name)
     for _, path in files:

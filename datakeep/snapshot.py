@@ -20,18 +20,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datakeep import patches
+from datakeep import patches, tracking
 from datakeep import stats as column_stats
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatasetError, InputDataError
 from datakeep.fsutil import file_signature, sync_files
-from datakeep.hashing import StreamHasher, combine, schema_columns
+from datakeep.hashing import StreamHasher, schema_columns
 from datakeep.ids import ObjectId
 from datakeep.parquet_io import iter_batches, open_parquet
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.repo import Repository
 from datakeep.rowhash import row_hashes
+from datakeep.tracking import dataset_files
 
 BATCH_ROWS = 65536
 MAX_IN_FLIGHT = 8
@@ -160,29 +161,6 @@ class ChunkWriter:
         """Make every new object durable before anything can refer to it (objects before refs)."""
         sync_files(self.stats.new_paths)
         self.stats.new_paths.clear()
-
-
-def dataset_files(root: Path, tracked: TrackedDataset, name: str) -> tuple[str, list[tuple[str, Path]]]:
-    """(kind, [(path inside the dataset, absolute path)]) in the dataset's canonical order."""
-    path = root / tracked.path
-    if path.is_file():
-        return "file", [(path.name, path)]
-    if path.is_dir():
-        files = sorted(
-            (p.relative_to(path).as_posix(), p)
-            for p in path.rglob("*.parquet")
-            if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
-        )
-        if not files:
-            raise DatasetError(
-                f"dataset '{name}': folder {tracked.path} holds no .parquet files",
-                "put Parquet files in it, or track a file instead",
-            )
-        return "folder", files
-    raise DatasetError(
-        f"dataset '{name}': {tracked.path} does not exist",
-        f"restore it with `datakeep checkout HEAD --name {name}`, or stop tracking it with `datakeep rm {name}`",
-    )
 
 
 def hash_file(path: Path) -> tuple[str, pa.Schema, int]:
@@ -380,7 +358,7 @@ def build_snapshot(
 
 
 def folder_id(entries: list[FileEntry] | tuple[FileEntry, ...]) -> str:
-    return combine(["folder", *(f"{e.path}\t{e.id}" for e in entries)])
+    return tracking.folder_id([(e.path, e.id) for e in entries])
 
 
 def _trim_file_stats(entry: FileEntry, file_count: int) -> FileEntry:
@@ -396,15 +374,11 @@ def _trim_file_stats(entry: FileEntry, file_count: int) -> FileEntry:
 def working_snapshot_id(repo: Repository, name: str, tracked: TrackedDataset, index: Index) -> str:
     """The snapshot id the working copy would get, reading only files whose stat changed."""
     kind, files = dataset_files(repo.root, tracked, name)
-    ids: list[FileEntry] = []
+    entries: list[tuple[str, str]] = []
     for inner, absolute in files:
         cached = index.lookup(repo.relpath(absolute), file_signature(absolute))
-        if cached is not None:
-            file_id = cached["id"]
-        else:
-            file_id, _, _ = hash_file(absolute)
-        ids.append(FileEntry(path=inner, id=file_id, rows=0, schema="", chunks=()))
-    return ids[0].id if kind == "file" else folder_id(ids)
+        entries.append((inner, cached["id"] if cached is not None else hash_file(absolute)[0]))
+    return tracking.snapshot_id_of(kind, entries)
 
 
 def iter_dataset_paths(manifest: Manifest, root: Path) -> Iterator[tuple[FileEntry, Path]]:

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datakeep.errors import DatasetError
-from datakeep.parquet_io import open_parquet
 from datakeep.records.commit import Commit
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.repo import Repository
-from datakeep.snapshot import dataset_files, working_snapshot_id
+from datakeep.tracking import cached_snapshot_id, dataset_files
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -43,6 +42,8 @@ def add(
     tracked = TrackedDataset(path=relpath, key=tuple(key), entity=entity, source=source)
     if not absolute.exists():
         raise DatasetError(f"{path} does not exist", "check the path; it is relative to the current folder")
+    from datakeep.parquet_io import open_parquet
+
     _, files = dataset_files(repo.root, tracked, dataset_name)
     for _, file in files:
         schema = open_parquet(file).schema_arrow
@@ -106,7 +107,11 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
         if not (repo.root / tracked.path).exists():
             out.append(DatasetStatus(name=name, path=tracked.path, state="missing", head=head_id, working=None))
             continue
-        working = working_snapshot_id(repo, name, tracked, index)
+        working = cached_snapshot_id(repo.root, name, tracked, index)
+        if working is None:  # some file changed on disk: hash it (this is where pyarrow loads)
+            from datakeep.snapshot import working_snapshot_id
+
+            working = working_snapshot_id(repo, name, tracked, index)
         state = "new" if head_id is None else "unchanged" if working == head_id else "modified"
         out.append(DatasetStatus(name=name, path=tracked.path, state=state, head=head_id, working=working))
     for name, ref in sorted(head_sets.items()):

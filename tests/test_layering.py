@@ -22,6 +22,7 @@ LAYERS = {
     "records": 2,
     "patches": 2,
     "repo": 3,
+    "tracking": 3,
     "snapshot": 4,
     "restore": 4,
     "stats": 4,
