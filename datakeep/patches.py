@@ -18,7 +18,9 @@ from __future__ import annotations
 import io
 import json
 import struct
+import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,7 +164,61 @@ def _unpack(blob: bytes) -> np.ndarray:
     return np.stack([sources, starts, lengths], axis=1)
 
 
+class _Memo:
+    """A small byte-bounded LRU of rebuilt results. Objects never change, so a result keyed by
+    object id stays true for the life of the process; it saves a commit or a diff from walking the
+    same patch chain again (building a patch, then summarising the change, reads the same bases)."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit = limit_bytes
+        self.used = 0
+        self._items: OrderedDict[object, tuple[object, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> object | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: object, value: object, size: int) -> None:
+        with self._lock:
+            if key in self._items or size > self.limit:
+                return
+            self._items[key] = (value, size)
+            self.used += size
+            while self.used > self.limit:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self.used -= dropped
+
+
+_HASHES = _Memo(192 * 1024 * 1024)
+_TABLES = _Memo(128 * 1024 * 1024)
+
+
+def remember_hashes(oid: ObjectId, hashes: np.ndarray) -> None:
+    """Record the row hashes of a chunk just written, so reading them back costs nothing."""
+    hashes.flags.writeable = False  # shared through the memo: nobody may change it in place
+    _HASHES.put(oid, hashes, hashes.nbytes)
+
+
 def rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None = None, depth: int = 0) -> pa.Table:
+    """The rows stored under ``oid``; see ``_rebuild_table``. Column projections (a diff's key
+    columns) are memoised; whole chunks are not, so a restore streams in bounded memory."""
+    if columns is None:
+        return _rebuild_table(store, oid, columns, depth)
+    key = (oid, tuple(columns))
+    cached = _TABLES.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    table = _rebuild_table(store, oid, columns, depth)
+    _TABLES.put(key, table, table.nbytes)
+    return table
+
+
+def _rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None = None, depth: int = 0) -> pa.Table:
     """The rows stored under ``oid`` (a whole chunk as it is, a patch applied to its base),
     decoding only the columns at ``columns`` (positions) when given.
 
@@ -202,6 +258,15 @@ def _literal_rows(oid: ObjectId, ipc: memoryview) -> pa.Table:
 
 def rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: int = 0) -> np.ndarray:
     """Row hashes of the chunk under ``oid`` (from its sidecar, or rebuilt through the patches)."""
+    cached = _HASHES.get(oid)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    hashes = _rebuild_hashes(store, oid, hashes_oid, depth)
+    remember_hashes(oid, hashes)
+    return hashes
+
+
+def _rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: int = 0) -> np.ndarray:
     from datakeep.rowhash import row_hashes
 
     if hashes_oid:

@@ -114,6 +114,7 @@ class ChunkWriter:
         data = encode_chunk(table)
         oid = self._put(data)
         hashes_oid = self._put(hashes.astype("<u8").tobytes())
+        patches.remember_hashes(oid, hashes)
         with self._lock:
             self.stats.chunks_written += 1
         return ChunkRef(id=chunk_id, object=oid, hashes=hashes_oid, rows=table.num_rows, bytes=len(data))
@@ -128,6 +129,7 @@ class ChunkWriter:
             return None
         data = patches.encode(patch, table, predecessor.object, predecessor.hashes)
         oid = self._put(data)
+        patches.remember_hashes(oid, hashes)
         with self._lock:
             self.stats.chunks_written += 1
             self.stats.chunks_patched += 1
