@@ -243,10 +243,18 @@ def _rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None 
     base = base.replace_schema_metadata(None).rename_columns(literal.column_names)
     if literal.schema != base.schema:
         base = base.cast(literal.schema)
-    pieces = [(base if source == BASE else literal).slice(start, length) for source, start, length in ops]
-    if not pieces:
-        return literal.slice(0, 0)
-    return pa.concat_tables(pieces).combine_chunks()
+    # One take over [base | literal] instead of concatenating hundreds of slices.
+    index = _gather_index(ops, base.num_rows)
+    return pa.concat_tables([base, literal]).take(pa.array(index, type=pa.int64())).combine_chunks()
+
+
+def _gather_index(ops: np.ndarray, base_rows: int) -> np.ndarray:
+    """Row positions in ``[base rows | literal rows]`` that rebuild the chunk, in order."""
+    sources, starts, lengths = ops[:, 0], ops[:, 1], ops[:, 2]
+    offsets = np.where(sources == BASE, starts, starts + base_rows)
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if len(ends) else 0
+    return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(offsets, lengths)
 
 
 def _literal_rows(oid: ObjectId, ipc: memoryview) -> pa.Table:
@@ -280,12 +288,7 @@ def _rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: i
     literal = row_hashes(_literal_rows(oid, ipc))
     base_hashes = rebuild_hashes(store, object_id(str(header["base"])), str(header.get("base_hashes", "")), depth + 1)
     # One gather over [base | literal] instead of hundreds of small slices.
-    sources, starts, lengths = ops[:, 0], ops[:, 1], ops[:, 2]
-    offsets = np.where(sources == BASE, starts, starts + len(base_hashes))
-    ends = np.cumsum(lengths)
-    total = int(ends[-1]) if len(ends) else 0
-    index = np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(offsets, lengths)
-    return np.concatenate([base_hashes, literal])[index]
+    return np.concatenate([base_hashes, literal])[_gather_index(ops, len(base_hashes))]
 
 
 def chunk_hashes(store: ObjectStore, chunk: object) -> np.ndarray:
