@@ -23,7 +23,7 @@ def render_text(result: DiffResult, *, color: bool = False) -> str:
         lines.append("")
         lines.append(paint("failed conditions:", "red", color))
         lines.extend(f"  ✗ {_cut(f, WIDTH - 4)}" for f in result.failures)
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _dataset(d: DatasetDiff, color: bool) -> list[str]:

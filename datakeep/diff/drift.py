@@ -1,0 +1,105 @@
+"""Drift between two versions of a column, from the statistics stored at commit (no data read).
+
+The score is the population stability index, PSI = Σ (q − p) · ln(q / p) over bins, where p and q
+are the old and new share of rows in each bin. Numbers (and times) are binned at the old
+version's ventiles, using each version's stored systematic sample; categories use the stored
+top values plus an "other" bin. Nulls are a bin of their own in both, so a jump in the null rate
+is drift too. Conventional reading: < 0.1 stable, 0.1–0.25 moderate, > 0.25 major.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+MODERATE = 0.1
+MAJOR = 0.25
+#: Share given to an empty bin, so ln(q / p) stays finite (a common PSI convention).
+_FLOOR = 1e-4
+
+_NUMERIC_PREFIXES = ("int", "uint", "float", "double", "halffloat", "decimal", "timestamp", "date", "time", "duration")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Distribution:
+    """Bin labels with each version's share of rows: what the HTML report draws side by side."""
+
+    labels: tuple[str, ...]
+    old: tuple[float, ...]
+    new: tuple[float, ...]
+
+
+def level(score: float | None, moderate: float = MODERATE, major: float = MAJOR) -> str | None:
+    if score is None:
+        return None
+    return "major" if score >= major else "moderate" if score >= moderate else "none"
+
+
+def is_numeric(type_name: str) -> bool:
+    return type_name.startswith(_NUMERIC_PREFIXES)
+
+
+def distributions(type_name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Distribution | None:
+    """Both versions' shares per bin, or None when the stored statistics cannot say."""
+    if not old.get("count") or not new.get("count"):
+        return None
+    if is_numeric(type_name) and old.get("sample") and new.get("sample"):
+        return _numeric(old, new)
+    if old.get("top") is not None and new.get("top") is not None and "top" in old and "top" in new:
+        return _categorical(old, new)
+    return None
+
+
+def psi(dist: Distribution | None) -> float | None:
+    if dist is None:
+        return None
+    p = np.maximum(np.asarray(dist.old, dtype=np.float64), _FLOOR)
+    q = np.maximum(np.asarray(dist.new, dtype=np.float64), _FLOOR)
+    score = float(np.sum((q - p) * np.log(q / p)))
+    return round(score, 6) if math.isfinite(score) else None
+
+
+def _null_share(stats: Mapping[str, Any]) -> float:
+    return stats.get("nulls", 0) / stats["count"] if stats.get("count") else 0.0
+
+
+def _numeric(old: Mapping[str, Any], new: Mapping[str, Any]) -> Distribution:
+    before = np.asarray(old["sample"], dtype=np.float64)
+    after = np.asarray(new["sample"], dtype=np.float64)
+    edges = np.unique(np.quantile(before, np.linspace(0, 1, 11))[1:-1])
+    labels = _edge_labels(edges)
+    shares = []
+    for values, stats in ((before, old), (after, new)):
+        bins = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        valid = 1.0 - _null_share(stats)
+        shares.append([*(bins / max(len(values), 1) * valid), _null_share(stats)])
+    return Distribution(labels=(*labels, "null"), old=tuple(shares[0]), new=tuple(shares[1]))
+
+
+def _edge_labels(edges: np.ndarray) -> list[str]:
+    if len(edges) == 0:
+        return ["all"]
+    labels = [f"< {edges[0]:.4g}"]
+    labels += [f"{lo:.4g} – {hi:.4g}" for lo, hi in itertools.pairwise(edges)]
+    labels.append(f"≥ {edges[-1]:.4g}")
+    return labels
+
+
+def _categorical(old: Mapping[str, Any], new: Mapping[str, Any]) -> Distribution:
+    top_old = {str(v): c for v, c in old["top"]}
+    top_new = {str(v): c for v, c in new["top"]}
+    # Only values both top lists hold get a bin: a value missing from one list may still be in
+    # that version's tail, and counting it as 0 there would invent drift.
+    labels = [label for label in top_old if label in top_new][:30]
+    shares = []
+    for top, stats in ((top_old, old), (top_new, new)):
+        total = stats["count"]
+        counts = [top.get(label, 0) for label in labels]
+        other = max(total - stats.get("nulls", 0) - sum(counts), 0)
+        shares.append([*(c / total for c in counts), other / total, _null_share(stats)])
+    return Distribution(labels=(*labels, "(other)", "null"), old=tuple(shares[0]), new=tuple(shares[1]))

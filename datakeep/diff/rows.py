@@ -1,0 +1,510 @@
+"""Row diff: match rows by key (or by content), count added/removed/modified, cells per column.
+
+Three phases, each reading as little as it can:
+
+1. Chunks whose logical id both versions hold are equal rows: counted, never read.
+2. For the other chunks only (key code, row hash, position) are gathered — from the row-hash
+   sidecars plus a projection of the key columns — and joined with numpy (sort + searchsorted).
+   Matched keys with equal row hashes are unchanged.
+3. Only rows whose hashes differ are read in full, chunk by chunk, and compared per column with
+   the same per-cell hashes that define snapshot identity (NaN == NaN, -0.0 != 0.0, null != NaN).
+
+Memory is bounded: phase 2 holds 24 bytes per non-shared row, and when that would pass
+``PARTITION_ROWS`` rows the join runs in partitions of the key-hash space, one pass each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datakeep.diff import matching
+from datakeep.diff.errors import DuplicateKeyError, KeyColumnMissingError, KeyTypeChangedError
+from datakeep.diff.result import KeyProblem, RowCounts, Sample
+from datakeep.diff.schema import ColumnPlan, same_layout
+from datakeep.diff.sources import HashSpec, Side, cell_hashes
+from datakeep.rowhash import mix
+
+#: Rows per side held in one join pass (24 bytes each: key code, row hash, position).
+PARTITION_ROWS = 4_000_000
+_NULL_KEY = np.uint64(0x8000000000000000)
+_ROW_BITS = 32
+_ROW_MASK = np.int64((1 << _ROW_BITS) - 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RowOptions:
+    dataset: str
+    key: tuple[str, ...]  # names in the new version; () matches whole rows as multisets
+    plan: Sequence[ColumnPlan]
+    renamed: bool = False
+    detail: bool = True  # read differing rows: per-column counts and samples
+    tolerance: Mapping[str, float] = field(default_factory=dict)
+    sample: int = 5
+    allow_duplicates: bool = False
+    workers: int = 2
+    partition_rows: int = PARTITION_ROWS
+
+
+@dataclass(slots=True)
+class RowOutcome:
+    counts: RowCounts
+    cells: dict[str, int] | None
+    samples: list[Sample]
+    key_problems: list[KeyProblem]
+    chunks: dict[str, int]
+
+
+@dataclass(slots=True)
+class _Gathered:
+    codes: np.ndarray
+    hashes: np.ndarray
+    positions: np.ndarray
+    nulls: np.ndarray
+    order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sorted_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+
+    def sort(self) -> None:
+        """Sort once: the duplicate check and the join both use it."""
+        self.order, self.sorted_codes = matching.sort(self.codes)
+
+
+def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
+    """Match the rows of two versions and count what changed (see the module docstring)."""
+    plan = list(options.plan)
+    by_new = {p.new: p for p in plan}
+    key_new = tuple(options.key)
+    for column in key_new:
+        if column not in {c["name"] for c in new.columns}:
+            raise KeyColumnMissingError(options.dataset, column, "new")
+        if column not in by_new:
+            raise KeyColumnMissingError(options.dataset, column, "old")
+        if by_new[column].retyped:
+            p = by_new[column]
+            raise KeyTypeChangedError(options.dataset, column, p.old_type, p.new_type)
+    key_old = tuple(by_new[c].old for c in key_new)
+    direct = not options.renamed and same_layout(old.columns, new.columns)
+    spec_old: HashSpec | None = None
+    spec_new: HashSpec | None = None
+    if not direct:
+        # Stored row hashes cover every column; with a changed schema, hash the common ones alike.
+        spec_old = [(p.old, new.schema.field(p.new).type if p.retyped else None) for p in plan]
+        spec_new = [(p.new, None) for p in plan]
+    old_units, new_units, shared_rows = _unshared(old, new, direct)
+    rows_old = sum(old.units[i].rows for i in old_units)
+    rows_new = sum(new.units[i].rows for i in new_units)
+    parts = max(1, math.ceil(max(rows_old, rows_new) / options.partition_rows))
+    counts = Counter(unchanged=shared_rows)
+    cells: Counter[str] = Counter()
+    samples: list[Sample] = []
+    problems: list[KeyProblem] = []
+    with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="datakeep-diff") as pool:
+        for part in range(parts):
+            a = _gather(pool, old, old_units, key_old, spec_old, part, parts)
+            b = _gather(pool, new, new_units, key_new, spec_new, part, parts)
+            if not key_new:
+                ia, ib = matching.match_multiset([a.hashes], [b.hashes])
+                counts["unchanged"] += len(ia)
+                counts["removed"] += len(a.hashes) - len(ia)
+                counts["added"] += len(b.hashes) - len(ib)
+                if part == 0 and options.sample:
+                    samples += _edge_samples(old, new, a, b, ia, ib, key_old, key_new, options.sample)
+                continue
+            a.sort()
+            b.sort()
+            part_problems = _key_problems(old, key_old, a, "from") + _key_problems(new, key_new, b, "to")
+            problems = _merge_problems(problems, part_problems)
+            ia, ib, same = _match_keys(a, b, multiset=bool(part_problems))
+            counts["unchanged"] += int(same.sum())
+            pa_idx, pb_idx = ia[~same], ib[~same]
+            removed = matching.unmatched(len(a.codes), ia)
+            added = matching.unmatched(len(b.codes), ib)
+            if options.detail and len(pa_idx):
+                result = _compare_pairs(
+                    pool, old, new, plan, a.positions[pa_idx], b.positions[pb_idx], key_new, options, part == 0
+                )
+                counts["modified"] += result.modified
+                counts["unchanged"] += result.unchanged
+                # A key-hash collision (different keys, same code) is a removal plus an addition.
+                counts["removed"] += result.collisions
+                counts["added"] += result.collisions
+                cells.update(result.cells)
+                samples += result.samples
+            else:
+                counts["modified"] += len(pa_idx)
+            counts["removed"] += len(removed)
+            counts["added"] += len(added)
+            if part == 0 and options.sample and options.detail:
+                samples += _key_samples(old, key_old, key_new, a.positions[removed], "removed", options.sample)
+                samples += _key_samples(new, key_new, key_new, b.positions[added], "added", options.sample)
+    if problems and not options.allow_duplicates:
+        raise DuplicateKeyError(options.dataset, key_new, problems)
+    row_counts = RowCounts(
+        old=old.rows,
+        new=new.rows,
+        added=counts["added"],
+        removed=counts["removed"],
+        modified=counts["modified"] if key_new else None,
+        unchanged=counts["unchanged"],
+    )
+    detail_cells = None
+    if key_new and options.detail:
+        detail_cells = {p.new: int(cells.get(p.new, 0)) for p in plan if p.new not in key_new}
+    chunk_info = {
+        "from_total": len(old.units),
+        "to_total": len(new.units),
+        "from_read": len(old_units),
+        "to_read": len(new_units),
+        "shared_rows": shared_rows,
+        "passes": parts,
+    }
+    return RowOutcome(counts=row_counts, cells=detail_cells, samples=samples, key_problems=problems, chunks=chunk_info)
+
+
+def _unshared(old: Side, new: Side, direct: bool) -> tuple[list[int], list[int], int]:
+    """Unit indices to read on each side, and the rows held by chunks both sides share."""
+    if not direct:
+        return list(range(len(old.units))), list(range(len(new.units))), 0
+    ids_old = Counter(u.id for u in old.units if u.id is not None)
+    ids_new = Counter(u.id for u in new.units if u.id is not None)
+    budget = ids_old & ids_new  # a chunk repeated k times on both sides is shared k times
+
+    def pick(side: Side) -> tuple[list[int], int]:
+        left = Counter(budget)
+        keep, skipped = [], 0
+        for index, unit in enumerate(side.units):
+            if unit.id is not None and left[unit.id] > 0:
+                left[unit.id] -= 1
+                skipped += unit.rows
+            else:
+                keep.append(index)
+        return keep, skipped
+
+    keep_old, shared = pick(old)
+    keep_new, _ = pick(new)
+    return keep_old, keep_new, shared
+
+
+def key_codes(keys: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """One uint64 per row naming its key: the value itself for one integer-like column (exact),
+    else a 64-bit hash of the key columns. Null keys get one reserved code."""
+    n = keys.num_rows
+    nulls = np.zeros(n, dtype=bool)
+    for column in keys.columns:
+        if column.null_count:
+            nulls |= ~np.asarray(column.is_valid(), dtype=bool)
+    if keys.num_columns == 1 and _integer_like(keys.schema.field(0).type):
+        codes = _integer_codes(keys.column(0))
+    else:
+        from datakeep.rowhash import row_hashes
+
+        codes = row_hashes(keys)
+    if nulls.any():
+        codes[nulls] = _NULL_KEY
+    return codes, nulls
+
+
+def _integer_like(t: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_integer(t)
+        or pa.types.is_timestamp(t)
+        or pa.types.is_date(t)
+        or pa.types.is_time(t)
+        or pa.types.is_duration(t)
+    )
+
+
+def _integer_codes(column: pa.ChunkedArray) -> np.ndarray:
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    t = array.type
+    if not pa.types.is_integer(t):
+        array = array.view(pa.int32() if t.bit_width == 32 else pa.int64())
+    if array.null_count:
+        array = pc.fill_null(array, 0)
+    return np.asarray(array).astype(np.uint64)
+
+
+def _gather(
+    pool: ThreadPoolExecutor,
+    side: Side,
+    units: list[int],
+    key: tuple[str, ...],
+    spec: HashSpec | None,
+    part: int,
+    parts: int,
+) -> _Gathered:
+    def one(index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        keys, hashes = side.hashes(index, key, spec)
+        if key:
+            codes, nulls = key_codes(keys)
+        else:
+            codes, nulls = hashes, np.zeros(len(hashes), dtype=bool)
+        positions = (np.int64(index) << _ROW_BITS) | np.arange(len(hashes), dtype=np.int64)
+        if parts > 1:
+            keep = (mix(codes.copy()) % np.uint64(parts)) == np.uint64(part)
+            return codes[keep], hashes[keep], positions[keep], nulls[keep]
+        return codes, hashes, positions, nulls
+
+    pieces = list(pool.map(one, units))
+    if not pieces:
+        empty_u = np.zeros(0, dtype=np.uint64)
+        return _Gathered(empty_u, empty_u, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+    return _Gathered(*(np.concatenate([p[i] for p in pieces]) for i in range(4)))
+
+
+def _key_problems(side: Side, key: tuple[str, ...], g: _Gathered, label: str) -> list[KeyProblem]:
+    null_count = int(g.nulls.sum()) if g.nulls.any() else 0
+    if not null_count and not matching.has_duplicates(g.sorted_codes):
+        return []  # the common case: one sort (shared with the join) proves the key unique
+    dup_values, dup_rows = matching.duplicates(g.codes[~g.nulls])
+    if not len(dup_values) and not null_count:
+        return []
+    if len(dup_rows):
+        dup_rows = np.flatnonzero(~g.nulls)[dup_rows]
+    example_rows = np.concatenate([dup_rows[:5], np.flatnonzero(g.nulls)[:2]])
+    examples = _read_keys(side, key, g.positions[example_rows])
+    return [
+        KeyProblem(
+            side=label,
+            duplicate_keys=len(dup_values),
+            duplicate_rows=len(dup_rows),
+            null_keys=null_count,
+            examples=tuple(dict(e) for e in dict.fromkeys(tuple(e.items()) for e in examples)),
+        )
+    ]
+
+
+def _merge_problems(old: list[KeyProblem], new: list[KeyProblem]) -> list[KeyProblem]:
+    by_side = {p.side: p for p in old}
+    for p in new:
+        q = by_side.get(p.side)
+        by_side[p.side] = (
+            p
+            if q is None
+            else KeyProblem(
+                side=p.side,
+                duplicate_keys=q.duplicate_keys + p.duplicate_keys,
+                duplicate_rows=q.duplicate_rows + p.duplicate_rows,
+                null_keys=q.null_keys + p.null_keys,
+                examples=q.examples,
+            )
+        )
+    return [by_side[s] for s in ("from", "to") if s in by_side]
+
+
+def _match_keys(a: _Gathered, b: _Gathered, *, multiset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Matched pairs (ia, ib) and whether each pair's row hashes are equal."""
+    if not multiset:
+        ia, ib = matching.match_sorted(a.order, a.sorted_codes, b.order, b.sorted_codes)
+        return ia, ib, a.hashes[ia] == b.hashes[ib]
+    # Duplicated keys, matched as multisets: equal rows first, then what is left key by key.
+    ea, eb = matching.match_multiset([a.codes, a.hashes], [b.codes, b.hashes])
+    rest_a = matching.unmatched(len(a.codes), ea)
+    rest_b = matching.unmatched(len(b.codes), eb)
+    ma, mb = matching.match_multiset([a.codes[rest_a]], [b.codes[rest_b]])
+    ia = np.concatenate([ea, rest_a[ma]])
+    ib = np.concatenate([eb, rest_b[mb]])
+    same = np.concatenate([np.ones(len(ea), dtype=bool), np.zeros(len(ma), dtype=bool)])
+    return ia, ib, same
+
+
+@dataclass(slots=True)
+class _PairResult:
+    modified: int
+    unchanged: int
+    collisions: int
+    cells: dict[str, int]
+    samples: list[Sample]
+
+
+def _compare_pairs(
+    pool: ThreadPoolExecutor,
+    old: Side,
+    new: Side,
+    plan: list[ColumnPlan],
+    pos_old: np.ndarray,
+    pos_new: np.ndarray,
+    key: tuple[str, ...],
+    options: RowOptions,
+    want_samples: bool,
+) -> _PairResult:
+    """Read the rows of candidate pairs in full and compare them cell by cell."""
+    tolerance = {c: t for c, t in options.tolerance.items() if c in {p.new for p in plan}}
+    targets = {p.new: new.schema.field(p.new).type if p.retyped else None for p in plan}
+    old_cols = [(p.old, targets[p.new]) for p in plan]
+    new_cols = [(p.new, None) for p in plan]
+    ha, fa = _gather_cells(
+        pool, old, pos_old, old_cols, {by.old: tolerance[by.new] for by in plan if by.new in tolerance}
+    )
+    hb, fb = _gather_cells(pool, new, pos_new, new_cols, {c: tolerance[c] for c in tolerance})
+    n = len(pos_old)
+    collision = np.zeros(n, dtype=bool)
+    for p in plan:
+        if p.new in key:
+            collision |= ha[p.old] != hb[p.new]
+    changed_any = np.zeros(n, dtype=bool)
+    cells: dict[str, int] = {}
+    masks: dict[str, np.ndarray] = {}
+    for p in plan:
+        if p.new in key:
+            continue
+        ne = ha[p.old] != hb[p.new]
+        if p.new in tolerance:
+            ne &= ~_close(fa[p.old], fb[p.new], tolerance[p.new])
+        ne &= ~collision
+        masks[p.new] = ne
+        cells[p.new] = int(ne.sum())
+        changed_any |= ne
+    modified = int(changed_any.sum())
+    samples: list[Sample] = []
+    if want_samples and options.sample and modified:
+        picked = np.flatnonzero(changed_any)[: options.sample]
+        samples = _modified_samples(old, new, plan, key, pos_old[picked], pos_new[picked], picked, masks)
+    n_coll = int(collision.sum())
+    return _PairResult(
+        modified=modified, unchanged=n - modified - n_coll, collisions=n_coll, cells=cells, samples=samples
+    )
+
+
+def _by_unit(positions: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Group positions by unit: (unit, indices into ``positions``, rows within the unit)."""
+    order = np.argsort(positions, kind="stable")
+    ordered = positions[order]
+    units = ordered >> _ROW_BITS
+    cuts = np.flatnonzero(np.diff(units)) + 1
+    out = []
+    for idx in np.split(np.arange(len(ordered)), cuts):
+        if len(idx):
+            out.append((int(units[idx[0]]), order[idx], (ordered[idx] & _ROW_MASK)))
+    return out
+
+
+def _gather_cells(
+    pool: ThreadPoolExecutor,
+    side: Side,
+    positions: np.ndarray,
+    columns: list[tuple[str, pa.DataType | None]],
+    floats: Mapping[str, float],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-cell hashes (and float values for tolerance columns) of rows at ``positions``."""
+    n = len(positions)
+    hashes = {name: np.zeros(n, dtype=np.uint64) for name, _ in columns}
+    values = {name: np.zeros(n, dtype=np.float64) for name in floats}
+    names = [name for name, _ in columns]
+
+    def one(group: tuple[int, np.ndarray, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+        unit, where, rows = group
+        table = side.take(unit, names, rows)
+        h = {name: cell_hashes(table.column(name), target) for name, target in columns}
+        f = {name: _as_floats(table.column(name)) for name in floats}
+        return where, h, f
+
+    for where, h, f in pool.map(one, _by_unit(positions)):
+        for name, values_h in h.items():
+            hashes[name][where] = values_h
+        for name, values_f in f.items():
+            values[name][where] = values_f
+    return hashes, values
+
+
+def _as_floats(column: pa.ChunkedArray) -> np.ndarray:
+    """Values as float64, nulls as -inf: `_close` then keeps null apart from NaN, as identity does."""
+    as_float = pc.cast(column, pa.float64())
+    return np.asarray(pc.fill_null(as_float, -np.inf).to_numpy(), dtype=np.float64)
+
+
+def _close(a: np.ndarray, b: np.ndarray, tolerance: float) -> np.ndarray:
+    both_nan = np.isnan(a) & np.isnan(b)
+    with np.errstate(invalid="ignore"):
+        near = np.abs(a - b) <= tolerance
+    return both_nan | near | (a == b)
+
+
+def _read_keys(side: Side, key: tuple[str, ...], positions: np.ndarray) -> list[dict[str, Any]]:
+    out: list[tuple[int, dict[str, Any]]] = []
+    for unit, where, rows in _by_unit(positions):
+        table = side.read(unit, list(key)).take(pa.array(rows))
+        for i, row in zip(where, table.to_pylist(), strict=True):
+            out.append((int(i), {k: _plain(v) for k, v in row.items()}))
+    return [row for _, row in sorted(out, key=lambda item: item[0])]
+
+
+def _key_samples(
+    side: Side,
+    key_side: tuple[str, ...],
+    key_new: tuple[str, ...],
+    positions: np.ndarray,
+    kind: str,
+    limit: int,
+) -> list[Sample]:
+    if not len(positions):
+        return []
+    picked = np.sort(positions)[:limit]
+    rows = _read_keys(side, key_side, picked)
+    return [Sample(kind=kind, key=dict(zip(key_new, r.values(), strict=True))) for r in rows]
+
+
+def _edge_samples(
+    old: Side,
+    new: Side,
+    a: _Gathered,
+    b: _Gathered,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    key_old: tuple[str, ...],
+    key_new: tuple[str, ...],
+    limit: int,
+) -> list[Sample]:
+    """Without a key, a sample of whole removed and added rows (their first few columns)."""
+    out: list[Sample] = []
+    for side, g, matched, kind in ((old, a, ia, "removed"), (new, b, ib, "added")):
+        rest = np.sort(g.positions[matching.unmatched(len(g.positions), matched)])[:limit]
+        names = tuple(c["name"] for c in side.columns[:6])
+        for row in _read_keys(side, names, rest):
+            out.append(Sample(kind=kind, key=row))
+    return out
+
+
+def _modified_samples(
+    old: Side,
+    new: Side,
+    plan: list[ColumnPlan],
+    key: tuple[str, ...],
+    pos_old: np.ndarray,
+    pos_new: np.ndarray,
+    picked: np.ndarray,
+    masks: Mapping[str, np.ndarray],
+) -> list[Sample]:
+    rows_old = _read_keys(old, tuple(p.old for p in plan), pos_old)
+    rows_new = _read_keys(new, tuple(p.new for p in plan), pos_new)
+    rename = {p.new: p.old for p in plan}
+    out = []
+    for i, before, after in zip(picked, rows_old, rows_new, strict=True):
+        changes = tuple((column, before[rename[column]], after[column]) for column, mask in masks.items() if mask[i])
+        out.append(Sample(kind="modified", key={k: after[k] for k in key}, changes=changes))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly form of a cell value (dates and times as ISO text, bytes as hex)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, bytes):
+        return value[:64].hex()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)

@@ -1,0 +1,170 @@
+"""`datakeep diff` through click's CliRunner: exit codes and messages, --fail-on gates, JSON
+validated against docs/diff.schema.json, HTML, two plain files, and `log --stat` summaries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from datakeep.cli import cli
+from datakeep.diff import conditions
+from datakeep.diff.errors import ConditionError
+from tests.conftest import make_table
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs" / "diff.schema.json").read_text())
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def two_versions(project: Path) -> Path:
+    """A repository with tags v1 and v2 of `flights` (key id): rows added, removed and modified."""
+    table = make_table(2000, seed=1)
+    pq.write_table(table, project / "flights.parquet")
+    assert invoke("init")[0] == 0
+    assert invoke("add", "flights.parquet", "--key", "id")[0] == 0
+    assert invoke("commit", "-m", "v1")[0] == 0
+    assert invoke("tag", "v1")[0] == 0
+    df = table.to_pandas()
+    df.loc[[3, 4, 5], "amount"] = 0.5
+    df = df.drop(index=range(100, 140))
+    new = pa.concat_tables(
+        [pa.Table.from_pandas(df, schema=table.schema, preserve_index=False), make_table(10, start_id=10**6)]
+    )
+    pq.write_table(new, project / "flights.parquet")
+    assert invoke("commit", "-m", "v2")[0] == 0
+    assert invoke("tag", "v2")[0] == 0
+    return project
+
+
+def test_text_report_and_exit_codes(two_versions: Path) -> None:
+    code, out, _ = invoke("diff", "v1", "v2")
+    assert code == 0
+    assert "flights: changed (by key id)" in out
+    assert "+10 added, -40 removed, ~3 modified, 1,957 unchanged" in out
+    assert "amount: " in out and "→ 0.5" in out
+    assert all(len(line) <= 80 for line in out.splitlines())
+    assert invoke("diff", "v1", "v2", "--exit-code")[0] == 1
+    assert invoke("diff", "v1", "v1", "--exit-code")[0] == 0
+    code, out, _ = invoke("diff")  # working tree against HEAD: nothing changed
+    assert code == 0 and "identical" in out
+
+
+@pytest.mark.parametrize(
+    ("condition", "fails"),
+    [
+        ("rows.removed > 1%", True),  # 40 of 2,000 = 2%
+        ("rows.removed > 5%", False),
+        ("rows.added >= 10", True),
+        ("rows.modified == 3", True),
+        ("cells.amount > 3", False),
+        ("cells.* >= 3", True),
+        ("schema.removed", False),
+        ("drift.amount > 5", False),
+    ],
+)
+def test_fail_on_conditions(two_versions: Path, condition: str, fails: bool) -> None:
+    code, out, _ = invoke("diff", "v1", "v2", "--fail-on", condition)
+    assert code == (1 if fails else 0)
+    assert (f"✗ {condition}: holds for flights" in out) == fails
+
+
+def test_fail_on_says_which_condition_held(two_versions: Path) -> None:
+    code, out, err = invoke(
+        "diff", "v1", "v2", "--json", "--fail-on", "rows.removed > 1%", "--fail-on", "schema.removed"
+    )
+    assert code == 1
+    document = json.loads(out)
+    assert document["failures"] == ["rows.removed > 1%: holds for flights (rows.removed = 2% (40 of 2,000))"]
+    assert "failed: rows.removed > 1%" in err
+
+
+def test_bad_condition_is_a_usage_error(two_versions: Path) -> None:
+    code, _, err = invoke("diff", "v1", "v2", "--fail-on", "rows.deleted > 1")
+    assert code == 2
+    assert "bad --fail-on condition 'rows.deleted > 1': unknown rows metric 'deleted'" in err
+    code, _, err = invoke("diff", "v1", "v2", "--fail-on", "drift.nosuch > 0.1")
+    assert code == 2 and "no compared dataset has a column 'nosuch'" in err
+    for text in ("rows.removed >", "import os", "schema.added > 1%", "__import__('os').system('x')"):
+        with pytest.raises(ConditionError):
+            conditions.parse(text)
+
+
+def test_json_validates_against_the_published_schema(two_versions: Path) -> None:
+    for args in (("v1", "v2"), ("v1", "v1"), ("v1", "v2", "--stat"), ("v1", "v2", "--key", "")):
+        code, out, _ = invoke("diff", *args, "--json")
+        assert code == 0
+        document = json.loads(out)
+        jsonschema.validate(document, SCHEMA)
+        assert document["format"] == "datakeep.diff" and document["version"] == 1
+    rows = json.loads(invoke("diff", "v1", "v2", "--json")[1])["datasets"][0]["rows"]
+    assert rows == {"from": 2000, "to": 1970, "added": 10, "removed": 40, "modified": 3, "unchanged": 1957}
+
+
+def test_html_report_is_self_contained(two_versions: Path) -> None:
+    code, _, err = invoke("diff", "v1", "v2", "--html", "report.html")
+    assert code == 0 and "wrote report.html" in err
+    page = (two_versions / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "Cells changed per column" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page and "<script" not in page
+
+
+def test_two_plain_files_need_no_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"id": [1, 2, 3], "v": ["a", "b", "c"]}), "a.parquet")
+    pq.write_table(pa.table({"id": [1, 2, 4], "v": ["a", "B", "d"]}), "b.parquet")
+    code, out, _ = invoke("diff", "a.parquet", "b.parquet", "--key", "id")
+    assert code == 0
+    assert "+1 added, -1 removed, ~1 modified, 1 unchanged" in out
+    assert "~ id=2  v: 'b' → 'B'" in out
+
+
+def test_duplicate_keys_exit_2_with_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"id": [1, 1, 2], "v": [1, 2, 3]}), "a.parquet")
+    pq.write_table(pa.table({"id": [1, 2, 3], "v": [1, 3, 4]}), "b.parquet")
+    code, _, err = invoke("diff", "a.parquet", "b.parquet", "--key", "id")
+    assert code == 2
+    assert "key (id) is not unique — from side: 1 duplicated key value(s) on 2 rows (e.g. {'id': 1})" in err
+    code, out, _ = invoke("diff", "a.parquet", "b.parquet", "--key", "id", "--allow-duplicate-keys")
+    assert code == 0 and "keys     from: 1 duplicated (2 rows), 0 null" in out
+
+
+def test_usage_errors(two_versions: Path) -> None:
+    code, _, err = invoke("diff", "v1", "v2", "--tolerance", "amount")
+    assert code == 2 and "--tolerance expects NAME=VALUE" in err
+    code, _, err = invoke("diff", "v1", "nosuch")
+    assert code == 2 and "bad revision 'nosuch'" in err
+    code, _, err = invoke("diff", "v1", "v2", "--key", "nope")
+    assert code == 2 and "key column 'nope' is not in the new version" in err
+
+
+def test_log_stat_shows_stored_row_changes(two_versions: Path) -> None:
+    code, out, _ = invoke("log", "--stat")
+    assert code == 0
+    assert "flights: 2,000 → 1,970 rows, 10 added, 40 removed, 3 modified" in out
+    assert "flights: 0 → 2,000 rows, 2,000 added, 0 removed, 0 modified" in out
+
+
+def test_help_has_an_example() -> None:
+    code, out, _ = invoke("diff", "--help")
+    assert code == 0 and "Example:" in out and "--fail-on" in out
+
+
+def test_installed_command_runs_without_pandas_at_start_up(tmp_path: Path) -> None:
+    # The CLI module must not import pandas/pyarrow at import time (fast --help, lazy commands).
+    probe = "import sys, datakeep.cli.diff; print('pandas' in sys.modules, 'pyarrow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
