@@ -18,7 +18,6 @@ and schema metadata (pandas' index metadata is kept in the manifest to restore, 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -203,16 +202,7 @@ class StreamHasher:
         self._streams: list[dict[str, xxhash.xxh3_128]] = [{} for _ in schema]
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
-        self.rows += batch.num_rows
-        for index in range(batch.num_columns):
-            column = batch.column(index)
-            chunks: Iterable[pa.Array] = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-            streams = self._streams[index]
-            chunk_list = list(chunks)
-            if not chunk_list:
-                chunk_list = [pa.array([], type=column.type)]
-            for chunk in chunk_list:
-                _feed(streams, "", chunk)
+        update_all([self], batch)
 
     def hexdigest(self) -> ContentId:
         from datakeep.ids import ContentId
@@ -231,14 +221,51 @@ class StreamHasher:
         return ContentId(xxhash.xxh3_128_hexdigest(canonical_json(document)))
 
 
-def _stream(streams: dict[str, xxhash.xxh3_128], path: str) -> xxhash.xxh3_128:
-    hasher = streams.get(path)
-    if hasher is None:
-        hasher = streams[path] = xxhash.xxh3_128()
-    return hasher
+def update_all(hashers: list[StreamHasher], batch: pa.RecordBatch | pa.Table) -> None:
+    """Feed ``batch`` to several hashers at once, normalising each column only once (a commit
+    hashes every chunk into both the chunk's id and the whole file's id)."""
+    for hasher in hashers:
+        hasher.rows += batch.num_rows
+    for index in range(batch.num_columns):
+        column = batch.column(index)
+        chunks: list[pa.Array] = list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
+        if not chunks:
+            chunks = [pa.array([], type=column.type)]
+        sink = _Fanout([hasher._streams[index] for hasher in hashers])
+        for chunk in chunks:
+            _feed(sink, "", chunk)
 
 
-def _feed(streams: dict[str, xxhash.xxh3_128], path: str, array: pa.Array) -> None:
+class _Fanout:
+    """The streams of one column in several hashers: every update goes to all of them."""
+
+    def __init__(self, targets: list[dict[str, xxhash.xxh3_128]]) -> None:
+        self.targets = targets
+
+    def update(self, path: str, data: object) -> None:
+        for streams in self.targets:
+            hasher = streams.get(path)
+            if hasher is None:
+                hasher = streams[path] = xxhash.xxh3_128()
+            hasher.update(data)
+
+
+def _stream(sink: _Fanout, path: str) -> _StreamRef:
+    return _StreamRef(sink, path)
+
+
+class _StreamRef:
+    __slots__ = ("path", "sink")
+
+    def __init__(self, sink: _Fanout, path: str) -> None:
+        self.sink = sink
+        self.path = path
+
+    def update(self, data: object) -> None:
+        self.sink.update(self.path, data)
+
+
+def _feed(streams: _Fanout, path: str, array: pa.Array) -> None:
     array = decode(array)
     t = array.type
     _stream(streams, path + "v").update(validity(array))

@@ -25,7 +25,7 @@ from datakeep import stats as column_stats
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatasetError, InputDataError
 from datakeep.fsutil import file_signature, sync_files
-from datakeep.hashing import StreamHasher, schema_columns
+from datakeep.hashing import StreamHasher, schema_columns, update_all
 from datakeep.ids import ObjectId
 from datakeep.parquet_io import iter_batches, open_parquet
 from datakeep.records.index import Index, TrackedDataset
@@ -266,9 +266,8 @@ class FileChunker:
         file_hasher: StreamHasher,
     ) -> ChunkRef | Future[ChunkRef]:
         table = pa.Table.from_batches(batches, schema=schema)
-        file_hasher.update(table)
         chunk_hasher = StreamHasher(schema)
-        chunk_hasher.update(table)
+        update_all([file_hasher, chunk_hasher], table)
         chunk_id = chunk_hasher.hexdigest()
         start = self._emitted_rows
         self._emitted_rows += table.num_rows

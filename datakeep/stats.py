@@ -113,7 +113,8 @@ class ColumnAccumulator:
     def _update_sample(self, values: pa.Array) -> None:
         first = (-self._offset) % self._stride
         picked = values.slice(first)[:: self._stride] if first < len(values) else values.slice(0, 0)
-        floats = np.asarray(picked.cast(pa.float64(), safe=False).fill_null(np.nan), dtype=np.float64)
+        # to_numpy turns nulls into NaN; fill_null(np.nan) would import pandas to inspect the scalar.
+        floats = np.asarray(picked.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
         self.sample.extend(float(v) for v in floats[np.isfinite(floats)])
 
     def _update_counts(self, array: pa.Array) -> None:
