@@ -248,6 +248,41 @@ def _rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None 
     return pa.concat_tables([base, literal]).take(pa.array(index, type=pa.int64())).combine_chunks()
 
 
+def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list[int], depth: int = 0) -> pa.Table:
+    """Rows ``rows`` (positions in the chunk, any order) of the chunk under ``oid``, columns at
+    ``columns``. A diff wants only the changed rows, which are mostly this patch's literal rows:
+    each row is looked up through the ops, and the base is visited only for rows copied from it.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    data = store.get(oid)
+    if not is_patch(data):
+        try:
+            parquet = pq.ParquetFile(io.BytesIO(data))
+            names = parquet.schema_arrow.names
+            table = parquet.read(columns=[names[i] for i in columns], use_threads=False)
+        except (pa.ArrowException, OSError, IndexError) as exc:
+            raise CorruptObjectError(oid, f"not a readable Parquet chunk ({exc})") from None
+        return table.take(pa.array(rows))
+    if depth >= MAX_DEPTH * 2:
+        raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
+    header, ops, ipc = _parse(oid, data)
+    literal = _literal_rows(oid, ipc).select(columns)
+    ends = np.cumsum(ops[:, 2])
+    op = np.searchsorted(ends, rows, side="right")
+    position = ops[op, 1] + rows - (ends[op] - ops[op, 2])
+    from_base = ops[op, 0] == BASE
+    base_part = take_rows(store, object_id(str(header["base"])), position[from_base], columns, depth + 1)
+    base_part = base_part.replace_schema_metadata(None).rename_columns(literal.column_names)
+    if base_part.schema != literal.schema:
+        base_part = base_part.cast(literal.schema)
+    literal_part = literal.take(pa.array(position[~from_base]))
+    # Put the rows back in the order asked for: base rows first in the concatenation, then literal.
+    order = np.empty(len(rows), dtype=np.int64)
+    order[np.flatnonzero(from_base)] = np.arange(int(from_base.sum()))
+    order[np.flatnonzero(~from_base)] = np.arange(int((~from_base).sum())) + int(from_base.sum())
+    return pa.concat_tables([base_part, literal_part]).take(pa.array(order))
+
+
 def _gather_index(ops: np.ndarray, base_rows: int) -> np.ndarray:
     """Row positions in ``[base rows | literal rows]`` that rebuild the chunk, in order."""
     sources, starts, lengths = ops[:, 0], ops[:, 1], ops[:, 2]

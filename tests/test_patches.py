@@ -178,3 +178,19 @@ def test_gc_keeps_the_bases_that_kept_patches_need(patched: Repo, project: Path)
     assert patched.fsck(full=True).ok
     assert patched.read("t").equals(expected)
     assert pq.read_table(project / "t.parquet").equals(expected)
+
+
+def test_take_rows_through_a_chain_equals_rebuild_then_take(patched: Repo, project: Path) -> None:
+    rng = np.random.default_rng(11)
+    table = pq.read_table(project / "t.parquet")
+    for step in range(3):
+        table = _edit(table, rng, 10**7 + step * 1000)
+        write(project / "t.parquet", table)
+        patched.commit(message=f"more {step}")
+    store = patched.repository.store
+    for chunk in patched.manifest("t").chunks:
+        if not chunk.depth:
+            continue
+        rows = rng.choice(chunk.rows, min(50, chunk.rows), replace=False)
+        whole = patches.rebuild_table(store, chunk.object, [0, 3])
+        assert patches.take_rows(store, chunk.object, rows, [0, 3]).equals(whole.take(pa.array(rows)))
