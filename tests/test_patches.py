@@ -194,3 +194,18 @@ def test_take_rows_through_a_chain_equals_rebuild_then_take(patched: Repo, proje
         rows = rng.choice(chunk.rows, min(50, chunk.rows), replace=False)
         whole = patches.rebuild_table(store, chunk.object, [0, 3])
         assert patches.take_rows(store, chunk.object, rows, [0, 3]).equals(whole.take(pa.array(rows)))
+
+
+def test_ls_files_of_a_patched_version_reads_right_in_duckdb(patched: Repo, project: Path) -> None:
+    import duckdb
+
+    from datakeep.remote.lsfiles import ls_files, sql_list
+
+    assert any(c.depth for c in patched.manifest("t").chunks)
+    listing = ls_files(patched.repository, "HEAD:t")
+    expected = pq.read_table(project / "t.parquet")
+    got = duckdb.sql(f"select * from read_parquet({sql_list(listing)})").arrow()
+    got = got.read_all() if hasattr(got, "read_all") else got
+    assert got.num_rows == expected.num_rows
+    assert got.column("id").to_pylist() == expected.column("id").to_pylist()
+    assert got.column("amount").to_pylist() == expected.column("amount").to_pylist()

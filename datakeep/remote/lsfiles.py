@@ -1,7 +1,8 @@
 """ls-files: the URLs of a snapshot's Parquet objects, for engines that read them directly.
 
-Each chunk object is a complete Parquet file, and a snapshot's rows are its chunks in manifest
-order, so ``read_parquet([...urls...])`` in DuckDB (or Spark, or Dask) reads that version.
+Each listed object is a complete Parquet file, and a snapshot's rows are its chunks in manifest
+order, so ``read_parquet([...urls...])`` in DuckDB (or Spark, or Dask) reads that version. Chunks
+stored as row-level patches are written out whole first (see ``_materialize``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from datakeep.errors import DatasetError, RemoteError
+from datakeep.ids import ObjectId
+from datakeep.records.manifest import ChunkRef
 from datakeep.repo import Repository
 
 
@@ -32,22 +35,24 @@ def ls_files(repo: Repository, spec: str, *, remote: str | None = None) -> list[
     if not name:
         raise DatasetError(f"'{spec}' names no dataset", "use REV:NAME, e.g. `datakeep ls-files v1:flights`")
     manifest = manifest_for(repo, repo.commit_at(resolve(repo, rev)), name, rev)
-    patched = [c for c in manifest.chunks if getattr(c, "depth", 0)]
-    if patched:
-        # A patched chunk's object holds only the rows that differ from its base: listing it
-        # would make an engine read wrong rows, so refuse rather than mislead.
-        raise DatasetError(
-            f"{len(patched)} of {len(manifest.chunks)} chunk(s) of {spec} are stored as row-level patches, "
-            "which other engines cannot read directly",
-            f"write the version out with `datakeep checkout {rev} --name {name} -o FILE.parquet` and read that",
-        )
+    # A patched chunk's object holds only the rows that differ from its base; an engine reading it
+    # would see wrong rows. Such chunks are written out whole (a plain Parquet object, stored like
+    # any other and content-addressed, so doing it twice costs nothing) and that object is listed.
+    objects = {chunk.object: chunk.object for chunk in manifest.chunks}
+    for entry in manifest.files:
+        for chunk in entry.chunks:
+            if chunk.depth:
+                objects[chunk.object] = _materialize(repo, entry.schema, chunk)
     if remote is not None:
         from datakeep.remote.config import open_remote
 
         store = open_remote(repo, remote).store
+        for original, listed in objects.items():
+            if listed != original and not store.has(listed):
+                store.put_verified(listed, repo.store.get(listed))
         where = store.url_of
     else:
-        missing = [c.object for c in manifest.chunks if not repo.store.has(c.object)]
+        missing = [oid for oid in objects.values() if not repo.store.has(oid)]
         if missing:
             raise RemoteError(
                 f"{len(missing)} chunk(s) of {spec} are not in this partial clone",
@@ -58,10 +63,20 @@ def ls_files(repo: Repository, spec: str, *, remote: str | None = None) -> list[
             return str(repo.store.path(oid))
 
     return [
-        ListedObject(file=entry.path, url=where(chunk.object), rows=chunk.rows, bytes=chunk.bytes)
+        ListedObject(file=entry.path, url=where(objects[chunk.object]), rows=chunk.rows, bytes=chunk.bytes)
         for entry in manifest.files
         for chunk in entry.chunks
     ]
+
+
+def _materialize(repo: Repository, schema: str, chunk: ChunkRef) -> ObjectId:
+    """Store a patched chunk's rows as a whole Parquet object; returns its id. Until `gc` (which
+    keeps only what manifests name) it is served from the local store."""
+    from datakeep.restore import read_chunk
+    from datakeep.snapshot import decode_schema, encode_chunk
+
+    oid, _ = repo.store.put(encode_chunk(read_chunk(repo.store, chunk, decode_schema(schema))))
+    return oid
 
 
 def sql_list(objects: list[ListedObject]) -> str:
