@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from typing import Any
 
@@ -29,3 +30,21 @@ def load_json(data: bytes | str) -> Any:
 
 def pretty_json(document: Any) -> str:
     return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False, default=str)
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-friendly form of a cell value: dates and times as ISO text, bytes as hex (first 64),
+    non-finite floats as text, containers element by element."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, bytes):
+        return value[:64].hex()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return str(value)

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datakeep.hashing import canonical_type, decode
+from datakeep.serialize import jsonable
 
 TOP_VALUES = 20
 #: Columns with more distinct values than this are treated as high-cardinality (no top list).
@@ -137,8 +138,8 @@ class ColumnAccumulator:
     def finish(self) -> dict[str, Any]:
         out: dict[str, Any] = {"count": self.count, "nulls": self.nulls}
         if self.min is not None:
-            out["min"] = _jsonable(self.min)
-            out["max"] = _jsonable(self.max)
+            out["min"] = jsonable(self.min)
+            out["max"] = jsonable(self.max)
         if self.numeric_count and math.isfinite(self.m2) and math.isfinite(self.mean):
             # Moments overflow for values near the float limits; then they are left out.
             out["mean"] = self.mean
@@ -148,30 +149,18 @@ class ColumnAccumulator:
         if self.sample:
             with np.errstate(all="ignore"):
                 qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
-            out["quantiles"] = [_jsonable(float(q)) for q in qs]
+            out["quantiles"] = [jsonable(float(q)) for q in qs]
             # Six significant digits are plenty for drift, and keep manifests small.
             out["sample"] = [float(f"{v:.6g}") for v in self.sample[:SAMPLE_SIZE]]
         if self.counts is not None:
             out["distinct"] = len(self.counts)
             out["distinct_exact"] = True
             top = sorted(self.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_VALUES]
-            out["top"] = [[_jsonable(k), c] for k, c in top]
+            out["top"] = [[jsonable(k), c] for k, c in top]
         elif self.kind != "other":
             out["distinct"] = max(self.batch_distinct_max, 0)
             out["distinct_exact"] = False
         return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, bytes):
-        return value[:64].hex()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 class TableStats:

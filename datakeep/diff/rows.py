@@ -32,6 +32,7 @@ from datakeep.diff.result import KeyProblem, RowCounts, Sample
 from datakeep.diff.schema import ColumnPlan, same_layout
 from datakeep.diff.sources import HashSpec, Side, cell_hashes
 from datakeep.rowhash import mix
+from datakeep.serialize import jsonable
 
 #: Rows per side held in one join pass (24 bytes each: key code, row hash, position).
 PARTITION_ROWS = 4_000_000
@@ -433,7 +434,7 @@ def _read_keys(side: Side, key: tuple[str, ...], positions: np.ndarray) -> list[
     for unit, where, rows in _by_unit(positions):
         table = side.read(unit, list(key)).take(pa.array(rows))
         for i, row in zip(where, table.to_pylist(), strict=True):
-            out.append((int(i), {k: _plain(v) for k, v in row.items()}))
+            out.append((int(i), {k: jsonable(v) for k, v in row.items()}))
     return [row for _, row in sorted(out, key=lambda item: item[0])]
 
 
@@ -491,20 +492,3 @@ def _modified_samples(
         changes = tuple((column, before[rename[column]], after[column]) for column, mask in masks.items() if mask[i])
         out.append(Sample(kind="modified", key={k: after[k] for k in key}, changes=changes))
     return out
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-friendly form of a cell value (dates and times as ISO text, bytes as hex)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, bytes):
-        return value[:64].hex()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return str(value)
