@@ -312,7 +312,7 @@ def build_snapshot(
         recorded = time.time_ns()
         cached = index.lookup(relpath, signature)
         entry = FileEntry.from_dict(cached) if cached else None
-        if entry is not None and all(repo.store.has(c.object) and repo.store.has(c.hashes) for c in entry.chunks):
+        if entry is not None and all(repo.store.has(oid) for c in entry.chunks for oid in c.objects()):
             writer.stats.files_cached += 1
             entry = FileEntry.from_dict({**entry.to_dict(), "path": inner})
         else:

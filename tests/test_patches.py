@@ -209,3 +209,18 @@ def test_ls_files_of_a_patched_version_reads_right_in_duckdb(patched: Repo, proj
     assert got.num_rows == expected.num_rows
     assert got.column("id").to_pylist() == expected.column("id").to_pylist()
     assert got.column("amount").to_pylist() == expected.column("amount").to_pylist()
+
+
+def test_recommitting_a_rewritten_patched_version_stores_nothing(patched: Repo, project: Path) -> None:
+    from datakeep.history import NothingToCommitError
+
+    table = pq.read_table(project / "t.parquet")
+    pq.write_table(table, project / "t.parquet", compression="zstd")  # same rows, new bytes and stat
+    with pytest.raises(NothingToCommitError):
+        patched.commit(message="same rows")
+    import time
+
+    time.sleep(0.1)
+    os.utime(project / "t.parquet")  # stat changes again: the cached entry is checked, not trusted
+    with pytest.raises(NothingToCommitError):
+        patched.commit(message="same rows again")
