@@ -28,8 +28,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check datakeep tests bench
 	$(BIN)/mypy datakeep
 
-bench: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+# DVC goes into its own venv (bench/setup.sh) so it cannot change the versions datakeep runs with.
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	bash bench/setup.sh
 	$(BIN)/python bench/run.py
 
 clean:

@@ -9,6 +9,6 @@ if [ ! -x "$venv/bin/dvc" ]; then
     mkdir -p "$here/work"
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet "dvc>=3"
+    "$venv/bin/python" -m pip install --quiet "dvc>=3" "dvc-s3"
 fi
 "$venv/bin/dvc" --version
