@@ -223,29 +223,52 @@ def _rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None 
     decoding only the columns at ``columns`` (positions) when given.
 
     Columns are matched by position through a chain, not by name: row hashes do not see names, so
-    a base may hold the same values under a column's old name. The newest names win.
+    a base may hold the same values under a column's old name. The newest names win. The chain is
+    resolved on row positions first and the rows are taken once, not once per level.
     """
+    tables, index = _resolve(store, oid, columns, depth)
+    newest = tables[-1]
+    aligned = [table if table.schema == newest.schema else _align(table, newest.schema) for table in tables]
+    combined = pa.concat_tables(aligned) if len(aligned) > 1 else aligned[0]
+    if len(aligned) == 1 and len(index) == combined.num_rows and (index == np.arange(len(index))).all():
+        return combined
+    return combined.take(pa.array(index, type=pa.int64())).combine_chunks()
+
+
+def _align(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    table = table.replace_schema_metadata(None).rename_columns(schema.names)
+    return table if table.schema == schema else table.cast(schema)
+
+
+def _resolve(
+    store: ObjectStore, oid: ObjectId, columns: list[int] | None, depth: int
+) -> tuple[list[pa.Table], np.ndarray]:
+    """(tables, index): the chunk is ``concat(tables).take(index)``. Tables run from the whole base
+    chunk up to this patch's literal rows."""
     data = store.get(oid)
     if not is_patch(data):
         try:
             parquet = pq.ParquetFile(io.BytesIO(data))
             names = parquet.schema_arrow.names
-            return parquet.read(columns=None if columns is None else [names[i] for i in columns], use_threads=False)
+            table = parquet.read(columns=None if columns is None else [names[i] for i in columns], use_threads=False)
         except (pa.ArrowException, OSError, IndexError) as exc:
             raise CorruptObjectError(oid, f"not a readable Parquet chunk ({exc})") from None
+        return [table.replace_schema_metadata(None)], np.arange(table.num_rows, dtype=np.int64)
     if depth >= MAX_DEPTH * 2:
         raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
     header, ops, ipc = _parse(oid, data)
     literal = _literal_rows(oid, ipc)
     if columns is not None:
         literal = literal.select(columns)
-    base = rebuild_table(store, object_id(str(header["base"])), columns, depth + 1)
-    base = base.replace_schema_metadata(None).rename_columns(literal.column_names)
-    if literal.schema != base.schema:
-        base = base.cast(literal.schema)
-    # One take over [base | literal] instead of concatenating hundreds of slices.
-    index = _gather_index(ops, base.num_rows)
-    return pa.concat_tables([base, literal]).take(pa.array(index, type=pa.int64())).combine_chunks()
+    tables, base_index = _resolve(store, object_id(str(header["base"])), columns, depth + 1)
+    stacked = sum(t.num_rows for t in tables)  # where this literal table starts in concat(tables)
+    gather = _gather_index(ops, len(base_index))
+    if len(base_index) == 0:
+        return [*tables, literal], stacked + gather
+    from_base = gather < len(base_index)
+    through_base = base_index[np.minimum(gather, len(base_index) - 1)]
+    index = np.where(from_base, through_base, stacked + gather - len(base_index))
+    return [*tables, literal], index
 
 
 def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list[int], depth: int = 0) -> pa.Table:
