@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from datakeep.schemas import ColumnMap
 from datakeep.validate.coerce import describe, parse, target_kind, to_pandas
-from datakeep.validate.collect import Collector, KeyLookup
+from datakeep.validate.collect import Collector, KeyLookup, Pending
 from datakeep.validate.plan import Plan, Step
 
 
@@ -41,7 +41,7 @@ class Canonical:
         return pa.array(self.frame[column].to_numpy()[rows - self.start], from_pandas=True)
 
 
-def apply_batch(plan: Plan, batch: pa.RecordBatch, start: int, collector: Collector) -> Canonical:
+def apply_batch(plan: Plan, batch: pa.RecordBatch, start: int, collector: Collector | Pending) -> Canonical:
     """Map one raw batch onto the canonical columns."""
     n = batch.num_rows
     rows = np.arange(start, start + n, dtype=np.int64)
@@ -64,7 +64,7 @@ def _column(
     plan: Plan,
     batch: pa.RecordBatch,
     rows: np.ndarray,
-    collector: Collector,
+    collector: Collector | Pending,
     keys: KeyLookup | None,
 ) -> tuple[Any, np.ndarray]:
     n = len(rows)
@@ -79,30 +79,20 @@ def _column(
         if pa.types.is_dictionary(raw.type):
             raw = raw.dictionary_decode()
         arr = raw
-    if spec is not None and spec.values is not None:
-        arr, unmapped = _value_map(arr, spec)
-        if spec.unmapped == "error" and unmapped.any():
-            collector.add(
-                "unmapped_value",
-                **where,
-                check=None,
-                detail="no mapping",
-                rows=rows[unmapped],
-                values=raw.filter(unmapped),
-                keys=keys,
-            )
-            judged |= unmapped
-    cast = spec.cast if spec is not None else None
-    scale = spec.scale if spec is not None else None
     kind = target_kind(step.dtype)
-    # Scale in floating point, then let the integer parse reject fractional results.
-    parse_dtype = np.dtype("float64") if scale is not None else step.dtype
-    parsed, failed = parse(arr, cast, parse_dtype)
-    if scale is not None:
-        parsed = pc.multiply(parsed, pa.scalar(scale))
-        if kind == "int":
-            parsed, not_whole = parse(parsed, None, step.dtype)
-            failed |= not_whole
+    parsed, unmapped, failed = _converted(arr, step, kind)
+    if unmapped is not None and spec is not None and spec.unmapped == "error" and unmapped.any():
+        collector.add(
+            "unmapped_value",
+            **where,
+            check=None,
+            detail="no mapping",
+            rows=rows[unmapped],
+            values=raw.filter(unmapped),
+            keys=keys,
+        )
+        judged |= unmapped
+    cast = spec.cast if spec is not None else None
     failed &= ~judged
     if failed.any():
         collector.add(
@@ -134,19 +124,71 @@ def _column(
             )
             judged |= null_key
     values, filled = to_pandas(parsed, step.dtype)
-    # A numpy int or bool column cannot hold a null, so pandera would never see it: say it here.
-    unseen = filled & ~judged
-    if unseen.any() and not step.nullable:
-        collector.add(
-            "check_failed",
-            **where,
-            check="not_nullable",
-            detail="null, but the column is not nullable",
-            rows=rows[unseen],
-            values=raw.filter(unseen),
-            keys=keys,
-        )
+    if not step.nullable:
+        # Nulls are found here, not by pandera: it would build a failure case for every cell
+        # already reported above (a failed cast is null), only for it to be dropped, and a numpy
+        # int or bool column cannot hold a null at all. pd.isna is pandera's own test (NaN in a
+        # float column is null), so the cells reported are the ones pandera would report.
+        unseen = (filled | np.asarray(pd.isna(values), dtype=bool)) & ~judged
+        if unseen.any():
+            collector.add(
+                "check_failed",
+                **where,
+                check="not_nullable",
+                detail="null, but the column is not nullable",
+                rows=rows[unseen],
+                values=raw.filter(unseen),
+                keys=keys,
+            )
     return values, judged | filled
+
+
+# Rows looked at to guess whether a text column repeats enough to be worth converting once per value.
+_PROBE = 16_384
+
+
+def _converted(arr: pa.Array, step: Step, kind: str) -> tuple[pa.Array, np.ndarray | None, np.ndarray]:
+    """Value-map, parse and scale ``arr``: the converted column, unmapped cells, failed cells.
+
+    Every step is a function of the cell's value alone, so a text column whose values repeat
+    (codes, dates: a few thousand distinct values in a million rows) is converted once per
+    distinct value and the results are spread back by position, with the same outcome.
+    """
+    spec = step.spec
+    busy = (spec is not None and spec.values is not None) or kind not in ("string", "any", "other")
+    if busy and pa.types.is_string(arr.type) and len(arr) > _PROBE and _repeats(arr.slice(0, _PROBE)):
+        encoded = pc.dictionary_encode(arr)
+        if len(encoded.dictionary):
+            parsed, unmapped, failed = _convert(encoded.dictionary, step, kind)
+            positions = encoded.indices
+            valid = positions.is_valid().to_numpy(zero_copy_only=False)
+            at = positions.fill_null(0).to_numpy(zero_copy_only=False)
+            spread = unmapped[at] & valid if unmapped is not None else None
+            return parsed.take(positions), spread, failed[at] & valid
+    return _convert(arr, step, kind)
+
+
+def _repeats(sample: pa.Array) -> bool:
+    present = len(sample) - sample.null_count
+    return present > 0 and pc.count_distinct(sample).as_py() < 0.75 * present
+
+
+def _convert(arr: pa.Array, step: Step, kind: str) -> tuple[pa.Array, np.ndarray | None, np.ndarray]:
+    spec = step.spec
+    unmapped = None
+    if spec is not None and spec.values is not None:
+        arr, unmapped = _value_map(arr, spec)
+    cast = spec.cast if spec is not None else None
+    scale = spec.scale if spec is not None else None
+    # Scale in floating point, then let the integer parse reject fractional results.
+    parse_dtype = np.dtype("float64") if scale is not None else step.dtype
+    parsed, failed = parse(arr, cast, parse_dtype)
+    if scale is not None:
+        parsed = pc.multiply(parsed, pa.scalar(scale))
+        if kind == "int":
+            parsed, not_whole = parse(parsed, None, step.dtype)
+            failed |= not_whole
+    return parsed, unmapped, failed
 
 
 def _value_map(arr: pa.Array, spec: ColumnMap) -> tuple[pa.Array, np.ndarray]:

@@ -139,14 +139,109 @@ def _strict_strptime(text: pa.Array, fmt: str) -> pa.Array:
 
     A parsed value must print back as the text it came from; leading zeros are forgiven, so
     '1/2/2020' still reads with '%d/%m/%Y' as Python's strptime would read it.
+
+    Printing with Arrow's strftime costs about 1 s per million rows, so for formats made of
+    zero-padded numeric fields (``%Y %m %d %H %M``) the text is first compared with the same
+    fields printed from the parsed parts; only cells that comparison cannot settle (other
+    formats, unpadded text, impossible dates, years outside 1000..9999) go through strftime.
     """
     parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
-    printed = pc.strftime(parsed, format=fmt)
-    same = pc.fill_null(pc.equal(printed, text), False)
-    if not pc.all(pc.or_(same, pc.is_null(parsed))).as_py():
-        unpadded = pc.equal(_unpad(printed), _unpad(text))
+    valid = parsed.is_valid()
+    if not pc.any(valid).as_py():
+        return parsed
+    sure = _printed_back(parsed, text, fmt)
+    unsure = pc.and_not(valid, sure) if sure is not None else valid
+    if not pc.any(unsure).as_py():
+        return pc.if_else(sure, parsed, pa.scalar(None, parsed.type))
+    rest = np.flatnonzero(unsure.to_numpy(zero_copy_only=False))
+    positions = pa.array(rest, type=pa.int64())
+    sub_text, sub_parsed = text.take(positions), parsed.take(positions)
+    printed = pc.strftime(_for_printing(sub_parsed, fmt), format=fmt)
+    same = pc.fill_null(pc.equal(printed, sub_text), False)
+    if not pc.all(same).as_py():
+        unpadded = pc.equal(_unpad(printed), _unpad(sub_text))
         same = pc.or_(same, pc.fill_null(unpadded, False))
-    return pc.if_else(same, parsed, pa.scalar(None, parsed.type))
+    keep = sure.to_numpy(zero_copy_only=False) if sure is not None else np.zeros(len(text), dtype=bool)
+    keep[rest[same.to_numpy(zero_copy_only=False)]] = True
+    return pc.if_else(pa.array(keep), parsed, pa.scalar(None, parsed.type))
+
+
+def _for_printing(parsed: pa.Array, fmt: str) -> pa.Array:
+    """Arrow prints %S with the unit's fraction ('05.000000'); at second resolution it prints
+    '05', as the text being checked has it."""
+    if "%S" in fmt or "%T" in fmt:
+        return pc.cast(parsed, pa.timestamp("s", tz=parsed.type.tz), safe=False)
+    return parsed
+
+
+# strftime directives that print a zero-padded number: field of the parsed value, and width
+_NUMERIC_FIELDS = {"Y": ("year", 4), "m": ("month", 2), "d": ("day", 2), "H": ("hour", 2), "M": ("minute", 2)}
+
+
+def _numeric_layout(fmt: str) -> list[tuple[int, bytes | tuple[str, int]]] | None:
+    """Byte offsets of the literal text and of the fields in what ``fmt`` prints, if all fixed."""
+    layout: list[tuple[int, bytes | tuple[str, int]]] = []
+    at = i = 0
+    while i < len(fmt):
+        if fmt[i] != "%":
+            literal = fmt[i].encode()
+        elif fmt[i + 1 : i + 2] == "%":
+            literal = b"%"
+        elif fmt[i + 1 : i + 2] in _NUMERIC_FIELDS:
+            field = _NUMERIC_FIELDS[fmt[i + 1]]
+            layout.append((at, field))
+            at += field[1]
+            i += 2
+            continue
+        else:
+            return None  # %S prints fractions of a second, %b is a name, ...
+        layout.append((at, literal))
+        at += len(literal)
+        i += 1 if fmt[i] != "%" else 2
+    return layout if any(isinstance(part, tuple) for _, part in layout) else None
+
+
+def _printed_back(parsed: pa.Array, text: pa.Array, fmt: str) -> pa.Array | None:
+    """Cells where ``parsed`` printed with ``fmt`` is certainly ``text``; None for other formats.
+
+    For a format of zero-padded numbers and literal text, what strftime prints has a fixed
+    length and fixed places, so the text's bytes are compared there with the parsed fields,
+    in numpy, without printing anything. A cell is certain only when its year has four digits,
+    where every strftime prints ``%Y`` the same way; the caller settles every other cell.
+    """
+    layout = _numeric_layout(fmt)
+    if layout is None or not pa.types.is_string(text.type) or text.buffers()[2] is None:
+        return None
+    last_at, last = layout[-1]
+    length = last_at + (last[1] if isinstance(last, tuple) else len(last))
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
+    sizes = np.diff(offsets)
+    sure = (sizes == length) & parsed.is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(sure)
+    if (sizes == length).all():  # every cell has the printed length: the bytes are a matrix already
+        cells = data[offsets[0] : offsets[-1]].reshape(len(text), length)[rows]
+    else:
+        cells = data[offsets[rows][:, None] + np.arange(length, dtype=np.int32)]
+    digits = cells - np.uint8(ord("0"))  # wraps around below '0', so a digit is exactly <= 9
+    ok = np.ones(len(rows), dtype=bool)
+    picked = parsed.take(pa.array(rows, type=pa.int64()))
+    for at, part in layout:
+        if isinstance(part, bytes):
+            for i, byte in enumerate(part):
+                ok &= cells[:, at + i] == byte
+            continue
+        name, width = part
+        number = np.zeros(len(rows), dtype=np.int64)
+        for i in range(at, at + width):
+            ok &= digits[:, i] <= 9
+            number = number * 10 + digits[:, i]
+        value = getattr(pc, name)(picked).to_numpy(zero_copy_only=False)
+        ok &= number == value
+        if name == "year":
+            ok &= (value >= 1000) & (value <= 9999)
+    sure[rows] = ok
+    return pa.array(sure)
 
 
 def _unpad(text: pa.Array) -> pa.Array:

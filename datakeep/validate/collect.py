@@ -38,6 +38,29 @@ class _Entry:
     samples: list[Sample] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """The distinct values of one batch's offending cells and their counts, most frequent kept."""
+
+    values: list[Any]
+    counts: list[int]
+    truncated: bool  # more than VALUE_CAP distinct values: only the VALUE_KEEP most frequent
+
+
+def count_values(values: pa.Array) -> Counted:
+    """Count distinct raw values (a hash count in Arrow, which runs without the GIL)."""
+    counted = pc.value_counts(values)
+    truncated = len(counted) > VALUE_CAP
+    if truncated:
+        numbers = counted.field("counts")
+        if pc.max(numbers).as_py() == 1:  # all distinct: a stable sort would keep this order
+            counted = counted.slice(0, VALUE_KEEP)
+        else:
+            top = pc.array_sort_indices(numbers, order="descending")
+            counted = counted.take(top[:VALUE_KEEP])
+    return Counted(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), truncated)
+
+
 class Collector:
     """Accumulates problems over the batches of one file."""
 
@@ -60,7 +83,7 @@ class Collector:
         check: str | None,
         detail: str,
         rows: np.ndarray,
-        values: pa.Array | None,
+        values: pa.Array | Counted | None,
         keys: KeyLookup | None,
     ) -> None:
         """Record offending cells: ``rows`` are sorted global row numbers, ``values`` their raw values."""
@@ -106,16 +129,12 @@ class Collector:
             entry = self._entries[key] = _Entry(kind, column, source, check, detail)
         return entry
 
-    def _count_values(self, entry: _Entry, values: pa.Array) -> None:
-        counted = pc.value_counts(values)
-        if len(counted) > VALUE_CAP:
-            top = pc.array_sort_indices(counted.field("counts"), order="descending")
-            counted = counted.take(top[:VALUE_KEEP])
+    def _count_values(self, entry: _Entry, values: pa.Array | Counted) -> None:
+        counted = values if isinstance(values, Counted) else count_values(values)
+        if counted.truncated:
             entry.exact = False
-        plain = counted.field("values").to_pylist()
-        numbers = counted.field("counts").to_pylist()
         counts = entry.counts
-        for value, number in zip(plain, numbers, strict=True):
+        for value, number in zip(counted.values, counted.counts, strict=True):
             value = _jsonable(value)
             counts[value] = counts.get(value, 0) + number
         if len(counts) > VALUE_CAP:
@@ -158,6 +177,30 @@ class Collector:
     @staticmethod
     def _distinct(entry: _Entry) -> int:
         return entry.distinct if entry.distinct is not None else len(entry.counts)
+
+
+class Pending:
+    """One batch's findings, held back so they reach the `Collector` in file order.
+
+    Batches are mapped on a worker thread a batch ahead of the checks (`engine.run`); the
+    mapping's findings wait here until the main thread reaches their batch, so the collector
+    sees exactly the calls, in exactly the order, that a single thread would make.
+    """
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[str, dict[str, Any]]] = []
+
+    def add(self, kind: str, **fields: Any) -> None:
+        """Hold a `Collector.add` call; its values are counted now, on the worker thread."""
+        if fields.get("values") is not None and len(fields["rows"]):
+            fields["values"] = count_values(fields["values"])
+        self._calls.append((kind, fields))
+
+    def flush(self, collector: Collector) -> None:
+        """Make the held calls on ``collector``, in the order they were made here."""
+        for kind, fields in self._calls:
+            collector.add(kind, **fields)
+        self._calls.clear()
 
 
 def _jsonable(value: Any) -> Any:

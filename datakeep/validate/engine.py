@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from datakeep.schemas import (
     load_rules,
     load_source,
 )
-from datakeep.validate.collect import Collector
+from datakeep.validate.collect import Collector, Pending
 from datakeep.validate.reader import open_batches
 from datakeep.validate.report import ValidationReport
 
@@ -63,8 +63,7 @@ def run(
     sink: Sink | None = None,
 ) -> ValidationReport:
     """Validate record batches of raw data against ``entity`` through ``mapping``."""
-    from datakeep.validate.apply import apply_batch
-    from datakeep.validate.checks import run_pandera
+    from datakeep.validate.checks import prepare, run_pandera
     from datakeep.validate.keys import UniqueTracker
     from datakeep.validate.plan import make_plan
 
@@ -79,14 +78,14 @@ def run(
         for columns in plan.unique_sets
     ]
     rows = 0
-    for batch in batches:
-        canonical = apply_batch(plan, batch, rows, collector)
+    for canonical, pending in _mapped(plan, batches, lambda: prepare(plan)):
+        pending.flush(collector)
         run_pandera(plan, canonical, collector)
         for tracker in trackers:
             tracker.add(canonical)
         if sink is not None:
             sink(canonical)
-        rows += batch.num_rows
+        rows += canonical.raw.num_rows
     for tracker in trackers:
         tracker.finish(collector)
     source = mapping.name or None
@@ -100,6 +99,36 @@ def run(
         rows_failing=collector.failing_rows,
         problems=collector.problems(),
     )
+
+
+def _mapped(plan: Any, batches: Iterable[Any], meanwhile: Callable[[], None]) -> Iterator[tuple[Any, Pending]]:
+    """Read and map batches on a worker thread, one batch ahead of the caller.
+
+    Reading Parquet and mapping are Arrow compute, which runs without the GIL, so they overlap
+    with pandera's checks of the previous batch on the other core. One batch ahead keeps memory
+    bounded (two mapped batches at most); findings wait in `Pending` until their batch's turn.
+    ``meanwhile`` runs on the calling thread while the first batch is read.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from datakeep.validate.apply import apply_batch
+
+    source = iter(batches)
+
+    def read_and_map(start: int) -> tuple[Any, Pending] | None:
+        batch = next(source, None)
+        if batch is None:
+            return None
+        pending = Pending()
+        return apply_batch(plan, batch, start, pending), pending
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datakeep-map") as pool:
+        ahead = pool.submit(read_and_map, 0)
+        meanwhile()
+        while (done := ahead.result()) is not None:
+            canonical, _ = done
+            ahead = pool.submit(read_and_map, canonical.start + canonical.raw.num_rows)
+            yield done
 
 
 def validate_file(

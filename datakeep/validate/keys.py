@@ -43,6 +43,8 @@ class UniqueTracker:
         if not self._hashes:
             return
         hashes = np.concatenate(self._hashes)
+        if pd.Index(hashes).is_unique:  # the usual answer, from a hash table: no need to sort
+            return
         order = np.argsort(hashes, kind="stable")
         ordered = hashes[order]
         same = ordered[1:] == ordered[:-1]

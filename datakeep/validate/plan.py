@@ -117,21 +117,56 @@ def make_plan(entity: EntitySchema, mapping: SourceMapping, raw_columns: list[st
         passthrough=tuple(passthrough),
         key=key,
         unique_sets=tuple(unique_sets),
-        schema=_batch_schema(schema, absent),
+        schema=_batch_schema(schema, absent, steps),
     )
 
 
-def _batch_schema(schema: Any, absent: list[str]) -> Any:
+def _batch_schema(schema: Any, absent: list[str], steps: list[Step]) -> Any:
     """The entity's pandera schema as one batch is checked against it.
 
-    Structure was judged from the header, uniqueness is tracked across batches, and types were
-    converted vectorised, so pandera is asked only for what it does per row: nullability, dtype
-    and checks. In particular it never coerces, whose element-wise failure path is slow.
+    Structure was judged from the header, uniqueness is tracked across batches, types were
+    converted vectorised and nulls are found while mapping (`apply`), so pandera is asked only
+    for dtypes and checks. It never coerces, whose element-wise failure path is slow, and never
+    builds a failure case per null cell that is then thrown away. A check the mapping already
+    guarantees (an ``isin`` every value-map target passes) is not run.
     """
     batch = copy.deepcopy(schema).remove_columns(absent) if absent else copy.deepcopy(schema)
-    batch = batch.update_columns({name: {"unique": False, "coerce": False} for name in batch.columns})
+    updates: dict[str, dict[str, Any]] = {
+        name: {"unique": False, "coerce": False, "nullable": True} for name in batch.columns
+    }
+    for step in steps:
+        checks = batch.columns[step.column].checks
+        kept = [check for check in checks if not _guaranteed(check, step)]
+        if len(kept) < len(checks):
+            updates[step.column]["checks"] = kept
+    batch = batch.update_columns(updates)
     batch.strict = False
     batch.unique = None
     batch.coerce = False
     batch.ordered = False
     return batch
+
+
+def _guaranteed(check: Any, step: Step) -> bool:
+    """Whether ``check`` passes on every value the step's value map can produce.
+
+    Only for a text column fed by a value map alone (no cast, no scale, no default), whose
+    unmapped values are reported or nulled, never kept: each cell is then one of the map's
+    targets or null, and an ``isin`` that allows every target and ignores nulls cannot fail.
+    """
+    from datakeep.validate.coerce import target_kind
+
+    spec = step.spec
+    if spec is None or spec.values is None or spec.unmapped not in ("error", "null"):
+        return False
+    if spec.cast is not None or spec.scale is not None or step.default is not None:
+        return False
+    if target_kind(step.dtype) != "string" or getattr(check, "name", None) != "isin":
+        return False
+    if not check.ignore_na or check.groupby is not None or check.element_wise:
+        return False
+    allowed = (check.statistics or {}).get("allowed_values")
+    if allowed is None:
+        return False
+    targets = [value for value in spec.values.values() if value is not None]
+    return all(isinstance(value, str) and value in allowed for value in targets)
