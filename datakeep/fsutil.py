@@ -20,14 +20,18 @@ from datakeep.errors import LockedError
 TEMP_PREFIX = ".tmp-"
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
     # The rename is durable only once the folder entry is on disk too.
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(path)
 
 
 def sync_files(paths: list[Path]) -> None:
@@ -42,11 +46,7 @@ def sync_files(paths: list[Path]) -> None:
 
     def sync(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync(path)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(sync, paths))
