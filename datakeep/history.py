@@ -165,12 +165,9 @@ def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:
     return True
 
 
-def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str] | None:
+def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:
     """Validate a dataset tracked with an entity; raise ValidationFailedError when it fails."""
-    try:
-        from datakeep import schemas, validate
-    except ImportError:  # validation package not installed in this build
-        return None
+    from datakeep import schemas, validate
     from datakeep.errors import ValidationFailedError
     from datakeep.tracking import dataset_files
 

@@ -33,9 +33,7 @@ def change_summary(repo: Repository, old: Manifest | None, new: Manifest) -> dic
         "chunks_total": len(new.chunks),
         "schema": schema_changes(old, new),
     }
-    try:
-        from datakeep.diff.summary import row_changes
-    except ImportError:
-        return summary
+    from datakeep.diff.summary import row_changes
+
     summary.update(row_changes(repo, old, new))
     return summary
