@@ -6,6 +6,8 @@ A message says what is wrong; ``hint`` says what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 EXIT_OK = 0
 EXIT_NO = 1
 EXIT_ERROR = 2
@@ -43,11 +45,11 @@ class RepositoryExistsError(DatakeepError):
 class RevisionError(DatakeepError):
     """An unknown or ambiguous revision."""
 
-    def __init__(self, rev: str, detail: str, candidates: list[str] | None = None) -> None:
+    def __init__(self, rev: str, detail: str, candidates: Sequence[str] | None = None) -> None:
         hint = "use `datakeep log` to see commits, or a longer id"
         super().__init__(f"bad revision '{rev}': {detail}", hint)
         self.rev = rev
-        self.candidates = candidates or []
+        self.candidates = list(candidates or [])
 
 
 class ObjectNotFoundError(DatakeepError):

@@ -18,7 +18,7 @@ and schema metadata (pandas' index metadata is kept in the manifest to restore, 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -242,7 +242,7 @@ class _Fanout:
     def __init__(self, targets: list[dict[str, xxhash.xxh3_128]]) -> None:
         self.targets = targets
 
-    def update(self, path: str, data: object) -> None:
+    def update(self, path: str, data: Any) -> None:
         for streams in self.targets:
             hasher = streams.get(path)
             if hasher is None:

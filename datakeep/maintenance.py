@@ -163,7 +163,7 @@ def _check_refs(repo: Repository, problems: list[dict[str, str]], bad: set[Objec
 def _load(
     repo: Repository,
     oid: ObjectId,
-    kind: type,
+    kind: type[Commit] | type[Manifest],
     where: str,
     problems: list[dict[str, str]],
     bad: set[ObjectId],

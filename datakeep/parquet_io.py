@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -69,7 +70,7 @@ def _looks_like_text(path: Path) -> bool:
     return bool(sample) and b"\x00" not in sample
 
 
-def iter_batches(parquet: pq.ParquetFile, path: Path, batch_rows: int):  # type: ignore[no-untyped-def]
+def iter_batches(parquet: pq.ParquetFile, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """Record batches of the file, turning mid-file damage into InputDataError."""
     try:
         yield from parquet.iter_batches(batch_size=batch_rows, use_threads=True)

@@ -212,7 +212,7 @@ def rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None =
     key = (oid, tuple(columns))
     cached = _TABLES.get(key)
     if cached is not None:
-        return cached  # type: ignore[return-value]
+        return cached
     table = _rebuild_table(store, oid, columns, depth)
     _TABLES.put(key, table, table.nbytes)
     return table

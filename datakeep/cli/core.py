@@ -5,10 +5,13 @@ Each command parses its options, calls the API method of the same name and rende
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from datakeep.cli._common import color, echo_json, json_option, open_repo
 from datakeep.errors import EXIT_NO
+from datakeep.ids import ObjectId
 
 
 @click.command()
@@ -137,7 +140,7 @@ def log(rev: str | None, stat: bool, max_count: int | None, oneline: bool, as_js
         for oid, c in entries:
             click.echo(f"{oid[:10]} {c.message.splitlines()[0] if c.message else ''}")
         return
-    refs: dict[str, list[str]] = {}
+    refs: dict[ObjectId, list[str]] = {}
     for name, oid in repo.branches().items():
         refs.setdefault(oid, []).append(name)
     for name, oid in repo.tags().items():
@@ -204,7 +207,7 @@ def checkout(rev: str, name: str | None, output: str | None, force: bool, as_jso
     )
 
 
-def _ref_command(kind: str):  # type: ignore[no-untyped-def]
+def _ref_command(kind: str) -> Callable[..., None]:
     @click.argument("name", required=False)
     @click.argument("rev", default="HEAD")
     @click.option("-d", "--delete", is_flag=True, help=f"Delete the {kind}.")

@@ -76,7 +76,7 @@ class Index:
             path=path,
             datasets={n: TrackedDataset.from_dict(d) for n, d in data.get("datasets", {}).items()},
             files={
-                p: CachedFile(signature=tuple(f["sig"]), recorded_ns=f["at"], entry=f["entry"])  # type: ignore[arg-type]
+                p: CachedFile(signature=tuple(f["sig"]), recorded_ns=f["at"], entry=f["entry"])
                 for p, f in data.get("files", {}).items()
             },
         )

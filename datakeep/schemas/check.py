@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +39,7 @@ def check_all(root: str | Path = ".") -> CheckResult:
     checked: list[str] = []
     errors: list[str] = []
 
-    def attempt(path: Path, load) -> None:  # type: ignore[no-untyped-def]
+    def attempt(path: Path, load: Callable[[], object]) -> None:
         checked.append(display(path))
         try:
             load()
@@ -46,9 +48,9 @@ def check_all(root: str | Path = ".") -> CheckResult:
 
     schemas = root / SCHEMAS_DIR
     for path in sorted(schemas.glob("*.yaml")):
-        attempt(path, lambda p=path: load_entity(root, p.stem))
+        attempt(path, functools.partial(load_entity, root, path.stem))
     for path in sorted((schemas / SOURCES_DIR).glob("*.yaml")):
-        attempt(path, lambda p=path: load_source(root, p.stem))
+        attempt(path, functools.partial(load_source, root, path.stem))
     if (root / "datakeep.yaml").exists():
         attempt(root / "datakeep.yaml", lambda: load_rules(root))
     return CheckResult(checked=tuple(checked), errors=tuple(errors))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -49,7 +50,7 @@ def infer_schema(path: str | Path, entity: str) -> str:
     )
 
 
-def _sample(path: Path):  # type: ignore[no-untyped-def]
+def _sample(path: Path) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -78,7 +79,7 @@ def _sample(path: Path):  # type: ignore[no-untyped-def]
     return table.to_pandas()
 
 
-def _guess_key(df) -> str | None:  # type: ignore[no-untyped-def]
+def _guess_key(df: Any) -> str | None:
     for column in df.columns:
         name = str(column).lower()
         if (name == "id" or name.endswith("_id") or name.endswith("id")) and (
