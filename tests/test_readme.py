@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,18 @@ def test_readme_names_the_two_setup_commands(command: str) -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_python_example_runs(tmp_path: Path) -> None:
+    block = (ROOT / "README.md").read_text().split("## The same in Python", 1)[1]
+    code = block.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "data").mkdir()
+    shutil.copy(ROOT / "sample_data" / "flights" / "2024-01.parquet", tmp_path / "data" / "flights.parquet")
+    shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
+    shutil.copytree(ROOT / "sample_data" / "incoming", tmp_path / "sample_data" / "incoming")
+    shutil.copy(ROOT / "datakeep.yaml", tmp_path / "datakeep.yaml")
+    subprocess.run([sys.executable, "-m", "datakeep", "init"], cwd=tmp_path, check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "flights unchanged" in done.stdout
+    assert "january load" in done.stdout
