@@ -93,6 +93,7 @@ def make_commit(
         refs: dict[str, DatasetRef] = {}
         summary: dict[str, Any] = {}
         changed: list[str] = []
+        seen: dict[str, Any] = {}  # chunk id -> ChunkRef, across the datasets of this commit
         try:
             for name, tracked in sorted(index.datasets.items()):
                 parent_ref = parent.datasets.get(name) if parent else None
@@ -106,7 +107,9 @@ def make_commit(
                     index=index,
                     writer=writer,
                     validated=validated,
+                    known_elsewhere=seen,
                 )
+                seen.update((chunk.id, chunk) for chunk in manifest.chunks)
                 if (
                     parent_ref
                     and parent_manifest

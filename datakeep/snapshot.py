@@ -299,10 +299,15 @@ def build_snapshot(
     index: Index,
     writer: ChunkWriter,
     validated: dict[str, str] | None = None,
+    known_elsewhere: dict[str, ChunkRef] | None = None,
 ) -> Manifest:
-    """Snapshot the working copy of one tracked dataset, storing only chunks not stored yet."""
+    """Snapshot the working copy of one tracked dataset, storing only chunks not stored yet.
+
+    ``known_elsewhere`` holds chunks of other datasets in the same commit, so the same rows
+    tracked twice (a copy, another string encoding) are stored once.
+    """
     kind, files = dataset_files(repo.root, tracked, name)
-    known = {chunk.id: chunk for chunk in parent.chunks} if parent else {}
+    known = {**(known_elsewhere or {}), **({chunk.id: chunk for chunk in parent.chunks} if parent else {})}
     previous_files = {entry.path: entry.chunks for entry in parent.files} if parent else {}
     params = ChunkParams.from_dict(parent.chunking) if parent and parent.chunking else None
     entries: list[FileEntry] = []

@@ -146,3 +146,22 @@ def test_random_tables_round_trip(tmp_path_factory: pytest.TempPathFactory, tabl
     repo.add(root / "t.parquet", name="t")
     commit = repo.commit(message="random").id
     assert _bits_equal(repo.read("t", rev=commit), pq.read_table(root / "t.parquet"))
+
+
+def test_chunks_shared_across_encodings_restore_with_each_snapshots_types(repo: Repo, project: Path) -> None:
+    from tests.conftest import make_table
+
+    table = make_table(30_000)
+    write(project / "a.parquet", table)
+    large = table.cast(
+        pa.schema([f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema])
+    )
+    write(project / "b.parquet", large)
+    repo.add(project / "a.parquet", name="a")
+    repo.add(project / "b.parquet", name="b")
+    result = repo.commit(message="same rows, two string encodings")
+    assert repo.manifest("a").id == repo.manifest("b").id
+    assert result.written["chunks_reused"] > 0  # b's chunks are a's
+    assert repo.read("b").schema == pq.read_schema(project / "b.parquet")
+    assert repo.read("b").equals(pq.read_table(project / "b.parquet"))
+    assert repo.read("a").equals(pq.read_table(project / "a.parquet"))
