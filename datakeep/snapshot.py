@@ -382,8 +382,17 @@ def working_snapshot_id(repo: Repository, name: str, tracked: TrackedDataset, in
     kind, files = dataset_files(repo.root, tracked, name)
     entries: list[tuple[str, str]] = []
     for inner, absolute in files:
-        cached = index.lookup(repo.relpath(absolute), file_signature(absolute))
-        entries.append((inner, cached["id"] if cached is not None else hash_file(absolute)[0]))
+        relpath, signature = repo.relpath(absolute), file_signature(absolute)
+        cached = index.lookup(relpath, signature)
+        if cached is not None:
+            entries.append((inner, cached["id"]))
+            continue
+        started = time.time_ns()
+        file_id = hash_file(absolute)[0]
+        racy = index.racy(relpath, signature)
+        if racy is not None and racy["id"] == file_id and file_signature(absolute) == signature:
+            index.confirm(relpath, started)
+        entries.append((inner, file_id))
     return tracking.snapshot_id_of(kind, entries)
 
 

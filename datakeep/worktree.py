@@ -117,4 +117,23 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
     for name, ref in sorted(head_sets.items()):
         if name not in index.datasets:
             out.append(DatasetStatus(name=name, path="", state="removed", head=ref.snapshot, working=None))
+    if index.dirty:
+        _save_refreshed(repo, index)
     return out
+
+
+def _save_refreshed(repo: Repository, index: Index) -> None:
+    """Keep what status learnt (racy entries confirmed) when nobody else holds the lock; a status
+    never waits for, or fails because of, a commit running beside it."""
+    from datakeep.errors import LockedError
+
+    try:
+        with repo.locked(timeout=0):
+            current = repo.load_index()
+            for relpath, cached in index.files.items():
+                mine = current.files.get(relpath)
+                if mine is not None and mine.signature == cached.signature and mine.entry == cached.entry:
+                    current.files[relpath] = cached
+            current.save()
+    except LockedError:
+        pass

@@ -102,3 +102,24 @@ def test_status_sees_a_real_change(committed: tuple[Repo, Path, pa.Table]) -> No
     repo, path, table = committed
     pq.write_table(table.slice(1), path)
     assert [s.state for s in repo.status()] == ["modified"]
+
+
+def test_status_confirms_a_racily_clean_entry_once(repo: Repo, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datakeep.snapshot as snapshot
+
+    path = project / "t.parquet"
+    write(path, make_table(2000))
+    repo.add(path, name="t")
+    repo.commit(message="written and committed in the same instant")  # the entry is racy
+    time.sleep(0.1)
+    reads: list[Path] = []
+    real_hash_file = snapshot.hash_file
+
+    def hash_file_and_count(file: Path) -> tuple[str, pa.Schema, int]:
+        reads.append(file)
+        return real_hash_file(file)
+
+    monkeypatch.setattr(snapshot, "hash_file", hash_file_and_count)
+    assert [s.state for s in repo.status()] == ["unchanged"]
+    assert [s.state for s in repo.status()] == ["unchanged"]
+    assert reads == [path]  # the first status re-read the file and confirmed it; the second did not

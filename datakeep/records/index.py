@@ -59,6 +59,7 @@ class Index:
     path: Path
     datasets: dict[str, TrackedDataset] = field(default_factory=dict)
     files: dict[str, CachedFile] = field(default_factory=dict)
+    dirty: bool = False  # entries were confirmed and are worth saving
 
     @classmethod
     def load(cls, path: Path) -> Index:
@@ -100,6 +101,21 @@ class Index:
         if signature[1] + RACY_NS >= cached.recorded_ns:
             return None
         return cached.entry
+
+    def racy(self, relpath: str, signature: tuple[int, int, int]) -> dict[str, Any] | None:
+        """The entry whose stat matches but which was recorded too soon after the file's last
+        write to be trusted; re-hash the file and, if it still matches, ``confirm`` it."""
+        cached = self.files.get(relpath)
+        if cached is None or cached.signature != signature or signature[1] + RACY_NS < cached.recorded_ns:
+            return None
+        return cached.entry
+
+    def confirm(self, relpath: str, recorded_ns: int) -> None:
+        """The file was re-hashed at ``recorded_ns`` (taken before reading it) and still matches:
+        trust the entry from now on, as git refreshes racily clean index entries."""
+        cached = self.files[relpath]
+        self.files[relpath] = CachedFile(signature=cached.signature, recorded_ns=recorded_ns, entry=cached.entry)
+        self.dirty = True
 
     def remember(
         self,
