@@ -260,7 +260,13 @@ def _resolve(
     literal = _literal_rows(oid, ipc)
     if columns is not None:
         literal = literal.select(columns)
-    tables, base_index = _resolve(store, object_id(str(header["base"])), columns, depth + 1)
+    base_oid = object_id(str(header["base"]))
+    known = _TABLES.get((base_oid, tuple(columns))) if columns is not None else None
+    if known is not None:  # e.g. the old version's key columns, rebuilt moments ago for the same commit
+        base_table: pa.Table = known
+        tables, base_index = [base_table], np.arange(base_table.num_rows, dtype=np.int64)
+    else:
+        tables, base_index = _resolve(store, base_oid, columns, depth + 1)
     stacked = sum(t.num_rows for t in tables)  # where this literal table starts in concat(tables)
     gather = _gather_index(ops, len(base_index))
     if len(base_index) == 0:
@@ -344,7 +350,9 @@ def _rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: i
         raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
     header, ops, ipc = _parse(oid, data)
     literal = row_hashes(_literal_rows(oid, ipc))
-    base_hashes = rebuild_hashes(store, object_id(str(header["base"])), str(header.get("base_hashes", "")), depth + 1)
+    # Uncached below the top: a chain's inner levels are needed once, and caching them would push
+    # out the results callers come back for (a commit asks for each old chunk's hashes twice).
+    base_hashes = _rebuild_hashes(store, object_id(str(header["base"])), str(header.get("base_hashes", "")), depth + 1)
     # One gather over [base | literal] instead of hundreds of small slices.
     return np.concatenate([base_hashes, literal])[_gather_index(ops, len(base_hashes))]
 
