@@ -201,11 +201,3 @@ class Repo:
         from datakeep.diff import diff
 
         return diff(self._repo, a, b, **options)
-
-
-def init(path: str | os.PathLike[str] = ".") -> Repo:
-    return Repo.init(path)
-
-
-def open_repo(path: str | os.PathLike[str] = ".") -> Repo:
-    return Repo.open(path)

@@ -36,7 +36,3 @@ def delete_ref(repo: Repository, kind: str, name: str) -> ObjectId:
             raise DatakeepError(f"cannot delete branch '{name}': HEAD is on it", "switch to another branch first")
         repo.refs.delete(ref)
     return current
-
-
-def list_refs(repo: Repository, kind: str) -> dict[str, ObjectId]:
-    return repo.refs.list(kind)

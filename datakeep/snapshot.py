@@ -11,7 +11,6 @@ import base64
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,9 +393,3 @@ def working_snapshot_id(repo: Repository, name: str, tracked: TrackedDataset, in
             index.confirm(relpath, started)
         entries.append((inner, file_id))
     return tracking.snapshot_id_of(kind, entries)
-
-
-def iter_dataset_paths(manifest: Manifest, root: Path) -> Iterator[tuple[FileEntry, Path]]:
-    base = root / manifest.path
-    for entry in manifest.files:
-        yield entry, (base if manifest.kind == "file" else base / entry.path)
