@@ -81,30 +81,19 @@ def _column(
         arr = raw
     kind = target_kind(step.dtype)
     parsed, unmapped, failed = _converted(arr, step, kind)
+
+    def report(problem: str, mask: np.ndarray, check: str | None, detail: str) -> None:
+        # Each cell is reported once, under the first problem that explains it.
+        nonlocal judged
+        collector.add(problem, **where, check=check, detail=detail, rows=rows[mask], values=raw.filter(mask), keys=keys)
+        judged |= mask
+
     if unmapped is not None and spec is not None and spec.unmapped == "error" and unmapped.any():
-        collector.add(
-            "unmapped_value",
-            **where,
-            check=None,
-            detail="no mapping",
-            rows=rows[unmapped],
-            values=raw.filter(unmapped),
-            keys=keys,
-        )
-        judged |= unmapped
+        report("unmapped_value", unmapped, None, "no mapping")
     cast = spec.cast if spec is not None else None
     failed &= ~judged
     if failed.any():
-        collector.add(
-            "cast_failed",
-            **where,
-            check=cast.type if cast is not None else kind,
-            detail=describe(cast, kind),
-            rows=rows[failed],
-            values=raw.filter(failed),
-            keys=keys,
-        )
-        judged |= failed
+        report("cast_failed", failed, cast.type if cast is not None else kind, describe(cast, kind))
     if step.default is not None:
         default, _ = parse(pa.array([step.default]), None, step.dtype)
         if len(default) and default[0].is_valid:
@@ -113,16 +102,7 @@ def _column(
     if step.column in plan.key:
         null_key = parsed.is_null().to_numpy(zero_copy_only=False) & ~judged
         if null_key.any():
-            collector.add(
-                "null_key",
-                **where,
-                check=None,
-                detail="key column is null",
-                rows=rows[null_key],
-                values=raw.filter(null_key),
-                keys=keys,
-            )
-            judged |= null_key
+            report("null_key", null_key, None, "key column is null")
     values, filled = to_pandas(parsed, step.dtype)
     if not step.nullable:
         # Nulls are found here, not by pandera: it would build a failure case for every cell
