@@ -48,9 +48,10 @@ class Repo:
         return cls(Repository.discover(path))
 
     @classmethod
-    def init(cls, path: str | os.PathLike[str] = ".") -> Repo:
-        """Create an empty repository in ``path``."""
-        return cls(Repository.initialize(path))
+    def init(cls, path: str | os.PathLike[str] = ".", *, chunk_bytes: int | None = None) -> Repo:
+        """Create an empty repository in ``path``; ``chunk_bytes`` overrides the chunk size new
+        datasets aim for (uncompressed bytes; default ``chunking.TARGET_CHUNK_BYTES``)."""
+        return cls(Repository.initialize(path, chunk_bytes=chunk_bytes))
 
     # -- tracking and committing -----------------------------------------------------------
     def add(

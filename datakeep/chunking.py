@@ -13,8 +13,11 @@ from typing import Any
 
 import numpy as np
 
-#: A chunk holds about this many bytes of uncompressed Arrow data.
-TARGET_CHUNK_BYTES = 256 * 1024
+#: A chunk holds about this many bytes of uncompressed Arrow data. Big enough that the fixed cost
+#: of a chunk (a Parquet footer, a patch header, a call per chunk while hashing) stays small; small
+#: enough that an append or a local edit touches little. Measured on the issue-2 bench chains, 4 MiB
+#: against 256 KiB: edit-chain store 1.14x instead of 1.34x one file, commits ~30% faster.
+TARGET_CHUNK_BYTES = 4 * 1024 * 1024
 MIN_AVG_ROWS = 1024
 MAX_AVG_ROWS = 65536
 
@@ -33,9 +36,9 @@ class ChunkParams:
         return cls(int(data["avg_rows"]), int(data["min_rows"]), int(data["max_rows"]))
 
     @classmethod
-    def for_row_width(cls, row_bytes: float) -> ChunkParams:
+    def for_row_width(cls, row_bytes: float, target_bytes: int = 0) -> ChunkParams:
         """Chosen once per dataset (then kept in its manifests, so later versions cut alike)."""
-        rows = TARGET_CHUNK_BYTES / max(row_bytes, 1.0)
+        rows = (target_bytes or TARGET_CHUNK_BYTES) / max(row_bytes, 1.0)
         avg = 1 << max(0, round(np.log2(max(rows, 1.0))))
         avg = min(MAX_AVG_ROWS, max(MIN_AVG_ROWS, avg))
         return cls(avg_rows=avg, min_rows=avg // 4, max_rows=avg * 4)

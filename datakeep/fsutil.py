@@ -74,7 +74,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = 
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
+def atomic_output(path: Path, *, durable: bool = True) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success it replaces ``path`` (for streamed writers)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
@@ -82,15 +82,17 @@ def atomic_output(path: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with open(tmp_path, "rb+") as handle:
+                os.fsync(handle.fileno())
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 class FileLock:

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from datakeep.arrow_numpy import arrow_array, boolean_values, integer_view, valid_mask
 from datakeep.errors import UnsupportedTypeError
 from datakeep.serialize import canonical_json
 
@@ -122,7 +123,7 @@ def validity(array: pa.Array) -> np.ndarray:
         return np.ones(len(array), dtype=np.uint8)
     if pa.types.is_null(array.type):
         return np.zeros(len(array), dtype=np.uint8)
-    return np.asarray(array.is_valid(), dtype=np.uint8)
+    return valid_mask(array).view(np.uint8)
 
 
 def fixed_width(array: pa.Array) -> np.ndarray:
@@ -146,14 +147,12 @@ def fixed_width(array: pa.Array) -> np.ndarray:
     if array.null_count:
         if not copied:
             values = values.copy()
-        values[~np.asarray(array.is_valid(), dtype=bool)] = 0
+        values[~valid_mask(array)] = 0
     return values
 
 
 def booleans(array: pa.Array) -> np.ndarray:
-    if array.null_count:
-        array = array.fill_null(False)
-    return np.asarray(array, dtype=np.uint8) if len(array) else np.zeros(0, np.uint8)
+    return boolean_values(array)
 
 
 def string_parts(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +178,7 @@ def string_parts(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         else np.zeros(0, np.uint8)
     )
     if array.null_count:
-        valid = np.asarray(array.is_valid(), dtype=bool)
+        valid = valid_mask(array)
         garbage = lengths[~valid]
         if garbage.any():
             # Bytes behind null slots are not content: drop them.
@@ -306,9 +305,9 @@ def list_lengths(array: pa.Array) -> np.ndarray:
     """Elements per list (0 for a null list), from the offsets: works for list, large_list, map."""
     if len(array) == 0:
         return np.zeros(0, dtype=np.int64)
-    lengths = np.diff(np.asarray(array.offsets, dtype=np.int64))
+    lengths = np.diff(integer_view(array.offsets).astype(np.int64))
     if array.null_count:
-        lengths = np.where(np.asarray(array.is_valid(), dtype=bool), lengths, 0)
+        lengths = np.where(valid_mask(array), lengths, 0)
     return lengths
 
 
@@ -317,7 +316,7 @@ def list_values(array: pa.Array) -> pa.Array:
 
     Children behind a null list slot are not content, so they are left out.
     """
-    offsets = np.asarray(array.offsets, dtype=np.int64)
+    offsets = integer_view(array.offsets).astype(np.int64)
     values = array.values
     if len(array) == 0:
         return values.slice(0, 0)
@@ -330,7 +329,7 @@ def list_values(array: pa.Array) -> pa.Array:
     indices = (
         np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
     )
-    return values.take(pa.array(indices))
+    return values.take(arrow_array(indices))
 
 
 def _fixed_list_children(array: pa.Array) -> pa.Array:
@@ -338,14 +337,14 @@ def _fixed_list_children(array: pa.Array) -> pa.Array:
     values = array.values.slice(array.offset * size, len(array) * size)
     if array.null_count:
         # Children under a null fixed-size list slot are not content: null them out.
-        values = _mask_nulls(values, np.repeat(np.asarray(array.is_valid(), dtype=bool), size))
+        values = _mask_nulls(values, np.repeat(valid_mask(array), size))
     return values
 
 
 def _mask_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
     import pyarrow.compute as pc
 
-    return pc.if_else(pa.array(valid), values, pa.nulls(len(values), type=values.type))
+    return pc.if_else(arrow_array(valid), values, pa.nulls(len(values), type=values.type))
 
 
 def struct_children(array: pa.Array) -> list[pa.Array]:
@@ -353,7 +352,7 @@ def struct_children(array: pa.Array) -> list[pa.Array]:
     children = array.flatten()
     if array.null_count == 0:
         return list(children)
-    valid = np.asarray(array.is_valid(), dtype=bool)
+    valid = valid_mask(array)
     return [_mask_nulls(child, valid) for child in children]
 
 

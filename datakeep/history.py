@@ -86,6 +86,8 @@ def make_commit(
         parent = repo.commit_at(head) if head else None
         if parent is not None and not allow_empty and _unchanged(repo, index, parent):
             raise NothingToCommitError(len(index.datasets))
+        from datakeep import rowcache
+        from datakeep.patches import chunk_hashes
         from datakeep.snapshot import ChunkWriter, WriteStats, build_snapshot
 
         stats = WriteStats()
@@ -99,6 +101,8 @@ def make_commit(
                 parent_ref = parent.datasets.get(name) if parent else None
                 parent_manifest = repo.manifest_at(parent_ref.manifest) if parent_ref else None
                 validated = _validate(repo, name, tracked) if verify and tracked.entity else None
+                parent_rows = rowcache.load(repo, parent_manifest)
+                rows = rowcache.RowIndexBuilder(tracked.key)
                 manifest = build_snapshot(
                     repo,
                     name,
@@ -108,6 +112,8 @@ def make_commit(
                     writer=writer,
                     validated=validated,
                     known_elsewhere=seen,
+                    parent_rows=parent_rows,
+                    rows=rows,
                 )
                 seen.update((chunk.id, chunk) for chunk in manifest.chunks)
                 if (
@@ -120,7 +126,10 @@ def make_commit(
                     continue
                 oid = repo.put_document(manifest.to_dict(), compress=True)
                 refs[name] = DatasetRef(snapshot=manifest.id, manifest=oid)
-                summary[name] = change_summary(repo, parent_manifest, manifest)
+                new_rows = rows.finish(manifest, parent_rows, lambda chunk: chunk_hashes(repo.store, chunk))
+                if new_rows is not None:
+                    rowcache.save(repo, manifest, new_rows)
+                summary[name] = change_summary(repo, parent_manifest, manifest, old_rows=parent_rows, new_rows=new_rows)
                 changed.append(name)
         finally:
             writer.close()

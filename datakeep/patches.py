@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import CorruptObjectError
 from datakeep.ids import ObjectId, object_id
 from datakeep.store.base import ObjectStore
@@ -91,7 +92,7 @@ def encode(patch: Patch, new_table: pa.Table, base_object: ObjectId, base_hashes
     Arrow IPC stream. Not Parquet: a Parquet footer alone costs ~3 KiB, more than a typical patch's
     rows. The literal rows' hashes are not stored: ``row_hashes`` recomputes them exactly.
     """
-    literal = new_table.take(pa.array(patch.literal_rows, type=pa.int64())).replace_schema_metadata(None)
+    literal = new_table.take(arrow_array(patch.literal_rows.astype(np.int64))).replace_schema_metadata(None)
     header = json.dumps(
         {"version": PATCH_VERSION, "base": base_object, "base_hashes": base_hashes}, separators=(",", ":")
     ).encode()
@@ -232,7 +233,7 @@ def _rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None 
     combined = pa.concat_tables(aligned) if len(aligned) > 1 else aligned[0]
     if len(aligned) == 1 and len(index) == combined.num_rows and (index == np.arange(len(index))).all():
         return combined
-    return combined.take(pa.array(index, type=pa.int64())).combine_chunks()
+    return combined.take(arrow_array(index.astype(np.int64))).combine_chunks()
 
 
 def _align(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -291,7 +292,7 @@ def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list
             table = parquet.read(columns=[names[i] for i in columns], use_threads=False)
         except (pa.ArrowException, OSError, IndexError) as exc:
             raise CorruptObjectError(oid, f"not a readable Parquet chunk ({exc})") from None
-        return table.take(pa.array(rows))
+        return table.take(arrow_array(rows))
     if depth >= MAX_DEPTH * 2:
         raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
     header, ops, ipc = _parse(oid, data)
@@ -304,12 +305,12 @@ def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list
     base_part = base_part.replace_schema_metadata(None).rename_columns(literal.column_names)
     if base_part.schema != literal.schema:
         base_part = base_part.cast(literal.schema)
-    literal_part = literal.take(pa.array(position[~from_base]))
+    literal_part = literal.take(arrow_array(position[~from_base]))
     # Put the rows back in the order asked for: base rows first in the concatenation, then literal.
     order = np.empty(len(rows), dtype=np.int64)
     order[np.flatnonzero(from_base)] = np.arange(int(from_base.sum()))
     order[np.flatnonzero(~from_base)] = np.arange(int((~from_base).sum())) + int(from_base.sum())
-    return pa.concat_tables([base_part, literal_part]).take(pa.array(order))
+    return pa.concat_tables([base_part, literal_part]).take(arrow_array(order))
 
 
 def _gather_index(ops: np.ndarray, base_rows: int) -> np.ndarray:

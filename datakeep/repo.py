@@ -68,7 +68,7 @@ class Repository:
         raise NotARepositoryError(str(here))
 
     @classmethod
-    def initialize(cls, root: str | os.PathLike[str] = ".") -> Repository:
+    def initialize(cls, root: str | os.PathLike[str] = ".", *, chunk_bytes: int | None = None) -> Repository:
         path = Path(root).resolve()
         if (path / DIRNAME / "config.json").exists():
             raise RepositoryExistsError(str(path / DIRNAME))
@@ -79,7 +79,7 @@ class Repository:
         atomic_write(repo.dk / ".gitignore", b"# created by datakeep: the data store stays out of git\n*\n")
         atomic_write(repo.dk / "HEAD", f"ref: {HEADS}/{DEFAULT_BRANCH}\n".encode())
         (repo.dk / "lock").touch()
-        Config().save(repo.dk / "config.json")
+        Config(extra={"chunk_bytes": chunk_bytes} if chunk_bytes else {}).save(repo.dk / "config.json")
         return repo
 
     # -- parts ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from datakeep import hashing
+from datakeep.arrow_numpy import valid_mask
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -62,7 +63,7 @@ def column_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     else:
         h = _fixed_hashes(hashing.fixed_width(array))
     if array.null_count:
-        h[~np.asarray(array.is_valid(), dtype=bool)] = _NULL
+        h[~valid_mask(array)] = _NULL
     return h
 
 
@@ -96,25 +97,66 @@ def _fixed_hashes(values: np.ndarray) -> np.ndarray:
     return h
 
 
+#: Values up to this many 8-byte words are hashed word position by word position, across all
+#: values at once; longer ones (rare) go through the general path, which expands every word.
+_SHORT_WORDS = 8
+
+
 def _bytes_hashes(lengths: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """Hash variable-length byte strings 8 bytes at a time, without a Python loop per value."""
+    """Hash variable-length byte strings 8 bytes at a time, without a Python loop per value.
+
+    A value's hash is ``mix(sum_i mix(word_i ^ i*GOLDEN) ^ (length*M2 + GOLDEN))`` over its
+    little-endian 8-byte words (the last one zero-padded), whichever path computes it.
+    """
     n = len(lengths)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     words_per_value = (lengths + 7) // 8
-    total_words = int(words_per_value.sum())
-    if total_words == 0:
-        h = lengths.astype(np.uint64)
-        return mix(h + _GOLDEN)
     padded = np.zeros(len(data) + 8, dtype=np.uint8)
     padded[: len(data)] = data
     # Every 8-byte window of the data, read unaligned: window i starts at byte i.
     windows = np.ndarray(shape=(len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    sums = np.zeros(n, dtype=np.uint64)
+    long = words_per_value > _SHORT_WORDS
+    if long.any():
+        rows = np.flatnonzero(long)
+        sums[rows] = _word_sums_long(lengths[rows], offsets[rows], windows)
+        short = np.flatnonzero(~long)
+        sums[short] = _word_sums_short(lengths[short], offsets[short], windows)
+    else:
+        sums = _word_sums_short(lengths, offsets[:-1], windows)
+    sums ^= lengths.astype(np.uint64) * _M2 + _GOLDEN
+    return mix(sums)
+
+
+def _word_sums_short(lengths: np.ndarray, starts: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """Word sums of short values: one pass per word position, each over every value at once."""
+    sums = np.zeros(len(lengths), dtype=np.uint64)
+    last = len(windows) - 1
+    for j in range(int((lengths.max(initial=0) + 7) // 8)):
+        remaining = lengths - 8 * j
+        active = remaining > 0
+        words = windows[np.minimum(starts + 8 * j, last)]
+        partial = remaining < 8
+        if partial.any():
+            bits = (np.clip(remaining, 0, 7) * 8).astype(np.uint64)
+            words &= np.where(partial, (np.uint64(1) << bits) - np.uint64(1), ~np.uint64(0))
+        words ^= np.uint64(j * int(_GOLDEN) % 2**64)
+        words = mix(words)
+        words *= active
+        sums += words
+    return sums
+
+
+def _word_sums_long(lengths: np.ndarray, starts: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """Word sums of long values: every word of every value expanded into one flat array."""
+    n = len(lengths)
+    words_per_value = (lengths + 7) // 8
+    total_words = int(words_per_value.sum())
     word_ends = np.cumsum(words_per_value)
     value_of_word = np.repeat(np.arange(n), words_per_value)
     index_in_value = np.arange(total_words) - np.repeat(word_ends - words_per_value, words_per_value)
-    starts = offsets[:-1][value_of_word] + index_in_value * 8
-    words = windows[starts]
+    words = windows[starts[value_of_word] + index_in_value * 8]
     remaining = lengths[value_of_word] - index_in_value * 8
     partial = remaining < 8
     if partial.any():
@@ -122,11 +164,9 @@ def _bytes_hashes(lengths: np.ndarray, data: np.ndarray) -> np.ndarray:
         words[partial] &= (np.uint64(1) << bits) - np.uint64(1)
     words ^= index_in_value.astype(np.uint64) * _GOLDEN
     words = mix(words)
-    sums = np.zeros(total_words + 1, dtype=np.uint64)
-    np.cumsum(words, out=sums[1:])
-    h = sums[word_ends] - sums[word_ends - words_per_value]
-    h ^= lengths.astype(np.uint64) * _M2 + _GOLDEN
-    return mix(h)
+    totals = np.zeros(total_words + 1, dtype=np.uint64)
+    np.cumsum(words, out=totals[1:])
+    return totals[word_ends] - totals[word_ends - words_per_value]
 
 
 def _segment_hashes(child: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from datakeep.parquet_io import iter_batches, open_parquet
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.repo import Repository
+from datakeep.rowcache import RowIndex, RowIndexBuilder
 from datakeep.rowhash import row_hashes
 from datakeep.tracking import dataset_files
 
@@ -186,7 +187,11 @@ class FileChunker:
         known: dict[str, ChunkRef],
         writer: ChunkWriter,
         previous: tuple[ChunkRef, ...] = (),
+        rows: RowIndexBuilder | None = None,
+        target_bytes: int = 0,
     ) -> None:
+        self.rows = rows
+        self.target_bytes = target_bytes
         self.previous = previous
         self._previous_position = {chunk.id: i for i, chunk in enumerate(previous)}
         self._previous_starts = np.cumsum([0] + [c.rows for c in previous[:-1]]) if previous else np.zeros(0)
@@ -209,7 +214,7 @@ class FileChunker:
                 "fix --key when adding the dataset",
             )
         total_rows = parquet.metadata.num_rows
-        params = self.params or _params_for(parquet)
+        params = self.params or _params_for(parquet, self.target_bytes)
         chunker = Chunker(params)
         file_hasher = StreamHasher(schema)
         table_stats = column_stats.TableStats(schema, total_rows)
@@ -272,6 +277,8 @@ class FileChunker:
         self._emitted_rows += table.num_rows
         known = self.known.get(chunk_id)
         if known is not None:
+            if self.rows is not None:
+                self.rows.add(table.select(list(self.key)), None)
             self.writer.stats.chunks_reused += 1
             if chunk_id in self._previous_position:
                 self._shift = int(self._previous_starts[self._previous_position[chunk_id]]) - start
@@ -279,14 +286,16 @@ class FileChunker:
         predecessor = self._predecessor(start + table.num_rows // 2)
         # Without a key the boundary hashes already are whole-row hashes; with one, hash rows now.
         hashes = np.concatenate(boundary_hashes) if not self.key else row_hashes(table)
+        if self.rows is not None:
+            self.rows.add(table.select(list(self.key)), hashes)
         return self.writer.submit(table, chunk_id, hashes, predecessor)
 
 
-def _params_for(parquet: pq.ParquetFile) -> ChunkParams:
+def _params_for(parquet: pq.ParquetFile, target_bytes: int) -> ChunkParams:
     meta = parquet.metadata
     rows = max(meta.num_rows, 1)
     uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    return ChunkParams.for_row_width(uncompressed / rows if uncompressed else 64.0)
+    return ChunkParams.for_row_width(uncompressed / rows if uncompressed else 64.0, target_bytes)
 
 
 def build_snapshot(
@@ -299,12 +308,19 @@ def build_snapshot(
     writer: ChunkWriter,
     validated: dict[str, str] | None = None,
     known_elsewhere: dict[str, ChunkRef] | None = None,
+    parent_rows: RowIndex | None = None,
+    rows: RowIndexBuilder | None = None,
 ) -> Manifest:
     """Snapshot the working copy of one tracked dataset, storing only chunks not stored yet.
 
     ``known_elsewhere`` holds chunks of other datasets in the same commit, so the same rows
-    tracked twice (a copy, another string encoding) are stored once.
+    tracked twice (a copy, another string encoding) are stored once. ``parent_rows`` (the
+    parent's cached row index) spares rebuilding the hashes of patched predecessors; ``rows``
+    collects this snapshot's row index.
     """
+    if parent is not None and parent_rows is not None:
+        for position, chunk in enumerate(parent.chunks):
+            patches.remember_hashes(chunk.object, parent_rows.chunk(position)[1])
     kind, files = dataset_files(repo.root, tracked, name)
     known = {**(known_elsewhere or {}), **({chunk.id: chunk for chunk in parent.chunks} if parent else {})}
     previous_files = {entry.path: entry.chunks for entry in parent.files} if parent else {}
@@ -319,6 +335,8 @@ def build_snapshot(
         if entry is not None and all(repo.store.has(oid) for c in entry.chunks for oid in c.objects()):
             writer.stats.files_cached += 1
             entry = FileEntry.from_dict({**entry.to_dict(), "path": inner})
+            if rows is not None:
+                rows.skip(len(entry.chunks))
         else:
             previous = previous_files.get(inner, ())
             if not previous and kind == "file" and parent is not None and parent.kind == "file":
@@ -331,6 +349,8 @@ def build_snapshot(
                 known=known,
                 writer=writer,
                 previous=previous,
+                rows=rows,
+                target_bytes=int(repo.config.extra.get("chunk_bytes") or 0),
             ).run()
             writer.stats.files_read += 1
             if kind == "folder":

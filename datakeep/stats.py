@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datakeep.arrow_numpy import primitive_view
 from datakeep.hashing import canonical_type, decode
 from datakeep.serialize import jsonable
 
@@ -114,8 +115,8 @@ class ColumnAccumulator:
     def _update_sample(self, values: pa.Array) -> None:
         first = (-self._offset) % self._stride
         picked = values.slice(first)[:: self._stride] if first < len(values) else values.slice(0, 0)
-        # to_numpy turns nulls into NaN; fill_null(np.nan) would import pandas to inspect the scalar.
-        floats = np.asarray(picked.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+        # Nulls dropped first: converting an array with nulls to numpy imports pandas (0.3 s).
+        floats = primitive_view(pc.drop_null(picked).cast(pa.float64(), safe=False), "<f8")
         self.sample.extend(float(v) for v in floats[np.isfinite(floats)])
 
     def _update_counts(self, array: pa.Array) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from datakeep.records.manifest import Manifest
 from datakeep.repo import Repository
+from datakeep.rowcache import RowIndex
 
 
 def schema_changes(old: Manifest | None, new: Manifest) -> dict[str, Any]:
@@ -22,8 +23,16 @@ def schema_changes(old: Manifest | None, new: Manifest) -> dict[str, Any]:
     }
 
 
-def change_summary(repo: Repository, old: Manifest | None, new: Manifest) -> dict[str, Any]:
-    """Rows and schema against the parent snapshot, from metadata (and row-hash sidecars)."""
+def change_summary(
+    repo: Repository,
+    old: Manifest | None,
+    new: Manifest,
+    *,
+    old_rows: RowIndex | None = None,
+    new_rows: RowIndex | None = None,
+) -> dict[str, Any]:
+    """Rows and schema against the parent snapshot, from metadata: the row indexes the commit
+    holds in memory, else the row-hash sidecars and key columns."""
     old_chunks = {c.id for c in old.chunks} if old else set()
     new_chunks = [c for c in new.chunks if c.id not in old_chunks]
     summary: dict[str, Any] = {
@@ -35,5 +44,5 @@ def change_summary(repo: Repository, old: Manifest | None, new: Manifest) -> dic
     }
     from datakeep.diff.summary import row_changes
 
-    summary.update(row_changes(repo, old, new))
+    summary.update(row_changes(repo, old, new, old_rows=old_rows, new_rows=new_rows))
     return summary

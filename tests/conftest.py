@@ -13,6 +13,10 @@ import pytest
 
 from datakeep.api import Repo
 
+#: Chunk size for test repositories: small, so tables of a few ten thousand rows span many chunks
+#: and sharing, patching and boundaries are exercised (the default is sized for real data).
+SMALL_CHUNKS = 256 * 1024
+
 
 def make_table(rows: int, seed: int = 0, start_id: int = 0) -> pa.Table:
     """A table shaped like real data: key, strings of high and low cardinality, numbers, times."""
@@ -59,7 +63,7 @@ def project(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def repo(project: Path) -> Repo:
-    return Repo.init(project)
+    return Repo.init(project, chunk_bytes=SMALL_CHUNKS)
 
 
 def objects_size(root: Path) -> int:

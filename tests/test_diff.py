@@ -19,12 +19,12 @@ from datakeep.diff.errors import DuplicateKeyError, KeyTypeChangedError
 from datakeep.diff.rows import RowOptions, compare_rows
 from datakeep.diff.schema import column_plan
 from datakeep.diff.sources import FileSide
-from tests.conftest import make_table
+from tests.conftest import SMALL_CHUNKS, make_table
 
 
 def commit_versions(root: Path, tables: list[pa.Table], key: tuple[str, ...] = ("id",)) -> Repo:
     """A repository at ``root`` with one commit (tagged v1, v2, ...) per table."""
-    repo = Repo.init(root)
+    repo = Repo.init(root, chunk_bytes=SMALL_CHUNKS)
     path = root / "data.parquet"
     for number, table in enumerate(tables, start=1):
         pq.write_table(table, path)

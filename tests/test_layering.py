@@ -16,6 +16,8 @@ LAYERS = {
     "digest": 0,
     "hashing": 0,
     "rowhash": 0,
+    "arrow_numpy": 0,
+    "rowcache": 4,
     "chunking": 0,
     "parquet_io": 0,
     "store": 1,

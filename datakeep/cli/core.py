@@ -16,7 +16,12 @@ from datakeep.ids import ObjectId
 
 @click.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False))
-def init(path: str) -> None:
+@click.option(
+    "--chunk-bytes",
+    type=click.IntRange(min=4096),
+    help="Uncompressed bytes a chunk aims for (default 4 MiB); smaller shares more between versions.",
+)
+def init(path: str, chunk_bytes: int | None) -> None:
     """Create an empty datakeep repository here.
 
     Inside a git work tree the store stays out of git (`.datakeep/.gitignore`).
@@ -25,7 +30,7 @@ def init(path: str) -> None:
     """
     from datakeep.api import Repo
 
-    repo = Repo.init(path)
+    repo = Repo.init(path, chunk_bytes=chunk_bytes)
     click.echo(f"Initialized empty datakeep repository in {repo.root / '.datakeep'}")
 
 

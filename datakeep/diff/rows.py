@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datakeep.arrow_numpy import arrow_array, integer_view, valid_mask
 from datakeep.diff import matching
 from datakeep.diff.errors import DuplicateKeyError, KeyColumnMissingError, KeyTypeChangedError
 from datakeep.diff.result import KeyProblem, RowCounts, Sample
@@ -201,7 +202,7 @@ def key_codes(keys: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     nulls = np.zeros(n, dtype=bool)
     for column in keys.columns:
         if column.null_count:
-            nulls |= ~np.asarray(column.is_valid(), dtype=bool)
+            nulls |= ~valid_mask(column)
     if keys.num_columns == 1 and _integer_like(keys.schema.field(0).type):
         codes = _integer_codes(keys.column(0))
     else:
@@ -230,7 +231,7 @@ def _integer_codes(column: pa.ChunkedArray) -> np.ndarray:
         array = array.view(pa.int32() if t.bit_width == 32 else pa.int64())
     if array.null_count:
         array = pc.fill_null(array, 0)
-    return np.asarray(array).astype(np.uint64)
+    return integer_view(array).astype(np.uint64)
 
 
 def _gather(
@@ -432,7 +433,7 @@ def _close(a: np.ndarray, b: np.ndarray, tolerance: float) -> np.ndarray:
 def _read_keys(side: Side, key: tuple[str, ...], positions: np.ndarray) -> list[dict[str, Any]]:
     out: list[tuple[int, dict[str, Any]]] = []
     for unit, where, rows in _by_unit(positions):
-        table = side.read(unit, list(key)).take(pa.array(rows))
+        table = side.read(unit, list(key)).take(arrow_array(rows))
         for i, row in zip(where, table.to_pylist(), strict=True):
             out.append((int(i), {k: jsonable(v) for k, v in row.items()}))
     return [row for _, row in sorted(out, key=lambda item: item[0])]

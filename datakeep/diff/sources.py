@@ -21,10 +21,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datakeep import stats as column_stats
+from datakeep.arrow_numpy import arrow_array
 from datakeep.hashing import schema_columns
 from datakeep.ids import ObjectId
 from datakeep.parquet_io import open_parquet
 from datakeep.records.manifest import Manifest
+from datakeep.rowcache import RowIndex
 from datakeep.rowhash import column_hashes, mix, row_hashes
 from datakeep.snapshot import decode_schema
 from datakeep.store.base import ObjectStore
@@ -66,14 +68,15 @@ class Side:
 
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         """Columns of one unit, only the rows at ``rows`` (in that order)."""
-        return self.read(index, columns).take(pa.array(rows))
+        return self.read(index, columns).take(arrow_array(rows))
 
 
 class SnapshotSide(Side):
     """A committed snapshot: row hashes come from the sidecars, keys from a column projection."""
 
-    def __init__(self, store: ObjectStore, manifest: Manifest, label: str) -> None:
+    def __init__(self, store: ObjectStore, manifest: Manifest, label: str, rows: RowIndex | None = None) -> None:
         self.store = store
+        self.row_index = rows  # the snapshot's cached row index, when there is one
         self.manifest = manifest
         self.label = label
         self.snapshot_id = manifest.id
@@ -115,7 +118,7 @@ class SnapshotSide(Side):
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         chunk = self._chunks[index]
         if not chunk.depth:
-            return self.read(index, columns).take(pa.array(rows))
+            return self.read(index, columns).take(arrow_array(rows))
         positions = [self.schema.get_field_index(c) for c in columns]
         return self._take(chunk.object, positions, np.asarray(rows, dtype=np.int64), 0).rename_columns(list(columns))
 
@@ -129,9 +132,12 @@ class SnapshotSide(Side):
         if take_rows is not None:
             table: pa.Table = take_rows(self.store, oid, rows, positions)
             return table
-        return patches.rebuild_table(self.store, oid, positions).take(pa.array(rows))
+        return patches.rebuild_table(self.store, oid, positions).take(arrow_array(rows))
 
     def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
+        if spec is None and self.row_index is not None and set(key) <= set(self.row_index.keys.column_names):
+            keys, hashes = self.row_index.chunk(index)
+            return keys.select(list(key)), hashes
         if spec is None:
             keys = self.read(index, key) if key else pa.table({})
             from datakeep.patches import chunk_hashes
@@ -235,5 +241,5 @@ def _cast_or_keep(array: pa.ChunkedArray, target: pa.DataType | None) -> pa.Arra
         # Keep row hashes of failed cells distinct: swap them for a value nothing else holds.
         marker = pa.array([f"\x00uncastable{i}" for i in range(len(failed))], pa.string())
         as_text = pc.cast(array, pa.string()) if not pa.types.is_string(array.type) else array
-        return pc.if_else(pa.array(failed), marker, as_text)
+        return pc.if_else(arrow_array(failed), marker, as_text)
     return cast

@@ -16,16 +16,24 @@ from datakeep.diff.schema import column_plan
 from datakeep.diff.sources import SnapshotSide
 from datakeep.records.manifest import Manifest
 from datakeep.repo import Repository
+from datakeep.rowcache import RowIndex
 
 
-def row_changes(repo: Repository, old: Manifest | None, new: Manifest) -> dict[str, Any]:
+def row_changes(
+    repo: Repository,
+    old: Manifest | None,
+    new: Manifest,
+    *,
+    old_rows: RowIndex | None = None,
+    new_rows: RowIndex | None = None,
+) -> dict[str, Any]:
     """``{"rows": {"added", "removed", "modified"}}``; ``modified`` is left out without a key."""
     if old is None:
         return {"rows": {"added": new.rows, "removed": 0, "modified": 0}}
     if old.id == new.id:
         return {"rows": {"added": 0, "removed": 0, "modified": 0}}
-    old_side = SnapshotSide(repo.store, old, "parent")
-    new_side = SnapshotSide(repo.store, new, "new")
+    old_side = SnapshotSide(repo.store, old, "parent", rows=old_rows)
+    new_side = SnapshotSide(repo.store, new, "new", rows=new_rows)
     plan = column_plan(old_side.columns, new_side.columns)
     key = new.key if all(k in {p.new for p in plan} for k in new.key) else ()
     try:

@@ -1,0 +1,176 @@
+"""A local cache of each recent snapshot's row index: every row's hash and key, in chunk order.
+
+A commit on a patched chain needs the parent's row hashes (to align each changed chunk with its
+predecessor) and the parent's keys (for the commit's change summary), and `datakeep diff` of
+recent versions needs both again. For a chunk stored as a patch they would otherwise be rebuilt
+through its whole chain: decode and re-hash the literal rows of every level. The commit that
+wrote a snapshot already held all of it in memory, so it leaves it here.
+
+This is a cache, not the store: ``.datakeep/cache/rows/<snapshot id>.arrow``, an uncompressed
+Arrow IPC file, written without fsync, never pushed, and ignored whenever it does not match the
+manifest it is read for (rows, key columns, the digest of the chunk list). Deleting it loses
+nothing but time. Only the newest few are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from datakeep.arrow_numpy import arrow_array, primitive_view
+from datakeep.digest import bytes_id
+from datakeep.fsutil import atomic_output
+from datakeep.records.manifest import ChunkRef, Manifest
+from datakeep.repo import Repository
+
+#: Row indexes kept; a commit needs its parent's, a diff usually the last two.
+KEEP = 4
+HASH_COLUMN = "__row_hash"
+FORMAT = b"1"
+
+
+@dataclass(frozen=True, slots=True)
+class RowIndex:
+    """Row hashes (over all columns, `rowhash.row_hashes`) and key columns of one snapshot."""
+
+    hashes: np.ndarray
+    keys: pa.Table
+    starts: np.ndarray  # row where each manifest chunk begins, plus the total at the end
+    objects: tuple[str, ...]
+
+    def chunk(self, position: int) -> tuple[pa.Table, np.ndarray]:
+        """(keys, hashes) of the manifest chunk at ``position``."""
+        start, end = int(self.starts[position]), int(self.starts[position + 1])
+        return self.keys.slice(start, end - start), self.hashes[start:end]
+
+    def by_object(self) -> dict[str, int]:
+        return {oid: position for position, oid in enumerate(self.objects)}
+
+
+def _chunks_digest(chunks: tuple[ChunkRef, ...]) -> bytes:
+    return bytes_id("\n".join(c.object for c in chunks).encode()).encode()
+
+
+def _path(repo: Repository, snapshot_id: str) -> Path:
+    return repo.dk / "cache" / "rows" / f"{snapshot_id}.arrow"
+
+
+def load(repo: Repository, manifest: Manifest | None) -> RowIndex | None:
+    """The cached row index of ``manifest``, or None when there is none that matches it."""
+    if manifest is None:
+        return None
+    path = _path(repo, manifest.id)
+    try:
+        with pa.OSFile(str(path), "rb") as source:
+            table = pa.ipc.open_file(source).read_all()
+    except (OSError, pa.ArrowException):
+        return None
+    meta = table.schema.metadata or {}
+    key = list(manifest.key)
+    if (
+        meta.get(b"format") != FORMAT
+        or meta.get(b"chunks") != _chunks_digest(manifest.chunks)
+        or table.num_rows != manifest.rows
+        or table.column_names != [*key, HASH_COLUMN]
+    ):
+        return None
+    hashes = primitive_view(table.column(HASH_COLUMN), "<u8")
+    return RowIndex(
+        hashes=hashes,
+        keys=table.select(key),
+        starts=_starts(manifest.chunks),
+        objects=tuple(c.object for c in manifest.chunks),
+    )
+
+
+def save(repo: Repository, manifest: Manifest, index: RowIndex) -> None:
+    """Cache ``index`` for ``manifest``; best effort (a full disk only costs the next commit time)."""
+    table = index.keys.append_column(HASH_COLUMN, arrow_array(index.hashes.astype(np.uint64)))
+    table = table.replace_schema_metadata({"format": FORMAT, "chunks": _chunks_digest(manifest.chunks)})
+    path = _path(repo, manifest.id)
+    with contextlib.suppress(OSError, pa.ArrowException):
+        with (
+            atomic_output(path, durable=False) as temp,
+            pa.OSFile(str(temp), "wb") as sink,
+            pa.ipc.new_file(sink, table.schema) as writer,
+        ):
+            writer.write_table(table)
+        _prune(path.parent)
+
+
+def _prune(folder: Path) -> None:
+    entries = []
+    for entry in os.scandir(folder):
+        with contextlib.suppress(OSError):
+            entries.append((entry.stat().st_mtime_ns, entry.path))
+    for _, path in sorted(entries, reverse=True)[KEEP:]:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _starts(chunks: tuple[ChunkRef, ...]) -> np.ndarray:
+    starts = np.zeros(len(chunks) + 1, dtype=np.int64)
+    np.cumsum([c.rows for c in chunks], out=starts[1:])
+    return starts
+
+
+class RowIndexBuilder:
+    """Collects (keys, hashes) per chunk while a snapshot is built, in manifest chunk order.
+
+    Parts are appended per file in the order its chunks are emitted; a chunk whose hashes were
+    not computed (reused unchanged, or a file the stat cache skipped) is filled in from the
+    parent's index when the builder finishes.
+    """
+
+    def __init__(self, key: tuple[str, ...]) -> None:
+        self.key = list(key)
+        self._parts: list[tuple[pa.Table | None, np.ndarray | None]] = []
+
+    def add(self, keys: pa.Table | None, hashes: np.ndarray | None) -> None:
+        self._parts.append((keys, hashes))
+
+    def skip(self, count: int) -> None:
+        self._parts.extend([(None, None)] * count)
+
+    def finish(
+        self, manifest: Manifest, parent: RowIndex | None, hashes_of: Callable[[ChunkRef], np.ndarray]
+    ) -> RowIndex | None:
+        """The snapshot's row index, or None when some chunk's keys are known nowhere here.
+        ``hashes_of`` reads a reused chunk's stored hashes when the parent's index lacks them."""
+        chunks = manifest.chunks
+        if len(self._parts) != len(chunks):
+            return None
+        in_parent = parent.by_object() if parent is not None else {}
+        keys: list[pa.Table] = []
+        hashes: list[np.ndarray] = []
+        for chunk, (chunk_keys, chunk_hashes) in zip(chunks, self._parts, strict=True):
+            position = in_parent.get(chunk.object)
+            if parent is not None and position is not None and (chunk_keys is None or chunk_hashes is None):
+                parent_keys, parent_hashes = parent.chunk(position)
+                chunk_keys = parent_keys if chunk_keys is None else chunk_keys
+                chunk_hashes = parent_hashes if chunk_hashes is None else chunk_hashes
+            if chunk_keys is None:
+                return None
+            keys.append(chunk_keys.select(self.key).replace_schema_metadata(None))
+            hashes.append(chunk_hashes if chunk_hashes is not None else hashes_of(chunk))
+        all_hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+        return RowIndex(
+            hashes=all_hashes,
+            keys=_concat_keys(keys, self.key, len(all_hashes)),
+            starts=_starts(chunks),
+            objects=tuple(c.object for c in chunks),
+        )
+
+
+def _concat_keys(parts: list[pa.Table], key: list[str], rows: int) -> pa.Table:
+    if not key or not parts:
+        # Without key columns the table still has to say how many rows it has.
+        return pa.table({HASH_COLUMN: pa.nulls(rows, pa.uint64())}).select([])
+    schema = parts[0].schema
+    return pa.concat_tables([p.cast(schema) if p.schema != schema else p for p in parts]).combine_chunks()

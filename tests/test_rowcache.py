@@ -1,0 +1,158 @@
+"""The row-index cache: commits read the parent's row hashes and keys from it instead of rebuilding
+them through patch chains. It may only ever change speed, never an answer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from datakeep import rowcache
+from datakeep.api import Repo
+from datakeep.cli import cli
+from datakeep.repo import Repository
+from tests.conftest import SMALL_CHUNKS, make_table
+
+ROWS = 30_000
+
+
+def edited(table: pa.Table, seed: int) -> tuple[pa.Table, dict[str, int]]:
+    """Scattered edits: 2% of rows modified, 1% deleted, 1% inserted at random places."""
+    rng = np.random.default_rng(seed)
+    n = table.num_rows
+    modify = rng.choice(n, n // 50, replace=False)
+    amount = table.column("amount").to_numpy().copy()
+    amount[modify] += 1.0
+    table = table.set_column(table.schema.get_field_index("amount"), "amount", pa.array(amount))
+    keep = np.ones(n, dtype=bool)
+    deleted = rng.choice(np.setdiff1d(np.arange(n), modify), n // 100, replace=False)
+    keep[deleted] = False
+    table = table.filter(pa.array(keep))
+    new_rows = make_table(n // 100, seed=seed, start_id=10**7 * seed)
+    for row in sorted(rng.choice(table.num_rows, new_rows.num_rows, replace=False), reverse=True):
+        position = int(row)
+        table = pa.concat_tables([table.slice(0, position), new_rows.slice(0, 1), table.slice(position)])
+        new_rows = new_rows.slice(1)
+    expected = {"added": n // 100, "removed": n // 100, "modified": n // 50}
+    return table.combine_chunks(), expected
+
+
+def chain(root: Path, *, drop_cache: bool = False, damage_cache: bool = False) -> tuple[Repo, list[dict[str, Any]]]:
+    """Commit v1 and three edited versions; returns the per-commit summaries of dataset ``d``."""
+    repo = Repo.init(root, chunk_bytes=SMALL_CHUNKS)
+    path = root / "d.parquet"
+    table = make_table(ROWS)
+    pq.write_table(table, path)
+    repo.add(path, name="d", key=["id"])
+    summaries = [repo.commit(message="v1").commit.summary["d"]]
+    for seed in (1, 2, 3):
+        table, _ = edited(table, seed)
+        pq.write_table(table, path)
+        cache = root / ".datakeep" / "cache" / "rows"
+        if drop_cache:
+            shutil.rmtree(cache, ignore_errors=True)
+        if damage_cache:
+            for file in cache.iterdir():
+                file.write_bytes(file.read_bytes()[:100])
+        summaries.append(repo.commit(message=f"v{seed + 1}").commit.summary["d"])
+    return repo, summaries
+
+
+def test_summary_counts_scattered_edits_exactly(tmp_path: Path) -> None:
+    table = make_table(ROWS)
+    _, summaries = chain(tmp_path)
+    for seed, summary in zip((1, 2, 3), summaries[1:], strict=True):
+        table, expected = edited(table, seed)
+        assert summary["rows"] == expected
+
+
+def test_cache_changes_nothing_but_time(tmp_path: Path) -> None:
+    cached, with_cache = chain(tmp_path / "cached")
+    uncached, without_cache = chain(tmp_path / "uncached", drop_cache=True)
+    damaged, with_damage = chain(tmp_path / "damaged", damage_cache=True)
+    assert with_cache == without_cache == with_damage
+    manifests = [r.manifest("d") for r in (cached, uncached, damaged)]
+    assert len({m.id for m in manifests}) == 1
+    assert manifests[0].chunks == manifests[1].chunks == manifests[2].chunks
+    for repo in (cached, uncached, damaged):
+        assert repo.fsck().ok
+
+
+def test_cache_matches_what_the_store_rebuilds(tmp_path: Path) -> None:
+    repo, _ = chain(tmp_path)
+    storage = Repository.discover(tmp_path)
+    manifest = storage.manifest_at(storage.commit_at(storage.head()).datasets["d"].manifest)
+    index = rowcache.load(storage, manifest)
+    assert index is not None
+    assert any(chunk.depth for chunk in manifest.chunks)  # the chain really is patched
+    table = repo.read("d")
+    from datakeep.rowhash import row_hashes
+
+    assert np.array_equal(index.hashes, row_hashes(table))
+    assert index.keys.column("id").equals(table.column("id"))
+
+
+def test_only_recent_indexes_are_kept(tmp_path: Path) -> None:
+    repo = Repo.init(tmp_path, chunk_bytes=SMALL_CHUNKS)
+    path = tmp_path / "d.parquet"
+    for version in range(rowcache.KEEP + 3):
+        table = make_table(2_000 + version)
+        pq.write_table(table, path)
+        if version == 0:
+            repo.add(path, name="d", key=["id"])
+        repo.commit(message=f"v{version}")
+    assert len(list((tmp_path / ".datakeep" / "cache" / "rows").iterdir())) == rowcache.KEEP
+
+
+def test_index_for_another_manifest_is_refused(tmp_path: Path) -> None:
+    repo, _ = chain(tmp_path)
+    storage = Repository.discover(tmp_path)
+    manifest = storage.manifest_at(storage.commit_at(storage.head()).datasets["d"].manifest)
+    index = rowcache.load(storage, manifest)
+    assert index is not None
+    # Same snapshot id, other key: the cached keys do not fit, so the cache is not used.
+    other = type(manifest).from_dict({**manifest.to_dict(), "key": ["email"]})
+    assert rowcache.load(storage, other) is None
+    fewer = type(manifest).from_dict({**manifest.to_dict(), "rows": manifest.rows - 1})
+    assert rowcache.load(storage, fewer) is None
+    del repo
+
+
+def test_unkeyed_dataset_gets_an_index_too(tmp_path: Path) -> None:
+    repo = Repo.init(tmp_path, chunk_bytes=SMALL_CHUNKS)
+    path = tmp_path / "d.parquet"
+    table = make_table(ROWS)
+    pq.write_table(table, path)
+    repo.add(path, name="d")
+    repo.commit(message="v1")
+    pq.write_table(table.filter(pc.not_equal(pc.bit_wise_and(table.column("id"), 63), 0)), path)
+    summary = repo.commit(message="v2").commit.summary["d"]
+    assert summary["rows"] == {"added": 0, "removed": ROWS // 64 + (1 if ROWS % 64 else 0)}
+    storage = Repository.discover(tmp_path)
+    manifest = storage.manifest_at(storage.commit_at(storage.head()).datasets["d"].manifest)
+    index = rowcache.load(storage, manifest)
+    assert index is not None and index.keys.num_columns == 0 and len(index.hashes) == manifest.rows
+
+
+def test_init_chunk_bytes_sets_the_chunk_size(tmp_path: Path) -> None:
+    table = make_table(ROWS)
+    counts = []
+    for name, args in (("small", ["--chunk-bytes", "65536"]), ("default", [])):
+        root = tmp_path / name
+        root.mkdir()
+        result = CliRunner().invoke(cli, ["init", str(root), *args])
+        assert result.exit_code == 0, result.output
+        pq.write_table(table, root / "d.parquet")
+        repo = Repo.open(root)
+        repo.add(root / "d.parquet", name="d")
+        repo.commit(message="v1")
+        counts.append(len(repo.manifest("d").chunks))
+    assert counts[0] > 4 * counts[1]
+    refused = CliRunner().invoke(cli, ["init", str(tmp_path / "tiny"), "--chunk-bytes", "10"])
+    assert refused.exit_code == 2
