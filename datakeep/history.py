@@ -74,8 +74,6 @@ def make_commit(
     verify: bool = True,
 ) -> CommitResult:
     """Snapshot every tracked dataset that changed and move HEAD to a new commit."""
-    from datakeep.summary import change_summary
-
     if not message.strip():
         raise DatakeepError("empty commit message", 'pass one with -m "what changed"')
     with repo.locked():
@@ -86,8 +84,11 @@ def make_commit(
         parent = repo.commit_at(head) if head else None
         if parent is not None and not allow_empty and _unchanged(repo, index, parent):
             raise NothingToCommitError(len(index.datasets))
+        # Imported only past the unchanged check: they bring numpy and pyarrow, which a
+        # re-commit of unchanged data never needs.
         from datakeep import rowcache
         from datakeep.patches import chunk_hashes
+        from datakeep.summary import change_summary
         from datakeep.snapshot import ChunkWriter, WriteStats, build_snapshot
 
         stats = WriteStats()

@@ -36,7 +36,8 @@ def read_chunk(store: ObjectStore, chunk: ChunkRef, schema: pa.Schema, *, verify
         return _conform(table, schema)
     data = store.get_verified(chunk.object) if verify else store.get(chunk.object)
     try:
-        table = pq.read_table(io.BytesIO(data))
+        # ParquetFile, not pq.read_table: that goes through pyarrow.dataset, which imports pandas.
+        table = pq.ParquetFile(io.BytesIO(data)).read()
     except (pa.ArrowException, OSError) as exc:
         raise CorruptObjectError(chunk.object, f"not a readable Parquet chunk ({exc})") from None
     if table.num_rows != chunk.rows:
@@ -61,10 +62,6 @@ def iter_file_tables(
     schema = decode_schema(entry.schema)
     if not entry.chunks:
         return
-    scanned = _scan_whole_chunks(store, entry, schema) if not verify else None
-    if scanned is not None:
-        yield from scanned
-        return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         window = 2 * workers
         futures = [pool.submit(read_chunk, store, c, schema, verify=verify) for c in entry.chunks[:window]]
@@ -75,33 +72,6 @@ def iter_file_tables(
                 futures.append(pool.submit(read_chunk, store, entry.chunks[next_index], schema, verify=verify))
                 next_index += 1
             yield table
-
-
-def _scan_whole_chunks(store: ObjectStore, entry: FileEntry, schema: pa.Schema) -> Iterator[pa.Table] | None:
-    """When every chunk is a whole Parquet file on local disk, let Arrow's dataset scanner read them:
-    it decodes files in parallel on all cores with bounded read-ahead, and keeps their order.
-    None when a chunk is a patch or the store has no local paths."""
-    path_of = getattr(store, "path", None)
-    if path_of is None or any(chunk.depth for chunk in entry.chunks):
-        return None
-    import pyarrow.dataset as ds
-
-    paths = [str(path_of(chunk.object)) for chunk in entry.chunks]
-    if not all(Path(p).exists() for p in paths):
-        return None  # e.g. a partial clone: the per-chunk path fetches what is missing
-    target = schema.remove_metadata()
-
-    def batches() -> Iterator[pa.Table]:
-        try:
-            scanner = ds.dataset(paths, schema=target, format="parquet").scanner(use_threads=True)
-            for batch in scanner.to_batches():
-                if batch.num_rows:
-                    yield pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata)
-        except (pa.ArrowException, OSError) as exc:
-            detail = f"a chunk of this file cannot be read ({exc}); `datakeep fsck` names it"
-            raise CorruptObjectError(entry.id, detail) from None
-
-    return batches()
 
 
 def read_file_entry(store: ObjectStore, entry: FileEntry) -> pa.Table:

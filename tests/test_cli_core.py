@@ -204,3 +204,28 @@ def test_installed_command_and_python_m(project: Path) -> None:
 def test_cli_start_up_does_not_import_pandas_or_pyarrow() -> None:
     code = "import sys, datakeep.cli; sys.exit(1 if {'pandas', 'pyarrow'} & set(sys.modules) else 0)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_unchanged_commit_and_status_import_no_pyarrow_and_a_commit_no_pandas(project: Path) -> None:
+    """Start-up counts in every timing a user sees: an unchanged re-commit or `status` answers from
+    the stat cache alone, and a real commit needs pyarrow and numpy but never pandas."""
+    table = make_table(5_000)
+    write(project / "t.parquet", table)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    assert runner.invoke(cli, ["add", "t.parquet", "--name", "t", "--key", "id"]).exit_code == 0
+    probe = (
+        "import sys\nfrom datakeep.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules), code)"
+    )
+
+    def imported(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-c", probe, *args], cwd=project, capture_output=True, text=True)
+        return done.stdout.strip().splitlines()[-1]
+
+    assert imported("commit", "-m", "v1") == "['pyarrow'] 0"
+    write(project / "t.parquet", pa.concat_tables([table, make_table(100, seed=1, start_id=10**6)]))
+    assert imported("commit", "-m", "v2") == "['pyarrow'] 0"
+    assert imported("status") == "[] 0"
+    assert imported("commit", "-m", "again") == "[] 1"
