@@ -88,8 +88,8 @@ def make_commit(
         # re-commit of unchanged data never needs.
         from datakeep import rowcache
         from datakeep.patches import chunk_hashes
-        from datakeep.summary import change_summary
         from datakeep.snapshot import ChunkWriter, WriteStats, build_snapshot
+        from datakeep.summary import change_summary
 
         stats = WriteStats()
         writer = ChunkWriter(repo, stats)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,9 +72,65 @@ def _looks_like_text(path: Path) -> bool:
     return bool(sample) and b"\x00" not in sample
 
 
-def iter_batches(parquet: pq.ParquetFile, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """Record batches of the file, turning mid-file damage into InputDataError."""
+def iter_batches(
+    parquet: pq.ParquetFile, path: Path, batch_rows: int, *, read_ahead: int = 0
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of the file, turning mid-file damage into InputDataError.
+
+    With ``read_ahead`` > 0 a thread decodes up to that many batches ahead of the consumer:
+    Parquet decoding releases the GIL, so it overlaps with the hashing and statistics the
+    consumer does on each batch.
+    """
+    batches = _batches(parquet, path, batch_rows)
+    if read_ahead <= 0:
+        yield from batches
+        return
+    yield from _read_ahead(batches, read_ahead)
+
+
+def _batches(parquet: pq.ParquetFile, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
     try:
         yield from parquet.iter_batches(batch_size=batch_rows, use_threads=True)
     except (pa.ArrowException, OSError) as exc:
         raise InputDataError(str(path), f"is damaged and cannot be read ({exc})") from None
+
+
+_DONE = object()
+
+
+def _read_ahead(source: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
+    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        """Queue ``item`` unless the consumer has gone; False when it has."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not offer(item):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(exc)
+
+    thread = threading.Thread(target=produce, name="datakeep-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()

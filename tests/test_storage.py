@@ -123,3 +123,29 @@ def test_status_confirms_a_racily_clean_entry_once(repo: Repo, project: Path, mo
     assert [s.state for s in repo.status()] == ["unchanged"]
     assert [s.state for s in repo.status()] == ["unchanged"]
     assert reads == [path]  # the first status re-read the file and confirmed it; the second did not
+
+
+def test_read_ahead_hands_over_every_batch_in_order_and_stops_cleanly(tmp_path: Path) -> None:
+    import threading
+
+    from datakeep.errors import InputDataError
+    from datakeep.parquet_io import iter_batches, open_parquet
+
+    path = write(tmp_path / "t.parquet", make_table(10_000), row_group_size=1_000)
+    plain = [b.column("id").to_pylist() for b in iter_batches(open_parquet(path), path, 700)]
+    ahead = [b.column("id").to_pylist() for b in iter_batches(open_parquet(path), path, 700, read_ahead=2)]
+    assert ahead == plain and sum(map(len, ahead)) == 10_000
+
+    before = threading.active_count()
+    for _ in iter_batches(open_parquet(path), path, 700, read_ahead=1):
+        break  # a consumer that stops early must not leave the reader thread behind
+    assert threading.active_count() == before
+
+    damaged = tmp_path / "damaged.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4096] = b"\xff" * 4096  # inside the column data
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(InputDataError, match="damaged"):
+        for _ in iter_batches(open_parquet(damaged), damaged, 700, read_ahead=2):
+            pass
+    assert threading.active_count() == before

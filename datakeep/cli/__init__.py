@@ -104,4 +104,7 @@ def cli(ctx: click.Context, debug: bool, directory: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (`datakeep` and `python -m datakeep`)."""
+    from datakeep.cli.allocator import tune
+
+    tune()
     cli.main(args=argv, prog_name="datakeep")

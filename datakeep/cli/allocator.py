@@ -1,0 +1,35 @@
+"""Allocator settings for the `datakeep` process.
+
+A commit or a checkout allocates and frees many numpy and Arrow buffers of a few MiB each.
+glibc serves every allocation above 128 KiB with a fresh ``mmap`` by default, so each one comes
+back as zero pages the kernel must fault in, and each free returns it at once: on the issue-2
+bench that was a third to half of a commit's CPU time, spent in the kernel. Keeping buffers up to
+32 MiB on the heap, and freed memory for reuse until 256 MiB of it pile up, removes nearly all of it
+(commit 2.3 s -> 1.6 s, system time 1.1 s -> 0.25 s at 1M rows).
+
+Only the CLI does this, because it owns its process; a library must not retune the allocator of
+the program that imports it. A ``MALLOC_*`` variable set by the user wins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 * 1024 * 1024
+TRIM_THRESHOLD = 256 * 1024 * 1024
+
+
+def tune() -> None:
+    """Apply the settings above, where the C library is glibc; elsewhere do nothing."""
+    if not sys.platform.startswith("linux") or any(name.startswith("MALLOC_") for name in os.environ):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        mallopt = ctypes.CDLL(None).mallopt  # absent from musl and other C libraries
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
