@@ -17,8 +17,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -130,9 +132,11 @@ class RowIndexBuilder:
 
     def __init__(self, key: tuple[str, ...]) -> None:
         self.key = list(key)
-        self._parts: list[tuple[pa.Table | None, np.ndarray | None]] = []
+        self._parts: list[tuple[pa.Table | None, np.ndarray | Future[Any] | None]] = []
 
-    def add(self, keys: pa.Table | None, hashes: np.ndarray | None) -> None:
+    def add(self, keys: pa.Table | None, hashes: np.ndarray | Future[Any] | None) -> None:
+        """One chunk's keys and hashes; ``hashes`` may be the future of a chunk writer that
+        computes them (its result has ``.hashes``)."""
         self._parts.append((keys, hashes))
 
     def skip(self, count: int) -> None:
@@ -149,7 +153,8 @@ class RowIndexBuilder:
         in_parent = parent.by_object() if parent is not None else {}
         keys: list[pa.Table] = []
         hashes: list[np.ndarray] = []
-        for chunk, (chunk_keys, chunk_hashes) in zip(chunks, self._parts, strict=True):
+        for chunk, (chunk_keys, pending) in zip(chunks, self._parts, strict=True):
+            chunk_hashes = pending.result().hashes if isinstance(pending, Future) else pending
             position = in_parent.get(chunk.object)
             if parent is not None and position is not None and (chunk_keys is None or chunk_hashes is None):
                 parent_keys, parent_hashes = parent.chunk(position)

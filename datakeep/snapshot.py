@@ -35,7 +35,7 @@ from datakeep.rowhash import row_hashes
 from datakeep.tracking import dataset_files
 
 BATCH_ROWS = 65536
-MAX_IN_FLIGHT = 8
+MAX_IN_FLIGHT = 4
 #: Batches decoded ahead of the hashing (on a reader thread).
 READ_AHEAD = 2
 CHUNK_COMPRESSION = "zstd"
@@ -89,6 +89,12 @@ def encode_chunk(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+@dataclass(frozen=True, slots=True)
+class WrittenChunk:
+    ref: ChunkRef
+    hashes: np.ndarray  # the chunk's row hashes
+
+
 class ChunkWriter:
     """Encodes and stores new chunks on worker threads (Parquet encoding releases the GIL)."""
 
@@ -96,19 +102,27 @@ class ChunkWriter:
         self.repo = repo
         self.stats = stats
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="datakeep-chunk")
-        self._in_flight: deque[Future[ChunkRef]] = deque()
+        self._in_flight: deque[Future[WrittenChunk]] = deque()
         self._lock = threading.Lock()  # counters are shared by the worker threads
 
     def submit(
-        self, table: pa.Table, chunk_id: str, hashes: np.ndarray, predecessor: ChunkRef | None = None
-    ) -> Future[ChunkRef]:
+        self, table: pa.Table, chunk_id: str, hashes: np.ndarray | None, predecessor: ChunkRef | None = None
+    ) -> Future[WrittenChunk]:
+        """Store ``table`` on a worker; ``hashes`` None means: compute its row hashes there."""
         while len(self._in_flight) >= MAX_IN_FLIGHT:
             self._in_flight.popleft().result()
         future = self._pool.submit(self._write, table, chunk_id, hashes, predecessor)
         self._in_flight.append(future)
         return future
 
-    def _write(self, table: pa.Table, chunk_id: str, hashes: np.ndarray, predecessor: ChunkRef | None) -> ChunkRef:
+    def _write(
+        self, table: pa.Table, chunk_id: str, hashes: np.ndarray | None, predecessor: ChunkRef | None
+    ) -> WrittenChunk:
+        if hashes is None:
+            hashes = row_hashes(table)
+        return WrittenChunk(self._store(table, chunk_id, hashes, predecessor), hashes)
+
+    def _store(self, table: pa.Table, chunk_id: str, hashes: np.ndarray, predecessor: ChunkRef | None) -> ChunkRef:
         if predecessor is not None and predecessor.depth < patches.MAX_DEPTH:
             patched = self._write_patch(table, chunk_id, hashes, predecessor)
             if patched is not None:
@@ -246,7 +260,7 @@ class FileChunker:
         chunker = Chunker(params)
         file_hasher = StreamHasher(schema)
         table_stats = column_stats.TableStats(schema, total_rows)
-        slots: list[ChunkRef | Future[ChunkRef]] = []
+        slots: list[ChunkRef | Future[WrittenChunk]] = []
         pending: list[pa.RecordBatch] = []
         pending_hashes: list[np.ndarray] = []
         position = 0
@@ -268,7 +282,7 @@ class FileChunker:
                 position += batch.num_rows
             if pending:
                 slots.append(self._emit(schema, pending, pending_hashes, file_hasher))
-        chunks = tuple(s.result() if isinstance(s, Future) else s for s in slots)
+        chunks = tuple(s.result().ref if isinstance(s, Future) else s for s in slots)
         entry = FileEntry(
             path=self.relpath,
             id=file_hasher.hexdigest(),
@@ -297,7 +311,7 @@ class FileChunker:
         batches: list[pa.RecordBatch],
         boundary_hashes: list[np.ndarray],
         file_hasher: StreamHasher,
-    ) -> ChunkRef | Future[ChunkRef]:
+    ) -> ChunkRef | Future[WrittenChunk]:
         table = pa.Table.from_batches(batches, schema=schema)
         chunk_hasher = StreamHasher(schema)
         update_all([file_hasher, chunk_hasher], table)
@@ -313,11 +327,13 @@ class FileChunker:
                 self._shift = int(self._previous_starts[self._previous_position[chunk_id]]) - start
             return known
         predecessor = self._predecessor(start + table.num_rows // 2)
-        # Without a key the boundary hashes already are whole-row hashes; with one, hash rows now.
-        hashes = np.concatenate(boundary_hashes) if not self.key else row_hashes(table)
+        # Without a key the boundary hashes already are whole-row hashes; with one, the writer's
+        # worker hashes the rows (off this thread, which reads and hashes the stream).
+        hashes = np.concatenate(boundary_hashes) if not self.key else None
+        written = self.writer.submit(table, chunk_id, hashes, predecessor)
         if self.rows is not None:
-            self.rows.add(table.select(list(self.key)), hashes)
-        return self.writer.submit(table, chunk_id, hashes, predecessor)
+            self.rows.add(table.select(list(self.key)), hashes if hashes is not None else written)
+        return written
 
 
 def _params_for(parquet: pq.ParquetFile, target_bytes: int) -> ChunkParams:
@@ -386,6 +402,10 @@ def build_snapshot(
                 entry = _trim_file_stats(entry, len(files))
             index.remember(relpath, signature, entry.to_dict(), recorded)
         entries.append(entry)
+    # The decoded batches and chunk tables are gone: hand their memory back to the system now, so
+    # the change summary that follows does not stack its peak on top of it (mimalloc and jemalloc
+    # otherwise keep freed pages for a while).
+    pa.default_memory_pool().release_unused()
     first_schema = decode_schema(entries[0].schema)
     if params is None:
         params = ChunkParams.for_row_width(64.0)

@@ -84,3 +84,32 @@ def unmatched(n: int, matched: np.ndarray) -> np.ndarray:
     keep = np.ones(n, dtype=bool)
     keep[matched] = False
     return np.flatnonzero(keep)
+
+
+#: A dense join's table may be this many times larger than both sides together.
+DENSE_SLACK = 4
+
+
+def match_dense(codes_a: np.ndarray, codes_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Match unique integer keys that fill a narrow range (ids counted up from somewhere) by
+    direct addressing: one scatter and one gather, no sort. Pairs come in key order, as
+    ``match_sorted`` gives them. None when the keys are not dense enough, or not unique."""
+    if len(codes_a) == 0 or len(codes_b) == 0:
+        return None
+    a, b = codes_a.view(np.int64), codes_b.view(np.int64)
+    low = min(int(a.min()), int(b.min()))
+    span = max(int(a.max()), int(b.max())) - low + 1
+    if span > DENSE_SLACK * (len(a) + len(b)) + 1024:
+        return None
+    slots = []
+    for codes in (a, b):
+        slot = np.full(span, -1, dtype=np.int64)
+        slot[codes - low] = np.arange(len(codes), dtype=np.int64)
+        if np.count_nonzero(slot >= 0) != len(codes):
+            return None  # a duplicated key: the caller's multiset path handles it
+        slots.append(slot)
+    both = np.flatnonzero((slots[0] >= 0) & (slots[1] >= 0))
+    if low < 0:
+        # Codes compare as unsigned elsewhere, where negative keys sort after the others.
+        both = np.concatenate([both[both >= -low], both[both < -low]])
+    return slots[0][both], slots[1][both]
