@@ -93,7 +93,7 @@ def load(repo: Repository, manifest: Manifest | None) -> RowIndex | None:
 
 def save(repo: Repository, manifest: Manifest, index: RowIndex) -> None:
     """Cache ``index`` for ``manifest``; best effort (a full disk only costs the next commit time)."""
-    table = index.keys.append_column(HASH_COLUMN, arrow_array(index.hashes.astype(np.uint64)))
+    table = index.keys.append_column(HASH_COLUMN, arrow_array(index.hashes.astype(np.uint64, copy=False)))
     table = table.replace_schema_metadata({"format": FORMAT, "chunks": _chunks_digest(manifest.chunks)})
     path = _path(repo, manifest.id)
     with contextlib.suppress(OSError, pa.ArrowException):
