@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,32 @@ import pyarrow.parquet as pq
 from datakeep.errors import InputDataError
 
 MAGIC = b"PAR1"
+
+
+@functools.cache
+def scratch_pool() -> pa.MemoryPool:
+    """A memory pool for short-lived decodes that only a few rows are kept from (a diff's
+    changed chunks). Arrow's default pool here is mimalloc, which keeps freed pages per thread:
+    decoding chunk after chunk on two threads then holds several times what is live. jemalloc
+    (or the system allocator where the wheel lacks it) gives them back, no slower here."""
+    try:
+        pool = pa.jemalloc_memory_pool()
+        pa.jemalloc_set_decay_ms(0)  # purge freed pages at once (only this pool uses jemalloc)
+        return pool
+    except NotImplementedError:
+        return pa.system_memory_pool()
+
+
+def iter_columns(source: str | pa.NativeFile, columns: list[str]) -> Iterator[pa.ChunkedArray]:
+    """The named columns of a Parquet file, decoded one at a time into `scratch_pool`, so the
+    peak is one decoded column rather than the whole file (nor all its pages read ahead)."""
+    # pq.ParquetFile takes no memory pool; its reader class does.
+    from pyarrow._parquet import ParquetReader
+
+    reader = ParquetReader(memory_pool=scratch_pool())
+    reader.open(source, pre_buffer=False)
+    for name in columns:
+        yield reader.read_all(column_indices=[reader.column_name_idx(name)], use_threads=False).column(0)
 
 
 def open_parquet(path: Path) -> pq.ParquetFile:

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import CorruptObjectError
 from datakeep.ids import ObjectId, object_id
+from datakeep.parquet_io import iter_columns, scratch_pool
 from datakeep.store.base import ObjectStore
 
 MAGIC = b"DKPATCH1"
@@ -286,21 +287,26 @@ def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list
     rows = np.asarray(rows, dtype=np.int64)
     data = store.get(oid)
     if not is_patch(data):
+        wanted = arrow_array(rows)
         try:
-            parquet = pq.ParquetFile(io.BytesIO(data))
-            names = parquet.schema_arrow.names
-            table = parquet.read(columns=[names[i] for i in columns], use_threads=False)
+            names = pq.ParquetFile(pa.BufferReader(data)).schema_arrow.names
+            picked = [names[i] for i in columns]
+            taken = [column.take(wanted) for column in iter_columns(pa.BufferReader(data), picked)]
         except (pa.ArrowException, OSError, IndexError) as exc:
             raise CorruptObjectError(oid, f"not a readable Parquet chunk ({exc})") from None
-        return table.take(arrow_array(rows))
+        return pa.table(taken, names=picked)
     if depth >= MAX_DEPTH * 2:
         raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
     header, ops, ipc = _parse(oid, data)
-    literal = _literal_rows(oid, ipc).select(columns)
+    # Decoded only to pick a few rows from: into the scratch pool, which gives the pages back.
+    literal = _literal_rows(oid, ipc, scratch_pool()).select(columns)
     ends = np.cumsum(ops[:, 2])
     op = np.searchsorted(ends, rows, side="right")
     position = ops[op, 1] + rows - (ends[op] - ops[op, 2])
     from_base = ops[op, 0] == BASE
+    if not from_base.any():
+        # Changed rows are usually all literal: the base chunk is not decoded at all.
+        return literal.take(arrow_array(position))
     base_part = take_rows(store, object_id(str(header["base"])), position[from_base], columns, depth + 1)
     base_part = base_part.replace_schema_metadata(None).rename_columns(literal.column_names)
     if base_part.schema != literal.schema:
@@ -322,9 +328,9 @@ def _gather_index(ops: np.ndarray, base_rows: int) -> np.ndarray:
     return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(offsets, lengths)
 
 
-def _literal_rows(oid: ObjectId, ipc: memoryview) -> pa.Table:
+def _literal_rows(oid: ObjectId, ipc: memoryview, pool: pa.MemoryPool | None = None) -> pa.Table:
     try:
-        return pa.ipc.open_stream(pa.py_buffer(ipc)).read_all()
+        return pa.ipc.open_stream(pa.py_buffer(ipc), memory_pool=pool).read_all()
     except (pa.ArrowException, OSError) as exc:
         raise CorruptObjectError(oid, f"damaged patch rows ({exc})") from None
 

@@ -156,3 +156,47 @@ def test_init_chunk_bytes_sets_the_chunk_size(tmp_path: Path) -> None:
     assert counts[0] > 4 * counts[1]
     refused = CliRunner().invoke(cli, ["init", str(tmp_path / "tiny"), "--chunk-bytes", "10"])
     assert refused.exit_code == 2
+
+
+def test_diff_answers_the_same_from_the_cache_as_from_the_store(tmp_path: Path) -> None:
+    repo, _ = chain(tmp_path)
+    storage = Repository.discover(tmp_path)
+    for rev in ("HEAD", "HEAD~3"):
+        assert rowcache.load(storage, storage.manifest_at(_manifest_oid(storage, rev))) is not None
+    cached = repo.diff("HEAD~3", "HEAD").to_dict()
+    shutil.rmtree(tmp_path / ".datakeep" / "cache" / "rows")
+    from_store = repo.diff("HEAD~3", "HEAD").to_dict()
+    assert cached == from_store
+    rows = cached["datasets"][0]["rows"]
+    assert rows["modified"] > 0 and rows["added"] > 0 and rows["removed"] > 0
+
+
+def test_partitioned_join_of_an_indexed_and_a_plain_side(tmp_path: Path) -> None:
+    from datakeep.diff.rows import RowOptions, compare_rows
+    from datakeep.diff.schema import column_plan
+    from datakeep.diff.sources import SnapshotSide
+
+    chain(tmp_path)
+    storage = Repository.discover(tmp_path)
+    old_manifest = storage.manifest_at(_manifest_oid(storage, "HEAD~3"))
+    new_manifest = storage.manifest_at(_manifest_oid(storage, "HEAD"))
+    index = rowcache.load(storage, new_manifest)
+    assert index is not None
+    outcomes = []
+    for indexed, partition_rows in ((False, 10**9), (True, 10**9), (True, 7_000)):
+        old = SnapshotSide(storage.store, old_manifest, "old")
+        new = SnapshotSide(storage.store, new_manifest, "new", rows=index if indexed else None)
+        options = RowOptions(
+            dataset="d", key=("id",), plan=column_plan(old.columns, new.columns), partition_rows=partition_rows
+        )
+        outcomes.append(compare_rows(old, new, options))
+    assert outcomes[2].chunks["passes"] > 1
+    first = outcomes[0]
+    for other in outcomes[1:]:
+        assert (other.counts, other.cells, other.samples) == (first.counts, first.cells, first.samples)
+
+
+def _manifest_oid(storage: Repository, rev: str) -> Any:
+    from datakeep.revisions import resolve
+
+    return storage.commit_at(resolve(storage, rev)).datasets["d"].manifest

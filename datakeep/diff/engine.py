@@ -148,9 +148,12 @@ def _snapshot_entry(repo: Repository, snapshot: str, manifest_oid: Any, rev: str
         return cache["m"]
 
     def side() -> Side:
+        from datakeep import rowcache
         from datakeep.diff.sources import SnapshotSide
 
-        return SnapshotSide(repo.store, manifest(), rev)
+        # A recent snapshot's cached row index spares reading its key columns and rebuilding
+        # the row hashes of patched chunks; without one, the store answers the same, slower.
+        return SnapshotSide(repo.store, manifest(), rev, rows=rowcache.load(repo, manifest()))
 
     return _Entry(snapshot_id=snapshot, open=side, manifest=manifest)
 

@@ -65,11 +65,30 @@ class RowOutcome:
     chunks: dict[str, int]
 
 
+class _UnitPositions:
+    """``(unit << 32 | row in unit)`` of every row of whole units, computed only for the rows
+    asked for: a 5M-row side would otherwise hold 40 MB of positions to read a few thousand."""
+
+    def __init__(self, units: np.ndarray, lengths: np.ndarray) -> None:
+        self._units = units
+        self._ends = np.cumsum(lengths)
+        self._starts = self._ends - lengths
+        self._total = int(self._ends[-1]) if len(lengths) else 0
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        which = np.searchsorted(self._ends, rows, side="right")
+        return (self._units[which] << _ROW_BITS) | (rows - self._starts[which])
+
+
 @dataclass(slots=True)
 class _Gathered:
     codes: np.ndarray
     hashes: np.ndarray
-    positions: np.ndarray
+    positions: np.ndarray | _UnitPositions
     nulls: np.ndarray
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     sorted_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
@@ -104,10 +123,13 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
     rows_old = sum(old.units[i].rows for i in old_units)
     rows_new = sum(new.units[i].rows for i in new_units)
     parts = max(1, math.ceil(max(rows_old, rows_new) / options.partition_rows))
+    if old.indexed([], key_old, spec_old) is not None and new.indexed([], key_new, spec_new) is not None:
+        parts = 1  # both row indexes are in memory already: passes would only copy them again
     counts = Counter(unchanged=shared_rows)
     cells: Counter[str] = Counter()
     samples: list[Sample] = []
     problems: list[KeyProblem] = []
+    pending = _Pending(options.sample)
     with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="datakeep-diff") as pool:
         for part in range(parts):
             a = _gather(pool, old, old_units, key_old, spec_old, part, parts)
@@ -123,7 +145,7 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
             dense = None if a.nulls.any() or b.nulls.any() else matching.match_dense(a.codes, b.codes)
             if dense is not None:
                 ia, ib = dense  # unique, non-null integer keys: nothing to report, no sort needed
-                same = a.hashes[ia] == b.hashes[ib]
+                same = _equal_at(a.hashes, ia, b.hashes, ib)
             else:
                 a.sort()
                 b.sort()
@@ -134,24 +156,29 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
             pa_idx, pb_idx = ia[~same], ib[~same]
             removed = matching.unmatched(len(a.codes), ia)
             added = matching.unmatched(len(b.codes), ib)
-            if options.detail and len(pa_idx):
-                result = _compare_pairs(
-                    pool, old, new, plan, a.positions[pa_idx], b.positions[pb_idx], key_new, options, part == 0
-                )
-                counts["modified"] += result.modified
-                counts["unchanged"] += result.unchanged
-                # A key-hash collision (different keys, same code) is a removal plus an addition.
-                counts["removed"] += result.collisions
-                counts["added"] += result.collisions
-                cells.update(result.cells)
-                samples += result.samples
-            else:
-                counts["modified"] += len(pa_idx)
             counts["removed"] += len(removed)
             counts["added"] += len(added)
-            if part == 0 and options.sample and options.detail:
-                samples += _key_samples(old, key_old, key_new, a.positions[removed], "removed", options.sample)
-                samples += _key_samples(new, key_new, key_new, b.positions[added], "added", options.sample)
+            if options.detail:
+                pending.add(a.positions[pa_idx], b.positions[pb_idx], b.codes[pb_idx])
+                pending.add_edges(a.positions[removed], b.positions[added])
+            else:
+                counts["modified"] += len(pa_idx)
+        pairs = pending.pairs()
+        if pairs is not None:
+            # Once for all passes: each pass would otherwise decode every changed chunk again.
+            pos_old, pos_new, codes = pairs
+            result = _compare_pairs(pool, old, new, plan, pos_old, pos_new, codes, key_new, options)
+            counts["modified"] += result.modified
+            counts["unchanged"] += result.unchanged
+            # A key-hash collision (different keys, same code) is a removal plus an addition.
+            counts["removed"] += result.collisions
+            counts["added"] += result.collisions
+            cells.update(result.cells)
+            samples += result.samples
+        if options.sample and options.detail and key_new:
+            removed_sample, added_sample = pending.edges()
+            samples += _key_samples(old, key_old, key_new, removed_sample, "removed", options.sample)
+            samples += _key_samples(new, key_new, key_new, added_sample, "added", options.sample)
     if problems and not options.allow_duplicates:
         raise DuplicateKeyError(options.dataset, key_new, problems)
     row_counts = RowCounts(
@@ -215,6 +242,7 @@ def key_codes(keys: pa.Table) -> tuple[np.ndarray, np.ndarray]:
 
         codes = row_hashes(keys)
     if nulls.any():
+        codes = codes.copy()  # may be a read-only view of Arrow memory
         codes[nulls] = _NULL_KEY
     return codes, nulls
 
@@ -236,7 +264,8 @@ def _integer_codes(column: pa.ChunkedArray) -> np.ndarray:
         array = array.view(pa.int32() if t.bit_width == 32 else pa.int64())
     if array.null_count:
         array = pc.fill_null(array, 0)
-    return integer_view(array).astype(np.uint64)
+    # A view, not a copy: for 64-bit keys the codes are the key column's own memory.
+    return integer_view(array).view(np.uint64) if t.bit_width == 64 else integer_view(array).astype(np.uint64)
 
 
 def _gather(
@@ -260,6 +289,16 @@ def _gather(
             return codes[keep], hashes[keep], positions[keep], nulls[keep]
         return codes, hashes, positions, nulls
 
+    whole = side.indexed(units, key, spec)
+    if whole is not None:
+        keys, hashes = whole
+        codes, nulls = key_codes(keys) if key else (hashes, np.zeros(len(hashes), dtype=bool))
+        chosen = np.asarray(units, dtype=np.int64)
+        positions = _UnitPositions(chosen, np.array([side.units[i].rows for i in units], dtype=np.int64))
+        if parts > 1:
+            keep = (mix(codes.copy()) % np.uint64(parts)) == np.uint64(part)
+            return _Gathered(codes[keep], hashes[keep], positions[np.flatnonzero(keep)], nulls[keep])
+        return _Gathered(codes, hashes, positions, nulls)
     pieces = list(pool.map(one, units))
     if not pieces:
         empty_u = np.zeros(0, dtype=np.uint64)
@@ -307,11 +346,20 @@ def _merge_problems(old: list[KeyProblem], new: list[KeyProblem]) -> list[KeyPro
     return [by_side[s] for s in ("from", "to") if s in by_side]
 
 
+def _equal_at(x: np.ndarray, ix: np.ndarray, y: np.ndarray, iy: np.ndarray, block: int = 1 << 20) -> np.ndarray:
+    """``x[ix] == y[iy]``, a block at a time: the gathered hashes are 16 bytes a pair otherwise."""
+    out = np.empty(len(ix), dtype=bool)
+    for start in range(0, len(ix), block):
+        end = start + block
+        np.equal(x[ix[start:end]], y[iy[start:end]], out=out[start:end])
+    return out
+
+
 def _match_keys(a: _Gathered, b: _Gathered, *, multiset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Matched pairs (ia, ib) and whether each pair's row hashes are equal."""
     if not multiset:
         ia, ib = matching.match_sorted(a.order, a.sorted_codes, b.order, b.sorted_codes)
-        return ia, ib, a.hashes[ia] == b.hashes[ib]
+        return ia, ib, _equal_at(a.hashes, ia, b.hashes, ib)
     # Duplicated keys, matched as multisets: equal rows first, then what is left key by key.
     ea, eb = matching.match_multiset([a.codes, a.hashes], [b.codes, b.hashes])
     rest_a = matching.unmatched(len(a.codes), ea)
@@ -321,6 +369,42 @@ def _match_keys(a: _Gathered, b: _Gathered, *, multiset: bool) -> tuple[np.ndarr
     ib = np.concatenate([eb, rest_b[mb]])
     same = np.concatenate([np.ones(len(ea), dtype=bool), np.zeros(len(ma), dtype=bool)])
     return ia, ib, same
+
+
+class _Pending:
+    """What the join passes leave for later: matched pairs whose row hashes differ (positions on
+    each side and the key code), and the first removed and added rows to show as samples.
+    Samples are chosen the same way however many passes the join took."""
+
+    def __init__(self, sample: int) -> None:
+        self.sample = sample
+        self._old: list[np.ndarray] = []
+        self._new: list[np.ndarray] = []
+        self._codes: list[np.ndarray] = []
+        self._removed: list[np.ndarray] = []
+        self._added: list[np.ndarray] = []
+
+    def add(self, positions_old: np.ndarray, positions_new: np.ndarray, codes: np.ndarray) -> None:
+        if len(positions_old):
+            self._old.append(positions_old)
+            self._new.append(positions_new)
+            self._codes.append(codes)
+
+    def add_edges(self, removed: np.ndarray, added: np.ndarray) -> None:
+        if self.sample:
+            self._removed.append(np.sort(removed)[: self.sample])
+            self._added.append(np.sort(added)[: self.sample])
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        if not self._old:
+            return None
+        return np.concatenate(self._old), np.concatenate(self._new), np.concatenate(self._codes)
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        def first(parts: list[np.ndarray]) -> np.ndarray:
+            return np.sort(np.concatenate(parts))[: self.sample] if parts else np.zeros(0, dtype=np.int64)
+
+        return first(self._removed), first(self._added)
 
 
 @dataclass(slots=True)
@@ -339,9 +423,9 @@ def _compare_pairs(
     plan: list[ColumnPlan],
     pos_old: np.ndarray,
     pos_new: np.ndarray,
+    codes: np.ndarray,
     key: tuple[str, ...],
     options: RowOptions,
-    want_samples: bool,
 ) -> _PairResult:
     """Read the rows of candidate pairs in full and compare them cell by cell."""
     tolerance = {c: t for c, t in options.tolerance.items() if c in {p.new for p in plan}}
@@ -372,8 +456,10 @@ def _compare_pairs(
         changed_any |= ne
     modified = int(changed_any.sum())
     samples: list[Sample] = []
-    if want_samples and options.sample and modified:
-        picked = np.flatnonzero(changed_any)[: options.sample]
+    if options.sample and modified:
+        # The first modified rows in key-code order, as one pass of the join would list them.
+        changed = np.flatnonzero(changed_any)
+        picked = changed[np.argsort(codes[changed], kind="stable")[: options.sample]]
         samples = _modified_samples(old, new, plan, key, pos_old[picked], pos_new[picked], picked, masks)
     n_coll = int(collision.sum())
     return _PairResult(
@@ -419,6 +505,8 @@ def _gather_cells(
             hashes[name][where] = values_h
         for name, values_f in f.items():
             values[name][where] = values_f
+    # The decoded chunks are gone: hand their pages back before the other side decodes its own.
+    pa.default_memory_pool().release_unused()
     return hashes, values
 
 

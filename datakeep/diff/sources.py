@@ -24,7 +24,7 @@ from datakeep import stats as column_stats
 from datakeep.arrow_numpy import arrow_array
 from datakeep.hashing import schema_columns
 from datakeep.ids import ObjectId
-from datakeep.parquet_io import open_parquet
+from datakeep.parquet_io import iter_columns, open_parquet
 from datakeep.records.manifest import Manifest
 from datakeep.rowcache import RowIndex
 from datakeep.rowhash import column_hashes, mix, row_hashes
@@ -66,6 +66,13 @@ class Side:
         """Columns of one unit, every row."""
         raise NotImplementedError
 
+    def indexed(
+        self, units: Sequence[int], key: Sequence[str], spec: HashSpec | None
+    ) -> tuple[pa.Table, np.ndarray] | None:
+        """(keys, row hashes) of all rows of ``units``, in order, at once when an index holds them;
+        None means: ask `hashes` unit by unit."""
+        return None
+
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         """Columns of one unit, only the rows at ``rows`` (in that order)."""
         return self.read(index, columns).take(arrow_array(rows))
@@ -93,12 +100,13 @@ class SnapshotSide(Side):
     def _parquet(self, index: int) -> pq.ParquetFile:
         return self._open(self._chunks[index].object)
 
-    def _open(self, oid: ObjectId) -> pq.ParquetFile:
+    def _source(self, oid: ObjectId) -> str | pa.BufferReader:
         path = getattr(self.store, "path", None)
-        if path is not None:
-            # Not memory-mapped: mapped pages would count towards (and inflate) resident memory.
-            return pq.ParquetFile(path(oid))
-        return pq.ParquetFile(pa.BufferReader(self.store.get(oid)))
+        # Not memory-mapped: mapped pages would count towards (and inflate) resident memory.
+        return str(path(oid)) if path is not None else pa.BufferReader(self.store.get(oid))
+
+    def _open(self, oid: ObjectId) -> pq.ParquetFile:
+        return pq.ParquetFile(self._source(oid))
 
     def read(self, index: int, columns: Sequence[str]) -> pa.Table:
         chunk = self._chunks[index]
@@ -118,7 +126,10 @@ class SnapshotSide(Side):
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         chunk = self._chunks[index]
         if not chunk.depth:
-            return self.read(index, columns).take(arrow_array(rows))
+            # One column decoded at a time: only a few rows are kept, so the peak is one column.
+            wanted = arrow_array(np.asarray(rows, dtype=np.int64))
+            taken = [column.take(wanted) for column in iter_columns(self._source(chunk.object), list(columns))]
+            return pa.table(taken, names=list(columns))
         positions = [self.schema.get_field_index(c) for c in columns]
         return self._take(chunk.object, positions, np.asarray(rows, dtype=np.int64), 0).rename_columns(list(columns))
 
@@ -134,9 +145,33 @@ class SnapshotSide(Side):
             return table
         return patches.rebuild_table(self.store, oid, positions).take(arrow_array(rows))
 
-    def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
+    def _index_for(self, key: Sequence[str], spec: HashSpec | None) -> RowIndex | None:
+        # The cached hashes cover all columns as stored: of no use once columns are recast.
         if spec is None and self.row_index is not None and set(key) <= set(self.row_index.keys.column_names):
-            keys, hashes = self.row_index.chunk(index)
+            return self.row_index
+        return None
+
+    def indexed(
+        self, units: Sequence[int], key: Sequence[str], spec: HashSpec | None
+    ) -> tuple[pa.Table, np.ndarray] | None:
+        index = self._index_for(key, spec)
+        if index is None:
+            return None
+        keys = index.keys.select(list(key))
+        chosen = np.asarray(units, dtype=np.int64)
+        if len(chosen) == len(index.starts) - 1:
+            return keys, index.hashes  # every unit, in order: nothing to gather
+        starts = index.starts[chosen]
+        lengths = index.starts[chosen + 1] - starts
+        rows = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(
+            starts - (np.cumsum(lengths) - lengths), lengths
+        )
+        return keys.take(arrow_array(rows)), index.hashes[rows]
+
+    def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
+        row_index = self._index_for(key, spec)
+        if row_index is not None:
+            keys, hashes = row_index.chunk(index)
             return keys.select(list(key)), hashes
         if spec is None:
             keys = self.read(index, key) if key else pa.table({})
