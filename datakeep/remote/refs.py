@@ -142,7 +142,8 @@ class S3Refs(RemoteRefs):
             except FileNotFoundError:
                 return None, None
             except OSError as exc:
-                if _precondition_failed(exc):
+                # Newer s3fs reports the failed If-Match read as FileExpired (EBUSY).
+                if _precondition_failed(exc) or exc.errno == errno.EBUSY:
                     continue
                 raise
             return _parse(ref, raw), etag
