@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datakeep.diff import conditions as conds
 from datakeep.diff.result import ColumnDiff, DatasetDiff, DiffResult, RowCounts, SchemaDiff
 from datakeep.diff.schema import column_plan, schema_diff
 from datakeep.errors import DatasetError, UsageError
@@ -24,8 +23,8 @@ from datakeep.repo import Repository
 if TYPE_CHECKING:
     from datakeep.diff.sources import Side
 
-# numpy and pyarrow (rows, sources, drift) are imported only once data has to be looked at:
-# two identical versions are answered from JSON documents alone, in well under 0.2 s.
+# numpy and pyarrow (rows, sources, drift) and the --fail-on language are imported only when
+# needed: two identical versions are answered from JSON documents alone, in well under 0.2 s.
 
 DEFAULT_SAMPLE = 5
 _PRIVATE_STATS = ("sample", "m2", "numeric_count")
@@ -96,8 +95,11 @@ def _options(options: dict[str, Any]) -> DiffOptions:
     elif key is not None:
         options["key"] = tuple(key)
     opts = DiffOptions(**options)
-    for text in opts.fail_on:
-        conds.parse(text)  # fail fast: a typo in a gate must not cost a whole diff first
+    if opts.fail_on:
+        from datakeep.diff import conditions as conds
+
+        for text in opts.fail_on:
+            conds.parse(text)  # fail fast: a typo in a gate must not cost a whole diff first
     return opts
 
 
@@ -114,8 +116,11 @@ def _split(spec: str) -> tuple[str, str | None]:
 
 
 def _finish(old: str, new: str, datasets: tuple[DatasetDiff, ...], opts: DiffOptions) -> DiffResult:
-    parsed = [conds.parse(text) for text in opts.fail_on]
-    failures = conds.evaluate(parsed, datasets) if parsed else []
+    failures: list[Any] = []
+    if opts.fail_on:
+        from datakeep.diff import conditions as conds
+
+        failures = conds.evaluate([conds.parse(text) for text in opts.fail_on], datasets)
     return DiffResult(old=old, new=new, datasets=datasets, failures=tuple(failures))
 
 
