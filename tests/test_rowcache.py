@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 from datakeep import rowcache
@@ -200,3 +201,24 @@ def _manifest_oid(storage: Repository, rev: str) -> Any:
     from datakeep.revisions import resolve
 
     return storage.commit_at(resolve(storage, rev)).datasets["d"].manifest
+
+
+@pytest.mark.parametrize(
+    "key",
+    [("region", "count"), (), ("note",)],
+    ids=["composite-with-duplicates", "keyless", "nullable-string-with-duplicates"],
+)
+def test_diff_from_the_cache_equals_the_store_for_any_key(tmp_path: Path, key: tuple[str, ...]) -> None:
+    repo = Repo.init(tmp_path, chunk_bytes=SMALL_CHUNKS)
+    path = tmp_path / "d.parquet"
+    table = make_table(6_000)
+    pq.write_table(table, path)
+    repo.add(path, name="d", key=list(key))
+    repo.commit(message="v1")
+    pq.write_table(edited(table, 1)[0], path)
+    repo.commit(message="v2")
+    cached = repo.diff("HEAD~1", "HEAD", allow_duplicate_keys=True).to_dict()
+    shutil.rmtree(tmp_path / ".datakeep" / "cache" / "rows")
+    assert repo.diff("HEAD~1", "HEAD", allow_duplicate_keys=True).to_dict() == cached
+    rows = cached["datasets"][0]["rows"]
+    assert rows["added"] > 0 and rows["removed"] > 0
