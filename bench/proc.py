@@ -88,7 +88,13 @@ def _read_report(report: Path) -> tuple[int, float | None]:
 
 
 def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Run:
-    """Run ``argv`` in ``cwd``, timing it from spawn to exit (process start-up included)."""
+    """Run ``argv`` in ``cwd``, timing it from spawn to exit (process start-up included).
+
+    Dirty pages are flushed first (``sync``): the tools alternate, and a DVC commit leaves a whole
+    file's copy in its cache to be written back, which would otherwise be paid by whichever
+    command runs next (its fsyncs wait for the journal), not by the tool that wrote it.
+    """
+    os.sync()
     with tempfile.TemporaryDirectory() as tmp:
         report, out_path, err_path = Path(tmp, "rusage"), Path(tmp, "out"), Path(tmp, "err")
         with out_path.open("wb") as out, err_path.open("wb") as err:

@@ -49,7 +49,9 @@ def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[
     target = Path(output)
     if manifest.kind == "file" and target.is_dir():
         target = target / Path(manifest.path).name
-    write_manifest(repo.store, manifest, target)
+    # An export, like `cp`: atomic (no half-written file) but not fsynced. Tracked paths are
+    # (see `_restore_tracked`): the index vouches for them once they are restored.
+    write_manifest(repo.store, manifest, target, durable=False)
     return target
 
 

@@ -90,10 +90,14 @@ def read_manifest(store: ObjectStore, manifest: Manifest) -> pa.Table:
     return pa.concat_tables(tables, promote_options="default")
 
 
-def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path) -> None:
-    """Write one file of a snapshot to ``target`` atomically, streaming chunk by chunk."""
+def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path, *, durable: bool = True) -> None:
+    """Write one file of a snapshot to ``target`` atomically, streaming chunk by chunk; fsynced
+    unless ``durable`` is False."""
     schema = decode_schema(entry.schema)
-    with atomic_output(target) as tmp, pq.ParquetWriter(tmp, schema, compression="snappy", store_schema=True) as writer:
+    with (
+        atomic_output(target, durable=durable) as tmp,
+        pq.ParquetWriter(tmp, schema, compression="snappy", store_schema=True) as writer,
+    ):
         buffered: list[pa.Table] = []
         buffered_rows = 0
         for table in iter_file_tables(store, entry):
@@ -108,11 +112,11 @@ def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path) -> None
             writer.write_table(schema.empty_table())
 
 
-def write_manifest(store: ObjectStore, manifest: Manifest, target: Path) -> list[Path]:
+def write_manifest(store: ObjectStore, manifest: Manifest, target: Path, *, durable: bool = True) -> list[Path]:
     """Restore a snapshot at ``target`` (a file, or a folder with the same relative layout)."""
     written: list[Path] = []
     for entry in manifest.files:
         path = target if manifest.kind == "file" else target / entry.path
-        write_file_entry(store, entry, path)
+        write_file_entry(store, entry, path, durable=durable)
         written.append(path)
     return written

@@ -3,14 +3,17 @@
 Three phases, each reading as little as it can:
 
 1. Chunks whose logical id both versions hold are equal rows: counted, never read.
-2. For the other chunks only (key code, row hash, position) are gathered — from the row-hash
-   sidecars plus a projection of the key columns — and joined with numpy (sort + searchsorted).
-   Matched keys with equal row hashes are unchanged.
-3. Only rows whose hashes differ are read in full, chunk by chunk, and compared per column with
-   the same per-cell hashes that define snapshot identity (NaN == NaN, -0.0 != 0.0, null != NaN).
+2. For the other chunks only (key code, row hash, position) are gathered — from a snapshot's
+   cached row index when it has one, else from the row-hash sidecars plus a projection of the key
+   columns — and joined with numpy (direct addressing for dense integer keys, else sort +
+   searchsorted). Matched keys with equal row hashes are unchanged.
+3. Only rows whose hashes differ are read in full, once for all passes, chunk by chunk, and
+   compared per column with the same per-cell hashes that define snapshot identity (NaN == NaN,
+   -0.0 != 0.0, null != NaN).
 
-Memory is bounded: phase 2 holds 24 bytes per non-shared row, and when that would pass
-``PARTITION_ROWS`` rows the join runs in partitions of the key-hash space, one pass each.
+Memory is bounded: without cached indexes phase 2 holds 24 bytes per non-shared row, and when
+that would pass ``PARTITION_ROWS`` rows the join runs in partitions of the key-hash space, one
+pass each (with both indexes in memory already, one pass).
 """
 
 from __future__ import annotations
