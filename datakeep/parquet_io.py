@@ -7,6 +7,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,16 +31,29 @@ def scratch_pool() -> pa.MemoryPool:
         return pa.system_memory_pool()
 
 
-def iter_columns(source: str | pa.NativeFile, columns: list[str]) -> Iterator[pa.ChunkedArray]:
-    """The named columns of a Parquet file, decoded one at a time into `scratch_pool`, so the
-    peak is one decoded column rather than the whole file (nor all its pages read ahead)."""
-    # pq.ParquetFile takes no memory pool; its reader class does.
+def scratch_reader(source: str | pa.NativeFile) -> Any:
+    """A low-level Parquet reader (``pyarrow._parquet.ParquetReader``) decoding into
+    `scratch_pool`, reading pages as needed rather than a row group's worth ahead."""
+    # pq.ParquetFile takes no memory pool; the reader class beneath it does.
     from pyarrow._parquet import ParquetReader
 
     reader = ParquetReader(memory_pool=scratch_pool())
     reader.open(source, pre_buffer=False)
+    return reader
+
+
+def iter_columns(
+    source: str | pa.NativeFile, columns: list[str], *, row_group: int | None = None
+) -> Iterator[pa.ChunkedArray]:
+    """The named columns of a Parquet file (or of one row group), decoded one at a time into
+    `scratch_pool`, so the peak is one decoded column rather than all (nor all pages read ahead)."""
+    reader = scratch_reader(source)
     for name in columns:
-        yield reader.read_all(column_indices=[reader.column_name_idx(name)], use_threads=False).column(0)
+        index = [reader.column_name_idx(name)]
+        if row_group is None:
+            yield reader.read_all(column_indices=index, use_threads=False).column(0)
+        else:
+            yield reader.read_row_group(row_group, column_indices=index, use_threads=False).column(0)
 
 
 def open_parquet(path: Path) -> pq.ParquetFile:

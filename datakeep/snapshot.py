@@ -187,6 +187,8 @@ def hash_file(path: Path) -> tuple[str, pa.Schema, int]:
     hasher = StreamHasher(parquet.schema_arrow)
     for batch in iter_batches(parquet, path, BATCH_ROWS):
         hasher.update(batch)
+    # The decoded batches are gone; give their pages back to the system, not to the next phase.
+    pa.default_memory_pool().release_unused()
     return hasher.hexdigest(), parquet.schema_arrow, hasher.rows
 
 

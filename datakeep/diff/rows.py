@@ -38,8 +38,9 @@ from datakeep.diff.sources import HashSpec, Side, cell_hashes
 from datakeep.rowhash import mix
 from datakeep.serialize import jsonable
 
-#: Rows per side held in one join pass (24 bytes each: key code, row hash, position).
-PARTITION_ROWS = 4_000_000
+#: Rows per side held in one join pass (24 bytes each: key code, row hash, position). A side
+#: without a cached index is read and hashed once per pass, so passes cost whole re-reads.
+PARTITION_ROWS = 16_000_000
 _NULL_KEY = np.uint64(0x8000000000000000)
 _ROW_BITS = 32
 _ROW_MASK = np.int64((1 << _ROW_BITS) - 1)
@@ -286,11 +287,11 @@ def _gather(
             codes, nulls = key_codes(keys)
         else:
             codes, nulls = hashes, np.zeros(len(hashes), dtype=bool)
-        positions = (np.int64(index) << _ROW_BITS) | np.arange(len(hashes), dtype=np.int64)
         if parts > 1:
+            positions = (np.int64(index) << _ROW_BITS) | np.arange(len(hashes), dtype=np.int64)
             keep = (mix(codes.copy()) % np.uint64(parts)) == np.uint64(part)
             return codes[keep], hashes[keep], positions[keep], nulls[keep]
-        return codes, hashes, positions, nulls
+        return codes, hashes, np.zeros(0, dtype=np.int64), nulls
 
     whole = side.indexed(units, key, spec)
     if whole is not None:
@@ -306,7 +307,11 @@ def _gather(
     if not pieces:
         empty_u = np.zeros(0, dtype=np.uint64)
         return _Gathered(empty_u, empty_u, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
-    return _Gathered(*(np.concatenate([p[i] for p in pieces]) for i in range(4)))
+    codes, hashes, nulls = (np.concatenate([p[i] for p in pieces]) for i in (0, 1, 3))
+    if parts == 1:  # every row of every unit, in order: positions need not be held
+        lengths = np.array([len(p[1]) for p in pieces], dtype=np.int64)
+        return _Gathered(codes, hashes, _UnitPositions(np.asarray(units, dtype=np.int64), lengths), nulls)
+    return _Gathered(codes, hashes, np.concatenate([p[2] for p in pieces]), nulls)
 
 
 def _key_problems(side: Side, key: tuple[str, ...], g: _Gathered, label: str) -> list[KeyProblem]:

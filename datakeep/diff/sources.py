@@ -24,11 +24,11 @@ from datakeep import stats as column_stats
 from datakeep.arrow_numpy import arrow_array
 from datakeep.hashing import schema_columns
 from datakeep.ids import ObjectId
-from datakeep.parquet_io import iter_columns, open_parquet
+from datakeep.parquet_io import iter_columns, open_parquet, scratch_reader
 from datakeep.records.manifest import Manifest
 from datakeep.rowcache import RowIndex
 from datakeep.rowhash import column_hashes, mix, row_hashes
-from datakeep.snapshot import decode_schema
+from datakeep.snapshot import BATCH_ROWS, decode_schema
 from datakeep.store.base import ObjectStore
 
 #: One hash-column spec: (column name on this side, Arrow type to cast to first, or None).
@@ -206,32 +206,48 @@ class FileSide(Side):
         self._lock = threading.Lock()  # pass 1 runs on worker threads; statistics are shared
 
     def stats(self) -> dict[str, Any]:
-        if len(self._seen) < len(self.units):
-            for index in range(len(self.units)):
-                if index not in self._seen:
-                    self._observe(index, self.read(index, self.schema.names))
+        for index in range(len(self.units)):
+            if index not in self._seen:
+                self.hashes(index, (), None)  # statistics are gathered on the pass over a unit
         return self._stats.finish()
 
-    def _observe(self, index: int, table: pa.Table) -> None:
-        with self._lock:
-            if index in self._seen:
-                return
-            self._seen.add(index)
-            self._stats.update(table)
-
-    def read(self, index: int, columns: Sequence[str]) -> pa.Table:
+    def _reader(self, index: int) -> tuple[pq.ParquetFile, int]:
         f_index, rg = self._where[index]
         # A ParquetFile is not safe to read from two threads at once: each read gets its own
         # reader, sharing the already parsed footer.
-        opened = self._files[f_index]
-        reader = pq.ParquetFile(self._paths[f_index], metadata=opened.metadata)
+        return pq.ParquetFile(self._paths[f_index], metadata=self._files[f_index].metadata), rg
+
+    def read(self, index: int, columns: Sequence[str]) -> pa.Table:
+        reader, rg = self._reader(index)
         return reader.read_row_group(rg, columns=list(columns), use_threads=False)
 
+    def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
+        # A row group can hold millions of rows: decode one column at a time, keep the few rows.
+        f_index, rg = self._where[index]
+        wanted = arrow_array(np.asarray(rows, dtype=np.int64))
+        taken = [c.take(wanted) for c in iter_columns(str(self._paths[f_index]), list(columns), row_group=rg)]
+        return pa.table(taken, names=list(columns))
+
     def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
-        table = self.read(index, self.schema.names)
-        self._observe(index, table)
-        h = row_hashes(table) if spec is None else spec_hashes(table, spec)
-        return table.select(list(key)), h
+        # Streamed in batches: a whole row group decoded at once can be hundreds of megabytes.
+        f_index, rg = self._where[index]
+        reader = scratch_reader(str(self._paths[f_index]))
+        keys: list[pa.Table] = []
+        hashes: list[np.ndarray] = []
+        with self._lock:
+            observe = index not in self._seen  # a later pass of a partitioned join reads it again
+        for batch in reader.iter_batches(BATCH_ROWS, [rg], use_threads=False):
+            table = pa.Table.from_batches([batch], schema=self.schema)
+            if observe:
+                with self._lock:
+                    self._stats.update(table)
+            hashes.append(row_hashes(table) if spec is None else spec_hashes(table, spec))
+            keys.append(table.select(list(key)))
+        if observe:
+            with self._lock:
+                self._seen.add(index)
+        key_table = pa.concat_tables(keys) if keys else self.schema.empty_table().select(list(key))
+        return key_table, np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
 
 
 def cast_column(array: pa.ChunkedArray | pa.Array, target: pa.DataType | None) -> tuple[Any, np.ndarray | None]:
