@@ -87,7 +87,7 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--tools", default="datakeep,dvc", help="comma-separated subset")
     parser.add_argument("--no-verify", action="store_true", help="skip checking restored files")
     parser.add_argument("--keep", action="store_true", help="keep the repositories afterwards")
-    parser.add_argument("--read-repeat", type=int, default=3)
+    parser.add_argument("--read-repeat", type=int, default=5)
     args = parser.parse_args(argv)
     wanted = {name.strip() for name in args.tools.split(",")}
     scratch = args.scratch or Path(tempfile.gettempdir()) / "datakeep-bench"

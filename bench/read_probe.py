@@ -3,7 +3,7 @@
 Usage: ``python read_probe.py REPO NAME REV ORIGINAL.parquet REPEAT``; prints one JSON line with the
 median seconds of each read and whether the two tables are equal. Runs in datakeep's interpreter so
 the harness itself never imports datakeep. pyarrow's imports happen before the clock starts;
-datakeep's lazy imports fall in its first read, which the median of three leaves out.
+datakeep's lazy imports fall in its first read, which the median leaves out.
 """
 
 from __future__ import annotations
