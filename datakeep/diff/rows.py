@@ -437,22 +437,27 @@ def _compare_pairs(
 ) -> _PairResult:
     """Read the rows of candidate pairs in full and compare them cell by cell."""
     tolerance = {c: t for c, t in options.tolerance.items() if c in {p.new for p in plan}}
-    targets = {p.new: new.schema.field(p.new).type if p.retyped else None for p in plan}
-    old_cols = [(p.old, targets[p.new]) for p in plan]
-    new_cols = [(p.new, None) for p in plan]
+    compared = plan
+    if len(key) == 1 and _integer_like(new.schema.field(key[0]).type):
+        # The key codes are the key values themselves: paired rows have equal keys, no
+        # collision to check, so the key column need not be read.
+        compared = [p for p in plan if p.new not in key]
+    targets = {p.new: new.schema.field(p.new).type if p.retyped else None for p in compared}
+    old_cols = [(p.old, targets[p.new]) for p in compared]
+    new_cols = [(p.new, None) for p in compared]
     ha, fa = _gather_cells(
         pool, old, pos_old, old_cols, {by.old: tolerance[by.new] for by in plan if by.new in tolerance}
     )
     hb, fb = _gather_cells(pool, new, pos_new, new_cols, {c: tolerance[c] for c in tolerance})
     n = len(pos_old)
     collision = np.zeros(n, dtype=bool)
-    for p in plan:
+    for p in compared:
         if p.new in key:
             collision |= ha[p.old] != hb[p.new]
     changed_any = np.zeros(n, dtype=bool)
     cells: dict[str, int] = {}
     masks: dict[str, np.ndarray] = {}
-    for p in plan:
+    for p in compared:
         if p.new in key:
             continue
         ne = ha[p.old] != hb[p.new]
