@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from datakeep import hashing
-from datakeep.arrow_numpy import valid_mask
+from datakeep.arrow_numpy import integer_view, valid_mask
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -37,6 +37,10 @@ def column_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(array, pa.ChunkedArray):
         parts = [column_hashes(chunk) for chunk in array.chunks]
         return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+    if pa.types.is_dictionary(array.type) and hashing.is_string_like(array.dictionary.type):
+        h = _dictionary_hashes(array)
+        if h is not None:
+            return h
     array = hashing.decode(array)
     t = array.type
     n = len(array)
@@ -47,8 +51,7 @@ def column_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
         h += _GOLDEN
         h = mix(h)
     elif hashing.is_string_like(t):
-        lengths, data = hashing.string_parts(array)
-        h = _bytes_hashes(lengths, data)
+        h = _string_hashes(array)
     elif pa.types.is_fixed_size_list(t):
         size = t.list_size
         child = column_hashes(hashing._fixed_list_children(array))
@@ -76,6 +79,52 @@ def row_hashes(table: pa.Table | pa.RecordBatch, columns: list[str] | None = Non
         column_h += np.uint64((position + 1) * int(_GOLDEN) % 2**64)
         h ^= column_h
         h = mix(h)
+    return h
+
+
+#: Below this many rows a column is hashed value by value; above it, a sample decides whether
+#: hashing each distinct value once (a category, a country code) is worth a dictionary encoding.
+_DICTIONARY_MIN_ROWS = 4096
+_PROBE_ROWS = 2048
+#: At most this share of distinct values in the probe: worth it (the encoding costs about what
+#: hashing a quarter of the values does).
+_DICTIONARY_MAX_SHARE = 0.125
+
+
+def _string_hashes(array: pa.Array) -> np.ndarray:
+    """Hashes of string or binary values, each distinct value hashed once when few are distinct;
+    the result is the same either way (null slots are overwritten by the caller)."""
+    n = len(array)
+    if n >= _DICTIONARY_MIN_ROWS:
+        import pyarrow.compute as pc  # only here: rowhash is imported on light paths too
+
+        probe = array.slice(0, _PROBE_ROWS)
+        if pc.count_distinct(probe).as_py() <= _DICTIONARY_MAX_SHARE * len(probe):
+            encoded = pc.dictionary_encode(array)
+            if len(encoded.dictionary) <= _DICTIONARY_MAX_SHARE * n:
+                h = _dictionary_hashes(encoded)
+                if h is not None:
+                    return h
+    lengths, data = hashing.string_parts(array)
+    return _bytes_hashes(lengths, data)
+
+
+def _dictionary_hashes(array: pa.DictionaryArray) -> np.ndarray | None:
+    """Per-row hashes of a dictionary-encoded string column: the dictionary's values hashed once,
+    then gathered by index. None when the dictionary itself holds nulls (the general path)."""
+    dictionary = hashing.decode(array.dictionary)
+    if dictionary.null_count:
+        return None
+    if len(dictionary) == 0:
+        return np.full(len(array), _NULL, dtype=np.uint64)  # every row is null
+    lengths, data = hashing.string_parts(dictionary)
+    per_value = _bytes_hashes(lengths, data)
+    indices = array.indices
+    if indices.null_count:
+        indices = indices.fill_null(0)  # null rows: overwritten with the null hash by the caller
+    h = per_value[integer_view(indices).astype(np.int64)]
+    if array.null_count:
+        h[~valid_mask(array)] = _NULL
     return h
 
 

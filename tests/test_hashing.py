@@ -157,3 +157,26 @@ def test_string_row_hashes_follow_their_definition(values: list[bytes | None], o
     assert list(column_hashes(as_strings)) == [
         null_hash if v is None else _reference_bytes_hash(v.hex().encode()) for v in values
     ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.binary(max_size=30)), min_size=1, max_size=12),
+    st.integers(min_value=4096, max_value=9000),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_few_distinct_strings_hash_as_their_definition(palette: list[bytes | None], rows: int, seed: int) -> None:
+    """A long column of few distinct values is hashed once per distinct value (through a
+    dictionary); a dictionary-typed column is hashed from its dictionary. Every row must still get
+    the hash its value's definition gives."""
+    from datakeep.rowhash import column_hashes
+
+    picks = np.random.default_rng(seed).integers(0, len(palette), rows)
+    values = [palette[i] for i in picks]
+    null_hash = int(column_hashes(pa.array([None], pa.binary()))[0])
+    expected = {v: null_hash if v is None else _reference_bytes_hash(v) for v in palette}
+    plain = pa.array(values, type=pa.binary())
+    for array in (plain, plain.slice(3), plain.dictionary_encode(), pa.array(values, pa.large_binary())):
+        got = column_hashes(array)
+        start = 3 if len(array) == rows - 3 else 0
+        assert [int(h) for h in got] == [expected[v] for v in values[start:]]
