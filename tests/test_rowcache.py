@@ -88,7 +88,7 @@ def test_cache_changes_nothing_but_time(tmp_path: Path) -> None:
 def test_cache_matches_what_the_store_rebuilds(tmp_path: Path) -> None:
     repo, _ = chain(tmp_path)
     storage = Repository.discover(tmp_path)
-    manifest = storage.manifest_at(storage.commit_at(storage.head()).datasets["d"].manifest)
+    manifest = storage.manifest_at(_manifest_oid(storage, "HEAD"))
     index = rowcache.load(storage, manifest)
     assert index is not None
     assert any(chunk.depth for chunk in manifest.chunks)  # the chain really is patched
@@ -114,7 +114,7 @@ def test_only_recent_indexes_are_kept(tmp_path: Path) -> None:
 def test_index_for_another_manifest_is_refused(tmp_path: Path) -> None:
     repo, _ = chain(tmp_path)
     storage = Repository.discover(tmp_path)
-    manifest = storage.manifest_at(storage.commit_at(storage.head()).datasets["d"].manifest)
+    manifest = storage.manifest_at(_manifest_oid(storage, "HEAD"))
     index = rowcache.load(storage, manifest)
     assert index is not None
     # Same snapshot id, other key: the cached keys do not fit, so the cache is not used.
@@ -136,7 +136,7 @@ def test_unkeyed_dataset_gets_an_index_too(tmp_path: Path) -> None:
     summary = repo.commit(message="v2").commit.summary["d"]
     assert summary["rows"] == {"added": 0, "removed": ROWS // 64 + (1 if ROWS % 64 else 0)}
     storage = Repository.discover(tmp_path)
-    manifest = storage.manifest_at(storage.commit_at(storage.head()).datasets["d"].manifest)
+    manifest = storage.manifest_at(_manifest_oid(storage, "HEAD"))
     index = rowcache.load(storage, manifest)
     assert index is not None and index.keys.num_columns == 0 and len(index.hashes) == manifest.rows
 
