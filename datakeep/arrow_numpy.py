@@ -7,14 +7,15 @@ import numpy as np
 import pyarrow as pa
 
 
-def primitive_view(array: pa.Array | pa.ChunkedArray, dtype: str) -> np.ndarray:
-    """The values of a null-free fixed-width ``array`` as numpy ``dtype`` (zero-copy for one chunk)."""
+def primitive_view(array: pa.Array | pa.ChunkedArray, dtype: str, *, allow_nulls: bool = False) -> np.ndarray:
+    """The values of a null-free fixed-width ``array`` as numpy ``dtype`` (zero-copy for one chunk).
+    With ``allow_nulls``, null slots are kept as whatever bytes lie behind them (unspecified)."""
     if isinstance(array, pa.ChunkedArray):
-        parts = [primitive_view(chunk, dtype) for chunk in array.chunks]
+        parts = [primitive_view(chunk, dtype, allow_nulls=allow_nulls) for chunk in array.chunks]
         if len(parts) == 1:
             return parts[0]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-    if array.null_count:
+    if array.null_count and not allow_nulls:
         raise ValueError("primitive_view needs an array without nulls")
     width = np.dtype(dtype).itemsize
     buffer = array.buffers()[1]

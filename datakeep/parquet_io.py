@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import InputDataError
 
 MAGIC = b"PAR1"
@@ -40,6 +42,15 @@ def scratch_reader(source: str | pa.NativeFile) -> Any:
     reader = ParquetReader(memory_pool=scratch_pool())
     reader.open(source, pre_buffer=False)
     return reader
+
+
+def take_columns(
+    source: str | pa.NativeFile, columns: list[str], rows: np.ndarray, *, row_group: int | None = None
+) -> pa.Table:
+    """Rows ``rows`` (any order) of the named columns, decoding one column at a time (see
+    `iter_columns`): for a few rows out of many, the peak is one decoded column."""
+    wanted = arrow_array(np.asarray(rows, dtype=np.int64))
+    return pa.table([c.take(wanted) for c in iter_columns(source, columns, row_group=row_group)], names=columns)
 
 
 def iter_columns(

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import CorruptObjectError
 from datakeep.ids import ObjectId, object_id
-from datakeep.parquet_io import iter_columns, scratch_pool
+from datakeep.parquet_io import scratch_pool, take_columns
 from datakeep.store.base import ObjectStore
 
 MAGIC = b"DKPATCH1"
@@ -293,14 +293,11 @@ def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list
     rows = np.asarray(rows, dtype=np.int64)
     data = store.get(oid)
     if not is_patch(data):
-        wanted = arrow_array(rows)
         try:
             names = pq.ParquetFile(pa.BufferReader(data)).schema_arrow.names
-            picked = [names[i] for i in columns]
-            taken = [column.take(wanted) for column in iter_columns(pa.BufferReader(data), picked)]
+            return take_columns(pa.BufferReader(data), [names[i] for i in columns], rows)
         except (pa.ArrowException, OSError, IndexError) as exc:
             raise CorruptObjectError(oid, f"not a readable Parquet chunk ({exc})") from None
-        return pa.table(taken, names=picked)
     if depth >= MAX_DEPTH * 2:
         raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
     header, ops, ipc = _parse(oid, data)

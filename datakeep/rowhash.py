@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from datakeep import hashing
-from datakeep.arrow_numpy import integer_view, valid_mask
+from datakeep.arrow_numpy import primitive_view, valid_mask
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -120,9 +120,13 @@ def _dictionary_hashes(array: pa.DictionaryArray) -> np.ndarray | None:
     lengths, data = hashing.string_parts(dictionary)
     per_value = _bytes_hashes(lengths, data)
     indices = array.indices
-    if indices.null_count:
-        indices = indices.fill_null(0)  # null rows: overwritten with the null hash by the caller
-    h = per_value[integer_view(indices).astype(np.int64)]
+    width = indices.type.bit_width // 8
+    # Null rows hold arbitrary index bytes (clipped into range); their hash is overwritten below.
+    # (fill_null would build a Python scalar, which imports pandas.)
+    raw = primitive_view(
+        indices, f"<{'i' if pa.types.is_signed_integer(indices.type) else 'u'}{width}", allow_nulls=True
+    )
+    h = per_value[np.clip(raw, 0, len(per_value) - 1)] if indices.null_count else per_value[raw]
     if array.null_count:
         h[~valid_mask(array)] = _NULL
     return h

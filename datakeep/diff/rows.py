@@ -127,7 +127,7 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
     rows_old = sum(old.units[i].rows for i in old_units)
     rows_new = sum(new.units[i].rows for i in new_units)
     parts = max(1, math.ceil(max(rows_old, rows_new) / options.partition_rows))
-    if old.indexed([], key_old, spec_old) is not None and new.indexed([], key_new, spec_new) is not None:
+    if old.can_index(key_old, spec_old) and new.can_index(key_new, spec_new):
         parts = 1  # both row indexes are in memory already: passes would only copy them again
     counts = Counter(unchanged=shared_rows)
     cells: Counter[str] = Counter()

@@ -24,7 +24,7 @@ from datakeep import stats as column_stats
 from datakeep.arrow_numpy import arrow_array
 from datakeep.hashing import schema_columns
 from datakeep.ids import ObjectId
-from datakeep.parquet_io import iter_columns, open_parquet, scratch_reader
+from datakeep.parquet_io import open_parquet, scratch_reader, take_columns
 from datakeep.records.manifest import Manifest
 from datakeep.rowcache import RowIndex
 from datakeep.rowhash import column_hashes, mix, row_hashes
@@ -65,6 +65,10 @@ class Side:
     def read(self, index: int, columns: Sequence[str]) -> pa.Table:
         """Columns of one unit, every row."""
         raise NotImplementedError
+
+    def can_index(self, key: Sequence[str], spec: HashSpec | None) -> bool:
+        """Whether `indexed` answers for this key and hash spec."""
+        return False
 
     def indexed(
         self, units: Sequence[int], key: Sequence[str], spec: HashSpec | None
@@ -126,10 +130,7 @@ class SnapshotSide(Side):
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         chunk = self._chunks[index]
         if not chunk.depth:
-            # One column decoded at a time: only a few rows are kept, so the peak is one column.
-            wanted = arrow_array(np.asarray(rows, dtype=np.int64))
-            taken = [column.take(wanted) for column in iter_columns(self._source(chunk.object), list(columns))]
-            return pa.table(taken, names=list(columns))
+            return take_columns(self._source(chunk.object), list(columns), rows)
         positions = [self.schema.get_field_index(c) for c in columns]
         return self._take(chunk.object, positions, np.asarray(rows, dtype=np.int64), 0).rename_columns(list(columns))
 
@@ -150,6 +151,9 @@ class SnapshotSide(Side):
         if spec is None and self.row_index is not None and set(key) <= set(self.row_index.keys.column_names):
             return self.row_index
         return None
+
+    def can_index(self, key: Sequence[str], spec: HashSpec | None) -> bool:
+        return self._index_for(key, spec) is not None
 
     def indexed(
         self, units: Sequence[int], key: Sequence[str], spec: HashSpec | None
@@ -211,22 +215,17 @@ class FileSide(Side):
                 self.hashes(index, (), None)  # statistics are gathered on the pass over a unit
         return self._stats.finish()
 
-    def _reader(self, index: int) -> tuple[pq.ParquetFile, int]:
+    def read(self, index: int, columns: Sequence[str]) -> pa.Table:
         f_index, rg = self._where[index]
         # A ParquetFile is not safe to read from two threads at once: each read gets its own
         # reader, sharing the already parsed footer.
-        return pq.ParquetFile(self._paths[f_index], metadata=self._files[f_index].metadata), rg
-
-    def read(self, index: int, columns: Sequence[str]) -> pa.Table:
-        reader, rg = self._reader(index)
+        reader = pq.ParquetFile(self._paths[f_index], metadata=self._files[f_index].metadata)
         return reader.read_row_group(rg, columns=list(columns), use_threads=False)
 
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         # A row group can hold millions of rows: decode one column at a time, keep the few rows.
         f_index, rg = self._where[index]
-        wanted = arrow_array(np.asarray(rows, dtype=np.int64))
-        taken = [c.take(wanted) for c in iter_columns(str(self._paths[f_index]), list(columns), row_group=rg)]
-        return pa.table(taken, names=list(columns))
+        return take_columns(str(self._paths[f_index]), list(columns), rows, row_group=rg)
 
     def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
         # Streamed in batches: a whole row group decoded at once can be hundreds of megabytes.
