@@ -27,10 +27,13 @@ def scratch_pool() -> pa.MemoryPool:
     (or the system allocator where the wheel lacks it) gives them back, no slower here."""
     try:
         pool = pa.jemalloc_memory_pool()
-        pa.jemalloc_set_decay_ms(0)  # purge freed pages at once (only this pool uses jemalloc)
-        return pool
     except NotImplementedError:
         return pa.system_memory_pool()
+    if pa.default_memory_pool().backend_name != "jemalloc":
+        # Purge freed pages at once. The setting is process-wide, so only when jemalloc is ours
+        # alone: a host that chose jemalloc as Arrow's default keeps its own tuning.
+        pa.jemalloc_set_decay_ms(0)
+    return pool
 
 
 def scratch_reader(source: str | pa.NativeFile) -> Any:
