@@ -185,7 +185,8 @@ def hash_file(path: Path) -> tuple[str, pa.Schema, int]:
     """(content id, schema, rows) of one Parquet file: the read-only path `status` uses."""
     parquet = open_parquet(path)
     hasher = StreamHasher(parquet.schema_arrow)
-    for batch in iter_batches(parquet, path, BATCH_ROWS):
+    # Decoded ahead on a reader thread, as a commit does: the hashing overlaps the decoding.
+    for batch in iter_batches(parquet, path, BATCH_ROWS, read_ahead=READ_AHEAD):
         hasher.update(batch)
     # The decoded batches are gone; give their pages back to the system, not to the next phase.
     pa.default_memory_pool().release_unused()
