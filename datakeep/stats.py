@@ -100,7 +100,8 @@ class ColumnAccumulator:
 
     def _update_moments(self, values: pa.Array) -> None:
         floats = values.cast(pa.float64(), safe=False)
-        finite = pc.filter(floats, pc.is_finite(floats))
+        # Only floating-point input can hold NaN or ±inf; integers and times need no filter pass.
+        finite = pc.filter(floats, pc.is_finite(floats)) if pa.types.is_floating(values.type) else floats
         n = len(finite) - finite.null_count
         if n == 0:
             return
