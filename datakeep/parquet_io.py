@@ -62,8 +62,12 @@ def iter_columns(
     """The named columns of a Parquet file (or of one row group), decoded one at a time into
     `scratch_pool`, so the peak is one decoded column rather than all (nor all pages read ahead)."""
     reader = scratch_reader(source)
+    # Parquet numbers leaf columns: a struct, list or map column is all the leaves under its name.
+    leaves: dict[str, list[int]] = {}
+    for leaf, path in enumerate(reader.column_paths):
+        leaves.setdefault(path[0], []).append(leaf)
     for name in columns:
-        index = [reader.column_name_idx(name)]
+        index = leaves[name]
         if row_group is None:
             yield reader.read_all(column_indices=index, use_threads=False).column(0)
         else:
