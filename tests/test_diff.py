@@ -301,3 +301,23 @@ def test_nested_columns_are_compared_cell_by_cell(tmp_path: Path) -> None:
         assert {c.name: c.modified for c in dataset.columns} == expected
         changed = {s.key["id"]: s.changes[0][0] for s in dataset.samples if s.kind == "modified"}
         assert changed == {5: "st", 7: "ls", 11: "m"}
+
+
+def test_folder_of_files_written_with_other_string_types(tmp_path: Path) -> None:
+    """pandas and polars write large_string, pyarrow string: a folder may hold both, and a diff of
+    it compares values, not encodings."""
+    table = make_table(3000)
+    large = pa.schema([pa.field(f.name, pa.large_string()) if f.type == pa.string() else f for f in table.schema])
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder in (old, new):
+        folder.mkdir()
+        pq.write_table(table.slice(0, 1500), folder / "a.parquet")
+    pq.write_table(table.slice(1500).cast(large), old / "b.parquet")
+    edited = table.slice(1500).to_pandas()
+    edited.loc[edited.index[:10], "amount"] += 1.0
+    pq.write_table(
+        pa.Table.from_pandas(edited, schema=table.schema, preserve_index=False).cast(large), new / "b.parquet"
+    )
+    dataset = diff_files(old, new, key="id").datasets[0]
+    assert (dataset.rows.added, dataset.rows.removed, dataset.rows.modified) == (0, 0, 10)
+    assert {c.name: c.modified for c in dataset.columns}["amount"] == 10

@@ -236,7 +236,7 @@ class FileSide(Side):
         with self._lock:
             observe = index not in self._seen  # a later pass of a partitioned join reads it again
         for batch in reader.iter_batches(BATCH_ROWS, [rg], use_threads=False):
-            table = pa.Table.from_batches([batch], schema=self.schema)
+            table = pa.Table.from_batches([batch])  # its own file's types (a folder may mix them)
             if observe:
                 with self._lock:
                     self._stats.update(table)
