@@ -87,10 +87,7 @@ def test_cache_changes_nothing_but_time(tmp_path: Path) -> None:
 
 def test_cache_matches_what_the_store_rebuilds(tmp_path: Path) -> None:
     repo, _ = chain(tmp_path)
-    storage = Repository.discover(tmp_path)
-    manifest = storage.manifest_at(_manifest_oid(storage, "HEAD"))
-    index = rowcache.load(storage, manifest)
-    assert index is not None
+    _, manifest, index = _cached_head(tmp_path)
     assert any(chunk.depth for chunk in manifest.chunks)  # the chain really is patched
     table = repo.read("d")
     from datakeep.rowhash import row_hashes
@@ -113,10 +110,7 @@ def test_only_recent_indexes_are_kept(tmp_path: Path) -> None:
 
 def test_index_for_another_manifest_is_refused(tmp_path: Path) -> None:
     repo, _ = chain(tmp_path)
-    storage = Repository.discover(tmp_path)
-    manifest = storage.manifest_at(_manifest_oid(storage, "HEAD"))
-    index = rowcache.load(storage, manifest)
-    assert index is not None
+    storage, manifest, _ = _cached_head(tmp_path)
     # Same snapshot id, other key: the cached keys do not fit, so the cache is not used.
     other = type(manifest).from_dict({**manifest.to_dict(), "key": ["email"]})
     assert rowcache.load(storage, other) is None
@@ -222,3 +216,12 @@ def test_diff_from_the_cache_equals_the_store_for_any_key(tmp_path: Path, key: t
     assert repo.diff("HEAD~1", "HEAD", allow_duplicate_keys=True).to_dict() == cached
     rows = cached["datasets"][0]["rows"]
     assert rows["added"] > 0 and rows["removed"] > 0
+
+
+def _cached_head(root: Path) -> tuple[Repository, Any, rowcache.RowIndex]:
+    """The repository at ``root``, HEAD's manifest of ``d`` and its cached row index (asserted)."""
+    storage = Repository.discover(root)
+    manifest = storage.manifest_at(_manifest_oid(storage, "HEAD"))
+    index = rowcache.load(storage, manifest)
+    assert index is not None
+    return storage, manifest, index
