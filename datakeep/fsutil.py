@@ -10,7 +10,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +55,8 @@ def sync_files(paths: list[Path]) -> None:
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
     """Write ``data`` to ``path`` via temp file + fsync + rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # here: reading commands never write, and it costs ~10 ms of start-up
+
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -77,6 +78,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = 
 def atomic_output(path: Path, *, durable: bool = True) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success it replaces ``path`` (for streamed writers)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

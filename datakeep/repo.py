@@ -8,7 +8,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datakeep.errors import (
     CorruptObjectError,
@@ -20,11 +20,13 @@ from datakeep.fsutil import FileLock, atomic_write, sync_files
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.config import Config
-from datakeep.records.index import Index
 from datakeep.records.manifest import Manifest
 from datakeep.records.refs import DEFAULT_BRANCH, HEADS, TAGS, Refs
 from datakeep.serialize import canonical_json, compressed_json, load_json
 from datakeep.store.local import LocalStore
+
+if TYPE_CHECKING:
+    from datakeep.records.index import Index
 
 DIRNAME = ".datakeep"
 LOCK_TIMEOUT = float(os.environ.get("DATAKEEP_LOCK_TIMEOUT", "10"))
@@ -93,6 +95,9 @@ class Repository:
         self.config.save(self.dk / "config.json")
 
     def load_index(self) -> Index:
+        # Imported here: reading history (log, show, diff of commits) never needs the index.
+        from datakeep.records.index import Index
+
         return Index.load(self.dk / "index.json")
 
     @contextlib.contextmanager

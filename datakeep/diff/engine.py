@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datakeep.diff.result import ColumnDiff, DatasetDiff, DiffResult, RowCounts, SchemaDiff
-from datakeep.diff.schema import column_plan, schema_diff
 from datakeep.errors import DatasetError, UsageError
-from datakeep.records.index import TrackedDataset
 from datakeep.repo import Repository
 
 if TYPE_CHECKING:
     from datakeep.diff.sources import Side
+    from datakeep.records.index import TrackedDataset
 
 # numpy and pyarrow (rows, sources, drift) and the --fail-on language are imported only when
 # needed: two identical versions are answered from JSON documents alone, in well under 0.2 s.
@@ -195,6 +194,7 @@ def _dataset(
     if old.snapshot_id is not None and old.snapshot_id == new.snapshot_id:
         return _identical(name, old)
     from datakeep.diff.rows import RowOptions, compare_rows
+    from datakeep.diff.schema import column_plan, schema_diff
 
     old_side, new_side = old.open(), new.open()
     renames = dict(opts.rename or {})
