@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,30 +48,27 @@ def scratch_reader(source: str | pa.NativeFile) -> Any:
 
 
 def take_columns(
-    source: str | pa.NativeFile, columns: list[str], rows: np.ndarray, *, row_group: int | None = None
+    source: str | pa.NativeFile, columns: Sequence[str | int], rows: np.ndarray, *, row_group: int | None = None
 ) -> pa.Table:
-    """Rows ``rows`` (any order) of the named columns, decoding one column at a time (see
-    `iter_columns`): for a few rows out of many, the peak is one decoded column."""
-    wanted = arrow_array(np.asarray(rows, dtype=np.int64))
-    return pa.table([c.take(wanted) for c in iter_columns(source, columns, row_group=row_group)], names=columns)
-
-
-def iter_columns(
-    source: str | pa.NativeFile, columns: list[str], *, row_group: int | None = None
-) -> Iterator[pa.ChunkedArray]:
-    """The named columns of a Parquet file (or of one row group), decoded one at a time into
-    `scratch_pool`, so the peak is one decoded column rather than all (nor all pages read ahead)."""
+    """Rows ``rows`` (any order) of the given columns (names, or positions in the file's schema),
+    decoding one column at a time into `scratch_pool`: for a few rows out of many, the peak is
+    one decoded column rather than all (nor all pages read ahead). Columns keep the file's names."""
     reader = scratch_reader(source)
+    names = reader.schema_arrow.names
     # Parquet numbers leaf columns: a struct, list or map column is all the leaves under its name.
     leaves: dict[str, list[int]] = {}
     for leaf, path in enumerate(reader.column_paths):
         leaves.setdefault(path[0], []).append(leaf)
-    for name in columns:
-        index = leaves[name]
+    wanted = arrow_array(np.asarray(rows, dtype=np.int64))
+    picked = [names[c] if isinstance(c, int) else c for c in columns]
+    taken = []
+    for name in picked:
         if row_group is None:
-            yield reader.read_all(column_indices=index, use_threads=False).column(0)
+            column = reader.read_all(column_indices=leaves[name], use_threads=False).column(0)
         else:
-            yield reader.read_row_group(row_group, column_indices=index, use_threads=False).column(0)
+            column = reader.read_row_group(row_group, column_indices=leaves[name], use_threads=False).column(0)
+        taken.append(column.take(wanted))
+    return pa.table(taken, names=picked)
 
 
 def open_parquet(path: Path) -> pq.ParquetFile:

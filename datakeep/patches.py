@@ -294,8 +294,7 @@ def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list
     data = store.get(oid)
     if not is_patch(data):
         try:
-            names = pq.ParquetFile(pa.BufferReader(data)).schema_arrow.names
-            return take_columns(pa.BufferReader(data), [names[i] for i in columns], rows)
+            return take_columns(pa.BufferReader(data), columns, rows)
         except (pa.ArrowException, OSError, IndexError) as exc:
             raise CorruptObjectError(oid, f"not a readable Parquet chunk ({exc})") from None
     if depth >= MAX_DEPTH * 2:
