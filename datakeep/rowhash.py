@@ -165,10 +165,12 @@ def _bytes_hashes(lengths: np.ndarray, data: np.ndarray) -> np.ndarray:
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     words_per_value = (lengths + 7) // 8
-    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    # Zero padding past the end: a word read at or beyond a value's end (masked off, or a word
+    # position the value does not have) never needs its index clipped.
+    padded = np.zeros(len(data) + 8 * (_SHORT_WORDS + 1), dtype=np.uint8)
     padded[: len(data)] = data
     # Every 8-byte window of the data, read unaligned: window i starts at byte i.
-    windows = np.ndarray(shape=(len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    windows = np.ndarray(shape=(len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))
     sums = np.zeros(n, dtype=np.uint64)
     long = words_per_value > _SHORT_WORDS
     if long.any():
@@ -182,23 +184,56 @@ def _bytes_hashes(lengths: np.ndarray, data: np.ndarray) -> np.ndarray:
     return mix(sums)
 
 
+#: ``_WORD_MASKS[r]`` keeps the first ``r`` bytes of a little-endian word (r = 0..8).
+_WORD_MASKS = np.array([(1 << (8 * r)) - 1 for r in range(9)], dtype=np.uint64)
+
+
 def _word_sums_short(lengths: np.ndarray, starts: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    """Word sums of short values: one pass per word position, each over every value at once."""
-    sums = np.zeros(len(lengths), dtype=np.uint64)
-    last = len(windows) - 1
-    for j in range(int((lengths.max(initial=0) + 7) // 8)):
-        remaining = lengths - 8 * j
-        active = remaining > 0
-        words = windows[np.minimum(starts + 8 * j, last)]
-        partial = remaining < 8
-        if partial.any():
-            bits = (np.clip(remaining, 0, 7) * 8).astype(np.uint64)
-            words &= np.where(partial, (np.uint64(1) << bits) - np.uint64(1), ~np.uint64(0))
-        words ^= np.uint64(j * int(_GOLDEN) % 2**64)
-        words = mix(words)
-        words *= active
+    """Word sums of short values (at most ``_SHORT_WORDS`` words): one pass per word position,
+    each over every value at once, into preallocated buffers.
+
+    A value shorter than the word position still goes through the pass (its masked word is 0);
+    the constant ``mix(j*GOLDEN)`` it picks up there is subtracted once at the end, which is
+    cheaper than masking every pass.
+    """
+    n = len(lengths)
+    sums = np.zeros(n, dtype=np.uint64)
+    word_count = int((lengths.max(initial=0) + 7) // 8)
+    if word_count == 0:
+        return sums
+    position = starts.astype(np.int64, copy=True)
+    remaining = lengths.astype(np.int64, copy=True)
+    kept = np.empty(n, dtype=np.int64)
+    scratch = np.empty(n, dtype=np.uint64)
+    padding = np.zeros(word_count + 1, dtype=np.uint64)  # padding[j]: what a missing word j adds
+    for j in range(word_count):
+        # Fancy indexing, not np.take: take over this unaligned strided view is ten times slower.
+        words = windows[position]
+        np.clip(remaining, 0, 8, out=kept)
+        words &= _WORD_MASKS[kept]
+        salt = np.uint64(j * int(_GOLDEN) % 2**64)
+        words ^= salt
+        _mix_into(words, scratch)
         sums += words
+        padding[j] = mix(np.array([salt], dtype=np.uint64))[0]
+        position += 8
+        remaining -= 8
+    # Value v has words_per_value[v] words; every later position added padding[j]: take it back.
+    missing = np.cumsum(padding[::-1], dtype=np.uint64)[::-1]  # missing[k] = sum of padding[k:]
+    sums -= missing[(lengths + 7) // 8]
     return sums
+
+
+def _mix_into(x: np.ndarray, scratch: np.ndarray) -> None:
+    """``mix`` in place, its shifted copies written to ``scratch`` instead of new arrays."""
+    np.right_shift(x, _S30, out=scratch)
+    x ^= scratch
+    x *= _M1
+    np.right_shift(x, _S27, out=scratch)
+    x ^= scratch
+    x *= _M2
+    np.right_shift(x, _S31, out=scratch)
+    x ^= scratch
 
 
 def _word_sums_long(lengths: np.ndarray, starts: np.ndarray, windows: np.ndarray) -> np.ndarray:

@@ -1,0 +1,39 @@
+"""The CLI's allocator settings: applied in a fresh process, and never over the user's own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+_PROBE = (
+    "import os\n"
+    "from datakeep.cli.allocator import tune\n"
+    "tune()\n"
+    "print(os.environ.get('MIMALLOC_ALLOW_THP', '-'), os.environ.get('OPENBLAS_NUM_THREADS', '-'))\n"
+)
+
+
+def _settings(**extra: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIMALLOC_", "OPENBLAS_", "MALLOC_"))}
+    env.update(extra)
+    done = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
+def test_tune_turns_off_huge_pages_in_mimalloc_and_limits_openblas() -> None:
+    assert _settings() == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"MIMALLOC_PURGE_DELAY": "100"}, ["-", "1"]),
+        ({"MIMALLOC_ALLOW_THP": "1"}, ["1", "1"]),
+        ({"OPENBLAS_NUM_THREADS": "4"}, ["0", "4"]),
+    ],
+)
+def test_a_setting_made_by_the_user_wins(extra: dict[str, str], expected: list[str]) -> None:
+    assert _settings(**extra) == expected
