@@ -57,8 +57,14 @@ def align(base_hashes: np.ndarray, new_hashes: np.ndarray) -> Patch | None:
     n = len(new_hashes)
     if n == 0 or len(base_hashes) == 0:
         return None
-    order = np.argsort(base_hashes, kind="stable")
+    order = np.argsort(base_hashes)
     sorted_base = base_hashes[order]
+    if (sorted_base[1:] == sorted_base[:-1]).any():
+        # Repeated rows: the first of equal rows must be the one found, whatever the sort
+        # algorithm, so the patch bytes are the same on every machine. Only then pay for a stable
+        # sort (a merge sort, several times slower than the vectorised default).
+        order = np.argsort(base_hashes, kind="stable")
+        sorted_base = base_hashes[order]
     # Looked up in sorted order, then put back: a binary search over sorted needles walks memory
     # forwards, about twice as fast as one over random needles.
     needles = np.argsort(new_hashes)
@@ -97,7 +103,11 @@ def encode(patch: Patch, new_table: pa.Table, base_object: ObjectId, base_hashes
     Arrow IPC stream. Not Parquet: a Parquet footer alone costs ~3 KiB, more than a typical patch's
     rows. The literal rows' hashes are not stored: ``row_hashes`` recomputes them exactly.
     """
-    literal = new_table.take(arrow_array(patch.literal_rows.astype(np.int64))).replace_schema_metadata(None)
+    # A filter, not a take: the literal rows are in order, and take on a table of several record
+    # batches first concatenates every column of the whole chunk.
+    keep = np.zeros(new_table.num_rows, dtype=bool)
+    keep[patch.literal_rows] = True
+    literal = new_table.filter(arrow_array(keep)).combine_chunks().replace_schema_metadata(None)
     header = json.dumps(
         {"version": PATCH_VERSION, "base": base_object, "base_hashes": base_hashes}, separators=(",", ":")
     ).encode()
