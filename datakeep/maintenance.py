@@ -215,15 +215,21 @@ def _check_manifest(
                         )
                 except DatakeepError as exc:
                     problems.append({"object": chunk.object, "problem": str(exc)})
-            if (
-                chunk.hashes
-                and chunk.hashes not in bad
-                and repo.store.has(chunk.hashes)
-                and repo.store.size(chunk.hashes) != 8 * chunk.rows
-            ):
-                problems.append(
-                    {
-                        "object": chunk.hashes,
-                        "problem": f"row-hash sidecar has the wrong size for {chunk.rows} rows",
-                    }
-                )
+            if chunk.hashes and chunk.hashes not in bad and repo.store.has(chunk.hashes):
+                problem = _sidecar_problem(repo, chunk.hashes, chunk.rows)
+                if problem:
+                    problems.append({"object": chunk.hashes, "problem": problem})
+
+
+def _sidecar_problem(repo: Repository, oid: ObjectId, rows: int) -> str | None:
+    """What is wrong with the row-hash sidecar ``oid`` of a chunk of ``rows`` rows, if anything.
+    Its bytes were already checked against its id; this checks that they hold one hash a row."""
+    from datakeep import hash_objects
+
+    try:
+        hashes = hash_objects.decode(oid, repo.store.get(oid))
+    except DatakeepError as exc:
+        return str(exc)
+    if len(hashes) != rows:
+        return f"row-hash sidecar holds {len(hashes)} hashes for {rows} rows"
+    return None

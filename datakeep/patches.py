@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datakeep import hash_objects
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import CorruptObjectError
 from datakeep.ids import ObjectId, object_id
@@ -57,22 +58,9 @@ def align(base_hashes: np.ndarray, new_hashes: np.ndarray) -> Patch | None:
     n = len(new_hashes)
     if n == 0 or len(base_hashes) == 0:
         return None
-    order = np.argsort(base_hashes)
-    sorted_base = base_hashes[order]
-    if (sorted_base[1:] == sorted_base[:-1]).any():
-        # Repeated rows: the first of equal rows must be the one found, whatever the sort
-        # algorithm, so the patch bytes are the same on every machine. Only then pay for a stable
-        # sort (a merge sort, several times slower than the vectorised default).
-        order = np.argsort(base_hashes, kind="stable")
-        sorted_base = base_hashes[order]
-    # Looked up in sorted order, then put back: a binary search over sorted needles walks memory
-    # forwards, about twice as fast as one over random needles.
-    needles = np.argsort(new_hashes)
-    position = np.empty(n, dtype=np.int64)
-    position[needles] = np.searchsorted(sorted_base, new_hashes[needles])
-    position = np.minimum(position, len(sorted_base) - 1)
-    found = sorted_base[position] == new_hashes
-    source_row = np.where(found, order[position], -1)
+    found, source_row, repeated = _first_matches(base_hashes, new_hashes)
+    if repeated:
+        source_row = _follow_runs(base_hashes, new_hashes, source_row)
     literal = ~found
     literal_count = int(literal.sum())
     if literal_count > MAX_LITERAL_SHARE * n:
@@ -92,6 +80,71 @@ def align(base_hashes: np.ndarray, new_hashes: np.ndarray) -> Patch | None:
     ops = np.stack([sources, first, lengths], axis=1).astype(np.int64)
     rows = np.flatnonzero(literal)
     return Patch(ops=ops, literal_rows=rows, literal_hashes=new_hashes[rows])
+
+
+def _first_matches(base_hashes: np.ndarray, new_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(found, source row, base has repeated rows): each new row's first equal base row, or -1."""
+    order = np.argsort(base_hashes)
+    sorted_base = base_hashes[order]
+    repeated = bool((sorted_base[1:] == sorted_base[:-1]).any())
+    if repeated:
+        # The first of equal rows must be the one found, whatever the sort algorithm, so the
+        # patch bytes are the same on every machine. Only then pay for a stable sort (a merge
+        # sort, several times slower than the vectorised default).
+        order = np.argsort(base_hashes, kind="stable")
+        sorted_base = base_hashes[order]
+    # Looked up in sorted order, then put back: a binary search over sorted needles walks memory
+    # forwards, about twice as fast as one over random needles.
+    needles = np.argsort(new_hashes)
+    position = np.empty(len(new_hashes), dtype=np.int64)
+    position[needles] = np.searchsorted(sorted_base, new_hashes[needles])
+    position = np.minimum(position, len(sorted_base) - 1)
+    found = sorted_base[position] == new_hashes
+    return found, np.where(found, order[position], -1), repeated
+
+
+#: Rows per window when lining up tables with repeated rows (see ``_follow_runs``).
+_WINDOW = 32
+
+
+def _follow_runs(base_hashes: np.ndarray, new_hashes: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Source rows that keep copy runs long when rows repeat.
+
+    With repeated rows, "the first equal base row" sends every copy of a common row to the same
+    place, so a table of few distinct rows became one op per row: a patch as big as the data.
+    Windows of ``_WINDOW`` consecutive rows are nearly always unique even then; each window found
+    in the base fixes the offset (the diagonal) between new and base rows, and every following
+    row takes the base row on that diagonal when it is equal, until the next window found.
+    Rows without such a base row keep ``first``. Only the choice among equal rows changes.
+    """
+    n, base_rows = len(new_hashes), len(base_hashes)
+    if n < _WINDOW or base_rows < _WINDOW:
+        return first
+    base_windows, new_windows = _windows(base_hashes), _windows(new_hashes)
+    found, start, _ = _first_matches(base_windows, new_windows)
+    anchored = np.full(n, -1, dtype=np.int64)
+    anchored[: len(new_windows)] = np.where(found, np.arange(len(new_windows)), -1)
+    last_anchor = np.maximum.accumulate(anchored)
+    diagonal = np.zeros(n, dtype=np.int64)
+    diagonal[: len(new_windows)] = start - np.arange(len(new_windows))
+    candidate = np.arange(n) + diagonal[np.maximum(last_anchor, 0)]
+    usable = (last_anchor >= 0) & (candidate >= 0) & (candidate < base_rows)
+    usable[usable] = base_hashes[candidate[usable]] == new_hashes[usable]
+    return np.where(usable, candidate, first)
+
+
+def _windows(hashes: np.ndarray) -> np.ndarray:
+    """A hash of every run of ``_WINDOW`` consecutive row hashes (one per starting row)."""
+    count = len(hashes) - _WINDOW + 1
+    combined = hashes[:count].copy()
+    for step in range(1, _WINDOW):
+        combined *= _WINDOW_MULTIPLIER
+        combined ^= hashes[step : step + count]
+        combined ^= combined >> np.uint64(29)
+    return combined
+
+
+_WINDOW_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 def encode(patch: Patch, new_table: pa.Table, base_object: ObjectId, base_hashes: str) -> bytes:
@@ -361,7 +414,8 @@ def _rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: i
     from datakeep.rowhash import row_hashes
 
     if hashes_oid:
-        return np.frombuffer(store.get(object_id(hashes_oid)), dtype="<u8")
+        sidecar = object_id(hashes_oid)
+        return hash_objects.decode(sidecar, store.get(sidecar))
     data = store.get(oid)
     if not is_patch(data):
         raise CorruptObjectError(oid, "a whole chunk without its row-hash sidecar")

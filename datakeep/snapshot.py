@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datakeep import patches, tracking
+from datakeep import hash_objects, patches, tracking
 from datakeep import stats as column_stats
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatasetError, InputDataError
@@ -129,7 +129,7 @@ class ChunkWriter:
                 return patched
         data = encode_chunk(table)
         oid = self._put(data)
-        hashes_oid = self._put(hashes.astype("<u8").tobytes())
+        hashes_oid = self._put(hash_objects.encode(hashes))
         patches.remember_hashes(oid, hashes)
         with self._lock:
             self.stats.chunks_written += 1
