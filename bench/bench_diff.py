@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE))
 
 from data import generate_chain  # noqa: E402
 from proc import run  # noqa: E402
+from tools import compile_datakeep  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 DATAKEEP = str(ROOT / ".venv" / "bin" / "datakeep")
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         name, a, b = args.oracle
         print(json.dumps((duckdb_counts if name == "duckdb" else datacompy_counts)(a, b)))
         return 0
+    compile_datakeep(PY)
     scratch = Path(tempfile.mkdtemp(prefix="dk-bench-diff-"))
     try:
         results = []

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from tools import compile_datakeep
 
 SCHEMA = """\
 datakeep:
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10)
     args = parser.parse_args()
 
+    compile_datakeep(sys.executable)
     datakeep = [sys.executable, "-m", "datakeep"]
     with tempfile.TemporaryDirectory(prefix="datakeep-bench-hook-") as tmp:
         repo = Path(tmp)

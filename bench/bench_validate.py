@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tools import compile_datakeep
 
 ROWS = 1_000_000
 BIG_ROWS = 5_000_000
@@ -129,6 +130,7 @@ def timed(cmd: list[str], cwd: Path, label: str = "") -> tuple[float, subprocess
 
 
 def main() -> None:
+    compile_datakeep(sys.executable)
     with tempfile.TemporaryDirectory(prefix="dk-bench-") as tmp:
         root = Path(tmp)
         (root / "schemas/sources").mkdir(parents=True)

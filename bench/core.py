@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import CHAINS, GENERATOR_VERSION, Version, generate_chain
 from proc import CommandError, run
 from report import render
-from tools import DATA_FILE, Datakeep, Dvc, Tool, child_env, read_probe
+from tools import DATA_FILE, Datakeep, Dvc, Tool, child_env, compile_datakeep, read_probe
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -327,6 +327,8 @@ def write_outputs(cfg: Config, document: Result, text: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the report, write the JSON."""
     cfg = parse_args(argv)
+    if cfg.datakeep is not None:
+        compile_datakeep(cfg.datakeep.parent / "python", child_env(Path(tempfile.gettempdir())))
     document: Result = {"meta": meta(cfg), "runs": []}
     for number in range(1, cfg.repeat + 1):
         print(f"run {number}/{cfg.repeat}", file=sys.stderr, flush=True)
