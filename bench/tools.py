@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -164,4 +165,6 @@ def compile_datakeep(python: Path | str, env: dict[str, str] | None = None) -> N
     command runs under, so the copy it imports (PYTHONPATH included) is the one compiled.
     """
     script = "import compileall, os, datakeep; compileall.compile_dir(os.path.dirname(datakeep.__file__), quiet=1)"
-    subprocess.run([str(python), "-c", script], env=env, check=True)
+    # Run from a neutral folder: ``-c`` puts the working directory first on sys.path, which would
+    # compile a checkout found there instead of the copy the measured commands import.
+    subprocess.run([str(python), "-c", script], env=env, check=True, cwd=tempfile.gettempdir())
