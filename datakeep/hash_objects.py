@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+import pyarrow as pa
 
 from datakeep.errors import CorruptObjectError
 from datakeep.ids import ObjectId
@@ -26,8 +27,6 @@ _LEVEL = 1
 
 def encode(hashes: np.ndarray) -> bytes:
     """The sidecar object for ``hashes`` (uint64, one per row)."""
-    import pyarrow as pa
-
     raw = hashes.astype("<u8", copy=False).tobytes()
     packed = pa.Codec("zstd", compression_level=_LEVEL).compress(raw, asbytes=True)
     # Raw bytes that happen to begin with MAGIC (one chance in 2^64) are kept compressed as well,
@@ -40,8 +39,6 @@ def encode(hashes: np.ndarray) -> bytes:
 def decode(oid: ObjectId, data: bytes) -> np.ndarray:
     """The row hashes held by the sidecar object ``oid`` whose bytes are ``data``."""
     if data.startswith(MAGIC):
-        import pyarrow as pa
-
         try:
             _, rows = _HEADER.unpack_from(data)
             raw = pa.decompress(

@@ -105,6 +105,7 @@ def _first_matches(base_hashes: np.ndarray, new_hashes: np.ndarray) -> tuple[np.
 
 #: Rows per window when lining up tables with repeated rows (see ``_follow_runs``).
 _WINDOW = 32
+_WINDOW_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _follow_runs(base_hashes: np.ndarray, new_hashes: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -142,9 +143,6 @@ def _windows(hashes: np.ndarray) -> np.ndarray:
         combined ^= hashes[step : step + count]
         combined ^= combined >> np.uint64(29)
     return combined
-
-
-_WINDOW_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 def encode(patch: Patch, new_table: pa.Table, base_object: ObjectId, base_hashes: str) -> bytes:

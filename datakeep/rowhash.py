@@ -22,13 +22,20 @@ _NULL = np.uint64(0x6A09E667F3BCC909)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
-def mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, applied in place to a uint64 array (and returned)."""
-    x ^= x >> _S30
+def mix(x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
+    """splitmix64's finaliser, applied in place to a uint64 array (and returned). Its shifted
+    copies go to ``scratch`` (an array like ``x``) when given: a loop that mixes array after
+    array then allocates nothing."""
+    if scratch is None:
+        scratch = np.empty_like(x)
+    np.right_shift(x, _S30, out=scratch)
+    x ^= scratch
     x *= _M1
-    x ^= x >> _S27
+    np.right_shift(x, _S27, out=scratch)
+    x ^= scratch
     x *= _M2
-    x ^= x >> _S31
+    np.right_shift(x, _S31, out=scratch)
+    x ^= scratch
     return x
 
 
@@ -74,11 +81,12 @@ def row_hashes(table: pa.Table | pa.RecordBatch, columns: list[str] | None = Non
     """Combine the column hashes of ``columns`` (all, in order, by default) into one per row."""
     names = columns if columns is not None else table.schema.names
     h = np.full(table.num_rows, _GOLDEN, dtype=np.uint64)
+    scratch = np.empty_like(h)
     for position, name in enumerate(names):
         column_h = column_hashes(table.column(name))
         column_h += np.uint64((position + 1) * int(_GOLDEN) % 2**64)
         h ^= column_h
-        h = mix(h)
+        mix(h, scratch)
     return h
 
 
@@ -213,7 +221,7 @@ def _word_sums_short(lengths: np.ndarray, starts: np.ndarray, windows: np.ndarra
         words &= _WORD_MASKS[kept]
         salt = np.uint64(j * int(_GOLDEN) % 2**64)
         words ^= salt
-        _mix_into(words, scratch)
+        mix(words, scratch)
         sums += words
         padding[j] = mix(np.array([salt], dtype=np.uint64))[0]
         position += 8
@@ -222,18 +230,6 @@ def _word_sums_short(lengths: np.ndarray, starts: np.ndarray, windows: np.ndarra
     missing = np.cumsum(padding[::-1], dtype=np.uint64)[::-1]  # missing[k] = sum of padding[k:]
     sums -= missing[(lengths + 7) // 8]
     return sums
-
-
-def _mix_into(x: np.ndarray, scratch: np.ndarray) -> None:
-    """``mix`` in place, its shifted copies written to ``scratch`` instead of new arrays."""
-    np.right_shift(x, _S30, out=scratch)
-    x ^= scratch
-    x *= _M1
-    np.right_shift(x, _S27, out=scratch)
-    x ^= scratch
-    x *= _M2
-    np.right_shift(x, _S31, out=scratch)
-    x ^= scratch
 
 
 def _word_sums_long(lengths: np.ndarray, starts: np.ndarray, windows: np.ndarray) -> np.ndarray:
