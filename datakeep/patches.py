@@ -336,6 +336,7 @@ def _resolve(
         tables, base_index = [base_table], np.arange(base_table.num_rows, dtype=np.int64)
     else:
         tables, base_index = _resolve(store, base_oid, columns, depth + 1)
+    _check_ops(oid, ops, len(base_index), literal.num_rows)
     stacked = sum(t.num_rows for t in tables)  # where this literal table starts in concat(tables)
     gather = _gather_index(ops, len(base_index))
     if len(base_index) == 0:
@@ -344,6 +345,15 @@ def _resolve(
     through_base = base_index[np.minimum(gather, len(base_index) - 1)]
     index = np.where(from_base, through_base, stacked + gather - len(base_index))
     return [*tables, literal], index
+
+
+def _check_ops(oid: ObjectId, ops: np.ndarray, base_rows: int, literal_rows: int) -> None:
+    """Every op must copy rows that exist: damaged ops would otherwise surface as an index error
+    deep inside Arrow, or as wrong rows."""
+    sources, starts, lengths = ops[:, 0], ops[:, 1], ops[:, 2]
+    limit = np.where(sources == BASE, base_rows, literal_rows)
+    if ((lengths < 1) | (starts < 0) | (starts + lengths > limit) | ((sources != BASE) & (sources != LITERAL))).any():
+        raise CorruptObjectError(oid, "patch ops point outside its base or literal rows")
 
 
 def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list[int], depth: int = 0) -> pa.Table:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from datakeep import patches
 from datakeep.api import Repo
+from datakeep.errors import CorruptObjectError
 from datakeep.hashing import content_id
 from datakeep.snapshot import hash_file
 from tests.conftest import make_table, write
@@ -161,6 +162,32 @@ def test_fsck_detects_a_corrupted_base_or_patch(patched: Repo, project: Path, wh
     )
     assert result.returncode == 1
     assert victim in result.stdout
+
+
+def test_patch_ops_that_point_past_their_rows_are_a_clear_error(patched: Repo) -> None:
+    """A patch whose bytes are whole but whose ops copy rows its base does not have (written by
+    a buggy or foreign tool) is refused as corrupt, naming the object, not read as wrong rows."""
+    store = patched.repository.store
+    chunk = next(c for c in patched.manifest("t").chunks if c.depth)
+    _, ops, ipc = patches._parse(chunk.object, store.get(chunk.object))
+    bad_ops = ops.copy()
+    bad_ops[-1, 2] += 1_000_000  # the last run claims rows that do not exist
+    data = store.get(chunk.object)
+    blob = patches._pack(bad_ops)
+    header_bytes = data[12 : 12 + int.from_bytes(data[8:12], "little")]
+    forged = b"".join(
+        [
+            patches.MAGIC,
+            len(header_bytes).to_bytes(4, "little"),
+            header_bytes,
+            len(blob).to_bytes(4, "little"),
+            blob,
+            bytes(ipc),
+        ]
+    )
+    oid, _ = store.put(forged)
+    with pytest.raises(CorruptObjectError, match="patch ops point outside"):
+        patches.rebuild_table(store, oid)
 
 
 def test_gc_keeps_the_bases_that_kept_patches_need(patched: Repo, project: Path) -> None:
