@@ -438,6 +438,7 @@ def _rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: i
     # Uncached below the top: a chain's inner levels are needed once, and caching them would push
     # out the results callers come back for (a commit asks for each old chunk's hashes twice).
     base_hashes = _rebuild_hashes(store, object_id(str(header["base"])), str(header.get("base_hashes", "")), depth + 1)
+    _check_ops(oid, ops, len(base_hashes), len(literal))
     # One gather over [base | literal] instead of hundreds of small slices.
     return np.concatenate([base_hashes, literal])[_gather_index(ops, len(base_hashes))]
 

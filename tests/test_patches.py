@@ -188,6 +188,8 @@ def test_patch_ops_that_point_past_their_rows_are_a_clear_error(patched: Repo) -
     oid, _ = store.put(forged)
     with pytest.raises(CorruptObjectError, match="patch ops point outside"):
         patches.rebuild_table(store, oid)
+    with pytest.raises(CorruptObjectError, match="patch ops point outside"):
+        patches.rebuild_hashes(store, oid, "")
 
 
 def test_gc_keeps_the_bases_that_kept_patches_need(patched: Repo, project: Path) -> None:
