@@ -33,6 +33,11 @@ from datakeep.repo import Repository
 
 #: Row indexes kept; a commit needs its parent's, a diff usually the last two.
 KEEP = 4
+#: Snapshots with more rows get no row index. An index is held in memory whole (16 bytes a row
+#: with an integer key, more with string keys), and a commit holds its parent's and its own: past
+#: this size that would make a commit's memory grow with the dataset. Without an index a commit
+#: and a diff read hashes and keys chunk by chunk from the store, in bounded memory.
+MAX_ROWS = 8_000_000
 HASH_COLUMN = "__row_hash"
 FORMAT = b"1"
 
@@ -65,7 +70,7 @@ def _path(repo: Repository, snapshot_id: str) -> Path:
 
 def load(repo: Repository, manifest: Manifest | None) -> RowIndex | None:
     """The cached row index of ``manifest``, or None when there is none that matches it."""
-    if manifest is None:
+    if manifest is None or manifest.rows > MAX_ROWS:
         return None
     path = _path(repo, manifest.id)
     try:
@@ -133,14 +138,26 @@ class RowIndexBuilder:
     def __init__(self, key: tuple[str, ...]) -> None:
         self.key = list(key)
         self._parts: list[tuple[pa.Table | None, np.ndarray | Future[Any] | None]] = []
+        self._rows = 0
+        #: False once the snapshot has proved too big for an index (``MAX_ROWS``): from then on
+        #: nothing is kept, and chunk writers need not hand their hashes back.
+        self.collecting = True
 
-    def add(self, keys: pa.Table | None, hashes: np.ndarray | Future[Any] | None) -> None:
+    def add(self, keys: pa.Table, hashes: np.ndarray | Future[Any] | None) -> None:
         """One chunk's keys and hashes; ``hashes`` may be the future of a chunk writer that
         computes them (its result has ``.hashes``)."""
+        if not self.collecting:
+            return
+        self._rows += keys.num_rows
+        if self._rows > MAX_ROWS:
+            self.collecting = False
+            self._parts.clear()
+            return
         self._parts.append((keys, hashes))
 
     def skip(self, count: int) -> None:
-        self._parts.extend([(None, None)] * count)
+        if self.collecting:
+            self._parts.extend([(None, None)] * count)
 
     def finish(
         self, manifest: Manifest, parent: RowIndex | None, hashes_of: Callable[[ChunkRef], np.ndarray]
@@ -148,7 +165,7 @@ class RowIndexBuilder:
         """The snapshot's row index, or None when some chunk's keys are known nowhere here.
         ``hashes_of`` reads a reused chunk's stored hashes when the parent's index lacks them."""
         chunks = manifest.chunks
-        if len(self._parts) != len(chunks):
+        if not self.collecting or manifest.rows > MAX_ROWS or len(self._parts) != len(chunks):
             return None
         in_parent = parent.by_object() if parent is not None else {}
         keys: list[pa.Table] = []

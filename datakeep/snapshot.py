@@ -92,7 +92,7 @@ def encode_chunk(table: pa.Table) -> bytes:
 @dataclass(frozen=True, slots=True)
 class WrittenChunk:
     ref: ChunkRef
-    hashes: np.ndarray  # the chunk's row hashes
+    hashes: np.ndarray | None  # the chunk's row hashes, when the caller asked to keep them
 
 
 class ChunkWriter:
@@ -106,21 +106,33 @@ class ChunkWriter:
         self._lock = threading.Lock()  # counters are shared by the worker threads
 
     def submit(
-        self, table: pa.Table, chunk_id: str, hashes: np.ndarray | None, predecessor: ChunkRef | None = None
+        self,
+        table: pa.Table,
+        chunk_id: str,
+        hashes: np.ndarray | None,
+        predecessor: ChunkRef | None = None,
+        *,
+        keep_hashes: bool = True,
     ) -> Future[WrittenChunk]:
-        """Store ``table`` on a worker; ``hashes`` None means: compute its row hashes there."""
+        """Store ``table`` on a worker; ``hashes`` None means: compute its row hashes there.
+        ``keep_hashes`` False drops them once stored (the future then holds only the ref)."""
         while len(self._in_flight) >= MAX_IN_FLIGHT:
             self._in_flight.popleft().result()
-        future = self._pool.submit(self._write, table, chunk_id, hashes, predecessor)
+        future = self._pool.submit(self._write, table, chunk_id, hashes, predecessor, keep_hashes)
         self._in_flight.append(future)
         return future
 
     def _write(
-        self, table: pa.Table, chunk_id: str, hashes: np.ndarray | None, predecessor: ChunkRef | None
+        self,
+        table: pa.Table,
+        chunk_id: str,
+        hashes: np.ndarray | None,
+        predecessor: ChunkRef | None,
+        keep_hashes: bool,
     ) -> WrittenChunk:
         if hashes is None:
             hashes = row_hashes(table)
-        return WrittenChunk(self._store(table, chunk_id, hashes, predecessor), hashes)
+        return WrittenChunk(self._store(table, chunk_id, hashes, predecessor), hashes if keep_hashes else None)
 
     def _store(self, table: pa.Table, chunk_id: str, hashes: np.ndarray, predecessor: ChunkRef | None) -> ChunkRef:
         if predecessor is not None and predecessor.depth < patches.MAX_DEPTH:
@@ -333,7 +345,8 @@ class FileChunker:
         # Without a key the boundary hashes already are whole-row hashes; with one, the writer's
         # worker hashes the rows (off this thread, which reads and hashes the stream).
         hashes = np.concatenate(boundary_hashes) if not self.key else None
-        written = self.writer.submit(table, chunk_id, hashes, predecessor)
+        collecting = self.rows is not None and self.rows.collecting
+        written = self.writer.submit(table, chunk_id, hashes, predecessor, keep_hashes=collecting)
         if self.rows is not None:
             self.rows.add(table.select(list(self.key)), hashes if hashes is not None else written)
         return written

@@ -85,6 +85,37 @@ def test_cache_changes_nothing_but_time(tmp_path: Path) -> None:
         assert repo.fsck().ok
 
 
+def test_a_dataset_too_big_for_an_index_gets_none_and_the_same_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``MAX_ROWS`` no index is built, kept or read (it would make memory grow with the
+    dataset); commits and their summaries, the stored chunks and a diff stay exactly the same."""
+    cached, with_cache = chain(tmp_path / "cached")
+    monkeypatch.setattr(rowcache, "MAX_ROWS", ROWS // 3)
+    big, without_index = chain(tmp_path / "big")
+    assert not list((tmp_path / "big" / ".datakeep" / "cache" / "rows").glob("*.arrow"))
+    assert with_cache == without_index
+    assert cached.manifest("d").chunks == big.manifest("d").chunks
+    runner = CliRunner()
+    answers = [
+        runner.invoke(cli, ["-C", str(tmp_path / name), "diff", "HEAD~3", "HEAD", "--json"])
+        for name in ("cached", "big")
+    ]
+    assert answers[0].exit_code == answers[1].exit_code == 0
+    assert '"changed": true' in answers[0].output
+    assert answers[0].output == answers[1].output
+    assert big.fsck().ok
+
+
+def test_an_index_builder_stops_keeping_rows_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rowcache, "MAX_ROWS", 10)
+    builder = rowcache.RowIndexBuilder(("id",))
+    builder.add(pa.table({"id": list(range(8))}), np.arange(8, dtype=np.uint64))
+    assert builder.collecting
+    builder.add(pa.table({"id": list(range(8, 16))}), np.arange(8, dtype=np.uint64))
+    assert not builder.collecting and not builder._parts
+
+
 def test_cache_matches_what_the_store_rebuilds(tmp_path: Path) -> None:
     repo, _ = chain(tmp_path)
     _, manifest, index = _cached_head(tmp_path)
