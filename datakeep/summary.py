@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from datakeep import rowcache
 from datakeep.records.manifest import Manifest
 from datakeep.repo import Repository
 from datakeep.rowcache import RowIndex
@@ -32,7 +33,8 @@ def change_summary(
     new_rows: RowIndex | None = None,
 ) -> dict[str, Any]:
     """Rows and schema against the parent snapshot, from metadata: the row indexes the commit
-    holds in memory, else the row-hash sidecars and key columns."""
+    holds in memory, else the row-hash sidecars and key columns. Row counts are left out for a
+    snapshot too big for a row index (``rowcache.MAX_ROWS``)."""
     old_chunks = {c.id for c in old.chunks} if old else set()
     new_chunks = [c for c in new.chunks if c.id not in old_chunks]
     summary: dict[str, Any] = {
@@ -42,6 +44,11 @@ def change_summary(
         "chunks_total": len(new.chunks),
         "schema": schema_changes(old, new),
     }
+    if old is not None and max(old.rows, new.rows) > rowcache.MAX_ROWS:
+        # Too big for row indexes: counting added, removed and modified rows would read every
+        # key and row hash of both versions again, a pass as long as the commit and with memory
+        # that grows with the dataset. `datakeep diff` counts them when asked.
+        return summary
     from datakeep.diff.summary import row_changes
 
     summary.update(row_changes(repo, old, new, old_rows=old_rows, new_rows=new_rows))

@@ -45,7 +45,7 @@ def _parquet(path: Path, batch_rows: int) -> tuple[list[str], Iterator[pa.Record
     import pyarrow.parquet as pq
 
     try:
-        handle = pq.ParquetFile(path)
+        handle = pq.ParquetFile(path, pre_buffer=False)  # streamed: see parquet_io.open_parquet
     except (OSError, pa.ArrowException) as exc:
         raise InputDataError(str(path), f"cannot read it as Parquet: {exc}") from None
 
