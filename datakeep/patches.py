@@ -15,7 +15,6 @@ most ``MAX_DEPTH`` long; past that a chunk is stored whole.
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 import threading
@@ -317,7 +316,8 @@ def _resolve(
     data = store.get(oid)
     if not is_patch(data):
         try:
-            parquet = pq.ParquetFile(io.BytesIO(data))
+            # A BufferReader reads the bytes in place; io.BytesIO goes through Python per read.
+            parquet = pq.ParquetFile(pa.BufferReader(data))
             names = parquet.schema_arrow.names
             table = parquet.read(columns=None if columns is None else [names[i] for i in columns], use_threads=False)
         except (pa.ArrowException, OSError, IndexError) as exc:
@@ -396,9 +396,15 @@ def _gather_index(ops: np.ndarray, base_rows: int) -> np.ndarray:
     """Row positions in ``[base rows | literal rows]`` that rebuild the chunk, in order."""
     sources, starts, lengths = ops[:, 0], ops[:, 1], ops[:, 2]
     offsets = np.where(sources == BASE, starts, starts + base_rows)
-    ends = np.cumsum(lengths)
-    total = int(ends[-1]) if len(ends) else 0
-    return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(offsets, lengths)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    # Consecutive positions within a run: a running sum of ones, with a jump where a run starts.
+    steps = np.ones(total, dtype=np.int64)
+    run_starts = np.cumsum(lengths[:-1])
+    steps[0] = offsets[0]
+    steps[run_starts] = offsets[1:] - (offsets[:-1] + lengths[:-1] - 1)
+    return np.cumsum(steps, out=steps)
 
 
 def _literal_rows(oid: ObjectId, ipc: memoryview, pool: pa.MemoryPool | None = None) -> pa.Table:

@@ -6,7 +6,6 @@ the writer's row group) whatever the dataset's size.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +15,7 @@ import pyarrow.parquet as pq
 
 from datakeep.errors import CorruptObjectError
 from datakeep.fsutil import atomic_output
+from datakeep.parquet_encoding import dictionary_columns
 from datakeep.patches import rebuild_table
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.snapshot import decode_schema
@@ -37,7 +37,7 @@ def read_chunk(store: ObjectStore, chunk: ChunkRef, schema: pa.Schema, *, verify
     data = store.get_verified(chunk.object) if verify else store.get(chunk.object)
     try:
         # ParquetFile, not pq.read_table: that goes through pyarrow.dataset, which imports pandas.
-        table = pq.ParquetFile(io.BytesIO(data)).read()
+        table = pq.ParquetFile(pa.BufferReader(data)).read()
     except (pa.ArrowException, OSError) as exc:
         raise CorruptObjectError(chunk.object, f"not a readable Parquet chunk ({exc})") from None
     if table.num_rows != chunk.rows:
@@ -94,22 +94,43 @@ def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path, *, dura
     """Write one file of a snapshot to ``target`` atomically, streaming chunk by chunk; fsynced
     unless ``durable`` is False."""
     schema = decode_schema(entry.schema)
-    with (
-        atomic_output(target, durable=durable) as tmp,
-        pq.ParquetWriter(tmp, schema, compression="snappy", store_schema=True) as writer,
-    ):
-        buffered: list[pa.Table] = []
-        buffered_rows = 0
-        for table in iter_file_tables(store, entry):
-            buffered.append(table)
-            buffered_rows += table.num_rows
-            if buffered_rows >= RESTORE_ROW_GROUP:
-                writer.write_table(pa.concat_tables(buffered), row_group_size=RESTORE_ROW_GROUP)
-                buffered, buffered_rows = [], 0
-        if buffered:
-            writer.write_table(pa.concat_tables(buffered), row_group_size=RESTORE_ROW_GROUP)
-        elif entry.rows == 0:
-            writer.write_table(schema.empty_table())
+    with atomic_output(target, durable=durable) as tmp:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for group in _row_groups(iter_file_tables(store, entry), schema):
+                if writer is None:
+                    # Opened on the first row group: which columns get dictionary pages is
+                    # judged from real rows (see parquet_encoding).
+                    writer = pq.ParquetWriter(
+                        tmp,
+                        schema,
+                        compression="snappy",
+                        store_schema=True,
+                        use_dictionary=dictionary_columns(group),
+                    )
+                writer.write_table(group, row_group_size=RESTORE_ROW_GROUP)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+def _row_groups(tables: Iterator[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
+    """The chunks regrouped into row groups of ``RESTORE_ROW_GROUP`` rows (one empty group for a
+    0-row file, so it keeps its schema)."""
+    buffered: list[pa.Table] = []
+    buffered_rows = 0
+    produced = False
+    for table in tables:
+        buffered.append(table)
+        buffered_rows += table.num_rows
+        if buffered_rows >= RESTORE_ROW_GROUP:
+            yield pa.concat_tables(buffered)
+            produced = True
+            buffered, buffered_rows = [], 0
+    if buffered:
+        yield pa.concat_tables(buffered)
+    elif not produced:
+        yield pa.Table.from_batches([], schema=schema)  # empty_table() would import pandas
 
 
 def write_manifest(store: ObjectStore, manifest: Manifest, target: Path, *, durable: bool = True) -> list[Path]:

@@ -26,6 +26,7 @@ from datakeep.errors import DatasetError, InputDataError
 from datakeep.fsutil import file_signature, sync_files
 from datakeep.hashing import StreamHasher, schema_columns, update_all
 from datakeep.ids import ObjectId
+from datakeep.parquet_encoding import dictionary_columns
 from datakeep.parquet_io import iter_batches, open_parquet
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
@@ -83,6 +84,7 @@ def encode_chunk(table: pa.Table) -> bytes:
         compression=CHUNK_COMPRESSION,
         compression_level=CHUNK_COMPRESSION_LEVEL,
         row_group_size=max(1, table.num_rows),
+        use_dictionary=dictionary_columns(table),
         write_statistics=True,
         store_schema=True,
     )

@@ -23,7 +23,9 @@ def flights(rng: np.random.Generator, first_id: int, rows: int, month: int) -> p
     ids = np.arange(first_id, first_id + rows)
     origin = rng.integers(0, len(AIRPORTS), rows)
     dest = (origin + rng.integers(1, len(AIRPORTS), rows)) % len(AIRPORTS)
-    departure = np.datetime64(f"2024-{month:02d}-01T05:00") + rng.integers(0, 28 * 24 * 60, rows).astype("timedelta64[m]")
+    departure = np.datetime64(f"2024-{month:02d}-01T05:00") + rng.integers(0, 28 * 24 * 60, rows).astype(
+        "timedelta64[m]"
+    )
     delay = np.round(np.maximum(rng.normal(8, 20, rows), 0), 1)
     delay_array = pa.array(delay, mask=rng.random(rows) < 0.03)
     return pa.table(
@@ -53,7 +55,14 @@ def main() -> None:
     cancelled[rng.choice(february.num_rows, 5, replace=False)] = True
     february = february.filter(pa.array(~cancelled))
     february = pa.concat_tables([february, flights(rng, 3000, 40, 2)])
-    gates = pa.array([f"{g}{n}" for g, n in zip(rng.choice(list("ABCD"), february.num_rows), rng.integers(1, 40, february.num_rows), strict=True)])
+    gates = pa.array(
+        [
+            f"{g}{n}"
+            for g, n in zip(
+                rng.choice(list("ABCD"), february.num_rows), rng.integers(1, 40, february.num_rows), strict=True
+            )
+        ]
+    )
     february = february.append_column("gate", gates)
     assert pc.count_distinct(february.column("flight_id")).as_py() == february.num_rows
     pq.write_table(february, HERE / "2024-02.parquet")

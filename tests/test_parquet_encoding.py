@@ -1,0 +1,73 @@
+"""Which columns of the Parquet datakeep writes get dictionary pages: those whose values repeat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datakeep.api import Repo
+from datakeep.parquet_encoding import dictionary_columns
+from tests.conftest import make_table, write
+
+
+def _dictionary_encoded(parquet: pq.ParquetFile) -> dict[str, bool]:
+    """Per Parquet leaf path: whether any of its pages is dictionary-encoded."""
+    group = parquet.metadata.row_group(0)
+    return {
+        group.column(i).path_in_schema: "RLE_DICTIONARY" in group.column(i).encodings
+        or "PLAIN_DICTIONARY" in group.column(i).encodings
+        for i in range(group.num_columns)
+    }
+
+
+def test_repeating_columns_get_dictionary_pages_and_distinct_ones_do_not() -> None:
+    rows = 20_000
+    table = pa.table(
+        {
+            "id": np.arange(rows, dtype=np.int64),
+            "email": [f"user{i}@example.com" for i in range(rows)],
+            "country": ["DE", "FR", "NL", "PL"] * (rows // 4),
+            "price": np.round(np.random.default_rng(0).random(rows) * 4, 0),
+            "all_null": pa.nulls(rows, pa.string()),
+            "tags": pa.array([[f"t{i}"] for i in range(rows)]),
+            "point": pa.array([{"x": i, "label": "a"} for i in range(rows)]),
+            "coded": pa.array([f"code{i}" for i in range(rows)]).dictionary_encode(),
+        }
+    )
+    chosen = set(dictionary_columns(table))
+    assert {"country", "price", "all_null"} <= chosen
+    assert not {"id", "email"} & chosen
+    # Nested leaves and dictionary-typed columns keep pyarrow's default: dictionary pages.
+    assert {"tags.list.element", "point.x", "point.label", "coded"} <= chosen
+
+
+def test_sorted_data_is_judged_on_rows_spread_over_the_whole_table() -> None:
+    # The first few thousand rows all hold one value; the rest are all distinct.
+    values = ["same"] * 5_000 + [f"v{i}" for i in range(95_000)]
+    assert dictionary_columns(pa.table({"s": values})) == []
+
+
+def test_an_empty_table_keeps_the_defaults() -> None:
+    table = pa.table({"a": pa.array([], pa.int64()), "b": pa.array([], pa.string())})
+    assert dictionary_columns(table) == ["a", "b"]
+
+
+def test_stored_chunks_and_restored_files_use_dictionary_pages_only_where_values_repeat(
+    repo: Repo, project: Path
+) -> None:
+    table = make_table(30_000)
+    write(project / "t.parquet", table)
+    repo.add(project / "t.parquet", name="t", key=["id"])
+    repo.commit(message="v1")
+    chunk = repo.manifest("t").chunks[0]
+    stored = _dictionary_encoded(pq.ParquetFile(repo.repository.store.path(chunk.object)))
+    assert stored["region"] and not stored["email"] and not stored["id"]
+
+    restored = project / "restored.parquet"
+    repo.checkout("HEAD", name="t", output=restored)
+    written = _dictionary_encoded(pq.ParquetFile(restored))
+    assert written["region"] and not written["email"] and not written["id"]
+    assert pq.read_table(restored).equals(table)
