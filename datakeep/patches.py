@@ -338,13 +338,22 @@ def _resolve(
         tables, base_index = _resolve(store, base_oid, columns, depth + 1)
     _check_ops(oid, ops, len(base_index), literal.num_rows)
     stacked = sum(t.num_rows for t in tables)  # where this literal table starts in concat(tables)
-    gather = _gather_index(ops, len(base_index))
-    if len(base_index) == 0:
-        return [*tables, literal], stacked + gather
-    from_base = gather < len(base_index)
-    through_base = base_index[np.minimum(gather, len(base_index) - 1)]
-    index = np.where(from_base, through_base, stacked + gather - len(base_index))
-    return [*tables, literal], index
+    return [*tables, literal], _compose(ops, base_index, stacked, base_is_whole=len(tables) == 1)
+
+
+def _compose(ops: np.ndarray, base_index: np.ndarray, stacked: int, *, base_is_whole: bool) -> np.ndarray:
+    """This level's index into ``concat(tables)``: copy runs go through ``base_index`` (one gather,
+    none when the base is a whole chunk, whose index is the identity), literal runs point at this
+    patch's rows, which start at ``stacked``. Literal rows are few, so they are patched in after."""
+    sources, starts, lengths = ops[:, 0], ops[:, 1], ops[:, 2]
+    literal = sources == LITERAL
+    # Every row as if copied from the base; a literal run's placeholder positions are replaced below.
+    positions = _runs(np.where(literal, 0, starts), lengths)
+    index = positions if base_is_whole or len(base_index) == 0 else base_index.take(positions, mode="clip")
+    if literal.any():
+        output_starts = np.cumsum(lengths) - lengths
+        index[_runs(output_starts[literal], lengths[literal])] = stacked + _runs(starts[literal], lengths[literal])
+    return index
 
 
 def _check_ops(oid: ObjectId, ops: np.ndarray, base_rows: int, literal_rows: int) -> None:
@@ -395,15 +404,18 @@ def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list
 def _gather_index(ops: np.ndarray, base_rows: int) -> np.ndarray:
     """Row positions in ``[base rows | literal rows]`` that rebuild the chunk, in order."""
     sources, starts, lengths = ops[:, 0], ops[:, 1], ops[:, 2]
-    offsets = np.where(sources == BASE, starts, starts + base_rows)
+    return _runs(np.where(sources == BASE, starts, starts + base_rows), lengths)
+
+
+def _runs(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``concat(arange(first, first + length) for each run)``, without a Python loop."""
     total = int(lengths.sum())
     if total == 0:
         return np.zeros(0, dtype=np.int64)
     # Consecutive positions within a run: a running sum of ones, with a jump where a run starts.
     steps = np.ones(total, dtype=np.int64)
-    run_starts = np.cumsum(lengths[:-1])
-    steps[0] = offsets[0]
-    steps[run_starts] = offsets[1:] - (offsets[:-1] + lengths[:-1] - 1)
+    steps[0] = firsts[0]
+    steps[np.cumsum(lengths[:-1])] = firsts[1:] - (firsts[:-1] + lengths[:-1] - 1)
     return np.cumsum(steps, out=steps)
 
 
