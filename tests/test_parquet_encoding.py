@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from datakeep.api import Repo
 from datakeep.parquet_encoding import dictionary_columns
-from tests.conftest import make_table, write
+from tests.conftest import SMALL_CHUNKS, make_table, write
 
 
 def _dictionary_encoded(parquet: pq.ParquetFile) -> dict[str, bool]:
@@ -71,3 +71,21 @@ def test_stored_chunks_and_restored_files_use_dictionary_pages_only_where_values
     written = _dictionary_encoded(pq.ParquetFile(restored))
     assert written["region"] and not written["email"] and not written["id"]
     assert pq.read_table(restored).equals(table)
+
+
+def test_the_same_rows_get_the_same_objects_whichever_worker_stores_a_chunk_first(tmp_path: Path) -> None:
+    """Chunks are stored by two worker threads in whatever order they finish; the encoding choice
+    is made once per file, so the bytes (and object ids) never depend on that order."""
+    table = make_table(40_000)
+    # "count" repeats in some chunks and not in others (it is judged on the file's first batch).
+    table = table.set_column(4, "count", pa.array(np.arange(40_000, dtype=np.int32) // 3))
+    manifests = []
+    for attempt in range(3):
+        root = tmp_path / f"r{attempt}"
+        repo = Repo.init(root, chunk_bytes=SMALL_CHUNKS)
+        write(root / "t.parquet", table)
+        repo.add(root / "t.parquet", name="t", key=["id"])
+        repo.commit(message="v1")
+        manifests.append(repo.manifest("t"))
+    assert len(manifests[0].chunks) > 4
+    assert manifests[0].chunks == manifests[1].chunks == manifests[2].chunks

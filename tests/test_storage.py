@@ -18,6 +18,9 @@ from datakeep.api import Repo
 from datakeep.errors import CorruptObjectError
 from datakeep.history import NothingToCommitError
 from datakeep.ids import ObjectId
+from datakeep.restore import read_chunk
+from datakeep.rowhash import row_hashes
+from datakeep.snapshot import BATCH_ROWS, decode_schema
 from tests.conftest import make_table, objects_size, write
 
 ROWS = 60_000
@@ -222,3 +225,24 @@ def test_a_damaged_compressed_sidecar_is_a_clear_error() -> None:
         hash_objects.decode(ObjectId("ab" * 16), encoded[:-5])
     with pytest.raises(CorruptObjectError, match="not a whole number of hashes"):
         hash_objects.decode(ObjectId("ab" * 16), b"\x01" * 12)
+
+
+def test_stored_row_hashes_are_those_of_the_chunk_rows_also_across_batches(repo: Repo, project: Path) -> None:
+    """With a key, whole-row hashes are computed per decoded batch and cut per chunk: a chunk that
+    spans two batches (65,536 rows each) must still get exactly its own rows' hashes."""
+    table = make_table(2 * BATCH_ROWS + 5_000)
+    write(project / "t.parquet", table)
+    repo.add(project / "t.parquet", name="t", key=["id"])
+    repo.commit(message="v1")
+    manifest = repo.manifest("t")
+    schema = decode_schema(manifest.files[0].schema)
+    store = repo.repository.store
+    starts = np.cumsum([0] + [c.rows for c in manifest.chunks])
+    spanning = [
+        (start + c.rows - 1) // BATCH_ROWS > start // BATCH_ROWS
+        for start, c in zip(starts[:-1], manifest.chunks, strict=True)
+    ]
+    assert sum(spanning) >= 2
+    for chunk in manifest.chunks:
+        stored = hash_objects.decode(ObjectId(chunk.hashes), store.get(ObjectId(chunk.hashes)))
+        assert np.array_equal(stored, row_hashes(read_chunk(store, chunk, schema)))

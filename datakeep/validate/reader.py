@@ -44,8 +44,11 @@ def open_batches(
 def _parquet(path: Path, batch_rows: int) -> tuple[list[str], Iterator[pa.RecordBatch]]:
     import pyarrow.parquet as pq
 
+    from datakeep.parquet_io import READ_BUFFER_BYTES
+
     try:
-        handle = pq.ParquetFile(path, pre_buffer=False)  # streamed: see parquet_io.open_parquet
+        # Streamed, through a read buffer: see parquet_io.open_parquet.
+        handle = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
     except (OSError, pa.ArrowException) as exc:
         raise InputDataError(str(path), f"cannot read it as Parquet: {exc}") from None
 
