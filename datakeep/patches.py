@@ -31,6 +31,7 @@ from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import CorruptObjectError
 from datakeep.ids import ObjectId, object_id
 from datakeep.parquet_io import scratch_pool, take_columns
+from datakeep.records.manifest import ChunkRef
 from datakeep.store.base import ObjectStore
 
 MAGIC = b"DKPATCH1"
@@ -79,6 +80,47 @@ def align(base_hashes: np.ndarray, new_hashes: np.ndarray) -> Patch | None:
     ops = np.stack([sources, first, lengths], axis=1).astype(np.int64)
     rows = np.flatnonzero(literal)
     return Patch(ops=ops, literal_rows=rows, literal_hashes=new_hashes[rows])
+
+
+def patch_base(predecessor: ChunkRef) -> tuple[ChunkRef, int | None]:
+    """The chunk to patch a new version of ``predecessor``'s rows against, and the new patch's
+    sequence number.
+
+    Patching each version against the one before makes the newest version, the one read most,
+    the deepest: its read decodes every patch back to the whole chunk. Instead the patches form a
+    skip chain (Subversion's skip-deltas): version ``n`` of a chunk (counted from its whole
+    version, 0) is patched against version ``n & (n - 1)``, ``n`` with its lowest set bit
+    cleared, so any version is ``popcount(n)`` patches deep (version 9: 2 instead of 9). Each
+    patch then holds the changes of ``n & -n`` versions: about 2.3x the patch bytes over ten
+    versions, for reads of the newest version a fifth to a third faster. That version is always
+    in the predecessor's own chain (clearing the lowest bits of ``n - 1`` one by one reaches it),
+    so no other manifest is read. A predecessor from a plain chain (no ``seq``) continues it.
+    """
+    if predecessor.depth == 0:
+        return predecessor, 1
+    seq = predecessor.seq
+    # Nearest first: the predecessor, each base down to the whole chunk, then its row-hash sidecar.
+    chain = [predecessor.object, *predecessor.bases]
+    if seq is None or seq.bit_count() != predecessor.depth or len(chain) != predecessor.depth + 2:
+        return predecessor, None  # a plain chain (or one this rule did not build): keep it plain
+    version = seq + 1
+    target = version & (version - 1)
+    steps = seq.bit_count() - target.bit_count()
+    if steps == 0:
+        return predecessor, version
+    sidecar = chain[-1]
+    depth = predecessor.depth - steps
+    base = ChunkRef(
+        id="",
+        object=chain[steps],
+        hashes=sidecar if depth == 0 else ObjectId(""),
+        rows=0,  # not known here, and not needed to patch against it
+        bytes=0,
+        bases=tuple(chain[steps + 1 :]) if depth else (),
+        depth=depth,
+        seq=target if depth else None,
+    )
+    return base, version
 
 
 def _first_matches(base_hashes: np.ndarray, new_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:

@@ -152,10 +152,12 @@ class ChunkWriter:
         predecessor: ChunkRef | None,
         dictionary: list[str] | None,
     ) -> ChunkRef:
-        if predecessor is not None and predecessor.depth < patches.MAX_DEPTH:
-            patched = self._write_patch(table, chunk_id, hashes, predecessor)
-            if patched is not None:
-                return patched
+        if predecessor is not None:
+            base, seq = patches.patch_base(predecessor)
+            if base.depth < patches.MAX_DEPTH:
+                patched = self._write_patch(table, chunk_id, hashes, base, seq)
+                if patched is not None:
+                    return patched
         data = encode_chunk(table, dictionary)
         oid = self._put(data)
         hashes_oid = self._put(hash_objects.encode(hashes))
@@ -165,14 +167,14 @@ class ChunkWriter:
         return ChunkRef(id=chunk_id, object=oid, hashes=hashes_oid, rows=table.num_rows, bytes=len(data))
 
     def _write_patch(
-        self, table: pa.Table, chunk_id: str, hashes: np.ndarray, predecessor: ChunkRef
+        self, table: pa.Table, chunk_id: str, hashes: np.ndarray, base: ChunkRef, seq: int | None
     ) -> ChunkRef | None:
-        """Store ``table`` as a row-level patch on ``predecessor`` when that is small enough."""
-        base_hashes = patches.chunk_hashes(self.repo.store, predecessor)
+        """Store ``table`` as a row-level patch on ``base`` when that is small enough."""
+        base_hashes = patches.chunk_hashes(self.repo.store, base)
         patch = patches.align(base_hashes, hashes)
         if patch is None:
             return None
-        data = patches.encode(patch, table, predecessor.object, predecessor.hashes)
+        data = patches.encode(patch, table, base.object, base.hashes)
         oid = self._put(data)
         patches.remember_hashes(oid, hashes)
         with self._lock:
@@ -184,8 +186,9 @@ class ChunkWriter:
             hashes=ObjectId(""),
             rows=table.num_rows,
             bytes=len(data),
-            bases=tuple(dict.fromkeys(predecessor.objects())),
-            depth=predecessor.depth + 1,
+            bases=tuple(dict.fromkeys(base.objects())),
+            depth=base.depth + 1,
+            seq=seq,
         )
 
     def _put(self, data: bytes) -> ObjectId:

@@ -18,6 +18,8 @@ from datakeep import patches
 from datakeep.api import Repo
 from datakeep.errors import CorruptObjectError
 from datakeep.hashing import content_id
+from datakeep.ids import ObjectId
+from datakeep.records.manifest import ChunkRef
 from datakeep.snapshot import hash_file
 from tests.conftest import make_table, write
 
@@ -57,7 +59,9 @@ def test_edit_chain_stores_what_changed_and_restores_every_version(repo: Repo, p
         assert result.written["chunks_patched"] > 0
         versions.append((result.id, table))
     manifest = repo.manifest("t")
-    assert max(c.depth for c in manifest.chunks) == 5
+    # Five patched versions in a skip chain: version 5 (0b101) is patched against version 4,
+    # itself patched against the whole chunk: two levels, not five.
+    assert {(c.seq, c.depth) for c in manifest.chunks if c.depth} == {(5, 2)}
     store = repo.repository.store
     chunk_objects = {
         oid for commit_id, _ in versions for c in repo.manifest("t", commit_id).chunks for oid in c.objects()
@@ -292,3 +296,68 @@ def test_a_small_edit_of_a_table_of_few_distinct_rows_is_a_small_patch(distinct:
     assert patch is not None
     assert (np.concatenate([base, patch.literal_hashes])[patches._gather_index(patch.ops, len(base))] == new).all()
     assert len(patch.ops) <= 100
+
+
+def _ref(name: str, depth: int = 0, seq: int | None = None, bases: tuple[str, ...] = ()) -> ChunkRef:
+    return ChunkRef(
+        id=name,
+        object=ObjectId(name),
+        hashes=ObjectId("" if depth else name + "-hashes"),
+        rows=10,
+        bytes=10,
+        bases=tuple(ObjectId(b) for b in bases),
+        depth=depth,
+        seq=seq,
+    )
+
+
+def _shape(ref: ChunkRef) -> tuple[object, ...]:
+    """What a patch base must get right: where its rows are and where it sits in its chain."""
+    return ref.object, ref.hashes, ref.bases, ref.depth, ref.seq
+
+
+def _base(ref: ChunkRef) -> tuple[tuple[object, ...], int | None]:
+    base, seq = patches.patch_base(ref)
+    return _shape(base), seq
+
+
+def test_patch_bases_form_a_skip_chain() -> None:
+    whole = _ref("w")
+    v1 = _ref("v1", 1, 1, ("w", "w-hashes"))
+    v2 = _ref("v2", 1, 2, ("w", "w-hashes"))
+    v3 = _ref("v3", 2, 3, ("v2", "w", "w-hashes"))
+    v4 = _ref("v4", 1, 4, ("w", "w-hashes"))
+    v5 = _ref("v5", 2, 5, ("v4", "w", "w-hashes"))
+    v6 = _ref("v6", 2, 6, ("v4", "w", "w-hashes"))
+    v7 = _ref("v7", 3, 7, ("v6", "v4", "w", "w-hashes"))
+    assert _base(whole) == (_shape(whole), 1)
+    assert _base(v1) == (_shape(whole), 2)  # version 2 goes back to the whole chunk
+    assert _base(v2) == (_shape(v2), 3)
+    assert _base(v3) == (_shape(whole), 4)
+    assert _base(v4) == (_shape(v4), 5)
+    assert _base(v5) == (_shape(v4), 6)
+    assert _base(v6) == (_shape(v6), 7)
+    assert _base(v7) == (_shape(whole), 8)
+    # A chain written before skip chains (no seq) goes on as a plain chain.
+    plain = _ref("p3", 3, None, ("p2", "p1", "w", "w-hashes"))
+    assert _base(plain) == (_shape(plain), None)
+
+
+def test_every_version_of_a_long_skip_chain_restores_and_the_newest_is_shallow(repo: Repo, project: Path) -> None:
+    rng = np.random.default_rng(3)
+    path = project / "t.parquet"
+    table = make_table(6000)
+    write(path, table)
+    repo.add(path, name="t", key=["id"])
+    versions = [(repo.commit(message="v0").id, table)]
+    for step in range(9):
+        table = _edit(table, rng, 10**8 + step * 100)
+        write(path, table)
+        versions.append((repo.commit(message=f"v{step + 1}").id, table))
+    for chunk in repo.manifest("t").chunks:
+        if chunk.depth:
+            assert chunk.seq is not None and chunk.depth == chunk.seq.bit_count()
+    assert max(c.depth for c in repo.manifest("t").chunks) < 9
+    for commit_id, expected in versions:
+        assert repo.read("t", rev=commit_id).equals(expected)
+    assert repo.fsck(full=True).ok

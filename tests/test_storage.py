@@ -163,8 +163,9 @@ def test_read_ahead_hands_over_every_batch_in_order_and_stops_cleanly(tmp_path: 
 def test_a_table_of_few_distinct_rows_costs_what_changed(repo: Repo, project: Path) -> None:
     """No key and only 30 distinct rows: each version deletes 1,000 rows and inserts 1,500. The
     row-hash sidecars compress (few distinct hashes) and patches follow runs of equal rows, so
-    seven versions cost under three files (each version stored whole: seven; before both fixes
-    this table took twenty); every version still comes back exactly."""
+    seven versions cost under three and a half files (each version stored whole: seven; before
+    both fixes this table took twenty; about 3.0 with skip chains, whose patches repeat some
+    versions' changes); every version still comes back exactly."""
     rng = np.random.default_rng(0)
 
     def rows(count: int) -> pa.Table:
@@ -190,7 +191,7 @@ def test_a_table_of_few_distinct_rows_costs_what_changed(repo: Repo, project: Pa
         versions.append(table)
         write(path, table)
         repo.commit(message=f"v{number}")
-    assert objects_size(project) <= 3 * path.stat().st_size
+    assert objects_size(project) <= 3.5 * path.stat().st_size
     for back, expected in enumerate(reversed(versions)):
         assert repo.read("d", rev=f"HEAD~{back}").equals(expected)
 

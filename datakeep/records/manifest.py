@@ -33,6 +33,10 @@ class ChunkRef:
     bases: tuple[ObjectId, ...] = ()
     #: Patch levels above a whole chunk (0: stored whole).
     depth: int = 0
+    #: For a patch: how many versions of these rows lie between it and its whole chunk, which
+    #: places it in a skip chain (see ``patches.patch_base``); None for patches written before
+    #: skip chains, which form a plain chain.
+    seq: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -46,6 +50,8 @@ class ChunkRef:
             # Only patched chunks carry these, so manifests of whole chunks keep their bytes.
             data["bases"] = list(self.bases)
             data["depth"] = self.depth
+            if self.seq is not None:
+                data["seq"] = self.seq
         return data
 
     @classmethod
@@ -58,6 +64,7 @@ class ChunkRef:
             bytes=int(data["bytes"]),
             bases=tuple(ObjectId(b) for b in data.get("bases", ())),
             depth=int(data.get("depth", 0)),
+            seq=int(data["seq"]) if data.get("seq") is not None else None,
         )
 
     def objects(self) -> list[ObjectId]:
