@@ -77,19 +77,26 @@ def test_edit_chain_stores_what_changed_and_restores_every_version(repo: Repo, p
     assert repo.fsck(full=True).ok
 
 
-def test_chains_are_bounded(repo: Repo, project: Path) -> None:
-    rng = np.random.default_rng(2)
+def _edited_versions(repo: Repo, project: Path, count: int, seed: int) -> list[tuple[str, pa.Table]]:
+    """Commit a 5,000-row table, then ``count`` scattered edits of it: (commit id, table) each."""
+    rng = np.random.default_rng(seed)
     path = project / "t.parquet"
     table = make_table(5000)
     write(path, table)
     repo.add(path, name="t", key=["id"])
-    repo.commit(message="v0")
-    for step in range(patches.MAX_DEPTH + 3):
-        table = _edit(table, rng, 10**7 + step * 100)
+    versions = [(repo.commit(message="v0").id, table)]
+    for step in range(count):
+        table = _edit(table, rng, 10**7 * seed + step * 100)
         write(path, table)
-        repo.commit(message=f"v{step}")
-        assert max(c.depth for c in repo.manifest("t").chunks) <= patches.MAX_DEPTH
-    assert repo.read("t").equals(table)
+        versions.append((repo.commit(message=f"v{step + 1}").id, table))
+    return versions
+
+
+def test_chains_are_bounded(repo: Repo, project: Path) -> None:
+    versions = _edited_versions(repo, project, patches.MAX_DEPTH + 3, seed=2)
+    for commit_id, _ in versions:
+        assert max(c.depth for c in repo.manifest("t", commit_id).chunks) <= patches.MAX_DEPTH
+    assert repo.read("t").equals(versions[-1][1])
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -344,16 +351,7 @@ def test_patch_bases_form_a_skip_chain() -> None:
 
 
 def test_every_version_of_a_long_skip_chain_restores_and_the_newest_is_shallow(repo: Repo, project: Path) -> None:
-    rng = np.random.default_rng(3)
-    path = project / "t.parquet"
-    table = make_table(6000)
-    write(path, table)
-    repo.add(path, name="t", key=["id"])
-    versions = [(repo.commit(message="v0").id, table)]
-    for step in range(9):
-        table = _edit(table, rng, 10**8 + step * 100)
-        write(path, table)
-        versions.append((repo.commit(message=f"v{step + 1}").id, table))
+    versions = _edited_versions(repo, project, 9, seed=3)
     for chunk in repo.manifest("t").chunks:
         if chunk.depth:
             assert chunk.seq is not None and chunk.depth == chunk.seq.bit_count()
