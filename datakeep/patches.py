@@ -1,4 +1,4 @@
-"""Row-level patches: a changed chunk stored as its predecessor plus what differs.
+"""Row-level patches: a changed chunk stored as an earlier version of its rows plus what differs.
 
 Scattered edits touch nearly every chunk, so without patches every version of an edited table
 costs a full copy. A patch keeps only the rows that are not in its base chunk (added or modified
@@ -9,8 +9,9 @@ hash; a patch is only how its bytes are kept.
 
 A patch object (see ``encode``) holds a header naming its ``base`` object (whole or itself a
 patch) and ``ops``, ``[source, start, length]`` runs (source 0: the base's rows, 1: the patch's
-literal rows), then the literal rows' row hashes and the literal rows themselves. Chains are at
-most ``MAX_DEPTH`` long; past that a chunk is stored whole.
+literal rows), then the literal rows themselves. Which earlier version a patch is taken against
+forms a skip chain (see ``patch_base``). Chains are at most ``MAX_DEPTH`` long; past that a chunk
+is stored whole.
 """
 
 from __future__ import annotations
