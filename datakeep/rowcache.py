@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +60,7 @@ class RowIndex:
         return {oid: position for position, oid in enumerate(self.objects)}
 
 
-def _chunks_digest(chunks: tuple[ChunkRef, ...]) -> bytes:
+def _chunks_digest(chunks: Sequence[ChunkRef]) -> bytes:
     return bytes_id("\n".join(c.object for c in chunks).encode()).encode()
 
 
@@ -121,7 +121,7 @@ def _prune(folder: Path) -> None:
             os.unlink(path)
 
 
-def _starts(chunks: tuple[ChunkRef, ...]) -> np.ndarray:
+def _starts(chunks: Sequence[ChunkRef]) -> np.ndarray:
     starts = np.zeros(len(chunks) + 1, dtype=np.int64)
     np.cumsum([c.rows for c in chunks], out=starts[1:])
     return starts

@@ -28,7 +28,7 @@ from datakeep.errors import DatasetError, InputDataError
 from datakeep.fsutil import file_signature, sync_files
 from datakeep.hashing import StreamHasher, schema_columns, update_all
 from datakeep.ids import ObjectId
-from datakeep.parquet_encoding import dictionary_columns
+from datakeep.parquet_encoding import delta_columns, dictionary_columns
 from datakeep.parquet_io import iter_batches, open_parquet
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
@@ -81,13 +81,16 @@ def encode_chunk(table: pa.Table, dictionary: list[str] | None = None) -> bytes:
     """A chunk as a plain Parquet object any engine can read (DuckDB, Spark, Dask); ``dictionary``
     names the columns to give dictionary pages (judged from ``table`` when None)."""
     sink = pa.BufferOutputStream()
+    if dictionary is None:
+        dictionary = dictionary_columns(table)
     pq.write_table(
         table,
         sink,
         compression=CHUNK_COMPRESSION,
         compression_level=CHUNK_COMPRESSION_LEVEL,
         row_group_size=max(1, table.num_rows),
-        use_dictionary=dictionary_columns(table) if dictionary is None else dictionary,
+        use_dictionary=dictionary,
+        column_encoding=delta_columns(table.schema, dictionary) or None,
         write_statistics=True,
         store_schema=True,
     )

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datakeep.api import Repo
-from datakeep.parquet_encoding import dictionary_columns
+from datakeep.parquet_encoding import delta_columns, dictionary_columns
 from tests.conftest import SMALL_CHUNKS, make_table, write
 
 
@@ -44,6 +44,25 @@ def test_repeating_columns_get_dictionary_pages_and_distinct_ones_do_not() -> No
     assert {"tags.list.element", "point.x", "point.label", "coded"} <= chosen
 
 
+def test_integer_and_time_columns_without_dictionary_pages_are_delta_encoded() -> None:
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("small", pa.int8()),
+            ("when", pa.timestamp("us", tz="UTC")),
+            ("day", pa.date32()),
+            ("took", pa.duration("ms")),
+            ("code", pa.int32()),
+            ("price", pa.float64()),
+            ("name", pa.string()),
+            ("tags", pa.list_(pa.int64())),
+        ]
+    )
+    assert delta_columns(schema, dictionary=["code", "tags.list.element"]) == {
+        name: "DELTA_BINARY_PACKED" for name in ("id", "small", "when", "day", "took")
+    }
+
+
 def test_sorted_data_is_judged_on_rows_spread_over_the_whole_table() -> None:
     # The first few thousand rows all hold one value; the rest are all distinct.
     values = ["same"] * 5_000 + [f"v{i}" for i in range(95_000)]
@@ -63,8 +82,14 @@ def test_stored_chunks_and_restored_files_use_dictionary_pages_only_where_values
     repo.add(project / "t.parquet", name="t", key=["id"])
     repo.commit(message="v1")
     chunk = repo.manifest("t").chunks[0]
-    stored = _dictionary_encoded(pq.ParquetFile(repo.repository.store.path(chunk.object)))
+    stored_file = pq.ParquetFile(repo.repository.store.path(chunk.object))
+    stored = _dictionary_encoded(stored_file)
     assert stored["region"] and not stored["email"] and not stored["id"]
+    # Integer and time columns without dictionary pages are delta-encoded; strings are not.
+    group = stored_file.metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "DELTA_BINARY_PACKED" in encodings["id"] and "DELTA_BINARY_PACKED" in encodings["when"]
+    assert "DELTA_BINARY_PACKED" not in encodings["email"]
 
     restored = project / "restored.parquet"
     repo.checkout("HEAD", name="t", output=restored)

@@ -103,9 +103,9 @@ def match_dense(codes_a: np.ndarray, codes_b: np.ndarray) -> tuple[np.ndarray, n
         return None
     # Row numbers fit 32 bits in all but giant joins: half the memory of the two tables.
     index_type = np.int32 if max(len(a), len(b)) < 2**31 - 1 else np.int64
-    slots = []
+    slots: list[np.ndarray] = []
     for codes in (a, b):
-        slot = np.full(span, -1, dtype=index_type)
+        slot: np.ndarray = np.full(span, -1, dtype=index_type)
         slot[codes - low] = np.arange(len(codes), dtype=index_type)
         if np.count_nonzero(slot >= 0) != len(codes):
             return None  # a duplicated key: the caller's multiset path handles it
