@@ -93,7 +93,7 @@ def patch_base(predecessor: ChunkRef) -> tuple[ChunkRef, int | None]:
     version, 0) is patched against version ``n & (n - 1)``, ``n`` with its lowest set bit
     cleared, so any version is ``popcount(n)`` patches deep (version 9: 2 instead of 9). Each
     patch then holds the changes of ``n & -n`` versions: about 2.3x the patch bytes over ten
-    versions, for reads of the newest version a fifth to a third faster. That version is always
+    versions, for reads of the newest version an eighth to a quarter faster. That version is always
     in the predecessor's own chain (clearing the lowest bits of ``n - 1`` one by one reaches it),
     so no other manifest is read. A predecessor from a plain chain (no ``seq``) continues it.
     """
