@@ -73,9 +73,6 @@ class ColumnAccumulator:
             return
         self.count += n
         self.nulls += array.null_count
-        if n == 0 or self.kind == "other" or array.null_count == n:
-            self._offset += n
-            return
         values = array
         if self.kind == "temporal":
             values = (
@@ -83,8 +80,12 @@ class ColumnAccumulator:
                 if not pa.types.is_date32(array.type)
                 else array.cast(pa.int32()).cast(pa.int64())
             )
+        distinct = self._update_counts(array)
+        # While a column's values are counted (at most MAX_TRACKED_DISTINCT of them), its range is
+        # the range of those few values: no second pass over a batch of strings.
+        ranged = distinct if distinct is not None and self.kind in ("string", "numeric") else array
         minmax = pc.min_max(
-            array
+            ranged
             if self.kind != "temporal" or pa.types.is_timestamp(array.type) or pa.types.is_date(array.type)
             else values
         )
@@ -95,7 +96,6 @@ class ColumnAccumulator:
         if self.kind in ("numeric", "temporal") and not pa.types.is_decimal(array.type):
             self._update_moments(values)
             self._update_sample(values)
-        self._update_counts(array)
         self._offset += n
 
     def _update_moments(self, values: pa.Array) -> None:
@@ -120,22 +120,38 @@ class ColumnAccumulator:
         floats = primitive_view(pc.drop_null(picked).cast(pa.float64(), safe=False), "<f8")
         self.sample.extend(float(v) for v in floats[np.isfinite(floats)])
 
-    def _update_counts(self, array: pa.Array) -> None:
+    def _update_counts(self, array: pa.Array) -> pa.Array | None:
+        """Add this batch's value counts; returns its distinct values while they are tracked."""
         if self.counts is None:
-            return
+            return None
+        if self.kind == "bool":
+            # Two counts instead of a hash table; the range of booleans is cheap either way.
+            trues = array.true_count
+            falses = len(array) - array.null_count - trues
+            present = [(v, c) for v, c in ((False, falses), (True, trues), (None, array.null_count)) if c]
+            self._add_counts([v for v, _ in present], [c for _, c in present])
+            return None
         counted = pc.value_counts(array)
         self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
         if len(counted) > MAX_TRACKED_DISTINCT:
             self.counts = None  # high cardinality: a top list would say nothing
-            return
-        for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True):
+            return None
+        values = counted.field("values")
+        return values if self._add_counts(values.to_pylist(), counted.field("counts").to_pylist()) else None
+
+    def _add_counts(self, values: list[Any], counts: list[int]) -> bool:
+        """Add counted values (None counts as a value but is not kept); False once too many."""
+        assert self.counts is not None
+        self.batch_distinct_max = max(self.batch_distinct_max, len(values))
+        for value, count in zip(values, counts, strict=True):
             if value is None:
                 continue
             key = value.isoformat() if hasattr(value, "isoformat") else value
             self.counts[key] = self.counts.get(key, 0) + count
             if len(self.counts) > MAX_TRACKED_DISTINCT:
                 self.counts = None
-                return
+                return False
+        return True
 
     def finish(self) -> dict[str, Any]:
         out: dict[str, Any] = {"count": self.count, "nulls": self.nulls}
