@@ -12,27 +12,32 @@ _PROBE = (
     "import os\n"
     "from datakeep.cli.allocator import tune\n"
     "tune()\n"
-    "print(os.environ.get('MIMALLOC_ALLOW_THP', '-'), os.environ.get('OPENBLAS_NUM_THREADS', '-'))\n"
+    "import pyarrow as pa\n"
+    "print(os.environ.get('MIMALLOC_ALLOW_THP', '-'), os.environ.get('OPENBLAS_NUM_THREADS', '-'),"
+    " pa.default_memory_pool().backend_name)\n"
 )
 
 
 def _settings(**extra: str) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIMALLOC_", "OPENBLAS_", "MALLOC_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIMALLOC_", "OPENBLAS_", "MALLOC_", "ARROW_"))}
     env.update(extra)
     done = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True)
     return done.stdout.split()
 
 
-def test_tune_turns_off_huge_pages_in_mimalloc_and_limits_openblas() -> None:
-    assert _settings() == ["0", "1"]
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc is tuned on Linux only")
+def test_tune_moves_arrow_to_the_tuned_system_allocator_and_limits_openblas() -> None:
+    assert _settings() == ["0", "1", "system"]
 
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"MIMALLOC_PURGE_DELAY": "100"}, ["-", "1"]),
-        ({"MIMALLOC_ALLOW_THP": "1"}, ["1", "1"]),
-        ({"OPENBLAS_NUM_THREADS": "4"}, ["0", "4"]),
+        ({"MIMALLOC_PURGE_DELAY": "100"}, ["-", "1", "mimalloc"]),
+        ({"MIMALLOC_ALLOW_THP": "1"}, ["1", "1", "mimalloc"]),
+        ({"OPENBLAS_NUM_THREADS": "4"}, ["0", "4", "system"]),
+        ({"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}, ["0", "1", "jemalloc"]),
+        ({"MALLOC_ARENA_MAX": "2"}, ["0", "1", "mimalloc"]),
     ],
 )
 def test_a_setting_made_by_the_user_wins(extra: dict[str, str], expected: list[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -26,15 +25,6 @@ def _pairs(values: tuple[str, ...], flag: str, number: bool) -> dict[str, object
         else:
             out[left.strip()] = right.strip()
     return out
-
-
-def _return_freed_memory() -> None:
-    # A diff decodes one chunk after another; Arrow's default allocator keeps the freed chunks'
-    # pages cached, which measured ~1.5x the peak resident memory of the system allocator. The
-    # choice is read when pyarrow loads, which (lazy imports) has not happened yet here; a pool
-    # the user picked with ARROW_DEFAULT_MEMORY_POOL wins.
-    if "pyarrow" not in sys.modules:
-        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
 def _are_files(revisions: tuple[str, ...]) -> bool:
@@ -86,7 +76,6 @@ def diff(
     """
     if len(revisions) > 2:
         raise UsageError("diff takes at most two revisions (or two files)", "e.g. datakeep diff v1 v2")
-    _return_freed_memory()
     options: dict[str, object] = {
         "key": key,
         "stat": stat,
