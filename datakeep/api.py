@@ -145,7 +145,7 @@ class Repo:
             dataset = name or inline
             if not dataset:
                 raise DatasetError("-o needs a dataset", "name it with --name NAME or REV:NAME")
-            return restore_to(self._repo, rev, dataset, output)
+            return restore_to(self._repo, rev, dataset, output, force=force)
         return checkout(self._repo, rev, name=name, force=force)
 
     def switch(self, branch: str, *, force: bool = False) -> CheckoutResult:

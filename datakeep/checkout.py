@@ -18,6 +18,9 @@ from datakeep.repo import Repository
 from datakeep.revisions import resolve, split_dataset
 from datakeep.worktree import status
 
+#: Revisions that name HEAD itself.
+_HEAD_NAMES = ("HEAD", "@")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckoutResult:
@@ -40,8 +43,11 @@ def manifest_for(repo: Repository, commit: Commit, name: str, rev: str) -> Manif
     return repo.manifest_at(ref.manifest)
 
 
-def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[str]) -> Path:
-    """Write one dataset as of ``rev`` to ``output`` (a file, or a folder for folder datasets)."""
+def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Write one dataset as of ``rev`` to ``output`` (a file, or a folder for folder datasets).
+
+    An export never writes into the store, and overwrites a tracked path with uncommitted
+    changes only with ``force``, as checking that path out would."""
     commit_id = resolve(repo, rev)
     manifest = manifest_for(repo, repo.commit_at(commit_id), name, rev)
     from datakeep.restore import write_manifest
@@ -49,18 +55,48 @@ def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[
     target = Path(output)
     if manifest.kind == "file" and target.is_dir():
         target = target / Path(manifest.path).name
+    _refuse_unsafe_target(repo, target, force=force)
     # An export, like `cp`: atomic (no half-written file) but not fsynced. Tracked paths are
     # (see `_restore_tracked`): the index vouches for them once they are restored.
     write_manifest(repo.store, manifest, target, durable=False)
     return target
 
 
+def _refuse_unsafe_target(repo: Repository, target: Path, *, force: bool) -> None:
+    resolved = target.resolve()
+    if _overlaps(resolved, repo.dk.resolve()):
+        raise DatasetError(
+            f"{target} is inside the repository's store ({repo.relpath(repo.dk)})",
+            "write the export anywhere outside .datakeep/",
+        )
+    if force:
+        return
+    index = repo.load_index()
+    tracked = [n for n, t in index.datasets.items() if _overlaps(resolved, (repo.root / t.path).resolve())]
+    if tracked:
+        dirty = [s.name for s in status(repo, index) if s.name in tracked and s.state in ("modified", "new")]
+        if dirty:
+            raise UncommittedChangesError(dirty)
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    """Whether one of two resolved paths is the other or lies inside it."""
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
 def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool = False) -> CheckoutResult:
-    """Restore tracked paths as of ``rev``; with ``name`` only that dataset (HEAD stays)."""
+    """Restore tracked paths as of ``rev``; with ``name`` only that dataset (HEAD stays).
+
+    As in git: a branch name puts HEAD on that branch (a branch wins over a tag of the same
+    name here), ``HEAD`` itself leaves HEAD where it is (on its branch: restoring the current
+    commit must not detach it, or the next commit would move no branch), and any other revision
+    detaches HEAD at its commit.
+    """
     rev, inline_name = split_dataset(rev)
     name = name or inline_name
     with repo.locked():
-        commit_id = resolve(repo, rev)
+        branch_tip = repo.refs.get(f"{HEADS}/{rev}")
+        commit_id = branch_tip if branch_tip is not None else resolve(repo, rev)
         target = repo.commit_at(commit_id)
         index = repo.load_index()
         names = [name] if name else sorted(target.datasets)
@@ -85,9 +121,11 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
         if not name:
             for dataset in [d for d in index.datasets if d not in target.datasets and _snapshot_at_head(repo, d)]:
                 del index.datasets[dataset]  # tracked at HEAD, absent in the target: like git, stop tracking
-            if repo.refs.get(f"{HEADS}/{rev}") == commit_id:
+            if branch_tip is not None:
                 repo.refs.set_head(branch=rev)
                 head = f"branch {rev}"
+            elif rev in _HEAD_NAMES:
+                pass  # HEAD stays where it is, on its branch or detached
             else:
                 repo.refs.set_head(commit=commit_id)
                 head = f"detached at {commit_id[:10]}"

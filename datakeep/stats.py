@@ -55,9 +55,10 @@ class ColumnAccumulator:
     def update(self, array: pa.Array | pa.ChunkedArray) -> None:
         try:
             self._update(array)
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError):
             # Statistics are a help, never a reason to refuse a commit: a type whose kernels
-            # are missing keeps counts only.
+            # are missing, or times beyond Python's datetime (year 10000 and later, as microsecond
+            # epochs stored as milliseconds become), keep counts only.
             self.kind = "other"
             self.counts = None
 

@@ -92,6 +92,91 @@ def test_branches_and_switch(initialized: Path) -> None:
     assert pq.read_table(data).num_rows == 7
 
 
+def test_checkout_head_keeps_head_on_its_branch(initialized: Path) -> None:
+    # Restoring the current commit must not detach HEAD: the next commit would move no branch
+    # and a later gc would delete it.
+    data = initialized / "data" / "flights.parquet"
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "one")
+    pq.write_table(make_table(10), data)
+    assert run("checkout", "HEAD", "--force").exit_code == 0
+    assert pq.read_table(data).num_rows == 5000
+    assert (initialized / ".datakeep" / "HEAD").read_text().strip() == "ref: refs/heads/main"
+    pq.write_table(make_table(20), data)
+    second = run("commit", "-m", "two").output.strip().splitlines()[-1]
+    assert json.loads(run("log", "main", "--json").output)[0]["id"] == second
+    assert run("gc").exit_code == 0
+    assert run("show", second).exit_code == 0
+
+
+def test_checkout_and_switch_take_the_branch_when_a_tag_has_its_name(initialized: Path) -> None:
+    data = initialized / "data" / "flights.parquet"
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "tagged")
+    run("tag", "release")
+    pq.write_table(make_table(7), data)
+    run("commit", "-m", "branched")
+    made = CliRunner().invoke(cli, ["branch", "release"])
+    assert made.exit_code == 0
+    assert "warning: a tag named 'release' exists too" in made.output
+    run("switch", "main")
+    assert run("switch", "release").exit_code == 0
+    assert pq.read_table(data).num_rows == 7
+    assert "* release" in run("branch").output
+    assert run("checkout", "main").exit_code == 0
+    assert run("checkout", "release").output.strip().endswith("HEAD branch release")
+    # The name alone, elsewhere, means the tag, as in git.
+    assert json.loads(run("show", "release:flights", "--json").output)["rows"] == 5000
+
+
+def test_an_export_never_writes_into_the_store_or_over_uncommitted_changes(initialized: Path) -> None:
+    data = initialized / "data" / "flights.parquet"
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "one")
+    into_store = run("checkout", "HEAD", "--name", "flights", "-o", ".datakeep/HEAD")
+    assert into_store.exit_code == 2
+    assert "inside the repository's store" in into_store.output
+    assert run("fsck").exit_code == 0
+    pq.write_table(make_table(10), data)
+    refused = run("checkout", "HEAD", "--name", "flights", "-o", "data/flights.parquet")
+    assert refused.exit_code == 2
+    assert "uncommitted changes in flights" in refused.output
+    assert pq.read_table(data).num_rows == 10
+    forced = run("checkout", "HEAD", "--name", "flights", "-o", "data/flights.parquet", "--force")
+    assert forced.exit_code == 0
+    assert pq.read_table(data).num_rows == 5000
+    assert run("checkout", "HEAD", "--name", "flights", "-o", "elsewhere.parquet").exit_code == 0
+
+
+def test_unexpected_failures_are_one_line_errors_with_exit_2(initialized: Path) -> None:
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "one")
+    (initialized / "plain.txt").write_text("not a folder")
+    failed = CliRunner().invoke(cli, ["checkout", "HEAD", "--name", "flights", "-o", "plain.txt/out.parquet"])
+    assert failed.exit_code == 2
+    assert failed.output.startswith("error: File exists: plain.txt — check the path")
+    assert len(failed.output.strip().splitlines()) == 1
+    missing_folder = CliRunner().invoke(cli, ["-C", "no/such/folder", "status"])
+    assert missing_folder.exit_code == 2 and "does not exist" in missing_folder.output
+
+
+def test_commit_keeps_times_beyond_pythons_datetime(initialized: Path) -> None:
+    # Microsecond epochs stored as milliseconds land in year 55,800: statistics keep counts only.
+    table = pa.table(
+        {
+            "ts": pa.array([1_700_000_000_000_000, 1_700_000_000_000, None], pa.timestamp("ms")),
+            "day": pa.array([-(2**31), 0, 2**31 - 1], pa.date32()),
+        }
+    )
+    pq.write_table(table, initialized / "far.parquet")
+    run("add", "far.parquet", "--name", "far")
+    assert run("commit", "-m", "far").exit_code == 0
+    shown = json.loads(run("show", "HEAD:far", "--json").output)
+    assert shown["rows"] == 3
+    assert run("checkout", "HEAD", "--name", "far", "-o", "back.parquet").exit_code == 0
+    assert pq.read_table(initialized / "back.parquet").equals(table)
+
+
 def test_nothing_to_commit_says_so_with_exit_1(initialized: Path) -> None:
     run("add", "data/flights.parquet", "--name", "flights")
     run("commit", "-m", "one")

@@ -7,13 +7,14 @@ The CLI parses arguments, calls ``datakeep.api``, and hands the result to a rend
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 from typing import Any
 
 import click
 
-from datakeep.errors import DatakeepError
+from datakeep.errors import EXIT_ERROR, DatakeepError
 
 # command name -> "module:attribute"; the help line is kept here so `--help` imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -41,6 +42,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clone": ("datakeep.cli.remote:clone", "Make a new working repository from a remote."),
     "ls-files": ("datakeep.cli.remote:ls_files", "Print the URLs of a snapshot's Parquet objects."),
 }
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error datakeep did not raise on purpose."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where} — check the path, its permissions and the free disk space, then run again"
+    return (
+        f"unexpected {type(exc).__name__}: {exc} — this is a bug in datakeep; "
+        "run the command again with --debug for the traceback and report it"
+    )
 
 
 class LazyGroup(click.Group):
@@ -72,6 +84,15 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            # Anything else is still an error (exit 2), never a traceback ending in exit 1, which
+            # scripts would read as "the answer is no".
+            if (ctx.obj and ctx.obj.get("debug")) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+                raise  # click quiets a closed pipe (`datakeep log | head`) itself
+            click.echo(f"error: {_unexpected(exc)}", err=True)
+            ctx.exit(EXIT_ERROR)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_line) for name, (_, help_line) in sorted(COMMANDS.items())]
@@ -84,7 +105,7 @@ class LazyGroup(click.Group):
 @click.option(
     "-C",
     "directory",
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True, file_okay=False),
     default=None,
     help="Run as if datakeep was started in this folder.",
 )

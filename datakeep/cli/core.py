@@ -189,9 +189,10 @@ def show(spec: str, as_json: bool) -> None:
 def checkout(rev: str, name: str | None, output: str | None, force: bool, as_json: bool) -> None:
     """Restore datasets as they were at a revision.
 
-    With -o, write one dataset anywhere (HEAD and tracked paths untouched).
-    Without, restore every tracked path and move HEAD (refuses to overwrite
-    uncommitted changes unless --force).
+    With -o, write one dataset anywhere outside .datakeep/ (HEAD untouched).
+    Without, restore every tracked path: a branch puts HEAD on it, HEAD stays
+    put, another revision detaches HEAD. Either way uncommitted changes are
+    not overwritten unless --force.
 
     Example: datakeep checkout v1 --name flights -o old.parquet
     """
@@ -236,6 +237,13 @@ def _ref_command(kind: str) -> Callable[..., None]:
             return
         oid = repo.tag(name, rev, force=force) if kind == "tag" else repo.branch(name, rev, force=force)
         click.echo(f"{kind} {name} → {oid[:10]}")
+        if name in (repo.branches() if kind == "tag" else repo.tags()):
+            other = "branch" if kind == "tag" else "tag"
+            click.echo(
+                f"warning: a {other} named '{name}' exists too: '{name}' alone means the tag, "
+                f"except in `checkout` and `switch`, which take the branch",
+                err=True,
+            )
 
     return command
 
