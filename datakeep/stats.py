@@ -169,8 +169,7 @@ class ColumnAccumulator:
             with np.errstate(all="ignore"):
                 qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
             out["quantiles"] = [jsonable(float(q)) for q in qs]
-            # Six significant digits are plenty for drift, and keep manifests small.
-            out["sample"] = [float(f"{v:.6g}") for v in self.sample[:SAMPLE_SIZE]]
+            out["sample"] = _rounded_sample(self.sample[:SAMPLE_SIZE])
         if self.counts is not None:
             out["distinct"] = len(self.counts)
             out["distinct_exact"] = True
@@ -180,6 +179,19 @@ class ColumnAccumulator:
             out["distinct"] = max(self.batch_distinct_max, 0)
             out["distinct_exact"] = False
         return out
+
+
+def _rounded_sample(sample: list[float]) -> list[float]:
+    """The sample with six significant digits of its spread, which is plenty for drift and keeps
+    manifests small. Six of each value's own would not do: epoch microseconds (1.7e15) within
+    hours of each other, or large ids, all rounded to one number, and drift saw none."""
+    finite = [abs(v) for v in sample if math.isfinite(v)]
+    spread = (max(sample) - min(sample)) if finite else 0.0
+    digits = 6
+    if finite and spread > 0 and math.isfinite(spread):
+        digits += max(0, math.ceil(math.log10(max(finite) / spread)))
+    digits = min(digits, 17)
+    return [float(f"{v:.{digits}g}") for v in sample]
 
 
 class TableStats:

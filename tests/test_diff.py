@@ -263,6 +263,24 @@ def test_drift_scores_come_from_stored_statistics(tmp_path: Path) -> None:
     assert dataset.column("x").distribution is not None
 
 
+def test_drift_sees_times_that_moved_within_hours_and_not_a_change_of_unit(tmp_path: Path) -> None:
+    # Epoch microseconds agree in their first ten digits over hours: a sample rounded to six
+    # digits of each value saw one number and no drift. And the same instants written in another
+    # unit (pandas' ns, polars' us) are no drift at all.
+    n = 5000
+    start = 1_700_000_000_000_000
+    hour = 3_600_000_000
+    first = np.arange(n) * (hour // n) + start
+    old = pa.table({"id": np.arange(n), "t": pa.array(first, pa.timestamp("us"))})
+    moved = pa.table({"id": np.arange(n), "t": pa.array(first + hour, pa.timestamp("us"))})
+    in_ns = pa.table({"id": np.arange(n), "t": pa.array(first + hour, pa.timestamp("us")).cast(pa.timestamp("ns"))})
+    repo = commit_versions(tmp_path, [old, moved, in_ns])
+    sample = repo.manifest("data", "v1").stats["t"]["sample"]
+    assert len(sample) >= 1000 and len(set(sample)) == len(sample)
+    assert repo.diff("v1", "v2").dataset("data").column("t").drift_level == "major"
+    assert repo.diff("v2", "v3").dataset("data").column("t").drift == 0.0
+
+
 def test_nested_columns_are_compared_cell_by_cell(tmp_path: Path) -> None:
     """Struct, list and map columns span several Parquet leaf columns; changed rows are still
     read and compared per top-level column, between commits and between plain files."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,12 +45,15 @@ def is_numeric(type_name: str) -> bool:
     return type_name.startswith(_NUMERIC_PREFIXES)
 
 
-def distributions(type_name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Distribution | None:
-    """Both versions' shares per bin, or None when the stored statistics cannot say."""
+def distributions(
+    type_name: str, old: Mapping[str, Any], new: Mapping[str, Any], *, old_type: str | None = None
+) -> Distribution | None:
+    """Both versions' shares per bin, or None when the stored statistics cannot say.
+    ``old_type`` is the old version's type when it differs (a time unit that changed)."""
     if not old.get("count") or not new.get("count"):
         return None
     if is_numeric(type_name) and old.get("sample") and new.get("sample"):
-        return _numeric(old, new)
+        return _numeric(old, new, _seconds_per_unit(old_type or type_name), _seconds_per_unit(type_name))
     if old.get("top") is not None and new.get("top") is not None and "top" in old and "top" in new:
         return _categorical(old, new)
     return None
@@ -68,9 +72,27 @@ def _null_share(stats: Mapping[str, Any]) -> float:
     return stats.get("nulls", 0) / stats["count"] if stats.get("count") else 0.0
 
 
-def _numeric(old: Mapping[str, Any], new: Mapping[str, Any]) -> Distribution:
+#: Time types whose stored samples count a unit (see ``stats``), and that unit in seconds.
+_TIME_UNIT = re.compile(r"^(?:timestamp|time32|time64|duration)\[(s|ms|us|ns)")
+_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+def _seconds_per_unit(type_name: str) -> float:
+    """What one unit of a stored sample is worth, so the same instants written in another unit
+    (pandas' ns, polars' us) are not drift; 1 for plain numbers."""
+    if type_name.startswith("date32"):
+        return 86400.0
+    if type_name.startswith("date64"):
+        return 1e-3
+    unit = _TIME_UNIT.match(type_name)
+    return _SECONDS[unit.group(1)] if unit else 1.0
+
+
+def _numeric(old: Mapping[str, Any], new: Mapping[str, Any], old_scale: float, new_scale: float) -> Distribution:
     before = np.asarray(old["sample"], dtype=np.float64)
     after = np.asarray(new["sample"], dtype=np.float64)
+    if old_scale != new_scale:
+        before, after = before * old_scale, after * new_scale
     edges = np.unique(np.quantile(before, np.linspace(0, 1, 11))[1:-1])
     labels = _edge_labels(edges)
     shares = []

@@ -217,6 +217,7 @@ def _dataset(
     old_stats, new_stats = old_side.stats(), new_side.stats()
     schema = schema_diff(old_side.columns, new_side.columns, renames=renames, old_stats=old_stats, new_stats=new_stats)
     old_of = {p.new: p.old for p in plan}
+    old_types = {c["name"]: c["type"] for c in old_side.columns}
     columns = []
     for column in new_side.columns:
         column_name = column["name"]
@@ -233,6 +234,7 @@ def _dataset(
                 modified,
                 opts,
                 column_name in old_of,
+                old_types.get(old_of.get(column_name, "")),
             )
         )
     for column in old_side.columns:
@@ -275,10 +277,11 @@ def _column(
     modified: int | None,
     opts: DiffOptions,
     in_both: bool,
+    old_type: str | None = None,
 ) -> ColumnDiff:
     from datakeep.diff import drift
 
-    dist = drift.distributions(type_name, before, after) if in_both else None
+    dist = drift.distributions(type_name, before, after, old_type=old_type) if in_both else None
     score = drift.psi(dist)
     return ColumnDiff(
         name=name,
