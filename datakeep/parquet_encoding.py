@@ -43,10 +43,18 @@ def dictionary_columns(table: pa.Table) -> list[str]:
         if (
             pa.types.is_nested(field.type)
             or pa.types.is_dictionary(field.type)
-            or not _values_distinct(column.take(probe))
+            or not _values_distinct(_probe(column, probe))
         ):
             chosen.extend(paths)
     return chosen
+
+
+def _probe(column: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
+    try:
+        return column.take(rows)
+    except pa.ArrowNotImplementedError:
+        # Types without a take kernel (string_view, binary_view): the first rows instead.
+        return column.slice(0, len(rows))
 
 
 def delta_columns(schema: pa.Schema, dictionary: list[str]) -> dict[str, str]:

@@ -152,10 +152,59 @@ def iter_batches(
 
 
 def _batches(parquet: pq.ParquetFile, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    storable = without_views(parquet.schema_arrow)
     try:
-        yield from parquet.iter_batches(batch_size=batch_rows, use_threads=True)
+        for batch in parquet.iter_batches(batch_size=batch_rows, use_threads=True):
+            yield batch if storable is None else batch.cast(storable)
     except (pa.ArrowException, OSError) as exc:
         raise InputDataError(str(path), f"is damaged and cannot be read ({exc})") from None
+
+
+def without_views(schema: pa.Schema) -> pa.Schema | None:
+    """``schema`` with string_view and binary_view (at any depth) as large_string and
+    large_binary, or None when it has none.
+
+    Views are an encoding (docs/hashing.md), but most Arrow kernels datakeep's chunking and
+    patches use (take, filter) have none for them; the file's own schema is kept in the manifest
+    and a checkout casts back to it.
+    """
+    changed = [_without_views(field.type) for field in schema]
+    if all(new is None for new in changed):
+        return None
+    return pa.schema(
+        [field if new is None else field.with_type(new) for field, new in zip(schema, changed, strict=True)],
+        metadata=schema.metadata,
+    )
+
+
+def _without_views(data_type: pa.DataType) -> pa.DataType | None:
+    if data_type == pa.string_view():
+        return pa.large_string()
+    if data_type == pa.binary_view():
+        return pa.large_binary()
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type) or pa.types.is_fixed_size_list(data_type):
+        inner = _without_views(data_type.value_type)
+        if inner is None:
+            return None
+        field = data_type.value_field.with_type(inner)
+        if pa.types.is_fixed_size_list(data_type):
+            return pa.list_(field, data_type.list_size)
+        return pa.large_list(field) if pa.types.is_large_list(data_type) else pa.list_(field)
+    if pa.types.is_struct(data_type):
+        fields = [data_type.field(i) for i in range(data_type.num_fields)]
+        inner_types = [_without_views(f.type) for f in fields]
+        if all(t is None for t in inner_types):
+            return None
+        return pa.struct([f if t is None else f.with_type(t) for f, t in zip(fields, inner_types, strict=True)])
+    if pa.types.is_map(data_type):
+        key, item = _without_views(data_type.key_type), _without_views(data_type.item_type)
+        if key is None and item is None:
+            return None
+        return pa.map_(
+            data_type.key_field.with_type(key or data_type.key_type),
+            data_type.item_field.with_type(item or data_type.item_type),
+        )
+    return None
 
 
 _DONE = object()

@@ -29,7 +29,7 @@ from datakeep.fsutil import file_signature, sync_files
 from datakeep.hashing import StreamHasher, schema_columns, update_all
 from datakeep.ids import ObjectId
 from datakeep.parquet_encoding import delta_columns, dictionary_columns
-from datakeep.parquet_io import iter_batches, open_parquet
+from datakeep.parquet_io import iter_batches, open_parquet, without_views
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.repo import Repository
@@ -325,8 +325,11 @@ class FileChunker:
         total_rows = parquet.metadata.num_rows
         params = self.params or _params_for(parquet, self.target_bytes)
         chunker = Chunker(params)
-        file_hasher = StreamHasher(schema)
-        table_stats = column_stats.TableStats(schema, total_rows)
+        # The batches' schema: the file's, with view types as their large equivalents (the
+        # manifest keeps the file's own schema, to restore).
+        batch_schema = without_views(schema) or schema
+        file_hasher = StreamHasher(batch_schema)
+        table_stats = column_stats.TableStats(batch_schema, total_rows)
         slots: list[ChunkRef | Future[WrittenChunk]] = []
         pending: list[pa.RecordBatch] = []
         # Per pending slice: its whole-row hashes, already known (no key: they are the boundary
@@ -354,12 +357,12 @@ class FileChunker:
                         else:
                             pending_parts.append((whole_rows, start, local))
                     if cut is not None:
-                        slots.append(self._emit(schema, pending, pending_hashes, pending_parts, file_hasher))
+                        slots.append(self._emit(batch_schema, pending, pending_hashes, pending_parts, file_hasher))
                         pending, pending_hashes, pending_parts = [], [], []
                         start = local
                 position += batch.num_rows
             if pending:
-                slots.append(self._emit(schema, pending, pending_hashes, pending_parts, file_hasher))
+                slots.append(self._emit(batch_schema, pending, pending_hashes, pending_parts, file_hasher))
         chunks = tuple(s.result().ref if isinstance(s, Future) else s for s in slots)
         entry = FileEntry(
             path=self.relpath,
