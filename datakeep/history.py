@@ -79,10 +79,11 @@ def make_commit(
         raise DatakeepError("empty commit message", 'pass one with -m "what changed"')
     with repo.locked():
         index = repo.load_index()
-        if not index.datasets:
-            raise DatakeepError("nothing is tracked", "track a dataset first: datakeep add PATH --name NAME")
         head = repo.head()
         parent = repo.commit_at(head) if head else None
+        if not index.datasets and not (parent and parent.datasets):
+            # With datasets at HEAD, an empty index is a commit that removes them all.
+            raise DatakeepError("nothing is tracked", "track a dataset first: datakeep add PATH --name NAME")
         if parent is not None and not allow_empty and _unchanged(repo, index, parent):
             raise NothingToCommitError(len(index.datasets))
         # Imported only past the unchanged check: they bring numpy and pyarrow, which a
@@ -210,7 +211,9 @@ def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:
 
 
 def log(repo: Repository, start: ObjectId | None = None, limit: int | None = None) -> list[tuple[ObjectId, Commit]]:
-    out = []
+    out: list[tuple[ObjectId, Commit]] = []
+    if limit is not None and limit <= 0:
+        return out
     for oid, commit in repo.ancestry(start if start is not None else repo.head()):
         out.append((oid, commit))
         if limit is not None and len(out) >= limit:

@@ -70,7 +70,7 @@ def _path(repo: Repository, snapshot_id: str) -> Path:
 
 def load(repo: Repository, manifest: Manifest | None) -> RowIndex | None:
     """The cached row index of ``manifest``, or None when there is none that matches it."""
-    if manifest is None or manifest.rows > MAX_ROWS:
+    if manifest is None or manifest.rows > MAX_ROWS or HASH_COLUMN in manifest.key:
         return None
     path = _path(repo, manifest.id)
     try:
@@ -140,8 +140,9 @@ class RowIndexBuilder:
         self._parts: list[tuple[pa.Table | None, np.ndarray | Future[Any] | None]] = []
         self._rows = 0
         #: False once the snapshot has proved too big for an index (``MAX_ROWS``): from then on
-        #: nothing is kept, and chunk writers need not hand their hashes back.
-        self.collecting = True
+        #: nothing is kept, and chunk writers need not hand their hashes back. A key column
+        #: named like the hash column gets no index either (a cache is not worth a rename).
+        self.collecting = HASH_COLUMN not in self.key
 
     def add(self, keys: pa.Table, hashes: np.ndarray | Future[Any] | None) -> None:
         """One chunk's keys and hashes; ``hashes`` may be the future of a chunk writer that

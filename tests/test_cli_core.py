@@ -177,6 +177,22 @@ def test_commit_keeps_times_beyond_pythons_datetime(initialized: Path) -> None:
     assert pq.read_table(initialized / "back.parquet").equals(table)
 
 
+def test_removing_the_last_dataset_is_a_commit(initialized: Path) -> None:
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "one")
+    assert run("rm", "flights").exit_code == 0
+    assert "removed" in run("status").output
+    dropped = run("commit", "-m", "drop flights")
+    assert dropped.exit_code == 0, dropped.output
+    assert json.loads(run("log", "--json").output)[0]["datasets"] == {}
+    assert "flights: dataset removed" in run("log", "--stat").output
+    assert run("checkout", "HEAD~1", "--name", "flights", "-o", "back.parquet").exit_code == 0
+    assert pq.read_table(initialized / "back.parquet").num_rows == 5000
+    assert json.loads(run("log", "-n", "0", "--json").output) == []
+    assert len(json.loads(run("log", "-n", "1", "--json").output)) == 1
+    assert CliRunner().invoke(cli, ["log", "-n", "-1"]).exit_code == 2
+
+
 def test_nothing_to_commit_says_so_with_exit_1(initialized: Path) -> None:
     run("add", "data/flights.parquet", "--name", "flights")
     run("commit", "-m", "one")

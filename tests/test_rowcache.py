@@ -258,3 +258,15 @@ def _cached_head(root: Path) -> tuple[Repository, Any, rowcache.RowIndex]:
     index = rowcache.load(storage, manifest)
     assert index is not None
     return storage, manifest, index
+
+
+def test_a_key_named_like_the_hash_column_gets_no_index_and_still_commits(tmp_path: Path) -> None:
+    repo = Repo.init(tmp_path)
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({rowcache.HASH_COLUMN: np.arange(100), "v": np.ones(100, np.int64)}), path)
+    repo.add(path, name="a", key=(rowcache.HASH_COLUMN,))
+    repo.commit(message="v1")
+    pq.write_table(pa.table({rowcache.HASH_COLUMN: np.arange(100), "v": np.full(100, 2, np.int64)}), path)
+    repo.commit(message="v2")
+    assert not list((tmp_path / ".datakeep" / "cache" / "rows").glob("*.arrow"))
+    assert repo.diff("HEAD~1", "HEAD").dataset("a").rows.modified == 100

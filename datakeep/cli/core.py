@@ -126,7 +126,7 @@ def commit(message: str, author: str | None, allow_empty: bool, no_verify: bool,
 @click.command()
 @click.argument("rev", required=False)
 @click.option("--stat", is_flag=True, help="Per dataset: rows and schema changes (stored; reads no data).")
-@click.option("-n", "--max-count", type=int, help="Show at most this many commits.")
+@click.option("-n", "--max-count", type=click.IntRange(min=0), help="Show at most this many commits.")
 @click.option("--oneline", is_flag=True, help="One line per commit.")
 @json_option
 def log(rev: str | None, stat: bool, max_count: int | None, oneline: bool, as_json: bool) -> None:
