@@ -230,6 +230,8 @@ def ls_files(spec: str, remote_name: str | None, sql: bool, as_json: bool) -> No
     """Print the URLs of a snapshot's Parquet objects.
 
     Each object is a plain Parquet file; in order, they hold the snapshot's rows.
+    Chunks stored as patches are written out whole first; those copies last
+    until the next `datakeep gc`.
 
     Example: duckdb -c "select count(*) from read_parquet($(datakeep ls-files v1:flights --sql))"
     """
