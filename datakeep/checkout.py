@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,7 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list
     from datakeep.restore import write_manifest
 
     base = repo.root / manifest.path
+    _clear_other_kind(repo, index, manifest, base)
     if manifest.kind == "folder" and base.is_dir():
         wanted = {entry.path for entry in manifest.files}
         for stale in base.rglob("*.parquet"):
@@ -160,3 +162,26 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list
         document = entry.to_dict()
         index.remember(repo.relpath(path), file_signature(path), document, recorded)
     return [repo.relpath(p) for p in paths]
+
+
+def _clear_other_kind(repo: Repository, index: Index, manifest: Manifest, base: Path) -> None:
+    """Make room when the dataset's path held the other kind: a file where this version is a
+    folder, or a folder where it is a file (pandas wrote `sales.parquet`, later Spark the folder
+    `sales.parquet/`). The caller has checked that what is there is committed (or `--force`)."""
+    if manifest.kind == "folder" and (base.is_file() or base.is_symlink()):
+        base.unlink()
+        index.forget_under(repo.relpath(base))
+    elif manifest.kind == "file" and base.is_dir():
+        others = [
+            p
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.lower().endswith(".parquet") and not p.name.startswith(("_", "."))
+        ]
+        if others:
+            raise DatasetError(
+                f"{repo.relpath(base)} is a folder that also holds other files ({repo.relpath(others[0])}, ...),"
+                " where this version is a single file",
+                "move those files elsewhere, then run the checkout again",
+            )
+        shutil.rmtree(base)
+        index.forget_under(repo.relpath(base))

@@ -193,6 +193,26 @@ def test_removing_the_last_dataset_is_a_commit(initialized: Path) -> None:
     assert CliRunner().invoke(cli, ["log", "-n", "-1"]).exit_code == 2
 
 
+def test_checkout_across_a_dataset_that_went_from_file_to_folder(initialized: Path) -> None:
+    # pandas wrote sales.parquet, later Spark wrote the folder sales.parquet/ with a _SUCCESS mark.
+    sales = initialized / "sales.parquet"
+    pq.write_table(make_table(100), sales)
+    run("add", "sales.parquet", "--name", "sales", "--key", "id")
+    run("commit", "-m", "file")
+    sales.unlink()
+    sales.mkdir()
+    pq.write_table(make_table(70, seed=1), sales / "part-00000.snappy.parquet")
+    (sales / "_SUCCESS").touch()
+    run("commit", "-m", "folder")
+    back = run("checkout", "HEAD~1")
+    assert back.exit_code == 0, back.output
+    assert sales.is_file() and pq.read_table(sales).num_rows == 100
+    forward = run("checkout", "main")
+    assert forward.exit_code == 0, forward.output
+    assert pq.read_table(sales / "part-00000.snappy.parquet").num_rows == 70
+    assert "unchanged" in run("status").output
+
+
 def test_nothing_to_commit_says_so_with_exit_1(initialized: Path) -> None:
     run("add", "data/flights.parquet", "--name", "flights")
     run("commit", "-m", "one")
