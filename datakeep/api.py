@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datakeep.history import CommitResult
     from datakeep.maintenance import FsckResult, GcResult
     from datakeep.records.commit import Commit
+    from datakeep.records.index import TrackedDataset
     from datakeep.records.manifest import Manifest
     from datakeep.worktree import DatasetStatus
 
@@ -68,6 +69,10 @@ class Repo:
 
         dataset, _ = add(self._repo, str(path), name=name, key=tuple(key), entity=entity, source=source)
         return dataset
+
+    def tracked(self) -> dict[str, TrackedDataset]:
+        """The tracked datasets and their definitions (path, key, entity, source)."""
+        return dict(self._repo.load_index().datasets)
 
     def rm(self, name: str) -> None:
         """Stop tracking dataset ``name`` (its history stays)."""

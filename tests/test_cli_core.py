@@ -213,6 +213,15 @@ def test_checkout_across_a_dataset_that_went_from_file_to_folder(initialized: Pa
     assert "unchanged" in run("status").output
 
 
+def test_adding_again_says_which_definition_it_changed(initialized: Path) -> None:
+    run("add", "data/flights.parquet", "--name", "flights", "--key", "id")
+    again = CliRunner().invoke(cli, ["add", "data/flights.parquet", "--name", "flights"])
+    assert again.exit_code == 0
+    assert "note: flights was already tracked; changed key id → (none)" in again.output
+    same = CliRunner().invoke(cli, ["add", "data/flights.parquet", "--name", "flights"])
+    assert "note:" not in same.output
+
+
 def test_nothing_to_commit_says_so_with_exit_1(initialized: Path) -> None:
     run("add", "data/flights.parquet", "--name", "flights")
     run("commit", "-m", "one")

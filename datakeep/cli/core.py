@@ -46,8 +46,28 @@ def add(path: str, name: str | None, key: tuple[str, ...], entity: str | None, s
     Example: datakeep add data/flights.parquet --name flights --key flight_id
     """
     keys = tuple(k.strip() for part in key for k in part.split(",") if k.strip())
-    dataset = open_repo().add(path, name=name, key=keys, entity=entity, source=source)
+    repo = open_repo()
+    before = repo.tracked()
+    dataset = repo.add(path, name=name, key=keys, entity=entity, source=source)
     click.echo(f"tracking {dataset} ({path}){' key ' + ','.join(keys) if keys else ''}")
+    previous = before.get(dataset)
+    if previous is not None:
+        # Adding again replaces the definition; say what a forgotten option dropped.
+        changes = [
+            f"{label} {_shown(old)} → {_shown(new)}"
+            for label, old, new in (
+                ("key", ",".join(previous.key), ",".join(keys)),
+                ("entity", previous.entity, entity),
+                ("source", previous.source, source),
+            )
+            if (old or None) != (new or None)
+        ]
+        if changes:
+            click.echo(f"note: {dataset} was already tracked; changed {', '.join(changes)}", err=True)
+
+
+def _shown(value: str | None) -> str:
+    return value or "(none)"
 
 
 @click.command()
