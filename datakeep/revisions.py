@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from datakeep.errors import RevisionError
 from datakeep.ids import ObjectId, is_id_prefix, is_object_id
@@ -13,10 +14,11 @@ _ANCESTOR_RE = re.compile(r"^(?P<base>.*?)(?P<suffix>(?:~\d*|\^)*)$")
 
 
 def split_dataset(spec: str) -> tuple[str, str | None]:
-    """``"v1:flights"`` → ("v1", "flights"); ``"v1"`` → ("v1", None)."""
+    """``"v1:flights"`` → ("v1", "flights"); ``"v1"`` → ("v1", None). The name in NFC, as
+    dataset names are stored."""
     if ":" in spec:
         rev, name = spec.rsplit(":", 1)
-        return rev or "HEAD", name
+        return rev or "HEAD", unicodedata.normalize("NFC", name)
     return spec, None
 
 

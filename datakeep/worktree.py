@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,10 +13,14 @@ from datakeep.records.index import Index, TrackedDataset
 from datakeep.repo import Repository
 from datakeep.tracking import cached_snapshot_id, dataset_files
 
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: Letters and digits of any script (a file `données.parquet` gives the name `données`), then
+#: also '.', '_' and '-'; never a path separator.
+_NAME_RE = re.compile(r"[^\W_][\w.-]*")
 
 
 def check_dataset_name(name: str) -> str:
+    """``name`` in NFC, so a name typed with a composed or a decomposed accent is one name."""
+    name = unicodedata.normalize("NFC", name)
     if not _NAME_RE.fullmatch(name) or ".." in name:
         raise DatasetError(
             f"'{name}' is not a valid dataset name",

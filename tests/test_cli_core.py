@@ -222,6 +222,17 @@ def test_adding_again_says_which_definition_it_changed(initialized: Path) -> Non
     assert "note:" not in same.output
 
 
+def test_dataset_names_may_use_letters_of_any_script(initialized: Path) -> None:
+    pq.write_table(make_table(10), initialized / "données.parquet")
+    assert run("add", "données.parquet").exit_code == 0
+    decomposed = "donne\u0301es"  # the same name typed with a combining accent
+    assert run("commit", "-m", "one").exit_code == 0
+    assert json.loads(run("show", f"HEAD:{decomposed}", "--json").output)["rows"] == 10
+    again = CliRunner().invoke(cli, ["add", "données.parquet", "--name", decomposed])
+    assert again.exit_code == 0 and "tracking données" in again.output
+    assert "données" in run("status").output and decomposed not in run("status").output
+
+
 def test_nothing_to_commit_says_so_with_exit_1(initialized: Path) -> None:
     run("add", "data/flights.parquet", "--name", "flights")
     run("commit", "-m", "one")
