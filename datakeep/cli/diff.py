@@ -43,7 +43,7 @@ def _are_files(revisions: tuple[str, ...]) -> bool:
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs.")
 @click.option("--fail-on", multiple=True, metavar="CONDITION", help="Exit 1 when it holds, e.g. 'rows.removed > 1%'.")
-@click.option("--tolerance", multiple=True, metavar="COL=NUMBER", help="Float column equal within NUMBER.")
+@click.option("--tolerance", multiple=True, metavar="COL=NUMBER", help="Numeric (non-key) column equal within NUMBER.")
 @click.option("--rename", multiple=True, metavar="OLD=NEW", help="Column OLD of the old version is NEW now.")
 @click.option("--allow-duplicate-keys", is_flag=True, help="Match rows of duplicated keys as multisets.")
 @click.pass_context
