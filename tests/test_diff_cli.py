@@ -175,6 +175,19 @@ def test_stat_honours_tolerance_so_a_gate_gives_one_answer(two_versions: Path) -
             assert json.loads(out)["datasets"][0]["rows"]["modified"] == modified
 
 
+def test_html_into_a_missing_folder_is_an_error(two_versions: Path) -> None:
+    code, out, err = invoke("diff", "v1", "v2", "--html", "no/such/dir/r.html")
+    assert code == 2 and out == ""
+    assert err == (
+        "error: --html no/such/dir/r.html: folder 'no/such/dir' does not exist"
+        " — create it first, or write the report to an existing folder\n"
+    )
+    assert not (two_versions / "no").exists()
+    (two_versions / "reports").mkdir()
+    code, _, err = invoke("diff", "v1", "v2", "--html", "reports/r.html")
+    assert code == 0 and (two_versions / "reports" / "r.html").is_file()
+
+
 def test_log_stat_shows_stored_row_changes(two_versions: Path) -> None:
     code, out, _ = invoke("log", "--stat")
     assert code == 0
