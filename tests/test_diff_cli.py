@@ -1,5 +1,5 @@
 """`datakeep diff` through click's CliRunner: exit codes and messages, --fail-on gates, JSON
-validated against docs/diff.schema.json, HTML, two plain files, tolerances
+validated against docs/diff.schema.json, HTML, two plain files (and a mistyped one), tolerances
 and renames that cannot apply, and `log --stat` summaries."""
 
 from __future__ import annotations
@@ -186,6 +186,32 @@ def test_html_into_a_missing_folder_is_an_error(two_versions: Path) -> None:
     (two_versions / "reports").mkdir()
     code, _, err = invoke("diff", "v1", "v2", "--html", "reports/r.html")
     assert code == 0 and (two_versions / "reports" / "r.html").is_file()
+
+
+def test_a_mistyped_file_name_is_a_file_not_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.table({"id": [1]}), "jan.parquet")
+    pq.write_table(pa.table({"id": [1]}), "data/jan.parquet")
+    cases = {
+        ("jan.parquet", "fbe.parquet"): "fbe.parquet",
+        ("fbe.parquet", "jan.parquet"): "fbe.parquet",
+        ("data", "data/fbe.parquet"): "data/fbe.parquet",  # a folder and a path
+    }
+    for args, missing in cases.items():
+        code, _, err = invoke("diff", *args)  # outside a repository
+        assert code == 2 and err.startswith(f"error: {missing}: file not found — check the path;")
+    assert invoke("init")[0] == 0
+    code, _, err = invoke("diff", "jan.parquet", "fbe.parquet")  # inside one: still not a revision
+    assert code == 2 and err.startswith("error: fbe.parquet: file not found") and "revision" not in err
+
+
+def test_revisions_with_a_slash_are_still_revisions(two_versions: Path) -> None:
+    assert invoke("branch", "release/1", "v1")[0] == 0
+    code, out, _ = invoke("diff", "release/1", "v2")
+    assert code == 0 and "+10 added, -40 removed, ~3 modified" in out
+    code, _, err = invoke("diff", "release/2", "v2")
+    assert code == 2 and "bad revision 'release/2'" in err
 
 
 def test_log_stat_shows_stored_row_changes(two_versions: Path) -> None:

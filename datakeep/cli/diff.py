@@ -28,7 +28,23 @@ def _pairs(values: tuple[str, ...], flag: str, number: bool) -> dict[str, object
 
 
 def _are_files(revisions: tuple[str, ...]) -> bool:
-    return len(revisions) == 2 and all(os.path.exists(r) for r in revisions)
+    """Two files (or folders) to compare, rather than two revisions.
+
+    Both exist; or one exists or ends in .parquet, and the other looks like a path too. Then
+    `diff_files` reports a missing one as a file not found (not as a bad revision, nor as "not
+    a repository" outside one). A branch may contain '/', so two such names that exist nowhere
+    are still revisions.
+    """
+    if len(revisions) != 2:
+        return False
+    exists = [os.path.exists(r) for r in revisions]
+    pathlike = [e or _looks_like_path(r) for r, e in zip(revisions, exists, strict=True)]
+    named = [e or r.lower().endswith(".parquet") for r, e in zip(revisions, exists, strict=True)]
+    return all(pathlike) and any(named)
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.lower().endswith(".parquet") or "/" in text or os.sep in text
 
 
 def _check_html_path(path: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datakeep.diff.result import ColumnDiff, DatasetDiff, DiffResult, RowCounts, SchemaDiff
-from datakeep.errors import DatasetError, UsageError
+from datakeep.errors import DatasetError, InputDataError, UsageError
 from datakeep.repo import Repository
 
 if TYPE_CHECKING:
@@ -86,6 +86,13 @@ def diff(repo: Repository, a: str | None = None, b: str | None = None, **options
 
 def diff_files(old: str | os.PathLike[str], new: str | os.PathLike[str], **options: Any) -> DiffResult:
     """Compare two Parquet files (or folders of Parquet files) directly; no repository needed."""
+    for path in (old, new):
+        if not Path(path).exists():
+            raise InputDataError(
+                str(path),
+                "file not found",
+                "check the path; diffing two files compares two existing Parquet files or folders",
+            )
     name = options.pop("name", None) or Path(new).name.split(".")[0]
     opts = _options(options)
     key = opts.key or ()
