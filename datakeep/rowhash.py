@@ -9,6 +9,8 @@ splitmix64 mixing) instead of borrowed from pandas, polars or DuckDB.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pyarrow as pa
 
@@ -80,10 +82,16 @@ def column_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def row_hashes(table: pa.Table | pa.RecordBatch, columns: list[str] | None = None) -> np.ndarray:
     """Combine the column hashes of ``columns`` (all, in order, by default) into one per row."""
     names = columns if columns is not None else table.schema.names
-    h = np.full(table.num_rows, _GOLDEN, dtype=np.uint64)
+    return combine_hashes((column_hashes(table.column(name)) for name in names), table.num_rows)
+
+
+def combine_hashes(columns: Iterable[np.ndarray], rows: int) -> np.ndarray:
+    """Row hashes from per-column hashes, in column order (each array is updated in place).
+    A diff that hashes recast columns combines them here, so its row hashes agree with
+    `row_hashes` wherever the cells do."""
+    h = np.full(rows, _GOLDEN, dtype=np.uint64)
     scratch = np.empty_like(h)
-    for position, name in enumerate(names):
-        column_h = column_hashes(table.column(name))
+    for position, column_h in enumerate(columns):
         column_h += np.uint64((position + 1) * int(_GOLDEN) % 2**64)
         h ^= column_h
         mix(h, scratch)

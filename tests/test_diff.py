@@ -1,8 +1,10 @@
 """`datakeep.diff` on real repositories: generated chains with known edits against a pandas oracle,
-identity properties (hypothesis), NaN/null/-0.0 cells, tolerance, duplicate keys, keyless diffs."""
+identity properties (hypothesis), NaN/null/-0.0 cells, tolerances (and the ones that cannot apply),
+renames naming no column, duplicate keys, keyless diffs."""
 
 from __future__ import annotations
 
+import decimal
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,8 @@ from datakeep.diff.errors import DuplicateKeyError, KeyTypeChangedError
 from datakeep.diff.rows import RowOptions, compare_rows
 from datakeep.diff.schema import column_plan
 from datakeep.diff.sources import FileSide
-from tests.conftest import SMALL_CHUNKS, make_table
+from datakeep.errors import UsageError
+from tests.conftest import SMALL_CHUNKS, make_table, write
 
 
 def commit_versions(root: Path, tables: list[pa.Table], key: tuple[str, ...] = ("id",)) -> Repo:
@@ -179,6 +182,81 @@ def test_tolerance_loosens_one_float_column(tmp_path: Path) -> None:
     dataset = loose.datasets[0]
     assert dataset.column("amount").modified == 1 and dataset.column("other").modified == 1
     assert dataset.rows.modified == 2 and dataset.column("amount").tolerance == 0.01
+
+
+def tolerance_files(root: Path) -> tuple[Path, Path]:
+    """Every kind of column a tolerance may name; only price (and, by 5, qty) moves."""
+    base = {
+        "id": list(range(100)),
+        "name": [f"n{i}" for i in range(100)],
+        "ts": pa.array(list(range(100)), pa.timestamp("ms", tz="UTC")),
+        "qty": pa.array(list(range(100)), pa.int32()),
+        "cost": pa.array([decimal.Decimal("1.00")] * 100, pa.decimal128(6, 2)),
+    }
+    old = pa.table({**base, "price": [1.0] * 100})
+    new = pa.table({**base, "price": [1.0] * 99 + [1.001]}).set_column(
+        3, "qty", pa.array([*range(99), 104], pa.int32())
+    )
+    return write(root / "a.parquet", old), write(root / "b.parquet", new)
+
+
+def test_tolerance_applies_to_numbers_with_or_without_stat(tmp_path: Path) -> None:
+    a, b = tolerance_files(tmp_path)
+    exact = diff_files(a, b, key="id").datasets[0]
+    assert exact.rows.modified == 1 and exact.column("price").modified == 1 and exact.column("qty").modified == 1
+    for stat in (False, True):
+        loose = diff_files(a, b, key="id", tolerance={"price": 0.01, "qty": 5, "cost": 0.5}, stat=stat).datasets[0]
+        assert loose.rows.modified == 0 and loose.rows.unchanged == 100 and loose.status == "unchanged"
+        # --stat reads the rows whose hashes differ to honour the tolerance, and still reports counts only.
+        assert loose.column("price").modified == (None if stat else 0)
+        assert not loose.samples
+    partly = diff_files(a, b, key="id", tolerance={"qty": 4.9}, stat=True).datasets[0]
+    assert partly.rows.modified == 1
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "message"),
+    [
+        ({"name": 1}, "--tolerance name=1: column 'name' of dataset 'b' is string, not a number"),
+        ({"ts": 1}, "--tolerance ts=1: column 'ts' of dataset 'b' is timestamp[ms, tz=UTC], not a number"),
+        ({"id": 1}, "--tolerance id=1: 'id' is a key column of dataset 'b', and keys are matched exactly"),
+        ({"nope": 0.5}, "--tolerance nope=0.5: no compared dataset has a column 'nope' in either version"),
+        ({"price": -1}, "--tolerance price=-1: a tolerance must be a number >= 0"),
+    ],
+)
+def test_a_tolerance_that_cannot_apply_is_a_usage_error(
+    tmp_path: Path, tolerance: dict[str, float], message: str
+) -> None:
+    a, b = tolerance_files(tmp_path)
+    with pytest.raises(UsageError) as caught:
+        diff_files(a, b, key="id", tolerance=tolerance)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert caught.value.exit_code == 2 and caught.value.hint
+
+
+def test_tolerance_on_a_retyped_or_renamed_column(tmp_path: Path) -> None:
+    old = pa.table({"id": [1, 2, 3], "amount": [1.0, 2.0, 3.0], "code": ["1", "2", "3"]})
+    new = pa.table({"id": [1, 2, 3], "total": pa.array([1.004, 2.0, 3.5], pa.float32()), "code": [1, 2, 4]})
+    a, b = write(tmp_path / "a.parquet", old), write(tmp_path / "b.parquet", new)
+    for name in ("total", "amount"):  # the new name, or the old one of a declared rename
+        dataset = diff_files(a, b, key="id", rename={"amount": "total"}, tolerance={name: 0.01}).datasets[0]
+        assert dataset.column("total").modified == 1 and dataset.column("total").tolerance == 0.01
+    with pytest.raises(UsageError, match="column 'code' of dataset 'b' is string in the old version, int64 in the new"):
+        diff_files(a, b, key="id", tolerance={"code": 1})
+    with pytest.raises(UsageError, match="is diffed without a key, so rows are matched by whole content"):
+        diff_files(a, b, key="", rename={"amount": "total"}, tolerance={"total": 0.01})
+
+
+def test_a_rename_naming_no_column_is_a_usage_error(tmp_path: Path) -> None:
+    old = pa.table({"id": [1, 2], "amount": [1.0, 2.0]})
+    new = pa.table({"id": [1, 2], "total": [1.0, 2.0]})
+    a, b = write(tmp_path / "a.parquet", old), write(tmp_path / "b.parquet", new)
+    with pytest.raises(UsageError, match=r"--rename nope=total: no compared dataset has a column 'nope' in the old"):
+        diff_files(a, b, key="id", rename={"nope": "total"})
+    with pytest.raises(UsageError, match=r"--rename amount=totl: .* column 'totl' in the new version") as caught:
+        diff_files(a, b, key="id", rename={"amount": "totl"})
+    assert caught.value.hint == "check the name (columns: id, total)"
+    assert diff_files(a, b, key="id", rename={"amount": "total"}).datasets[0].rows.modified == 0
 
 
 def test_duplicate_keys_are_refused_then_matched_as_multisets(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """`datakeep diff` through click's CliRunner: exit codes and messages, --fail-on gates, JSON
-validated against docs/diff.schema.json, HTML, two plain files, and `log --stat` summaries."""
+validated against docs/diff.schema.json, HTML, two plain files (and a mistyped one), tolerances
+and renames that cannot apply, and `log --stat` summaries."""
 
 from __future__ import annotations
 
@@ -149,6 +150,68 @@ def test_usage_errors(two_versions: Path) -> None:
     assert code == 2 and "bad revision 'nosuch'" in err
     code, _, err = invoke("diff", "v1", "v2", "--key", "nope")
     assert code == 2 and "key column 'nope' is not in the new version" in err
+
+
+def test_tolerance_usage_errors_exit_2_with_one_line(two_versions: Path) -> None:
+    for args, message in (
+        (("--tolerance", "email=1"), "error: --tolerance email=1: column 'email' of dataset 'flights' is string,"),
+        (("--tolerance", "when=1"), "column 'when' of dataset 'flights' is timestamp[us], not a number"),
+        (("--tolerance", "id=1"), "'id' is a key column of dataset 'flights', and keys are matched exactly"),
+        (("--tolerance", "typo=1"), "--tolerance typo=1: no compared dataset has a column 'typo' in either version"),
+        (("--rename", "nope=zip"), "--rename nope=zip: no compared dataset has a column 'nope' in the old version"),
+    ):
+        code, out, err = invoke("diff", "v1", "v2", *args)
+        assert code == 2 and message in err and out == ""
+        assert len(err.strip().splitlines()) == 1 and " — " in err
+
+
+def test_stat_honours_tolerance_so_a_gate_gives_one_answer(two_versions: Path) -> None:
+    # v2 sets amount to 0.5 in three rows (from values near 100): within 1,000, never within 1.
+    for tolerance, modified in (("amount=1000", 0), ("amount=1", 3)):
+        for stat in ((), ("--stat",)):
+            args = ("diff", "v1", "v2", "--tolerance", tolerance, "--fail-on", "rows.modified", "--json", *stat)
+            code, out, _ = invoke(*args)
+            assert code == (1 if modified else 0), (tolerance, stat)
+            assert json.loads(out)["datasets"][0]["rows"]["modified"] == modified
+
+
+def test_html_into_a_missing_folder_is_an_error(two_versions: Path) -> None:
+    code, out, err = invoke("diff", "v1", "v2", "--html", "no/such/dir/r.html")
+    assert code == 2 and out == ""
+    assert err == (
+        "error: --html no/such/dir/r.html: folder 'no/such/dir' does not exist"
+        " — create it first, or write the report to an existing folder\n"
+    )
+    assert not (two_versions / "no").exists()
+    (two_versions / "reports").mkdir()
+    code, _, err = invoke("diff", "v1", "v2", "--html", "reports/r.html")
+    assert code == 0 and (two_versions / "reports" / "r.html").is_file()
+
+
+def test_a_mistyped_file_name_is_a_file_not_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.table({"id": [1]}), "jan.parquet")
+    pq.write_table(pa.table({"id": [1]}), "data/jan.parquet")
+    cases = {
+        ("jan.parquet", "fbe.parquet"): "fbe.parquet",
+        ("fbe.parquet", "jan.parquet"): "fbe.parquet",
+        ("data", "data/fbe.parquet"): "data/fbe.parquet",  # a folder and a path
+    }
+    for args, missing in cases.items():
+        code, _, err = invoke("diff", *args)  # outside a repository
+        assert code == 2 and err.startswith(f"error: {missing}: file not found — check the path;")
+    assert invoke("init")[0] == 0
+    code, _, err = invoke("diff", "jan.parquet", "fbe.parquet")  # inside one: still not a revision
+    assert code == 2 and err.startswith("error: fbe.parquet: file not found") and "revision" not in err
+
+
+def test_revisions_with_a_slash_are_still_revisions(two_versions: Path) -> None:
+    assert invoke("branch", "release/1", "v1")[0] == 0
+    code, out, _ = invoke("diff", "release/1", "v2")
+    assert code == 0 and "+10 added, -40 removed, ~3 modified" in out
+    code, _, err = invoke("diff", "release/2", "v2")
+    assert code == 2 and "bad revision 'release/2'" in err
 
 
 def test_log_stat_shows_stored_row_changes(two_versions: Path) -> None:

@@ -1,5 +1,5 @@
 """Schema changes between real committed versions: renames (explicit and candidate), int → float,
-string → timestamp, dropped and added columns, nullability and order."""
+string → timestamp, lossy and lossless type changes, dropped and added columns, nullability and order."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
 
 from datakeep.api import Repo
+from datakeep.cli import cli
 from datakeep.diff.schema import schema_diff
 
 
@@ -74,3 +77,100 @@ def test_nullability_and_order() -> None:
     assert diff.reordered and diff.changed
     assert [t.to_dict() for t in diff.nullability_changed] == [{"column": "b", "from": "nullable", "to": "not null"}]
     assert not schema_diff(old, old).changed
+
+
+def lossy_retype(root: Path) -> Repo:
+    """double → float32, timestamp[ns] → [us] (sub-microsecond part cut) and string → int64."""
+    old = pa.table(
+        {
+            "id": [1, 2, 3],
+            "price": pa.array([0.1, 0.2, 0.5], pa.float64()),
+            "t": pa.array([1_000_000_001, 2_000_000_999, 3_000_000_000], pa.timestamp("ns")),
+            "code": ["007", "1", "2"],
+        }
+    )
+    new = pa.table(
+        {
+            "id": [1, 2, 3],
+            "price": old["price"].cast(pa.float32()),
+            "t": old["t"].cast(pa.timestamp("us"), safe=False),
+            "code": pa.array([7, 1, 2], pa.int64()),
+        }
+    )
+    return versions(root, old, new)
+
+
+def test_a_lossy_type_change_counts_the_cells_it_altered(tmp_path: Path) -> None:
+    repo = lossy_retype(tmp_path)
+    dataset = repo.diff("HEAD~1", "HEAD").dataset("t")
+    # 0.5 and 3 s are exact in the new types, and '2' is the canonical text of 2: row 3 is unchanged.
+    assert {c.name: c.modified for c in dataset.columns} == {"id": 0, "price": 2, "t": 2, "code": 1}
+    assert (dataset.rows.modified, dataset.rows.unchanged) == (2, 1)
+    first = next(s for s in dataset.samples if s.key == {"id": 1})
+    assert {column: (old, new) for column, old, new in first.changes}["code"] == ("007", 7)
+    # The other way round too: the old value is now the one the new type holds exactly.
+    back = repo.diff("HEAD", "HEAD~1").dataset("t")
+    assert {c.name: c.modified for c in back.columns} == {"id": 0, "price": 2, "t": 2, "code": 1}
+    # --stat (row hashes only) counts the same rows, and so does a diff without a key.
+    assert repo.diff("HEAD~1", "HEAD", stat=True).dataset("t").rows.modified == 2
+    keyless = repo.diff("HEAD~1", "HEAD", key="").dataset("t").rows
+    assert (keyless.added, keyless.removed, keyless.unchanged) == (2, 2, 1)
+
+
+def test_lossy_type_change_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lossy_retype(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["diff", "HEAD~1", "HEAD", "--fail-on", "cells.price"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "+0 added, -0 removed, ~2 modified, 1 unchanged" in result.stdout
+    assert "✗ cells.price: holds for t" in result.stdout
+    result = runner.invoke(cli, ["log", "--stat", "-n", "1"], catch_exceptions=False)
+    assert "t: 3 → 3 rows, 0 added, 0 removed, 2 modified" in result.stdout
+
+
+def test_lossless_widening_changes_no_cell_and_real_changes_still_count(tmp_path: Path) -> None:
+    old = pa.table(
+        {
+            "id": [1, 2, 3],
+            "n": pa.array([1, 2, None], pa.int32()),
+            "x": pa.array([0.5, float("nan"), 0.1], pa.float32()),
+            "d": pa.array([19000, 19001, 19002], pa.date32()),
+        }
+    )
+    new = pa.table(
+        {
+            "id": [1, 2, 3],
+            "n": pa.array([1, 2, None], pa.int64()),
+            "x": pa.array([0.5, float("nan"), 0.25], pa.float64()),
+            "d": old["d"].cast(pa.timestamp("ms")),
+        }
+    )
+    dataset = versions(tmp_path, old, new).diff("HEAD~1", "HEAD").dataset("t")
+    assert len(dataset.schema.type_changed) == 3
+    assert {c.name: c.modified for c in dataset.columns} == {"id": 0, "n": 0, "x": 1, "d": 0}
+    assert dataset.rows.modified == 1
+
+
+def test_retyped_text_compares_by_canonical_text_with_numbers_by_instant_with_times(tmp_path: Path) -> None:
+    old = pa.table(
+        {
+            "id": [1, 2, 3, 4, 5],
+            "code": pa.array(["7", "007", "+7", None, "x"]),
+            "coded": pa.array(["7", "007", "+7", None, "x"]).dictionary_encode(),  # values compared
+            "at": pa.array([0, 1, 2, 3, 4], pa.int64()).cast(pa.timestamp("s")),
+        }
+    )
+    new = pa.table(
+        {
+            "id": [1, 2, 3, 4, 5],
+            "code": pa.array([7, 7, 7, None, 0], pa.int64()),
+            "coded": pa.array([7, 7, 7, None, 0], pa.int64()),
+            "at": ["1970-01-01T00:00:00", "1970-01-01 00:00:01", "1970-01-01 00:00:09", "bad", "1970-01-01 00:00:04"],
+        }
+    )
+    dataset = versions(tmp_path, old, new).diff("HEAD~1", "HEAD").dataset("t")
+    # code: '7' = 7 and null = null; '007', '+7' and 'x' are not 7 or 0. at: the instant, however
+    # spelled; 00:00:09 is another instant and 'bad' none at all.
+    assert {c.name: c.modified for c in dataset.columns} == {"id": 0, "code": 3, "coded": 3, "at": 2}
+    assert dataset.rows.modified == 4

@@ -28,7 +28,34 @@ def _pairs(values: tuple[str, ...], flag: str, number: bool) -> dict[str, object
 
 
 def _are_files(revisions: tuple[str, ...]) -> bool:
-    return len(revisions) == 2 and all(os.path.exists(r) for r in revisions)
+    """Two files (or folders) to compare, rather than two revisions.
+
+    Both exist; or one exists or ends in .parquet, and the other looks like a path too. Then
+    `diff_files` reports a missing one as a file not found (not as a bad revision, nor as "not
+    a repository" outside one). A branch may contain '/', so two such names that exist nowhere
+    are still revisions.
+    """
+    if len(revisions) != 2:
+        return False
+    exists = [os.path.exists(r) for r in revisions]
+    pathlike = [e or _looks_like_path(r) for r, e in zip(revisions, exists, strict=True)]
+    named = [e or r.lower().endswith(".parquet") for r, e in zip(revisions, exists, strict=True)]
+    return all(pathlike) and any(named)
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.lower().endswith(".parquet") or "/" in text or os.sep in text
+
+
+def _check_html_path(path: str) -> None:
+    # Checked before the diff runs: a report that cannot be written should not cost a whole diff.
+    # As git does for its output files, a missing folder is an error rather than created.
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise UsageError(
+            f"--html {path}: folder '{folder}' does not exist",
+            "create it first, or write the report to an existing folder",
+        )
 
 
 @click.command()
@@ -40,10 +67,15 @@ def _are_files(revisions: tuple[str, ...]) -> bool:
 @json_option
 @click.option("--stat", is_flag=True, help="Counts only: skip per-column cell counts and samples (faster).")
 @click.option("--sample", default=5, show_default=True, type=click.IntRange(min=0), help="Changed rows to show.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Also write a self-contained HTML report (its folder must exist).",
+)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs.")
 @click.option("--fail-on", multiple=True, metavar="CONDITION", help="Exit 1 when it holds, e.g. 'rows.removed > 1%'.")
-@click.option("--tolerance", multiple=True, metavar="COL=NUMBER", help="Float column equal within NUMBER.")
+@click.option("--tolerance", multiple=True, metavar="COL=NUMBER", help="Numeric (non-key) column equal within NUMBER.")
 @click.option("--rename", multiple=True, metavar="OLD=NEW", help="Column OLD of the old version is NEW now.")
 @click.option("--allow-duplicate-keys", is_flag=True, help="Match rows of duplicated keys as multisets.")
 @click.pass_context
@@ -76,6 +108,8 @@ def diff(
     """
     if len(revisions) > 2:
         raise UsageError("diff takes at most two revisions (or two files)", "e.g. datakeep diff v1 v2")
+    if html_path:
+        _check_html_path(html_path)
     options: dict[str, object] = {
         "key": key,
         "stat": stat,
@@ -96,7 +130,12 @@ def diff(
     if html_path:
         from datakeep.render.diff_html import render_html
 
-        Path(html_path).write_text(render_html(result), encoding="utf-8")
+        try:
+            Path(html_path).write_text(render_html(result), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"--html {html_path}: cannot write the report ({exc.strerror})", "write it to a writable file path"
+            ) from None
         click.echo(f"wrote {html_path}", err=True)
     if as_json:
         echo_json(result.to_dict())

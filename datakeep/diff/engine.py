@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datakeep.diff.result import ColumnDiff, DatasetDiff, DiffResult, RowCounts, SchemaDiff
-from datakeep.errors import DatasetError, UsageError
+from datakeep.errors import DatasetError, InputDataError, UsageError
 from datakeep.repo import Repository
 
 if TYPE_CHECKING:
+    from datakeep.diff.schema import ColumnPlan
     from datakeep.diff.sources import Side
     from datakeep.records.index import TrackedDataset
 
@@ -49,6 +50,17 @@ class _Entry:
     snapshot_id: str | None
     open: Callable[[], Side]
     manifest: Callable[[], Any] | None = None  # a committed snapshot's manifest (metadata only)
+    _side: Side | None = None
+
+    def side(self) -> Side:
+        """The opened side, opened once (checking option names may have opened it already)."""
+        if self._side is None:
+            self._side = self.open()
+        return self._side
+
+    def column_names(self) -> list[str]:
+        columns = self.manifest().columns if self.manifest is not None else self.side().columns
+        return [c["name"] for c in columns]
 
 
 def diff(repo: Repository, a: str | None = None, b: str | None = None, **options: Any) -> DiffResult:
@@ -67,12 +79,20 @@ def diff(repo: Repository, a: str | None = None, b: str | None = None, **options
     for name in wanted:
         if name not in old_entries and name not in new_entries:
             raise DatasetError(f"no dataset named '{name}' in either version", "`datakeep status` lists datasets")
+    _check_names(opts, [(old_entries.get(name), new_entries.get(name)) for name in wanted])
     datasets = tuple(_dataset(name, old_entries.get(name), new_entries.get(name), opts) for name in wanted)
     return _finish(old_rev, new_rev or "working tree", datasets, opts)
 
 
 def diff_files(old: str | os.PathLike[str], new: str | os.PathLike[str], **options: Any) -> DiffResult:
     """Compare two Parquet files (or folders of Parquet files) directly; no repository needed."""
+    for path in (old, new):
+        if not Path(path).exists():
+            raise InputDataError(
+                str(path),
+                "file not found",
+                "check the path; diffing two files compares two existing Parquet files or folders",
+            )
     name = options.pop("name", None) or Path(new).name.split(".")[0]
     opts = _options(options)
     key = opts.key or ()
@@ -80,6 +100,7 @@ def diff_files(old: str | os.PathLike[str], new: str | os.PathLike[str], **optio
 
     old_entry = _Entry(snapshot_id=None, open=lambda: FileSide(_parquet_files(old), str(old), key))
     new_entry = _Entry(snapshot_id=None, open=lambda: FileSide(_parquet_files(new), str(new), key))
+    _check_names(opts, [(old_entry, new_entry)])
     dataset = _dataset(str(name), old_entry, new_entry, opts, labels=(str(old), str(new)))
     return _finish(str(old), str(new), (dataset,), opts)
 
@@ -100,6 +121,71 @@ def _options(options: dict[str, Any]) -> DiffOptions:
         for text in opts.fail_on:
             conds.parse(text)  # fail fast: a typo in a gate must not cost a whole diff first
     return opts
+
+
+def _check_names(opts: DiffOptions, pairs: Sequence[tuple[_Entry | None, _Entry | None]]) -> None:
+    """Fail fast on a --tolerance or --rename column that no compared dataset has: a typo would
+    otherwise be ignored, and the diff would silently answer another question than the one asked."""
+    if not opts.tolerance and not opts.rename:
+        return
+    old_names = list(dict.fromkeys(n for entry, _ in pairs if entry is not None for n in entry.column_names()))
+    new_names = list(dict.fromkeys(n for _, entry in pairs if entry is not None for n in entry.column_names()))
+
+    def missing(flag: str, column: str, where: str, names: list[str]) -> UsageError:
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        return UsageError(
+            f"{flag}: no compared dataset has a column '{column}' in {where}",
+            f"check the name (columns: {shown})" if names else "check the name",
+        )
+
+    for column, value in (opts.tolerance or {}).items():
+        if column not in old_names and column not in new_names:
+            both = list(dict.fromkeys([*new_names, *old_names]))
+            raise missing(f"--tolerance {column}={value:g}", column, "either version", both)
+    for old_name, new_name in (opts.rename or {}).items():
+        if old_name not in old_names:
+            raise missing(f"--rename {old_name}={new_name}", old_name, "the old version", old_names)
+        if new_name not in new_names:
+            raise missing(f"--rename {old_name}={new_name}", new_name, "the new version", new_names)
+
+
+def _tolerances(
+    name: str, opts: DiffOptions, plan: Sequence[ColumnPlan], key: Sequence[str], old: Side, new: Side
+) -> dict[str, float]:
+    """The tolerances that apply to this dataset, by new column name (an old name of a renamed
+    column is accepted too). A tolerance that cannot apply is an error rather than ignored."""
+    import pyarrow as pa
+
+    out: dict[str, float] = {}
+    by_old = {p.old: p for p in plan}
+    by_new = {p.new: p for p in plan}
+    for column, value in (opts.tolerance or {}).items():
+        p = by_new.get(column) or by_old.get(column)
+        if p is None:
+            continue  # on one side only (added or removed) or in another dataset: nothing to compare
+        flag = f"--tolerance {column}={value:g}"
+        if p.new in key:
+            raise UsageError(
+                f"{flag}: '{p.new}' is a key column of dataset '{name}', and keys are matched exactly",
+                "drop the tolerance, or match rows by other columns with --key",
+            )
+        if not key:
+            raise UsageError(
+                f"{flag}: dataset '{name}' is diffed without a key, so rows are matched by whole content"
+                " and a tolerance cannot apply",
+                "name the key column(s) with --key",
+            )
+        types = (old.schema.field(p.old).type, new.schema.field(p.new).type)
+        if not all(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) for t in types):
+            what = p.new_type if not p.retyped else f"{p.old_type} in the old version, {p.new_type} in the new"
+            raise UsageError(
+                f"{flag}: column '{p.new}' of dataset '{name}' is {what}, not a number",
+                "tolerances apply to integer, floating-point and decimal columns only; drop this one",
+            )
+        if value < 0 or value != value:
+            raise UsageError(f"{flag}: a tolerance must be a number >= 0", f"e.g. --tolerance {column}=0.01")
+        out[p.new] = value
+    return out
 
 
 def _names(name: str | Sequence[str] | None) -> list[str]:
@@ -196,10 +282,11 @@ def _dataset(
     from datakeep.diff.rows import RowOptions, compare_rows
     from datakeep.diff.schema import column_plan, schema_diff
 
-    old_side, new_side = old.open(), new.open()
+    old_side, new_side = old.side(), new.side()
     renames = dict(opts.rename or {})
     plan = column_plan(old_side.columns, new_side.columns, renames)
     key = opts.key if opts.key is not None else (new_side.key or old_side.key)
+    tolerance = _tolerances(name, opts, plan, key, old_side, new_side)
     outcome = compare_rows(
         old_side,
         new_side,
@@ -209,7 +296,7 @@ def _dataset(
             plan=plan,
             renamed=any(p.old != p.new for p in plan),
             detail=not opts.stat,
-            tolerance=dict(opts.tolerance or {}),
+            tolerance=tolerance,
             sample=0 if opts.stat else opts.sample,
             allow_duplicates=opts.allow_duplicate_keys,
         ),
@@ -232,7 +319,7 @@ def _dataset(
                 before,
                 new_stats.get(column_name, {}),
                 modified,
-                opts,
+                tolerance.get(column_name),
                 column_name in old_of,
                 old_types.get(old_of.get(column_name, "")),
             )
@@ -240,7 +327,7 @@ def _dataset(
     for column in old_side.columns:
         if column["name"] not in old_of.values():
             columns.append(
-                _column(column["name"], column["type"], old_stats.get(column["name"], {}), {}, None, opts, False)
+                _column(column["name"], column["type"], old_stats.get(column["name"], {}), {}, None, None, False)
             )
     rows = outcome.counts
     found = bool(rows.added or rows.removed or rows.modified or schema.changed)
@@ -275,7 +362,7 @@ def _column(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     modified: int | None,
-    opts: DiffOptions,
+    tolerance: float | None,
     in_both: bool,
     old_type: str | None = None,
 ) -> ColumnDiff:
@@ -289,7 +376,7 @@ def _column(
         modified=modified,
         drift=score,
         drift_level=drift.level(score),
-        tolerance=(opts.tolerance or {}).get(name),
+        tolerance=tolerance,
         stats_from=_public(before),
         stats_to=_public(after),
         distribution=None
@@ -336,7 +423,7 @@ def _identical(name: str, entry: _Entry) -> DatasetDiff:
 def _one_sided(name: str, old: _Entry | None, new: _Entry | None) -> DatasetDiff:
     entry = old or new
     assert entry is not None
-    side = entry.open()
+    side = entry.side()
     stats = side.stats()
     columns = tuple(
         ColumnDiff(

@@ -9,7 +9,9 @@ Three phases, each reading as little as it can:
    searchsorted). Matched keys with equal row hashes are unchanged.
 3. Only rows whose hashes differ are read in full, once for all passes, chunk by chunk, and
    compared per column with the same per-cell hashes that define snapshot identity (NaN == NaN,
-   -0.0 != 0.0, null != NaN).
+   -0.0 != 0.0, null != NaN). A retyped column is compared after an exact cast
+   (`sources.comparison_casts`); its row hashes in phase 2 are built from the same cell hashes,
+   so a row's hash differs exactly when one of its cells does.
 
 Memory is bounded: without cached indexes phase 2 holds 24 bytes per non-shared row, and when
 that would pass ``PARTITION_ROWS`` rows the join runs in partitions of the key-hash space, one
@@ -34,7 +36,7 @@ from datakeep.diff import matching
 from datakeep.diff.errors import DuplicateKeyError, KeyColumnMissingError, KeyTypeChangedError
 from datakeep.diff.result import KeyProblem, RowCounts, Sample
 from datakeep.diff.schema import ColumnPlan, same_layout
-from datakeep.diff.sources import HashSpec, Side, cell_hashes
+from datakeep.diff.sources import HashSpec, Side, cell_hashes, comparison_casts
 from datakeep.rowhash import mix
 from datakeep.serialize import jsonable
 
@@ -120,9 +122,14 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
     spec_old: HashSpec | None = None
     spec_new: HashSpec | None = None
     if not direct:
-        # Stored row hashes cover every column; with a changed schema, hash the common ones alike.
-        spec_old = [(p.old, new.schema.field(p.new).type if p.retyped else None) for p in plan]
-        spec_new = [(p.new, None) for p in plan]
+        # Stored row hashes cover every column; with a changed schema, hash the common ones alike,
+        # each cast as the cells will be compared, so a row's hash differs when one of its cells does.
+        casts = _casts(old, new, plan)
+        spec_old = [(p.old, casts[p.new][0]) for p in plan]
+        spec_new = [(p.new, casts[p.new][1]) for p in plan]
+    # Rows whose hashes differ may still be equal within a tolerance, so --stat reads them too:
+    # otherwise it would count them modified, and a gate would answer differently without --stat.
+    read_pairs = options.detail or (bool(key_new) and any(p.new in options.tolerance for p in plan))
     old_units, new_units, shared_rows = _unshared(old, new, direct)
     rows_old = sum(old.units[i].rows for i in old_units)
     rows_new = sum(new.units[i].rows for i in new_units)
@@ -162,11 +169,12 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
             added = matching.unmatched(len(b.codes), ib)
             counts["removed"] += len(removed)
             counts["added"] += len(added)
-            if options.detail:
+            if read_pairs:
                 pending.add(a.positions[pa_idx], b.positions[pb_idx], b.codes[pb_idx])
-                pending.add_edges(a.positions[removed], b.positions[added])
             else:
                 counts["modified"] += len(pa_idx)
+            if options.detail:
+                pending.add_edges(a.positions[removed], b.positions[added])
         pairs = pending.pairs()
         if pairs is not None:
             # Once for all passes: each pass would otherwise decode every changed chunk again.
@@ -205,6 +213,18 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
         "passes": parts,
     }
     return RowOutcome(counts=row_counts, cells=detail_cells, samples=samples, key_problems=problems, chunks=chunk_info)
+
+
+def _casts(
+    old: Side, new: Side, plan: Sequence[ColumnPlan]
+) -> dict[str, tuple[pa.DataType | None, pa.DataType | None]]:
+    """Per column (new name): the types its old and new cells are cast to before comparing."""
+    return {
+        p.new: comparison_casts(old.schema.field(p.old).type, new.schema.field(p.new).type)
+        if p.retyped
+        else (None, None)
+        for p in plan
+    }
 
 
 def _unshared(old: Side, new: Side, direct: bool) -> tuple[list[int], list[int], int]:
@@ -442,9 +462,9 @@ def _compare_pairs(
         # The key codes are the key values themselves: paired rows have equal keys, no
         # collision to check, so the key column need not be read.
         compared = [p for p in plan if p.new not in key]
-    targets = {p.new: new.schema.field(p.new).type if p.retyped else None for p in compared}
-    old_cols = [(p.old, targets[p.new]) for p in compared]
-    new_cols = [(p.new, None) for p in compared]
+    casts = _casts(old, new, compared)
+    old_cols = [(p.old, casts[p.new][0]) for p in compared]
+    new_cols = [(p.new, casts[p.new][1]) for p in compared]
     ha, fa = _gather_cells(
         pool, old, pos_old, old_cols, {by.old: tolerance[by.new] for by in plan if by.new in tolerance}
     )

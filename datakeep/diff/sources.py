@@ -27,14 +27,14 @@ from datakeep.ids import ObjectId
 from datakeep.parquet_io import READ_BUFFER_BYTES, open_parquet, scratch_reader, take_columns
 from datakeep.records.manifest import Manifest
 from datakeep.rowcache import RowIndex
-from datakeep.rowhash import column_hashes, mix, row_hashes
+from datakeep.rowhash import column_hashes, combine_hashes, mix, row_hashes
 from datakeep.snapshot import BATCH_ROWS, decode_schema
 from datakeep.store.base import ObjectStore
 
 #: One hash-column spec: (column name on this side, Arrow type to cast to first, or None).
 HashSpec = Sequence[tuple[str, "pa.DataType | None"]]
 
-# Cells whose cast fails get hashes no other cell can have, so they always count as changed.
+# Cells a cast loses get hashes no other cell can have, so they always count as changed.
 _UNCASTABLE = np.uint64(0xD1B54A32D192ED03)
 
 
@@ -251,47 +251,99 @@ class FileSide(Side):
         return key_table, np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
 
 
+def comparison_casts(old: pa.DataType, new: pa.DataType) -> tuple[pa.DataType | None, pa.DataType | None]:
+    """How the cells of a retyped column are compared: the type to cast (old side, new side) to.
+
+    Values are compared in the new type, the old value cast into it, and `cast_column` counts a
+    cast that loses anything (0.1 as float32, a nanosecond as microseconds, '007' as 7) as a
+    change: an old value the new type cannot hold exactly cannot equal a new value. Text next to
+    a date or time is the exception: it is parsed, so the instant is compared, not its spelling.
+    """
+    # Identity hashes a dictionary's values, so values are what is compared.
+    old, new = _values_type(old), _values_type(new)
+    if old == new:
+        return None, None
+    if _is_text(old) and _is_moment(new):
+        return new, None
+    if _is_moment(old) and _is_text(new):
+        return None, old
+    return new, None
+
+
+def _values_type(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
+
+
+def _is_moment(t: pa.DataType) -> bool:
+    return bool(pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t))
+
+
 def cast_column(array: pa.ChunkedArray | pa.Array, target: pa.DataType | None) -> tuple[Any, np.ndarray | None]:
-    """``array`` cast to ``target``; where the cast is impossible, a mask of the failed cells."""
+    """``array`` cast to ``target``, and a mask of the cells the cast could not carry exactly.
+
+    A cell is lost when it cannot be cast, or when casting it back does not give it back: the
+    two types then disagree about the value, so no cell of the new type can be equal to it.
+    Text parsed into a date or time is not cast back (its spelling is not its value).
+    """
     if target is None or array.type == target:
         return array, None
+    if pa.types.is_dictionary(array.type):
+        array = pc.cast(array, array.type.value_type)  # the values, so the cast back needs no dictionary
+        if array.type == target:
+            return array, None
+    cast, failed = _cast(array, target)
+    if _is_text(array.type) and _is_moment(target):
+        return cast, failed
+    back, back_failed = _cast(cast, array.type, exact=True)
+    lost = column_hashes(back) != column_hashes(array)
+    if failed is not None:
+        lost |= failed
+    if back_failed is not None:
+        lost |= back_failed
+    return cast, lost if lost.any() else None
+
+
+def _cast(
+    array: pa.ChunkedArray | pa.Array, target: pa.DataType, *, exact: bool = False
+) -> tuple[Any, np.ndarray | None]:
+    """Vectorised when Arrow can, cell by cell only when it cannot (rare: a retyped column).
+    ``exact=False`` also tries an unsafe cast (truncating, wrapping): the caller checks exactness
+    by casting back, which is far cheaper than a Python call per cell."""
     try:
         return pc.cast(array, target, safe=True), None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    # Cast cell by cell only after the vectorised cast failed (rare: a retyped column).
-    values, failed = [], []
-    for value in array.to_pylist():
+    if not exact:
         try:
-            values.append(pa.scalar(value).cast(target).as_py() if value is not None else None)
-            failed.append(False)
+            return pc.cast(array, target, safe=False), None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    values: list[pa.Scalar | None] = []
+    failed = np.zeros(len(array), dtype=bool)
+    for i in range(len(array)):
+        try:
+            values.append(array[i].cast(target, safe=True))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             values.append(None)
-            failed.append(True)
-    return pa.array(values, type=target), np.asarray(failed, dtype=bool)
+            failed[i] = True
+    return pa.array(values, type=target), failed
 
 
 def cell_hashes(array: pa.ChunkedArray | pa.Array, target: pa.DataType | None = None) -> np.ndarray:
     """Per-cell hashes, consistent with snapshot identity, after an optional cast."""
-    cast, failed = cast_column(array, target)
+    cast, lost = cast_column(array, target)
     h = column_hashes(cast)
-    if failed is not None and failed.any():
-        # A failed cast never equals anything: a distinct value per row.
-        h[failed] = mix(np.flatnonzero(failed).astype(np.uint64) ^ _UNCASTABLE)
+    if lost is not None:
+        # A lost cell never equals anything: a distinct value per row.
+        h[lost] = mix(np.flatnonzero(lost).astype(np.uint64) ^ _UNCASTABLE)
     return h
 
 
 def spec_hashes(table: pa.Table, spec: HashSpec) -> np.ndarray:
-    """Row hashes over the columns of ``spec`` (each cast as given), in that order."""
-    hashed = pa.table({f"c{i}": _cast_or_keep(table.column(name), target) for i, (name, target) in enumerate(spec)})
-    return row_hashes(hashed)
-
-
-def _cast_or_keep(array: pa.ChunkedArray, target: pa.DataType | None) -> pa.Array | pa.ChunkedArray:
-    cast, failed = cast_column(array, target)
-    if failed is not None and failed.any():
-        # Keep row hashes of failed cells distinct: swap them for a value nothing else holds.
-        marker = pa.array([f"\x00uncastable{i}" for i in range(len(failed))], pa.string())
-        as_text = pc.cast(array, pa.string()) if not pa.types.is_string(array.type) else array
-        return pc.if_else(arrow_array(failed), marker, as_text)
-    return cast
+    """Row hashes over the columns of ``spec`` (each cast as given), in that order. Built from
+    `cell_hashes`, so a row's hash differs exactly when one of the cells compared later does."""
+    return combine_hashes((cell_hashes(table.column(name), target) for name, target in spec), table.num_rows)
