@@ -349,3 +349,37 @@ def test_short_form_for_hooks(project: Path) -> None:
     short = render_text(report, max_problems=2)
     assert len(short.splitlines()) == 4
     assert f"and {len(report.problems) - 2} more" in short
+
+
+def write_schema(root: Path, entity: str, columns: str) -> None:
+    (root / "schemas").mkdir(exist_ok=True)
+    (root / "schemas" / f"{entity}.yaml").write_text(f"columns:\n{columns}")
+
+
+def test_object_columns_are_passed_as_they_are(tmp_path: Path) -> None:
+    # pandas calls object a string dtype; converting to text would turn a list into its repr.
+    write_schema(tmp_path, "o", "  tags: {dtype: object, nullable: true}\n  n: {dtype: object}\n")
+    table = pa.table({"tags": pa.array([["a"], None, []], pa.list_(pa.string())), "n": [1, 2, 3]})
+    pq.write_table(table, tmp_path / "o.parquet")
+    assert validate_file(tmp_path / "o.parquet", entity="o", root=tmp_path).ok
+
+
+def test_nested_values_in_a_report_are_json_text(tmp_path: Path) -> None:
+    write_schema(tmp_path, "l", "  tags: {dtype: str}\n  meta: {dtype: object}\n")
+    table = pa.table(
+        {
+            "tags": pa.array([["a", "b"], ["a", "b"], [], None], pa.list_(pa.string())),
+            "meta": pa.array([{"k": 1}, None, {"k": 2}, {"k": 2}], pa.struct([("k", pa.int64())])),
+        }
+    )
+    pq.write_table(table, tmp_path / "l.parquet")
+    report = validate_file(tmp_path / "l.parquet", entity="l", root=tmp_path)
+    problems = {(p.kind, p.column, p.check): p for p in report.problems}
+    assert set(problems) == {
+        ("cast_failed", "tags", "string"),
+        ("check_failed", "tags", "not_nullable"),
+        ("check_failed", "meta", "not_nullable"),
+    }
+    cast = problems["cast_failed", "tags", "string"]
+    assert [(v.value, v.count) for v in cast.values] == [('["a", "b"]', 2), ("[]", 1)]
+    assert "cast_failed values='[\"a\", \"b\"]' ×2, '[]' ×1 → tags: cannot be read as string" in render_text(report)

@@ -33,6 +33,10 @@ def target_kind(dtype: Any) -> str:
         return "any"
     if isinstance(dtype, pd.DatetimeTZDtype):
         return "other"
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
+        # object holds any Python value (lists, dicts, bytes, Decimals): there is nothing to
+        # convert it to, and pandas calling it a "string" dtype would turn a list into its repr.
+        return "other"
     if t.is_datetime64_dtype(dtype):
         return "datetime"
     if t.is_bool_dtype(dtype):
@@ -89,18 +93,30 @@ def to_pandas(arr: pa.Array, dtype: Any) -> tuple[Any, np.ndarray]:
     kind = target_kind(dtype)
     nulls = arr.is_null().to_numpy(zero_copy_only=False)
     if dtype is None:
-        return arr.to_pandas(), np.zeros(len(arr), dtype=bool)
+        return as_pandas(arr), np.zeros(len(arr), dtype=bool)
     np_dtype = dtype if isinstance(dtype, np.dtype) else None
     if np_dtype is not None and kind in ("int", "bool"):
         filled = arr.fill_null(False if kind == "bool" else 0) if nulls.any() else arr
         return filled.to_numpy(zero_copy_only=False).astype(np_dtype), nulls
     if np_dtype is not None and kind == "float":
         return arr.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np_dtype), np.zeros(len(arr), dtype=bool)
-    values = arr.to_pandas()
+    values = as_pandas(arr)
     # On failure pandera's dtype check says what is wrong with the column.
     with contextlib.suppress(TypeError, ValueError):
         values = values.astype(dtype)
     return values, np.zeros(len(arr), dtype=bool)
+
+
+def as_pandas(arr: pa.Array) -> pd.Series:
+    """``arr.to_pandas()``, or the same values still in Arrow when Python cannot hold them.
+
+    Dates become Python `date` objects, which stop at the years 1 and 9999; a date32 column can
+    hold years far beyond (-5877641). pandas keeps such a column Arrow-backed instead.
+    """
+    try:
+        return arr.to_pandas()
+    except (ValueError, OverflowError, pa.ArrowException):
+        return arr.to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _safe_cast(arr: pa.Array, to: pa.DataType) -> pa.Array:
