@@ -349,3 +349,62 @@ def test_short_form_for_hooks(project: Path) -> None:
     short = render_text(report, max_problems=2)
     assert len(short.splitlines()) == 4
     assert f"and {len(report.problems) - 2} more" in short
+
+
+def write_schema(root: Path, entity: str, columns: str) -> None:
+    (root / "schemas").mkdir(exist_ok=True)
+    (root / "schemas" / f"{entity}.yaml").write_text(f"columns:\n{columns}")
+
+
+def test_integers_the_dtype_cannot_hold_fail_alone(tmp_path: Path) -> None:
+    write_schema(
+        tmp_path, "n", "  small: {dtype: int8}\n  big: {dtype: uint64}\n  text: {dtype: Int64, nullable: true}\n"
+    )
+    table = pa.table(
+        {
+            "small": pa.array([300, -1, 5], pa.int64()),  # numpy's astype would read 300 as 44
+            "big": pa.array([2**64 - 1, 0, 1], pa.uint64()),  # past int64: once failed the whole column
+            "text": pa.array(["+5", "9223372036854775807", "9223372036854775808"]),
+        }
+    )
+    pq.write_table(table, tmp_path / "n.parquet")
+    report = validate_file(tmp_path / "n.parquet", entity="n", root=tmp_path)
+    found = {(p.kind, p.column, s.row) for p in report.problems for s in p.samples}
+    assert found == {("cast_failed", "small", 0), ("cast_failed", "text", 2)}
+
+
+def test_inf_and_nan_text_are_numbers(tmp_path: Path) -> None:
+    write_schema(tmp_path, "f", "  x: {dtype: float64, nullable: true}\n  n: {dtype: int64}\n")
+    (tmp_path / "f.csv").write_text("x,n\ninf,1\n-Infinity,2\nNaN,3\nnan1,inf\n")
+    report = validate_file(tmp_path / "f.csv", entity="f", root=tmp_path)
+    found = {(p.kind, p.column, s.row) for p in report.problems for s in p.samples}
+    assert found == {("cast_failed", "x", 3), ("cast_failed", "n", 3)}
+
+
+def test_object_columns_are_passed_as_they_are(tmp_path: Path) -> None:
+    # pandas calls object a string dtype; converting to text would turn a list into its repr.
+    write_schema(tmp_path, "o", "  tags: {dtype: object, nullable: true}\n  n: {dtype: object}\n")
+    table = pa.table({"tags": pa.array([["a"], None, []], pa.list_(pa.string())), "n": [1, 2, 3]})
+    pq.write_table(table, tmp_path / "o.parquet")
+    assert validate_file(tmp_path / "o.parquet", entity="o", root=tmp_path).ok
+
+
+def test_nested_values_in_a_report_are_json_text(tmp_path: Path) -> None:
+    write_schema(tmp_path, "l", "  tags: {dtype: str}\n  meta: {dtype: object}\n")
+    table = pa.table(
+        {
+            "tags": pa.array([["a", "b"], ["a", "b"], [], None], pa.list_(pa.string())),
+            "meta": pa.array([{"k": 1}, None, {"k": 2}, {"k": 2}], pa.struct([("k", pa.int64())])),
+        }
+    )
+    pq.write_table(table, tmp_path / "l.parquet")
+    report = validate_file(tmp_path / "l.parquet", entity="l", root=tmp_path)
+    problems = {(p.kind, p.column, p.check): p for p in report.problems}
+    assert set(problems) == {
+        ("cast_failed", "tags", "string"),
+        ("check_failed", "tags", "not_nullable"),
+        ("check_failed", "meta", "not_nullable"),
+    }
+    cast = problems["cast_failed", "tags", "string"]
+    assert [(v.value, v.count) for v in cast.values] == [('["a", "b"]', 2), ("[]", 1)]
+    assert "cast_failed values='[\"a\", \"b\"]' ×2, '[]' ×1 → tags: cannot be read as string" in render_text(report)

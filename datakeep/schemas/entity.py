@@ -78,6 +78,7 @@ def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
     for name, column in columns.items():
         _vet_column(at, join("columns", name), column)
     _vet_check_list(at, "checks", doc.get("checks"))
+    _vet_index(at, doc.get("index"))
 
     from pandera.io import pandas_io
 
@@ -119,6 +120,34 @@ def _vet_column(at: Place, place: str, column: Any) -> None:
                 "or one registered with pandera.extensions",
             )
     _vet_check_list(at, join(place, "checks"), column.get("checks"))
+
+
+def _vet_index(at: Place, index: Any) -> None:
+    """Refuse a pandas index that validation could never match.
+
+    datakeep validates a file's columns, and its rows are numbered 0..n-1 (an unnamed index,
+    as older `schema infer` wrote). pandas stores a named index in Parquet as an ordinary
+    column, which is what `validate` sees; a named or multi-level index would fail every file.
+    """
+    if index is None:
+        return
+    levels = index if isinstance(index, list) else [index]
+    for i, level in enumerate(levels):
+        name = level.get("name") if isinstance(level, dict) else None
+        if name is not None:
+            raise at.fail(
+                f"index[{i}]",
+                f"declares a pandas index named '{name}', but datakeep validates columns, "
+                f"and a Parquet file stores that index as the column '{name}'",
+                f"declare '{name}' under columns instead",
+            )
+    if len(levels) > 1:
+        raise at.fail(
+            "index",
+            f"declares {len(levels)} index levels, but datakeep validates columns, "
+            "and a Parquet file stores each level as a column",
+            "declare the levels under columns instead",
+        )
 
 
 def _vet_check_list(at: Place, place: str, checks: Any) -> None:

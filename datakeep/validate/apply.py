@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datakeep.schemas import ColumnMap
-from datakeep.validate.coerce import describe, parse, target_kind, to_pandas
+from datakeep.validate.coerce import as_pandas, describe, parse, target_kind, to_pandas
 from datakeep.validate.collect import Collector, KeyLookup, Pending
 from datakeep.validate.plan import Plan, Step
 
@@ -52,7 +52,7 @@ def apply_batch(plan: Plan, batch: pa.RecordBatch, start: int, collector: Collec
         values, judged[step.column] = _column(step, plan, batch, rows, collector, keys)
         columns[step.column] = values
     for raw in plan.passthrough:
-        columns[raw] = batch.column(raw).to_pandas()
+        columns[raw] = as_pandas(batch.column(raw))
     frame = pd.DataFrame(columns)
     frame.index = pd.RangeIndex(start, start + n)
     sources = {s.column: s.raw for s in plan.steps if s.raw is not None}

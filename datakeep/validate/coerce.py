@@ -18,8 +18,11 @@ import pyarrow.compute as pc
 
 from datakeep.schemas import Cast
 
-_FLOAT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-_INT = r"^[+-]?\d{1,18}$"
+# "inf" and "nan" are numbers too: a float column holds them, and Arrow writes them so in CSV.
+_FLOAT = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|(?i:inf|infinity|nan))$"
+_INT = r"^[+-]?\d{1,19}$"
+# The 19-digit integers int64 holds, as text: digits of one length compare as numbers do.
+_INT64_DIGITS = ("9223372036854775807", "9223372036854775808")  # largest, and largest negative
 _ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 # datetime64[ns] holds 1677-09-21 .. 2262-04-11; keep a margin inside it.
 _YEARS = {"ns": (1678, 2261)}
@@ -32,6 +35,10 @@ def target_kind(dtype: Any) -> str:
     if dtype is None:
         return "any"
     if isinstance(dtype, pd.DatetimeTZDtype):
+        return "other"
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
+        # object holds any Python value (lists, dicts, bytes, Decimals): there is nothing to
+        # convert it to, and pandas calling it a "string" dtype would turn a list into its repr.
         return "other"
     if t.is_datetime64_dtype(dtype):
         return "datetime"
@@ -68,8 +75,10 @@ def parse(arr: pa.Array, cast: Cast | None, dtype: Any) -> tuple[pa.Array, np.nd
         arr = arr.cast(pa.string())
     if kind == "datetime":
         out = _datetime(arr, cast, np.datetime_data(np.dtype(dtype))[0])
-    elif kind in ("int", "float"):
-        out = _number(arr, cast, integer=kind == "int")
+    elif kind == "int":
+        out = _fit_integers(_number(arr, cast, integer=True), _integer_type(dtype))
+    elif kind == "float":
+        out = _number(arr, cast, integer=False)
     elif kind == "bool":
         out = _bool(arr, cast)
     elif kind == "string":
@@ -89,18 +98,35 @@ def to_pandas(arr: pa.Array, dtype: Any) -> tuple[Any, np.ndarray]:
     kind = target_kind(dtype)
     nulls = arr.is_null().to_numpy(zero_copy_only=False)
     if dtype is None:
-        return arr.to_pandas(), np.zeros(len(arr), dtype=bool)
+        return as_pandas(arr), np.zeros(len(arr), dtype=bool)
     np_dtype = dtype if isinstance(dtype, np.dtype) else None
     if np_dtype is not None and kind in ("int", "bool"):
         filled = arr.fill_null(False if kind == "bool" else 0) if nulls.any() else arr
         return filled.to_numpy(zero_copy_only=False).astype(np_dtype), nulls
     if np_dtype is not None and kind == "float":
         return arr.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np_dtype), np.zeros(len(arr), dtype=bool)
-    values = arr.to_pandas()
+    if kind in ("int", "bool") and hasattr(dtype, "__from_arrow__"):
+        # A nullable pandas dtype (Int64, boolean) built straight from Arrow: through
+        # float64, as `to_pandas` goes when there are nulls, integers past 2**53 change.
+        with contextlib.suppress(TypeError, ValueError, pa.ArrowException):
+            return pd.Series(dtype.__from_arrow__(arr)), np.zeros(len(arr), dtype=bool)
+    values = as_pandas(arr)
     # On failure pandera's dtype check says what is wrong with the column.
     with contextlib.suppress(TypeError, ValueError):
         values = values.astype(dtype)
     return values, np.zeros(len(arr), dtype=bool)
+
+
+def as_pandas(arr: pa.Array) -> pd.Series:
+    """``arr.to_pandas()``, or the same values still in Arrow when Python cannot hold them.
+
+    Dates become Python `date` objects, which stop at the years 1 and 9999; a date32 column can
+    hold years far beyond (-5877641). pandas keeps such a column Arrow-backed instead.
+    """
+    try:
+        return arr.to_pandas()
+    except (ValueError, OverflowError, pa.ArrowException):
+        return arr.to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _safe_cast(arr: pa.Array, to: pa.DataType) -> pa.Array:
@@ -248,10 +274,36 @@ def _unpad(text: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(text, r"(^|[^0-9])0+([0-9])", r"\1\2")
 
 
+def _integer_type(dtype: Any) -> pa.DataType:
+    """The Arrow integer type of a numpy or nullable pandas integer dtype."""
+    try:
+        return pa.from_numpy_dtype(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
+    except (TypeError, pa.ArrowNotImplementedError):
+        return pa.int64()
+
+
+def _fit_integers(arr: pa.Array, to: pa.DataType) -> pa.Array:
+    """Integers as ``to``; a value ``to`` cannot hold fails alone, never the whole column.
+
+    numpy's astype would wrap it around instead (300 in an int8 column reads as 44).
+    """
+    if arr.type == to or not pa.types.is_integer(arr.type):
+        return arr
+    out = arr.cast(to, safe=False)
+    fits = pc.equal(out.cast(arr.type, safe=False), arr)
+    # A negative value and a large unsigned one share their bits: the round trip cannot see it.
+    if pa.types.is_signed_integer(arr.type) and pa.types.is_unsigned_integer(to):
+        fits = pc.and_(fits, pc.greater_equal(arr, 0))
+    elif pa.types.is_unsigned_integer(arr.type) and pa.types.is_signed_integer(to):
+        fits = pc.and_(fits, pc.greater_equal(out, 0))
+    return pc.if_else(fits, out, pa.scalar(None, to))
+
+
 def _number(arr: pa.Array, cast: Cast | None, *, integer: bool) -> pa.Array:
+    """Numbers from numbers or text; integers come back in their own type (see _fit_integers)."""
     to = pa.int64() if integer else pa.float64()
     if pa.types.is_integer(arr.type):
-        return _safe_cast(arr, to)
+        return arr if integer else _safe_cast(arr, to)
     if pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
         floats = _safe_cast(arr, pa.float64())
         if not integer:
@@ -269,10 +321,23 @@ def _number(arr: pa.Array, cast: Cast | None, *, integer: bool) -> pa.Array:
         text = pc.replace_substring(text, cast.decimal, ".")
     pattern = _INT if integer and (cast is None or cast.type != "number") else _FLOAT
     ok = pc.match_substring_regex(text, pattern)
+    if pattern == _INT:
+        ok = pc.and_(ok, _fits_int64(text))
     text = pc.if_else(ok, text, pa.scalar(None, pa.string()))
     if integer and pattern == _FLOAT:
         return _number(text.cast(pa.float64()), None, integer=True)
+    if integer:
+        text = pc.replace_substring_regex(text, r"^\+", "")  # Arrow reads "-5" but not "+5"
     return text.cast(to)
+
+
+def _fits_int64(text: pa.Array) -> pa.Array:
+    """Whether integer text of up to 19 digits fits int64: Arrow's cast fails the whole column
+    on one that does not."""
+    digits = pc.utf8_ltrim(text, characters="+-")
+    limit = pc.if_else(pc.starts_with(text, "-"), _INT64_DIGITS[1], _INT64_DIGITS[0])
+    short = pc.less(pc.utf8_length(digits), 19)
+    return pc.or_(short, pc.less_equal(digits, limit))
 
 
 def _bool(arr: pa.Array, cast: Cast | None) -> pa.Array:

@@ -7,6 +7,7 @@ malformed dates must not hold a million strings to say "they are all different")
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +50,11 @@ class Counted:
 
 def count_values(values: pa.Array) -> Counted:
     """Count distinct raw values (a hash count in Arrow, which runs without the GIL)."""
-    counted = pc.value_counts(values)
+    try:
+        counted = pc.value_counts(values)
+    except pa.ArrowNotImplementedError:
+        # Arrow cannot hash lists, structs, maps or extension types: count their JSON text.
+        counted = pc.value_counts(_as_text(values))
     truncated = len(counted) > VALUE_CAP
     if truncated:
         numbers = counted.field("counts")
@@ -201,6 +206,15 @@ class Pending:
         for kind, fields in self._calls:
             collector.add(kind, **fields)
         self._calls.clear()
+
+
+def _as_text(values: pa.Array) -> pa.Array:
+    """Each value as canonical JSON text (nulls stay null), one Python call per value."""
+    texts = [
+        None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=_jsonable)
+        for value in values.to_pylist()
+    ]
+    return pa.array(texts, type=pa.string())
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,6 +8,7 @@ formats, not a reader's guess.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,8 +38,18 @@ def open_batches(
     if not path.is_file():
         raise UsageError(f"{path}: no such file", "check the path")
     if file_kind(path) == "parquet":
-        return _parquet(path, batch_rows)
-    return _csv(path, csv_options, batch_rows)
+        names, batches = _parquet(path, batch_rows)
+    else:
+        names, batches = _csv(path, csv_options, batch_rows)
+    _check_unique_names(path, names)
+    return names, batches
+
+
+def _check_unique_names(path: Path, names: list[str]) -> None:
+    """Columns are found by name; a name that appears twice cannot say which one is meant."""
+    for name, count in Counter(names).items():
+        if count > 1:
+            raise InputDataError(str(path), f"column '{name}' appears {count} times", "give every column its own name")
 
 
 def _parquet(path: Path, batch_rows: int) -> tuple[list[str], Iterator[pa.RecordBatch]]:
