@@ -16,6 +16,7 @@ from datakeep.records.manifest import Manifest
 from datakeep.records.refs import HEADS
 from datakeep.repo import Repository
 from datakeep.revisions import resolve, split_dataset
+from datakeep.tracking import folder_files
 from datakeep.worktree import status
 
 
@@ -111,9 +112,10 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list
     base = repo.root / manifest.path
     if manifest.kind == "folder" and base.is_dir():
         wanted = {entry.path for entry in manifest.files}
-        for stale in base.rglob("*.parquet"):
-            inner = stale.relative_to(base).as_posix()
-            if inner not in wanted and not any(p.startswith((".", "_")) for p in Path(inner).parts):
+        # The files that make up the folder now (the same choice a commit makes), so none left
+        # behind would count as part of the restored version.
+        for inner, stale in folder_files(base):
+            if inner not in wanted:
                 stale.unlink()
                 index.forget_under(repo.relpath(stale))
     paths = write_manifest(repo.store, manifest, base)

@@ -442,18 +442,19 @@ def build_snapshot(
     known_elsewhere: dict[str, ChunkRef] | None = None,
     parent_rows: RowIndex | None = None,
     rows: RowIndexBuilder | None = None,
+    found: tuple[str, list[tuple[str, Path]]] | None = None,
 ) -> Manifest:
     """Snapshot the working copy of one tracked dataset, storing only chunks not stored yet.
 
     ``known_elsewhere`` holds chunks of other datasets in the same commit, so the same rows
     tracked twice (a copy, another string encoding) are stored once. ``parent_rows`` (the
     parent's cached row index) spares rebuilding the hashes of patched predecessors; ``rows``
-    collects this snapshot's row index.
+    collects this snapshot's row index; ``found`` is what `tracking.dataset_files` already said.
     """
     if parent is not None and parent_rows is not None:
         for position, chunk in enumerate(parent.chunks):
             patches.remember_hashes(chunk.object, parent_rows.chunk(position)[1])
-    kind, files = dataset_files(repo.root, tracked, name)
+    kind, files = dataset_files(repo.root, tracked, name, found)
     known = {**(known_elsewhere or {}), **({chunk.id: chunk for chunk in parent.chunks} if parent else {})}
     previous_files = {entry.path: entry.chunks for entry in parent.files} if parent else {}
     params = ChunkParams.from_dict(parent.chunking) if parent and parent.chunking else None
@@ -532,9 +533,16 @@ def _trim_file_stats(entry: FileEntry, file_count: int) -> FileEntry:
     return FileEntry.from_dict({**entry.to_dict(), "stats": stats})
 
 
-def working_snapshot_id(repo: Repository, name: str, tracked: TrackedDataset, index: Index) -> str:
-    """The snapshot id the working copy would get, reading only files whose stat changed."""
-    kind, files = dataset_files(repo.root, tracked, name)
+def working_snapshot_id(
+    repo: Repository,
+    name: str,
+    tracked: TrackedDataset,
+    index: Index,
+    found: tuple[str, list[tuple[str, Path]]] | None = None,
+) -> str:
+    """The snapshot id the working copy would get, reading only files whose stat changed;
+    ``found`` is what `tracking.located` already said about its path."""
+    kind, files = dataset_files(repo.root, tracked, name, found)
     entries: list[tuple[str, str]] = []
     for inner, absolute in files:
         relpath, signature = repo.relpath(absolute), file_signature(absolute)

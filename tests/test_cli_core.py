@@ -131,7 +131,7 @@ def test_short_and_ambiguous_ids(initialized: Path) -> None:
         ("dupcols", ["add", "dup.parquet", "--name", "x"], "duplicate column names: a"),
         ("good", ["add", "good.parquet", "--name", "a/b"], "not a valid dataset name"),
         ("good", ["add", "good.parquet", "--name", ".."], "not a valid dataset name"),
-        ("emptydir", ["add", "emptydir", "--name", "x"], "holds no .parquet files"),
+        ("emptydir", ["add", "emptydir", "--name", "x"], "holds no Parquet files"),
         ("good", ["add", "good.parquet", "--name", "x", "--key", "nope"], "key column(s) nope not found"),
         ("init", ["commit", "-m", "x"], "nothing is tracked"),
     ],

@@ -124,12 +124,18 @@ def _finish(old: str, new: str, datasets: tuple[DatasetDiff, ...], opts: DiffOpt
 
 
 def _parquet_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The Parquet files of a file or folder argument."""
+    from datakeep.tracking import NAMES_ACCEPTED, folder_files
+
     p = Path(path)
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*.parquet") if not any(s.startswith((".", "_")) for s in f.parts))
+        # The same files a folder dataset is made of, so a diff of two exports sees what a commit would.
+        files = folder_files(p)
         if not files:
-            raise DatasetError(f"{p} holds no .parquet files", "pass Parquet files or folders of them")
-        return files
+            raise DatasetError(
+                f"{p} holds no Parquet files ({NAMES_ACCEPTED})", "pass Parquet files or folders of them"
+            )
+        return [f for _, f in files]
     return [p]
 
 
@@ -163,23 +169,24 @@ def _snapshot_entry(repo: Repository, snapshot: str, manifest_oid: Any, rev: str
 
 
 def _working_entries(repo: Repository) -> dict[str, _Entry]:
-    from datakeep.snapshot import dataset_files, working_snapshot_id
+    from datakeep.snapshot import working_snapshot_id
+    from datakeep.tracking import EMPTY, MISSING, located
 
     index = repo.load_index()
     out: dict[str, _Entry] = {}
     for name, tracked in index.datasets.items():
-        if not (repo.root / tracked.path).exists():
-            continue
-        snapshot = working_snapshot_id(repo, name, tracked, index)
-        _, files = dataset_files(repo.root, tracked, name)
-        out[name] = _Entry(snapshot_id=snapshot, open=functools.partial(_file_side, [p for _, p in files], tracked))
+        found = located(repo.root, tracked)
+        if found[0] in (MISSING, EMPTY):
+            continue  # no data in the working tree (as `status` says: missing): compared as removed
+        snapshot = working_snapshot_id(repo, name, tracked, index, found)
+        out[name] = _Entry(snapshot_id=snapshot, open=functools.partial(_file_side, found[1], tracked))
     return out
 
 
-def _file_side(paths: list[Path], tracked: TrackedDataset) -> Side:
+def _file_side(files: list[tuple[str, Path]], tracked: TrackedDataset) -> Side:
     from datakeep.diff.sources import FileSide
 
-    return FileSide(paths, tracked.path, tracked.key)
+    return FileSide([p for _, p in files], tracked.path, tracked.key)
 
 
 def _dataset(
