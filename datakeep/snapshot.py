@@ -36,6 +36,7 @@ from datakeep.repo import Repository
 from datakeep.rowcache import RowIndex, RowIndexBuilder
 from datakeep.rowhash import row_hashes
 from datakeep.tracking import dataset_files
+from datakeep.unify import union_schema
 
 BATCH_ROWS = 65536
 MAX_IN_FLIGHT = 4
@@ -494,11 +495,13 @@ def build_snapshot(
     # the change summary that follows does not stack its peak on top of it (mimalloc and jemalloc
     # otherwise keep freed pages for a while).
     pa.default_memory_pool().release_unused()
-    first_schema = decode_schema(entries[0].schema)
+    # A folder's columns are the union of its files' (one file: its own); refused here, before
+    # anything refers to the new chunks, when two files type a column irreconcilably.
+    union = union_schema(file_schemas(entries), f"dataset '{name}'")
     if params is None:
         params = ChunkParams.for_row_width(64.0)
     snapshot_id = entries[0].id if kind == "file" else folder_id(entries)
-    dataset_stats = column_stats.merge([e.stats for e in entries])
+    dataset_stats = column_stats.merge([e.stats for e in entries], union=union, rows=[e.rows for e in entries])
     if kind == "file":
         # One file: its statistics are the dataset's; keep them once.
         entries = [FileEntry.from_dict({**entries[0].to_dict(), "stats": {}})]
@@ -508,7 +511,7 @@ def build_snapshot(
         path=tracked.path,
         kind=kind,
         key=tracked.key,
-        columns=tuple(schema_columns(first_schema)),
+        columns=tuple(schema_columns(union)),
         rows=sum(e.rows for e in entries),
         files=tuple(entries),
         stats=dataset_stats,
@@ -524,13 +527,16 @@ def folder_id(entries: list[FileEntry] | tuple[FileEntry, ...]) -> str:
 
 
 def _trim_file_stats(entry: FileEntry, file_count: int) -> FileEntry:
-    # Per-file samples shrink with the file count so a manifest of thousands of files stays small.
-    keep = max(16, column_stats.SAMPLE_SIZE // max(1, file_count))
-    stats = {
-        column: {**values, "sample": values["sample"][:keep]} if "sample" in values else values
-        for column, values in entry.stats.items()
-    }
-    return FileEntry.from_dict({**entry.to_dict(), "stats": stats})
+    return FileEntry.from_dict({**entry.to_dict(), "stats": column_stats.trim_samples(entry.stats, file_count)})
+
+
+def file_schemas(entries: list[FileEntry] | tuple[FileEntry, ...]) -> list[tuple[str, pa.Schema]]:
+    """(path, exact schema) of each file; a folder's files mostly share one schema, decoded once."""
+    decoded: dict[str, pa.Schema] = {}
+    for entry in entries:
+        if entry.schema not in decoded:
+            decoded[entry.schema] = decode_schema(entry.schema)
+    return [(e.path, decoded[e.schema]) for e in entries]
 
 
 def working_snapshot_id(

@@ -194,10 +194,44 @@ class TableStats:
         return {name: acc.finish() for name, acc in zip(self.names, self.columns, strict=True)}
 
 
-def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge per-file statistics into the dataset's (used for folder datasets)."""
+def _as_float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def absent(data_type: pa.DataType, rows: int) -> dict[str, Any]:
+    """Statistics of a column of ``rows`` nulls: what a file without the column adds to the
+    dataset's (its rows are null there when the files are read as one table)."""
+    accumulator = ColumnAccumulator(data_type, rows)
+    accumulator.count = accumulator.nulls = rows
+    return accumulator.finish()
+
+
+def trim_samples(stats: dict[str, Any], file_count: int) -> dict[str, Any]:
+    """One file's statistics with its sample cut to its share of a folder of ``file_count`` files,
+    so a manifest of thousands of files stays small."""
+    keep = max(16, SAMPLE_SIZE // max(1, file_count))
+    return {
+        column: {**values, "sample": values["sample"][:keep]} if "sample" in values else values
+        for column, values in stats.items()
+    }
+
+
+def merge(
+    parts: list[dict[str, Any]], *, union: pa.Schema | None = None, rows: list[int] | None = None
+) -> dict[str, Any]:
+    """Merge per-file statistics into the dataset's (used for folder datasets). With ``union``
+    (the dataset's columns) and each part's ``rows``, a file without a column counts as that many
+    nulls in it, as the files read as one table show them."""
     if len(parts) == 1:
         return parts[0]
+    if union is not None and rows is not None:
+        # (A part with no statistics at all says nothing about its columns: left as it is.)
+        parts = [
+            {name: part[name] if name in part else absent(union.field(name).type, count) for name in union.names}
+            if part
+            else part
+            for part, count in zip(parts, rows, strict=True)
+        ]
     out: dict[str, Any] = {}
     for name in dict.fromkeys(n for part in parts for n in part):
         cols = [p[name] for p in parts if name in p]
@@ -228,6 +262,10 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             step = max(1, math.ceil(len(samples) / SAMPLE_SIZE))
             merged["sample"] = samples[::step]
             merged["quantiles"] = [float(q) for q in np.quantile(np.asarray(samples), np.linspace(0, 1, 21))]
+        data_type = union.field(name).type if union is not None and name in union.names else None
+        if data_type is not None and pa.types.is_floating(data_type) and "min" in merged:
+            # A float column some files hold as integers: float bounds, as one file gives.
+            merged["min"], merged["max"] = (_as_float(merged["min"]), _as_float(merged["max"]))
         if all("top" in c and c.get("distinct_exact") for c in cols):
             counts: dict[Any, int] = {}
             for c in cols:

@@ -43,6 +43,7 @@ def add(
     if not absolute.exists():
         raise DatasetError(f"{path} does not exist", "check the path; it is relative to the current folder")
     from datakeep.parquet_io import open_parquet
+    from datakeep.unify import union_schema
 
     found = located(repo.root, tracked)
     if found[0] == EMPTY:
@@ -51,7 +52,8 @@ def add(
             "put Parquet files in it, or track a file instead",
         )
     _, files = dataset_files(repo.root, tracked, dataset_name, found)
-    for _, file in files:
+    schemas = []
+    for inner, file in files:
         schema = open_parquet(file).schema_arrow
         missing = [k for k in key if k not in schema.names]
         if missing:
@@ -59,6 +61,10 @@ def add(
                 f"{file}: key column(s) {', '.join(missing)} not found (columns: {', '.join(schema.names)})",
                 "pass existing column names to --key",
             )
+        schemas.append((inner, schema))
+    # Files of one folder may differ in columns (the dataset has their union), not in how they
+    # type one column: refused now rather than at the first commit.
+    union_schema(schemas, f"dataset '{dataset_name}'")
     with repo.locked():
         index = repo.load_index()
         for other, existing in index.datasets.items():

@@ -12,9 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
+from datakeep import stats
 from datakeep.api import Repo
 from datakeep.cli import cli
-from tests.conftest import write
+from datakeep.diff import diff_files
+from datakeep.errors import DatasetError
+from tests.conftest import make_table, write
 
 
 def run(*args: str) -> Result:
@@ -160,3 +163,154 @@ def test_an_emptied_folder_is_restored_by_checkout(emptied: Path) -> None:
     assert run("checkout", "HEAD", "--name", "events").exit_code == 0
     assert pq.read_table(emptied / "events" / "part-0.parquet").column("id").to_pylist() == [1, 2]
     assert "missing" not in run("status").output
+
+
+# -- files whose schemas differ -----------------------------------------------------------------
+
+
+@pytest.fixture
+def evolving(project: Path) -> Path:
+    """part-1 has a column part-0 lacks: a newer partition of an evolving table."""
+    write(project / "data" / "part-0.parquet", pa.table({"id": [1, 2], "v": [1.0, 2.0]}))
+    write(project / "data" / "part-1.parquet", pa.table({"id": [3, 4], "v": [3.0, 4.0], "extra": ["a", "b"]}))
+    run("init")
+    assert run("add", "data", "--name", "d", "--key", "id").exit_code == 0
+    assert run("commit", "-m", "v1").exit_code == 0
+    return project
+
+
+def test_the_columns_are_the_union_and_each_file_restores_as_it_was(evolving: Path) -> None:
+    shown = json.loads(run("show", "HEAD:d", "--json").output)
+    assert shown["columns"] == [
+        {"name": "id", "type": "int64", "nullable": True},
+        {"name": "v", "type": "double", "nullable": True},
+        {"name": "extra", "type": "string", "nullable": True},
+    ]
+    extra = shown["stats"]["extra"]
+    assert (extra["count"], extra["nulls"]) == (4, 2)
+    table = Repo.open(evolving).read("d")
+    assert table.column_names == ["id", "v", "extra"]
+    assert table.column("extra").to_pylist() == [None, None, "a", "b"]
+    assert run("checkout", "HEAD", "--name", "d", "-o", "copy").exit_code == 0
+    assert pq.read_table(evolving / "copy" / "part-0.parquet").column_names == ["id", "v"]
+
+
+def test_a_change_in_a_column_only_some_files_have_is_a_change(evolving: Path) -> None:
+    write(evolving / "data" / "part-1.parquet", pa.table({"id": [3, 4], "v": [3.0, 4.0], "extra": ["a", "CHANGED"]}))
+    working = run("diff", "--json")
+    assert working.exit_code == 0, working.output
+    assert run("commit", "-m", "v2").exit_code == 0
+    result = run("diff", "HEAD~1", "HEAD", "--exit-code")
+    assert result.exit_code == 1, result.output
+    assert "~1 modified" in result.output and "extra: 'b' → 'CHANGED'" in result.output
+    for report in (json.loads(working.output), json.loads(run("diff", "HEAD~1", "HEAD", "--json").output)):
+        (dataset,) = report["datasets"]
+        assert dataset["rows"]["modified"] == 1
+        assert {name: c["modified"] for name, c in dataset["columns"].items()} == {"id": 0, "v": 0, "extra": 1}
+    assert "1 modified" in run("log", "--stat", "-n", "1").output
+
+
+def test_files_retyped_reordered_and_added_diff_without_crashing(evolving: Path) -> None:
+    """The sweep's case: part-1 rewritten with v as int64 and columns reordered, and a part-2 with
+    an int32 id and a column of its own."""
+    write(
+        evolving / "data" / "part-1.parquet",
+        pa.table({"v": pa.array([3, 4], pa.int64()), "id": [3, 4], "extra": ["a", "c"]}),
+    )
+    write(evolving / "data" / "part-2.parquet", pa.table({"id": pa.array([5], pa.int32()), "w": [True]}))
+    working = run("diff")
+    assert working.exit_code == 0, working.output
+    assert run("commit", "-m", "v2").exit_code == 0
+    committed = run("diff", "HEAD~1", "HEAD")
+    for out in (working.output, committed.output):
+        assert "+1 added, -0 removed, ~1 modified, 3 unchanged" in out
+        assert "schema   + w" in out
+        assert "note: file part-1.parquet: v double → int64, columns reordered" in out
+    table = Repo.open(evolving).read("d")
+    assert table.schema.field("v").type == pa.float64() and table.schema.field("id").type == pa.int64()
+    assert table.column("v").to_pylist() == [1.0, 2.0, 3.0, 4.0, None]
+    assert pq.read_table(evolving / "data" / "part-1.parquet").schema.field("v").type == pa.int64()
+
+
+def test_a_file_retyping_a_column_alone_is_still_a_change(evolving: Path) -> None:
+    """Same values once read as the union, but the file's content changed: ids differ, so must the
+    diff's answer."""
+    write(
+        evolving / "data" / "part-1.parquet",
+        pa.table({"id": [3, 4], "v": pa.array([3.0, 4.0], pa.float32()), "extra": ["a", "b"]}),
+    )
+    run("commit", "-m", "v2")
+    result = run("diff", "HEAD~1", "HEAD", "--exit-code")
+    assert result.exit_code == 1
+    assert "note: file part-1.parquet: v double → float" in result.output
+
+
+def test_a_column_typed_two_irreconcilable_ways_is_refused(evolving: Path) -> None:
+    write(evolving / "data" / "part-2.parquet", pa.table({"id": [5], "v": ["five"]}))
+    commit = run("commit", "-m", "v2")
+    assert commit.exit_code == 2
+    line = one_error_line(commit)
+    assert "dataset 'd': column 'v' is double in part-0.parquet but string in part-2.parquet" in line
+    write(evolving / "other" / "a.parquet", pa.table({"k": [1]}))
+    write(evolving / "other" / "b.parquet", pa.table({"k": ["1"]}))
+    add = run("add", "other", "--name", "other")
+    assert add.exit_code == 2
+    assert "column 'k' is int64 in a.parquet but string in b.parquet" in one_error_line(add)
+    assert "other" not in run("status").output
+    assert run("diff").exit_code == 2  # the working tree cannot be read as one table either
+
+
+def test_union_schema_errors_name_both_files() -> None:
+    from datakeep.unify import union_schema
+
+    schemas = [("a", pa.schema([("x", pa.int32())])), ("b", pa.schema([("x", pa.int64()), ("y", pa.bool_())]))]
+    union = union_schema(schemas, "dataset 'd'")
+    assert union == pa.schema([pa.field("x", pa.int64()), pa.field("y", pa.bool_())])
+    with pytest.raises(DatasetError, match="column 'x' is int32 in a but bool in c"):
+        union_schema([*schemas, ("c", pa.schema([("x", pa.bool_())]))], "dataset 'd'")
+
+
+def test_union_diff_reads_patched_chunks_by_their_own_files_columns(repo: Repo, project: Path) -> None:
+    """Files of many chunks, the second with its columns in another order and one more column;
+    an edit there is stored as a row-level patch, which must be read with that file's layout."""
+    first = make_table(20000, seed=1)
+    second = make_table(20000, seed=2, start_id=10**6)
+    second = second.select(list(reversed(second.column_names))).append_column("batch", pa.array(["b"] * 20000))
+    write(project / "d" / "part-0.parquet", first)
+    write(project / "d" / "part-1.parquet", second)
+    repo.add(project / "d", name="d", key=["id"])
+    repo.commit(message="v1")
+    edited = second.to_pandas()
+    edited.loc[[10, 500, 9000], "amount"] = -1.0
+    edited.loc[[20, 21], "batch"] = "c"
+    write(project / "d" / "part-1.parquet", pa.Table.from_pandas(edited, schema=second.schema, preserve_index=False))
+    repo.commit(message="v2")
+    assert any(c.depth for c in repo.manifest("d").chunks), "expected a row-level patch"
+    dataset = repo.diff("HEAD~1", "HEAD").datasets[0]
+    assert (dataset.rows.added, dataset.rows.removed, dataset.rows.modified) == (0, 0, 5)
+    cells = {c.name: c.modified for c in dataset.columns}
+    assert cells["amount"] == 3 and cells["batch"] == 2 and sum(cells.values()) == 5
+    table = repo.read("d")
+    assert table.column_names == [*first.column_names, "batch"]
+    assert table.num_rows == 40000 and table.column("batch").null_count == 20000
+
+
+def test_plain_folders_diffed_directly_use_the_union_too(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder, tag in ((old, "x"), (new, "y")):
+        write(folder / "a.pq", pa.table({"id": [1, 2], "v": [1, 2]}))
+        write(folder / "000000_0", pa.table({"id": [3], "tag": [tag]}))
+    dataset = diff_files(old, new, key="id").datasets[0]
+    # First-seen order over the files in path order: 000000_0 comes before a.pq.
+    assert [c.name for c in dataset.columns] == ["id", "tag", "v"]
+    assert dataset.rows.modified == 1 and dataset.column("tag").modified == 1
+
+
+def test_a_file_without_a_column_counts_as_its_nulls() -> None:
+    union = pa.schema([pa.field("a", pa.int64()), pa.field("b", pa.string())])
+    with_b = stats.TableStats(union, 2)
+    with_b.update(pa.table({"a": [1, 2], "b": ["x", None]}))
+    without_b = stats.TableStats(pa.schema([union.field("a")]), 3)
+    without_b.update(pa.table({"a": [3, 4, 5]}))
+    merged = stats.merge([with_b.finish(), without_b.finish()], union=union, rows=[2, 3])
+    assert (merged["b"]["count"], merged["b"]["nulls"]) == (5, 4)

@@ -78,8 +78,12 @@ def diff_files(old: str | os.PathLike[str], new: str | os.PathLike[str], **optio
     key = opts.key or ()
     from datakeep.diff.sources import FileSide
 
-    old_entry = _Entry(snapshot_id=None, open=lambda: FileSide(_parquet_files(old), str(old), key))
-    new_entry = _Entry(snapshot_id=None, open=lambda: FileSide(_parquet_files(new), str(new), key))
+    def side(path: str | os.PathLike[str]) -> Side:
+        files, names = _parquet_files(path)
+        return FileSide(files, str(path), key, names=names)
+
+    old_entry = _Entry(snapshot_id=None, open=lambda: side(old))
+    new_entry = _Entry(snapshot_id=None, open=lambda: side(new))
     dataset = _dataset(str(name), old_entry, new_entry, opts, labels=(str(old), str(new)))
     return _finish(str(old), str(new), (dataset,), opts)
 
@@ -123,8 +127,8 @@ def _finish(old: str, new: str, datasets: tuple[DatasetDiff, ...], opts: DiffOpt
     return DiffResult(old=old, new=new, datasets=datasets, failures=tuple(failures))
 
 
-def _parquet_files(path: str | os.PathLike[str]) -> list[Path]:
-    """The Parquet files of a file or folder argument."""
+def _parquet_files(path: str | os.PathLike[str]) -> tuple[list[Path], list[str]]:
+    """The Parquet files of a file or folder argument, and their names inside it."""
     from datakeep.tracking import NAMES_ACCEPTED, folder_files
 
     p = Path(path)
@@ -135,8 +139,8 @@ def _parquet_files(path: str | os.PathLike[str]) -> list[Path]:
             raise DatasetError(
                 f"{p} holds no Parquet files ({NAMES_ACCEPTED})", "pass Parquet files or folders of them"
             )
-        return [f for _, f in files]
-    return [p]
+        return [f for _, f in files], [inner for inner, _ in files]
+    return [p], [p.name]
 
 
 def _revision_entries(repo: Repository, rev: str) -> dict[str, _Entry]:
@@ -186,7 +190,7 @@ def _working_entries(repo: Repository) -> dict[str, _Entry]:
 def _file_side(files: list[tuple[str, Path]], tracked: TrackedDataset) -> Side:
     from datakeep.diff.sources import FileSide
 
-    return FileSide([p for _, p in files], tracked.path, tracked.key)
+    return FileSide([p for _, p in files], tracked.path, tracked.key, names=[inner for inner, _ in files])
 
 
 def _dataset(
@@ -248,8 +252,11 @@ def _dataset(
                 _column(column["name"], column["type"], old_stats.get(column["name"], {}), {}, None, opts, False)
             )
     rows = outcome.counts
-    found = bool(rows.added or rows.removed or rows.modified or schema.changed)
-    notes = []
+    # Within a folder whose files differ, a file can change its own columns (retype one the union
+    # already has, reorder, drop one that was null) while the union's rows stay the same: still
+    # a change of content, and the snapshot ids say so.
+    notes = [] if old_side.uniform and new_side.uniform else _file_changes(old_side, new_side)
+    found = bool(rows.added or rows.removed or rows.modified or schema.changed or notes)
     if not key:
         notes.append("rows matched by whole-row content (no key): modified rows show as removed + added")
     if not found:
@@ -272,6 +279,28 @@ def _dataset(
         chunks=outcome.chunks,
         notes=tuple(notes),
     )
+
+
+#: Files named one by one in a diff's notes; past this, how many more.
+_FILE_NOTES = 5
+
+
+def _file_changes(old: Side, new: Side) -> list[str]:
+    """One note per file present on both sides whose own columns changed."""
+    notes = []
+    for path, before in old.file_columns.items():
+        after = new.file_columns.get(path)
+        if after is None or after == before:
+            continue
+        was, now = dict(before), dict(after)
+        parts = [f"+{n}" for n in now if n not in was] + [f"-{n}" for n in was if n not in now]
+        parts += [f"{n} {was[n]} → {now[n]}" for n in now if n in was and was[n] != now[n]]
+        if [n for n in was if n in now] != [n for n in now if n in was]:
+            parts.append("columns reordered")
+        notes.append(f"file {path}: {', '.join(parts)}")
+    if len(notes) > _FILE_NOTES:
+        notes = [*notes[:_FILE_NOTES], f"... and {len(notes) - _FILE_NOTES} more files whose own columns changed"]
+    return notes
 
 
 def _column(
