@@ -7,6 +7,7 @@ that did not change. Drift (PSI) and `show` read these numbers, never the data.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -266,18 +267,58 @@ def merge(
         if data_type is not None and pa.types.is_floating(data_type) and "min" in merged:
             # A float column some files hold as integers: float bounds, as one file gives.
             merged["min"], merged["max"] = (_as_float(merged["min"]), _as_float(merged["max"]))
-        if all("top" in c and c.get("distinct_exact") for c in cols):
-            counts: dict[Any, int] = {}
-            for c in cols:
-                for value, count in c["top"]:
-                    counts[value] = counts.get(value, 0) + count
-            merged["top"] = [
-                [k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_VALUES]
-            ]
-            merged["distinct"] = max(c["distinct"] for c in cols)
-            merged["distinct_exact"] = False
-        elif any("distinct" in c for c in cols):
-            merged["distinct"] = max(c.get("distinct", 0) for c in cols)
-            merged["distinct_exact"] = False
+        merged.update(_merge_counts(cols, data_type))
         out[name] = merged
     return out
+
+
+def _merge_counts(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> dict[str, Any]:
+    """Distinct count and top values of one column over files.
+
+    A file keeps its exact distinct count (up to `MAX_TRACKED_DISTINCT` values) but only its top
+    `TOP_VALUES` counts. The dataset's distinct count is exact when the files' counts are exact
+    and either each top list holds all its file's values (no more than `TOP_VALUES`: the lists
+    together are every value with its count), or the files' value ranges do not overlap (no value
+    is in two files: the counts add up, as a key or a date split into partitions). Otherwise only
+    a lower bound is known (the most of one file, or the values the lists name) and it is never
+    called exact.
+    """
+    counts: dict[Any, int] = {}
+    for c in cols:
+        for value, count in c.get("top") or ():
+            counts[value] = counts.get(value, 0) + count
+    if all("top" in c and c.get("distinct_exact") for c in cols):
+        top = [[k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_VALUES]]
+        if all(c["distinct"] <= len(c["top"]) for c in cols):
+            return {"top": top, "distinct": len(counts), "distinct_exact": True}
+        if _disjoint(cols, data_type):
+            # Every value lives in one file, so a value of the dataset's top list is in its file's.
+            return {"top": top, "distinct": sum(c["distinct"] for c in cols), "distinct_exact": True}
+        return {"top": top, "distinct": max(len(counts), *(c["distinct"] for c in cols)), "distinct_exact": False}
+    if any("distinct" in c for c in cols):
+        return {"distinct": max(len(counts), *(c.get("distinct", 0) for c in cols)), "distinct_exact": False}
+    return {}
+
+
+def _disjoint(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> bool:
+    """Whether the files' [min, max] ranges of a column overlap nowhere (files with only nulls
+    hold no value and do not count). Only for types whose stored bounds order as the values do:
+    integers, strings, and dates and times as ISO text (not floats: a NaN is a value outside
+    every range; not decimals or durations, stored as text that does not order by value; not
+    zoned timestamps, whose local ISO text repeats when clocks go back)."""
+    if data_type is None or not (
+        pa.types.is_integer(data_type)
+        or _kind(data_type) == "string"
+        or pa.types.is_date(data_type)
+        or pa.types.is_time(data_type)
+        or (pa.types.is_timestamp(data_type) and data_type.tz is None)
+    ):
+        return False
+    holding = [c for c in cols if c.get("distinct")]
+    if any("min" not in c or "max" not in c for c in holding):
+        return False
+    ranges = sorted((c["min"], c["max"]) for c in holding)
+    # All bounds of one kind (a file's integer bounds beside another's text do not compare).
+    if len({type(v) for r in ranges for v in r}) > 1:
+        return False
+    return all(before[1] < after[0] for before, after in itertools.pairwise(ranges))

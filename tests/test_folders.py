@@ -187,7 +187,7 @@ def test_the_columns_are_the_union_and_each_file_restores_as_it_was(evolving: Pa
         {"name": "extra", "type": "string", "nullable": True},
     ]
     extra = shown["stats"]["extra"]
-    assert (extra["count"], extra["nulls"]) == (4, 2)
+    assert (extra["count"], extra["nulls"], extra["distinct"], extra["distinct_exact"]) == (4, 2, 2, True)
     table = Repo.open(evolving).read("d")
     assert table.column_names == ["id", "v", "extra"]
     assert table.column("extra").to_pylist() == [None, None, "a", "b"]
@@ -306,6 +306,49 @@ def test_plain_folders_diffed_directly_use_the_union_too(tmp_path: Path) -> None
     assert dataset.rows.modified == 1 and dataset.column("tag").modified == 1
 
 
+# -- statistics merged over files ---------------------------------------------------------------
+
+
+def test_distinct_over_files_is_the_union_when_it_is_known(repo: Repo, project: Path) -> None:
+    for i, country in enumerate(["DE", "FR", "NL"]):
+        ids = list(range(i * 100, i * 100 + 100))
+        write(project / "sales" / f"part-{i}.parquet", pa.table({"id": ids, "country": [country] * 100}))
+    repo.add(project / "sales", name="sales", key=["id"])
+    repo.commit(message="v1")
+    merged = repo.manifest("sales").stats
+    assert (merged["country"]["distinct"], merged["country"]["distinct_exact"]) == (3, True)
+    assert merged["country"]["top"] == [["DE", 100], ["FR", 100], ["NL", 100]]
+    # 100 values a file: top lists are cut at 20, but the ranges do not overlap, so they add up.
+    assert (merged["id"]["distinct"], merged["id"]["distinct_exact"]) == (300, True)
+    show = run("show", "HEAD:sales").output
+    assert "~" not in show.split("distinct")[1]
+
+
+def _file(values: list[object], data_type: pa.DataType) -> dict[str, object]:
+    table = pa.table({"c": pa.array(values, data_type)})
+    acc = stats.TableStats(table.schema, table.num_rows)
+    acc.update(table)
+    return acc.finish()
+
+
+def test_merged_distinct_is_exact_only_when_the_files_prove_it() -> None:
+    union = pa.schema([pa.field("c", pa.int64())])
+
+    def merged(*files: list[object]) -> tuple[int, bool]:
+        parts = [_file(values, pa.int64()) for values in files]
+        out = stats.merge(parts, union=union, rows=[len(v) for v in files])["c"]
+        return out["distinct"], out["distinct_exact"]
+
+    assert merged([1, 2, 2], [2, 3]) == (3, True)  # small files: every value is in a top list
+    assert merged(list(range(30)), list(range(30, 70))) == (70, True)  # disjoint ranges add up
+    # Overlapping ranges of more values than a top list holds: a lower bound, never called exact.
+    assert merged(list(range(30)), list(range(15, 45))) == (30, False)
+    assert merged([None, None], [1]) == (1, True)
+    floats = [_file([float(v) for v in range(30)], pa.float64()), _file([30.0 + v for v in range(30)], pa.float64())]
+    out = stats.merge(floats, union=pa.schema([pa.field("c", pa.float64())]), rows=[30, 30])["c"]
+    assert out["distinct_exact"] is False  # a NaN would be in no range: floats prove nothing
+
+
 def test_a_file_without_a_column_counts_as_its_nulls() -> None:
     union = pa.schema([pa.field("a", pa.int64()), pa.field("b", pa.string())])
     with_b = stats.TableStats(union, 2)
@@ -313,4 +356,5 @@ def test_a_file_without_a_column_counts_as_its_nulls() -> None:
     without_b = stats.TableStats(pa.schema([union.field("a")]), 3)
     without_b.update(pa.table({"a": [3, 4, 5]}))
     merged = stats.merge([with_b.finish(), without_b.finish()], union=union, rows=[2, 3])
-    assert (merged["b"]["count"], merged["b"]["nulls"]) == (5, 4)
+    assert (merged["b"]["count"], merged["b"]["nulls"], merged["b"]["distinct"]) == (5, 4, 1)
+    assert merged["b"]["distinct_exact"] is True
