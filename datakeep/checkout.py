@@ -50,9 +50,22 @@ def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[
     target = Path(output)
     if manifest.kind == "file" and target.is_dir():
         target = target / Path(manifest.path).name
-    # An export, like `cp`: atomic (no half-written file) but not fsynced. Tracked paths are
-    # (see `_restore_tracked`): the index vouches for them once they are restored.
-    write_manifest(repo.store, manifest, target, durable=False)
+    if manifest.kind == "folder" and target.exists() and not target.is_dir():
+        raise DatasetError(
+            f"{output} exists and is a file, but dataset '{name}' is a folder of Parquet files",
+            "remove the file, or pass another -o (a folder to create or to write into)",
+        )
+    try:
+        # An export, like `cp`: atomic (no half-written file) but not fsynced. Tracked paths are
+        # (see `_restore_tracked`): the index vouches for them once they are restored.
+        write_manifest(repo.store, manifest, target, durable=False)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+        # Something inside the target is in the way (a file where a partition folder goes).
+        blocking = exc.filename2 or exc.filename
+        raise DatasetError(
+            f"cannot write dataset '{name}' to {output}: {blocking} is in the way ({exc.strerror})",
+            "remove it, or pass another -o",
+        ) from None
     return target
 
 

@@ -358,3 +358,23 @@ def test_a_file_without_a_column_counts_as_its_nulls() -> None:
     merged = stats.merge([with_b.finish(), without_b.finish()], union=union, rows=[2, 3])
     assert (merged["b"]["count"], merged["b"]["nulls"], merged["b"]["distinct"]) == (5, 4, 1)
     assert merged["b"]["distinct_exact"] is True
+
+
+# -- exporting a folder ---------------------------------------------------------------------------
+
+
+def test_exporting_a_folder_onto_a_file_says_so(project: Path) -> None:
+    write(project / "f" / "part-0.parquet", pa.table({"id": [1]}))
+    run("init")
+    run("add", "f", "--name", "f")
+    run("commit", "-m", "f")
+    (project / "existing.parquet").write_bytes(b"keep me")
+    result = run("checkout", "HEAD", "--name", "f", "-o", "existing.parquet")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "existing.parquet exists and is a file, but dataset 'f' is a folder" in line and "another -o" in line
+    assert (project / "existing.parquet").read_bytes() == b"keep me"
+    (project / "blocked" / "part-0.parquet").mkdir(parents=True)
+    result = run("checkout", "HEAD", "--name", "f", "-o", "blocked")
+    assert result.exit_code == 2
+    assert "blocked/part-0.parquet is in the way" in one_error_line(result)
