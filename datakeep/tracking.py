@@ -39,8 +39,13 @@ def is_part_file(relative: Path, absolute: Path) -> bool:
         return absolute.is_file()
     if "." in name or not absolute.is_file():
         return False  # README.md, part-0.crc, data.csv: another format
+    return starts_with_magic(absolute)
+
+
+def starts_with_magic(path: Path) -> bool:
+    """Whether ``path`` starts with the Parquet magic: how a part file without an extension is told."""
     try:
-        with open(absolute, "rb") as handle:
+        with open(path, "rb") as handle:
             return handle.read(4) == MAGIC
     except OSError:
         return False  # unreadable: not something we can track either way

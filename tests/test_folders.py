@@ -378,3 +378,21 @@ def test_exporting_a_folder_onto_a_file_says_so(project: Path) -> None:
     result = run("checkout", "HEAD", "--name", "f", "-o", "blocked")
     assert result.exit_code == 2
     assert "blocked/part-0.parquet is in the way" in one_error_line(result)
+
+
+def test_an_entity_folder_validates_every_part_file_it_is_made_of(project: Path) -> None:
+    """Validation at commit reads each file of the dataset, extensionless Hive part files too."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "schemas", project / "schemas")
+    shutil.copy(root / "datakeep.yaml", project / "datakeep.yaml")
+    good = pq.read_table(root / "sample_data" / "incoming" / "legacy_export.parquet").slice(0, 5)
+    write(project / "customers" / "000000_0", good.slice(0, 2))
+    write(project / "customers" / "000001_0.parq", good.slice(2))
+    repo = Repo.init(project)
+    repo.add(project / "customers", name="customers", entity="customers", source="legacy")
+    repo.commit(message="five good rows in two part files")
+    manifest = repo.manifest("customers")
+    assert [f.path for f in manifest.files] == ["000000_0", "000001_0.parq"]
+    assert manifest.validated is not None and manifest.validated["entity"] == "customers"
