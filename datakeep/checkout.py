@@ -17,6 +17,7 @@ from datakeep.records.manifest import Manifest
 from datakeep.records.refs import HEADS
 from datakeep.repo import Repository
 from datakeep.revisions import resolve, split_dataset
+from datakeep.tracking import folder_files
 from datakeep.worktree import status
 
 #: Revisions that name HEAD itself.
@@ -56,10 +57,23 @@ def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[
     target = Path(output)
     if manifest.kind == "file" and target.is_dir():
         target = target / Path(manifest.path).name
+    if manifest.kind == "folder" and target.exists() and not target.is_dir():
+        raise DatasetError(
+            f"{output} exists and is a file, but dataset '{name}' is a folder of Parquet files",
+            "remove the file, or pass another -o (a folder to create or to write into)",
+        )
     _refuse_unsafe_target(repo, target, force=force)
-    # An export, like `cp`: atomic (no half-written file) but not fsynced. Tracked paths are
-    # (see `_restore_tracked`): the index vouches for them once they are restored.
-    write_manifest(repo.store, manifest, target, durable=False)
+    try:
+        # An export, like `cp`: atomic (no half-written file) but not fsynced. Tracked paths are
+        # (see `_restore_tracked`): the index vouches for them once they are restored.
+        write_manifest(repo.store, manifest, target, durable=False)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+        # Something inside the target is in the way (a file where a partition folder goes).
+        blocking = exc.filename2 or exc.filename
+        raise DatasetError(
+            f"cannot write dataset '{name}' to {output}: {blocking} is in the way ({exc.strerror})",
+            "remove it, or pass another -o",
+        ) from None
     return target
 
 
@@ -151,9 +165,10 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list
     _clear_other_kind(repo, index, manifest, base)
     if manifest.kind == "folder" and base.is_dir():
         wanted = {entry.path for entry in manifest.files}
-        for stale in base.rglob("*.parquet"):
-            inner = stale.relative_to(base).as_posix()
-            if inner not in wanted and not any(p.startswith((".", "_")) for p in Path(inner).parts):
+        # The files that make up the folder now (the same choice a commit makes), so none left
+        # behind would count as part of the restored version.
+        for inner, stale in folder_files(base):
+            if inner not in wanted:
                 stale.unlink()
                 index.forget_under(repo.relpath(stale))
     paths = write_manifest(repo.store, manifest, base)
@@ -172,11 +187,8 @@ def _clear_other_kind(repo: Repository, index: Index, manifest: Manifest, base: 
         base.unlink()
         index.forget_under(repo.relpath(base))
     elif manifest.kind == "file" and base.is_dir():
-        others = [
-            p
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.lower().endswith(".parquet") and not p.name.startswith(("_", "."))
-        ]
+        parts = {path for _, path in folder_files(base)}
+        others = [p for p in base.rglob("*") if p.is_file() and p not in parts and not p.name.startswith(("_", "."))]
         if others:
             raise DatasetError(
                 f"{repo.relpath(base)} is a folder that also holds other files ({repo.relpath(others[0])}, ...),"

@@ -16,7 +16,7 @@ from datakeep.records.commit import Commit, DatasetRef
 from datakeep.records.index import Index
 from datakeep.records.manifest import Manifest
 from datakeep.repo import Repository
-from datakeep.tracking import cached_snapshot_id
+from datakeep.tracking import cached_snapshot_id, dataset_files
 
 
 class NothingToCommitError(DatakeepError):
@@ -86,6 +86,9 @@ def make_commit(
             raise DatakeepError("nothing is tracked", "track a dataset first: datakeep add PATH --name NAME")
         if parent is not None and not allow_empty and _unchanged(repo, index, parent):
             raise NothingToCommitError(len(index.datasets))
+        # Every dataset must have data before any is read: a commit would otherwise hash all the
+        # datasets before an emptied folder only to stop there (DatasetError names it).
+        found = {name: dataset_files(repo.root, tracked, name) for name, tracked in sorted(index.datasets.items())}
         # Imported only past the unchanged check: they bring numpy and pyarrow, which a
         # re-commit of unchanged data never needs.
         from datakeep import rowcache
@@ -121,6 +124,7 @@ def make_commit(
                     known_elsewhere=seen,
                     parent_rows=parent_rows,
                     rows=rows,
+                    found=found[name],
                 )
                 seen.update((chunk.id, chunk) for chunk in manifest.chunks)
                 if (
@@ -191,7 +195,6 @@ def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:
     """Validate a dataset tracked with an entity; raise ValidationFailedError when it fails."""
     from datakeep import schemas, validate
     from datakeep.errors import ValidationFailedError
-    from datakeep.tracking import dataset_files
 
     _, files = dataset_files(repo.root, tracked, name)
     for _, path in files:

@@ -20,6 +20,7 @@ from datakeep.patches import rebuild_table
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.snapshot import decode_schema
 from datakeep.store.base import ObjectStore
+from datakeep.unify import conform, union_schema
 
 #: Rows per row group in restored files: pyarrow's own default, so files look like the user's.
 RESTORE_ROW_GROUP = 1024 * 1024
@@ -83,11 +84,16 @@ def read_file_entry(store: ObjectStore, entry: FileEntry) -> pa.Table:
 
 
 def read_manifest(store: ObjectStore, manifest: Manifest) -> pa.Table:
-    """The whole snapshot as one table (files concatenated in order for a folder dataset)."""
+    """The whole snapshot as one table (files concatenated in order for a folder dataset, with
+    the union of their columns: see `unify`)."""
     tables = [read_file_entry(store, entry) for entry in manifest.files]
     if len(tables) == 1:
         return tables[0]
-    return pa.concat_tables(tables, promote_options="default")
+    union = union_schema(
+        [(e.path, t.schema) for e, t in zip(manifest.files, tables, strict=True)], f"dataset '{manifest.name}'"
+    )
+    tables = [conform(t, union, exact=True) for t in tables]
+    return pa.concat_tables(tables, promote_options="default").replace_schema_metadata(union.metadata)
 
 
 def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path, *, durable: bool = True) -> None:

@@ -36,6 +36,7 @@ from datakeep.repo import Repository
 from datakeep.rowcache import RowIndex, RowIndexBuilder
 from datakeep.rowhash import row_hashes
 from datakeep.tracking import dataset_files
+from datakeep.unify import union_schema
 
 BATCH_ROWS = 65536
 MAX_IN_FLIGHT = 4
@@ -445,18 +446,19 @@ def build_snapshot(
     known_elsewhere: dict[str, ChunkRef] | None = None,
     parent_rows: RowIndex | None = None,
     rows: RowIndexBuilder | None = None,
+    found: tuple[str, list[tuple[str, Path]]] | None = None,
 ) -> Manifest:
     """Snapshot the working copy of one tracked dataset, storing only chunks not stored yet.
 
     ``known_elsewhere`` holds chunks of other datasets in the same commit, so the same rows
     tracked twice (a copy, another string encoding) are stored once. ``parent_rows`` (the
     parent's cached row index) spares rebuilding the hashes of patched predecessors; ``rows``
-    collects this snapshot's row index.
+    collects this snapshot's row index; ``found`` is what `tracking.dataset_files` already said.
     """
     if parent is not None and parent_rows is not None:
         for position, chunk in enumerate(parent.chunks):
             patches.remember_hashes(chunk.object, parent_rows.chunk(position)[1])
-    kind, files = dataset_files(repo.root, tracked, name)
+    kind, files = dataset_files(repo.root, tracked, name, found)
     known = {**(known_elsewhere or {}), **({chunk.id: chunk for chunk in parent.chunks} if parent else {})}
     previous_files = {entry.path: entry.chunks for entry in parent.files} if parent else {}
     params = ChunkParams.from_dict(parent.chunking) if parent and parent.chunking else None
@@ -496,11 +498,13 @@ def build_snapshot(
     # the change summary that follows does not stack its peak on top of it (mimalloc and jemalloc
     # otherwise keep freed pages for a while).
     pa.default_memory_pool().release_unused()
-    first_schema = decode_schema(entries[0].schema)
+    # A folder's columns are the union of its files' (one file: its own); refused here, before
+    # anything refers to the new chunks, when two files type a column irreconcilably.
+    union = union_schema(file_schemas(entries), f"dataset '{name}'")
     if params is None:
         params = ChunkParams.for_row_width(64.0)
     snapshot_id = entries[0].id if kind == "file" else folder_id(entries)
-    dataset_stats = column_stats.merge([e.stats for e in entries])
+    dataset_stats = column_stats.merge([e.stats for e in entries], union=union, rows=[e.rows for e in entries])
     if kind == "file":
         # One file: its statistics are the dataset's; keep them once.
         entries = [FileEntry.from_dict({**entries[0].to_dict(), "stats": {}})]
@@ -510,7 +514,7 @@ def build_snapshot(
         path=tracked.path,
         kind=kind,
         key=tracked.key,
-        columns=tuple(schema_columns(first_schema)),
+        columns=tuple(schema_columns(union)),
         rows=sum(e.rows for e in entries),
         files=tuple(entries),
         stats=dataset_stats,
@@ -526,18 +530,28 @@ def folder_id(entries: list[FileEntry] | tuple[FileEntry, ...]) -> str:
 
 
 def _trim_file_stats(entry: FileEntry, file_count: int) -> FileEntry:
-    # Per-file samples shrink with the file count so a manifest of thousands of files stays small.
-    keep = max(16, column_stats.SAMPLE_SIZE // max(1, file_count))
-    stats = {
-        column: {**values, "sample": values["sample"][:keep]} if "sample" in values else values
-        for column, values in entry.stats.items()
-    }
-    return FileEntry.from_dict({**entry.to_dict(), "stats": stats})
+    return FileEntry.from_dict({**entry.to_dict(), "stats": column_stats.trim_samples(entry.stats, file_count)})
 
 
-def working_snapshot_id(repo: Repository, name: str, tracked: TrackedDataset, index: Index) -> str:
-    """The snapshot id the working copy would get, reading only files whose stat changed."""
-    kind, files = dataset_files(repo.root, tracked, name)
+def file_schemas(entries: list[FileEntry] | tuple[FileEntry, ...]) -> list[tuple[str, pa.Schema]]:
+    """(path, exact schema) of each file; a folder's files mostly share one schema, decoded once."""
+    decoded: dict[str, pa.Schema] = {}
+    for entry in entries:
+        if entry.schema not in decoded:
+            decoded[entry.schema] = decode_schema(entry.schema)
+    return [(e.path, decoded[e.schema]) for e in entries]
+
+
+def working_snapshot_id(
+    repo: Repository,
+    name: str,
+    tracked: TrackedDataset,
+    index: Index,
+    found: tuple[str, list[tuple[str, Path]]] | None = None,
+) -> str:
+    """The snapshot id the working copy would get, reading only files whose stat changed;
+    ``found`` is what `tracking.located` already said about its path."""
+    kind, files = dataset_files(repo.root, tracked, name, found)
     entries: list[tuple[str, str]] = []
     for inner, absolute in files:
         relpath, signature = repo.relpath(absolute), file_signature(absolute)

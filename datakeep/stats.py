@@ -7,6 +7,7 @@ that did not change. Drift (PSI) and `show` read these numbers, never the data.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -207,10 +208,44 @@ class TableStats:
         return {name: acc.finish() for name, acc in zip(self.names, self.columns, strict=True)}
 
 
-def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge per-file statistics into the dataset's (used for folder datasets)."""
+def _as_float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def absent(data_type: pa.DataType, rows: int) -> dict[str, Any]:
+    """Statistics of a column of ``rows`` nulls: what a file without the column adds to the
+    dataset's (its rows are null there when the files are read as one table)."""
+    accumulator = ColumnAccumulator(data_type, rows)
+    accumulator.count = accumulator.nulls = rows
+    return accumulator.finish()
+
+
+def trim_samples(stats: dict[str, Any], file_count: int) -> dict[str, Any]:
+    """One file's statistics with its sample cut to its share of a folder of ``file_count`` files,
+    so a manifest of thousands of files stays small."""
+    keep = max(16, SAMPLE_SIZE // max(1, file_count))
+    return {
+        column: {**values, "sample": values["sample"][:keep]} if "sample" in values else values
+        for column, values in stats.items()
+    }
+
+
+def merge(
+    parts: list[dict[str, Any]], *, union: pa.Schema | None = None, rows: list[int] | None = None
+) -> dict[str, Any]:
+    """Merge per-file statistics into the dataset's (used for folder datasets). With ``union``
+    (the dataset's columns) and each part's ``rows``, a file without a column counts as that many
+    nulls in it, as the files read as one table show them."""
     if len(parts) == 1:
         return parts[0]
+    if union is not None and rows is not None:
+        # (A part with no statistics at all says nothing about its columns: left as it is.)
+        parts = [
+            {name: part[name] if name in part else absent(union.field(name).type, count) for name in union.names}
+            if part
+            else part
+            for part, count in zip(parts, rows, strict=True)
+        ]
     out: dict[str, Any] = {}
     for name in dict.fromkeys(n for part in parts for n in part):
         cols = [p[name] for p in parts if name in p]
@@ -241,18 +276,62 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             step = max(1, math.ceil(len(samples) / SAMPLE_SIZE))
             merged["sample"] = samples[::step]
             merged["quantiles"] = [float(q) for q in np.quantile(np.asarray(samples), np.linspace(0, 1, 21))]
-        if all("top" in c and c.get("distinct_exact") for c in cols):
-            counts: dict[Any, int] = {}
-            for c in cols:
-                for value, count in c["top"]:
-                    counts[value] = counts.get(value, 0) + count
-            merged["top"] = [
-                [k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_VALUES]
-            ]
-            merged["distinct"] = max(c["distinct"] for c in cols)
-            merged["distinct_exact"] = False
-        elif any("distinct" in c for c in cols):
-            merged["distinct"] = max(c.get("distinct", 0) for c in cols)
-            merged["distinct_exact"] = False
+        data_type = union.field(name).type if union is not None and name in union.names else None
+        if data_type is not None and pa.types.is_floating(data_type) and "min" in merged:
+            # A float column some files hold as integers: float bounds, as one file gives.
+            merged["min"], merged["max"] = (_as_float(merged["min"]), _as_float(merged["max"]))
+        merged.update(_merge_counts(cols, data_type))
         out[name] = merged
     return out
+
+
+def _merge_counts(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> dict[str, Any]:
+    """Distinct count and top values of one column over files.
+
+    A file keeps its exact distinct count (up to `MAX_TRACKED_DISTINCT` values) but only its top
+    `TOP_VALUES` counts. The dataset's distinct count is exact when the files' counts are exact
+    and either each top list holds all its file's values (no more than `TOP_VALUES`: the lists
+    together are every value with its count), or the files' value ranges do not overlap (no value
+    is in two files: the counts add up, as a key or a date split into partitions). Otherwise only
+    a lower bound is known (the most of one file, or the values the lists name) and it is never
+    called exact.
+    """
+    counts: dict[Any, int] = {}
+    for c in cols:
+        for value, count in c.get("top") or ():
+            counts[value] = counts.get(value, 0) + count
+    if all("top" in c and c.get("distinct_exact") for c in cols):
+        top = [[k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_VALUES]]
+        if all(c["distinct"] <= len(c["top"]) for c in cols):
+            return {"top": top, "distinct": len(counts), "distinct_exact": True}
+        if _disjoint(cols, data_type):
+            # Every value lives in one file, so a value of the dataset's top list is in its file's.
+            return {"top": top, "distinct": sum(c["distinct"] for c in cols), "distinct_exact": True}
+        return {"top": top, "distinct": max(len(counts), *(c["distinct"] for c in cols)), "distinct_exact": False}
+    if any("distinct" in c for c in cols):
+        return {"distinct": max(len(counts), *(c.get("distinct", 0) for c in cols)), "distinct_exact": False}
+    return {}
+
+
+def _disjoint(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> bool:
+    """Whether the files' [min, max] ranges of a column overlap nowhere (files with only nulls
+    hold no value and do not count). Only for types whose stored bounds order as the values do:
+    integers, strings, and dates and times as ISO text (not floats: a NaN is a value outside
+    every range; not decimals or durations, stored as text that does not order by value; not
+    zoned timestamps, whose local ISO text repeats when clocks go back)."""
+    if data_type is None or not (
+        pa.types.is_integer(data_type)
+        or _kind(data_type) == "string"
+        or pa.types.is_date(data_type)
+        or pa.types.is_time(data_type)
+        or (pa.types.is_timestamp(data_type) and data_type.tz is None)
+    ):
+        return False
+    holding = [c for c in cols if c.get("distinct")]
+    if any("min" not in c or "max" not in c for c in holding):
+        return False
+    ranges = sorted((c["min"], c["max"]) for c in holding)
+    # All bounds of one kind (a file's integer bounds beside another's text do not compare).
+    if len({type(v) for r in ranges for v in r}) > 1:
+        return False
+    return all(before[1] < after[0] for before, after in itertools.pairwise(ranges))

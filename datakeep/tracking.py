@@ -13,28 +13,86 @@ from datakeep.errors import DatasetError
 from datakeep.fsutil import file_signature
 from datakeep.records.index import Index, TrackedDataset
 
+#: Name endings of Parquet part files, compared case-insensitively: pandas and pyarrow write
+#: ``.parquet``, other tools ``.pq`` or ``.parq``, and Windows tools upper case.
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+MAGIC = b"PAR1"
+#: How error messages name the files a folder dataset is made of.
+NAMES_ACCEPTED = "*.parquet, *.pq, *.parq, or Hive part files such as 000000_0"
+#: What `located` reports for a path that holds no dataset: it does not exist, or it is a folder
+#: with no Parquet file in it (every part file deleted).
+MISSING = "missing"
+EMPTY = "empty"
 
-def dataset_files(root: Path, tracked: TrackedDataset, name: str) -> tuple[str, list[tuple[str, Path]]]:
-    """(kind, [(path inside the dataset, absolute path)]) in the dataset's canonical order."""
+
+def is_part_file(relative: Path, absolute: Path) -> bool:
+    """Whether ``absolute`` (at ``relative`` inside a dataset folder) is one of its Parquet files.
+
+    Hidden and ``_``-prefixed names (``_SUCCESS``, ``_metadata``, ``.part-0.crc``, ``_temporary/``)
+    are bookkeeping of the writing engine, never data. A name without any extension is read for
+    the Parquet magic: Hive and some Spark jobs name part files ``000000_0``.
+    """
+    if any(part.startswith((".", "_")) for part in relative.parts):
+        return False
+    name = absolute.name
+    if name.lower().endswith(PARQUET_SUFFIXES):
+        return absolute.is_file()
+    if "." in name or not absolute.is_file():
+        return False  # README.md, part-0.crc, data.csv: another format
+    return starts_with_magic(absolute)
+
+
+def starts_with_magic(path: Path) -> bool:
+    """Whether ``path`` starts with the Parquet magic: how a part file without an extension is told."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == MAGIC
+    except OSError:
+        return False  # unreadable: not something we can track either way
+
+
+def folder_files(folder: Path) -> list[tuple[str, Path]]:
+    """The Parquet files of a dataset folder as (path inside it, absolute path), sorted by path."""
+    # rglob("*") walks exactly as the former rglob("*.parquet") did (symlinked folders are not
+    # entered), so folders of .parquet files keep the same file list, hence the same ids.
+    return sorted(
+        (p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if is_part_file(p.relative_to(folder), p)
+    )
+
+
+def located(root: Path, tracked: TrackedDataset) -> tuple[str, list[tuple[str, Path]]]:
+    """(kind, files) of a tracked path as it is now: kind is ``file`` or ``folder`` with its files,
+    or `MISSING` / `EMPTY` with none."""
     path = root / tracked.path
     if path.is_file():
         return "file", [(path.name, path)]
     if path.is_dir():
-        files = sorted(
-            (p.relative_to(path).as_posix(), p)
-            for p in path.rglob("*.parquet")
-            if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+        files = folder_files(path)
+        return ("folder", files) if files else (EMPTY, [])
+    return MISSING, []
+
+
+def dataset_files(
+    root: Path,
+    tracked: TrackedDataset,
+    name: str,
+    found: tuple[str, list[tuple[str, Path]]] | None = None,
+) -> tuple[str, list[tuple[str, Path]]]:
+    """(kind, [(path inside the dataset, absolute path)]) in the dataset's canonical order;
+    ``found`` is what `located` already said. Raises DatasetError when there is no data."""
+    kind, files = found or located(root, tracked)
+    if kind == EMPTY:
+        raise DatasetError(
+            f"dataset '{name}': folder {tracked.path} holds no Parquet files ({NAMES_ACCEPTED})",
+            f"put Parquet files back in it (`datakeep checkout HEAD --name {name}` restores the committed ones),"
+            f" or stop tracking it with `datakeep rm {name}`",
         )
-        if not files:
-            raise DatasetError(
-                f"dataset '{name}': folder {tracked.path} holds no .parquet files",
-                "put Parquet files in it, or track a file instead",
-            )
-        return "folder", files
-    raise DatasetError(
-        f"dataset '{name}': {tracked.path} does not exist",
-        f"restore it with `datakeep checkout HEAD --name {name}`, or stop tracking it with `datakeep rm {name}`",
-    )
+    if kind == MISSING:
+        raise DatasetError(
+            f"dataset '{name}': {tracked.path} does not exist",
+            f"restore it with `datakeep checkout HEAD --name {name}`, or stop tracking it with `datakeep rm {name}`",
+        )
+    return kind, files
 
 
 def folder_id(entries: list[tuple[str, str]]) -> str:
@@ -46,9 +104,15 @@ def snapshot_id_of(kind: str, entries: list[tuple[str, str]]) -> str:
     return entries[0][1] if kind == "file" else folder_id(entries)
 
 
-def cached_snapshot_id(root: Path, name: str, tracked: TrackedDataset, index: Index) -> str | None:
+def cached_snapshot_id(
+    root: Path,
+    name: str,
+    tracked: TrackedDataset,
+    index: Index,
+    found: tuple[str, list[tuple[str, Path]]] | None = None,
+) -> str | None:
     """The working copy's snapshot id if the stat cache knows every file; None if one must be read."""
-    kind, files = dataset_files(root, tracked, name)
+    kind, files = dataset_files(root, tracked, name, found)
     entries: list[tuple[str, str]] = []
     for inner, absolute in files:
         cached = index.lookup(absolute.relative_to(root).as_posix(), file_signature(absolute))

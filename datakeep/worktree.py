@@ -11,7 +11,7 @@ from datakeep.errors import DatasetError
 from datakeep.records.commit import Commit
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.repo import Repository
-from datakeep.tracking import cached_snapshot_id, dataset_files
+from datakeep.tracking import EMPTY, MISSING, NAMES_ACCEPTED, cached_snapshot_id, dataset_files, located
 
 #: Letters and digits of any script (a file `données.parquet` gives the name `données`), then
 #: also '.', '_' and '-'; never a path separator.
@@ -48,9 +48,17 @@ def add(
     if not absolute.exists():
         raise DatasetError(f"{path} does not exist", "check the path; it is relative to the current folder")
     from datakeep.parquet_io import open_parquet
+    from datakeep.unify import union_schema
 
-    _, files = dataset_files(repo.root, tracked, dataset_name)
-    for _, file in files:
+    found = located(repo.root, tracked)
+    if found[0] == EMPTY:
+        raise DatasetError(
+            f"folder {relpath} holds no Parquet files ({NAMES_ACCEPTED})",
+            "put Parquet files in it, or track a file instead",
+        )
+    _, files = dataset_files(repo.root, tracked, dataset_name, found)
+    schemas = []
+    for inner, file in files:
         schema = open_parquet(file).schema_arrow
         missing = [k for k in key if k not in schema.names]
         if missing:
@@ -58,6 +66,10 @@ def add(
                 f"{file}: key column(s) {', '.join(missing)} not found (columns: {', '.join(schema.names)})",
                 "pass existing column names to --key",
             )
+        schemas.append((inner, schema))
+    # Files of one folder may differ in columns (the dataset has their union), not in how they
+    # type one column: refused now rather than at the first commit.
+    union_schema(schemas, f"dataset '{dataset_name}'")
     with repo.locked():
         index = repo.load_index()
         for other, existing in index.datasets.items():
@@ -87,15 +99,20 @@ class DatasetStatus:
     state: str  # unchanged | modified | new | missing | removed
     head: str | None  # snapshot id at HEAD
     working: str | None  # snapshot id of the working copy
+    #: Why, when the state alone does not say: "no Parquet files" for a folder left empty.
+    note: str = ""
 
     def to_dict(self) -> dict[str, str | None]:
-        return {
+        out = {
             "name": self.name,
             "path": self.path,
             "state": self.state,
             "head": self.head,
             "working": self.working,
         }
+        if self.note:
+            out["note"] = self.note  # only then: the documented keys stay the whole answer otherwise
+        return out
 
 
 def status(repo: Repository, index: Index | None = None, head_commit: Commit | None = None) -> list[DatasetStatus]:
@@ -109,14 +126,26 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
     for name, tracked in sorted(index.datasets.items()):
         at_head = head_sets.get(name)
         head_id = at_head.snapshot if at_head else None
-        if not (repo.root / tracked.path).exists():
-            out.append(DatasetStatus(name=name, path=tracked.path, state="missing", head=head_id, working=None))
+        found = located(repo.root, tracked)
+        if found[0] in (MISSING, EMPTY):
+            # A folder whose part files were all deleted is as gone as a deleted folder; saying so
+            # for this dataset alone keeps the others' status readable.
+            out.append(
+                DatasetStatus(
+                    name=name,
+                    path=tracked.path,
+                    state="missing",
+                    head=head_id,
+                    working=None,
+                    note="no Parquet files" if found[0] == EMPTY else "",
+                )
+            )
             continue
-        working = cached_snapshot_id(repo.root, name, tracked, index)
+        working = cached_snapshot_id(repo.root, name, tracked, index, found)
         if working is None:  # some file changed on disk: hash it (this is where pyarrow loads)
             from datakeep.snapshot import working_snapshot_id
 
-            working = working_snapshot_id(repo, name, tracked, index)
+            working = working_snapshot_id(repo, name, tracked, index, found)
         state = "new" if head_id is None else "unchanged" if working == head_id else "modified"
         out.append(DatasetStatus(name=name, path=tracked.path, state=state, head=head_id, working=working))
     for name, ref in sorted(head_sets.items()):

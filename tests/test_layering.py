@@ -21,6 +21,7 @@ LAYERS = {
     "chunking": 0,
     "parquet_io": 0,
     "parquet_encoding": 0,
+    "unify": 0,
     "store": 1,
     "records": 2,
     "patches": 2,

@@ -86,8 +86,8 @@ def rm(name: str) -> None:
 def status(as_json: bool) -> None:
     """Show which tracked datasets changed since HEAD.
 
-    States: unchanged, modified, new (never committed), missing (path gone),
-    removed (committed but no longer tracked).
+    States: unchanged, modified, new (never committed), missing (path gone, or
+    a folder with no Parquet files left), removed (committed but no longer tracked).
 
     Example: datakeep status
     """
@@ -110,7 +110,8 @@ def status(as_json: bool) -> None:
     from datakeep.render.style import paint
 
     for row in rows:
-        click.echo(f"  {paint(f'{row.state:<10}', colors[row.state], color())} {row.name:<20} {row.path}")
+        note = f" ({row.note})" if row.note else ""
+        click.echo(f"  {paint(f'{row.state:<10}', colors[row.state], color())} {row.name:<20} {row.path}{note}")
 
 
 @click.command()

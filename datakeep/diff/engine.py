@@ -98,8 +98,12 @@ def diff_files(old: str | os.PathLike[str], new: str | os.PathLike[str], **optio
     key = opts.key or ()
     from datakeep.diff.sources import FileSide
 
-    old_entry = _Entry(snapshot_id=None, open=lambda: FileSide(_parquet_files(old), str(old), key))
-    new_entry = _Entry(snapshot_id=None, open=lambda: FileSide(_parquet_files(new), str(new), key))
+    def side(path: str | os.PathLike[str]) -> Side:
+        files, names = _parquet_files(path)
+        return FileSide(files, str(path), key, names=names)
+
+    old_entry = _Entry(snapshot_id=None, open=lambda: side(old))
+    new_entry = _Entry(snapshot_id=None, open=lambda: side(new))
     _check_names(opts, [(old_entry, new_entry)])
     dataset = _dataset(str(name), old_entry, new_entry, opts, labels=(str(old), str(new)))
     return _finish(str(old), str(new), (dataset,), opts)
@@ -209,14 +213,20 @@ def _finish(old: str, new: str, datasets: tuple[DatasetDiff, ...], opts: DiffOpt
     return DiffResult(old=old, new=new, datasets=datasets, failures=tuple(failures))
 
 
-def _parquet_files(path: str | os.PathLike[str]) -> list[Path]:
+def _parquet_files(path: str | os.PathLike[str]) -> tuple[list[Path], list[str]]:
+    """The Parquet files of a file or folder argument, and their names inside it."""
+    from datakeep.tracking import NAMES_ACCEPTED, folder_files
+
     p = Path(path)
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*.parquet") if not any(s.startswith((".", "_")) for s in f.parts))
+        # The same files a folder dataset is made of, so a diff of two exports sees what a commit would.
+        files = folder_files(p)
         if not files:
-            raise DatasetError(f"{p} holds no .parquet files", "pass Parquet files or folders of them")
-        return files
-    return [p]
+            raise DatasetError(
+                f"{p} holds no Parquet files ({NAMES_ACCEPTED})", "pass Parquet files or folders of them"
+            )
+        return [f for _, f in files], [inner for inner, _ in files]
+    return [p], [p.name]
 
 
 def _revision_entries(repo: Repository, rev: str) -> dict[str, _Entry]:
@@ -249,23 +259,24 @@ def _snapshot_entry(repo: Repository, snapshot: str, manifest_oid: Any, rev: str
 
 
 def _working_entries(repo: Repository) -> dict[str, _Entry]:
-    from datakeep.snapshot import dataset_files, working_snapshot_id
+    from datakeep.snapshot import working_snapshot_id
+    from datakeep.tracking import EMPTY, MISSING, located
 
     index = repo.load_index()
     out: dict[str, _Entry] = {}
     for name, tracked in index.datasets.items():
-        if not (repo.root / tracked.path).exists():
-            continue
-        snapshot = working_snapshot_id(repo, name, tracked, index)
-        _, files = dataset_files(repo.root, tracked, name)
-        out[name] = _Entry(snapshot_id=snapshot, open=functools.partial(_file_side, [p for _, p in files], tracked))
+        found = located(repo.root, tracked)
+        if found[0] in (MISSING, EMPTY):
+            continue  # no data in the working tree (as `status` says: missing): compared as removed
+        snapshot = working_snapshot_id(repo, name, tracked, index, found)
+        out[name] = _Entry(snapshot_id=snapshot, open=functools.partial(_file_side, found[1], tracked))
     return out
 
 
-def _file_side(paths: list[Path], tracked: TrackedDataset) -> Side:
+def _file_side(files: list[tuple[str, Path]], tracked: TrackedDataset) -> Side:
     from datakeep.diff.sources import FileSide
 
-    return FileSide(paths, tracked.path, tracked.key)
+    return FileSide([p for _, p in files], tracked.path, tracked.key, names=[inner for inner, _ in files])
 
 
 def _dataset(
@@ -330,8 +341,11 @@ def _dataset(
                 _column(column["name"], column["type"], old_stats.get(column["name"], {}), {}, None, None, False)
             )
     rows = outcome.counts
-    found = bool(rows.added or rows.removed or rows.modified or schema.changed)
-    notes = []
+    # Within a folder whose files differ, a file can change its own columns (retype one the union
+    # already has, reorder, drop one that was null) while the union's rows stay the same: still
+    # a change of content, and the snapshot ids say so.
+    notes = [] if old_side.uniform and new_side.uniform else _file_changes(old_side, new_side)
+    found = bool(rows.added or rows.removed or rows.modified or schema.changed or notes)
     if not key:
         notes.append("rows matched by whole-row content (no key): modified rows show as removed + added")
     if not found:
@@ -354,6 +368,28 @@ def _dataset(
         chunks=outcome.chunks,
         notes=tuple(notes),
     )
+
+
+#: Files named one by one in a diff's notes; past this, how many more.
+_FILE_NOTES = 5
+
+
+def _file_changes(old: Side, new: Side) -> list[str]:
+    """One note per file present on both sides whose own columns changed."""
+    notes = []
+    for path, before in old.file_columns.items():
+        after = new.file_columns.get(path)
+        if after is None or after == before:
+            continue
+        was, now = dict(before), dict(after)
+        parts = [f"+{n}" for n in now if n not in was] + [f"-{n}" for n in was if n not in now]
+        parts += [f"{n} {was[n]} → {now[n]}" for n in now if n in was and was[n] != now[n]]
+        if [n for n in was if n in now] != [n for n in now if n in was]:
+            parts.append("columns reordered")
+        notes.append(f"file {path}: {', '.join(parts)}")
+    if len(notes) > _FILE_NOTES:
+        notes = [*notes[:_FILE_NOTES], f"... and {len(notes) - _FILE_NOTES} more files whose own columns changed"]
+    return notes
 
 
 def _column(

@@ -118,7 +118,11 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
             p = by_new[column]
             raise KeyTypeChangedError(options.dataset, column, p.old_type, p.new_type)
     key_old = tuple(by_new[c].old for c in key_new)
-    direct = not options.renamed and same_layout(old.columns, new.columns)
+    # Same columns on both sides: a chunk both hold is the same rows there. Stored whole-row hashes
+    # compare directly only when every file also has those columns itself (a folder whose files
+    # differ has their union, and its rows are hashed over the union's columns instead).
+    shared_layout = not options.renamed and same_layout(old.columns, new.columns)
+    direct = shared_layout and old.uniform and new.uniform
     spec_old: HashSpec | None = None
     spec_new: HashSpec | None = None
     if not direct:
@@ -130,7 +134,7 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
     # Rows whose hashes differ may still be equal within a tolerance, so --stat reads them too:
     # otherwise it would count them modified, and a gate would answer differently without --stat.
     read_pairs = options.detail or (bool(key_new) and any(p.new in options.tolerance for p in plan))
-    old_units, new_units, shared_rows = _unshared(old, new, direct)
+    old_units, new_units, shared_rows = _unshared(old, new, shared_layout)
     rows_old = sum(old.units[i].rows for i in old_units)
     rows_new = sum(new.units[i].rows for i in new_units)
     parts = max(1, math.ceil(max(rows_old, rows_new) / options.partition_rows))
@@ -227,9 +231,10 @@ def _casts(
     }
 
 
-def _unshared(old: Side, new: Side, direct: bool) -> tuple[list[int], list[int], int]:
-    """Unit indices to read on each side, and the rows held by chunks both sides share."""
-    if not direct:
+def _unshared(old: Side, new: Side, comparable: bool) -> tuple[list[int], list[int], int]:
+    """Unit indices to read on each side, and the rows held by chunks both sides share (only when
+    the sides have the same columns: ``comparable``)."""
+    if not comparable:
         return list(range(len(old.units))), list(range(len(new.units))), 0
     ids_old = Counter(u.id for u in old.units if u.id is not None)
     ids_new = Counter(u.id for u in new.units if u.id is not None)

@@ -22,14 +22,15 @@ import pyarrow.parquet as pq
 
 from datakeep import stats as column_stats
 from datakeep.arrow_numpy import arrow_array
-from datakeep.hashing import schema_columns
+from datakeep.hashing import canonical_type, schema_columns
 from datakeep.ids import ObjectId
 from datakeep.parquet_io import READ_BUFFER_BYTES, open_parquet, scratch_reader, take_columns
 from datakeep.records.manifest import Manifest
 from datakeep.rowcache import RowIndex
 from datakeep.rowhash import column_hashes, combine_hashes, mix, row_hashes
-from datakeep.snapshot import BATCH_ROWS, decode_schema
+from datakeep.snapshot import BATCH_ROWS, file_schemas
 from datakeep.store.base import ObjectStore
+from datakeep.unify import conform, same_columns, union_schema
 
 #: One hash-column spec: (column name on this side, Arrow type to cast to first, or None).
 HashSpec = Sequence[tuple[str, "pa.DataType | None"]]
@@ -54,6 +55,12 @@ class Side:
     key: tuple[str, ...]
     rows: int
     units: list[Unit]
+    #: True when every file has exactly the side's columns (names, order, canonical types), so
+    #: stored and whole-row hashes are those of the side's rows; False for a folder whose files
+    #: differ (its columns are their union, see `unify`): then rows are hashed column by column.
+    uniform: bool = True
+    #: Each file's own columns (name, canonical type), by its path inside the dataset.
+    file_columns: dict[str, list[tuple[str, str]]]
 
     def stats(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -91,11 +98,20 @@ class SnapshotSide(Side):
         self.manifest = manifest
         self.label = label
         self.snapshot_id = manifest.id
-        self.columns = [dict(c) for c in manifest.columns]
-        self.schema = decode_schema(manifest.files[0].schema) if manifest.files else pa.schema([])
+        schemas = file_schemas(manifest.files)
+        self.schema = union_schema(schemas, f"dataset '{manifest.name}'") if schemas else pa.schema([])
+        self.uniform = all(same_columns(schema, self.schema) for _, schema in schemas)
+        # Manifests written before folder columns were a union list the first file's only: the
+        # union is worked out again from the files' schemas, which every manifest keeps.
+        self.columns = [dict(c) for c in manifest.columns] if self.uniform else schema_columns(self.schema)
+        self.file_columns = {path: _columns_of(schema) for path, schema in schemas}
         self.key = manifest.key
         self.rows = manifest.rows
         self._chunks = manifest.chunks
+        #: The schema of the file each chunk belongs to: a chunk holds that file's columns.
+        self._unit_schemas = [
+            schema for (_, schema), entry in zip(schemas, manifest.files, strict=True) for _ in entry.chunks
+        ]
         self.units = [Unit(c.id, c.rows) for c in self._chunks]
 
     def stats(self) -> dict[str, Any]:
@@ -114,25 +130,41 @@ class SnapshotSide(Side):
 
     def read(self, index: int, columns: Sequence[str]) -> pa.Table:
         chunk = self._chunks[index]
-        if chunk.depth:
+        own = self._present(index, columns)
+        if not own:
+            table = _no_columns(chunk.rows)
+        elif chunk.depth:
             # A row-level patch holds only its literal rows: rebuild the chunk through its bases.
-            return self._rebuild(chunk.object, list(columns), 0)
-        return self._parquet(index).read(columns=list(columns), use_threads=False)
+            table = self._rebuild(chunk.object, own, self._unit_schemas[index], 0)
+        else:
+            table = self._parquet(index).read(columns=own, use_threads=False)
+        return conform(table, self.schema, columns)
 
-    def _rebuild(self, oid: ObjectId, columns: list[str], depth: int) -> pa.Table:
+    def _present(self, index: int, columns: Sequence[str]) -> list[str]:
+        """Those of ``columns`` the chunk's file has (in a folder of differing files, not all)."""
+        names = set(self._unit_schemas[index].names)
+        return [c for c in columns if c in names]
+
+    def _rebuild(self, oid: ObjectId, columns: list[str], schema: pa.Schema, depth: int) -> pa.Table:
         """A patched chunk's ``columns`` only, decoded through its chain (``patches.rebuild_table``
-        matches columns by position, so a base holding them under older names still works)."""
+        matches columns by position in the chunk's own file, so a base holding them under older
+        names still works)."""
         from datakeep import patches
 
-        positions = [self.schema.get_field_index(c) for c in columns]
+        positions = [schema.get_field_index(c) for c in columns]
         return patches.rebuild_table(self.store, oid, positions, depth).rename_columns(columns)
 
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         chunk = self._chunks[index]
-        if not chunk.depth:
-            return take_columns(self._source(chunk.object), list(columns), rows)
-        positions = [self.schema.get_field_index(c) for c in columns]
-        return self._take(chunk.object, positions, np.asarray(rows, dtype=np.int64), 0).rename_columns(list(columns))
+        own = self._present(index, columns)
+        if not own:
+            table = _no_columns(len(rows))
+        elif not chunk.depth:
+            table = take_columns(self._source(chunk.object), own, rows)
+        else:
+            positions = [self._unit_schemas[index].get_field_index(c) for c in own]
+            table = self._take(chunk.object, positions, np.asarray(rows, dtype=np.int64), 0).rename_columns(own)
+        return conform(table, self.schema, columns)
 
     def _take(self, oid: ObjectId, positions: list[int], rows: np.ndarray, depth: int) -> pa.Table:
         """Rows of a patched chunk. Changed rows are usually a patch's literal rows, so a lookup
@@ -190,14 +222,27 @@ class SnapshotSide(Side):
 class FileSide(Side):
     """Parquet files on disk (a plain file, or a working-tree dataset): hashed as they stream."""
 
-    def __init__(self, paths: Sequence[Path], label: str, key: tuple[str, ...] = (), snapshot_id: str | None = None):
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        label: str,
+        key: tuple[str, ...] = (),
+        snapshot_id: str | None = None,
+        *,
+        names: Sequence[str] | None = None,
+    ):
+        """``names``: each file's path inside the dataset (default: its file name)."""
         self.label = label
         self.snapshot_id = snapshot_id
         self.key = key
         self._paths = [Path(p) for p in paths]
         self._files = [open_parquet(p) for p in self._paths]
-        self.schema = self._files[0].schema_arrow
+        names = list(names) if names is not None else [p.name for p in self._paths]
+        schemas = [(name, f.schema_arrow) for name, f in zip(names, self._files, strict=True)]
+        self.schema = union_schema(schemas, label)
+        self.uniform = all(same_columns(schema, self.schema) for _, schema in schemas)
         self.columns = schema_columns(self.schema)
+        self.file_columns = {name: _columns_of(schema) for name, schema in schemas}
         self.rows = sum(f.metadata.num_rows for f in self._files)
         self._where: list[tuple[int, int]] = []
         self.units = []
@@ -205,7 +250,9 @@ class FileSide(Side):
             for rg in range(parquet.metadata.num_row_groups):
                 self._where.append((f_index, rg))
                 self.units.append(Unit(None, parquet.metadata.row_group(rg).num_rows))
-        self._stats = column_stats.TableStats(self.schema, self.rows)
+        # Per file, merged as a commit merges them: the working tree's statistics then equal those
+        # the same files get once committed, so drift against a commit compares like with like.
+        self._stats = [column_stats.TableStats(f.schema_arrow, f.metadata.num_rows) for f in self._files]
         self._seen: set[int] = set()
         self._lock = threading.Lock()  # pass 1 runs on worker threads; statistics are shared
 
@@ -213,7 +260,15 @@ class FileSide(Side):
         for index in range(len(self.units)):
             if index not in self._seen:
                 self.hashes(index, (), None)  # statistics are gathered on the pass over a unit
-        return self._stats.finish()
+        parts = [s.finish() for s in self._stats]
+        if len(parts) > 1:
+            parts = [column_stats.trim_samples(part, len(parts)) for part in parts]
+        rows = [f.metadata.num_rows for f in self._files]
+        return column_stats.merge(parts, union=self.schema, rows=rows)
+
+    def _present(self, index: int, columns: Sequence[str]) -> list[str]:
+        names = set(self._files[self._where[index][0]].schema_arrow.names)
+        return [c for c in columns if c in names]
 
     def read(self, index: int, columns: Sequence[str]) -> pa.Table:
         f_index, rg = self._where[index]
@@ -222,12 +277,15 @@ class FileSide(Side):
         reader = pq.ParquetFile(
             self._paths[f_index], metadata=self._files[f_index].metadata, buffer_size=READ_BUFFER_BYTES
         )
-        return reader.read_row_group(rg, columns=list(columns), use_threads=False)
+        table = reader.read_row_group(rg, columns=self._present(index, columns), use_threads=False)
+        return conform(table, self.schema, columns)
 
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         # A row group can hold millions of rows: decode one column at a time, keep the few rows.
         f_index, rg = self._where[index]
-        return take_columns(str(self._paths[f_index]), list(columns), rows, row_group=rg)
+        own = self._present(index, columns)
+        table = take_columns(str(self._paths[f_index]), own, rows, row_group=rg) if own else _no_columns(len(rows))
+        return conform(table, self.schema, columns)
 
     def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
         # Streamed in batches: a whole row group decoded at once can be hundreds of megabytes.
@@ -241,9 +299,14 @@ class FileSide(Side):
             table = pa.Table.from_batches([batch])  # its own file's types (a folder may mix them)
             if observe:
                 with self._lock:
-                    self._stats.update(table)
-            hashes.append(row_hashes(table) if spec is None else spec_hashes(table, spec))
-            keys.append(table.select(list(key)))
+                    self._stats[f_index].update(table)
+            if spec is None:
+                hashes.append(row_hashes(table))  # whole rows: only asked of a uniform side
+            else:
+                names = list(dict.fromkeys([*(n for n, _ in spec), *key]))
+                table = conform(table, self.schema, names)
+                hashes.append(spec_hashes(table, spec))
+            keys.append(conform(table, self.schema, list(key)))
         if observe:
             with self._lock:
                 self._seen.add(index)
@@ -280,6 +343,15 @@ def _is_text(t: pa.DataType) -> bool:
 
 def _is_moment(t: pa.DataType) -> bool:
     return bool(pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t))
+
+
+def _columns_of(schema: pa.Schema) -> list[tuple[str, str]]:
+    return [(f.name, canonical_type(f.type)) for f in schema]
+
+
+def _no_columns(rows: int) -> pa.Table:
+    """A table of ``rows`` rows and no columns (for a file holding none of the columns asked)."""
+    return pa.table({"": pa.nulls(rows)}).select([])
 
 
 def cast_column(array: pa.ChunkedArray | pa.Array, target: pa.DataType | None) -> tuple[Any, np.ndarray | None]:

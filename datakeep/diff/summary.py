@@ -14,6 +14,7 @@ from datakeep.diff.errors import DiffError
 from datakeep.diff.rows import RowOptions, compare_rows
 from datakeep.diff.schema import column_plan
 from datakeep.diff.sources import SnapshotSide
+from datakeep.errors import DatasetError
 from datakeep.records.manifest import Manifest
 from datakeep.repo import Repository
 from datakeep.rowcache import RowIndex
@@ -32,8 +33,13 @@ def row_changes(
         return {"rows": {"added": new.rows, "removed": 0, "modified": 0}}
     if old.id == new.id:
         return {"rows": {"added": 0, "removed": 0, "modified": 0}}
-    old_side = SnapshotSide(repo.store, old, "parent", rows=old_rows)
-    new_side = SnapshotSide(repo.store, new, "new", rows=new_rows)
+    try:
+        # A parent written before folder columns were unified may type a column two ways in two
+        # files (DatasetError): the commit still happens, with schema changes only.
+        old_side = SnapshotSide(repo.store, old, "parent", rows=old_rows)
+        new_side = SnapshotSide(repo.store, new, "new", rows=new_rows)
+    except DatasetError:
+        return {}
     plan = column_plan(old_side.columns, new_side.columns)
     key = new.key if all(k in {p.new for p in plan} for k in new.key) else ()
     try:

@@ -16,15 +16,17 @@ import pyarrow as pa
 
 from datakeep.errors import InputDataError, UsageError
 from datakeep.schemas import CsvOptions
+from datakeep.tracking import PARQUET_SUFFIXES, starts_with_magic
 
 BATCH_ROWS = 262_144
-PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def file_kind(path: Path) -> str:
     suffix = path.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
+    # The files a folder dataset is made of (`tracking.is_part_file`), so a commit validates
+    # every one of them: Hive's part files have no extension, only the Parquet magic.
+    if suffix in PARQUET_SUFFIXES or (not suffix and path.is_file() and starts_with_magic(path)):
         return "parquet"
     if suffix in CSV_SUFFIXES:
         return "csv"
