@@ -23,7 +23,7 @@ from datakeep.hook.cache import ResultCache, cache_key, content_hash, datakeep_v
 # The suffixes `datakeep validate` reads, less .txt (too common to mean data). Anything else a
 # commit stages is not the hook's business: the native hook sees every staged file, README.md
 # included, and must not fail on it. Kept in step with `.pre-commit-hooks.yaml`'s `files`.
-DATA_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv")
+DATA_SUFFIXES = (".parquet", ".pq", ".parq", ".csv", ".tsv")
 # Problem lines kept per cached result: more than any terminal summary shows.
 STORED_PROBLEMS = 20
 CACHE_NAME = "datakeep-hook-cache"
