@@ -91,6 +91,12 @@ def is_string_like(t: pa.DataType) -> bool:
     return canonical_type(t) in ("string", "binary") and not pa.types.is_dictionary(t)
 
 
+def is_text(t: pa.DataType) -> bool:
+    """A plain string column of any flavour (not binary, not a dictionary)."""
+    is_view = getattr(pa.types, "is_string_view", None)  # pyarrow 16 and later
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or (is_view is not None and is_view(t)))
+
+
 def schema_columns(schema: pa.Schema) -> list[dict[str, object]]:
     """The schema as content: name, canonical type and nullability of each column, in order."""
     return [{"name": f.name, "type": canonical_type(f.type), "nullable": bool(f.nullable)} for f in schema]

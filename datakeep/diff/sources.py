@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from datakeep import stats as column_stats
 from datakeep.arrow_numpy import arrow_array
-from datakeep.hashing import canonical_type, schema_columns
+from datakeep.hashing import canonical_type, is_text, schema_columns
 from datakeep.ids import ObjectId
 from datakeep.parquet_io import READ_BUFFER_BYTES, open_parquet, scratch_reader, take_columns
 from datakeep.records.manifest import Manifest
@@ -326,19 +326,15 @@ def comparison_casts(old: pa.DataType, new: pa.DataType) -> tuple[pa.DataType | 
     old, new = _values_type(old), _values_type(new)
     if old == new:
         return None, None
-    if _is_text(old) and _is_moment(new):
+    if is_text(old) and _is_moment(new):
         return new, None
-    if _is_moment(old) and _is_text(new):
+    if _is_moment(old) and is_text(new):
         return None, old
     return new, None
 
 
 def _values_type(t: pa.DataType) -> pa.DataType:
     return t.value_type if pa.types.is_dictionary(t) else t
-
-
-def _is_text(t: pa.DataType) -> bool:
-    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
 
 
 def _is_moment(t: pa.DataType) -> bool:
@@ -368,7 +364,7 @@ def cast_column(array: pa.ChunkedArray | pa.Array, target: pa.DataType | None) -
         if array.type == target:
             return array, None
     cast, failed = _cast(array, target)
-    if _is_text(array.type) and _is_moment(target):
+    if is_text(array.type) and _is_moment(target):
         return cast, failed
     back, back_failed = _cast(cast, array.type, exact=True)
     lost = column_hashes(back) != column_hashes(array)

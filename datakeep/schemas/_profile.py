@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datakeep.hashing import is_text
 from datakeep.rowhash import column_hashes
 
 # A dictionary-encoded text column gets `isin` with its values when it has at most this many;
@@ -36,14 +37,14 @@ class Profile:
         dictionary = pa.types.is_dictionary(data_type)
         # `validate` decodes dictionary columns before anything else; only text ones stay categories.
         self.type = data_type.value_type if dictionary else data_type
-        self.categorical = dictionary and _is_text(self.type)
+        self.categorical = dictionary and is_text(self.type)
         self.missing = False  # a null, or a NaN: pandas and pandera count both as missing
         self.low: pa.Scalar | None = None  # for the types that have an order
         self.high: pa.Scalar | None = None
         self.categories: set[str] | None = set() if self.categorical else None
         lowered = name.lower()
         id_like = lowered == "id" or lowered.endswith("id")
-        keyable = _is_text(self.type) or pa.types.is_integer(self.type)
+        keyable = is_text(self.type) or pa.types.is_integer(self.type)
         self.hashes: list[np.ndarray] | None = [] if id_like and keyable else None
 
     def add(self, column: pa.Array) -> None:
@@ -95,7 +96,7 @@ class Profile:
         elif pa.types.is_floating(t):
             out["dtype"] = np.dtype(t.to_pandas_dtype()).name
             bounds = self._bounds(_number, _number)
-        elif _is_text(t):
+        elif is_text(t):
             out["dtype"] = "category" if self.categorical else "str"
             if self.categories:
                 out["isin"] = sorted(self.categories)
@@ -144,11 +145,6 @@ class Profile:
     def _fits_nanoseconds(self) -> bool:
         scalars = [s for s in (self.low, self.high) if s is not None]
         return all(_NS_RANGE[0] <= _nanoseconds(s) <= _NS_RANGE[1] for s in scalars)
-
-
-def _is_text(t: pa.DataType) -> bool:
-    is_view = getattr(pa.types, "is_string_view", None)  # pyarrow 16 and later
-    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or (is_view is not None and is_view(t)))
 
 
 def _has_order(t: pa.DataType) -> bool:
