@@ -132,10 +132,12 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
             index.datasets[dataset] = TrackedDataset(
                 path=manifest.path, key=manifest.key, entity=manifest.entity, source=manifest.source
             )
+            index.removed.discard(dataset)
         head = "unchanged"
         if not name:
             for dataset in [d for d in index.datasets if d not in target.datasets and _snapshot_at_head(repo, d)]:
                 del index.datasets[dataset]  # tracked at HEAD, absent in the target: like git, stop tracking
+            index.removed.clear()  # every dataset of the target is tracked again
             if branch_tip is not None:
                 repo.refs.set_head(branch=rev)
                 head = f"branch {rev}"

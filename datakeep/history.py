@@ -145,6 +145,9 @@ def make_commit(
                 changed.append(name)
         finally:
             writer.close()
+        if parent is not None:
+            # Datasets this working tree does not hold (a partial clone's others) go on unchanged.
+            refs.update((name, parent.datasets[name]) for name in sorted(index.elsewhere(parent.datasets)))
         removed = sorted(set(parent.datasets) - set(refs)) if parent else []
         for name in removed:
             summary[name] = {"removed": True}
@@ -162,6 +165,7 @@ def make_commit(
         )
         oid = repo.put_document(commit.to_dict())
         repo.refs.advance_head(oid, expected=head)
+        index.removed.clear()  # committed: gone from HEAD
         index.save()
         for thread in caching:
             thread.join()
@@ -171,7 +175,7 @@ def make_commit(
 def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:
     """True when the stat cache alone shows every tracked dataset as committed at ``parent``
     (same files, same definition): the answer for re-committing unchanged data, without pyarrow."""
-    if set(index.datasets) != set(parent.datasets):
+    if set(index.datasets) | index.elsewhere(parent.datasets) != set(parent.datasets):
         return False
     for name, tracked in index.datasets.items():
         try:

@@ -21,14 +21,15 @@ def promised_by(repo: Repository) -> str | None:
 
 
 def reachable(
-    repo: Repository, roots: set[ObjectId] | None = None
+    repo: Repository, roots: set[ObjectId] | None = None, *, fetch_promised: bool = False
 ) -> tuple[set[ObjectId], set[ObjectId], set[ObjectId]]:
     """(commits, manifests, data objects) reachable from ``roots`` (default: every ref).
 
     In a partial clone, manifests not fetched yet are skipped rather than fetched: their data
     cannot be here either, and gc must not download the whole remote to decide what to keep.
+    ``fetch_promised`` fetches them instead (a push to another remote must send everything).
     """
-    partial = promised_by(repo) is not None
+    partial = promised_by(repo) is not None and not fetch_promised
     commits: set[ObjectId] = set()
     manifests: set[ObjectId] = set()
     data: set[ObjectId] = set()
@@ -171,6 +172,8 @@ def _load(
     if oid in bad:
         return None
     if not repo.store.has(oid):
+        if kind is Manifest and promised_by(repo):
+            return None  # a partial clone fetches other datasets' manifests when they are read
         problems.append({"object": oid, "problem": f"missing (needed by {where})"})
         bad.add(oid)
         return None

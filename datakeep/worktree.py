@@ -79,16 +79,22 @@ def add(
                     f"use --name {other}, or `datakeep rm {other}` first",
                 )
         index.datasets[dataset_name] = tracked
+        index.removed.discard(dataset_name)
         index.save()
     return dataset_name, tracked
 
 
 def rm(repo: Repository, name: str) -> None:
+    """Stop tracking ``name``: the next commit leaves it out (its history stays)."""
     with repo.locked():
         index = repo.load_index()
-        if name not in index.datasets:
+        head = repo.head()
+        at_head = repo.commit_at(head).datasets if head else {}
+        if name not in index.datasets and name not in index.elsewhere(at_head):
             raise DatasetError(f"no tracked dataset named '{name}'", "`datakeep status` lists tracked datasets")
-        del index.datasets[name]
+        index.datasets.pop(name, None)
+        if name in at_head:
+            index.removed.add(name)
         index.save()
 
 
@@ -96,7 +102,7 @@ def rm(repo: Repository, name: str) -> None:
 class DatasetStatus:
     name: str
     path: str
-    state: str  # unchanged | modified | new | missing | removed
+    state: str  # unchanged | modified | new | missing | removed | elsewhere
     head: str | None  # snapshot id at HEAD
     working: str | None  # snapshot id of the working copy
     #: Why, when the state alone does not say: "no Parquet files" for a folder left empty.
@@ -148,9 +154,11 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
             working = working_snapshot_id(repo, name, tracked, index, found)
         state = "new" if head_id is None else "unchanged" if working == head_id else "modified"
         out.append(DatasetStatus(name=name, path=tracked.path, state=state, head=head_id, working=working))
+    elsewhere = index.elsewhere(head_sets)
     for name, ref in sorted(head_sets.items()):
         if name not in index.datasets:
-            out.append(DatasetStatus(name=name, path="", state="removed", head=ref.snapshot, working=None))
+            state = "elsewhere" if name in elsewhere else "removed"
+            out.append(DatasetStatus(name=name, path="", state=state, head=ref.snapshot, working=None))
     if index.dirty:
         _save_refreshed(repo, index)
     return out

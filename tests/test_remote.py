@@ -303,3 +303,55 @@ def test_fsspec_store_contract_on_memory() -> None:
     assert not store.has(oid)
     with pytest.raises(ObjectNotFoundError):
         store.get(oid)
+
+
+def test_a_partial_clone_commits_and_pushes_without_dropping_the_other_datasets(
+    project: Project, remote_url: str, tmp_path: Path
+) -> None:
+    push(project.storage)
+    copy, _ = clone(remote_url, tmp_path / "copy", name="weather")
+    work = Repo(copy)
+    assert {s.name: s.state for s in work.status()} == {"weather": "unchanged", "flights": "elsewhere"}
+    assert not work.fsck().problems  # what was not fetched is promised by origin, not missing
+    weather = pq.read_table(copy.root / "weather.parquet")
+    pq.write_table(weather.slice(0, 100), copy.root / "weather.parquet")
+    committed = work.commit(message="fewer weather rows")
+    assert set(committed.commit.datasets) == {"flights", "weather"}
+    assert committed.commit.datasets["flights"] == project.repo.commit_info()[1].datasets["flights"]
+    push(copy)
+    # A second remote gets everything the commit needs, fetched from origin on the way.
+    backup = tmp_path / "backup"
+    Repo(copy).repository.config.remotes["backup"] = str(backup)
+    Repo(copy).repository.save_config()
+    push(Repository(copy.root), "backup")
+    full, _ = clone(str(backup), tmp_path / "full")
+    assert Repo(full).read("flights").equals(project.flights)
+    # Removing a dataset the clone never fetched is still a deliberate commit.
+    work = Repo(Repository(copy.root))
+    work.rm("flights")
+    assert {s.name: s.state for s in work.status()}["flights"] == "removed"
+    assert set(work.commit(message="drop flights").commit.datasets) == {"weather"}
+
+
+def test_a_failed_clone_leaves_no_folder_behind(folder_project: Project, folder_url: str, tmp_path: Path) -> None:
+    push(folder_project.storage)
+    remote_objects = Path(folder_url) / "objects"
+    victim = next(p for p in remote_objects.rglob("*") if p.is_file())
+    victim.chmod(0o644)
+    victim.unlink()  # the remote lost an object: the clone must fail
+    with pytest.raises(ObjectNotFoundError):
+        clone(folder_url, tmp_path / "broken")
+    assert not (tmp_path / "broken").exists()
+
+
+def test_an_unreachable_endpoint_is_a_remote_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s3fs = pytest.importorskip("s3fs")
+    s3fs.S3FileSystem.clear_instance_cache()  # no file system cached by another test's endpoint
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(RemoteError, match="cannot reach the remote: EndpointConnectionError"):
+        clone("s3://bucket/team", tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()

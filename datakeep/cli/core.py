@@ -87,7 +87,9 @@ def status(as_json: bool) -> None:
     """Show which tracked datasets changed since HEAD.
 
     States: unchanged, modified, new (never committed), missing (path gone, or
-    a folder with no Parquet files left), removed (committed but no longer tracked).
+    a folder with no Parquet files left), removed (`rm` since the last commit),
+    elsewhere (at HEAD, not in this working tree, e.g. a partial clone's other
+    datasets: commits keep it as it is).
 
     Example: datakeep status
     """
@@ -106,11 +108,12 @@ def status(as_json: bool) -> None:
         "new": "green",
         "missing": "red",
         "removed": "red",
+        "elsewhere": "dim",
     }
     from datakeep.render.style import paint
 
     for row in rows:
-        note = f" ({row.note})" if row.note else ""
+        note = f" ({row.note})" if row.note else " (not in this working tree)" if row.state == "elsewhere" else ""
         click.echo(f"  {paint(f'{row.state:<10}', colors[row.state], color())} {row.name:<20} {row.path}{note}")
 
 

@@ -9,6 +9,7 @@ could still equal the cached one after a second write in the same clock tick.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,10 @@ class Index:
     path: Path
     datasets: dict[str, TrackedDataset] = field(default_factory=dict)
     files: dict[str, CachedFile] = field(default_factory=dict)
+    #: Datasets `rm` stopped tracking since the last commit: the next commit leaves them out. A
+    #: dataset at HEAD that is neither tracked nor here is *elsewhere* (a partial clone's other
+    #: datasets, never checked out): commits carry it on unchanged.
+    removed: set[str] = field(default_factory=set)
     dirty: bool = False  # entries were confirmed and are worth saving
 
     @classmethod
@@ -80,6 +85,7 @@ class Index:
                 p: CachedFile(signature=tuple(f["sig"]), recorded_ns=f["at"], entry=f["entry"])
                 for p, f in data.get("files", {}).items()
             },
+            removed=set(data.get("removed", ())),
         )
 
     def save(self) -> None:
@@ -87,12 +93,17 @@ class Index:
             "format": FORMAT,
             "version": VERSION,
             "datasets": {n: d.to_dict() for n, d in sorted(self.datasets.items())},
+            "removed": sorted(self.removed),
             "files": {
                 p: {"sig": list(f.signature), "at": f.recorded_ns, "entry": f.entry}
                 for p, f in sorted(self.files.items())
             },
         }
         atomic_write(self.path, canonical_json(document), durable=False)
+
+    def elsewhere(self, at_head: Iterable[str]) -> set[str]:
+        """The datasets of ``at_head`` (HEAD's) this working tree neither tracks nor removed."""
+        return set(at_head) - set(self.datasets) - self.removed
 
     def lookup(self, relpath: str, signature: tuple[int, int, int]) -> dict[str, Any] | None:
         cached = self.files.get(relpath)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from datakeep.errors import RemoteError
+from datakeep.ids import ObjectId
 from datakeep.records.refs import HEADS
 from datakeep.remote.config import DEFAULT_REMOTE, add_remote
-from datakeep.remote.connect import connect, normalize_url
+from datakeep.remote.connect import Remote, connect, normalize_url, reports_unreachable
 from datakeep.remote.fetch import FetchResult, pick_ref, pull
 from datakeep.remote.transfer import ProgressCallback
 from datakeep.repo import Repository
@@ -20,6 +22,7 @@ def default_directory(url: str) -> str:
     return tail.removesuffix(".datakeep") or "datakeep-clone"
 
 
+@reports_unreachable
 def clone(
     url: str,
     directory: str | os.PathLike[str] | None = None,
@@ -41,7 +44,38 @@ def clone(
     if target.exists() and any(target.iterdir()):
         raise RemoteError(f"{target} already exists and is not empty", "clone into a new folder")
     remote_refs = source.refs.list()
+    created = not target.exists()
     repo = Repository.initialize(target)
+    try:
+        return _fill(
+            repo, target, source, remote_refs, url, name=name, branch=branch, checkout=checkout, progress=progress
+        )
+    except BaseException:
+        # A clone that failed half-way is no repository to keep (a re-run would find the folder
+        # "not empty"): remove what this call made. A folder the user had was empty before.
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            for entry in target.iterdir():
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        raise
+
+
+def _fill(
+    repo: Repository,
+    target: Path,
+    source: Remote,
+    remote_refs: dict[str, ObjectId],
+    url: str,
+    *,
+    name: str | None,
+    branch: str | None,
+    checkout: bool,
+    progress: ProgressCallback | None,
+) -> tuple[Repository, FetchResult]:
     ref = pick_ref(repo, source, remote_refs, branch)
     add_remote(repo, DEFAULT_REMOTE, url)
     if name is not None:

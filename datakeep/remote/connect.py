@@ -11,15 +11,46 @@ Layout under the remote URL (the same as inside `.datakeep/`, so a remote is its
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from datakeep.digest import ALGORITHM
-from datakeep.errors import RemoteError
+from datakeep.errors import DatakeepError, RemoteError
 from datakeep.remote.refs import RemoteRefs, refs_for
 from datakeep.serialize import load_json
 from datakeep.store.fsspec_store import FsspecStore, open_url, protocol_of
+
+#: Packages whose exceptions mean the remote's service could not be used (network, endpoint,
+#: credentials): operational errors for the user to fix, not bugs in datakeep.
+_BACKENDS = ("botocore", "aiobotocore", "aiohttp", "s3fs", "gcsfs", "adlfs", "google", "azure")
+
+_Call = TypeVar("_Call", bound=Callable[..., Any])
+
+
+def reports_unreachable(operation: _Call) -> _Call:
+    """Turn a storage backend's failure to reach its service into a one-line RemoteError."""
+
+    @functools.wraps(operation)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(*args, **kwargs)
+        except DatakeepError:
+            raise
+        except Exception as exc:
+            modules = {kind.__module__.split(".")[0] for kind in type(exc).__mro__}
+            if not (modules & set(_BACKENDS) or isinstance(exc, (ConnectionError, TimeoutError))):
+                raise
+            raise RemoteError(
+                f"cannot reach the remote: {type(exc).__name__}: {exc}",
+                "check the URL, the endpoint (AWS_ENDPOINT_URL) and the credentials (AWS_PROFILE or "
+                "AWS_ACCESS_KEY_ID), then run the command again",
+            ) from exc
+
+    return cast(_Call, wrapper)
+
 
 MARKER = "config.json"
 FORMAT = "datakeep.remote"

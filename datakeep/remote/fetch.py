@@ -22,7 +22,7 @@ from datakeep.records.commit import Commit
 from datakeep.records.manifest import Manifest
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
-from datakeep.remote.connect import Remote
+from datakeep.remote.connect import Remote, reports_unreachable
 from datakeep.remote.graph import REMOTES, RefUpdate, is_ancestor
 from datakeep.remote.transfer import WORKERS, ProgressCallback, TransferStats, announce, copy_objects
 from datakeep.repo import Repository
@@ -209,6 +209,7 @@ def _move_refs(
     return updates, branch_update
 
 
+@reports_unreachable
 def pull(
     repo: Repository,
     remote: str | None = None,

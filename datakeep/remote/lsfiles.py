@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datakeep.errors import DatasetError, RemoteError
 from datakeep.ids import ObjectId
 from datakeep.records.manifest import ChunkRef
+from datakeep.remote.connect import reports_unreachable
 from datakeep.repo import Repository
 
 
@@ -26,6 +27,7 @@ class ListedObject:
         return {"file": self.file, "url": self.url, "rows": self.rows, "bytes": self.bytes}
 
 
+@reports_unreachable
 def ls_files(repo: Repository, spec: str, *, remote: str | None = None) -> list[ListedObject]:
     """The chunk objects of ``REV:NAME``, in row order, as URLs on ``remote`` or local paths."""
     from datakeep.checkout import manifest_for

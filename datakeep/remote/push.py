@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 from datakeep.errors import DatakeepError, RemoteError
 from datakeep.ids import ObjectId
-from datakeep.maintenance import reachable
+from datakeep.maintenance import promised_by, reachable
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
-from datakeep.remote.connect import Remote
+from datakeep.remote.connect import Remote, reports_unreachable
 from datakeep.remote.graph import REMOTES, RefUpdate, classify
 from datakeep.remote.refs import RemoteRefMovedError
 from datakeep.remote.transfer import ProgressCallback, TransferStats, announce, copy_objects
@@ -93,16 +93,22 @@ def select_refs(repo: Repository, revs: Sequence[str], all_refs: bool) -> dict[s
 
 
 def plan_push(repo: Repository, remote: Remote, targets: set[ObjectId], remote_refs: dict[str, ObjectId]) -> PushPlan:
-    """The objects reachable from ``targets`` that the remote lacks."""
+    """The objects reachable from ``targets`` that the remote lacks.
+
+    A partial clone pushing to a remote other than the one that promised what it has not
+    fetched sends that too, fetched on the way: otherwise the remote's refs would name commits
+    whose data it lacks. (To the promising remote, those objects are there already.)"""
+    fetch_promised = promised_by(repo) not in (None, remote.name)
     known = {oid for oid in remote_refs.values() if repo.store.has(oid)}
     have_c, have_m, have_d = reachable(repo, known) if known else (set(), set(), set())
-    want_c, want_m, want_d = reachable(repo, targets)
+    want_c, want_m, want_d = reachable(repo, targets, fetch_promised=fetch_promised)
     candidates = [sorted(want_d - have_d), sorted(want_m - have_m), sorted(want_c - have_c)]
     present = remote.store.present(oid for group in candidates for oid in group)
     groups = tuple(tuple(oid for oid in group if oid not in present) for group in candidates)
     return PushPlan(groups=groups, needed=sum(len(g) for g in candidates), present=len(present))
 
 
+@reports_unreachable
 def push(
     repo: Repository,
     remote: str | None = None,
