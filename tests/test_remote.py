@@ -83,7 +83,7 @@ def test_non_fast_forward_is_refused_and_force_overrides(project: Project, remot
     theirs.append(message="theirs")
     push(other)
     project.append(message="ours")
-    with pytest.raises(NonFastForwardError, match=r"fetch and merge or rebase first.*--force"):
+    with pytest.raises(NonFastForwardError, match=r"`datakeep pull` fetches their commits.*--force"):
         push(project.storage)
     remote = open_remote(project.storage, "origin")
     assert remote.refs.read("refs/heads/main")[0] == theirs.repo.resolve("HEAD")

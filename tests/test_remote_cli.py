@@ -56,7 +56,7 @@ def test_non_fast_forward_exits_2_with_what_to_do(folder_project: Project, folde
     code, _, err = run("-C", str(folder_project.root), "push")
     assert code == 2
     assert err.startswith("error: rejected: refs/heads/main on origin")
-    assert "fetch and merge or rebase first" in err and "--force" in err
+    assert "`datakeep pull` fetches their commits" in err and "--force" in err
     assert run("push", "--force")[0] == 0
 
 

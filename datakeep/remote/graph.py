@@ -29,7 +29,8 @@ class NonFastForwardError(RemoteError):
         super().__init__(
             f"rejected: {ref} on {remote} is at {theirs[:10]}, which {ours[:10]} does not contain "
             "(pushing would drop commits the remote has)",
-            "fetch and merge or rebase first (`datakeep pull`), or push with --force to overwrite",
+            "`datakeep pull` fetches their commits (kept under refs/remotes/); check out theirs, commit your "
+            "change on top again, then push; or push with --force to overwrite them",
         )
         self.ref = ref
 
