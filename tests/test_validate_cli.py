@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -139,3 +140,26 @@ def test_cli_modules_import_no_heavy_libraries() -> None:
     code = "import sys, datakeep.cli.validate, datakeep.cli.schema; print(sorted(m for m in ('pandas','pyarrow','pandera') if m in sys.modules))"  # noqa: E501
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _orders(root: Path, source: str) -> None:
+    (root / "schemas" / "sources").mkdir(parents=True)
+    (root / "schemas" / "orders.yaml").write_text(
+        "datakeep: {key: [order_id]}\ncolumns:\n  order_id: {dtype: str}\n  status: {dtype: str}\nstrict: true\n"
+    )
+    (root / "schemas" / "sources" / "shop.yaml").write_text(source)
+
+
+def test_a_utf8_bom_keeps_the_first_column_as_raw_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _orders(tmp_path, "entity: orders\ncolumns:\n  OrderID: order_id\n  Status: status\n")
+    # An Excel export: byte order mark, CRLF, and a code whose leading zeros are data.
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfOrderID,Status\r\n007,open\r\n2,shipped\r\n")
+    result = invoke("validate", "bom.csv", "--source", "shop")
+    assert result.exit_code == 0, result.output
+    assert "ok  bom.csv (entity=orders source=shop): 2 rows, no problems" in result.output
+    mapped = invoke("map", "bom.csv", "--source", "shop", "-o", "out.parquet")
+    assert mapped.exit_code == 0, mapped.output
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column_names == ["order_id", "status"]
+    assert table.column("order_id").to_pylist() == ["007", "2"]
