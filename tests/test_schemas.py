@@ -165,6 +165,15 @@ BAD_SOURCE = [
     ("entity: customers\ncolumns:\n  a: country\n  b: country\n", "columns.b: 'a' and 'b' both map onto 'country'"),
     ("entity: customers\ndefaults:\n  colour: red\n", "defaults.colour: 'colour' is not a column"),
     ("entity: customers\nrenames: {}\n", "renames: unknown key 'renames'"),
+    ("entity: customers\ncsv: {encoding: utf8-sig-typo}\n", "csv.encoding: unknown encoding 'utf8-sig-typo'"),
+    (
+        "entity: customers\ncolumns:\n  h: {to: height_cm, cast: {type: number, decimal: ',', thousands: ','}}\n",
+        "columns.h.cast.thousands: decimal and thousands are both ','",
+    ),
+    (
+        "entity: customers\ncolumns:\n  h: {to: height_cm, cast: {type: number, thousands: '.'}}\n",
+        "columns.h.cast.thousands: decimal and thousands are both '.'",
+    ),
     ("entity: nobody\n", "nobody.yaml: no such schema file"),
     ("columns: {}\n", "entity: expected a non-empty string"),
     ("entity: customers\ncolumns: [a\n", "invalid YAML at line 3, column 1"),

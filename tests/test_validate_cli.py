@@ -163,3 +163,49 @@ def test_a_utf8_bom_keeps_the_first_column_as_raw_text(tmp_path: Path, monkeypat
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.column_names == ["order_id", "status"]
     assert table.column("order_id").to_pylist() == ["007", "2"]
+
+
+def _amounts(root: Path, cast: str, rows: str) -> None:
+    (root / "schemas" / "sources").mkdir(parents=True)
+    (root / "schemas" / "t.yaml").write_text("columns:\n  amount: {dtype: float64}\n")
+    (root / "schemas" / "sources" / "s.yaml").write_text(f"entity: t\ncolumns:\n  a: {{to: amount, cast: {cast}}}\n")
+    (root / "in.csv").write_text(f"a\n{rows}")
+
+
+def test_a_csv_encoding_typo_is_a_configuration_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schemas" / "sources").mkdir(parents=True)
+    (tmp_path / "schemas" / "t.yaml").write_text("columns:\n  a: {dtype: str}\n")
+    (tmp_path / "schemas" / "sources" / "s.yaml").write_text("entity: t\ncsv: {encoding: utf8-sig-typo}\n")
+    (tmp_path / "in.csv").write_text("a\nx\n")
+    message = "error: schemas/sources/s.yaml: csv.encoding: unknown encoding 'utf8-sig-typo'"
+    checked = invoke("schema", "check")
+    assert checked.exit_code == 2 and message in checked.stderr
+    validated = invoke("validate", "in.csv", "--source", "s")
+    assert validated.exit_code == 2 and message in validated.stderr
+
+
+def test_one_character_for_decimal_and_thousands_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _amounts(tmp_path, "{type: number, decimal: ',', thousands: ','}", '"1,5"\n')
+    message = "schemas/sources/s.yaml: columns.a.cast.thousands: decimal and thousands are both ','"
+    checked = invoke("schema", "check")
+    assert checked.exit_code == 2 and message in checked.stderr
+    assert invoke("map", "in.csv", "--source", "s", "-o", "out.parquet").exit_code == 2
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_thousands_separators_must_group_digits_in_threes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _amounts(
+        tmp_path, "{type: number, decimal: ',', thousands: '.'}", '"1.234,5"\n1..0\n.5\n12.34\n"-1.234.567"\n"0,5"\n'
+    )
+    result = invoke("validate", "in.csv", "--source", "s")
+    assert result.exit_code == 1
+    assert "3 of 6 rows failing" in result.output
+    assert "cast_failed source=s column=a values=" in result.output
+    for bad in ("'1..0' ×1", "'.5' ×1", "'12.34' ×1"):
+        assert bad in result.output
+    (tmp_path / "good.csv").write_text('a\n"1.234,5"\n"-1.234.567"\n"0,5"\n1234\n')
+    assert invoke("map", "good.csv", "--source", "s", "-o", "out.parquet").exit_code == 0
+    assert pq.read_table(tmp_path / "out.parquet").column("amount").to_pylist() == [1234.5, -1234567.0, 0.5, 1234.0]

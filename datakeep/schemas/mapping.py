@@ -9,6 +9,7 @@ under their own name. See docs/validation.md for the full format.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +175,13 @@ def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> Sourc
     if not isinstance(null_values, list) or not all(isinstance(v, str) for v in null_values):
         raise at.fail("csv.null_values", "expected a list of strings")
     encoding = at.text(csv_doc.get("encoding", "utf-8"), "csv.encoding") or "utf-8"
+    try:
+        # Checked here, so a misspelt encoding is a configuration error, not a crash mid-read.
+        codecs.lookup(encoding)
+    except LookupError:
+        raise at.fail(
+            "csv.encoding", f"unknown encoding {encoding!r}", "e.g. utf-8, utf-8-sig, cp1252, latin-1"
+        ) from None
     drop = at.str_list(doc.get("drop"), "drop")
     for raw in drop:
         if raw in {c.source for c in columns}:
@@ -259,6 +267,13 @@ def _parse_cast(at: Place, place: str, spec: Any) -> Cast | None:
     for key, value in (("decimal", decimal), ("thousands", thousands)):
         if value is not None and (not isinstance(value, str) or len(value) != 1):
             raise at.fail(join(place, key), "expected one character")
+    if thousands == decimal:
+        # One character cannot be both: '1,5' would silently read as 15.
+        raise at.fail(
+            join(place, "thousands"),
+            f"decimal and thousands are both {decimal!r}",
+            "give them different characters, e.g. decimal: ',' and thousands: '.'",
+        )
     true_values = at.str_list(spec.get("true"), join(place, "true")) or TRUE_VALUES
     false_values = at.str_list(spec.get("false"), join(place, "false")) or FALSE_VALUES
     return Cast(
