@@ -209,3 +209,17 @@ def test_thousands_separators_must_group_digits_in_threes(tmp_path: Path, monkey
     (tmp_path / "good.csv").write_text('a\n"1.234,5"\n"-1.234.567"\n"0,5"\n1234\n')
     assert invoke("map", "good.csv", "--source", "s", "-o", "out.parquet").exit_code == 0
     assert pq.read_table(tmp_path / "out.parquet").column("amount").to_pylist() == [1234.5, -1234567.0, 0.5, 1234.0]
+
+
+def test_schema_check_lists_every_problem_of_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schemas" / "sources").mkdir(parents=True)
+    (tmp_path / "schemas" / "t.yaml").write_text("columns:\n  a: {dtype: str}\n  b: {dtype: int64}\n")
+    (tmp_path / "schemas" / "sources" / "s.yaml").write_text(
+        "entity: t\ncolumns:\n  x: {to: aa}\n  y: {to: b, scale: abc}\ndefaults: {zz: 1}\n"
+    )
+    result = invoke("schema", "check")
+    assert result.exit_code == 2
+    assert "checked 2 file(s): 1 bad, 3 problem(s)" in result.output
+    for problem in ("columns.x: renames 'x' to 'aa'", "columns.y.scale: expected a non-zero", "defaults.zz: 'zz'"):
+        assert f"error: schemas/sources/s.yaml: {problem}" in result.stderr
