@@ -138,6 +138,16 @@ class SchemaConfigError(DatakeepError):
         super().__init__(f"{path}: {detail}", hint or "fix the file; `datakeep schema check` lists every problem")
         self.path = path
         self.detail = detail
+        # Every problem found in the file, this one first: a command stops at the first,
+        # `datakeep schema check` lists them all.
+        self.problems: tuple[SchemaConfigError, ...] = (self,)
+
+    @classmethod
+    def every(cls, problems: list[SchemaConfigError]) -> SchemaConfigError:
+        """The first of ``problems``, carrying all of them."""
+        first = problems[0]
+        first.problems = tuple(problems)
+        return first
 
 
 class ValidationFailedError(DatakeepError):

@@ -110,7 +110,7 @@ def make_commit(
             for name, tracked in sorted(index.datasets.items()):
                 parent_ref = parent.datasets.get(name) if parent else None
                 parent_manifest = repo.manifest_at(parent_ref.manifest) if parent_ref else None
-                validated = _validate(repo, name, tracked) if verify and tracked.entity else None
+                validated = _validate(repo, name, tracked) if verify and (tracked.entity or tracked.source) else None
                 parent_rows = rowcache.load(repo, parent_manifest)
                 rows = rowcache.RowIndexBuilder(tracked.key)
                 manifest = build_snapshot(
@@ -196,24 +196,29 @@ def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:
 
 
 def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:
-    """Validate a dataset tracked with an entity; raise ValidationFailedError when it fails."""
+    """Validate a dataset tracked with an entity or a source; raise ValidationFailedError when it fails.
+
+    A source alone implies its entity, as `validate --source` does; a source whose mapping file
+    is missing raises SchemaConfigError (exit 2) rather than committing unvalidated data.
+    """
     from datakeep import schemas, validate
     from datakeep.errors import ValidationFailedError
 
+    entity = tracked.entity or schemas.source_entity(repo.root, tracked.source)
     _, files = dataset_files(repo.root, tracked, name)
     for _, path in files:
-        report = validate.validate_file(path, entity=tracked.entity, source=tracked.source, root=repo.root)
+        report = validate.validate_file(path, entity=entity, source=tracked.source, root=repo.root)
         if not report.ok:
             text = validate.render_text(report)
             raise ValidationFailedError(
-                f"dataset '{name}' failed validation against entity '{tracked.entity}'; nothing was committed\n{text}",
+                f"dataset '{name}' failed validation against entity '{entity}'; nothing was committed\n{text}",
                 report,
                 "fix the data (or the mapping) and commit again; --no-verify skips validation",
             )
     return {
-        "entity": tracked.entity,
+        "entity": entity,
         "source": tracked.source,
-        "fingerprint": schemas.fingerprint(repo.root, tracked.entity, tracked.source),
+        "fingerprint": schemas.fingerprint(repo.root, entity, tracked.source),
     }
 
 

@@ -47,6 +47,12 @@ def add(
     tracked = TrackedDataset(path=relpath, key=tuple(key), entity=entity, source=source)
     if not absolute.exists():
         raise DatasetError(f"{path} does not exist", "check the path; it is relative to the current folder")
+    if source is not None:
+        # A misspelt or missing source is refused now, not at the first commit; the entity stays
+        # unrecorded when not given, so commit follows whatever entity the mapping names then.
+        from datakeep.schemas import load_entity, load_source
+
+        load_source(repo.root, source, load_entity(repo.root, entity) if entity else None)
     from datakeep.parquet_io import open_parquet
     from datakeep.unify import union_schema
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
@@ -59,3 +60,50 @@ def test_good_data_commits_and_records_what_it_was_validated_against(project: Pa
         "source": "legacy",
         "fingerprint": fingerprint(project, "customers", "legacy"),
     }
+
+
+def _orders_project(project: Path) -> Repo:
+    sources = project / "schemas" / "sources"
+    sources.mkdir(parents=True)
+    (project / "schemas" / "orders.yaml").write_text(
+        "datakeep: {key: [order_id]}\ncolumns:\n  order_id: {dtype: int64}\n  status: {dtype: str, isin: [open]}\n"
+    )
+    (sources / "shop.yaml").write_text(
+        "entity: orders\ncolumns:\n  id: order_id\n  st: {to: status, values: {O: open}, unmapped: error}\n"
+    )
+    return Repo.init(project)
+
+
+def test_a_source_alone_implies_its_entity_at_commit(project: Path) -> None:
+    repo = _orders_project(project)
+    pq.write_table(pa.table({"id": [1, 2], "st": ["O", "X"]}), project / "o.parquet")
+    added = CliRunner().invoke(cli, ["add", "o.parquet", "--name", "o", "--source", "shop"])
+    assert added.exit_code == 0, added.output
+    refused = CliRunner().invoke(cli, ["commit", "-m", "bad"])
+    assert refused.exit_code == 1, refused.output
+    assert "failed validation against entity 'orders'" in refused.output
+    pq.write_table(pa.table({"id": [1, 2], "st": ["O", "O"]}), project / "o.parquet")
+    committed = CliRunner().invoke(cli, ["commit", "-m", "good"])
+    assert committed.exit_code == 0, committed.output
+    validated = repo.manifest("o").validated
+    assert validated is not None and validated["entity"] == "orders" and validated["source"] == "shop"
+
+
+def test_add_refuses_a_source_that_does_not_exist(project: Path) -> None:
+    repo = _orders_project(project)
+    pq.write_table(pa.table({"id": [1], "st": ["O"]}), project / "o.parquet")
+    result = CliRunner().invoke(cli, ["add", "o.parquet", "--name", "o", "--source", "does_not_exist"])
+    assert result.exit_code == 2
+    assert "schemas/sources/does_not_exist.yaml: no such source mapping file" in result.output
+    assert repo.tracked() == {}
+
+
+def test_commit_fails_when_the_tracked_source_is_gone(project: Path) -> None:
+    repo = _orders_project(project)
+    pq.write_table(pa.table({"id": [1], "st": ["O"]}), project / "o.parquet")
+    assert CliRunner().invoke(cli, ["add", "o.parquet", "--name", "o", "--source", "shop"]).exit_code == 0
+    (project / "schemas" / "sources" / "shop.yaml").unlink()
+    result = CliRunner().invoke(cli, ["commit", "-m", "no mapping"])
+    assert result.exit_code == 2
+    assert "schemas/sources/shop.yaml: no such source mapping file" in result.output
+    assert repo.repository.head() is None

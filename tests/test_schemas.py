@@ -165,6 +165,15 @@ BAD_SOURCE = [
     ("entity: customers\ncolumns:\n  a: country\n  b: country\n", "columns.b: 'a' and 'b' both map onto 'country'"),
     ("entity: customers\ndefaults:\n  colour: red\n", "defaults.colour: 'colour' is not a column"),
     ("entity: customers\nrenames: {}\n", "renames: unknown key 'renames'"),
+    ("entity: customers\ncsv: {encoding: utf8-sig-typo}\n", "csv.encoding: unknown encoding 'utf8-sig-typo'"),
+    (
+        "entity: customers\ncolumns:\n  h: {to: height_cm, cast: {type: number, decimal: ',', thousands: ','}}\n",
+        "columns.h.cast.thousands: decimal and thousands are both ','",
+    ),
+    (
+        "entity: customers\ncolumns:\n  h: {to: height_cm, cast: {type: number, thousands: '.'}}\n",
+        "columns.h.cast.thousands: decimal and thousands are both '.'",
+    ),
     ("entity: nobody\n", "nobody.yaml: no such schema file"),
     ("columns: {}\n", "entity: expected a non-empty string"),
     ("entity: customers\ncolumns: [a\n", "invalid YAML at line 3, column 1"),
@@ -257,3 +266,27 @@ def test_infer_schema_gives_a_loadable_schema(tmp_path: Path) -> None:
     assert entity.key == ("customer_id",)
     assert entity.schema.columns["h"].nullable
     assert entity.schema.validate(frame) is not None
+
+
+def test_check_all_lists_every_problem_of_one_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)  # files are named relative to the working directory
+    write(
+        project / "schemas/sources/many.yaml",
+        "entity: customers\ncolumns:\n  x: {to: y}\n  h: {to: height_cm, scale: abc}\n"
+        "defaults: {zz: 1}\ncsv: {encoding: nope}\n",
+    )
+    write(project / "schemas/many.yaml", "columns:\n  a: {dtype: nope}\n  b: {dtype: int64, is_even: true}\n")
+    result = check_all(project)
+    assert result.failed == ("schemas/many.yaml", "schemas/sources/many.yaml")
+    assert [e.split(" — ")[0] for e in result.errors] == [
+        "schemas/many.yaml: columns.a.dtype: unknown dtype 'nope'",
+        "schemas/many.yaml: columns.b.is_even: unknown check 'is_even'",
+        "schemas/sources/many.yaml: columns.x: renames 'x' to 'y', which entity 'customers' does not have",
+        "schemas/sources/many.yaml: columns.h.scale: expected a non-zero number (the factor raw → canonical)",
+        "schemas/sources/many.yaml: defaults.zz: 'zz' is not a column of entity 'customers'",
+        "schemas/sources/many.yaml: csv.encoding: unknown encoding 'nope'",
+    ]
+    with pytest.raises(SchemaConfigError) as err:  # a command stops at the first, carrying them all
+        load_source(project, "many")
+    assert "columns.x: renames 'x' to 'y'" in str(err.value)
+    assert len(err.value.problems) == 4

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -139,3 +140,86 @@ def test_cli_modules_import_no_heavy_libraries() -> None:
     code = "import sys, datakeep.cli.validate, datakeep.cli.schema; print(sorted(m for m in ('pandas','pyarrow','pandera') if m in sys.modules))"  # noqa: E501
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _orders(root: Path, source: str) -> None:
+    (root / "schemas" / "sources").mkdir(parents=True)
+    (root / "schemas" / "orders.yaml").write_text(
+        "datakeep: {key: [order_id]}\ncolumns:\n  order_id: {dtype: str}\n  status: {dtype: str}\nstrict: true\n"
+    )
+    (root / "schemas" / "sources" / "shop.yaml").write_text(source)
+
+
+def test_a_utf8_bom_keeps_the_first_column_as_raw_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _orders(tmp_path, "entity: orders\ncolumns:\n  OrderID: order_id\n  Status: status\n")
+    # An Excel export: byte order mark, CRLF, and a code whose leading zeros are data.
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfOrderID,Status\r\n007,open\r\n2,shipped\r\n")
+    result = invoke("validate", "bom.csv", "--source", "shop")
+    assert result.exit_code == 0, result.output
+    assert "ok  bom.csv (entity=orders source=shop): 2 rows, no problems" in result.output
+    mapped = invoke("map", "bom.csv", "--source", "shop", "-o", "out.parquet")
+    assert mapped.exit_code == 0, mapped.output
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column_names == ["order_id", "status"]
+    assert table.column("order_id").to_pylist() == ["007", "2"]
+
+
+def _amounts(root: Path, cast: str, rows: str) -> None:
+    (root / "schemas" / "sources").mkdir(parents=True)
+    (root / "schemas" / "t.yaml").write_text("columns:\n  amount: {dtype: float64}\n")
+    (root / "schemas" / "sources" / "s.yaml").write_text(f"entity: t\ncolumns:\n  a: {{to: amount, cast: {cast}}}\n")
+    (root / "in.csv").write_text(f"a\n{rows}")
+
+
+def test_a_csv_encoding_typo_is_a_configuration_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schemas" / "sources").mkdir(parents=True)
+    (tmp_path / "schemas" / "t.yaml").write_text("columns:\n  a: {dtype: str}\n")
+    (tmp_path / "schemas" / "sources" / "s.yaml").write_text("entity: t\ncsv: {encoding: utf8-sig-typo}\n")
+    (tmp_path / "in.csv").write_text("a\nx\n")
+    message = "error: schemas/sources/s.yaml: csv.encoding: unknown encoding 'utf8-sig-typo'"
+    checked = invoke("schema", "check")
+    assert checked.exit_code == 2 and message in checked.stderr
+    validated = invoke("validate", "in.csv", "--source", "s")
+    assert validated.exit_code == 2 and message in validated.stderr
+
+
+def test_one_character_for_decimal_and_thousands_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _amounts(tmp_path, "{type: number, decimal: ',', thousands: ','}", '"1,5"\n')
+    message = "schemas/sources/s.yaml: columns.a.cast.thousands: decimal and thousands are both ','"
+    checked = invoke("schema", "check")
+    assert checked.exit_code == 2 and message in checked.stderr
+    assert invoke("map", "in.csv", "--source", "s", "-o", "out.parquet").exit_code == 2
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_thousands_separators_must_group_digits_in_threes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _amounts(
+        tmp_path, "{type: number, decimal: ',', thousands: '.'}", '"1.234,5"\n1..0\n.5\n12.34\n"-1.234.567"\n"0,5"\n'
+    )
+    result = invoke("validate", "in.csv", "--source", "s")
+    assert result.exit_code == 1
+    assert "3 of 6 rows failing" in result.output
+    assert "cast_failed source=s column=a values=" in result.output
+    for bad in ("'1..0' ×1", "'.5' ×1", "'12.34' ×1"):
+        assert bad in result.output
+    (tmp_path / "good.csv").write_text('a\n"1.234,5"\n"-1.234.567"\n"0,5"\n1234\n')
+    assert invoke("map", "good.csv", "--source", "s", "-o", "out.parquet").exit_code == 0
+    assert pq.read_table(tmp_path / "out.parquet").column("amount").to_pylist() == [1234.5, -1234567.0, 0.5, 1234.0]
+
+
+def test_schema_check_lists_every_problem_of_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schemas" / "sources").mkdir(parents=True)
+    (tmp_path / "schemas" / "t.yaml").write_text("columns:\n  a: {dtype: str}\n  b: {dtype: int64}\n")
+    (tmp_path / "schemas" / "sources" / "s.yaml").write_text(
+        "entity: t\ncolumns:\n  x: {to: aa}\n  y: {to: b, scale: abc}\ndefaults: {zz: 1}\n"
+    )
+    result = invoke("schema", "check")
+    assert result.exit_code == 2
+    assert "checked 2 file(s): 1 bad, 3 problem(s)" in result.output
+    for problem in ("columns.x: renames 'x' to 'aa'", "columns.y.scale: expected a non-zero", "defaults.zz: 'zz'"):
+        assert f"error: schemas/sources/s.yaml: {problem}" in result.stderr

@@ -121,7 +121,7 @@ def status(as_json: bool) -> None:
 @click.option("-m", "--message", required=True, help="What this version is.")
 @click.option("--author", help="Author (default: $DATAKEEP_AUTHOR, $GIT_AUTHOR_NAME, or user@host).")
 @click.option("--allow-empty", is_flag=True, help="Commit even when no dataset changed.")
-@click.option("--no-verify", is_flag=True, help="Skip schema validation of datasets tracked with --entity.")
+@click.option("--no-verify", is_flag=True, help="Skip schema validation of datasets tracked with --entity or --source.")
 @json_option
 def commit(message: str, author: str | None, allow_empty: bool, no_verify: bool, as_json: bool) -> None:
     """Snapshot every tracked dataset that changed.

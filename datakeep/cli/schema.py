@@ -68,7 +68,10 @@ def check(ctx: click.Context, root: str) -> None:
     if not result.checked:
         click.echo("no schema files found under schemas/")
         return
-    bad = len(result.errors)
-    click.echo(f"checked {len(result.checked)} file(s): " + ("ok" if not bad else f"{bad} bad"))
+    bad = len(result.failed)
+    click.echo(
+        f"checked {len(result.checked)} file(s): "
+        + ("ok" if not bad else f"{bad} bad, {len(result.errors)} problem(s)")
+    )
     if bad:
         ctx.exit(2)

@@ -8,6 +8,8 @@ and every command that loads a schema speak the same language.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,25 @@ class Place:
 
 def join(place: str, key: str) -> str:
     return f"{place}.{key}" if place else key
+
+
+class Problems:
+    """The problems of one file, gathered part by part so `schema check` lists every one.
+
+    A part that fails is skipped and the next one is looked at; `raise_any` then raises the
+    first problem carrying all of them (`SchemaConfigError.problems`).
+    """
+
+    def __init__(self) -> None:
+        self.found: list[SchemaConfigError] = []
+
+    @contextmanager
+    def part(self) -> Iterator[None]:
+        try:
+            yield
+        except SchemaConfigError as exc:
+            self.found.extend(exc.problems)
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise SchemaConfigError.every(self.found)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from datakeep.errors import DatakeepError
+from datakeep.errors import DatakeepError, SchemaConfigError
 from datakeep.schemas._files import SCHEMAS_DIR, SOURCES_DIR, display
 from datakeep.schemas.entity import load_entity
 from datakeep.schemas.mapping import load_source
@@ -16,10 +16,11 @@ from datakeep.schemas.rules import load_rules
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckResult:
-    """What `check_all` looked at, and the error of each file that failed."""
+    """What `check_all` looked at, and every problem of each file that failed."""
 
     checked: tuple[str, ...]
-    errors: tuple[str, ...]
+    errors: tuple[str, ...]  # one message per problem, a file's problems together
+    failed: tuple[str, ...] = ()  # the files with a problem
 
     @property
     def ok(self) -> bool:
@@ -33,17 +34,22 @@ def check_all(root: str | Path = ".") -> CheckResult:
         root: The project folder.
 
     Returns:
-        The files checked and one message per file that failed (nothing stops at the first).
+        The files checked and one message per problem found (nothing stops at the first).
     """
     root = Path(root)
     checked: list[str] = []
     errors: list[str] = []
+    failed: list[str] = []
 
     def attempt(path: Path, load: Callable[[], object]) -> None:
         checked.append(display(path))
         try:
             load()
+        except SchemaConfigError as exc:
+            failed.append(display(path))
+            errors.extend(str(problem) for problem in exc.problems)
         except DatakeepError as exc:
+            failed.append(display(path))
             errors.append(str(exc))
 
     schemas = root / SCHEMAS_DIR
@@ -53,4 +59,4 @@ def check_all(root: str | Path = ".") -> CheckResult:
         attempt(path, functools.partial(load_source, root, path.stem))
     if (root / "datakeep.yaml").exists():
         attempt(root / "datakeep.yaml", lambda: load_rules(root))
-    return CheckResult(checked=tuple(checked), errors=tuple(errors))
+    return CheckResult(checked=tuple(checked), errors=tuple(errors), failed=tuple(failed))

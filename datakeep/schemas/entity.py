@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datakeep.schemas._files import Place, entity_path, join, read_yaml
+from datakeep.schemas._files import Place, Problems, entity_path, join, read_yaml
 
 HEADER = "datakeep"
 HEADER_KEYS = {"key", "description"}
@@ -67,18 +67,31 @@ def load_entity(root: str | Path, entity: str) -> EntitySchema:
 
 
 def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
-    """Build an `EntitySchema` from an already-loaded YAML document."""
+    """Build an `EntitySchema` from an already-loaded YAML document.
+
+    Raises:
+        SchemaConfigError: The first problem found, carrying every problem in the file.
+    """
     at = Place(path)
+    problems = Problems()
     doc = dict(at.mapping(doc, ""))
-    header = at.mapping(doc.pop(HEADER, None), HEADER, allowed=HEADER_KEYS)
-    at.mapping(doc, "", allowed=_SCHEMA_KEYS)
+    header: dict[str, Any] = {}
+    with problems.part():
+        header = at.mapping(doc.pop(HEADER, None), HEADER, allowed=HEADER_KEYS)
+    with problems.part():
+        at.mapping(doc, "", allowed=_SCHEMA_KEYS)
     columns = at.mapping(doc.get("columns"), "columns")
     if not columns:
         raise at.fail("columns", "the schema declares no columns")
     for name, column in columns.items():
-        _vet_column(at, join("columns", name), column)
-    _vet_check_list(at, "checks", doc.get("checks"))
-    _vet_index(at, doc.get("index"))
+        with problems.part():
+            _vet_column(at, join("columns", name), column)
+    with problems.part():
+        _vet_check_list(at, "checks", doc.get("checks"))
+    with problems.part():
+        _vet_index(at, doc.get("index"))
+    # pandera's own errors would repeat the ones above less clearly: build only a vetted file.
+    problems.raise_any()
 
     from pandera.io import pandas_io
 
@@ -87,17 +100,25 @@ def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
         try:
             pandas_io.deserialize_schema({"columns": {name: dict(column or {})}})
         except Exception as exc:
-            raise at.fail(join("columns", name), f"pandera cannot build this column: {exc}") from None
+            with problems.part():
+                raise at.fail(join("columns", name), f"pandera cannot build this column: {exc}") from None
+    problems.raise_any()
     try:
         schema = pandas_io.deserialize_schema(_copy(doc))
     except Exception as exc:
         raise at.fail("", f"pandera cannot load the schema: {exc}") from None
 
-    key = at.str_list(header.get("key"), join(HEADER, "key"))
+    key: tuple[str, ...] = ()
+    with problems.part():
+        key = at.str_list(header.get("key"), join(HEADER, "key"))
     for i, column_name in enumerate(key):
         if column_name not in schema.columns:
-            raise at.fail(f"{HEADER}.key[{i}]", f"key column '{column_name}' is not a column of the schema")
-    description = at.text(header.get("description"), join(HEADER, "description"))
+            with problems.part():
+                raise at.fail(f"{HEADER}.key[{i}]", f"key column '{column_name}' is not a column of the schema")
+    description = None
+    with problems.part():
+        description = at.text(header.get("description"), join(HEADER, "description"))
+    problems.raise_any()
     return EntitySchema(name=entity, path=path, key=key, description=description, document=doc, schema=schema)
 
 

@@ -9,12 +9,13 @@ under their own name. See docs/validation.md for the full format.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datakeep.schemas._files import Place, join, read_yaml, source_path
+from datakeep.schemas._files import Place, Problems, join, read_yaml, source_path
 from datakeep.schemas.entity import EntitySchema, load_entity
 
 UNMAPPED_POLICIES = ("error", "null", "keep")
@@ -138,57 +139,99 @@ def load_source(
 
 
 def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> SourceMapping:
-    """Build a `SourceMapping` from a loaded YAML document, checked against ``entity``."""
+    """Build a `SourceMapping` from a loaded YAML document, checked against ``entity``.
+
+    Raises:
+        SchemaConfigError: The first problem found, carrying every problem in the file.
+    """
     at = Place(path)
+    problems = Problems()
     doc = at.mapping(doc, "", allowed=_TOP_KEYS)
     canonical = set(entity.columns)
     columns: list[ColumnMap] = []
     targets: dict[str, str] = {}
-    for raw, spec in at.mapping(doc.get("columns"), "columns").items():
-        place = join("columns", raw)
-        col = _parse_column(at, place, raw, spec, entity)
-        if col.target not in canonical:
-            detail = (
-                f"renames '{raw}' to '{col.target}', which entity '{entity.name}' does not have"
-                if col.target != raw
-                else f"'{raw}' is not a column of entity '{entity.name}' (add `to:` to rename it)"
-            )
-            raise at.fail(place, detail, f"columns of {entity.name}: {', '.join(entity.columns)}")
-        if col.target in targets:
-            raise at.fail(place, f"'{targets[col.target]}' and '{raw}' both map onto '{col.target}'")
-        targets[col.target] = raw
-        columns.append(col)
+    raw_columns: dict[str, Any] = {}
+    with problems.part():
+        raw_columns = at.mapping(doc.get("columns"), "columns")
+    for raw, spec in raw_columns.items():
+        with problems.part():
+            place = join("columns", raw)
+            col = _parse_column(at, place, raw, spec, entity)
+            if col.target not in canonical:
+                detail = (
+                    f"renames '{raw}' to '{col.target}', which entity '{entity.name}' does not have"
+                    if col.target != raw
+                    else f"'{raw}' is not a column of entity '{entity.name}' (add `to:` to rename it)"
+                )
+                raise at.fail(place, detail, f"columns of {entity.name}: {', '.join(entity.columns)}")
+            if col.target in targets:
+                raise at.fail(place, f"'{targets[col.target]}' and '{raw}' both map onto '{col.target}'")
+            targets[col.target] = raw
+            columns.append(col)
 
-    defaults = dict(at.mapping(doc.get("defaults"), "defaults"))
+    defaults: dict[str, Any] = {}
+    with problems.part():
+        defaults = dict(at.mapping(doc.get("defaults"), "defaults"))
     for column in defaults:
         if column not in canonical:
-            raise at.fail(
-                join("defaults", column),
-                f"'{column}' is not a column of entity '{entity.name}'",
-            )
-    csv_doc = at.mapping(doc.get("csv"), "csv", allowed=_CSV_KEYS)
-    delimiter = csv_doc.get("delimiter", ",")
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise at.fail("csv.delimiter", "expected one character")
-    null_values = csv_doc.get("null_values", [""])
-    if not isinstance(null_values, list) or not all(isinstance(v, str) for v in null_values):
-        raise at.fail("csv.null_values", "expected a list of strings")
-    encoding = at.text(csv_doc.get("encoding", "utf-8"), "csv.encoding") or "utf-8"
-    drop = at.str_list(doc.get("drop"), "drop")
+            with problems.part():
+                raise at.fail(
+                    join("defaults", column),
+                    f"'{column}' is not a column of entity '{entity.name}'",
+                )
+    csv = CsvOptions()
+    with problems.part():
+        csv = _parse_csv(at, doc.get("csv"), problems)
+    drop: tuple[str, ...] = ()
+    with problems.part():
+        drop = at.str_list(doc.get("drop"), "drop")
     for raw in drop:
         if raw in {c.source for c in columns}:
-            raise at.fail("drop", f"'{raw}' is both mapped under columns and dropped")
+            with problems.part():
+                raise at.fail("drop", f"'{raw}' is both mapped under columns and dropped")
+    required: tuple[str, ...] = ()
+    with problems.part():
+        required = at.str_list(doc.get("required"), "required")
+    description = None
+    with problems.part():
+        description = at.text(doc.get("description"), "description")
+    problems.raise_any()
     return SourceMapping(
         name=name,
         path=path,
         entity=entity.name,
-        description=at.text(doc.get("description"), "description"),
+        description=description,
         columns=tuple(columns),
-        required=at.str_list(doc.get("required"), "required"),
+        required=required,
         drop=drop,
         defaults=defaults,
-        csv=CsvOptions(delimiter=delimiter, null_values=tuple(null_values), encoding=encoding),
+        csv=csv,
     )
+
+
+def _parse_csv(at: Place, spec: Any, problems: Problems) -> CsvOptions:
+    csv_doc = at.mapping(spec, "csv", allowed=_CSV_KEYS)
+    delimiter = csv_doc.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        delimiter = ","  # reported; the default only lets the other keys be looked at
+        with problems.part():
+            raise at.fail("csv.delimiter", "expected one character")
+    null_values = csv_doc.get("null_values", [""])
+    if not isinstance(null_values, list) or not all(isinstance(v, str) for v in null_values):
+        null_values = [""]
+        with problems.part():
+            raise at.fail("csv.null_values", "expected a list of strings")
+    encoding = "utf-8"
+    with problems.part():
+        encoding = at.text(csv_doc.get("encoding", "utf-8"), "csv.encoding") or "utf-8"
+        try:
+            # Checked here, so a misspelt encoding is a configuration error, not a crash mid-read.
+            codecs.lookup(encoding)
+        except LookupError:
+            raise at.fail(
+                "csv.encoding", f"unknown encoding {encoding!r}", "e.g. utf-8, utf-8-sig, cp1252, latin-1"
+            ) from None
+    return CsvOptions(delimiter=delimiter, null_values=tuple(null_values), encoding=encoding)
 
 
 def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySchema) -> ColumnMap:
@@ -259,6 +302,13 @@ def _parse_cast(at: Place, place: str, spec: Any) -> Cast | None:
     for key, value in (("decimal", decimal), ("thousands", thousands)):
         if value is not None and (not isinstance(value, str) or len(value) != 1):
             raise at.fail(join(place, key), "expected one character")
+    if thousands == decimal:
+        # One character cannot be both: '1,5' would silently read as 15.
+        raise at.fail(
+            join(place, "thousands"),
+            f"decimal and thousands are both {decimal!r}",
+            "give them different characters, e.g. decimal: ',' and thousands: '.'",
+        )
     true_values = at.str_list(spec.get("true"), join(place, "true")) or TRUE_VALUES
     false_values = at.str_list(spec.get("false"), join(place, "false")) or FALSE_VALUES
     return Cast(

@@ -316,6 +316,11 @@ def _number(arr: pa.Array, cast: Cast | None, *, integer: bool) -> pa.Array:
         return pa.nulls(len(arr), type=to)
     text = arr
     if cast is not None and cast.thousands:
+        # Separators are only dropped where they group digits in threes: dropping them anywhere
+        # would read "1..0" as 10 and ".5" as 5, wrong numbers instead of cast_failed.
+        grouped = pc.match_substring_regex(text, _grouped(cast))
+        plain = pc.invert(pc.match_substring(text, cast.thousands))
+        text = pc.if_else(pc.or_(plain, grouped), text, pa.scalar(None, pa.string()))
         text = pc.replace_substring(text, cast.thousands, "")
     if cast is not None and cast.decimal != ".":
         text = pc.replace_substring(text, cast.decimal, ".")
@@ -329,6 +334,15 @@ def _number(arr: pa.Array, cast: Cast | None, *, integer: bool) -> pa.Array:
     if integer:
         text = pc.replace_substring_regex(text, r"^\+", "")  # Arrow reads "-5" but not "+5"
     return text.cast(to)
+
+
+def _grouped(cast: Cast) -> str:
+    """A number whose integer part is grouped in threes by ``cast.thousands``, as an RE2 pattern."""
+
+    def char(c: str) -> str:
+        return f"\\x{{{ord(c):x}}}"  # RE2 hex escape: safe for any separator ('.', ' ', "'")
+
+    return rf"^[+-]?\d{{1,3}}({char(cast.thousands or '')}\d{{3}})+({char(cast.decimal)}\d*)?([eE][+-]?\d+)?$"
 
 
 def _fits_int64(text: pa.Array) -> pa.Array:

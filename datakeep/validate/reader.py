@@ -85,6 +85,9 @@ def _csv(path: Path, options: CsvOptions, batch_rows: int) -> tuple[list[str], I
         raise InputDataError(str(path), f"cannot read it as CSV: {exc}", "check the encoding") from None
     if not header:
         raise InputDataError(str(path), "the CSV file is empty (no header row)", "re-export it")
+    # Excel writes a UTF-8 byte order mark: Python's utf-8 codec keeps it in the first name while
+    # Arrow drops it, and the two must agree or the first column is lost (and not read as text).
+    header[0] = header[0].removeprefix("\ufeff")
     try:
         reader = pacsv.open_csv(
             path,
@@ -99,6 +102,14 @@ def _csv(path: Path, options: CsvOptions, batch_rows: int) -> tuple[list[str], I
         )
     except (OSError, pa.ArrowException) as exc:
         raise InputDataError(str(path), f"cannot read it as CSV: {exc}", "check the file") from None
+    if reader.schema.names != header:
+        # Columns are matched by name: a header the two readers see differently would silently
+        # drop or mistype a column, so refuse it instead.
+        raise InputDataError(
+            str(path),
+            f"its header reads as {header} and as {reader.schema.names}",
+            "check csv.encoding and csv.delimiter in the source mapping",
+        )
 
     def batches() -> Iterator[pa.RecordBatch]:
         pending: list[pa.RecordBatch] = []
