@@ -560,9 +560,12 @@ def working_snapshot_id(
             entries.append((inner, cached["id"]))
             continue
         started = time.time_ns()
-        file_id = hash_file(absolute)[0]
-        racy = index.racy(relpath, signature)
-        if racy is not None and racy["id"] == file_id and file_signature(absolute) == signature:
-            index.confirm(relpath, started)
+        file_id, schema, _ = hash_file(absolute)
+        if file_signature(absolute) == signature:  # not written to while it was read
+            racy = index.racy(relpath, signature)
+            if racy is not None and racy["id"] == file_id:
+                index.confirm(relpath, started)
+            else:
+                index.refresh(relpath, signature, file_id, encode_schema(schema), started)
         entries.append((inner, file_id))
     return tracking.snapshot_id_of(kind, entries)

@@ -171,8 +171,9 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
 
 
 def _save_refreshed(repo: Repository, index: Index) -> None:
-    """Keep what status learnt (racy entries confirmed) when nobody else holds the lock; a status
-    never waits for, or fails because of, a commit running beside it."""
+    """Keep what status learnt (racy entries confirmed, touched files' new stats) when nobody else
+    holds the lock; a status never waits for, or fails because of, a commit running beside it.
+    Only entries a commit did not replace meanwhile are updated."""
     from datakeep.errors import LockedError
 
     try:
@@ -180,7 +181,7 @@ def _save_refreshed(repo: Repository, index: Index) -> None:
             current = repo.load_index()
             for relpath, cached in index.files.items():
                 mine = current.files.get(relpath)
-                if mine is not None and mine.signature == cached.signature and mine.entry == cached.entry:
+                if mine is not None and mine.entry == cached.entry:
                     current.files[relpath] = cached
             current.save()
     except LockedError:

@@ -134,6 +134,41 @@ def test_status_confirms_a_racily_clean_entry_once(repo: Repo, project: Path, mo
     assert reads == [path]  # the first status re-read the file and confirmed it; the second did not
 
 
+def test_status_refreshes_the_stat_of_a_touched_file_once(
+    committed: tuple[Repo, Path, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file touched (or copied, or checked out by git) with the same content is read by the
+    # next status once, as git refreshes its index; after that the stat cache answers again.
+    import datakeep.snapshot as snapshot
+
+    repo, path, table = committed
+    time.sleep(0.1)
+    os.utime(path)
+    time.sleep(0.1)
+    reads: list[Path] = []
+    real_hash_file = snapshot.hash_file
+
+    def hash_file_and_count(file: Path) -> tuple[str, pa.Schema, int]:
+        reads.append(file)
+        return real_hash_file(file)
+
+    monkeypatch.setattr(snapshot, "hash_file", hash_file_and_count)
+    assert [s.state for s in repo.status()] == ["unchanged"]
+    assert [s.state for s in repo.status()] == ["unchanged"]
+    assert reads == [path]
+    # Same rows in another encoding: the same snapshot, but the cached entry's schema would no
+    # longer describe the file, so its stat is not trusted in its place.
+    large = table.cast(
+        pa.schema([f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema])
+    )
+    pq.write_table(large, path)
+    time.sleep(0.1)
+    reads.clear()
+    assert [s.state for s in repo.status()] == ["unchanged"]
+    assert [s.state for s in repo.status()] == ["unchanged"]
+    assert reads == [path, path]
+
+
 def test_read_ahead_hands_over_every_batch_in_order_and_stops_cleanly(tmp_path: Path) -> None:
     import threading
 

@@ -128,6 +128,18 @@ class Index:
         self.files[relpath] = CachedFile(signature=cached.signature, recorded_ns=recorded_ns, entry=cached.entry)
         self.dirty = True
 
+    def refresh(
+        self, relpath: str, signature: tuple[int, int, int], file_id: str, schema: str, recorded_ns: int
+    ) -> None:
+        """The file's stat changed (touched, copied, checked out by git) but it was re-hashed at
+        ``recorded_ns`` and holds what its entry describes (same content id and schema): trust
+        the new stat, as `git status` refreshes its index, so the next status does not read it."""
+        cached = self.files.get(relpath)
+        if cached is None or cached.entry.get("id") != file_id or cached.entry.get("schema") != schema:
+            return
+        self.files[relpath] = CachedFile(signature=signature, recorded_ns=recorded_ns, entry=cached.entry)
+        self.dirty = True
+
     def remember(
         self,
         relpath: str,
