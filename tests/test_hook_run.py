@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,8 +161,18 @@ def test_the_staged_version_is_checked_not_the_working_copy(repo: Path) -> None:
     git(repo, "add", "data/c.parquet")
     write_parquet(path, customers())  # fixed on disk, but the commit would record the bad one
 
-    (staged_bad,) = run_hook(["data/c.parquet"], repo).files
+    checked = run_hook(["data/c.parquet"], repo)
+    (staged_bad,) = checked.files
     assert (staged_bad.status, staged_bad.staged_copy) == ("failed", True)
+    # The hint reports on what was checked: the staged version, not the fixed working copy.
+    hint = next(line for line in render_hook_result(checked, width=400).splitlines() if "full report:" in line)
+    command = hint.split("full report: ", 1)[1]
+    assert command.startswith("git show ")
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    shown = subprocess.run(command, shell=True, cwd=repo, env=env, capture_output=True, text=True)
+    assert shown.returncode == 1, shown.stderr
+    assert (repo / "staged.parquet").exists()
 
     git(repo, "add", "data/c.parquet")
     write_parquet(path, customers(bad=True))

@@ -4,6 +4,7 @@ file, and the command that prints the full report. Pure: returns text, prints no
 from __future__ import annotations
 
 import shlex
+from pathlib import PurePath
 
 from datakeep.hook.run import FileResult, HookResult
 
@@ -23,7 +24,7 @@ def render_hook_result(result: HookResult, *, width: int = 100, max_problems: in
             if hidden > 0:
                 lines.append(f"    … and {hidden} more")
             if f.problem_count:
-                lines.append(f"    full report: datakeep validate {shlex.quote(f.path)}")
+                lines.append(f"    full report: {_report_command(f)}")
         elif f.status == "error":
             lines.append(f"    {f.detail}")
     unmatched = sum(1 for f in result.files if f.status == "unmatched")
@@ -33,6 +34,17 @@ def render_hook_result(result: HookResult, *, width: int = 100, max_problems: in
     if result.files:
         lines.append(_summary(result))
     return "\n".join(_cut(line, width) for line in lines)
+
+
+def _report_command(f: FileResult) -> str:
+    """The command that prints the full report of what was checked. When that was the staged
+    version (the working copy differs), validating the working copy could say ok, so the hint
+    writes the staged version out first and names its schema (the copy's name matches no rule)."""
+    if not f.staged_copy or f.entity is None:
+        return f"datakeep validate {shlex.quote(f.path)}"
+    copy = "staged" + (PurePath(f.path).suffix or ".parquet")
+    schema = f"--source {shlex.quote(f.source)}" if f.source else f"--entity {shlex.quote(f.entity)}"
+    return f"git show {shlex.quote(':./' + f.path)} > {copy} && datakeep validate {copy} {schema}"
 
 
 def _file_line(f: FileResult) -> str:
