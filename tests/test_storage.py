@@ -113,46 +113,44 @@ def test_status_sees_a_real_change(committed: tuple[Repo, Path, pa.Table]) -> No
     assert [s.state for s in repo.status()] == ["modified"]
 
 
-def test_status_confirms_a_racily_clean_entry_once(repo: Repo, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files `status` reads (hashes), in order: the real reads, only recorded."""
     import datakeep.snapshot as snapshot
 
+    seen: list[Path] = []
+    real_hash_file = snapshot.hash_file
+
+    def hash_file_and_count(file: Path) -> tuple[str, pa.Schema, int]:
+        seen.append(file)
+        return real_hash_file(file)
+
+    monkeypatch.setattr(snapshot, "hash_file", hash_file_and_count)
+    return seen
+
+
+def test_status_confirms_a_racily_clean_entry_once(repo: Repo, project: Path, reads: list[Path]) -> None:
     path = project / "t.parquet"
     write(path, make_table(2000))
     repo.add(path, name="t")
     repo.commit(message="written and committed in the same instant")  # the entry is racy
     time.sleep(0.1)
-    reads: list[Path] = []
-    real_hash_file = snapshot.hash_file
-
-    def hash_file_and_count(file: Path) -> tuple[str, pa.Schema, int]:
-        reads.append(file)
-        return real_hash_file(file)
-
-    monkeypatch.setattr(snapshot, "hash_file", hash_file_and_count)
+    reads.clear()
     assert [s.state for s in repo.status()] == ["unchanged"]
     assert [s.state for s in repo.status()] == ["unchanged"]
     assert reads == [path]  # the first status re-read the file and confirmed it; the second did not
 
 
 def test_status_refreshes_the_stat_of_a_touched_file_once(
-    committed: tuple[Repo, Path, pa.Table], monkeypatch: pytest.MonkeyPatch
+    committed: tuple[Repo, Path, pa.Table], reads: list[Path]
 ) -> None:
     # A file touched (or copied, or checked out by git) with the same content is read by the
     # next status once, as git refreshes its index; after that the stat cache answers again.
-    import datakeep.snapshot as snapshot
-
     repo, path, table = committed
     time.sleep(0.1)
     os.utime(path)
     time.sleep(0.1)
-    reads: list[Path] = []
-    real_hash_file = snapshot.hash_file
-
-    def hash_file_and_count(file: Path) -> tuple[str, pa.Schema, int]:
-        reads.append(file)
-        return real_hash_file(file)
-
-    monkeypatch.setattr(snapshot, "hash_file", hash_file_and_count)
+    reads.clear()
     assert [s.state for s in repo.status()] == ["unchanged"]
     assert [s.state for s in repo.status()] == ["unchanged"]
     assert reads == [path]
