@@ -50,8 +50,8 @@ def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[
 
     An export never writes into the store, and overwrites a tracked path with uncommitted
     changes only with ``force``, as checking that path out would."""
-    commit_id = resolve(repo, rev)
-    manifest = manifest_for(repo, repo.commit_at(commit_id), name, rev)
+    commit = repo.commit_at(resolve(repo, rev))
+    manifest = manifest_for(repo, commit, name, rev)
     from datakeep.restore import write_manifest
 
     target = Path(output)
@@ -62,7 +62,7 @@ def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[
             f"{output} exists and is a file, but dataset '{name}' is a folder of Parquet files",
             "remove the file, or pass another -o (a folder to create or to write into)",
         )
-    _refuse_unsafe_target(repo, target, force=force)
+    _refuse_unsafe_target(repo, target, commit, force=force)
     try:
         # An export, like `cp`: atomic (no half-written file) but not fsynced. Tracked paths are
         # (see `_restore_tracked`): the index vouches for them once they are restored.
@@ -77,7 +77,7 @@ def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[
     return target
 
 
-def _refuse_unsafe_target(repo: Repository, target: Path, *, force: bool) -> None:
+def _refuse_unsafe_target(repo: Repository, target: Path, restoring: Commit, *, force: bool) -> None:
     resolved = target.resolve()
     if _overlaps(resolved, repo.dk.resolve()):
         raise DatasetError(
@@ -89,9 +89,19 @@ def _refuse_unsafe_target(repo: Repository, target: Path, *, force: bool) -> Non
     index = repo.load_index()
     tracked = [n for n, t in index.datasets.items() if _overlaps(resolved, (repo.root / t.path).resolve())]
     if tracked:
-        dirty = [s.name for s in status(repo, index) if s.name in tracked and s.state in ("modified", "new")]
-        if dirty:
-            raise UncommittedChangesError(dirty)
+        _refuse_uncommitted(repo, index, tracked, restoring)
+
+
+def _refuse_uncommitted(repo: Repository, index: Index, names: list[str], restoring: Commit) -> None:
+    """UncommittedChangesError when a dataset of ``names`` has changes that writing its version
+    in ``restoring`` over it would lose (none when the working copy already is that version)."""
+    dirty = [
+        s.name
+        for s in status(repo, index)
+        if s.name in names and s.state in ("modified", "new") and s.working != _snapshot(restoring, s.name)
+    ]
+    if dirty:
+        raise UncommittedChangesError(dirty)
 
 
 def _overlaps(a: Path, b: Path) -> bool:
@@ -118,13 +128,7 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
         if name:
             manifest_for(repo, target, name, rev)
         if not force:
-            dirty = [
-                s.name
-                for s in status(repo, index)
-                if s.name in names and s.state in ("modified", "new") and s.working != _snapshot(target, s.name)
-            ]
-            if dirty:
-                raise UncommittedChangesError(dirty)
+            _refuse_uncommitted(repo, index, names, target)
         written: dict[str, list[str]] = {}
         for dataset in names:
             manifest = repo.manifest_at(target.datasets[dataset].manifest)

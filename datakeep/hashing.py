@@ -49,9 +49,9 @@ def canonical_type(data_type: pa.DataType) -> str:
     t = data_type
     if pa.types.is_dictionary(t):
         return canonical_type(t.value_type)
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or _is(t, "is_string_view"):
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or type_is(t, "is_string_view"):
         return "string"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or _is(t, "is_binary_view"):
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or type_is(t, "is_binary_view"):
         return "binary"
     if pa.types.is_map(t):
         keys = canonical_type(t.key_type)
@@ -65,7 +65,7 @@ def canonical_type(data_type: pa.DataType) -> str:
         return f"struct<{inner}>"
     if isinstance(t, pa.ExtensionType):
         return f"extension<{t.extension_name}>[{canonical_type(t.storage_type)}]"
-    if pa.types.is_union(t) or _is(t, "is_run_end_encoded"):
+    if pa.types.is_union(t) or type_is(t, "is_run_end_encoded"):
         raise UnsupportedTypeError(
             f"columns of type {t} are not supported",
             "cast the column to a plain type (e.g. its value type) before adding the dataset",
@@ -78,13 +78,20 @@ def _field_type(field: pa.Field) -> str:
     return canonical_type(field.type) + suffix
 
 
-def _is(data_type: pa.DataType, predicate: str) -> bool:
+def type_is(data_type: pa.DataType, predicate: str) -> bool:
+    """``pa.types.<predicate>(data_type)``, False where this pyarrow lacks the predicate (the view
+    types arrived in pyarrow 16; datakeep supports 15)."""
     check = getattr(pa.types, predicate, None)
     return bool(check and check(data_type))
 
 
 def _is_variable_list(t: pa.DataType) -> bool:
-    return pa.types.is_list(t) or pa.types.is_large_list(t) or _is(t, "is_list_view") or _is(t, "is_large_list_view")
+    return (
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or type_is(t, "is_list_view")
+        or type_is(t, "is_large_list_view")
+    )
 
 
 def is_string_like(t: pa.DataType) -> bool:
@@ -93,8 +100,7 @@ def is_string_like(t: pa.DataType) -> bool:
 
 def is_text(t: pa.DataType) -> bool:
     """A plain string column of any flavour (not binary, not a dictionary)."""
-    is_view = getattr(pa.types, "is_string_view", None)  # pyarrow 16 and later
-    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or (is_view is not None and is_view(t)))
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or type_is(t, "is_string_view"))
 
 
 def schema_columns(schema: pa.Schema) -> list[dict[str, object]]:
@@ -112,13 +118,13 @@ def decode(array: pa.Array) -> pa.Array:
         return decode(array.dictionary_decode())
     if isinstance(t, pa.ExtensionType):
         return decode(array.storage)
-    if _is(t, "is_string_view"):
+    if type_is(t, "is_string_view"):
         return array.cast(pa.large_string())
-    if _is(t, "is_binary_view"):
+    if type_is(t, "is_binary_view"):
         return array.cast(pa.large_binary())
-    if _is(t, "is_list_view"):
+    if type_is(t, "is_list_view"):
         return array.cast(pa.list_(t.value_field))
-    if _is(t, "is_large_list_view"):
+    if type_is(t, "is_large_list_view"):
         return array.cast(pa.large_list(t.value_field))
     return array
 

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import InputDataError
+from datakeep.hashing import type_is
 
 MAGIC = b"PAR1"
 #: Column chunks of user files are read through a buffer of this size instead of whole: a row
@@ -178,9 +179,9 @@ def without_views(schema: pa.Schema) -> pa.Schema | None:
 
 
 def _without_views(data_type: pa.DataType) -> pa.DataType | None:
-    if data_type == pa.string_view():
+    if type_is(data_type, "is_string_view"):
         return pa.large_string()
-    if data_type == pa.binary_view():
+    if type_is(data_type, "is_binary_view"):
         return pa.large_binary()
     if pa.types.is_list(data_type) or pa.types.is_large_list(data_type) or pa.types.is_fixed_size_list(data_type):
         inner = _without_views(data_type.value_type)

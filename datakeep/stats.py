@@ -134,8 +134,8 @@ class ColumnAccumulator:
             self._add_counts([v for v, _ in present], [c for _, c in present])
             return None
         counted = pc.value_counts(array)
-        self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
         if len(counted) > MAX_TRACKED_DISTINCT:
+            self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
             self.counts = None  # high cardinality: a top list would say nothing
             return None
         values = counted.field("values")

@@ -25,7 +25,7 @@ from datakeep.store.fsspec_store import FsspecStore, open_url, protocol_of
 
 #: Packages whose exceptions mean the remote's service could not be used (network, endpoint,
 #: credentials): operational errors for the user to fix, not bugs in datakeep.
-_BACKENDS = ("botocore", "aiobotocore", "aiohttp", "s3fs", "gcsfs", "adlfs", "google", "azure")
+_BACKENDS = frozenset({"botocore", "aiobotocore", "aiohttp", "s3fs", "gcsfs", "adlfs", "google", "azure"})
 
 _Call = TypeVar("_Call", bound=Callable[..., Any])
 
@@ -41,7 +41,7 @@ def reports_unreachable(operation: _Call) -> _Call:
             raise
         except Exception as exc:
             modules = {kind.__module__.split(".")[0] for kind in type(exc).__mro__}
-            if not (modules & set(_BACKENDS) or isinstance(exc, (ConnectionError, TimeoutError))):
+            if not (modules & _BACKENDS or isinstance(exc, (ConnectionError, TimeoutError))):
                 raise
             raise RemoteError(
                 f"cannot reach the remote: {type(exc).__name__}: {exc}",
