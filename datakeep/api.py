@@ -49,10 +49,14 @@ class Repo:
         return cls(Repository.discover(path))
 
     @classmethod
-    def init(cls, path: str | os.PathLike[str] = ".", *, chunk_bytes: int | None = None) -> Repo:
+    def init(
+        cls, path: str | os.PathLike[str] = ".", *, chunk_bytes: int | None = None, encoding: int | None = None
+    ) -> Repo:
         """Create an empty repository in ``path``; ``chunk_bytes`` overrides the chunk size new
-        datasets aim for (uncompressed bytes; default ``chunking.TARGET_CHUNK_BYTES``)."""
-        return cls(Repository.initialize(path, chunk_bytes=chunk_bytes))
+        datasets aim for (uncompressed bytes; default ``chunking.TARGET_CHUNK_BYTES``);
+        ``encoding`` is the canonical encoding of its ids (docs/hashing.md; default the newest,
+        1 to get the ids a repository made before encoding 2 gives the same data)."""
+        return cls(Repository.initialize(path, chunk_bytes=chunk_bytes, encoding=encoding))
 
     # -- tracking and committing -----------------------------------------------------------
     def add(

@@ -1,12 +1,17 @@
 """The canonical encoding of a table's logical content, fed to xxh3-128.
 
 Changing anything here changes every snapshot id; `docs/hashing.md` specifies it and
-`tests/test_hashing_golden.py` pins it. Encoding version: 1.
+`tests/test_hashing_golden.py` pins it. Encoding versions: 1 and 2.
 
 A table's content is, per column, a handful of byte *streams* (validity, values, lengths, data,
 and the streams of nested children), each hashed incrementally in row order. Because every
 stream of rows ``[0, n)`` is the concatenation of the streams of ``[0, k)`` and ``[k, n)``, the
 digest does not depend on how rows are split into row groups, batches or chunks.
+
+Encoding 2 (what new repositories use) hashes rows in fixed blocks of ``BLOCK_ROWS``: each block's
+digest is its encoding-1 id, and the table's id hashes the list of block digests. Blocks are cut at
+fixed row numbers, so the id still ignores every layout; and a commit of an appended file can
+resume from the digests of the blocks it already knows instead of re-reading them.
 
 What counts as *content*: column names and order, canonical types, nullability, row order, every
 value (null vs NaN, -0.0 vs 0.0 are different). What is *encoding* and therefore ignored:
@@ -34,7 +39,12 @@ if TYPE_CHECKING:
 from datakeep.digest import ALGORITHM, bytes_id, combine
 
 __all__ = ["ALGORITHM", "StreamHasher", "bytes_id", "canonical_type", "combine", "content_id"]
-ENCODING_VERSION = 1
+#: The encoding new repositories use; a repository keeps the one it was made with
+#: (`config.json`'s "encoding", 1 when absent), so its ids never change.
+ENCODING_VERSION = 2
+ENCODINGS = (1, 2)
+#: Rows per block in encoding 2. A multiple of the commit's batch size, so blocks and batches align.
+BLOCK_ROWS = 65536
 
 _CANONICAL_NAN = {
     2: np.uint16(0x7E00),
@@ -206,37 +216,103 @@ def string_parts(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 class StreamHasher:
     """Hashes the columns of a table, batch after batch, independent of how rows are split."""
 
-    def __init__(self, schema: pa.Schema) -> None:
+    def __init__(self, schema: pa.Schema, encoding: int = ENCODING_VERSION) -> None:
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding}")
         self.schema = schema
+        self.encoding = encoding
         self.columns = schema_columns(schema)
         self.rows = 0
         self._streams: list[dict[str, xxhash.xxh3_128]] = [{} for _ in schema]
+        self._block_rows = 0  # rows in the open block (encoding 2)
+        #: Encoding 2: the digests of the closed blocks, in order.
+        self.blocks: list[bytes] = []
+
+    @classmethod
+    def resumed(cls, schema: pa.Schema, blocks: list[bytes]) -> StreamHasher:
+        """An encoding-2 hasher that has already seen ``len(blocks)`` whole blocks with these
+        digests: feeding it the rest of the rows gives the id of the whole table."""
+        hasher = cls(schema, 2)
+        hasher.blocks = list(blocks)
+        hasher.rows = len(blocks) * BLOCK_ROWS
+        return hasher
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         update_all([self], batch)
 
+    def _room(self) -> int | None:
+        """Rows until the open block closes (None: encoding 1 has no blocks)."""
+        return BLOCK_ROWS - self._block_rows if self.encoding == 2 else None
+
+    def _advance(self, rows: int) -> None:
+        self.rows += rows
+        if self.encoding == 2:
+            self._block_rows += rows
+            if self._block_rows == BLOCK_ROWS:
+                self.blocks.append(self._block_digest())
+                self._streams = [{} for _ in self.schema]
+                self._block_rows = 0
+
+    def _block_digest(self) -> bytes:
+        return xxhash.xxh3_128_digest(_document(1, self._block_rows, self.columns, self._streams))
+
     def hexdigest(self) -> ContentId:
         from datakeep.ids import ContentId
 
-        digests = []
-        for meta, streams in zip(self.columns, self._streams, strict=True):
-            digests.append(
-                {
-                    "name": meta["name"],
-                    "type": meta["type"],
-                    "nullable": meta["nullable"],
-                    "streams": {path: h.hexdigest() for path, h in sorted(streams.items())},
-                }
-            )
-        document = {"encoding": ENCODING_VERSION, "rows": self.rows, "columns": digests}
+        if self.encoding == 1:
+            return ContentId(xxhash.xxh3_128_hexdigest(_document(1, self.rows, self.columns, self._streams)))
+        blocks = self.blocks + ([self._block_digest()] if self._block_rows else [])
+        document = {
+            "encoding": 2,
+            "rows": self.rows,
+            "columns": [{k: meta[k] for k in ("name", "type", "nullable")} for meta in self.columns],
+            "blocks": xxhash.xxh3_128_hexdigest(b"".join(blocks)),
+        }
         return ContentId(xxhash.xxh3_128_hexdigest(canonical_json(document)))
+
+
+def _document(
+    encoding: int, rows: int, columns: list[dict[str, object]], streams: list[dict[str, xxhash.xxh3_128]]
+) -> bytes:
+    digests = [
+        {
+            "name": meta["name"],
+            "type": meta["type"],
+            "nullable": meta["nullable"],
+            "streams": {path: h.hexdigest() for path, h in sorted(column.items())},
+        }
+        for meta, column in zip(columns, streams, strict=True)
+    ]
+    return canonical_json({"encoding": encoding, "rows": rows, "columns": digests})
 
 
 def update_all(hashers: list[StreamHasher], batch: pa.RecordBatch | pa.Table) -> None:
     """Feed ``batch`` to several hashers at once, normalising each column only once (a commit
-    hashes every chunk into both the chunk's id and the whole file's id)."""
+    hashes every chunk into both the chunk's id and the whole file's id). Encoding-2 hashers may
+    close their blocks at different rows, so the batch is fed in pieces cut wherever any does."""
+    total = batch.num_rows
+    if total == 0:
+        # Encoding 1 sees the empty batch (its streams then exist, which its ids depend on);
+        # encoding 2 has nothing to hash.
+        _feed_all([h for h in hashers if h.encoding == 1], batch)
+        return
+    cuts = {total}
     for hasher in hashers:
-        hasher.rows += batch.num_rows
+        room = hasher._room()
+        while room is not None and room < total:
+            cuts.add(room)
+            room += BLOCK_ROWS
+    start = 0
+    for stop in sorted(cuts):
+        _feed_all(hashers, batch if (start, stop) == (0, total) else batch.slice(start, stop - start))
+        for hasher in hashers:
+            hasher._advance(stop - start)
+        start = stop
+
+
+def _feed_all(hashers: list[StreamHasher], batch: pa.RecordBatch | pa.Table) -> None:
+    if not hashers:
+        return
     for index in range(batch.num_columns):
         column = batch.column(index)
         chunks: list[pa.Array] = list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
@@ -368,8 +444,8 @@ def struct_children(array: pa.Array) -> list[pa.Array]:
     return [_mask_nulls(child, valid) for child in children]
 
 
-def content_id(table: pa.Table | pa.RecordBatch) -> ContentId:
-    """The logical content id of a whole table."""
-    hasher = StreamHasher(table.schema)
+def content_id(table: pa.Table | pa.RecordBatch, encoding: int = ENCODING_VERSION) -> ContentId:
+    """The logical content id of a whole table, in ``encoding``."""
+    hasher = StreamHasher(table.schema, encoding)
     hasher.update(table)
     return hasher.hexdigest()

@@ -209,7 +209,7 @@ def _check_manifest(
             if (full or chunk.depth) and present and chunk.object not in bad and not bad.intersection(chunk.bases):
                 try:
                     table = read_chunk(repo.store, chunk, schema)
-                    if content_id(table) != chunk.id:
+                    if content_id(table, repo.config.encoding) != chunk.id:
                         problems.append(
                             {
                                 "object": chunk.object,

@@ -137,28 +137,72 @@ def _looks_like_text(path: Path) -> bool:
 
 
 def iter_batches(
-    parquet: pq.ParquetFile, path: Path, batch_rows: int, *, read_ahead: int = 0
+    parquet: pq.ParquetFile,
+    path: Path,
+    batch_rows: int,
+    *,
+    read_ahead: int = 0,
+    first_row: int = 0,
+    aligned: bool = False,
 ) -> Iterator[pa.RecordBatch]:
-    """Record batches of the file, turning mid-file damage into InputDataError.
+    """Record batches of the file from row ``first_row`` on, turning mid-file damage into
+    InputDataError.
 
     With ``read_ahead`` > 0 a thread decodes up to that many batches ahead of the consumer:
     Parquet decoding releases the GIL, so it overlaps with the hashing and statistics the
-    consumer does on each batch.
+    consumer does on each batch. With ``aligned``, every batch ends at a multiple of
+    ``batch_rows`` (counted from the file's first row) or at the end of the file, whatever the
+    row groups: what is computed batch by batch (statistics) is then the same for the same rows
+    however the file was written, and whether a commit read it from the start or resumed it.
     """
-    batches = _batches(parquet, path, batch_rows)
+    batches = _batches(parquet, path, batch_rows, first_row)
+    if aligned:
+        batches = _aligned(batches, first_row, batch_rows)
     if read_ahead <= 0:
         yield from batches
         return
     yield from _read_ahead(batches, read_ahead)
 
 
-def _batches(parquet: pq.ParquetFile, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _batches(parquet: pq.ParquetFile, path: Path, batch_rows: int, first_row: int) -> Iterator[pa.RecordBatch]:
     storable = without_views(parquet.schema_arrow)
+    meta = parquet.metadata
+    group, skip = 0, first_row
+    while group < meta.num_row_groups and skip >= meta.row_group(group).num_rows > 0:
+        skip -= meta.row_group(group).num_rows
+        group += 1
     try:
-        for batch in parquet.iter_batches(batch_size=batch_rows, use_threads=True):
+        for batch in parquet.iter_batches(
+            batch_size=batch_rows, row_groups=range(group, meta.num_row_groups), use_threads=True
+        ):
+            if skip:
+                # The row group holding ``first_row`` is decoded whole; its rows before it are not wanted.
+                dropped = min(skip, batch.num_rows)
+                batch, skip = batch.slice(dropped), skip - dropped
+                if not batch.num_rows:
+                    continue
             yield batch if storable is None else batch.cast(storable)
     except (pa.ArrowException, OSError) as exc:
         raise InputDataError(str(path), f"is damaged and cannot be read ({exc})") from None
+
+
+def _aligned(batches: Iterator[pa.RecordBatch], first_row: int, size: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` (starting at row ``first_row``) re-cut to end at multiples of ``size``."""
+    position = first_row
+    boundary = (first_row // size + 1) * size
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(batch.num_rows, boundary - position - pending_rows)
+            pending.append(batch if take == batch.num_rows else batch.slice(0, take))
+            pending_rows += take
+            batch = batch.slice(take)
+            if position + pending_rows == boundary:
+                yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+                position, boundary, pending, pending_rows = boundary, boundary + size, [], 0
+    if pending:
+        yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
 
 
 def without_views(schema: pa.Schema) -> pa.Schema | None:

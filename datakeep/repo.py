@@ -19,7 +19,7 @@ from datakeep.errors import (
 from datakeep.fsutil import FileLock, atomic_write, sync_files
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
-from datakeep.records.config import Config
+from datakeep.records.config import ENCODINGS, NEW_REPOSITORY_ENCODING, Config
 from datakeep.records.manifest import Manifest
 from datakeep.records.refs import DEFAULT_BRANCH, HEADS, TAGS, Refs
 from datakeep.serialize import canonical_json, compressed_json, load_json
@@ -70,7 +70,13 @@ class Repository:
         raise NotARepositoryError(str(here))
 
     @classmethod
-    def initialize(cls, root: str | os.PathLike[str] = ".", *, chunk_bytes: int | None = None) -> Repository:
+    def initialize(
+        cls, root: str | os.PathLike[str] = ".", *, chunk_bytes: int | None = None, encoding: int | None = None
+    ) -> Repository:
+        """A new, empty repository at ``root``; ``encoding`` (the canonical encoding of its ids)
+        is the newest unless given, as a clone takes its remote's."""
+        if encoding is not None and encoding not in ENCODINGS:
+            raise ValueError(f"unknown canonical encoding {encoding!r} (known: {ENCODINGS})")
         path = Path(root).resolve()
         if (path / DIRNAME / "config.json").exists():
             raise RepositoryExistsError(str(path / DIRNAME))
@@ -81,7 +87,10 @@ class Repository:
         atomic_write(repo.dk / ".gitignore", b"# created by datakeep: the data store stays out of git\n*\n")
         atomic_write(repo.dk / "HEAD", f"ref: {HEADS}/{DEFAULT_BRANCH}\n".encode())
         (repo.dk / "lock").touch()
-        Config(extra={"chunk_bytes": chunk_bytes} if chunk_bytes else {}).save(repo.dk / "config.json")
+        Config(
+            encoding=NEW_REPOSITORY_ENCODING if encoding is None else encoding,
+            extra={"chunk_bytes": chunk_bytes} if chunk_bytes else {},
+        ).save(repo.dk / "config.json")
         return repo
 
     # -- parts ----------------------------------------------------------------------------

@@ -16,17 +16,18 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datakeep import hash_objects, patches, tracking
+from datakeep import hash_objects, patches, resume, tracking
 from datakeep import stats as column_stats
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatasetError, InputDataError
 from datakeep.fsutil import file_signature, sync_files
-from datakeep.hashing import StreamHasher, schema_columns, update_all
+from datakeep.hashing import ENCODING_VERSION, StreamHasher, schema_columns, update_all
 from datakeep.ids import ObjectId
 from datakeep.parquet_encoding import delta_columns, dictionary_columns
 from datakeep.parquet_io import iter_batches, open_parquet, without_views
@@ -58,6 +59,7 @@ class WriteStats:
     chunks_patched: int = 0
     files_read: int = 0
     files_cached: int = 0
+    rows_resumed: int = 0  # rows of changed files not read again, thanks to a resume record
     new_paths: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, int]:
@@ -69,6 +71,7 @@ class WriteStats:
             "chunks_patched": self.chunks_patched,
             "files_read": self.files_read,
             "files_cached": self.files_cached,
+            "rows_resumed": self.rows_resumed,
         }
 
 
@@ -219,12 +222,23 @@ class ChunkWriter:
         self.stats.new_paths.clear()
 
 
-def hash_file(path: Path) -> tuple[str, pa.Schema, int]:
-    """(content id, schema, rows) of one Parquet file: the read-only path `status` uses."""
+def hash_file(
+    path: Path, encoding: int = ENCODING_VERSION, record: resume.Record | None = None
+) -> tuple[str, pa.Schema, int]:
+    """(content id in ``encoding``, schema, rows) of one Parquet file: the read-only path `status`
+    uses. With the file's resume ``record`` (encoding 2), the rows before its point are not read
+    again when their row groups kept their bytes."""
     parquet = open_parquet(path)
-    hasher = StreamHasher(parquet.schema_arrow)
+    hasher = StreamHasher(parquet.schema_arrow, encoding)
+    first_row = 0
+    if record is not None and encoding == 2:
+        groups = resume.fingerprints(path, parquet, record.point.group)
+        known = resume.known_prefix(record, resume.schemas_digest(parquet), groups)
+        if known is not None:
+            hasher = StreamHasher.resumed(parquet.schema_arrow, known)
+            first_row = hasher.rows
     # Decoded ahead on a reader thread, as a commit does: the hashing overlaps the decoding.
-    for batch in iter_batches(parquet, path, BATCH_ROWS, read_ahead=READ_AHEAD):
+    for batch in iter_batches(parquet, path, BATCH_ROWS, read_ahead=READ_AHEAD, first_row=first_row):
         hasher.update(batch)
     # The decoded batches are gone; give their pages back to the system, not to the next phase.
     pa.default_memory_pool().release_unused()
@@ -233,17 +247,32 @@ def hash_file(path: Path) -> tuple[str, pa.Schema, int]:
 
 class BackgroundStats:
     """Feeds batches to column statistics on a thread of their own, in order. The statistics are
-    Arrow kernels, which release the GIL, so they run beside the hashing of the same batches."""
+    Arrow kernels, which release the GIL, so they run beside the hashing of the same batches.
 
-    def __init__(self, stats: column_stats.TableStats) -> None:
+    ``keep_at``: rows (counted from the file's first) after which to keep a copy of the state,
+    in ``states``, for a later commit to resume from (`resume`); ``first_row``: where the rows
+    fed start."""
+
+    def __init__(self, stats: column_stats.TableStats, first_row: int = 0, keep_at: set[int] | None = None) -> None:
         self.stats = stats
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="datakeep-stats")
         self._queued: deque[Future[None]] = deque()
+        self._position = first_row
+        self._keep_at = keep_at or set()
+        self.states: dict[int, list[dict[str, Any]]] = {}
+        if first_row in self._keep_at:
+            self.states[first_row] = stats.state()
 
     def add(self, batch: pa.RecordBatch) -> None:
         while len(self._queued) >= MAX_IN_FLIGHT:
             self._queued.popleft().result()
-        self._queued.append(self._pool.submit(self.stats.update, batch))
+        self._queued.append(self._pool.submit(self._update, batch))
+
+    def _update(self, batch: pa.RecordBatch) -> None:
+        self.stats.update(batch)
+        self._position += batch.num_rows
+        if self._position in self._keep_at:
+            self.states[self._position] = self.stats.state()
 
     def __enter__(self) -> BackgroundStats:
         return self
@@ -298,7 +327,17 @@ class FileChunker:
         previous: tuple[ChunkRef, ...] = (),
         rows: RowIndexBuilder | None = None,
         target_bytes: int = 0,
+        encoding: int,
+        dk: Path | None = None,
+        resume_key: str = "",
+        previous_entry: FileEntry | None = None,
     ) -> None:
+        self.encoding = encoding
+        #: Where resume records live (`resume`), under which name, and the parent's entry for this
+        #: file they must match; without ``dk`` (or in encoding 1, which has no blocks) none is used.
+        self.dk = dk if encoding == 2 else None
+        self.resume_key = resume_key
+        self.previous_entry = previous_entry
         self.rows = rows
         self.target_bytes = target_bytes
         self.previous = previous
@@ -329,8 +368,8 @@ class FileChunker:
         # The batches' schema: the file's, with view types as their large equivalents (the
         # manifest keeps the file's own schema, to restore).
         batch_schema = without_views(schema) or schema
-        file_hasher = StreamHasher(batch_schema)
-        table_stats = column_stats.TableStats(batch_schema, total_rows)
+        file_hasher = StreamHasher(batch_schema, self.encoding)
+        table_stats = column_stats.TableStats(batch_schema)
         slots: list[ChunkRef | Future[WrittenChunk]] = []
         pending: list[pa.RecordBatch] = []
         # Per pending slice: its whole-row hashes, already known (no key: they are the boundary
@@ -338,9 +377,42 @@ class FileChunker:
         pending_hashes: list[np.ndarray] = []
         pending_parts: list[tuple[BatchHashes, int, int]] = []
         position = 0
-        with BackgroundStats(table_stats) as background_stats:
-            for batch in iter_batches(parquet, self.path, BATCH_ROWS, read_ahead=READ_AHEAD):
+        probe = resume.Probe.of(self.path, parquet, params.to_dict(), self.key) if self.dk is not None else None
+        resumed = None
+        if probe is not None and self.dk is not None:
+            resumed = probe.start(resume.load(self.dk, self.resume_key), self.previous_entry)
+        if resumed is not None:
+            try:
+                table_stats.restore(resumed.stats)
+            except ValueError:
+                resumed = None
+        hash_only_until = 0
+        if resumed is not None:
+            # The rows before the cut are the parent's chunks; those from the resumed row to the
+            # cut are still hashed into the file's id, whose blocks before that row are known.
+            file_hasher = StreamHasher.resumed(batch_schema, resumed.blocks)
+            slots.extend(resumed.chunks)
+            self.writer.stats.chunks_reused += len(resumed.chunks)
+            self.writer.stats.rows_resumed += resumed.row
+            if self.rows is not None:
+                self.rows.skip(len(resumed.chunks))
+            chunker.position = chunker.last_cut = resumed.cut
+            self._emitted_rows = resumed.cut
+            self._dictionary = resumed.dictionary
+            position, hash_only_until = resumed.row, resumed.cut
+        keep_at = probe.wanted_rows(params.max_rows, position) if probe else set()
+        with BackgroundStats(table_stats, position, keep_at) as background_stats:
+            for batch in iter_batches(
+                parquet, self.path, BATCH_ROWS, read_ahead=READ_AHEAD, first_row=position, aligned=True
+            ):
                 background_stats.add(batch)
+                if position < hash_only_until:
+                    head = min(batch.num_rows, hash_only_until - position)
+                    file_hasher.update(batch.slice(0, head))
+                    position += head
+                    if head == batch.num_rows:
+                        continue
+                    batch = batch.slice(head)
                 if self._dictionary is None:
                     # Judged once per file, on its first batch: the same choice for every chunk
                     # whichever worker stores it first, at the cost of one probe per column
@@ -365,6 +437,18 @@ class FileChunker:
             if pending:
                 slots.append(self._emit(batch_schema, pending, pending_hashes, pending_parts, file_hasher))
         chunks = tuple(s.result().ref if isinstance(s, Future) else s for s in slots)
+        if self.dk is not None:
+            record = None
+            if probe is not None:
+                record = probe.record(
+                    self.path,
+                    file_hasher.hexdigest(),
+                    [c.rows for c in chunks],
+                    file_hasher.blocks,
+                    background_stats.states,
+                    self._dictionary or (),
+                )
+            resume.save(self.dk, self.resume_key, record)
         entry = FileEntry(
             path=self.relpath,
             id=file_hasher.hexdigest(),
@@ -396,7 +480,7 @@ class FileChunker:
         file_hasher: StreamHasher,
     ) -> ChunkRef | Future[WrittenChunk]:
         table = pa.Table.from_batches(batches, schema=schema)
-        chunk_hasher = StreamHasher(schema)
+        chunk_hasher = StreamHasher(schema, self.encoding)
         update_all([file_hasher, chunk_hasher], table)
         chunk_id = chunk_hasher.hexdigest()
         start = self._emitted_rows
@@ -460,7 +544,7 @@ def build_snapshot(
             patches.remember_hashes(chunk.object, parent_rows.chunk(position)[1])
     kind, files = dataset_files(repo.root, tracked, name, found)
     known = {**(known_elsewhere or {}), **({chunk.id: chunk for chunk in parent.chunks} if parent else {})}
-    previous_files = {entry.path: entry.chunks for entry in parent.files} if parent else {}
+    previous_entries = {entry.path: entry for entry in parent.files} if parent else {}
     params = ChunkParams.from_dict(parent.chunking) if parent and parent.chunking else None
     entries: list[FileEntry] = []
     for inner, absolute in files:
@@ -475,9 +559,10 @@ def build_snapshot(
             if rows is not None:
                 rows.skip(len(entry.chunks))
         else:
-            previous = previous_files.get(inner, ())
-            if not previous and kind == "file" and parent is not None and parent.kind == "file":
-                previous = parent.files[0].chunks  # the tracked file was renamed
+            previous_entry = previous_entries.get(inner)
+            if previous_entry is None and kind == "file" and parent is not None and parent.kind == "file":
+                previous_entry = parent.files[0]  # the tracked file was renamed
+            previous = previous_entry.chunks if previous_entry is not None else ()
             entry, params = FileChunker(
                 path=absolute,
                 relpath=inner,
@@ -488,6 +573,10 @@ def build_snapshot(
                 previous=previous,
                 rows=rows,
                 target_bytes=int(repo.config.extra.get("chunk_bytes") or 0),
+                encoding=repo.config.encoding,
+                dk=repo.dk,
+                resume_key=resume.record_key(name, relpath),
+                previous_entry=previous_entry,
             ).run()
             writer.stats.files_read += 1
             if kind == "folder":
@@ -560,7 +649,8 @@ def working_snapshot_id(
             entries.append((inner, cached["id"]))
             continue
         started = time.time_ns()
-        file_id, schema, _ = hash_file(absolute)
+        record = resume.load(repo.dk, resume.record_key(name, relpath)) if repo.config.encoding == 2 else None
+        file_id, schema, _ = hash_file(absolute, repo.config.encoding, record)
         if file_signature(absolute) == signature:  # not written to while it was read
             racy = index.racy(relpath, signature)
             if racy is not None and racy["id"] == file_id:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datakeep.arrow_numpy import primitive_view
+from datakeep.arrow_numpy import primitive_view, valid_mask
 from datakeep.hashing import canonical_type, decode
 from datakeep.serialize import jsonable
 
@@ -38,7 +38,7 @@ def _kind(t: pa.DataType) -> str:
 
 
 class ColumnAccumulator:
-    def __init__(self, data_type: pa.DataType, total_rows: int) -> None:
+    def __init__(self, data_type: pa.DataType) -> None:
         self.kind = _kind(data_type)
         self.count = 0
         self.nulls = 0
@@ -49,8 +49,12 @@ class ColumnAccumulator:
         self.numeric_count = 0
         self.counts: dict[Any, int] | None = {} if self.kind in ("string", "bool", "numeric", "temporal") else None
         self.batch_distinct_max = 0
+        # The sample: the finite values at rows whose position is a multiple of ``_stride``, a
+        # power of two that grows with the rows seen. It depends on the rows alone, not on how
+        # many follow, so a commit that resumes a file mid-way samples it alike.
         self.sample: list[float] = []
-        self._stride = max(1, math.ceil(total_rows / SAMPLE_SIZE))
+        self._sample_rows: list[int] = []
+        self._stride = 1
         self._offset = 0
 
     def update(self, array: pa.Array | pa.ChunkedArray) -> None:
@@ -116,11 +120,39 @@ class ColumnAccumulator:
         self.numeric_count = total
 
     def _update_sample(self, values: pa.Array) -> None:
-        first = (-self._offset) % self._stride
-        picked = values.slice(first)[:: self._stride] if first < len(values) else values.slice(0, 0)
-        # Nulls dropped first: converting an array with nulls to numpy imports pandas (0.3 s).
-        floats = primitive_view(pc.drop_null(picked).cast(pa.float64(), safe=False), "<f8")
-        self.sample.extend(float(v) for v in floats[np.isfinite(floats)])
+        # The stride is the smallest power of two that samples at most 2 * SAMPLE_SIZE of the rows
+        # seen so far; when it grows, the rows sampled before are thinned to the new stride.
+        stride = self._stride
+        while (self._offset + len(values)) > 2 * SAMPLE_SIZE * stride:
+            stride *= 2
+        if stride != self._stride:
+            keep = [i for i, row in enumerate(self._sample_rows) if row % stride == 0]
+            self.sample = [self.sample[i] for i in keep]
+            self._sample_rows = [self._sample_rows[i] for i in keep]
+            self._stride = stride
+        first = (-self._offset) % stride
+        if first >= len(values):
+            return
+        picked = values.slice(first)[::stride].cast(pa.float64(), safe=False)
+        # Read from the buffer, nulls masked out: converting an array with nulls to numpy, or
+        # filling them with a Python float, imports pandas (0.3 s).
+        floats = primitive_view(picked, "<f8", allow_nulls=True)
+        kept = np.flatnonzero(np.isfinite(floats) & valid_mask(picked))
+        self.sample.extend(floats[kept].tolist())
+        self._sample_rows.extend((self._offset + first + kept * stride).tolist())
+
+    def state(self) -> dict[str, Any]:
+        """Everything accumulated so far, as plain values (`restore` takes it back)."""
+        state = dict(vars(self))
+        state["counts"] = dict(self.counts) if self.counts is not None else None
+        state["sample"] = list(self.sample)
+        state["_sample_rows"] = list(self._sample_rows)
+        return state
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if set(state) != set(vars(self)):
+            raise ValueError("statistics state of another layout")
+        vars(self).update(state)
 
     def _update_counts(self, array: pa.Array) -> pa.Array | None:
         """Add this batch's value counts; returns its distinct values while they are tracked."""
@@ -170,7 +202,7 @@ class ColumnAccumulator:
             with np.errstate(all="ignore"):
                 qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
             out["quantiles"] = [jsonable(float(q)) for q in qs]
-            out["sample"] = _rounded_sample(self.sample[:SAMPLE_SIZE])
+            out["sample"] = _rounded_sample(_evenly(self.sample, SAMPLE_SIZE))
         if self.counts is not None:
             out["distinct"] = len(self.counts)
             out["distinct_exact"] = True
@@ -180,6 +212,13 @@ class ColumnAccumulator:
             out["distinct"] = max(self.batch_distinct_max, 0)
             out["distinct_exact"] = False
         return out
+
+
+def _evenly(values: list[float], size: int) -> list[float]:
+    """``size`` of ``values``, spread evenly over them (all of them when there are no more)."""
+    if len(values) <= size:
+        return values
+    return [values[i * len(values) // size] for i in range(size)]
 
 
 def _rounded_sample(sample: list[float]) -> list[float]:
@@ -196,13 +235,22 @@ def _rounded_sample(sample: list[float]) -> list[float]:
 
 
 class TableStats:
-    def __init__(self, schema: pa.Schema, total_rows: int) -> None:
+    def __init__(self, schema: pa.Schema) -> None:
         self.names = schema.names
-        self.columns = [ColumnAccumulator(f.type, total_rows) for f in schema]
+        self.columns = [ColumnAccumulator(f.type) for f in schema]
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         for acc, column in zip(self.columns, batch.columns, strict=True):
             acc.update(column)
+
+    def state(self) -> list[dict[str, Any]]:
+        return [acc.state() for acc in self.columns]
+
+    def restore(self, state: list[dict[str, Any]]) -> None:
+        if len(state) != len(self.columns):
+            raise ValueError("statistics state of another table")
+        for acc, column_state in zip(self.columns, state, strict=True):
+            acc.restore(column_state)
 
     def finish(self) -> dict[str, Any]:
         return {name: acc.finish() for name, acc in zip(self.names, self.columns, strict=True)}
@@ -215,7 +263,7 @@ def _as_float(value: Any) -> Any:
 def absent(data_type: pa.DataType, rows: int) -> dict[str, Any]:
     """Statistics of a column of ``rows`` nulls: what a file without the column adds to the
     dataset's (its rows are null there when the files are read as one table)."""
-    accumulator = ColumnAccumulator(data_type, rows)
+    accumulator = ColumnAccumulator(data_type)
     accumulator.count = accumulator.nulls = rows
     return accumulator.finish()
 

@@ -1,5 +1,5 @@
-"""Golden vectors: the canonical encoding is pinned. If one of these fails, every snapshot id in
-every existing repository would change — bump ENCODING_VERSION and write a migration instead."""
+"""Golden vectors: the canonical encodings are pinned. If one of these fails, every snapshot id in
+every existing repository of that encoding would change — add an encoding instead."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import decimal
 import pyarrow as pa
 import pytest
 
-from datakeep.hashing import ENCODING_VERSION, content_id
+from datakeep.hashing import BLOCK_ROWS, ENCODING_VERSION, ENCODINGS, StreamHasher, content_id
 from datakeep.rowhash import row_hashes
 
 TABLES = {
@@ -49,14 +49,43 @@ GOLDEN = {
 }
 
 
-def test_encoding_version_is_one() -> None:
-    assert ENCODING_VERSION == 1
+GOLDEN_ENCODING_2 = {
+    "bools": "7415f8504490aa0377dd0b6968e48441",
+    "dates": "0bed459f9d73813071ee81ddcf671f99",
+    "decimal": "d255889db468a6bce18496c8bde60545",
+    "empty_int64": "5f5384a00ee9a40b9a2baf61ff101d77",
+    "floats": "f880406f684423ac6c003ff66830c07e",
+    "ints": "08a139aafc5a6f3a11c6413613389621",
+    "map": "825566842efd44d223956553de24422f",
+    "nested": "a035a1fea186e6dd8cd7004700050efa",
+    "strings": "6ad8992936d69be7738048b2e4a0eaac",
+    "timestamp_tz": "b551070d54cd92219fb8b86db8f632da",
+}
+
+
+def test_new_repositories_use_encoding_two() -> None:
+    assert ENCODING_VERSION == 2 and ENCODINGS == (1, 2) and BLOCK_ROWS == 65536
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_golden_content_ids(name: str) -> None:
     expected_id, _ = GOLDEN[name]
-    assert content_id(TABLES[name]()) == expected_id
+    assert content_id(TABLES[name](), encoding=1) == expected_id
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_golden_content_ids_encoding_2(name: str) -> None:
+    assert content_id(TABLES[name](), encoding=2) == GOLDEN_ENCODING_2[name]
+
+
+def test_golden_encoding_2_over_several_blocks() -> None:
+    """Past one block the id is made of block digests: pinned on 150,000 rows (three blocks)."""
+    rows = 150_000
+    table = pa.table({"n": pa.array(range(rows), pa.int64()), "s": pa.array([str(i % 97) for i in range(rows)])})
+    hasher = StreamHasher(table.schema, 2)
+    hasher.update(table)
+    assert len(hasher.blocks) == rows // BLOCK_ROWS
+    assert hasher.hexdigest() == content_id(table) == "36e6f586e3268042e3567c35d6085297"
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))

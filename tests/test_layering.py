@@ -18,6 +18,7 @@ LAYERS = {
     "rowhash": 0,
     "arrow_numpy": 0,
     "rowcache": 4,
+    "resume": 4,
     "chunking": 0,
     "parquet_io": 0,
     "parquet_encoding": 0,

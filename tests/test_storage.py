@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -121,9 +122,9 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     seen: list[Path] = []
     real_hash_file = snapshot.hash_file
 
-    def hash_file_and_count(file: Path) -> tuple[str, pa.Schema, int]:
+    def hash_file_and_count(file: Path, *args: Any) -> tuple[str, pa.Schema, int]:
         seen.append(file)
-        return real_hash_file(file)
+        return real_hash_file(file, *args)
 
     monkeypatch.setattr(snapshot, "hash_file", hash_file_and_count)
     return seen

@@ -21,7 +21,12 @@ from datakeep.ids import ObjectId
     type=click.IntRange(min=4096),
     help="Uncompressed bytes a chunk aims for (default 4 MiB); smaller shares more between versions.",
 )
-def init(path: str, chunk_bytes: int | None) -> None:
+@click.option(
+    "--encoding",
+    type=click.Choice(["1", "2"]),
+    help="Canonical encoding of snapshot ids (default 2, the newest); 1 gives the ids older repositories give.",
+)
+def init(path: str, chunk_bytes: int | None, encoding: str | None) -> None:
     """Create an empty datakeep repository here.
 
     Inside a git work tree the store stays out of git (`.datakeep/.gitignore`).
@@ -30,7 +35,7 @@ def init(path: str, chunk_bytes: int | None) -> None:
     """
     from datakeep.api import Repo
 
-    repo = Repo.init(path, chunk_bytes=chunk_bytes)
+    repo = Repo.init(path, chunk_bytes=chunk_bytes, encoding=int(encoding) if encoding else None)
     click.echo(f"Initialized empty datakeep repository in {repo.root / '.datakeep'}")
 
 

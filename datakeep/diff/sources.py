@@ -252,7 +252,7 @@ class FileSide(Side):
                 self.units.append(Unit(None, parquet.metadata.row_group(rg).num_rows))
         # Per file, merged as a commit merges them: the working tree's statistics then equal those
         # the same files get once committed, so drift against a commit compares like with like.
-        self._stats = [column_stats.TableStats(f.schema_arrow, f.metadata.num_rows) for f in self._files]
+        self._stats = [column_stats.TableStats(f.schema_arrow) for f in self._files]
         self._seen: set[int] = set()
         self._lock = threading.Lock()  # pass 1 runs on worker threads; statistics are shared
 

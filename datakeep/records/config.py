@@ -1,4 +1,5 @@
-"""Repository configuration (`.datakeep/config.json`): format, hash algorithm, remotes.
+"""Repository configuration (`.datakeep/config.json`): format, hash algorithm, canonical encoding,
+remotes.
 
 Remote URLs live here, inside `.datakeep/`, never in files meant for git; credentials are never
 stored at all (they come from the environment or fsspec's own configuration).
@@ -17,11 +18,17 @@ from datakeep.serialize import load_json, pretty_json
 
 FORMAT = "datakeep.config"
 VERSION = 1
+#: The canonical encodings of logical content this datakeep computes ids in (docs/hashing.md).
+#: Kept here, not imported from `hashing`, so reading the config never loads numpy.
+ENCODINGS = (1, 2)
+#: What a new repository uses; one whose config has no "encoding" was made with 1 and keeps it.
+NEW_REPOSITORY_ENCODING = 2
 
 
 @dataclass(slots=True, kw_only=True)
 class Config:
     hash: str = ALGORITHM
+    encoding: int = 1
     remotes: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -30,6 +37,7 @@ class Config:
             "format": FORMAT,
             "version": VERSION,
             "hash": self.hash,
+            "encoding": self.encoding,
             "remotes": dict(sorted(self.remotes.items())),
             **self.extra,
         }
@@ -47,9 +55,17 @@ class Config:
                 f"repository uses hash {data.get('hash')!r}, this datakeep knows only {ALGORITHM}",
                 "upgrade datakeep",
             )
-        known = {"format", "version", "hash", "remotes"}
+        encoding = data.get("encoding", 1)
+        if type(encoding) is not int or encoding not in ENCODINGS:  # JSON true is no encoding
+            raise DatakeepError(
+                f"repository uses canonical encoding {encoding!r}; this datakeep knows "
+                + ", ".join(map(str, ENCODINGS)),
+                "upgrade datakeep",
+            )
+        known = {"format", "version", "hash", "encoding", "remotes"}
         return cls(
             hash=data["hash"],
+            encoding=encoding,
             remotes=dict(data.get("remotes") or {}),
             extra={k: v for k, v in data.items() if k not in known},
         )
