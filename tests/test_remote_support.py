@@ -38,11 +38,12 @@ def table(rows: int, start: int = 0, seed: int = 0) -> pa.Table:
 
 
 class Project:
-    """A working repository in ``root`` with datasets ``flights`` (big) and ``weather`` (small)."""
+    """A working repository in ``root`` with datasets ``flights`` (big) and ``weather`` (small);
+    ``encoding`` picks the canonical encoding of its ids (default: what new repositories use)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, encoding: int | None = None) -> None:
         self.root = root
-        self.repo = Repo.init(root)
+        self.repo = Repo(Repository.initialize(root, encoding=encoding))
         self.flights = table(8_000)
         pq.write_table(self.flights, root / "flights.parquet")
         pq.write_table(table(500, seed=7), root / "weather.parquet")

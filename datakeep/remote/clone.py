@@ -39,13 +39,14 @@ def clone(
     """
     url = normalize_url(url)
     source = connect(url, name=DEFAULT_REMOTE)
-    source.check()
+    encoding = source.check()
     target = Path(directory if directory is not None else default_directory(url)).absolute()
     if target.exists() and any(target.iterdir()):
         raise RemoteError(f"{target} already exists and is not empty", "clone into a new folder")
     remote_refs = source.refs.list()
     created = not target.exists()
-    repo = Repository.initialize(target)
+    # The clone computes ids as the remote's commits were computed, or every dataset would differ.
+    repo = Repository.initialize(target, encoding=encoding)
     try:
         return _fill(
             repo, target, source, remote_refs, url, name=name, branch=branch, checkout=checkout, progress=progress

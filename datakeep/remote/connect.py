@@ -2,11 +2,14 @@
 
 Layout under the remote URL (the same as inside `.datakeep/`, so a remote is itself readable)::
 
-    config.json            {"format": "datakeep.remote", "version": 1, "hash": "xxh3_128"}
+    config.json            {"format": "datakeep.remote", "version": 1, "hash": "xxh3_128", "encoding": 2}
     HEAD                   ref: refs/heads/main
     objects/ab/cdef…       content-addressed, write-once (chunks are plain Parquet)
     refs/heads/<branch>    one commit id
     refs/tags/<tag>        one commit id
+
+A remote holds ids in one canonical encoding (docs/hashing.md), that of the repository whose first
+push made it; a marker without "encoding" was made before there was a choice, so it means 1.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, TypeVar, cast
 
 from datakeep.digest import ALGORITHM
 from datakeep.errors import DatakeepError, RemoteError
+from datakeep.records.config import ENCODINGS
 from datakeep.remote.refs import RemoteRefs, refs_for
 from datakeep.serialize import load_json
 from datakeep.store.fsspec_store import FsspecStore, open_url, protocol_of
@@ -52,6 +56,19 @@ def reports_unreachable(operation: _Call) -> _Call:
     return cast(_Call, wrapper)
 
 
+class EncodingMismatchError(RemoteError):
+    """The remote holds ids in another canonical encoding than this repository computes: the same
+    table has different ids in each, so mixing them would make every dataset look modified."""
+
+    def __init__(self, remote: str, *, theirs: int, ours: int, hint: str) -> None:
+        super().__init__(
+            f"{remote} holds ids in canonical encoding {theirs}, this repository computes encoding {ours}", hint
+        )
+        self.remote = remote
+        self.theirs = theirs
+        self.ours = ours
+
+
 MARKER = "config.json"
 FORMAT = "datakeep.remote"
 VERSION = 1
@@ -79,13 +96,15 @@ class Remote:
     def label(self) -> str:
         return self.name or self.url
 
-    def _marker_document(self) -> bytes:
+    def _marker_document(self, encoding: int) -> bytes:
         import json
 
-        return (json.dumps({"format": FORMAT, "version": VERSION, "hash": ALGORITHM}, sort_keys=True) + "\n").encode()
+        document = {"format": FORMAT, "version": VERSION, "hash": ALGORITHM, "encoding": encoding}
+        return (json.dumps(document, sort_keys=True) + "\n").encode()
 
-    def check(self) -> None:
-        """Refuse anything that is not a datakeep remote made with our hash algorithm."""
+    def check(self) -> int:
+        """Refuse anything that is not a datakeep remote made with our hash algorithm and an
+        encoding we know; returns the remote's canonical encoding."""
         try:
             raw = bytes(self.fs.cat_file(f"{self.root}/{MARKER}"))
         except FileNotFoundError:
@@ -103,24 +122,36 @@ class Remote:
             raise RemoteError(
                 f"{self.url} is not a datakeep remote this version understands "
                 f"(format {document.get('format')!r}, hash {document.get('hash')!r})",
-                "upgrade datakeep, or check the URL",
+                "upgrade datakeep",
             )
+        # Absent: the remote predates the choice of encodings, when every id was in encoding 1.
+        encoding = document.get("encoding", 1)
+        if isinstance(encoding, bool) or encoding not in ENCODINGS:
+            raise RemoteError(
+                f"{self.url} holds ids in canonical encoding {encoding!r}; this datakeep knows "
+                + ", ".join(map(str, ENCODINGS)),
+                "upgrade datakeep",
+            )
+        return int(encoding)
 
-    def ensure(self) -> None:
-        """Set up an empty remote on first push; on S3, check the server honours conditional writes."""
+    def ensure(self, encoding: int) -> int:
+        """Set up an empty remote on first push, in the pushing repository's ``encoding``; on S3,
+        check the server honours conditional writes. Returns the remote's encoding (an existing
+        remote keeps its own: compare it before sending anything)."""
         marker = f"{self.root}/{MARKER}"
+        document = self._marker_document(encoding)
         try:
-            created = self.refs.create(marker, self._marker_document())
+            created = self.refs.create(marker, document)
         except OSError as exc:
             raise _access_error(self.url, exc) from None
-        if created and protocol_of(self.fs) in ("s3", "s3a") and self.refs.create(marker, self._marker_document()):
+        if created and protocol_of(self.fs) in ("s3", "s3a") and self.refs.create(marker, document):
             # A second exclusive create of the same key succeeded: this endpoint ignores
             # If-None-Match, so no ref could be moved safely. Say so instead of racing silently.
             raise RemoteError(
                 f"{self.url}: this S3 endpoint ignores conditional writes (If-None-Match)",
                 "use AWS S3 or an S3-compatible server with conditional writes (MinIO, R2, …)",
             )
-        self.check()
+        return self.check()
 
 
 def _access_error(url: str, exc: OSError) -> RemoteError:

@@ -22,7 +22,7 @@ from datakeep.records.commit import Commit
 from datakeep.records.manifest import Manifest
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
-from datakeep.remote.connect import Remote, reports_unreachable
+from datakeep.remote.connect import EncodingMismatchError, Remote, reports_unreachable
 from datakeep.remote.graph import REMOTES, RefUpdate, is_ancestor
 from datakeep.remote.transfer import WORKERS, ProgressCallback, TransferStats, announce, copy_objects
 from datakeep.repo import Repository
@@ -224,9 +224,18 @@ def pull(
 
     When HEAD is on that branch, the working tree follows (only dataset ``name`` with ``--name``),
     unless it has uncommitted changes: then objects and tracking refs are fetched, nothing moves.
+    A remote in another canonical encoding than this repository's is refused before anything is
+    fetched.
     """
     source = open_remote(repo, remote)
-    source.check()
+    theirs = source.check()
+    if theirs != repo.config.encoding:
+        raise EncodingMismatchError(
+            source.label,
+            theirs=theirs,
+            ours=repo.config.encoding,
+            hint=f"`datakeep clone {source.url}` into a new folder instead: a clone takes the remote's encoding",
+        )
     remote_refs = source.refs.list()
     ref = pick_ref(repo, source, remote_refs, rev)
     commit = remote_refs[ref]

@@ -20,7 +20,7 @@ from datakeep.ids import ObjectId
 from datakeep.maintenance import promised_by, reachable
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
-from datakeep.remote.connect import Remote, reports_unreachable
+from datakeep.remote.connect import EncodingMismatchError, Remote, reports_unreachable
 from datakeep.remote.graph import REMOTES, RefUpdate, classify
 from datakeep.remote.refs import RemoteRefMovedError
 from datakeep.remote.transfer import ProgressCallback, TransferStats, announce, copy_objects
@@ -121,11 +121,21 @@ def push(
 ) -> PushResult:
     """Send commits and the objects they need to a remote; refs move last, by compare-and-swap.
 
-    ``max_objects`` is a test hook simulating an interruption after that many objects.
+    A remote in another canonical encoding than this repository's is refused before anything is
+    sent (a new remote takes ours). ``max_objects`` is a test hook simulating an interruption
+    after that many objects.
     """
     target = open_remote(repo, remote)
     chosen = select_refs(repo, revs, all_refs)
-    target.ensure()
+    theirs = target.ensure(repo.config.encoding)
+    if theirs != repo.config.encoding:
+        raise EncodingMismatchError(
+            target.label,
+            theirs=theirs,
+            ours=repo.config.encoding,
+            hint="push to a new remote (it takes this repository's encoding), "
+            f"or `datakeep clone {target.url}` and commit there",
+        )
     remote_refs = target.refs.list()
     # Refuse a non-fast-forward before sending anything (re-checked at the swap, which is what counts).
     for ref, new in chosen.items():
