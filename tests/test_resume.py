@@ -293,3 +293,19 @@ def test_status_hashes_an_appended_file_from_its_last_row_group(
     assert status.state == "modified" and starts == [2 * 65_536]
     commit(repo, "v2")
     assert repo.manifest("t").id == status.working
+
+
+def test_the_commit_line_says_how_many_rows_were_not_read_again(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from datakeep.cli import cli
+
+    v1 = make_table(ROWS)
+    _, project = committed(tmp_path, v1)
+    write(project / "t.parquet", pa.concat_tables([v1, make_table(100, seed=8, start_id=ROWS)]), row_group_size=GROUP)
+    result = CliRunner().invoke(cli, ["-C", str(project), "commit", "-m", "appended"])
+    assert result.exit_code == 0, result.output
+    assert "131,072 unchanged row(s) not read again" in result.output.splitlines()[0]
+    write(project / "t.parquet", make_table(ROWS, seed=9), row_group_size=GROUP)
+    rewritten = CliRunner().invoke(cli, ["-C", str(project), "commit", "-m", "rewritten"])
+    assert rewritten.exit_code == 0 and "not read again" not in rewritten.output

@@ -143,11 +143,13 @@ def commit(message: str, author: str | None, allow_empty: bool, no_verify: bool,
     from datakeep.render.style import human_bytes
 
     w = result.written
+    # Said only when it happened: the rows of appended files a resume record spared reading.
+    resumed = f", {w['rows_resumed']:,} unchanged row(s) not read again" if w.get("rows_resumed") else ""
     click.echo(
         f"[{result.id[:10]}] {result.commit.message.splitlines()[0]}: "
         f"{len(result.changed)} dataset(s) changed ({', '.join(result.changed) or 'none'}), "
         f"{w.get('chunks_written', 0)} chunk(s) written, {w.get('chunks_reused', 0)} reused, "
-        f"{human_bytes(w.get('new_bytes', 0))} new"
+        f"{human_bytes(w.get('new_bytes', 0))} new{resumed}"
     )
     click.echo(result.id)
 
