@@ -36,13 +36,12 @@ from datakeep.serialize import canonical_json
 if TYPE_CHECKING:
     from datakeep.ids import ContentId
 
-from datakeep.digest import ALGORITHM, bytes_id, combine
+from datakeep.digest import ALGORITHM, ENCODINGS, NEWEST_ENCODING, bytes_id, combine
 
 __all__ = ["ALGORITHM", "StreamHasher", "bytes_id", "canonical_type", "combine", "content_id"]
 #: The encoding new repositories use; a repository keeps the one it was made with
 #: (`config.json`'s "encoding", 1 when absent), so its ids never change.
-ENCODING_VERSION = 2
-ENCODINGS = (1, 2)
+ENCODING_VERSION = NEWEST_ENCODING
 #: Rows per block in encoding 2. A multiple of the commit's batch size, so blocks and batches align.
 BLOCK_ROWS = 65536
 

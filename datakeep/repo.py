@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datakeep.digest import ENCODINGS, NEWEST_ENCODING
 from datakeep.errors import (
     CorruptObjectError,
     DatakeepError,
@@ -19,7 +20,7 @@ from datakeep.errors import (
 from datakeep.fsutil import FileLock, atomic_write, sync_files
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
-from datakeep.records.config import ENCODINGS, NEW_REPOSITORY_ENCODING, Config
+from datakeep.records.config import Config
 from datakeep.records.manifest import Manifest
 from datakeep.records.refs import DEFAULT_BRANCH, HEADS, TAGS, Refs
 from datakeep.serialize import canonical_json, compressed_json, load_json
@@ -88,7 +89,7 @@ class Repository:
         atomic_write(repo.dk / "HEAD", f"ref: {HEADS}/{DEFAULT_BRANCH}\n".encode())
         (repo.dk / "lock").touch()
         Config(
-            encoding=NEW_REPOSITORY_ENCODING if encoding is None else encoding,
+            encoding=NEWEST_ENCODING if encoding is None else encoding,
             extra={"chunk_bytes": chunk_bytes} if chunk_bytes else {},
         ).save(repo.dk / "config.json")
         return repo

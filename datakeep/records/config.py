@@ -11,18 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datakeep.digest import ALGORITHM
+from datakeep.digest import ALGORITHM, ENCODINGS, declared_encoding
 from datakeep.errors import DatakeepError
 from datakeep.fsutil import atomic_write
 from datakeep.serialize import load_json, pretty_json
 
 FORMAT = "datakeep.config"
 VERSION = 1
-#: The canonical encodings of logical content this datakeep computes ids in (docs/hashing.md).
-#: Kept here, not imported from `hashing`, so reading the config never loads numpy.
-ENCODINGS = (1, 2)
-#: What a new repository uses; one whose config has no "encoding" was made with 1 and keeps it.
-NEW_REPOSITORY_ENCODING = 2
 
 
 @dataclass(slots=True, kw_only=True)
@@ -55,10 +50,10 @@ class Config:
                 f"repository uses hash {data.get('hash')!r}, this datakeep knows only {ALGORITHM}",
                 "upgrade datakeep",
             )
-        encoding = data.get("encoding", 1)
-        if type(encoding) is not int or encoding not in ENCODINGS:  # JSON true is no encoding
+        encoding = declared_encoding(data)
+        if encoding is None:
             raise DatakeepError(
-                f"repository uses canonical encoding {encoding!r}; this datakeep knows "
+                f"repository uses canonical encoding {data.get('encoding')!r}; this datakeep knows "
                 + ", ".join(map(str, ENCODINGS)),
                 "upgrade datakeep",
             )

@@ -20,9 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from datakeep.digest import ALGORITHM
+from datakeep.digest import ALGORITHM, ENCODINGS, declared_encoding
 from datakeep.errors import DatakeepError, RemoteError
-from datakeep.records.config import ENCODINGS
 from datakeep.remote.refs import RemoteRefs, refs_for
 from datakeep.serialize import load_json
 from datakeep.store.fsspec_store import FsspecStore, open_url, protocol_of
@@ -124,15 +123,14 @@ class Remote:
                 f"(format {document.get('format')!r}, hash {document.get('hash')!r})",
                 "upgrade datakeep",
             )
-        # Absent: the remote predates the choice of encodings, when every id was in encoding 1.
-        encoding = document.get("encoding", 1)
-        if isinstance(encoding, bool) or encoding not in ENCODINGS:
+        encoding = declared_encoding(document)
+        if encoding is None:
             raise RemoteError(
-                f"{self.url} holds ids in canonical encoding {encoding!r}; this datakeep knows "
+                f"{self.url} holds ids in canonical encoding {document.get('encoding')!r}; this datakeep knows "
                 + ", ".join(map(str, ENCODINGS)),
                 "upgrade datakeep",
             )
-        return int(encoding)
+        return encoding
 
     def ensure(self, encoding: int) -> int:
         """Set up an empty remote on first push, in the pushing repository's ``encoding``; on S3,
