@@ -1,5 +1,5 @@
-"""How datakeep encodes the Parquet it writes: which columns get dictionary pages, and which are
-delta-encoded.
+"""How datakeep encodes the Parquet it writes: which columns get dictionary pages, and how the
+others are encoded.
 
 pyarrow dictionary-encodes every column by default. On a column of mostly distinct values (ids,
 e-mail addresses, amounts, free text) that is pure cost: the writer builds a dictionary until it
@@ -12,6 +12,11 @@ Integer and time columns without dictionary pages are stored with DELTA_BINARY_P
 timestamps, counts and dates pack into the few bits their differences need and decode without a
 zstd pass over eight bytes a value. On the bench table the id and timestamp columns decoded 3x
 faster and stored chunks shrank 6%; random 64-bit values cost 1% more.
+
+Floating-point columns without dictionary pages are stored with BYTE_STREAM_SPLIT: the bytes of
+each value are spread over byte planes, so zstd sees the exponents together. Decoding is faster
+(the bench table's float column 1.65 ms -> 0.64 ms a chunk; a table of 24 float columns 23 ->
+15 ms) and chunks are a little smaller (2% on the bench table). DuckDB, Spark and pyarrow read it.
 """
 
 from __future__ import annotations
@@ -57,15 +62,19 @@ def _probe(column: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
         return column.slice(0, len(rows))
 
 
-def delta_columns(schema: pa.Schema, dictionary: list[str]) -> dict[str, str]:
-    """``column_encoding`` for the flat integer and time columns of ``schema`` that are not in
-    ``dictionary`` (Parquet allows no other encoding beside dictionary pages)."""
+def column_encodings(schema: pa.Schema, dictionary: list[str]) -> dict[str, str]:
+    """``column_encoding`` for the flat integer, time and floating-point columns of ``schema``
+    that are not in ``dictionary`` (Parquet allows no other encoding beside dictionary pages)."""
     chosen = set(dictionary)
-    return {
-        field.name: "DELTA_BINARY_PACKED"
-        for field in schema
-        if field.name not in chosen and _is_integer_like(field.type)
-    }
+    encodings: dict[str, str] = {}
+    for field in schema:
+        if field.name in chosen:
+            continue
+        if _is_integer_like(field.type):
+            encodings[field.name] = "DELTA_BINARY_PACKED"
+        elif pa.types.is_float32(field.type) or pa.types.is_float64(field.type):
+            encodings[field.name] = "BYTE_STREAM_SPLIT"
+    return encodings
 
 
 def _is_integer_like(data_type: pa.DataType) -> bool:

@@ -208,35 +208,56 @@ def _word_sums_short(lengths: np.ndarray, starts: np.ndarray, windows: np.ndarra
     """Word sums of short values (at most ``_SHORT_WORDS`` words): one pass per word position,
     each over every value at once, into preallocated buffers.
 
-    A value shorter than the word position still goes through the pass (its masked word is 0);
-    the constant ``mix(j*GOLDEN)`` it picks up there is subtracted once at the end, which is
-    cheaper than masking every pass.
+    Two shortcuts keep a pass cheap. While every value still has a whole word at the position,
+    no bytes are masked off. Once fewer than half the values reach the position, the pass runs
+    over those values alone (the others are done). Before that, a value shorter than the position
+    still goes through the pass (its masked word is 0); the constant ``mix(j*GOLDEN)`` it picks
+    up there is subtracted once at the end, which is cheaper than leaving it out of each pass.
     """
     n = len(lengths)
     sums = np.zeros(n, dtype=np.uint64)
     word_count = int((lengths.max(initial=0) + 7) // 8)
     if word_count == 0:
         return sums
+    lengths = lengths.astype(np.int64, copy=False)
+    whole_passes = int(lengths.min()) // 8  # positions where every value has all 8 bytes
     position = starts.astype(np.int64, copy=True)
-    remaining = lengths.astype(np.int64, copy=True)
+    remaining = lengths.copy()
     kept = np.empty(n, dtype=np.int64)
     scratch = np.empty(n, dtype=np.uint64)
     padding = np.zeros(word_count + 1, dtype=np.uint64)  # padding[j]: what a missing word j adds
+    rows: np.ndarray | None = None  # the values still hashed, once the passes are narrowed
+    padded_passes = word_count  # passes over every value, each adding padding to shorter ones
     for j in range(word_count):
+        if rows is None and j >= whole_passes and 2 * int(np.count_nonzero(remaining > 0)) < n:
+            rows = np.flatnonzero(remaining > 0)
+            padded_passes = j
+        elif rows is not None:
+            rows = rows[remaining > 0]
+        if rows is not None:
+            position, remaining = position[remaining > 0], remaining[remaining > 0]
+            kept, scratch = kept[: len(rows)], scratch[: len(rows)]
         # Fancy indexing, not np.take: take over this unaligned strided view is ten times slower.
         words = windows[position]
-        np.clip(remaining, 0, 8, out=kept)
-        words &= _WORD_MASKS[kept]
+        if j >= whole_passes:
+            np.clip(remaining, 0, 8, out=kept)
+            words &= _WORD_MASKS[kept]
         salt = np.uint64(j * int(_GOLDEN) % 2**64)
         words ^= salt
         mix(words, scratch)
-        sums += words
-        padding[j] = mix(np.array([salt], dtype=np.uint64))[0]
+        if rows is None:
+            sums += words
+            padding[j] = mix(np.array([salt], dtype=np.uint64))[0]
+        else:
+            sums[rows] += words  # each row once: a plain scatter
         position += 8
         remaining -= 8
-    # Value v has words_per_value[v] words; every later position added padding[j]: take it back.
-    missing = np.cumsum(padding[::-1], dtype=np.uint64)[::-1]  # missing[k] = sum of padding[k:]
-    sums -= missing[(lengths + 7) // 8]
+    # Value v has words_per_value[v] words; every later position it went through added
+    # padding[j]: take it back (missing[k] = sum of padding[k:]).
+    if padded_passes == 0:
+        return sums
+    missing = np.cumsum(padding[::-1], dtype=np.uint64)[::-1]
+    sums -= missing[np.minimum((lengths + 7) // 8, padded_passes)] - missing[padded_passes]
     return sums
 
 

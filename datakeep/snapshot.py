@@ -29,7 +29,7 @@ from datakeep.errors import DatasetError, InputDataError
 from datakeep.fsutil import file_signature, sync_files
 from datakeep.hashing import ENCODING_VERSION, StreamHasher, schema_columns, update_all
 from datakeep.ids import ObjectId
-from datakeep.parquet_encoding import delta_columns, dictionary_columns
+from datakeep.parquet_encoding import column_encodings, dictionary_columns
 from datakeep.parquet_io import iter_batches, open_parquet, without_views
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
@@ -96,7 +96,7 @@ def encode_chunk(table: pa.Table, dictionary: list[str] | None = None) -> bytes:
         compression_level=CHUNK_COMPRESSION_LEVEL,
         row_group_size=max(1, table.num_rows),
         use_dictionary=dictionary,
-        column_encoding=delta_columns(table.schema, dictionary) or None,
+        column_encoding=column_encodings(table.schema, dictionary) or None,
         write_statistics=True,
         store_schema=True,
     )

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datakeep.api import Repo
-from datakeep.parquet_encoding import delta_columns, dictionary_columns
+from datakeep.parquet_encoding import column_encodings, dictionary_columns
 from tests.conftest import SMALL_CHUNKS, make_table, write
 
 
@@ -44,7 +44,7 @@ def test_repeating_columns_get_dictionary_pages_and_distinct_ones_do_not() -> No
     assert {"tags.list.element", "point.x", "point.label", "coded"} <= chosen
 
 
-def test_integer_and_time_columns_without_dictionary_pages_are_delta_encoded() -> None:
+def test_columns_without_dictionary_pages_get_delta_or_byte_stream_split_encoding() -> None:
     schema = pa.schema(
         [
             ("id", pa.int64()),
@@ -54,12 +54,16 @@ def test_integer_and_time_columns_without_dictionary_pages_are_delta_encoded() -
             ("took", pa.duration("ms")),
             ("code", pa.int32()),
             ("price", pa.float64()),
+            ("ratio", pa.float32()),
+            ("rate", pa.float64()),
             ("name", pa.string()),
             ("tags", pa.list_(pa.int64())),
         ]
     )
-    assert delta_columns(schema, dictionary=["code", "tags.list.element"]) == {
-        name: "DELTA_BINARY_PACKED" for name in ("id", "small", "when", "day", "took")
+    assert column_encodings(schema, dictionary=["code", "rate", "tags.list.element"]) == {
+        **{name: "DELTA_BINARY_PACKED" for name in ("id", "small", "when", "day", "took")},
+        "price": "BYTE_STREAM_SPLIT",
+        "ratio": "BYTE_STREAM_SPLIT",
     }
 
 
@@ -85,11 +89,13 @@ def test_stored_chunks_and_restored_files_use_dictionary_pages_only_where_values
     stored_file = pq.ParquetFile(repo.repository.store.path(chunk.object))
     stored = _dictionary_encoded(stored_file)
     assert stored["region"] and not stored["email"] and not stored["id"]
-    # Integer and time columns without dictionary pages are delta-encoded; strings are not.
+    # Integer and time columns without dictionary pages are delta-encoded, floats byte-stream-split;
+    # strings are neither.
     group = stored_file.metadata.row_group(0)
     encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
     assert "DELTA_BINARY_PACKED" in encodings["id"] and "DELTA_BINARY_PACKED" in encodings["when"]
-    assert "DELTA_BINARY_PACKED" not in encodings["email"]
+    assert "BYTE_STREAM_SPLIT" in encodings["amount"]
+    assert "DELTA_BINARY_PACKED" not in encodings["email"] and "BYTE_STREAM_SPLIT" not in encodings["email"]
 
     restored = project / "restored.parquet"
     repo.checkout("HEAD", name="t", output=restored)

@@ -290,6 +290,21 @@ def test_align_rebuilds_the_rows_even_when_rows_repeat(base: list[int], new: lis
     assert again is not None and np.array_equal(again.ops, patch.ops)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=2**64 - 1) | st.integers(0, 6), min_size=1, max_size=60),
+    st.lists(st.integers(min_value=0, max_value=2**64 - 1) | st.integers(0, 8), min_size=1, max_size=60),
+)
+def test_each_new_row_finds_its_first_equal_base_row(base: list[int], new: list[int]) -> None:
+    """The lookup behind every patch: a new row's source is the first base row with its hash
+    (whatever the hash table does with repeats), -1 when there is none."""
+    found, source, repeated = patches._first_matches(np.array(base, np.uint64), np.array(new, np.uint64))
+    expected = [base.index(h) if h in base else -1 for h in new]
+    assert source.tolist() == expected
+    assert found.tolist() == [e >= 0 for e in expected]
+    assert repeated == (len(set(base)) < len(base))
+
+
 @pytest.mark.parametrize("distinct", [3, 30, 1000])
 def test_a_small_edit_of_a_table_of_few_distinct_rows_is_a_small_patch(distinct: int) -> None:
     """A table of few distinct rows (no key) edited in two places: the patch is a handful of
