@@ -165,7 +165,11 @@ def _snapshot_at_head(repo: Repository, name: str) -> bool:
 
 
 def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list[str]:
-    from datakeep.restore import write_manifest
+    """Write the dataset's files as of ``manifest`` over its tracked path; the paths written.
+    A file that already holds its version's content is left alone, as git leaves files that
+    match: switching between versions that share a dataset (or a pull that did not change it)
+    does not rewrite it, and the user's own bytes of that file stay."""
+    from datakeep.restore import write_file_entry
 
     base = repo.root / manifest.path
     _clear_other_kind(repo, index, manifest, base)
@@ -177,12 +181,24 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list
             if inner not in wanted:
                 stale.unlink()
                 index.forget_under(repo.relpath(stale))
-    paths = write_manifest(repo.store, manifest, base)
-    recorded = time.time_ns()
-    for entry, path in zip(manifest.files, paths, strict=True):
-        document = entry.to_dict()
-        index.remember(repo.relpath(path), file_signature(path), document, recorded)
-    return [repo.relpath(p) for p in paths]
+    written: list[str] = []
+    for entry in manifest.files:
+        path = base if manifest.kind == "file" else base / entry.path
+        if _holds(repo, index, path, entry.id):
+            continue
+        write_file_entry(repo.store, entry, path)
+        index.remember(repo.relpath(path), file_signature(path), entry.to_dict(), time.time_ns())
+        written.append(repo.relpath(path))
+    return written
+
+
+def _holds(repo: Repository, index: Index, path: Path, file_id: str) -> bool:
+    """Whether ``path`` holds the content ``file_id`` by the index: its stat is the one recorded
+    when it was last hashed or written (not racy), for that id. Anything else is rewritten."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    cached = index.lookup(repo.relpath(path), file_signature(path))
+    return cached is not None and cached.get("id") == file_id
 
 
 def _clear_other_kind(repo: Repository, index: Index, manifest: Manifest, base: Path) -> None:

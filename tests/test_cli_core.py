@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -370,3 +371,55 @@ def test_unchanged_commit_and_status_import_no_pyarrow_and_a_commit_no_pandas(pr
     assert imported("commit", "-m", "v2") == "['pyarrow'] 0"
     assert imported("status") == "[] 0"
     assert imported("commit", "-m", "again") == "[] 1"
+
+
+def _age(path: Path, seconds: int = 10) -> None:
+    """Date a file's last write back, so the index trusts its stat (not "racy", as git says)."""
+    past = path.stat().st_mtime - seconds
+    os.utime(path, (past, past))
+
+
+def test_checkout_leaves_files_that_already_hold_the_version_alone(initialized: Path) -> None:
+    project = initialized
+    untouched = project / "data" / "airports.parquet"
+    # The user's own bytes (gzip, small row groups): a rewrite would give datakeep's encoding.
+    write(untouched, make_table(300, seed=1), compression="gzip", row_group_size=50)
+    flights = project / "data" / "flights.parquet"
+    for path in (untouched, flights):
+        _age(path)
+    run("add", "data/airports.parquet", "--name", "airports")
+    run("add", "data/flights.parquet", "--name", "flights", "--key", "id")
+    first = run("commit", "-m", "one").output.strip().splitlines()[-1]
+    write(flights, make_table(6000))
+    _age(flights)
+    run("commit", "-m", "two")
+    before = untouched.stat()
+    original_bytes = untouched.read_bytes()
+
+    result = run("checkout", first)
+    assert result.exit_code == 0, result.output
+    assert "unchanged airports: the working copy already holds this version" in result.output
+    assert "restored flights: data/flights.parquet" in result.output
+    assert (untouched.stat().st_ino, untouched.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert untouched.read_bytes() == original_bytes
+    assert pq.read_table(flights).num_rows == 5000
+    # flights was written moments ago: its stat is too fresh to vouch for it, so it is rewritten.
+    assert json.loads(run("checkout", first, "--json").output)["written"]["airports"] == []
+    assert "unchanged" in run("status").output
+
+
+def test_checkout_rewrites_a_file_whose_stat_no_longer_matches(initialized: Path) -> None:
+    flights = initialized / "data" / "flights.parquet"
+    _age(flights)
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "one")
+    # Same size and mtime put back, but another inode: the index cannot vouch for it any more.
+    stat = flights.stat()
+    replaced = flights.with_name("other.parquet")
+    write(replaced, make_table(5000, seed=9))
+    replaced.replace(flights)
+    os.utime(flights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    result = run("checkout", "HEAD", "--force")
+    assert result.exit_code == 0, result.output
+    assert "restored flights" in result.output
+    assert pq.read_table(flights).equals(make_table(5000))

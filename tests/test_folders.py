@@ -5,6 +5,7 @@ exporting a folder onto a file. Real Parquet files in tmp_path; the CLI through 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from datakeep import stats
 from datakeep.api import Repo
+from datakeep.checkout import CheckoutResult
 from datakeep.cli import cli
 from datakeep.diff import diff_files
 from datakeep.errors import DatasetError
@@ -400,3 +402,26 @@ def test_an_entity_folder_validates_every_part_file_it_is_made_of(project: Path)
     manifest = repo.manifest("customers")
     assert [f.path for f in manifest.files] == ["000000_0", "000001_0.parq"]
     assert manifest.validated is not None and manifest.validated["entity"] == "customers"
+
+
+def test_checkout_rewrites_only_the_part_files_that_differ(repo: Repo, project: Path) -> None:
+    folder = project / "events"
+    parts = [
+        write(folder / f"date=2024-01-0{day}" / "part-0.parquet", pa.table({"id": [day, day * 10]}))
+        for day in (1, 2, 3)
+    ]
+    for part in parts:
+        past = part.stat().st_mtime - 10  # old enough for the index to trust its stat
+        os.utime(part, (past, past))
+    repo.add(folder, name="events")
+    first = repo.commit(message="three days").id
+    write(parts[1], pa.table({"id": [2, 21]}))
+    repo.commit(message="day 2 corrected")
+    untouched = {part: part.stat().st_ino for part in (parts[0], parts[2])}
+
+    result = repo.checkout(first)
+    assert isinstance(result, CheckoutResult)
+    assert result.written == {"events": ["events/date=2024-01-02/part-0.parquet"]}
+    assert {part: part.stat().st_ino for part in untouched} == untouched
+    assert pq.read_table(parts[1]).column("id").to_pylist() == [2, 20]
+    assert [s.state for s in repo.status()] == ["unchanged"]

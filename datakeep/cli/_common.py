@@ -25,3 +25,13 @@ def color() -> bool:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def echo_restored(written: dict[str, list[str]]) -> None:
+    """One line per dataset a checkout, pull or clone touched: the files it wrote, or that the
+    working copy already held that version (nothing was rewritten)."""
+    for dataset, paths in written.items():
+        if paths:
+            click.echo(f"restored {dataset}: {', '.join(paths)}")
+        else:
+            click.echo(f"unchanged {dataset}: the working copy already holds this version")

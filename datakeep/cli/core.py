@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 
-from datakeep.cli._common import color, echo_json, json_option, open_repo
+from datakeep.cli._common import color, echo_json, echo_restored, json_option, open_repo
 from datakeep.errors import EXIT_NO
 from datakeep.ids import ObjectId
 
@@ -237,8 +237,7 @@ def checkout(rev: str, name: str | None, output: str | None, force: bool, as_jso
     if as_json:
         echo_json(result.to_dict())
         return
-    for dataset, paths in result.written.items():
-        click.echo(f"restored {dataset}: {', '.join(paths)}")
+    echo_restored(result.written)
     click.echo(
         f"HEAD {result.head}" if result.head != "unchanged" else f"HEAD unchanged ({result.commit[:10]} restored)"
     )

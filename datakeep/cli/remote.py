@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from datakeep.cli._common import echo_json, json_option
+from datakeep.cli._common import echo_json, echo_restored, json_option
 
 
 def _repository() -> Any:
@@ -186,8 +186,7 @@ def pull(remote_name: str | None, rev: str | None, name: str | None, no_checkout
         f"{_moved(result.received.objects, result.received.bytes)} received, {result.commits} new commit(s)"
     )
     _render_updates(result.updates, result.remote)
-    for dataset, paths in result.restored.items():
-        click.echo(f"restored {dataset}: {', '.join(paths)}")
+    echo_restored(result.restored)
 
 
 @click.command()
@@ -216,8 +215,7 @@ def clone(
         f"{kind} of {url} in {repo.root}: {result.ref} at {result.commit[:10]}, "
         f"{_moved(result.received.objects, result.received.bytes)} received"
     )
-    for dataset, paths in result.restored.items():
-        click.echo(f"restored {dataset}: {', '.join(paths)}")
+    echo_restored(result.restored)
 
 
 # -- ls-files ---------------------------------------------------------------------------------
