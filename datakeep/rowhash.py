@@ -230,12 +230,11 @@ def _word_sums_short(lengths: np.ndarray, starts: np.ndarray, windows: np.ndarra
     padded_passes = word_count  # passes over every value, each adding padding to shorter ones
     for j in range(word_count):
         if rows is None and j >= whole_passes and 2 * int(np.count_nonzero(remaining > 0)) < n:
-            rows = np.flatnonzero(remaining > 0)
+            rows = np.arange(n)
             padded_passes = j
-        elif rows is not None:
-            rows = rows[remaining > 0]
         if rows is not None:
-            position, remaining = position[remaining > 0], remaining[remaining > 0]
+            going = remaining > 0
+            rows, position, remaining = rows[going], position[going], remaining[going]
             kept, scratch = kept[: len(rows)], scratch[: len(rows)]
         # Fancy indexing, not np.take: take over this unaligned strided view is ten times slower.
         words = windows[position]
