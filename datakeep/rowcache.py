@@ -9,13 +9,15 @@ wrote a snapshot already held all of it in memory, so it leaves it here.
 This is a cache, not the store: ``.datakeep/cache/rows/<snapshot id>.arrow``, an uncompressed
 Arrow IPC file, written without fsync, never pushed, and ignored whenever it does not match the
 manifest it is read for (rows, key columns, the digest of the chunk list). Deleting it loses
-nothing but time. Only the newest few are kept.
+nothing but time. Only the newest two of each dataset are kept (see ``KEEP``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -27,12 +29,14 @@ import pyarrow as pa
 
 from datakeep.arrow_numpy import arrow_array, primitive_view
 from datakeep.digest import bytes_id
-from datakeep.fsutil import atomic_output
+from datakeep.fsutil import TEMP_PREFIX, atomic_output
 from datakeep.records.manifest import ChunkRef, Manifest
 from datakeep.repo import Repository
 
-#: Row indexes kept; a commit needs its parent's, a diff usually the last two.
-KEEP = 4
+#: Row indexes kept per dataset: a commit needs its parent's, a diff usually the last two. Counted
+#: per dataset, so a commit of many datasets, or of one that changes rarely, does not push another
+#: dataset's parent out (and its next commit onto the slow path).
+KEEP = 2
 #: Snapshots with more rows get no row index. An index is held in memory whole (16 bytes a row
 #: with an integer key, more with string keys), and a commit holds its parent's and its own: past
 #: this size that would make a commit's memory grow with the dataset. Without an index a commit
@@ -64,15 +68,20 @@ def _chunks_digest(chunks: Sequence[ChunkRef]) -> bytes:
     return bytes_id("\n".join(c.object for c in chunks).encode()).encode()
 
 
-def _path(repo: Repository, snapshot_id: str) -> Path:
-    return repo.dk / "cache" / "rows" / f"{snapshot_id}.arrow"
+def _path(repo: Repository, manifest: Manifest) -> Path:
+    return repo.dk / "cache" / "rows" / f"{_dataset_tag(manifest.name)}-{manifest.id}.arrow"
+
+
+def _dataset_tag(name: str) -> str:
+    """A file-name-safe stand-in for a dataset name (names may hold any character but ``/``)."""
+    return bytes_id(name.encode())[:16]
 
 
 def load(repo: Repository, manifest: Manifest | None) -> RowIndex | None:
     """The cached row index of ``manifest``, or None when there is none that matches it."""
     if manifest is None or manifest.rows > MAX_ROWS or HASH_COLUMN in manifest.key:
         return None
-    path = _path(repo, manifest.id)
+    path = _path(repo, manifest)
     try:
         with pa.OSFile(str(path), "rb") as source:
             table = pa.ipc.open_file(source).read_all()
@@ -100,7 +109,7 @@ def save(repo: Repository, manifest: Manifest, index: RowIndex) -> None:
     """Cache ``index`` for ``manifest``; best effort (a full disk only costs the next commit time)."""
     table = index.keys.append_column(HASH_COLUMN, arrow_array(index.hashes.astype(np.uint64, copy=False)))
     table = table.replace_schema_metadata({"format": FORMAT, "chunks": _chunks_digest(manifest.chunks)})
-    path = _path(repo, manifest.id)
+    path = _path(repo, manifest)
     with contextlib.suppress(OSError, pa.ArrowException):
         with (
             atomic_output(path, durable=False) as temp,
@@ -108,15 +117,28 @@ def save(repo: Repository, manifest: Manifest, index: RowIndex) -> None:
             pa.ipc.new_file(sink, table.schema) as writer,
         ):
             writer.write_table(table)
-        _prune(path.parent)
+        _prune(path.parent, _dataset_tag(manifest.name))
 
 
-def _prune(folder: Path) -> None:
-    entries = []
+#: Files named by snapshot id alone: the layout before indexes were kept per dataset.
+_UNTAGGED = re.compile(r"[0-9a-f]{32}\.arrow")
+
+
+def _prune(folder: Path, tag: str) -> None:
+    """Keep the newest ``KEEP`` indexes of the dataset tagged ``tag``; drop untagged ones, and
+    temporary files an interrupted save left an hour ago or more. Younger temporary files are left
+    alone: another dataset's save may be writing one right now."""
+    mine = []
+    stale_before = time.time_ns() - 3600 * 10**9
     for entry in os.scandir(folder):
         with contextlib.suppress(OSError):
-            entries.append((entry.stat().st_mtime_ns, entry.path))
-    for _, path in sorted(entries, reverse=True)[KEEP:]:
+            if _UNTAGGED.fullmatch(entry.name) or (
+                entry.name.startswith(TEMP_PREFIX) and entry.stat().st_mtime_ns < stale_before
+            ):
+                os.unlink(entry.path)
+            elif entry.name.startswith(f"{tag}-") and entry.name.endswith(".arrow"):
+                mine.append((entry.stat().st_mtime_ns, entry.path))
+    for _, path in sorted(mine, reverse=True)[KEEP:]:
         with contextlib.suppress(OSError):
             os.unlink(path)
 
