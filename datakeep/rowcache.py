@@ -6,7 +6,7 @@ recent versions needs both again. For a chunk stored as a patch they would other
 through its whole chain: decode and re-hash the literal rows of every level. The commit that
 wrote a snapshot already held all of it in memory, so it leaves it here.
 
-This is a cache, not the store: ``.datakeep/cache/rows/<snapshot id>.arrow``, an uncompressed
+This is a cache, not the store: ``.datakeep/cache/rows/<dataset tag>-<snapshot id>.arrow``, an uncompressed
 Arrow IPC file, written without fsync, never pushed, and ignored whenever it does not match the
 manifest it is read for (rows, key columns, the digest of the chunk list). Deleting it loses
 nothing but time. Only the newest two of each dataset are kept (see ``KEEP``).
