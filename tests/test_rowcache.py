@@ -210,11 +210,11 @@ def test_init_chunk_bytes_sets_the_chunk_size(tmp_path: Path) -> None:
 def test_diff_answers_the_same_from_the_cache_as_from_the_store(tmp_path: Path) -> None:
     repo, _ = chain(tmp_path)
     storage = Repository.discover(tmp_path)
-    for rev in ("HEAD", "HEAD~1"):
+    for rev in ("HEAD", "HEAD~3"):
         assert rowcache.load(storage, storage.manifest_at(_manifest_oid(storage, rev))) is not None
-    cached = repo.diff("HEAD~1", "HEAD").to_dict()
+    cached = repo.diff("HEAD~3", "HEAD").to_dict()
     shutil.rmtree(tmp_path / ".datakeep" / "cache" / "rows")
-    from_store = repo.diff("HEAD~1", "HEAD").to_dict()
+    from_store = repo.diff("HEAD~3", "HEAD").to_dict()
     assert cached == from_store
     rows = cached["datasets"][0]["rows"]
     assert rows["modified"] > 0 and rows["added"] > 0 and rows["removed"] > 0
