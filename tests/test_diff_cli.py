@@ -231,3 +231,39 @@ def test_installed_command_runs_without_pandas_at_start_up(tmp_path: Path) -> No
     probe = "import sys, datakeep.cli.diff; print('pandas' in sys.modules, 'pyarrow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_two_datasets_compare_as_one_with_rev_colon_name(two_versions: Path) -> None:
+    """`diff REV1:A REV2:B` compares dataset A with dataset B (two sources of one entity), not
+    each with itself: a gate on it must see their differences."""
+    project = two_versions
+    source = pq.read_table(project / "flights.parquet")
+    copy = source.slice(0, source.num_rows - 10)  # the partner feed lacks the last 10 rows
+    pq.write_table(copy, project / "partner.parquet")
+    assert invoke("add", "partner.parquet", "--name", "partner", "--key", "id")[0] == 0
+    assert invoke("commit", "-m", "partner feed")[0] == 0
+
+    code, out, _ = invoke("diff", "HEAD:flights", "HEAD:partner", "--json")
+    assert code == 0
+    report = json.loads(out)
+    jsonschema.validate(report, SCHEMA)
+    (compared,) = report["datasets"]
+    assert compared["name"] == "flights → partner"
+    assert (report["from"], report["to"]) == ("HEAD:flights", "HEAD:partner")
+    rows = compared["rows"]
+    assert (rows["removed"], rows["added"], rows["modified"], rows["unchanged"]) == (10, 0, 0, source.num_rows - 10)
+    assert invoke("diff", "HEAD:flights", "HEAD:partner", "--exit-code")[0] == 1
+    # v1's flights against today's partner feed: rows of both versions' edits show up.
+    code, out, _ = invoke("diff", "v1:flights", "HEAD:partner", "--stat")
+    assert code == 0 and "flights → partner: changed (by key id)" in out
+
+    pq.write_table(source, project / "partner.parquet")
+    assert invoke("commit", "-m", "partner caught up")[0] == 0
+    assert invoke("diff", "HEAD:flights", "HEAD:partner", "--exit-code")[0] == 0
+
+
+def test_rev_colon_name_pairs_refuse_what_cannot_be_meant(two_versions: Path) -> None:
+    code, _, err = invoke("diff", "HEAD:flights", "HEAD:nope")
+    assert code == 2 and "no dataset named 'nope' in HEAD (it has: flights)" in err
+    code, _, err = invoke("diff", "v1:flights", "v2:other", "--name", "flights")
+    assert code == 2 and "--name cannot be combined with two different datasets" in err

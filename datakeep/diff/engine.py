@@ -72,9 +72,11 @@ def diff(repo: Repository, a: str | None = None, b: str | None = None, **options
     opts = _options(options)
     old_rev, old_name = _split(a if a is not None else "HEAD")
     new_rev, new_name = _split(b) if b is not None else (None, None)
-    names = names or [n for n in (old_name, new_name) if n]
     old_entries = _revision_entries(repo, old_rev)
     new_entries = _revision_entries(repo, new_rev) if new_rev is not None else _working_entries(repo)
+    if old_name and new_name and old_name != new_name:
+        return _across(old_rev, old_name, old_entries, new_rev, new_name, new_entries, names, opts)
+    names = names or [n for n in (old_name, new_name) if n]
     wanted = names or sorted(set(old_entries) | set(new_entries))
     for name in wanted:
         if name not in old_entries and name not in new_entries:
@@ -82,6 +84,36 @@ def diff(repo: Repository, a: str | None = None, b: str | None = None, **options
     _check_names(opts, [(old_entries.get(name), new_entries.get(name)) for name in wanted])
     datasets = tuple(_dataset(name, old_entries.get(name), new_entries.get(name), opts) for name in wanted)
     return _finish(old_rev, new_rev or "working tree", datasets, opts)
+
+
+def _across(
+    old_rev: str,
+    old_name: str,
+    old_entries: dict[str, _Entry],
+    new_rev: str | None,
+    new_name: str,
+    new_entries: dict[str, _Entry],
+    names: list[str],
+    opts: DiffOptions,
+) -> DiffResult:
+    """``REV1:A REV2:B``: dataset A as of REV1 against dataset B as of REV2, as one comparison (two
+    sources of one entity, a copy against its original), reported under the name ``A → B``."""
+    if names:
+        raise UsageError(
+            f"--name cannot be combined with two different datasets ({old_name}, {new_name})",
+            "drop --name: REV1:A REV2:B already names what to compare",
+        )
+    sides = ((old_name, old_entries, old_rev), (new_name, new_entries, new_rev or "the working tree"))
+    for name, entries, rev in sides:
+        if name not in entries:
+            known = ", ".join(sorted(entries)) or "none"
+            raise DatasetError(
+                f"no dataset named '{name}' in {rev} (it has: {known})", "`datakeep show REV` lists them"
+            )
+    pair = (old_entries[old_name], new_entries[new_name])
+    _check_names(opts, [pair])
+    compared = _dataset(f"{old_name} → {new_name}", *pair, opts)
+    return _finish(f"{old_rev}:{old_name}", f"{new_rev or 'working tree'}:{new_name}", (compared,), opts)
 
 
 def diff_files(old: str | os.PathLike[str], new: str | os.PathLike[str], **options: Any) -> DiffResult:
