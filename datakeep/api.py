@@ -110,14 +110,17 @@ class Repo:
 
         return resolve(self._repo, rev)
 
-    def log(self, rev: str | None = None, *, limit: int | None = None) -> list[tuple[ObjectId, Commit]]:
-        """Commits reachable from ``rev`` (default HEAD), newest first."""
+    def log(
+        self, rev: str | None = None, *, limit: int | None = None, name: str | None = None
+    ) -> list[tuple[ObjectId, Commit]]:
+        """Commits reachable from ``rev`` (default HEAD), newest first; with ``name``, only those
+        that changed that dataset."""
         from datakeep.history import log
 
         if self._repo.head() is None and rev is None:
             return []
         start = self.resolve(rev) if rev else None
-        return log(self._repo, start, limit)
+        return log(self._repo, start, limit, dataset=name)
 
     def commit_info(self, rev: str = "HEAD") -> tuple[ObjectId, Commit]:
         oid = self.resolve(rev)

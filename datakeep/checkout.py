@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from datakeep.errors import DatasetError, UncommittedChangesError
@@ -29,9 +29,10 @@ class CheckoutResult:
     commit: ObjectId
     written: dict[str, list[str]]  # dataset -> paths written
     head: str  # what HEAD names afterwards ("branch main", "detached at <id>", "unchanged")
+    removed: dict[str, list[str]] = field(default_factory=dict)  # dataset -> files the version lacks
 
     def to_dict(self) -> dict[str, object]:
-        return {"commit": self.commit, "written": self.written, "head": self.head}
+        return {"commit": self.commit, "written": self.written, "removed": self.removed, "head": self.head}
 
 
 def manifest_for(repo: Repository, commit: Commit, name: str, rev: str) -> Manifest:
@@ -130,9 +131,12 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
         if not force:
             _refuse_uncommitted(repo, index, names, target)
         written: dict[str, list[str]] = {}
+        removed: dict[str, list[str]] = {}
         for dataset in names:
             manifest = repo.manifest_at(target.datasets[dataset].manifest)
-            written[dataset] = _restore_tracked(repo, index, manifest)
+            written[dataset], gone = _restore_tracked(repo, index, manifest)
+            if gone:
+                removed[dataset] = gone
             index.datasets[dataset] = TrackedDataset(
                 path=manifest.path, key=manifest.key, entity=manifest.entity, source=manifest.source
             )
@@ -151,7 +155,7 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
                 repo.refs.set_head(commit=commit_id)
                 head = f"detached at {commit_id[:10]}"
         index.save()
-    return CheckoutResult(commit=commit_id, written=written, head=head)
+    return CheckoutResult(commit=commit_id, written=written, head=head, removed=removed)
 
 
 def _snapshot(commit: Commit, name: str) -> str | None:
@@ -164,8 +168,9 @@ def _snapshot_at_head(repo: Repository, name: str) -> bool:
     return bool(head and name in repo.commit_at(head).datasets)
 
 
-def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list[str]:
-    """Write the dataset's files as of ``manifest`` over its tracked path; the paths written.
+def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> tuple[list[str], list[str]]:
+    """Write the dataset's files as of ``manifest`` over its tracked path; the paths written, and
+    the part files of a folder that the version lacks (removed).
     A file that already holds its version's content is left alone, as git leaves files that
     match: switching between versions that share a dataset (or a pull that did not change it)
     does not rewrite it, and the user's own bytes of that file stay."""
@@ -173,6 +178,7 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list
 
     base = repo.root / manifest.path
     _clear_other_kind(repo, index, manifest, base)
+    removed: list[str] = []
     if manifest.kind == "folder" and base.is_dir():
         wanted = {entry.path for entry in manifest.files}
         # The files that make up the folder now (the same choice a commit makes), so none left
@@ -181,6 +187,7 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list
             if inner not in wanted:
                 stale.unlink()
                 index.forget_under(repo.relpath(stale))
+                removed.append(repo.relpath(stale))
     written: list[str] = []
     for entry in manifest.files:
         path = base if manifest.kind == "file" else base / entry.path
@@ -189,7 +196,7 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> list
         write_file_entry(repo.store, entry, path)
         index.remember(repo.relpath(path), file_signature(path), entry.to_dict(), time.time_ns())
         written.append(repo.relpath(path))
-    return written
+    return written, removed
 
 
 def _holds(repo: Repository, index: Index, path: Path, file_id: str) -> bool:

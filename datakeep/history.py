@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from datakeep.errors import EXIT_NO, DatakeepError
+from datakeep.errors import EXIT_NO, DatakeepError, DatasetError
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit, DatasetRef
 from datakeep.records.index import Index
@@ -222,12 +222,35 @@ def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:
     }
 
 
-def log(repo: Repository, start: ObjectId | None = None, limit: int | None = None) -> list[tuple[ObjectId, Commit]]:
+def log(
+    repo: Repository, start: ObjectId | None = None, limit: int | None = None, dataset: str | None = None
+) -> list[tuple[ObjectId, Commit]]:
+    """Commits reachable from ``start`` (default HEAD), newest first; with ``dataset``, only those
+    that changed it against their first parent (its content or definition, added or removed),
+    as `git log -- PATH` does. A dataset no commit there ever held is an error, not an empty log."""
     out: list[tuple[ObjectId, Commit]] = []
     if limit is not None and limit <= 0:
         return out
+    held = False
     for oid, commit in repo.ancestry(start if start is not None else repo.head()):
+        if dataset is not None:
+            held = held or dataset in commit.datasets
+            if not _changes(repo, commit, dataset):
+                continue
         out.append((oid, commit))
         if limit is not None and len(out) >= limit:
             break
+    if dataset is not None and not out and not held:
+        raise DatasetError(
+            f"no commit in this history holds a dataset named '{dataset}'",
+            "`datakeep status` and `datakeep show REV` list dataset names",
+        )
     return out
+
+
+def _changes(repo: Repository, commit: Commit, dataset: str) -> bool:
+    """Whether ``commit`` changed ``dataset`` against its first parent. Unchanged datasets keep
+    their parent's manifest object, so comparing manifest ids catches content and definition."""
+    ref = commit.datasets.get(dataset)
+    parent_ref = repo.commit_at(commit.parents[0]).datasets.get(dataset) if commit.parents else None
+    return (ref.manifest if ref else None) != (parent_ref.manifest if parent_ref else None)

@@ -191,6 +191,10 @@ class RowIndexBuilder:
         chunks = manifest.chunks
         if not self.collecting or manifest.rows > MAX_ROWS or len(self._parts) != len(chunks):
             return None
+        if parent is not None and parent.keys.column_names != self.key:
+            # The dataset's key changed (`add` again with another --key): the parent's index holds
+            # other key columns, so chunks taken over unread cannot get theirs from it.
+            parent = None
         in_parent = parent.by_object() if parent is not None else {}
         keys: list[pa.Table] = []
         hashes: list[np.ndarray] = []

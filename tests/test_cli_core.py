@@ -423,3 +423,28 @@ def test_checkout_rewrites_a_file_whose_stat_no_longer_matches(initialized: Path
     assert result.exit_code == 0, result.output
     assert "restored flights" in result.output
     assert pq.read_table(flights).equals(make_table(5000))
+
+
+def test_log_name_shows_only_the_commits_that_changed_that_dataset(initialized: Path) -> None:
+    project = initialized
+    write(project / "data" / "airports.parquet", make_table(50, seed=2))
+    run("add", "data/flights.parquet", "--name", "flights", "--key", "id")
+    run("add", "data/airports.parquet", "--name", "airports")
+    first = run("commit", "-m", "both").output.strip().splitlines()[-1]
+    write(project / "data" / "flights.parquet", make_table(5100))
+    second = run("commit", "-m", "more flights").output.strip().splitlines()[-1]
+    run("add", "data/airports.parquet", "--name", "airports", "--key", "id")  # a new definition only
+    third = run("commit", "-m", "airports keyed").output.strip().splitlines()[-1]
+
+    def ids(*args: str) -> list[str]:
+        return [entry["id"] for entry in json.loads(run("log", "--json", *args).output)]
+
+    assert ids() == [third, second, first]
+    assert ids("--name", "flights") == [second, first]
+    assert ids("--name", "airports") == [third, first]
+    assert ids("--name", "flights", "-n", "1") == [second]
+    stat = run("log", "--stat", "--name", "flights").output
+    assert "flights: 5,000 → 5,100 rows" in stat and "airports" not in stat
+    missing = run("log", "--name", "nope")
+    assert missing.exit_code == 2
+    assert "no commit in this history holds a dataset named 'nope'" in missing.output

@@ -108,9 +108,30 @@ def test_checkout_removes_part_files_of_any_name_the_version_lacks(repo: Repo, p
     write(folder / "000000_0", pa.table({"id": [3]}))
     assert [s.state for s in repo.status()] == ["modified"]
     repo.commit(message="three files")
-    repo.checkout(first)
+    result = repo.checkout(first)
     assert sorted(p.name for p in folder.iterdir()) == ["a.parquet"]
     assert [s.state for s in repo.status()] == ["unchanged"]
+    assert isinstance(result, CheckoutResult)
+    assert sorted(result.removed["f"]) == ["f/000000_0", "f/b.pq"]
+
+
+def test_checkout_that_only_removes_part_files_says_so(project: Path) -> None:
+    folder = project / "events"
+    for day in (1, 2):
+        part = write(folder / f"day={day}" / "part-0.parquet", pa.table({"id": [day]}))
+        past = part.stat().st_mtime - 10  # old enough for the index to trust its stat
+        os.utime(part, (past, past))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    assert runner.invoke(cli, ["add", "events", "--name", "events"]).exit_code == 0
+    assert runner.invoke(cli, ["commit", "-m", "two days"]).exit_code == 0
+    (folder / "day=2" / "part-0.parquet").unlink()
+    assert runner.invoke(cli, ["commit", "-m", "one day"]).exit_code == 0
+    write(folder / "day=2" / "part-0.parquet", pa.table({"id": [2]}))  # back, uncommitted
+    result = runner.invoke(cli, ["checkout", "HEAD", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "restored events: removed events/day=2/part-0.parquet" in result.output
+    assert not (folder / "day=2" / "part-0.parquet").exists()
 
 
 def test_a_folder_with_only_bookkeeping_files_is_refused_at_add(project: Path) -> None:

@@ -291,3 +291,22 @@ def test_a_key_named_like_the_hash_column_gets_no_index_and_still_commits(tmp_pa
     repo.commit(message="v2")
     assert not list((tmp_path / ".datakeep" / "cache" / "rows").glob("*.arrow"))
     assert repo.diff("HEAD~1", "HEAD").dataset("a").rows.modified == 100
+
+
+def test_a_new_key_on_unchanged_data_commits(tmp_path: Path) -> None:
+    """`add` again with a key, data untouched: the file is taken over unread, and the parent's
+    index holds no key columns to give it; the commit must still go through (it once failed
+    with a KeyError), and the next commit and diff by that key answer right."""
+    repo = Repo.init(tmp_path, chunk_bytes=SMALL_CHUNKS)
+    path = tmp_path / "d.parquet"
+    table = make_table(3_000)
+    pq.write_table(table, path)
+    repo.add(path, name="d")
+    repo.commit(message="no key")
+    repo.add(path, name="d", key=["id"])
+    keyed = repo.commit(message="keyed")
+    assert keyed.changed == ("d",) and repo.manifest("d").key == ("id",)
+    pq.write_table(table.slice(0, 2_990), path)
+    repo.commit(message="ten fewer")
+    rows = repo.diff("HEAD~1", "HEAD").to_dict()["datasets"][0]["rows"]
+    assert (rows["removed"], rows["added"], rows["modified"]) == (10, 0, 0)

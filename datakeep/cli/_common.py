@@ -27,11 +27,15 @@ def color() -> bool:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
-def echo_restored(written: dict[str, list[str]]) -> None:
-    """One line per dataset a checkout, pull or clone touched: the files it wrote, or that the
-    working copy already held that version (nothing was rewritten)."""
+def echo_restored(written: dict[str, list[str]], removed: dict[str, list[str]] | None = None) -> None:
+    """One line per dataset a checkout, pull or clone touched: the files it wrote and the part
+    files it removed, or that the working copy already held that version (nothing changed)."""
     for dataset, paths in written.items():
-        if paths:
-            click.echo(f"restored {dataset}: {', '.join(paths)}")
-        else:
+        gone = (removed or {}).get(dataset, [])
+        if not paths and not gone:
             click.echo(f"unchanged {dataset}: the working copy already holds this version")
+            continue
+        parts = [", ".join(paths)] if paths else []
+        if gone:
+            parts.append(f"removed {', '.join(gone)}")
+        click.echo(f"restored {dataset}: {'; '.join(parts)}")

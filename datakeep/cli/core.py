@@ -159,16 +159,17 @@ def commit(message: str, author: str | None, allow_empty: bool, no_verify: bool,
 @click.option("--stat", is_flag=True, help="Per dataset: rows and schema changes (stored; reads no data).")
 @click.option("-n", "--max-count", type=click.IntRange(min=0), help="Show at most this many commits.")
 @click.option("--oneline", is_flag=True, help="One line per commit.")
+@click.option("--name", "dataset", help="Only commits that changed this dataset (and only its --stat line).")
 @json_option
-def log(rev: str | None, stat: bool, max_count: int | None, oneline: bool, as_json: bool) -> None:
+def log(rev: str | None, stat: bool, max_count: int | None, oneline: bool, dataset: str | None, as_json: bool) -> None:
     """Show the commit history, newest first.
 
-    Example: datakeep log --stat
+    Example: datakeep log --stat --name flights
     """
     from datakeep.render.core import commit_json, log_text
 
     repo = open_repo()
-    entries = repo.log(rev, limit=max_count)
+    entries = repo.log(rev, limit=max_count, name=dataset)
     if as_json:
         echo_json([commit_json(oid, c) for oid, c in entries])
         return
@@ -181,7 +182,7 @@ def log(rev: str | None, stat: bool, max_count: int | None, oneline: bool, as_js
         refs.setdefault(oid, []).append(name)
     for name, oid in repo.tags().items():
         refs.setdefault(oid, []).append(f"tag: {name}")
-    click.echo(log_text(entries, stat=stat, refs=refs, color=color()) or "no commits yet")
+    click.echo(log_text(entries, stat=stat, refs=refs, color=color(), dataset=dataset) or "no commits yet")
 
 
 @click.command()
@@ -237,7 +238,7 @@ def checkout(rev: str, name: str | None, output: str | None, force: bool, as_jso
     if as_json:
         echo_json(result.to_dict())
         return
-    echo_restored(result.written)
+    echo_restored(result.written, result.removed)
     click.echo(
         f"HEAD {result.head}" if result.head != "unchanged" else f"HEAD unchanged ({result.commit[:10]} restored)"
     )

@@ -186,7 +186,7 @@ def pull(remote_name: str | None, rev: str | None, name: str | None, no_checkout
         f"{_moved(result.received.objects, result.received.bytes)} received, {result.commits} new commit(s)"
     )
     _render_updates(result.updates, result.remote)
-    echo_restored(result.restored)
+    echo_restored(result.restored, result.removed)
 
 
 @click.command()

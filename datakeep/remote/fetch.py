@@ -40,6 +40,7 @@ class FetchResult:
     partial: bool
     updates: list[RefUpdate] = field(default_factory=list)
     restored: dict[str, list[str]] = field(default_factory=dict)
+    removed: dict[str, list[str]] = field(default_factory=dict)  # part files the version lacks
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -53,6 +54,7 @@ class FetchResult:
             "partial": self.partial,
             "refs": [u.to_dict() for u in self.updates],
             "restored": self.restored,
+            "removed": self.removed,
         }
 
 
@@ -272,7 +274,7 @@ def pull(
         repo.refs.update(ref, commit, expected=branch.old)
     updates.append(branch)
     if on_branch and restore:
-        result.restored = _restore(repo, ref[len(HEADS) + 1 :], name)
+        result.restored, result.removed = _restore(repo, ref[len(HEADS) + 1 :], name)
     return result
 
 
@@ -284,12 +286,14 @@ def _dirty(repo: Repository, name: str | None) -> list[str]:
     return [s.name for s in status(repo) if s.state in ("modified", "new") and name in (None, s.name)]
 
 
-def _restore(repo: Repository, branch: str, name: str | None) -> dict[str, list[str]]:
+def _restore(repo: Repository, branch: str, name: str | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(files written, files removed) per dataset, restoring the pulled branch."""
     from datakeep.checkout import checkout
 
     try:
-        return checkout(repo, branch, name=name, force=True).written
+        restored = checkout(repo, branch, name=name, force=True)
     except DatakeepError:
         if name is None:
             raise
-        return {}  # the dataset is not in that revision: nothing to restore
+        return {}, {}  # the dataset is not in that revision: nothing to restore
+    return restored.written, restored.removed

@@ -23,9 +23,12 @@ def commit_json(oid: ObjectId, commit: Commit) -> dict[str, Any]:
     }
 
 
-def stat_lines(commit: Commit) -> list[str]:
+def stat_lines(commit: Commit, dataset: str | None = None) -> list[str]:
+    """Per changed dataset (only ``dataset`` when given), what the commit's stored summary says."""
     lines = []
     for name, s in sorted(commit.summary.items()):
+        if dataset is not None and name != dataset:
+            continue
         if s.get("removed"):
             lines.append(f"  {name}: dataset removed")
             continue
@@ -51,6 +54,7 @@ def log_text(
     stat: bool,
     refs: dict[ObjectId, list[str]],
     color: bool,
+    dataset: str | None = None,
 ) -> str:
     out: list[str] = []
     for oid, commit in entries:
@@ -63,7 +67,7 @@ def log_text(
         out.extend(f"    {line}" for line in commit.message.splitlines())
         if stat:
             out.append("")
-            out.extend(stat_lines(commit) or ["  (no dataset changed)"])
+            out.extend(stat_lines(commit, dataset) or ["  (no dataset changed)"])
         out.append("")
     return "\n".join(out).rstrip("\n")
 
