@@ -171,6 +171,7 @@ def _snapshot_at_head(repo: Repository, name: str) -> bool:
 def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> tuple[list[str], list[str]]:
     """Write the dataset's files as of ``manifest`` over its tracked path; the paths written, and
     the part files of a folder that the version lacks (removed).
+
     A file that already holds its version's content is left alone, as git leaves files that
     match: switching between versions that share a dataset (or a pull that did not change it)
     does not rewrite it, and the user's own bytes of that file stay."""
