@@ -119,11 +119,8 @@ class UnsupportedTypeError(DatakeepError):
 
 
 class UncommittedChangesError(DatakeepError):
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(
-            f"uncommitted changes in {', '.join(names)} would be overwritten",
-            "commit them first, or pass --force to discard them",
-        )
+    def __init__(self, names: list[str], hint: str = "commit them first, or pass --force to discard them") -> None:
+        super().__init__(f"uncommitted changes in {', '.join(names)} would be overwritten", hint)
         self.names = names
 
 

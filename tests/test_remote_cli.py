@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -83,3 +84,22 @@ def test_help_shows_examples() -> None:
     for command in (["remote"], ["push"], ["pull"], ["clone"], ["ls-files"], ["remote", "add"]):
         code, out, _ = run(*command, "--help")
         assert code == 0 and "Example:" in out
+
+
+def test_pull_over_uncommitted_changes_says_how_to_go_on(
+    folder_project: Project, folder_url: str, tmp_path: Path
+) -> None:
+    run("push")
+    assert run("clone", folder_url, str(tmp_path / "other"))[0] == 0
+    Project.open(tmp_path / "other", folder_project.flights).append(message="theirs")
+    assert run("-C", str(tmp_path / "other"), "push")[0] == 0
+    data = folder_project.root / "flights.parquet"
+    pq.write_table(pq.read_table(data).slice(0, 5), data)  # an uncommitted edit
+    code, _, err = run("-C", str(folder_project.root), "pull")
+    assert code == 2
+    assert "uncommitted changes in flights would be overwritten" in err
+    assert "`datakeep checkout HEAD --force`" in err and "--no-checkout" in err
+    assert "pass --force" not in err  # pull has no --force
+    assert run("-C", str(folder_project.root), "checkout", "HEAD", "--force")[0] == 0
+    code, out, _ = run("-C", str(folder_project.root), "pull")
+    assert code == 0 and "restored flights" in out

@@ -269,7 +269,11 @@ def pull(
         )
     on_branch = repo.refs.head_target()[0] == ref[len(HEADS) + 1 :]
     if on_branch and dirty:
-        raise UncommittedChangesError(dirty)
+        raise UncommittedChangesError(
+            dirty,
+            "discard them with `datakeep checkout HEAD --force` and pull again, or commit them first; "
+            "`pull --no-checkout` moves the branch without touching them",
+        )
     with repo.locked():
         repo.refs.update(ref, commit, expected=branch.old)
     updates.append(branch)
