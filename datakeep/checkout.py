@@ -12,7 +12,7 @@ from datakeep.errors import DatasetError, UncommittedChangesError
 from datakeep.fsutil import file_signature
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
-from datakeep.records.index import Index, TrackedDataset
+from datakeep.records.index import RACY_NS, Index, TrackedDataset
 from datakeep.records.manifest import Manifest
 from datakeep.records.refs import HEADS
 from datakeep.repo import Repository
@@ -132,15 +132,19 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
             _refuse_uncommitted(repo, index, names, target)
         written: dict[str, list[str]] = {}
         removed: dict[str, list[str]] = {}
+        restored: list[_Restored] = []
         for dataset in names:
             manifest = repo.manifest_at(target.datasets[dataset].manifest)
-            written[dataset], gone = _restore_tracked(repo, index, manifest)
+            files, gone = _restore_tracked(repo, index, manifest)
+            written[dataset] = [repo.relpath(f.path) for f in files]
+            restored += files
             if gone:
                 removed[dataset] = gone
             index.datasets[dataset] = TrackedDataset(
                 path=manifest.path, key=manifest.key, entity=manifest.entity, source=manifest.source
             )
             index.removed.discard(dataset)
+        _remember_restored(repo, index, restored)
         head = "unchanged"
         if not name:
             for dataset in [d for d in index.datasets if d not in target.datasets and _snapshot_at_head(repo, d)]:
@@ -168,9 +172,9 @@ def _snapshot_at_head(repo: Repository, name: str) -> bool:
     return bool(head and name in repo.commit_at(head).datasets)
 
 
-def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> tuple[list[str], list[str]]:
-    """Write the dataset's files as of ``manifest`` over its tracked path; the paths written, and
-    the part files of a folder that the version lacks (removed).
+def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> tuple[list[_Restored], list[str]]:
+    """Write the dataset's files as of ``manifest`` over its tracked path; the files written (for
+    the index, see `_remember_restored`), and the part files of a folder that the version lacks.
 
     A file that already holds its version's content is left alone, as git leaves files that
     match: switching between versions that share a dataset (or a pull that did not change it)
@@ -189,15 +193,37 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> tupl
                 stale.unlink()
                 index.forget_under(repo.relpath(stale))
                 removed.append(repo.relpath(stale))
-    written: list[str] = []
+    written: list[_Restored] = []
     for entry in manifest.files:
         path = base if manifest.kind == "file" else base / entry.path
         if _holds(repo, index, path, entry.id):
             continue
         write_file_entry(repo.store, entry, path)
-        index.remember(repo.relpath(path), file_signature(path), entry.to_dict(), time.time_ns())
-        written.append(repo.relpath(path))
+        written.append(_Restored(path, file_signature(path), entry.to_dict()))
     return written, removed
+
+
+@dataclass(frozen=True, slots=True)
+class _Restored:
+    path: Path
+    signature: tuple[int, int, int]  # right after it was written
+    entry: dict[str, object]  # its file entry, for the index
+
+
+def _remember_restored(repo: Repository, index: Index, restored: list[_Restored]) -> None:
+    """Record the files just written in the index, once the racy window after the newest write
+    has passed (at most ``RACY_NS``, 50 ms). Recorded at once, every one would be racy: the next
+    `status` would hash each again and the next checkout rewrite each, however large. A file
+    written to meanwhile (its stat moved) is left out: `status` hashes it."""
+    if not restored:
+        return
+    wait_ns = max(r.signature[1] for r in restored) + RACY_NS - time.time_ns()
+    if wait_ns > 0:
+        time.sleep(wait_ns / 1e9 + 0.001)
+    recorded = time.time_ns()
+    for item in restored:
+        if file_signature(item.path) == item.signature:
+            index.remember(repo.relpath(item.path), item.signature, item.entry, recorded)
 
 
 def _holds(repo: Repository, index: Index, path: Path, file_id: str) -> bool:
