@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -281,3 +283,51 @@ def test_stored_row_hashes_are_those_of_the_chunk_rows_also_across_batches(repo:
     for chunk in manifest.chunks:
         stored = hash_objects.decode(ObjectId(chunk.hashes), store.get(ObjectId(chunk.hashes)))
         assert np.array_equal(stored, row_hashes(read_chunk(store, chunk, schema)))
+
+
+def _aged(path: Path) -> None:
+    """Date a file's last write back, so the index trusts its stat (not racy)."""
+    past = path.stat().st_mtime - 10
+    os.utime(path, (past, past))
+
+
+def test_the_index_keeps_no_statistics_and_unchanged_files_get_their_parents(repo: Repo, project: Path) -> None:
+    """Statistics made most of the index, which `status` parses whole; a commit takes an
+    unchanged file's from its parent's manifest, and they match what reading it gives."""
+    folder = project / "events"
+    parts = [
+        write(folder / f"day={day}" / "part.parquet", make_table(300, seed=day, start_id=day * 1000))
+        for day in range(4)
+    ]
+    for part in parts:
+        _aged(part)
+    repo.add(folder, name="events", key=["id"])
+    repo.commit(message="four days")
+    write(parts[2], make_table(320, seed=9, start_id=2000))
+    result = repo.commit(message="day 2 again")
+    assert result.written["files_cached"] == 3 and result.written["files_read"] == 1
+    index = json.loads((project / ".datakeep" / "index.json").read_text())
+    assert index["files"] and all("stats" not in f["entry"] for f in index["files"].values())
+
+    scratch = Repo.init(project / "scratch")
+    shutil.copytree(folder, project / "scratch" / "events")
+    scratch.add(project / "scratch" / "events", name="events", key=["id"])
+    scratch.commit(message="read whole")
+    assert repo.manifest("events").stats == scratch.manifest("events").stats
+    assert repo.manifest("events").to_dict()["files"] == scratch.manifest("events").to_dict()["files"]
+
+
+def test_a_new_definition_after_a_checkout_keeps_the_statistics(repo: Repo, project: Path) -> None:
+    """`checkout` an older version, then `add` it again with a key: the unchanged file's
+    statistics come from that version (they were once committed empty)."""
+    path = write(project / "t.parquet", make_table(1_000))
+    repo.add(path, name="t")
+    first = repo.commit(message="one").id
+    write(path, make_table(1_100))
+    repo.commit(message="two")
+    repo.checkout(first)
+    old_stats = repo.manifest("t", rev=first).stats
+    repo.add(path, name="t", key=["id"])
+    repo.commit(message="keyed")
+    assert repo.manifest("t").key == ("id",)
+    assert repo.manifest("t").stats == old_stats and old_stats

@@ -82,7 +82,9 @@ class Index:
             path=path,
             datasets={n: TrackedDataset.from_dict(d) for n, d in data.get("datasets", {}).items()},
             files={
-                p: CachedFile(signature=tuple(f["sig"]), recorded_ns=f["at"], entry=f["entry"])
+                # Entries written before statistics left the index still hold them: dropped here,
+                # so the next save writes the lean form (see `remember`).
+                p: CachedFile(signature=tuple(f["sig"]), recorded_ns=f["at"], entry=_lean(f["entry"]))
                 for p, f in data.get("files", {}).items()
             },
             removed=set(data.get("removed", ())),
@@ -147,9 +149,20 @@ class Index:
         entry: dict[str, Any],
         recorded_ns: int | None = None,
     ) -> None:
-        self.files[relpath] = CachedFile(signature=signature, recorded_ns=recorded_ns or time.time_ns(), entry=entry)
+        """Cache ``entry`` (a FileEntry document) for the file at ``relpath`` with this stat. Its
+        statistics are left out: they were most of the index (6 KB a file on an 8-column table,
+        parsed by every `status`), and a commit takes an unchanged file's from its parent's
+        manifest instead (`snapshot._cached_entry`)."""
+        self.files[relpath] = CachedFile(
+            signature=signature, recorded_ns=recorded_ns or time.time_ns(), entry=_lean(entry)
+        )
 
     def forget_under(self, relpath: str) -> None:
         prefix = relpath.rstrip("/") + "/"
         for key in [k for k in self.files if k == relpath or k.startswith(prefix)]:
             del self.files[key]
+
+
+def _lean(entry: dict[str, Any]) -> dict[str, Any]:
+    """A cached file entry without its statistics."""
+    return {k: v for k, v in entry.items() if k != "stats"} if "stats" in entry else entry
