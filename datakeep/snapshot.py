@@ -331,6 +331,8 @@ class FileChunker:
         dk: Path | None = None,
         resume_key: str = "",
         previous_entry: FileEntry | None = None,
+        dictionaries: dict[pa.Schema, list[str]] | None = None,
+        quantiles: bool = True,
     ) -> None:
         self.encoding = encoding
         #: Where resume records live (`resume`), under which name, and the parent's entry for this
@@ -345,6 +347,10 @@ class FileChunker:
         self._previous_starts = np.cumsum([0] + [c.rows for c in previous[:-1]]) if previous else np.zeros(0)
         self._emitted_rows = 0
         self._dictionary: list[str] | None = None  # columns stored with dictionary pages
+        #: Choices of dictionary columns already made in this commit, by schema: the files of a
+        #: folder share one (the probe cost 3 ms a file, most of a small part file's commit).
+        self._dictionaries = dictionaries if dictionaries is not None else {}
+        self._quantiles = quantiles  # False for a file of a folder of several (see stats.finish)
         self._shift = 0  # old row position minus new row position, as of the last kept chunk
         self.path = path
         self.relpath = relpath
@@ -417,7 +423,9 @@ class FileChunker:
                     # Judged once per file, on its first batch: the same choice for every chunk
                     # whichever worker stores it first, at the cost of one probe per column
                     # (per chunk, that was 3 s of a 16 s commit of a 400-column table).
-                    self._dictionary = dictionary_columns(pa.Table.from_batches([batch]))
+                    if batch_schema not in self._dictionaries:
+                        self._dictionaries[batch_schema] = dictionary_columns(pa.Table.from_batches([batch]))
+                    self._dictionary = self._dictionaries[batch_schema]
                 boundary = row_hashes(batch, list(self.key) if self.key else None)
                 whole_rows = BatchHashes(batch) if self.key else None
                 start = 0
@@ -455,7 +463,7 @@ class FileChunker:
             rows=file_hasher.rows,
             schema=encode_schema(schema),
             chunks=chunks,
-            stats=table_stats.finish(),
+            stats=table_stats.finish(quantiles=self._quantiles),
         )
         if file_hasher.rows != total_rows:
             raise InputDataError(str(self.path), f"footer says {total_rows} rows but {file_hasher.rows} were read")
@@ -567,6 +575,7 @@ def build_snapshot(
     previous_entries = {entry.path: entry for entry in parent.files} if parent else {}
     params = ChunkParams.from_dict(parent.chunking) if parent and parent.chunking else None
     entries: list[FileEntry] = []
+    dictionaries: dict[pa.Schema, list[str]] = {}
     for inner, absolute in files:
         relpath = repo.relpath(absolute)
         signature = file_signature(absolute)
@@ -596,6 +605,8 @@ def build_snapshot(
                 dk=repo.dk,
                 resume_key=resume.record_key(name, relpath),
                 previous_entry=previous_entry,
+                dictionaries=dictionaries,
+                quantiles=kind == "file" or len(files) == 1,
             ).run()
             writer.stats.files_read += 1
             if kind == "folder":

@@ -187,7 +187,9 @@ class ColumnAccumulator:
                 return False
         return True
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self, quantiles: bool = True) -> dict[str, Any]:
+        """The statistics as stored; ``quantiles`` False leaves them out (a file of a folder of
+        several: `trim_samples` would drop them, `merge` computes the folder's)."""
         out: dict[str, Any] = {"count": self.count, "nulls": self.nulls}
         if self.min is not None:
             out["min"] = jsonable(self.min)
@@ -199,9 +201,10 @@ class ColumnAccumulator:
             out["m2"] = self.m2
             out["numeric_count"] = self.numeric_count
         if self.sample:
-            with np.errstate(all="ignore"):
-                qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
-            out["quantiles"] = [jsonable(float(q)) for q in qs]
+            if quantiles:
+                with np.errstate(all="ignore"):
+                    qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
+                out["quantiles"] = [jsonable(float(q)) for q in qs]
             out["sample"] = _rounded_sample(_evenly(self.sample, SAMPLE_SIZE))
         if self.counts is not None:
             out["distinct"] = len(self.counts)
@@ -252,8 +255,8 @@ class TableStats:
         for acc, column_state in zip(self.columns, state, strict=True):
             acc.restore(column_state)
 
-    def finish(self) -> dict[str, Any]:
-        return {name: acc.finish() for name, acc in zip(self.names, self.columns, strict=True)}
+    def finish(self, quantiles: bool = True) -> dict[str, Any]:
+        return {name: acc.finish(quantiles) for name, acc in zip(self.names, self.columns, strict=True)}
 
 
 def _as_float(value: Any) -> Any:
