@@ -19,6 +19,11 @@ def declared_encoding(document: dict[str, object]) -> int | None:
     return encoding if type(encoding) is int and encoding in ENCODINGS else None
 
 
+def unknown_encoding(document: dict[str, object]) -> str:
+    """How an error names the encoding ``document`` declares when `declared_encoding` refused it."""
+    return f"canonical encoding {document.get('encoding')!r}; this datakeep knows " + ", ".join(map(str, ENCODINGS))
+
+
 def bytes_id(data: bytes | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 

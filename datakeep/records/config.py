@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datakeep.digest import ALGORITHM, ENCODINGS, declared_encoding
+from datakeep.digest import ALGORITHM, declared_encoding, unknown_encoding
 from datakeep.errors import DatakeepError
 from datakeep.fsutil import atomic_write
 from datakeep.serialize import load_json, pretty_json
@@ -52,11 +52,7 @@ class Config:
             )
         encoding = declared_encoding(data)
         if encoding is None:
-            raise DatakeepError(
-                f"repository uses canonical encoding {data.get('encoding')!r}; this datakeep knows "
-                + ", ".join(map(str, ENCODINGS)),
-                "upgrade datakeep",
-            )
+            raise DatakeepError(f"repository uses {unknown_encoding(data)}", "upgrade datakeep")
         known = {"format", "version", "hash", "encoding", "remotes"}
         return cls(
             hash=data["hash"],

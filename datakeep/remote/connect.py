@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from datakeep.digest import ALGORITHM, ENCODINGS, declared_encoding
+from datakeep.digest import ALGORITHM, declared_encoding, unknown_encoding
 from datakeep.errors import DatakeepError, RemoteError
 from datakeep.remote.refs import RemoteRefs, refs_for
 from datakeep.serialize import load_json
@@ -125,11 +125,7 @@ class Remote:
             )
         encoding = declared_encoding(document)
         if encoding is None:
-            raise RemoteError(
-                f"{self.url} holds ids in canonical encoding {document.get('encoding')!r}; this datakeep knows "
-                + ", ".join(map(str, ENCODINGS)),
-                "upgrade datakeep",
-            )
+            raise RemoteError(f"{self.url} holds ids in {unknown_encoding(document)}", "upgrade datakeep")
         return encoding
 
     def ensure(self, encoding: int) -> int:
