@@ -523,6 +523,7 @@ def _cached_entry(
     cached: dict[str, Any] | None, previous: FileEntry | None, parent: Manifest | None, kind: str
 ) -> FileEntry | None:
     """The entry the stat cache vouches for, with its statistics; None when the file must be read.
+    ``previous`` is the parent's entry for this file (or for the file a renamed one replaced).
 
     The index keeps entries without statistics (`Index.remember`): on an 8-column table they were
     6 KB of every file's 6.3, and `status` parses the index whole. An unchanged file's statistics
@@ -531,8 +532,6 @@ def _cached_entry(
     """
     if cached is None:
         return None
-    if parent is not None and previous is None and kind == "file" and parent.kind == "file":
-        previous = parent.files[0]  # the tracked file was renamed
     if parent is None or previous is None or previous.id != cached.get("id") or previous.schema != cached.get("schema"):
         return None
     stats = parent.stats if kind == "file" and parent.kind == "file" else previous.stats
@@ -580,16 +579,16 @@ def build_snapshot(
         relpath = repo.relpath(absolute)
         signature = file_signature(absolute)
         recorded = time.time_ns()
-        entry = _cached_entry(index.lookup(relpath, signature), previous_entries.get(inner), parent, kind)
+        previous_entry = previous_entries.get(inner)
+        if previous_entry is None and kind == "file" and parent is not None and parent.kind == "file":
+            previous_entry = parent.files[0]  # the tracked file was renamed
+        entry = _cached_entry(index.lookup(relpath, signature), previous_entry, parent, kind)
         if entry is not None and all(repo.store.has(oid) for c in entry.chunks for oid in c.objects()):
             writer.stats.files_cached += 1
             entry = FileEntry.from_dict({**entry.to_dict(), "path": inner})
             if rows is not None:
                 rows.skip(len(entry.chunks))
         else:
-            previous_entry = previous_entries.get(inner)
-            if previous_entry is None and kind == "file" and parent is not None and parent.kind == "file":
-                previous_entry = parent.files[0]  # the tracked file was renamed
             previous = previous_entry.chunks if previous_entry is not None else ()
             entry, params = FileChunker(
                 path=absolute,

@@ -188,8 +188,9 @@ class ColumnAccumulator:
         return True
 
     def finish(self, quantiles: bool = True) -> dict[str, Any]:
-        """The statistics as stored; ``quantiles`` False leaves them out (a file of a folder of
-        several: `trim_samples` would drop them, `merge` computes the folder's)."""
+        """The statistics as stored; ``quantiles`` False leaves them out, for a file of a folder of
+        several: `merge` computes the folder's from the samples, and nothing reads a file's own
+        (they were a third of every file's statistics on an 8-column table)."""
         out: dict[str, Any] = {"count": self.count, "nulls": self.nulls}
         if self.min is not None:
             out["min"] = jsonable(self.min)
@@ -273,16 +274,10 @@ def absent(data_type: pa.DataType, rows: int) -> dict[str, Any]:
 
 def trim_samples(stats: dict[str, Any], file_count: int) -> dict[str, Any]:
     """One file's statistics with its sample cut to its share of a folder of ``file_count`` files,
-    so a manifest of thousands of files stays small. With more than one file its quantiles go too:
-    `merge` computes the dataset's from the files' samples, and nothing reads a file's own (they
-    were a third of every file's statistics on an 8-column table)."""
+    so a manifest of thousands of files stays small."""
     keep = max(16, SAMPLE_SIZE // max(1, file_count))
-    drop = {"quantiles"} if file_count > 1 else set()
     return {
-        column: {
-            **{k: v for k, v in values.items() if k not in drop},
-            **({"sample": values["sample"][:keep]} if "sample" in values else {}),
-        }
+        column: {**values, "sample": values["sample"][:keep]} if "sample" in values else values
         for column, values in stats.items()
     }
 
