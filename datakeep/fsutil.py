@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +36,36 @@ def fsync_dir(path: Path) -> None:
         _fsync(path)
 
 
+#: From this many files on, one syncfs(2) of their file system replaces an fsync of each: a
+#: folder of 2,000 small part files wrote 4,000 objects, and eight threads opening, syncing and
+#: closing them spent more time handing the GIL to each other than the disk took.
+SYNCFS_MIN_FILES = 256
+
+
+def _syncfs_all(paths: list[Path]) -> bool:
+    """syncfs(2) the file system holding ``paths`` (and their folders); False where that is not
+    possible (not Linux, or the files on more than one file system), for the caller to fsync."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    folders = {p.parent for p in paths}
+    try:
+        if len({os.stat(folder).st_dev for folder in folders}) != 1:
+            return False
+        fd = os.open(next(iter(folders)), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return bool(syncfs(fd) == 0)
+    finally:
+        os.close(fd)
+
+
 def sync_files(paths: list[Path]) -> None:
     """fsync many freshly written files (and their folders) in parallel.
 
@@ -40,6 +73,8 @@ def sync_files(paths: list[Path]) -> None:
     one parallel pass makes them durable before a ref can point at them.
     """
     if not paths:
+        return
+    if len(paths) >= SYNCFS_MIN_FILES and _syncfs_all(paths):
         return
     from concurrent.futures import ThreadPoolExecutor
 
@@ -52,12 +87,27 @@ def sync_files(paths: list[Path]) -> None:
         list(pool.map(fsync_dir, {p.parent for p in paths}))
 
 
+_temp_serial = itertools.count()
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new temp file beside ``path``, named for this process, thread and write: cheaper than
+    tempfile.mkstemp's random names (a tenth of storing a small object). The folder is made only
+    when missing, which spares a syscall per object; a name left by a killed process whose pid
+    came round again is skipped."""
+    while True:
+        tmp = path.parent / f"{TEMP_PREFIX}{path.name[:12]}-{os.getpid()}-{threading.get_ident()}-{next(_temp_serial)}"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            continue
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
     """Write ``data`` to ``path`` via temp file + fsync + rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    import tempfile  # here: reading commands never write, and it costs ~10 ms of start-up
-
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -144,6 +144,7 @@ def iter_batches(
     read_ahead: int = 0,
     first_row: int = 0,
     aligned: bool = False,
+    use_threads: bool = True,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of the file from row ``first_row`` on, turning mid-file damage into
     InputDataError.
@@ -154,8 +155,10 @@ def iter_batches(
     ``batch_rows`` (counted from the file's first row) or at the end of the file, whatever the
     row groups: what is computed batch by batch (statistics) is then the same for the same rows
     however the file was written, and whether a commit read it from the start or resumed it.
+    ``use_threads`` False decodes on the calling thread alone (for a small file, handing columns
+    to Arrow's thread pool costs more than it saves).
     """
-    batches = _batches(parquet, path, batch_rows, first_row)
+    batches = _batches(parquet, path, batch_rows, first_row, use_threads)
     if aligned:
         batches = _aligned(batches, first_row, batch_rows)
     if read_ahead <= 0:
@@ -164,7 +167,9 @@ def iter_batches(
     yield from _read_ahead(batches, read_ahead)
 
 
-def _batches(parquet: pq.ParquetFile, path: Path, batch_rows: int, first_row: int) -> Iterator[pa.RecordBatch]:
+def _batches(
+    parquet: pq.ParquetFile, path: Path, batch_rows: int, first_row: int, use_threads: bool
+) -> Iterator[pa.RecordBatch]:
     storable = without_views(parquet.schema_arrow)
     meta = parquet.metadata
     group, skip = 0, first_row
@@ -173,7 +178,7 @@ def _batches(parquet: pq.ParquetFile, path: Path, batch_rows: int, first_row: in
         group += 1
     try:
         for batch in parquet.iter_batches(
-            batch_size=batch_rows, row_groups=range(group, meta.num_row_groups), use_threads=True
+            batch_size=batch_rows, row_groups=range(group, meta.num_row_groups), use_threads=use_threads
         ):
             if skip:
                 # The row group holding ``first_row`` is decoded whole; its rows before it are not wanted.

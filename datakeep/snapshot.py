@@ -8,6 +8,7 @@ logical id the parent snapshot already has is neither encoded nor written again.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import threading
 import time
@@ -251,11 +252,19 @@ class BackgroundStats:
 
     ``keep_at``: rows (counted from the file's first) after which to keep a copy of the state,
     in ``states``, for a later commit to resume from (`resume`); ``first_row``: where the rows
-    fed start."""
+    fed start. ``inline``: update on the calling thread instead (a file of one batch, where a
+    thread's start and hand-overs cost more than the overlap saves)."""
 
-    def __init__(self, stats: column_stats.TableStats, first_row: int = 0, keep_at: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        stats: column_stats.TableStats,
+        first_row: int = 0,
+        keep_at: set[int] | None = None,
+        *,
+        inline: bool = False,
+    ) -> None:
         self.stats = stats
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="datakeep-stats")
+        self._pool = None if inline else ThreadPoolExecutor(max_workers=1, thread_name_prefix="datakeep-stats")
         self._queued: deque[Future[None]] = deque()
         self._position = first_row
         self._keep_at = keep_at or set()
@@ -264,6 +273,9 @@ class BackgroundStats:
             self.states[first_row] = stats.state()
 
     def add(self, batch: pa.RecordBatch) -> None:
+        if self._pool is None:
+            self._update(batch)
+            return
         while len(self._queued) >= MAX_IN_FLIGHT:
             self._queued.popleft().result()
         self._queued.append(self._pool.submit(self._update, batch))
@@ -278,6 +290,8 @@ class BackgroundStats:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if self._pool is None:
+            return
         try:
             if exc_info[0] is None:
                 for queued in self._queued:
@@ -312,6 +326,25 @@ def _joined(parts: list[tuple[BatchHashes, int, int]]) -> np.ndarray:
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
+@dataclass
+class PendingFile:
+    """A file read and hashed whose new chunks may still be being stored: only what its entry
+    and resume record need once they are (a folder's files wait here, thousands at a time)."""
+
+    entry: FileEntry  # without its chunks
+    slots: list[ChunkRef | Future[WrittenChunk]]
+    resume_at: tuple[Path, str] | None  # (.datakeep folder, record key) where records are kept
+    resume_record: Callable[[list[int]], resume.Record | None] | None  # given the chunks' rows
+
+    def result(self) -> FileEntry:
+        """The file's entry, once every chunk is stored; its resume record saved (or cleared)."""
+        chunks = tuple(s.result().ref if isinstance(s, Future) else s for s in self.slots)
+        if self.resume_at is not None:
+            record = self.resume_record([c.rows for c in chunks]) if self.resume_record is not None else None
+            resume.save(*self.resume_at, record)
+        return dataclasses.replace(self.entry, chunks=chunks)
+
+
 class FileChunker:
     """Streams one Parquet file into chunks, hashing the whole file and each chunk as it goes."""
 
@@ -332,7 +365,7 @@ class FileChunker:
         resume_key: str = "",
         previous_entry: FileEntry | None = None,
         dictionaries: dict[pa.Schema, list[str]] | None = None,
-        quantiles: bool = True,
+        folder_files: int = 1,
     ) -> None:
         self.encoding = encoding
         #: Where resume records live (`resume`), under which name, and the parent's entry for this
@@ -350,7 +383,7 @@ class FileChunker:
         #: Choices of dictionary columns already made in this commit, by schema: the files of a
         #: folder share one (the probe cost 3 ms a file, most of a small part file's commit).
         self._dictionaries = dictionaries if dictionaries is not None else {}
-        self._quantiles = quantiles  # False for a file of a folder of several (see stats.finish)
+        self._folder_files = folder_files  # how many files the dataset has (see stats.finish)
         self._shift = 0  # old row position minus new row position, as of the last kept chunk
         self.path = path
         self.relpath = relpath
@@ -359,7 +392,10 @@ class FileChunker:
         self.known = known
         self.writer = writer
 
-    def run(self) -> tuple[FileEntry, ChunkParams]:
+    def run(self) -> tuple[Callable[[], FileEntry], ChunkParams]:
+        """Read and hash the file and hand its new chunks to the writer. Returns a function that
+        waits for them to be stored and gives the file's entry: the caller reads the next file
+        meanwhile (waiting here kept the writer idle while a folder's next small file was read)."""
         parquet = open_parquet(self.path)
         schema = parquet.schema_arrow
         missing = [k for k in self.key if k not in schema.names]
@@ -407,9 +443,19 @@ class FileChunker:
             self._dictionary = resumed.dictionary
             position, hash_only_until = resumed.row, resumed.cut
         keep_at = probe.wanted_rows(params.max_rows, position) if probe else set()
-        with BackgroundStats(table_stats, position, keep_at) as background_stats:
+        # A file of one batch is read, hashed and counted on this thread: with a folder of
+        # thousands of small files, starting threads and handing each file between them took
+        # most of a commit (the chunk writer's workers still overlap one file with the next).
+        small = total_rows - position <= BATCH_ROWS
+        with BackgroundStats(table_stats, position, keep_at, inline=small) as background_stats:
             for batch in iter_batches(
-                parquet, self.path, BATCH_ROWS, read_ahead=READ_AHEAD, first_row=position, aligned=True
+                parquet,
+                self.path,
+                BATCH_ROWS,
+                read_ahead=0 if small else READ_AHEAD,
+                first_row=position,
+                aligned=True,
+                use_threads=not small,
             ):
                 background_stats.add(batch)
                 if position < hash_only_until:
@@ -444,30 +490,33 @@ class FileChunker:
                 position += batch.num_rows
             if pending:
                 slots.append(self._emit(batch_schema, pending, pending_hashes, pending_parts, file_hasher))
-        chunks = tuple(s.result().ref if isinstance(s, Future) else s for s in slots)
-        if self.dk is not None:
-            record = None
-            if probe is not None:
-                record = probe.record(
-                    self.path,
-                    file_hasher.hexdigest(),
-                    [c.rows for c in chunks],
-                    file_hasher.blocks,
-                    background_stats.states,
-                    self._dictionary or (),
-                )
-            resume.save(self.dk, self.resume_key, record)
-        entry = FileEntry(
-            path=self.relpath,
-            id=file_hasher.hexdigest(),
-            rows=file_hasher.rows,
-            schema=encode_schema(schema),
-            chunks=chunks,
-            stats=table_stats.finish(quantiles=self._quantiles),
-        )
         if file_hasher.rows != total_rows:
             raise InputDataError(str(self.path), f"footer says {total_rows} rows but {file_hasher.rows} were read")
-        return entry, params
+        file_id = file_hasher.hexdigest()
+        resume_record = None
+        if probe is not None:
+            resume_record = functools.partial(
+                probe.record,
+                self.path,
+                file_id,
+                blocks=file_hasher.blocks,
+                stats_at=background_stats.states,
+                dictionary=self._dictionary or (),
+            )
+        waiting = PendingFile(
+            entry=FileEntry(
+                path=self.relpath,
+                id=file_id,
+                rows=file_hasher.rows,
+                schema=encode_schema(schema),
+                chunks=(),
+                stats=table_stats.finish(files=self._folder_files),
+            ),
+            slots=slots,
+            resume_at=(self.dk, self.resume_key) if self.dk is not None else None,
+            resume_record=resume_record,
+        )
+        return waiting.result, params
 
     def _predecessor(self, middle: int) -> ChunkRef | None:
         """The old chunk holding the rows this new chunk most likely came from: the base for a
@@ -573,7 +622,10 @@ def build_snapshot(
     known = {**(known_elsewhere or {}), **({chunk.id: chunk for chunk in parent.chunks} if parent else {})}
     previous_entries = {entry.path: entry for entry in parent.files} if parent else {}
     params = ChunkParams.from_dict(parent.chunking) if parent and parent.chunking else None
-    entries: list[FileEntry] = []
+    slots: list[FileEntry | None] = []
+    # Files read whose chunks may still be being stored (position, wait, index record): the
+    # next file is read meanwhile, and the index remembers a file once its chunks are stored.
+    waiting: list[tuple[int, Callable[[], FileEntry], str, tuple[int, int, int], int]] = []
     dictionaries: dict[pa.Schema, list[str]] = {}
     for inner, absolute in files:
         relpath = repo.relpath(absolute)
@@ -590,7 +642,7 @@ def build_snapshot(
                 rows.skip(len(entry.chunks))
         else:
             previous = previous_entry.chunks if previous_entry is not None else ()
-            entry, params = FileChunker(
+            stored, params = FileChunker(
                 path=absolute,
                 relpath=inner,
                 key=tracked.key,
@@ -605,13 +657,17 @@ def build_snapshot(
                 resume_key=resume.record_key(name, relpath),
                 previous_entry=previous_entry,
                 dictionaries=dictionaries,
-                quantiles=kind == "file" or len(files) == 1,
+                folder_files=len(files) if kind == "folder" else 1,
             ).run()
             writer.stats.files_read += 1
-            if kind == "folder":
-                entry = _trim_file_stats(entry, len(files))
-            index.remember(relpath, signature, entry.to_dict(), recorded)
-        entries.append(entry)
+            waiting.append((len(slots), stored, relpath, signature, recorded))
+            slots.append(None)
+            continue
+        slots.append(entry)
+    for position, stored, relpath, signature, recorded in waiting:
+        slots[position] = entry = stored()
+        index.remember(relpath, signature, entry.to_dict(), recorded)
+    entries = [entry for entry in slots if entry is not None]
     # The decoded batches and chunk tables are gone: hand their memory back to the system now, so
     # the change summary that follows does not stack its peak on top of it (mimalloc and jemalloc
     # otherwise keep freed pages for a while).
@@ -645,10 +701,6 @@ def build_snapshot(
 
 def folder_id(entries: list[FileEntry] | tuple[FileEntry, ...]) -> str:
     return tracking.folder_id([(e.path, e.id) for e in entries])
-
-
-def _trim_file_stats(entry: FileEntry, file_count: int) -> FileEntry:
-    return FileEntry.from_dict({**entry.to_dict(), "stats": column_stats.trim_samples(entry.stats, file_count)})
 
 
 def file_schemas(entries: list[FileEntry] | tuple[FileEntry, ...]) -> list[tuple[str, pa.Schema]]:

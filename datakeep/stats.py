@@ -7,6 +7,7 @@ that did not change. Drift (PSI) and `show` read these numbers, never the data.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from typing import Any
@@ -48,6 +49,10 @@ class ColumnAccumulator:
         self.m2 = 0.0
         self.numeric_count = 0
         self.counts: dict[Any, int] | None = {} if self.kind in ("string", "bool", "numeric", "temporal") else None
+        # The first batch's value counts (Arrow's), not yet added to ``counts``: added only when a
+        # second batch comes or the state is taken. A file of one batch (a folder's small part
+        # file) then never turns its values into Python objects; `finish` ranks them in Arrow.
+        self._unfolded: pa.StructArray | None = None
         self.batch_distinct_max = 0
         # The sample: the finite values at rows whose position is a multiple of ``_stride``, a
         # power of two that grows with the rows seen. It depends on the rows alone, not on how
@@ -143,6 +148,7 @@ class ColumnAccumulator:
 
     def state(self) -> dict[str, Any]:
         """Everything accumulated so far, as plain values (`restore` takes it back)."""
+        self._fold()
         state = dict(vars(self))
         state["counts"] = dict(self.counts) if self.counts is not None else None
         state["sample"] = list(self.sample)
@@ -169,28 +175,66 @@ class ColumnAccumulator:
         if len(counted) > MAX_TRACKED_DISTINCT:
             self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
             self.counts = None  # high cardinality: a top list would say nothing
+            self._unfolded = None
             return None
         values = counted.field("values")
+        if not self.counts and self._unfolded is None:
+            self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
+            self._unfolded = counted
+            return values
+        if not self._fold():
+            return None
         return values if self._add_counts(values.to_pylist(), counted.field("counts").to_pylist()) else None
+
+    def _fold(self) -> bool:
+        """Add the unfolded first batch's counts to ``counts``; False once they are not kept."""
+        unfolded, self._unfolded = self._unfolded, None
+        if unfolded is not None and self.counts is not None:
+            try:
+                return self._add_counts(unfolded.field("values").to_pylist(), unfolded.field("counts").to_pylist())
+            except (OverflowError, ValueError):  # times beyond Python's datetime: see `update`
+                self.counts = None
+        return self.counts is not None
+
+    def _top(self) -> dict[str, Any] | None:
+        """``distinct`` (exact) and ``top`` while the values are counted, else None."""
+        if self._unfolded is not None and not self.counts:
+            with contextlib.suppress(pa.ArrowException, OverflowError, ValueError):
+                return _ranked(self._unfolded)
+        if not self._fold():
+            return None
+        assert self.counts is not None
+        top = [[jsonable(k), self.counts[k]] for k in _top_values(self.counts)]
+        return {"distinct": len(self.counts), "distinct_exact": True, "top": top}
 
     def _add_counts(self, values: list[Any], counts: list[int]) -> bool:
         """Add counted values (None counts as a value but is not kept); False once too many."""
         assert self.counts is not None
         self.batch_distinct_max = max(self.batch_distinct_max, len(values))
+        if not self.counts:
+            # The first batch (a small file's only one) in one comprehension: its values are
+            # distinct, so nothing adds up.
+            self.counts = {_count_key(v): c for v, c in zip(values, counts, strict=True) if v is not None}
+            if len(self.counts) > MAX_TRACKED_DISTINCT:
+                self.counts = None
+                return False
+            return True
         for value, count in zip(values, counts, strict=True):
             if value is None:
                 continue
-            key = value.isoformat() if hasattr(value, "isoformat") else value
+            key = _count_key(value)
             self.counts[key] = self.counts.get(key, 0) + count
             if len(self.counts) > MAX_TRACKED_DISTINCT:
                 self.counts = None
                 return False
         return True
 
-    def finish(self, quantiles: bool = True) -> dict[str, Any]:
-        """The statistics as stored; ``quantiles`` False leaves them out, for a file of a folder of
-        several: `merge` computes the folder's from the samples, and nothing reads a file's own
-        (they were a third of every file's statistics on an 8-column table)."""
+    def finish(self, files: int = 1) -> dict[str, Any]:
+        """The statistics as stored, for a file of a folder of ``files`` (or a dataset's own). In a
+        folder of several a file keeps no quantiles (`merge` computes the folder's from the
+        samples, and nothing reads a file's own: they were a third of every file's statistics on
+        an 8-column table) and only its share of the sample, so that a manifest of thousands of
+        files stays small (`file_sample_size`)."""
         out: dict[str, Any] = {"count": self.count, "nulls": self.nulls}
         if self.min is not None:
             out["min"] = jsonable(self.min)
@@ -202,20 +246,65 @@ class ColumnAccumulator:
             out["m2"] = self.m2
             out["numeric_count"] = self.numeric_count
         if self.sample:
-            if quantiles:
+            if files == 1:
                 with np.errstate(all="ignore"):
                     qs = np.quantile(np.asarray(self.sample), np.linspace(0, 1, 21))
                 out["quantiles"] = [jsonable(float(q)) for q in qs]
-            out["sample"] = _rounded_sample(_evenly(self.sample, SAMPLE_SIZE))
-        if self.counts is not None:
-            out["distinct"] = len(self.counts)
-            out["distinct_exact"] = True
-            top = sorted(self.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_VALUES]
-            out["top"] = [[jsonable(k), c] for k, c in top]
+            # Cut to size before rounding: rounding goes value by value.
+            out["sample"] = _rounded_sample(_evenly(self.sample, file_sample_size(files)))
+        top = self._top()
+        if top is not None:
+            out.update(top)
         elif self.kind != "other":
             out["distinct"] = max(self.batch_distinct_max, 0)
             out["distinct_exact"] = False
         return out
+
+
+#: The one NaN that counts every NaN: NaN equals nothing, so a dict finds it only by identity.
+_NAN = float("nan")
+
+
+def _count_key(value: Any) -> Any:
+    """A counted value as a key of the top list: dates and times as ISO text."""
+    if value != value:
+        return _NAN
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def file_sample_size(files: int) -> int:
+    """How many sampled values a file of a folder of ``files`` keeps: its share of the folder's
+    `SAMPLE_SIZE`, and at least 16 (a dataset's own file keeps all of them)."""
+    return SAMPLE_SIZE if files <= 1 else max(16, SAMPLE_SIZE // files)
+
+
+def _top_values(counts: dict[Any, int]) -> list[Any]:
+    """The `TOP_VALUES` most frequent values, ties in value order (NaN last), as `_ranked` ranks
+    them. The count sort is stable, so it keeps the value order among equal counts."""
+    try:
+        ordered = sorted(counts, key=_nan_last)
+    except TypeError:  # values that do not compare (a column typed two ways over a folder's files)
+        ordered = sorted(counts, key=str)
+    return sorted(ordered, key=counts.__getitem__, reverse=True)[:TOP_VALUES]
+
+
+def _nan_last(value: Any) -> tuple[bool, Any]:
+    return (value != value, value)  # only NaN differs from itself
+
+
+def _ranked(counted: pa.StructArray) -> dict[str, Any]:
+    """Distinct count and top values of one batch's ``pc.value_counts``, ranked in Arrow: only
+    the top values become Python objects."""
+    values, counts = counted.field("values"), counted.field("counts")
+    if values.null_count:
+        present = values.is_valid()
+        values, counts = values.filter(present), counts.filter(present)
+    order = pc.sort_indices(
+        pa.table({"count": counts, "value": values}),
+        sort_keys=[("count", "descending"), ("value", "ascending")],
+    )[:TOP_VALUES]
+    top = zip(values.take(order).to_pylist(), counts.take(order).to_pylist(), strict=True)
+    return {"distinct": len(values), "distinct_exact": True, "top": [[jsonable(_count_key(v)), c] for v, c in top]}
 
 
 def _evenly(values: list[float], size: int) -> list[float]:
@@ -256,8 +345,9 @@ class TableStats:
         for acc, column_state in zip(self.columns, state, strict=True):
             acc.restore(column_state)
 
-    def finish(self, quantiles: bool = True) -> dict[str, Any]:
-        return {name: acc.finish(quantiles) for name, acc in zip(self.names, self.columns, strict=True)}
+    def finish(self, files: int = 1) -> dict[str, Any]:
+        """Every column's statistics (see `ColumnAccumulator.finish` for ``files``)."""
+        return {name: acc.finish(files) for name, acc in zip(self.names, self.columns, strict=True)}
 
 
 def _as_float(value: Any) -> Any:
@@ -270,16 +360,6 @@ def absent(data_type: pa.DataType, rows: int) -> dict[str, Any]:
     accumulator = ColumnAccumulator(data_type)
     accumulator.count = accumulator.nulls = rows
     return accumulator.finish()
-
-
-def trim_samples(stats: dict[str, Any], file_count: int) -> dict[str, Any]:
-    """One file's statistics with its sample cut to its share of a folder of ``file_count`` files,
-    so a manifest of thousands of files stays small."""
-    keep = max(16, SAMPLE_SIZE // max(1, file_count))
-    return {
-        column: {**values, "sample": values["sample"][:keep]} if "sample" in values else values
-        for column, values in stats.items()
-    }
 
 
 def merge(
@@ -353,7 +433,7 @@ def _merge_counts(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> 
         for value, count in c.get("top") or ():
             counts[value] = counts.get(value, 0) + count
     if all("top" in c and c.get("distinct_exact") for c in cols):
-        top = [[k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_VALUES]]
+        top = [[k, counts[k]] for k in _top_values(counts)]
         if all(c["distinct"] <= len(c["top"]) for c in cols):
             return {"top": top, "distinct": len(counts), "distinct_exact": True}
         if _disjoint(cols, data_type):

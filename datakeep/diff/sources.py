@@ -260,9 +260,7 @@ class FileSide(Side):
         for index in range(len(self.units)):
             if index not in self._seen:
                 self.hashes(index, (), None)  # statistics are gathered on the pass over a unit
-        parts = [s.finish(quantiles=len(self._stats) == 1) for s in self._stats]
-        if len(parts) > 1:
-            parts = [column_stats.trim_samples(part, len(parts)) for part in parts]
+        parts = [s.finish(files=len(self._stats)) for s in self._stats]
         rows = [f.metadata.num_rows for f in self._files]
         return column_stats.merge(parts, union=self.schema, rows=rows)
 

@@ -1,0 +1,93 @@
+"""Column statistics: the same numbers however a file's rows arrive in batches, top values ranked
+by count then value, and a folder file's share of the sample."""
+
+from __future__ import annotations
+
+import itertools
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from datakeep import stats
+
+COUNTED = ("count", "nulls", "min", "max", "distinct", "distinct_exact", "top")
+
+
+def _stats(table: pa.Table, cuts: list[int], files: int = 1) -> dict[str, dict[str, object]]:
+    """Statistics of ``table`` fed as batches cut at ``cuts`` (sorted row positions)."""
+    acc = stats.TableStats(table.schema)
+    bounds = [0, *sorted(set(cuts)), table.num_rows]
+    for start, end in itertools.pairwise(bounds):
+        if end > start:
+            acc.update(table.slice(start, end - start))
+    return acc.finish(files=files)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ints=st.lists(st.one_of(st.none(), st.integers(-5, 40)), min_size=1, max_size=300),
+    words=st.data(),
+    cuts=st.lists(st.integers(0, 300), max_size=4),
+)
+def test_counts_and_top_values_do_not_depend_on_the_batches(
+    ints: list[int | None], words: st.DataObject, cuts: list[int]
+) -> None:
+    """One batch is ranked in Arrow, several are added up in Python: both give the same answer."""
+    text = words.draw(
+        st.lists(
+            st.one_of(st.none(), st.sampled_from(["b", "a", "ab", "", "zz", "é"])),
+            min_size=len(ints),
+            max_size=len(ints),
+        )
+    )
+    table = pa.table({"n": pa.array(ints, pa.int64()), "s": pa.array(text, pa.string())})
+    whole, batched = _stats(table, []), _stats(table, [c for c in cuts if c < len(ints)])
+    for column in ("n", "s"):
+        assert {k: whole[column].get(k) for k in COUNTED} == {k: batched[column].get(k) for k in COUNTED}
+
+
+def test_top_values_rank_by_count_then_by_value() -> None:
+    table = pa.table({"n": pa.array([10, 9, 2, 2, 9, 100], pa.int64())})
+    for cuts in ([], [1, 3]):
+        assert _stats(table, cuts)["n"]["top"] == [[2, 2], [9, 2], [10, 1], [100, 1]]
+
+
+def test_a_column_of_more_distinct_values_than_tracked_keeps_no_top_list() -> None:
+    table = pa.table({"n": pa.array(range(stats.MAX_TRACKED_DISTINCT + 1), pa.int64())})
+    for cuts in ([], [600]):
+        out = _stats(table, cuts)["n"]
+        assert "top" not in out and out["distinct_exact"] is False
+
+
+def test_nan_counts_once_and_ranks_after_the_numbers() -> None:
+    nan = float("nan")
+    table = pa.table({"x": pa.array([nan, 1.0, nan, 2.0, 2.0], pa.float64())})
+    for cuts in ([], [1, 2, 4]):
+        out = _stats(table, cuts)["x"]
+        assert out["distinct"] == 3
+        assert [count for _, count in out["top"]] == [2, 2, 1]
+        assert out["top"][0][0] == 2.0 and out["top"][2][0] == 1.0
+
+
+def test_a_folder_file_keeps_its_share_of_the_sample_and_no_quantiles() -> None:
+    table = pa.table({"x": pa.array([float(v) for v in range(5000)])})
+    alone = _stats(table, [])["x"]
+    assert len(alone["sample"]) == stats.SAMPLE_SIZE and len(alone["quantiles"]) == 21
+    in_folder = _stats(table, [], files=100)["x"]
+    assert "quantiles" not in in_folder
+    assert len(in_folder["sample"]) == stats.file_sample_size(100) == 16
+    # Spread over the file, not its first rows.
+    assert min(in_folder["sample"]) < 500 and max(in_folder["sample"]) > 4000
+
+
+def test_the_state_of_a_first_batch_carries_its_counts() -> None:
+    """A resumed commit restores the statistics state taken after the first batch: its value
+    counts must be in it, not only in Arrow arrays the state leaves out."""
+    table = pa.table({"s": pa.array(["a", "b", "a", "c"])})
+    first = stats.TableStats(table.schema)
+    first.update(table.slice(0, 2))
+    resumed = stats.TableStats(table.schema)
+    resumed.restore(first.state())
+    resumed.update(table.slice(2))
+    assert resumed.finish()["s"]["top"] == _stats(table, [])["s"]["top"] == [["a", 2], ["b", 1], ["c", 1]]
