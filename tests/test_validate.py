@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import shutil
@@ -408,3 +409,34 @@ def test_nested_values_in_a_report_are_json_text(tmp_path: Path) -> None:
     cast = problems["cast_failed", "tags", "string"]
     assert [(v.value, v.count) for v in cast.values] == [('["a", "b"]', 2), ("[]", 1)]
     assert "cast_failed values='[\"a\", \"b\"]' ×2, '[]' ×1 → tags: cannot be read as string" in render_text(report)
+
+
+def test_times_become_the_zone_of_a_zoned_dtype(tmp_path: Path) -> None:
+    """Naive timestamps and dates are local times in the schema's zone, as text is; zoned ones
+    keep their instant; a local time the zone skips or repeats fails alone."""
+    write_schema(tmp_path, "z", "  at: {dtype: 'datetime64[ns, Europe/Berlin]', nullable: true}\n")
+    berlin = "Europe/Berlin"
+    naive = pa.array(
+        [dt.datetime(2024, 2, 1, 10), dt.datetime(2024, 3, 31, 2, 30), dt.datetime(2024, 10, 27, 2, 30), None],
+        pa.timestamp("us"),
+    )
+    zoned = pa.array([0, 3_600_000_000, None, None], pa.timestamp("us", tz="America/New_York"))
+    dates = pa.array([dt.date(2024, 1, 1), None, None, None])
+    text = pa.array(["2024-02-01T10:00:00", None, None, None])
+    for name, column in {"naive": naive, "zoned": zoned, "dates": dates, "text": text}.items():
+        pq.write_table(pa.table({"at": column}), tmp_path / f"{name}.parquet")
+    (tmp_path / "schemas" / "sources").mkdir()
+    (tmp_path / "schemas" / "sources" / "feed.yaml").write_text("entity: z\n")
+    canonical = tmp_path / "out.parquet"
+
+    report = map_file(tmp_path / "naive.parquet", source="feed", output=canonical, root=tmp_path)
+    assert {(p.kind, s.row) for p in report.problems for s in p.samples} == {("cast_failed", 1), ("cast_failed", 2)}
+    assert pq.read_table(canonical).column("at").to_pylist()[0] == pd.Timestamp("2024-02-01 10:00", tz=berlin)
+    for name, first in {
+        "zoned": pd.Timestamp("1970-01-01 00:00", tz="UTC"),
+        "dates": pd.Timestamp("2024-01-01 00:00", tz=berlin),
+        "text": pd.Timestamp("2024-02-01 10:00", tz=berlin),
+    }.items():
+        report = map_file(tmp_path / f"{name}.parquet", source="feed", output=canonical, root=tmp_path)
+        assert report.ok, (name, render_text(report))
+        assert pq.read_table(canonical).column("at").to_pylist()[0] == first, name

@@ -35,7 +35,7 @@ def target_kind(dtype: Any) -> str:
     if dtype is None:
         return "any"
     if isinstance(dtype, pd.DatetimeTZDtype):
-        return "other"
+        return "zoned"
     if isinstance(dtype, np.dtype) and dtype.kind == "O":
         # object holds any Python value (lists, dicts, bytes, Decimals): there is nothing to
         # convert it to, and pandas calling it a "string" dtype would turn a list into its repr.
@@ -61,6 +61,8 @@ def describe(cast: Cast | None, kind: str) -> str:
         return f"not a number with decimal '{cast.decimal}' and thousands '{cast.thousands or ''}'"
     if kind == "datetime":
         return "not an ISO date (YYYY-MM-DD); declare a cast with a format in the source mapping"
+    if kind == "zoned":
+        return "a local time the schema's time zone skips or repeats (a clock change)"
     return {"int": "not an integer", "float": "not a number", "bool": "not a boolean"}.get(
         kind, f"cannot be read as {kind}"
     )
@@ -83,7 +85,10 @@ def parse(arr: pa.Array, cast: Cast | None, dtype: Any) -> tuple[pa.Array, np.nd
         out = _bool(arr, cast)
     elif kind == "string":
         out = arr if pa.types.is_string(arr.type) else _safe_cast(arr, pa.string())
+    elif kind == "zoned" and (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)):
+        out = _zoned(arr, dtype)
     else:
+        # (Text for a zoned dtype: pandas reads it below, local times in the zone, as written.)
         return arr, np.zeros(len(arr), dtype=bool)
     failed = pc.and_(pc.is_valid(arr), pc.is_null(out))
     return out, failed.to_numpy(zero_copy_only=False)
@@ -158,6 +163,23 @@ def _datetime(arr: pa.Array, cast: Cast | None, unit: str) -> pa.Array:
     in_range = pc.and_(pc.greater_equal(year, low), pc.less_equal(year, high))
     out = pc.if_else(in_range, out, pa.scalar(None, out.type))
     return out.cast(target)
+
+
+def _zoned(arr: pa.Array, dtype: pd.DatetimeTZDtype) -> pa.Array:
+    """Timestamps or dates in ``dtype``'s zone: zoned ones converted (the same instants), naive
+    ones and dates read as local times there, as text is. A local time the zone skips or has
+    twice (clocks going forward or back) is null: it names no single instant."""
+    zone = str(dtype.tz)
+    target = pa.timestamp(dtype.unit, tz=zone)
+    try:
+        if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
+            return arr.cast(target)
+        naive = arr.cast(pa.timestamp(dtype.unit))
+        first = pc.assume_timezone(naive, timezone=zone, ambiguous="earliest", nonexistent="earliest")
+        last = pc.assume_timezone(naive, timezone=zone, ambiguous="latest", nonexistent="latest")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(len(arr), type=target)  # a zone Arrow does not know, or out of range
+    return pc.if_else(pc.equal(first, last), first, pa.scalar(None, first.type)).cast(target)
 
 
 def _strict_strptime(text: pa.Array, fmt: str) -> pa.Array:
