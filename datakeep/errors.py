@@ -24,7 +24,11 @@ class DatakeepError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} — {self.hint}" if self.hint else self.message
+        if not self.hint:
+            return self.message
+        # After a message of several lines (a validation report), on a line of its own: at the
+        # end of the report's last problem it read as part of that problem.
+        return f"{self.message}\n— {self.hint}" if "\n" in self.message else f"{self.message} — {self.hint}"
 
 
 class NotARepositoryError(DatakeepError):

@@ -40,6 +40,8 @@ def test_bad_data_refuses_the_commit_and_changes_nothing(project: Path) -> None:
     assert refused.exit_code == 1
     assert "failed validation against entity 'customers'" in refused.output
     assert "Schweiz" in refused.output  # the report names the raw value
+    # What to do comes on a line of its own, not at the end of the report's last problem.
+    assert refused.output.rstrip().splitlines()[-1].startswith("— fix the data")
     assert repo.repository.head() is None
     assert _objects(project) == before
     forced = CliRunner().invoke(cli, ["commit", "-m", "legacy load", "--no-verify"])

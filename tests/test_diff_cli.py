@@ -267,3 +267,15 @@ def test_rev_colon_name_pairs_refuse_what_cannot_be_meant(two_versions: Path) ->
     assert code == 2 and "no dataset named 'nope' in HEAD (it has: flights)" in err
     code, _, err = invoke("diff", "v1:flights", "v2:other", "--name", "flights")
     assert code == 2 and "--name cannot be combined with two different datasets" in err
+
+
+def test_floats_that_print_alike_are_shown_in_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit scale leaves 9999 * 0.01 = 99.99000000000001: '99.99 → 99.99' would say nothing."""
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"id": [1, 2], "eur": [99.99, 1.5]}), "shop.parquet")
+    pq.write_table(pa.table({"id": [1, 2], "eur": [9999 * 0.01, 2.5]}), "partner.parquet")
+    result = CliRunner().invoke(cli, ["diff", "shop.parquet", "partner.parquet", "--key", "id", "--html", "r.html"])
+    assert result.exit_code == 0, result.output
+    assert "eur: 99.99 → 99.99000000000001" in result.output
+    assert "eur: 1.5 → 2.5" in result.output  # rounding that tells them apart is kept
+    assert "99.99 → <b>99.99000000000001</b>" in Path("r.html").read_text()

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from datakeep.diff.result import ColumnDiff, DatasetDiff, DiffResult
+from datakeep.render.style import told_apart
 
 OLD_COLOR = "#8c9bab"
 NEW_COLOR = "#2f6fdf"
@@ -244,7 +245,9 @@ def _samples(d: DatasetDiff) -> str:
         key = ", ".join(f"{k}={_short(v)}" for k, v in s.key.items())
         if s.kind == "modified":
             change = "<br>".join(
-                f"<code>{escape(col)}</code>: {escape(_short(a))} → <b>{escape(_short(b))}</b>"
+                "<code>{}</code>: {} → <b>{}</b>".format(
+                    escape(col), *map(escape, told_apart(a, b, (_short(a), _short(b))))
+                )
                 for col, a, b in s.changes
             )
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from datakeep.diff.result import DatasetDiff, DiffResult
-from datakeep.render.style import count, paint
+from datakeep.render.style import count, paint, told_apart
 
 WIDTH = 80
 
@@ -95,7 +95,8 @@ def _samples(d: DatasetDiff) -> list[str]:
             continue
         for i, (column, old, new) in enumerate(s.changes):
             prefix = f"    ~ {key}" if i == 0 else "    " + " " * (len(key) + 2)
-            lines.append(_cut(f"{prefix}  {column}: {_value(old)} → {_value(new)}", WIDTH))
+            shown_old, shown_new = told_apart(old, new, (_value(old), _value(new)))
+            lines.append(_cut(f"{prefix}  {column}: {shown_old} → {shown_new}", WIDTH))
     return lines
 
 

@@ -29,3 +29,11 @@ def human_bytes(size: float) -> str:
 
 def count(n: int) -> str:
     return f"{n:,}"
+
+
+def told_apart(old: object, new: object, shown: tuple[str, str]) -> tuple[str, str]:
+    """``shown`` (a changed cell's old and new value as printed), or the two floats in full when
+    rounding printed them alike: 99.99 against 99.99000000000001, as a unit scale leaves it."""
+    if shown[0] == shown[1] and isinstance(old, float) and isinstance(new, float) and old != new:
+        return repr(old), repr(new)
+    return shown
