@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from datakeep.checkout import CheckoutResult
     from datakeep.history import CommitResult
     from datakeep.maintenance import FsckResult, GcResult
+    from datakeep.progress import Progress
     from datakeep.records.commit import Commit
     from datakeep.records.index import TrackedDataset
     from datakeep.records.manifest import Manifest
@@ -97,11 +98,16 @@ class Repo:
         author: str | None = None,
         allow_empty: bool = False,
         verify: bool = True,
+        progress: Progress | None = None,
     ) -> CommitResult:
-        """Snapshot every tracked dataset that changed; returns the new commit."""
+        """Snapshot every tracked dataset that changed; returns the new commit. ``progress``
+        (`datakeep.progress.Progress`) hears how many bytes of each dataset's changed files
+        have been read."""
         from datakeep.history import make_commit
 
-        return make_commit(self._repo, message=message, author=author, allow_empty=allow_empty, verify=verify)
+        return make_commit(
+            self._repo, message=message, author=author, allow_empty=allow_empty, verify=verify, progress=progress
+        )
 
     # -- history ---------------------------------------------------------------------------
     def resolve(self, rev: str = "HEAD") -> ObjectId:

@@ -12,6 +12,7 @@ from typing import Any
 
 from datakeep.errors import EXIT_NO, DatakeepError, DatasetError
 from datakeep.ids import ObjectId
+from datakeep.progress import Progress
 from datakeep.records.commit import Commit, DatasetRef
 from datakeep.records.index import Index
 from datakeep.records.manifest import Manifest
@@ -73,8 +74,10 @@ def make_commit(
     author: str | None = None,
     allow_empty: bool = False,
     verify: bool = True,
+    progress: Progress | None = None,
 ) -> CommitResult:
-    """Snapshot every tracked dataset that changed and move HEAD to a new commit."""
+    """Snapshot every tracked dataset that changed and move HEAD to a new commit; ``progress``
+    hears the bytes read of each dataset's files that changed."""
     if not message.strip():
         raise DatakeepError("empty commit message", 'pass one with -m "what changed"')
     with repo.locked():
@@ -125,6 +128,7 @@ def make_commit(
                     parent_rows=parent_rows,
                     rows=rows,
                     found=found[name],
+                    progress=progress,
                 )
                 seen.update((chunk.id, chunk) for chunk in manifest.chunks)
                 if (

@@ -32,6 +32,7 @@ from datakeep.hashing import ENCODING_VERSION, StreamHasher, schema_columns, upd
 from datakeep.ids import ObjectId
 from datakeep.parquet_encoding import column_encodings, dictionary_columns
 from datakeep.parquet_io import iter_batches, open_parquet, without_views
+from datakeep.progress import FileMeter, Progress
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.repo import Repository
@@ -366,6 +367,7 @@ class FileChunker:
         previous_entry: FileEntry | None = None,
         dictionaries: dict[pa.Schema, list[str]] | None = None,
         folder_files: int = 1,
+        on_rows: Callable[[int, int], None] | None = None,
     ) -> None:
         self.encoding = encoding
         #: Where resume records live (`resume`), under which name, and the parent's entry for this
@@ -384,6 +386,7 @@ class FileChunker:
         #: folder share one (the probe cost 3 ms a file, most of a small part file's commit).
         self._dictionaries = dictionaries if dictionaries is not None else {}
         self._folder_files = folder_files  # how many files the dataset has (see stats.finish)
+        self._on_rows = on_rows  # told (rows read, rows in the file) after each batch
         self._shift = 0  # old row position minus new row position, as of the last kept chunk
         self.path = path
         self.relpath = relpath
@@ -458,6 +461,8 @@ class FileChunker:
                 use_threads=not small,
             ):
                 background_stats.add(batch)
+                if self._on_rows is not None:
+                    self._on_rows(position + batch.num_rows, total_rows)
                 if position < hash_only_until:
                     head = min(batch.num_rows, hash_only_until - position)
                     file_hasher.update(batch.slice(0, head))
@@ -594,6 +599,19 @@ def _params_for(parquet: pq.ParquetFile, target_bytes: int) -> ChunkParams:
     return ChunkParams.for_row_width(uncompressed / rows if uncompressed else 64.0, target_bytes)
 
 
+@dataclass(frozen=True, slots=True)
+class _FilePlan:
+    """One file of a dataset being snapshot, and whether it must be read (no ``cached`` entry)."""
+
+    inner: str  # path inside the dataset
+    absolute: Path
+    relpath: str  # path in the project, as the index knows it
+    signature: tuple[int, int, int]
+    recorded: int  # when its stat was taken (the index's racy-clean rule)
+    previous: FileEntry | None  # the parent's entry for it
+    cached: FileEntry | None
+
+
 def build_snapshot(
     repo: Repository,
     name: str,
@@ -607,13 +625,15 @@ def build_snapshot(
     parent_rows: RowIndex | None = None,
     rows: RowIndexBuilder | None = None,
     found: tuple[str, list[tuple[str, Path]]] | None = None,
+    progress: Progress | None = None,
 ) -> Manifest:
     """Snapshot the working copy of one tracked dataset, storing only chunks not stored yet.
 
     ``known_elsewhere`` holds chunks of other datasets in the same commit, so the same rows
     tracked twice (a copy, another string encoding) are stored once. ``parent_rows`` (the
     parent's cached row index) spares rebuilding the hashes of patched predecessors; ``rows``
-    collects this snapshot's row index; ``found`` is what `tracking.dataset_files` already said.
+    collects this snapshot's row index; ``found`` is what `tracking.dataset_files` already said;
+    ``progress`` hears the bytes of the files read (labelled with the dataset's name).
     """
     if parent is not None and parent_rows is not None:
         for position, chunk in enumerate(parent.chunks):
@@ -622,51 +642,65 @@ def build_snapshot(
     known = {**(known_elsewhere or {}), **({chunk.id: chunk for chunk in parent.chunks} if parent else {})}
     previous_entries = {entry.path: entry for entry in parent.files} if parent else {}
     params = ChunkParams.from_dict(parent.chunking) if parent and parent.chunking else None
-    slots: list[FileEntry | None] = []
-    # Files read whose chunks may still be being stored (position, wait, index record): the
-    # next file is read meanwhile, and the index remembers a file once its chunks are stored.
-    waiting: list[tuple[int, Callable[[], FileEntry], str, tuple[int, int, int], int]] = []
-    dictionaries: dict[pa.Schema, list[str]] = {}
+    # Which files must be read, decided before any is: a progress display then knows how many
+    # bytes are coming.
+    plans: list[_FilePlan] = []
     for inner, absolute in files:
         relpath = repo.relpath(absolute)
         signature = file_signature(absolute)
-        recorded = time.time_ns()
         previous_entry = previous_entries.get(inner)
         if previous_entry is None and kind == "file" and parent is not None and parent.kind == "file":
             previous_entry = parent.files[0]  # the tracked file was renamed
-        entry = _cached_entry(index.lookup(relpath, signature), previous_entry, parent, kind)
-        if entry is not None and all(repo.store.has(oid) for c in entry.chunks for oid in c.objects()):
-            writer.stats.files_cached += 1
-            entry = FileEntry.from_dict({**entry.to_dict(), "path": inner})
-            if rows is not None:
-                rows.skip(len(entry.chunks))
-        else:
-            previous = previous_entry.chunks if previous_entry is not None else ()
+        cached = _cached_entry(index.lookup(relpath, signature), previous_entry, parent, kind)
+        if cached is not None and not all(repo.store.has(oid) for c in cached.chunks for oid in c.objects()):
+            cached = None
+        plans.append(_FilePlan(inner, absolute, relpath, signature, time.time_ns(), previous_entry, cached))
+    to_read = sum(plan.signature[0] for plan in plans if plan.cached is None)
+    if progress is not None and to_read:
+        progress.begin(name, to_read)
+    slots: list[FileEntry | None] = []
+    # Files read whose chunks may still be being stored (position, wait, plan): the next file is
+    # read meanwhile, and the index remembers a file once its chunks are stored.
+    waiting: list[tuple[int, Callable[[], FileEntry], _FilePlan]] = []
+    dictionaries: dict[pa.Schema, list[str]] = {}
+    try:
+        for plan in plans:
+            if plan.cached is not None:
+                writer.stats.files_cached += 1
+                slots.append(FileEntry.from_dict({**plan.cached.to_dict(), "path": plan.inner}))
+                if rows is not None:
+                    rows.skip(len(plan.cached.chunks))
+                continue
+            meter = FileMeter(progress, plan.signature[0]) if progress is not None else None
             stored, params = FileChunker(
-                path=absolute,
-                relpath=inner,
+                path=plan.absolute,
+                relpath=plan.inner,
                 key=tracked.key,
                 params=params,
                 known=known,
                 writer=writer,
-                previous=previous,
+                previous=plan.previous.chunks if plan.previous is not None else (),
                 rows=rows,
                 target_bytes=int(repo.config.extra.get("chunk_bytes") or 0),
                 encoding=repo.config.encoding,
                 dk=repo.dk,
-                resume_key=resume.record_key(name, relpath),
-                previous_entry=previous_entry,
+                resume_key=resume.record_key(name, plan.relpath),
+                previous_entry=plan.previous,
                 dictionaries=dictionaries,
                 folder_files=len(files) if kind == "folder" else 1,
+                on_rows=meter,
             ).run()
+            if meter is not None:
+                meter.finish()
             writer.stats.files_read += 1
-            waiting.append((len(slots), stored, relpath, signature, recorded))
+            waiting.append((len(slots), stored, plan))
             slots.append(None)
-            continue
-        slots.append(entry)
-    for position, stored, relpath, signature, recorded in waiting:
+    finally:
+        if progress is not None and to_read:
+            progress.end()
+    for position, stored, plan in waiting:
         slots[position] = entry = stored()
-        index.remember(relpath, signature, entry.to_dict(), recorded)
+        index.remember(plan.relpath, plan.signature, entry.to_dict(), plan.recorded)
     entries = [entry for entry in slots if entry is not None]
     # The decoded batches and chunk tables are gone: hand their memory back to the system now, so
     # the change summary that follows does not stack its peak on top of it (mimalloc and jemalloc

@@ -469,3 +469,57 @@ def test_status_after_a_checkout_reads_no_data(initialized: Path, monkeypatch: p
 
     monkeypatch.setattr(snapshot, "hash_file", no_reading)
     assert [(s.name, s.state) for s in Repo.open(initialized).status()] == [("flights", "unchanged")]
+
+
+class _Recorder:
+    """A `datakeep.progress.Progress` that keeps what it heard."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+
+    def begin(self, label: str, total: int) -> None:
+        self.events.append(("begin", (label, total)))
+
+    def advance(self, amount: int) -> None:
+        self.events.append(("advance", amount))
+
+    def end(self) -> None:
+        self.events.append(("end", None))
+
+
+def test_commit_progress_counts_the_bytes_of_the_files_it_reads(project: Path) -> None:
+    from datakeep.api import Repo
+
+    repo = Repo.init(project)
+    for day in range(3):
+        write(project / "events" / f"day={day}" / "part.parquet", make_table(300, seed=day))
+    write(project / "one.parquet", make_table(70_000))  # two batches: advanced twice at least
+    repo.add("events", name="events")
+    repo.add("one.parquet", name="one")
+    heard = _Recorder()
+    repo.commit(message="first", progress=heard)
+    sizes = {
+        "events": sum(p.stat().st_size for p in (project / "events").rglob("*.parquet")),
+        "one": (project / "one.parquet").stat().st_size,
+    }
+    begins = [value for kind, value in heard.events if kind == "begin"]
+    assert begins == [("events", sizes["events"]), ("one", sizes["one"])]
+    assert heard.events[-1] == ("end", None) and sum(kind == "end" for kind, _ in heard.events) == 2
+    advances = [value for kind, value in heard.events if kind == "advance"]
+    assert sum(advances) == sizes["events"] + sizes["one"] and all(a > 0 for a in advances)  # type: ignore[operator]
+    assert len(advances) >= 3 + 2
+
+    # Only what is read counts: one changed partition of the folder, the other dataset unchanged.
+    write(project / "events" / "day=1" / "part.parquet", make_table(301, seed=1))
+    heard = _Recorder()
+    repo.commit(message="second", progress=heard)
+    changed = (project / "events" / "day=1" / "part.parquet").stat().st_size
+    assert [value for kind, value in heard.events if kind == "begin"] == [("events", changed)]
+
+
+def test_commit_draws_no_progress_bar_when_stderr_is_not_a_terminal(initialized: Path) -> None:
+    run("add", "data/flights.parquet", "--name", "flights")
+    result = subprocess.run(
+        [sys.executable, "-m", "datakeep", "commit", "-m", "quiet"], capture_output=True, text=True, check=True
+    )
+    assert result.stderr == ""

@@ -39,3 +39,30 @@ def echo_restored(written: dict[str, list[str]], removed: dict[str, list[str]] |
         if gone:
             parts.append(f"removed {', '.join(gone)}")
         click.echo(f"restored {dataset}: {'; '.join(parts)}")
+
+
+class ProgressBar:
+    """`datakeep.progress.Progress` as a click bar on stderr, drawn only when stderr is a
+    terminal (never into a pipe, a log or a test's captured output) and the work is long: at
+    least ``min_total`` units (a commit reads 32 MiB in about a second)."""
+
+    def __init__(self, min_total: int = 0) -> None:
+        self.min_total = min_total
+        self._context: Any = None
+        self._bar: Any = None
+
+    def begin(self, label: str, total: int) -> None:
+        import sys
+
+        if total >= self.min_total and sys.stderr.isatty():
+            self._context = click.progressbar(length=total, label=label, file=sys.stderr)
+            self._bar = self._context.__enter__()
+
+    def advance(self, amount: int) -> None:
+        if self._bar is not None:
+            self._bar.update(amount)
+
+    def end(self) -> None:
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+            self._context = self._bar = None

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 
-from datakeep.cli._common import color, echo_json, echo_restored, json_option, open_repo
+from datakeep.cli._common import ProgressBar, color, echo_json, echo_restored, json_option, open_repo
 from datakeep.errors import EXIT_NO
 from datakeep.ids import ObjectId
 
@@ -136,7 +136,13 @@ def commit(message: str, author: str | None, allow_empty: bool, no_verify: bool,
 
     Example: datakeep commit -m "january load"
     """
-    result = open_repo().commit(message=message, author=author, allow_empty=allow_empty, verify=not no_verify)
+    result = open_repo().commit(
+        message=message,
+        author=author,
+        allow_empty=allow_empty,
+        verify=not no_verify,
+        progress=ProgressBar(min_total=32 * 2**20),
+    )
     if as_json:
         echo_json(result.to_dict())
         return
