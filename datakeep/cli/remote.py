@@ -6,14 +6,13 @@ stderr and only when stderr is a terminal.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from datakeep.cli._common import echo_json, echo_restored, json_option
+from datakeep.cli._common import ProgressBar, echo_json, echo_restored, json_option
 
 
 def _repository() -> Any:
@@ -23,26 +22,22 @@ def _repository() -> Any:
 
 
 class _Bar:
-    """A click progress bar on stderr, opened once the number of objects is known."""
+    """A transfer's progress callback (one call per object stored) on a `ProgressBar`, opened
+    once the number of objects is known."""
 
     def __init__(self, label: str) -> None:
         self.label = label
-        self._bar: Any = None
-        self._context: Any = None
+        self._bar = ProgressBar()
 
     def begin(self, total: int) -> None:
-        if total and sys.stderr.isatty():
-            self._context = click.progressbar(length=total, label=self.label, file=sys.stderr)
-            self._bar = self._context.__enter__()
+        if total:
+            self._bar.begin(self.label, total)
 
     def __call__(self, oid: str, size: int) -> None:
-        if self._bar is not None:
-            self._bar.update(1)
+        self._bar.advance(1)
 
     def close(self) -> None:
-        if self._context is not None:
-            self._context.__exit__(None, None, None)
-            self._context = self._bar = None
+        self._bar.end()
 
 
 @contextmanager
