@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from datakeep.errors import CorruptObjectError
 from datakeep.fsutil import atomic_output
 from datakeep.parquet_encoding import dictionary_columns
+from datakeep.partitions import partition_columns
 from datakeep.patches import rebuild_table
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.snapshot import decode_schema
@@ -85,15 +86,24 @@ def read_file_entry(store: ObjectStore, entry: FileEntry) -> pa.Table:
 
 def read_manifest(store: ObjectStore, manifest: Manifest) -> pa.Table:
     """The whole snapshot as one table (files concatenated in order for a folder dataset, with
-    the union of their columns: see `unify`)."""
+    the union of their columns: see `unify`; then its hive partition values as columns, as
+    `pyarrow.dataset` gives them, unless a file holds a column of that name: see `partitions`)."""
     tables = [read_file_entry(store, entry) for entry in manifest.files]
     if len(tables) == 1:
-        return tables[0]
-    union = union_schema(
-        [(e.path, t.schema) for e, t in zip(manifest.files, tables, strict=True)], f"dataset '{manifest.name}'"
-    )
-    tables = [conform(t, union, exact=True) for t in tables]
-    return pa.concat_tables(tables, promote_options="default").replace_schema_metadata(union.metadata)
+        table = tables[0]
+    else:
+        union = union_schema(
+            [(e.path, t.schema) for e, t in zip(manifest.files, tables, strict=True)], f"dataset '{manifest.name}'"
+        )
+        tables = [conform(t, union, exact=True) for t in tables]
+        table = pa.concat_tables(tables, promote_options="default").replace_schema_metadata(union.metadata)
+    if manifest.kind != "folder":
+        return table
+    paths, rows = [e.path for e in manifest.files], [e.rows for e in manifest.files]
+    for name, column in partition_columns(paths, rows).items():
+        if name not in table.column_names:
+            table = table.append_column(name, column)
+    return table
 
 
 def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path, *, durable: bool = True) -> None:

@@ -447,3 +447,30 @@ def test_checkout_rewrites_only_the_part_files_that_differ(repo: Repo, project: 
     assert {part: part.stat().st_ino for part in untouched} == untouched
     assert pq.read_table(parts[1]).column("id").to_pylist() == [2, 20]
     assert [s.state for s in repo.status()] == ["unchanged"]
+
+
+def test_read_gives_hive_partition_values_as_pyarrow_dataset_does(project: Path) -> None:
+    import pyarrow.dataset as ds
+
+    folder = project / "sales"
+    write(folder / "year=2024" / "m=01" / "c=a%20b" / "p.parquet", pa.table({"v": [1, 2]}))
+    write(folder / "year=2025" / "m=x" / "c=__HIVE_DEFAULT_PARTITION__" / "p.parquet", pa.table({"v": [3]}))
+    write(folder / "year=2026" / "m=07" / "c=z" / "p.parquet", pa.table({"v": [4]}))
+    repo = Repo.init(project)
+    repo.add(folder, name="sales")
+    repo.commit(message="v1")
+    read = repo.read("sales")
+    expected = ds.dataset(folder, partitioning="hive").to_table()
+    assert read.schema.names == ["v", "year", "m", "c"]
+    assert read.select(expected.schema.names).equals(expected)  # int32 year; m stays text ('x')
+    assert read.column("c").to_pylist() == ["a b", "a b", None, "z"]
+
+
+def test_a_column_a_file_holds_wins_over_its_partition_value(project: Path) -> None:
+    folder = project / "events"
+    write(folder / "day=1" / "p.parquet", pa.table({"day": ["monday"], "n": [1]}))
+    write(folder / "day=2" / "p.parquet", pa.table({"day": ["tuesday"], "n": [2]}))
+    repo = Repo.init(project)
+    repo.add(folder, name="events")
+    repo.commit(message="v1")
+    assert repo.read("events").to_pydict() == {"day": ["monday", "tuesday"], "n": [1, 2]}

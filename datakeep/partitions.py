@@ -1,0 +1,53 @@
+"""Hive partition values (`year=2024/region=EU/part-0.parquet`) as the columns readers expect.
+
+A folder dataset hashes each file's path with its content, so partition values are part of its
+identity; `Repo.read` adds them to the table as `pyarrow.dataset(..., partitioning="hive")` does:
+a column per key, in first-seen order, its values percent-decoded, ``__HIVE_DEFAULT_PARTITION__``
+and a file outside a key's folders null, typed int32 when every value is a 32-bit integer and
+string otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import unquote
+
+import numpy as np
+import pyarrow as pa
+
+#: Spark's and Hive's name for a null partition value.
+NULL_VALUE = "__HIVE_DEFAULT_PARTITION__"
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def hive_values(paths: Sequence[str]) -> dict[str, list[str | None]]:
+    """Per partition key (first-seen order), each path's value (None: null, or no such folder)."""
+    found: list[dict[str, str | None]] = []
+    for path in paths:
+        values: dict[str, str | None] = {}
+        for segment in path.split("/")[:-1]:
+            key, equals, value = segment.partition("=")
+            if equals and key:
+                decoded = unquote(value)
+                values[unquote(key)] = None if decoded == NULL_VALUE else decoded
+        found.append(values)
+    keys = dict.fromkeys(key for values in found for key in values)
+    return {key: [values.get(key) for values in found] for key in keys}
+
+
+def partition_columns(paths: Sequence[str], rows: Sequence[int]) -> dict[str, pa.Array]:
+    """The partition columns of files at ``paths`` holding ``rows`` rows each, concatenated in
+    that order."""
+    columns: dict[str, pa.Array] = {}
+    file_of_row = np.repeat(np.arange(len(paths), dtype=np.int32), np.asarray(rows, dtype=np.int64))
+    for key, values in hive_values(paths).items():
+        columns[key] = _typed(values).take(pa.array(file_of_row))
+    return columns
+
+
+def _typed(values: list[str | None]) -> pa.Array:
+    present = [v for v in values if v is not None]
+    if present and all(_INTEGER.fullmatch(v) and -(2**31) <= int(v) < 2**31 for v in present):
+        return pa.array([None if v is None else int(v) for v in values], pa.int32())
+    return pa.array(values, pa.string())
