@@ -41,7 +41,11 @@ from datakeep.rowhash import row_hashes
 from datakeep.tracking import dataset_files
 from datakeep.unify import union_schema
 
+#: Rows decoded at a time, at most: a power of two, so batches end on the hash blocks' bounds.
 BATCH_ROWS = 65536
+#: What a batch may take decoded, as `batch_rows_for` estimates it: a 400-column table in batches
+#: of 65,536 rows peaked at 1.7 GB (8,192 rows: 1.06 GB, in the same time).
+BATCH_BYTES = 64 * 2**20
 MAX_IN_FLIGHT = 4
 #: Batches decoded ahead of the hashing (on a reader thread).
 READ_AHEAD = 2
@@ -224,6 +228,29 @@ class ChunkWriter:
         self.stats.new_paths.clear()
 
 
+def batch_rows_for(schema: pa.Schema) -> int:
+    """Rows per batch for files of ``schema``: `BATCH_ROWS`, or fewer for a wide table, so a
+    batch stays near `BATCH_BYTES`. Judged from the types alone (text counted at 32 bytes a value),
+    so every commit of a file cuts its batches alike: statistics, gathered batch by batch, are
+    then the same for the same rows, resumed or not. A power of two, down to 1,024 rows."""
+    width = sum(_value_bytes(f.type) for f in schema) or 1
+    rows = BATCH_ROWS
+    while rows > 1024 and rows * width > BATCH_BYTES:
+        rows //= 2
+    return rows
+
+
+def _value_bytes(data_type: pa.DataType) -> int:
+    if pa.types.is_dictionary(data_type):
+        return _value_bytes(data_type.index_type)
+    if pa.types.is_struct(data_type):
+        return sum(_value_bytes(data_type.field(i).type) for i in range(data_type.num_fields)) or 1
+    try:
+        return max(1, data_type.bit_width // 8)
+    except ValueError:  # variable width: text, binary, lists, maps
+        return 32
+
+
 def hash_file(
     path: Path, encoding: int = ENCODING_VERSION, record: resume.Record | None = None
 ) -> tuple[str, pa.Schema, int]:
@@ -240,7 +267,8 @@ def hash_file(
             hasher = StreamHasher.resumed(parquet.schema_arrow, known)
             first_row = hasher.rows
     # Decoded ahead on a reader thread, as a commit does: the hashing overlaps the decoding.
-    for batch in iter_batches(parquet, path, BATCH_ROWS, read_ahead=READ_AHEAD, first_row=first_row):
+    batch_rows = batch_rows_for(parquet.schema_arrow)
+    for batch in iter_batches(parquet, path, batch_rows, read_ahead=READ_AHEAD, first_row=first_row):
         hasher.update(batch)
     # The decoded batches are gone; give their pages back to the system, not to the next phase.
     pa.default_memory_pool().release_unused()
@@ -449,12 +477,13 @@ class FileChunker:
         # A file of one batch is read, hashed and counted on this thread: with a folder of
         # thousands of small files, starting threads and handing each file between them took
         # most of a commit (the chunk writer's workers still overlap one file with the next).
-        small = total_rows - position <= BATCH_ROWS
+        batch_rows = batch_rows_for(batch_schema)
+        small = total_rows - position <= batch_rows
         with BackgroundStats(table_stats, position, keep_at, inline=small) as background_stats:
             for batch in iter_batches(
                 parquet,
                 self.path,
-                BATCH_ROWS,
+                batch_rows,
                 read_ahead=0 if small else READ_AHEAD,
                 first_row=position,
                 aligned=True,

@@ -331,3 +331,32 @@ def test_a_new_definition_after_a_checkout_keeps_the_statistics(repo: Repo, proj
     repo.commit(message="keyed")
     assert repo.manifest("t").key == ("id",)
     assert repo.manifest("t").stats == old_stats and old_stats
+
+
+def test_a_wide_table_is_read_in_fewer_rows_per_batch() -> None:
+    from datakeep.snapshot import BATCH_BYTES, batch_rows_for
+
+    narrow = make_table(10).schema
+    assert batch_rows_for(narrow) == BATCH_ROWS
+    wide = pa.schema(
+        [pa.field(f"s{i}", pa.string()) for i in range(200)] + [pa.field(f"f{i}", pa.float64()) for i in range(200)]
+    )
+    rows = batch_rows_for(wide)
+    assert rows == 8192 and rows * (200 * 32 + 200 * 8) <= BATCH_BYTES
+    assert BATCH_ROWS % rows == 0  # batches still end on the hash blocks' bounds
+    huge = pa.schema([pa.field(f"c{i}", pa.int64()) for i in range(100_000)])
+    assert batch_rows_for(huge) == 1024
+
+
+def test_a_wide_table_keeps_its_id_and_comes_back(repo: Repo, project: Path) -> None:
+    """Batches of a wide table are cut shorter; its id is still the whole table's content id."""
+    from datakeep.hashing import content_id
+
+    columns = {f"c{i}": pa.array(np.arange(20_000, dtype=np.int64) * i) for i in range(300)}
+    columns.update({f"s{i}": pa.array([f"v{j % 97}-{i}" for j in range(20_000)]) for i in range(40)})
+    table = pa.table(columns)
+    write(project / "wide.parquet", table, row_group_size=7_000)
+    repo.add("wide.parquet", name="wide")
+    repo.commit(message="wide")
+    assert repo.manifest("wide").id == str(content_id(table))
+    assert repo.read("wide").equals(table)
