@@ -121,3 +121,25 @@ def test_gc_keeps_what_refs_reach_and_removes_the_rest(tracked: Repo, project: P
     assert tracked.read("t", rev="v1").num_rows == 120_000
     with pytest.raises(DatakeepError):
         tracked.read("t", rev=doomed)
+
+
+def test_a_write_skips_a_temp_name_a_killed_writer_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temp names are pid, thread and a counter: a killed process of the same pid may have left
+    the next one. The write takes another name and leaves that file for gc."""
+    import itertools
+    import threading
+
+    from datakeep import fsutil
+
+    target = tmp_path / "objects" / "ab" / "cdef"
+    monkeypatch.setattr(fsutil, "_temp_serial", itertools.count(7))
+    target.parent.mkdir(parents=True)
+    stale = target.parent / f"{fsutil.TEMP_PREFIX}cdef-{os.getpid()}-{threading.get_ident()}-7"
+    stale.write_bytes(b"half an object")
+    fsutil.atomic_write(target, b"whole", mode=0o444)
+    assert target.read_bytes() == b"whole" and stale.read_bytes() == b"half an object"
+    with fsutil.atomic_output(tmp_path / "new" / "out.parquet") as temp:
+        assert temp.suffix == ".parquet" and temp.name.startswith(fsutil.TEMP_PREFIX)  # writers that look at the suffix
+        temp.write_bytes(b"streamed")
+    assert (tmp_path / "new" / "out.parquet").read_bytes() == b"streamed"
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted([stale.name, "cdef"])
