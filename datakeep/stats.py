@@ -211,14 +211,6 @@ class ColumnAccumulator:
         """Add counted values (None counts as a value but is not kept); False once too many."""
         assert self.counts is not None
         self.batch_distinct_max = max(self.batch_distinct_max, len(values))
-        if not self.counts:
-            # The first batch (a small file's only one) in one comprehension: its values are
-            # distinct, so nothing adds up.
-            self.counts = {_count_key(v): c for v, c in zip(values, counts, strict=True) if v is not None}
-            if len(self.counts) > MAX_TRACKED_DISTINCT:
-                self.counts = None
-                return False
-            return True
         for value, count in zip(values, counts, strict=True):
             if value is None:
                 continue
