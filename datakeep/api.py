@@ -75,6 +75,21 @@ class Repo:
         dataset, _ = add(self._repo, str(path), name=name, key=tuple(key), entity=entity, source=source)
         return dataset
 
+    def add_all(
+        self,
+        paths: list[str | os.PathLike[str]],
+        *,
+        key: list[str] | tuple[str, ...] = (),
+        entity: str | None = None,
+        source: str | None = None,
+    ) -> list[str]:
+        """Track each of ``paths`` as a dataset named after its file or folder (without its
+        extension), all or none; returns the names."""
+        from datakeep.worktree import add_all
+
+        added = add_all(self._repo, [str(p) for p in paths], key=tuple(key), entity=entity, source=source)
+        return [name for name, _ in added]
+
     def tracked(self) -> dict[str, TrackedDataset]:
         """The tracked datasets and their definitions (path, key, entity, source)."""
         return dict(self._repo.load_index().datasets)

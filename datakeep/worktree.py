@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from datakeep.errors import DatasetError
+from datakeep.errors import DatasetError, UsageError
 from datakeep.records.commit import Commit
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.repo import Repository
@@ -39,6 +40,53 @@ def add(
     source: str | None = None,
 ) -> tuple[str, TrackedDataset]:
     """Track ``path`` (a Parquet file or folder) as dataset ``name`` (default: the file stem)."""
+    return add_all(repo, [path], name=name, key=key, entity=entity, source=source)[0]
+
+
+def add_all(
+    repo: Repository,
+    paths: Sequence[str],
+    *,
+    name: str | None = None,
+    key: tuple[str, ...] = (),
+    entity: str | None = None,
+    source: str | None = None,
+) -> list[tuple[str, TrackedDataset]]:
+    """Track each of ``paths`` as a dataset named after its file or folder (``name`` only for a
+    single path), all or none: every path is checked before the index changes, in one update."""
+    if name is not None and len(paths) > 1:
+        raise UsageError(
+            f"--name names one dataset, and {len(paths)} paths were given",
+            "leave --name out to name each after its file, or add the paths one by one",
+        )
+    added = [_checked(repo, path, name, key, entity, source) for path in paths]
+    names = [dataset_name for dataset_name, _ in added]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DatasetError(
+            f"two paths would both be dataset '{twice[0]}'",
+            "add them one by one with --name, or rename one of the files",
+        )
+    with repo.locked():
+        index = repo.load_index()
+        for dataset_name, tracked in added:
+            for other, existing in index.datasets.items():
+                if other != dataset_name and existing.path == tracked.path:
+                    raise DatasetError(
+                        f"{tracked.path} is already tracked as dataset '{other}'",
+                        f"use --name {other}, or `datakeep rm {other}` first",
+                    )
+        for dataset_name, tracked in added:
+            index.datasets[dataset_name] = tracked
+            index.removed.discard(dataset_name)
+        index.save()
+    return added
+
+
+def _checked(
+    repo: Repository, path: str, name: str | None, key: tuple[str, ...], entity: str | None, source: str | None
+) -> tuple[str, TrackedDataset]:
+    """The dataset ``path`` would be, once it is known to be trackable as that."""
     absolute = Path(path).absolute()
     relpath = repo.relpath(absolute)
     if relpath == "." or relpath.startswith(".datakeep"):
@@ -76,17 +124,6 @@ def add(
     # Files of one folder may differ in columns (the dataset has their union), not in how they
     # type one column: refused now rather than at the first commit.
     union_schema(schemas, f"dataset '{dataset_name}'")
-    with repo.locked():
-        index = repo.load_index()
-        for other, existing in index.datasets.items():
-            if other != dataset_name and existing.path == relpath:
-                raise DatasetError(
-                    f"{relpath} is already tracked as dataset '{other}'",
-                    f"use --name {other}, or `datakeep rm {other}` first",
-                )
-        index.datasets[dataset_name] = tracked
-        index.removed.discard(dataset_name)
-        index.save()
     return dataset_name, tracked
 
 

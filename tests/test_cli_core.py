@@ -525,3 +525,29 @@ def test_commit_draws_no_progress_bar_when_stderr_is_not_a_terminal(initialized:
         [sys.executable, "-m", "datakeep", "commit", "-m", "quiet"], capture_output=True, text=True, check=True
     )
     assert result.stderr == ""
+
+
+def test_add_tracks_several_paths_at_once_or_none(project: Path) -> None:
+    assert run("init").exit_code == 0
+    for name in ("a", "b"):
+        write(project / "data" / f"{name}.parquet", make_table(20))
+    write(project / "other" / "a.parquet", make_table(5))
+    added = run("add", "data/a.parquet", "data/b.parquet", "--key", "id")
+    assert added.exit_code == 0, added.output
+    assert "tracking a (data/a.parquet) key id" in added.output and "tracking b (data/b.parquet) key id" in added.output
+    status = json.loads(run("status", "--json").output)
+    assert {(s["name"], s["state"]) for s in status} == {("a", "new"), ("b", "new")}
+
+    (project / "bad.parquet").write_text("id,v\n1,2\n")  # a CSV under a Parquet name
+    for refused in (
+        ["add", "data/b.parquet", "missing.parquet"],  # a path that is not there
+        ["add", "data/a.parquet", "bad.parquet"],  # the first is fine, the second is not Parquet
+        ["add", "data/a.parquet", "other/a.parquet"],  # both would be dataset 'a'
+        ["add", "data/a.parquet", "data/b.parquet", "--name", "x"],
+    ):
+        result = CliRunner().invoke(cli, refused)
+        assert result.exit_code == 2, (refused, result.output)
+    # Nothing changed: re-adding a without --key would have dropped its key.
+    from datakeep.api import Repo
+
+    assert {name: tracked.key for name, tracked in Repo.open(project).tracked().items()} == {"a": ("id",), "b": ("id",)}

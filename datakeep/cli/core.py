@@ -6,12 +6,16 @@ Each command parses its options, calls the API method of the same name and rende
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from datakeep.cli._common import ProgressBar, color, echo_json, echo_restored, json_option, open_repo
 from datakeep.errors import EXIT_NO
 from datakeep.ids import ObjectId
+
+if TYPE_CHECKING:
+    from datakeep.records.index import TrackedDataset
 
 
 @click.command()
@@ -40,24 +44,36 @@ def init(path: str, chunk_bytes: int | None, encoding: str | None) -> None:
 
 
 @click.command()
-@click.argument("path", type=click.Path())
-@click.option("--name", help="Dataset name (default: the file or folder name without extension).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--name", help="Dataset name (default: the file or folder name without extension; one path only).")
 @click.option("--key", "key", multiple=True, help="Key column; repeat or comma-separate for a composite key.")
 @click.option("--entity", help="Canonical schema (schemas/<entity>.yaml) to validate against at commit.")
 @click.option("--source", help="Source mapping (schemas/sources/<source>.yaml) to apply before validating.")
-def add(path: str, name: str | None, key: tuple[str, ...], entity: str | None, source: str | None) -> None:
-    """Track a Parquet file or folder as a named dataset.
+def add(paths: tuple[str, ...], name: str | None, key: tuple[str, ...], entity: str | None, source: str | None) -> None:
+    """Track Parquet files or folders, each as a named dataset (all or none).
 
     Example: datakeep add data/flights.parquet --name flights --key flight_id
+             datakeep add data/*.parquet
     """
     keys = tuple(k.strip() for part in key for k in part.split(",") if k.strip())
     repo = open_repo()
     before = repo.tracked()
-    dataset = repo.add(path, name=name, key=keys, entity=entity, source=source)
-    click.echo(f"tracking {dataset} ({path}){' key ' + ','.join(keys) if keys else ''}")
-    previous = before.get(dataset)
+    if name is not None and len(paths) == 1:
+        datasets = [repo.add(paths[0], name=name, key=keys, entity=entity, source=source)]
+    else:
+        if name is not None:
+            raise click.UsageError(f"--name names one dataset, and {len(paths)} paths were given")
+        datasets = repo.add_all(list(paths), key=keys, entity=entity, source=source)
+    for dataset, path in zip(datasets, paths, strict=True):
+        click.echo(f"tracking {dataset} ({path}){' key ' + ','.join(keys) if keys else ''}")
+        _say_what_changed(dataset, before.get(dataset), keys, entity, source)
+
+
+def _say_what_changed(
+    dataset: str, previous: TrackedDataset | None, keys: tuple[str, ...], entity: str | None, source: str | None
+) -> None:
+    """Adding again replaces a definition: say what a forgotten option dropped."""
     if previous is not None:
-        # Adding again replaces the definition; say what a forgotten option dropped.
         changes = [
             f"{label} {_shown(old)} → {_shown(new)}"
             for label, old, new in (
