@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from datakeep.checkout import CheckoutResult
     from datakeep.history import CommitResult
     from datakeep.maintenance import FsckResult, GcResult
+    from datakeep.merge import MergeResult
     from datakeep.progress import Progress
     from datakeep.records.commit import Commit
     from datakeep.records.index import TrackedDataset
@@ -180,6 +181,22 @@ class Repo:
                 raise DatasetError("-o needs a dataset", "name it with --name NAME or REV:NAME")
             return restore_to(self._repo, rev, dataset, output, force=force)
         return checkout(self._repo, rev, name=name, force=force)
+
+    def merge(
+        self,
+        rev: str,
+        *,
+        message: str | None = None,
+        author: str | None = None,
+        ours: list[str] | tuple[str, ...] = (),
+        theirs: list[str] | tuple[str, ...] = (),
+    ) -> MergeResult:
+        """Merge the commit ``rev`` names into HEAD, dataset by dataset (`datakeep.merge`):
+        fast-forward when HEAD is behind it, else a merge commit; ``ours``/``theirs`` settle the
+        datasets both sides changed."""
+        from datakeep.merge import merge
+
+        return merge(self._repo, rev, message=message, author=author, ours=ours, theirs=theirs)
 
     def switch(self, branch: str, *, force: bool = False) -> CheckoutResult:
         """Put HEAD on ``branch`` and restore its datasets."""

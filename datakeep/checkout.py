@@ -90,10 +90,10 @@ def _refuse_unsafe_target(repo: Repository, target: Path, restoring: Commit, *, 
     index = repo.load_index()
     tracked = [n for n, t in index.datasets.items() if _overlaps(resolved, (repo.root / t.path).resolve())]
     if tracked:
-        _refuse_uncommitted(repo, index, tracked, restoring)
+        refuse_uncommitted(repo, index, tracked, restoring)
 
 
-def _refuse_uncommitted(repo: Repository, index: Index, names: list[str], restoring: Commit) -> None:
+def refuse_uncommitted(repo: Repository, index: Index, names: list[str], restoring: Commit) -> None:
     """UncommittedChangesError when a dataset of ``names`` has changes that writing its version
     in ``restoring`` over it would lose (none when the working copy already is that version)."""
     dirty = [
@@ -129,22 +129,8 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
         if name:
             manifest_for(repo, target, name, rev)
         if not force:
-            _refuse_uncommitted(repo, index, names, target)
-        written: dict[str, list[str]] = {}
-        removed: dict[str, list[str]] = {}
-        restored: list[_Restored] = []
-        for dataset in names:
-            manifest = repo.manifest_at(target.datasets[dataset].manifest)
-            files, gone = _restore_tracked(repo, index, manifest)
-            written[dataset] = [repo.relpath(f.path) for f in files]
-            restored += files
-            if gone:
-                removed[dataset] = gone
-            index.datasets[dataset] = TrackedDataset(
-                path=manifest.path, key=manifest.key, entity=manifest.entity, source=manifest.source
-            )
-            index.removed.discard(dataset)
-        _remember_restored(repo, index, restored)
+            refuse_uncommitted(repo, index, names, target)
+        written, removed = restore_datasets(repo, index, target, names)
         head = "unchanged"
         if not name:
             for dataset in [d for d in index.datasets if d not in target.datasets and _snapshot_at_head(repo, d)]:
@@ -160,6 +146,30 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
                 head = f"detached at {commit_id[:10]}"
         index.save()
     return CheckoutResult(commit=commit_id, written=written, head=head, removed=removed)
+
+
+def restore_datasets(
+    repo: Repository, index: Index, target: Commit, names: list[str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Write datasets ``names`` as ``target`` holds them over their tracked paths and track them
+    so (the caller saves the index): the files written, and the part files of a folder removed,
+    per dataset."""
+    written: dict[str, list[str]] = {}
+    removed: dict[str, list[str]] = {}
+    restored: list[_Restored] = []
+    for dataset in names:
+        manifest = repo.manifest_at(target.datasets[dataset].manifest)
+        files, gone = _restore_tracked(repo, index, manifest)
+        written[dataset] = [repo.relpath(f.path) for f in files]
+        restored += files
+        if gone:
+            removed[dataset] = gone
+        index.datasets[dataset] = TrackedDataset(
+            path=manifest.path, key=manifest.key, entity=manifest.entity, source=manifest.source
+        )
+        index.removed.discard(dataset)
+    _remember_restored(repo, index, restored)
+    return written, removed
 
 
 def _snapshot(commit: Commit, name: str) -> str | None:

@@ -7,7 +7,7 @@ import unicodedata
 
 from datakeep.errors import RevisionError
 from datakeep.ids import ObjectId, is_id_prefix, is_object_id
-from datakeep.records.refs import HEADS, TAGS
+from datakeep.records.refs import HEADS, REMOTES, TAGS
 from datakeep.repo import Repository
 
 _ANCESTOR_RE = re.compile(r"^(?P<base>.*?)(?P<suffix>(?:~\d*|\^)*)$")
@@ -44,7 +44,7 @@ def _resolve_base(repo: Repository, base: str, rev: str) -> ObjectId:
         if head is None:
             raise RevisionError(rev, "HEAD has no commits yet (make one with `datakeep commit`)")
         return head
-    for ref in (f"{TAGS}/{base}", f"{HEADS}/{base}"):
+    for ref in (f"{TAGS}/{base}", f"{HEADS}/{base}", f"{REMOTES}/{base}"):  # origin/main too, as in git
         target = repo.refs.get(ref) if _safe_ref(base) else None
         if target:
             return target

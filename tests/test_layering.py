@@ -37,6 +37,7 @@ LAYERS = {
     "revisions": 4,
     "worktree": 4,
     "history": 4,
+    "merge": 4,
     "checkout": 4,
     "naming": 4,
     "maintenance": 4,

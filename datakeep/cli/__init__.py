@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tag": ("datakeep.cli.core:tag", "List tags, or name a commit."),
     "branch": ("datakeep.cli.core:branch", "List branches, or start one at a commit."),
     "switch": ("datakeep.cli.core:switch", "Switch HEAD to a branch and restore its datasets."),
+    "merge": ("datakeep.cli.core:merge", "Merge another line of history into HEAD, dataset by dataset."),
     "gc": ("datakeep.cli.core:gc", "Delete objects no ref can reach."),
     "fsck": ("datakeep.cli.core:fsck", "Verify every object and every reference."),
     "diff": ("datakeep.cli.diff:diff", "Report what changed between two dataset versions."),

@@ -324,6 +324,39 @@ def switch(name: str, force: bool) -> None:
 
 
 @click.command()
+@click.argument("rev")
+@click.option("-m", "--message", help='Message of the merge commit (default: "merge REV").')
+@click.option("--author", help="Author (default: $DATAKEEP_AUTHOR, $GIT_AUTHOR_NAME, or user@host).")
+@click.option("--ours", "ours", multiple=True, help="A dataset both sides changed: keep yours (repeatable).")
+@click.option("--theirs", "theirs", multiple=True, help="A dataset both sides changed: take theirs (repeatable).")
+@json_option
+def merge(
+    rev: str, message: str | None, author: str | None, ours: tuple[str, ...], theirs: tuple[str, ...], as_json: bool
+) -> None:
+    """Merge another line of history into HEAD, dataset by dataset.
+
+    A dataset changed on one side since the two parted takes that side's version; one changed on
+    both sides differently is a conflict (exit 1, nothing written) until --ours or --theirs
+    names the side to keep. Prints the new HEAD as the last line.
+
+    Example: datakeep pull origin main; datakeep merge origin/main
+    """
+    result = open_repo().merge(rev, message=message, author=author, ours=ours, theirs=theirs)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    if result.kind == "up-to-date":
+        click.echo(f"already up to date: HEAD contains {rev}")
+    else:
+        how = "fast-forward to" if result.kind == "fast-forward" else "merged"
+        click.echo(
+            f"{how} {rev}: " + (", ".join(f"{n} ({t})" for n, t in result.taken.items()) or "no dataset changed")
+        )
+        echo_restored(result.written, result.removed)
+    click.echo(result.commit)
+
+
+@click.command()
 @click.option("-n", "--dry-run", is_flag=True, help="Only say what would be removed.")
 @json_option
 def gc(dry_run: bool, as_json: bool) -> None:

@@ -264,7 +264,8 @@ def pull(
         raise RemoteError(
             f"{ref} has diverged: yours is at {branch.old[:10] if branch.old else '-'}, "
             f"{source.label}'s at {commit[:10]} (objects fetched)",
-            "datakeep has no merge: keep yours with `datakeep push --force`, or take theirs with "
+            f"`datakeep merge {_merge_name(source.name, ref, commit)}` combines them dataset by dataset; or "
+            "keep yours with `datakeep push --force`, or take theirs with "
             f"`datakeep branch -f {ref[len(HEADS) + 1 :]} {commit}`",
         )
     on_branch = repo.refs.head_target()[0] == ref[len(HEADS) + 1 :]
@@ -301,3 +302,9 @@ def _restore(repo: Repository, branch: str, name: str | None) -> tuple[dict[str,
             raise
         return {}, {}  # the dataset is not in that revision: nothing to restore
     return restored.written, restored.removed
+
+
+def _merge_name(remote: str | None, ref: str, commit: ObjectId) -> str:
+    """What to hand `datakeep merge` for a fetched branch: its remote-tracking name, or the commit
+    (a pull from a bare URL keeps no remote-tracking ref)."""
+    return f"{remote}/{ref[len(HEADS) + 1 :]}" if remote else commit

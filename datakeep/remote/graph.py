@@ -29,8 +29,8 @@ class NonFastForwardError(RemoteError):
         super().__init__(
             f"rejected: {ref} on {remote} is at {theirs[:10]}, which {ours[:10]} does not contain "
             "(pushing would drop commits the remote has)",
-            "`datakeep pull` fetches their commits (kept under refs/remotes/); check out theirs, commit your "
-            "change on top again, then push; or push with --force to overwrite them",
+            "`datakeep pull` fetches their commits and names them; `datakeep merge` combines them with yours, "
+            "then push again; or push with --force to overwrite them",
         )
         self.ref = ref
 

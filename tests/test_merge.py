@@ -1,0 +1,166 @@
+"""`datakeep merge`: two lines of history combined dataset by dataset, through a real remote."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from datakeep.api import Repo
+from datakeep.cli import cli
+from datakeep.merge import MergeConflictError
+
+
+def _write(path: Path, rows: int, tag: str = "x") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"id": list(range(rows)), "v": [f"{tag}{i}" for i in range(rows)]}), path)
+
+
+def _commit(repo: Repo, message: str) -> str:
+    return repo.commit(message=message).id
+
+
+def _in(folder: Path, *args: str) -> tuple[int, str]:
+    """Run the CLI in ``folder``; (exit code, output)."""
+    old = Path.cwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(cli, list(args))
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def parted(tmp_path: Path) -> tuple[Repo, str, str]:
+    """One repository whose branch `main` and `other` parted at a commit holding a and b."""
+    repo = Repo.init(tmp_path)
+    _write(tmp_path / "a.parquet", 100)
+    _write(tmp_path / "b.parquet", 10)
+    repo.add_all([tmp_path / "a.parquet", tmp_path / "b.parquet"], key=["id"])
+    base = _commit(repo, "base")
+    repo.branch("other", base)
+    return repo, base, str(tmp_path)
+
+
+def test_each_dataset_comes_from_the_side_that_changed_it(parted: tuple[Repo, str, str]) -> None:
+    repo, _base, root = parted
+    _write(Path(root) / "b.parquet", 12)
+    ours = _commit(repo, "ours: b grows")
+    repo.switch("other")
+    _write(Path(root) / "a.parquet", 101)
+    theirs = _commit(repo, "theirs: a grows")
+    repo.switch("main")
+
+    result = repo.merge("other")
+    assert result.kind == "merged" and result.taken == {"a": "theirs"}
+    merged = repo.commit_info(result.commit)[1]
+    assert merged.parents == (ours, theirs)
+    assert merged.datasets["a"] == repo.commit_info(theirs)[1].datasets["a"]
+    assert merged.datasets["b"] == repo.commit_info(ours)[1].datasets["b"]
+    assert merged.summary["a"]["rows"] == {"added": 1, "removed": 0, "modified": 0}
+    assert pq.read_table(Path(root) / "a.parquet").num_rows == 101  # restored from theirs
+    assert pq.read_table(Path(root) / "b.parquet").num_rows == 12
+    assert {s.name: s.state for s in repo.status()} == {"a": "unchanged", "b": "unchanged"}
+    assert repo.fsck().ok
+    assert repo.merge("other").kind == "up-to-date"
+
+
+def test_behind_is_a_fast_forward_and_ahead_is_up_to_date(parted: tuple[Repo, str, str]) -> None:
+    repo, base, root = parted
+    repo.switch("other")
+    _write(Path(root) / "a.parquet", 120)
+    theirs = _commit(repo, "a grows")
+    repo.switch("main")
+    result = repo.merge("other")
+    assert (result.kind, result.commit, result.taken) == ("fast-forward", theirs, {"a": "theirs"})
+    assert repo.resolve("main") == theirs and pq.read_table(Path(root) / "a.parquet").num_rows == 120
+    assert repo.merge(base).kind == "up-to-date"
+
+
+def test_a_dataset_both_sides_changed_is_a_conflict_until_a_side_is_picked(parted: tuple[Repo, str, str]) -> None:
+    repo, _base, root = parted
+    _write(Path(root) / "a.parquet", 90)
+    ours = _commit(repo, "ours: a shrinks")
+    repo.switch("other")
+    _write(Path(root) / "a.parquet", 110)
+    _commit(repo, "theirs: a grows")
+    repo.switch("main")
+    code, out = _in(Path(root), "merge", "other")
+    assert code == 1 and "both sides changed a" in out and "--theirs NAME" in out
+    assert repo.resolve("HEAD") == ours and pq.read_table(Path(root) / "a.parquet").num_rows == 90
+    with pytest.raises(MergeConflictError):
+        repo.merge("other")
+
+    code, out = _in(Path(root), "merge", "other", "--json", "--ours", "a")
+    assert code == 0, out
+    kept = json.loads(out)
+    assert kept["kind"] == "merged" and kept["taken"] == {}
+    assert pq.read_table(Path(root) / "a.parquet").num_rows == 90
+    assert repo.commit_info(kept["id"])[1].datasets["a"] == repo.commit_info(ours)[1].datasets["a"]
+
+
+def test_theirs_picked_over_ours_and_a_removal_taken(parted: tuple[Repo, str, str]) -> None:
+    repo, _base, root = parted
+    _write(Path(root) / "a.parquet", 90)
+    _commit(repo, "ours: a shrinks")
+    repo.switch("other")
+    _write(Path(root) / "a.parquet", 110)
+    repo.rm("b")
+    _commit(repo, "theirs: a grows, b goes")
+    repo.switch("main")
+    result = repo.merge("other", theirs=["a"], message="take their a")
+    assert result.taken == {"a": "theirs", "b": "removed"}
+    merged = repo.commit_info(result.commit)[1]
+    assert merged.message == "take their a" and set(merged.datasets) == {"a"}
+    assert pq.read_table(Path(root) / "a.parquet").num_rows == 110
+    assert set(repo.tracked()) == {"a"} and (Path(root) / "b.parquet").exists()  # untracked, left in place
+
+
+def test_merge_refuses_to_overwrite_uncommitted_changes(parted: tuple[Repo, str, str]) -> None:
+    repo, _base, root = parted
+    _write(Path(root) / "b.parquet", 12)
+    ours = _commit(repo, "ours: b")
+    repo.switch("other")
+    _write(Path(root) / "a.parquet", 101)
+    _commit(repo, "theirs: a")
+    repo.switch("main")
+    _write(Path(root) / "a.parquet", 55, tag="mine")  # not committed
+    code, out = _in(Path(root), "merge", "other")
+    assert code == 2 and "uncommitted" in out
+    assert repo.resolve("HEAD") == ours and pq.read_table(Path(root) / "a.parquet").num_rows == 55
+
+
+def test_two_people_push_pull_and_merge_through_a_remote(tmp_path: Path) -> None:
+    alice, bob, remote = tmp_path / "alice", tmp_path / "bob", tmp_path / "remote"
+    repo_a = Repo.init(alice)
+    _write(alice / "flights.parquet", 50)
+    _write(alice / "airports.parquet", 5)
+    repo_a.add_all([alice / "flights.parquet", alice / "airports.parquet"], key=["id"])
+    _commit(repo_a, "first")
+    assert _in(alice, "remote", "add", "origin", str(remote))[0] == 0
+    assert _in(alice, "push", "origin", "main")[0] == 0
+    assert _in(tmp_path, "clone", str(remote), "bob")[0] == 0
+    _write(bob / "flights.parquet", 60)
+    assert _in(bob, "commit", "-m", "bob: more flights")[0] == 0
+    assert _in(bob, "push", "origin", "main")[0] == 0
+
+    _write(alice / "airports.parquet", 6, tag="fixed")
+    _commit(repo_a, "alice: airports fixed")
+    code, out = _in(alice, "push", "origin", "main")
+    assert code == 2 and "datakeep merge" in out
+    code, out = _in(alice, "pull", "origin", "main")
+    assert code == 2 and "datakeep merge origin/main" in out
+    code, out = _in(alice, "merge", "origin/main")
+    assert code == 0 and "flights (theirs)" in out, out
+    assert _in(alice, "push", "origin", "main")[0] == 0
+    assert _in(bob, "pull", "origin", "main")[0] == 0
+    for folder in (alice, bob):
+        assert pq.read_table(folder / "flights.parquet").num_rows == 60
+        assert pq.read_table(folder / "airports.parquet").column("v")[0].as_py() == "fixed0"
+    assert Repo.open(bob).resolve("HEAD") == repo_a.resolve("HEAD")
