@@ -81,7 +81,9 @@ def merge(
         if head is None or _is_ancestor(repo, head, other):
             target = repo.commit_at(other)
             changed = _changed_names(repo.commit_at(head).datasets if head else {}, target.datasets)
-            return _move(repo, index, head, other, target, changed, "fast-forward")
+            restore = _to_restore(repo, index, head, changed)
+            refuse_uncommitted(repo, index, restore, target)
+            return _move(repo, index, head, other, target, changed, restore, "fast-forward")
         ours_commit, theirs_commit = repo.commit_at(head), repo.commit_at(other)
         base = merge_base(repo, head, other)
         base_datasets = repo.commit_at(base).datasets if base is not None else {}
@@ -101,8 +103,10 @@ def merge(
             datasets=merged,
             summary=_summary(repo, ours_commit.datasets, merged, taken),
         )
+        restore = _to_restore(repo, index, head, taken)
+        refuse_uncommitted(repo, index, restore, commit)  # before the commit is written: nothing left over
         oid = repo.put_document(commit.to_dict())
-        return _move(repo, index, head, oid, commit, taken, "merged")
+        return _move(repo, index, head, oid, commit, taken, restore, "merged")
 
 
 def merge_base(repo: Repository, ours: ObjectId, theirs: ObjectId) -> ObjectId | None:
@@ -177,6 +181,13 @@ def _changed_names(before: dict[str, DatasetRef], after: dict[str, DatasetRef]) 
     }
 
 
+def _to_restore(repo: Repository, index: Index, head: ObjectId | None, changed: dict[str, str]) -> list[str]:
+    """The changed datasets to write into the working tree: those it holds, or that are new to
+    it (a partial clone's other datasets stay away)."""
+    held = repo.commit_at(head).datasets if head is not None else {}
+    return [n for n, how in changed.items() if how == "theirs" and (n in index.datasets or n not in held)]
+
+
 def _move(
     repo: Repository,
     index: Index,
@@ -184,14 +195,10 @@ def _move(
     new: ObjectId,
     commit: Commit,
     changed: dict[str, str],
+    restore: list[str],
     kind: str,
 ) -> MergeResult:
-    """Move HEAD to ``new`` and bring the working tree's datasets that ``changed`` to it: the
-    ones this working tree holds, or that are new to it (a partial clone's others stay away)."""
-    restore = [
-        n for n, how in changed.items() if how == "theirs" and (n in index.datasets or not _held_before(repo, head, n))
-    ]
-    refuse_uncommitted(repo, index, restore, commit)
+    """Move HEAD to ``new`` and bring datasets ``restore`` of the working tree to ``commit``."""
     repo.refs.advance_head(new, expected=head)
     written, removed = restore_datasets(repo, index, commit, restore)
     for name, how in changed.items():
@@ -199,10 +206,6 @@ def _move(
             index.datasets.pop(name, None)  # as checkout does: stop tracking, leave the files
     index.save()
     return MergeResult(kind, new, changed, written, removed)
-
-
-def _held_before(repo: Repository, head: ObjectId | None, name: str) -> bool:
-    return head is not None and name in repo.commit_at(head).datasets
 
 
 def _summary(

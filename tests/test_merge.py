@@ -131,9 +131,11 @@ def test_merge_refuses_to_overwrite_uncommitted_changes(parted: tuple[Repo, str,
     _commit(repo, "theirs: a")
     repo.switch("main")
     _write(Path(root) / "a.parquet", 55, tag="mine")  # not committed
+    objects = sorted((Path(root) / ".datakeep" / "objects").rglob("*"))
     code, out = _in(Path(root), "merge", "other")
     assert code == 2 and "uncommitted" in out
     assert repo.resolve("HEAD") == ours and pq.read_table(Path(root) / "a.parquet").num_rows == 55
+    assert sorted((Path(root) / ".datakeep" / "objects").rglob("*")) == objects  # no merge commit left over
 
 
 def test_two_people_push_pull_and_merge_through_a_remote(tmp_path: Path) -> None:
