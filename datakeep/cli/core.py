@@ -195,16 +195,13 @@ def log(rev: str | None, stat: bool, max_count: int | None, oneline: bool, datas
     if as_json:
         echo_json([commit_json(oid, c) for oid, c in entries])
         return
-    if oneline:
-        for oid, c in entries:
-            click.echo(f"{oid[:10]} {c.message.splitlines()[0] if c.message else ''}")
-        return
     refs: dict[ObjectId, list[str]] = {}
     for name, oid in repo.branches().items():
         refs.setdefault(oid, []).append(name)
     for name, oid in repo.tags().items():
         refs.setdefault(oid, []).append(f"tag: {name}")
-    click.echo(log_text(entries, stat=stat, refs=refs, color=color(), dataset=dataset) or "no commits yet")
+    text = log_text(entries, stat=stat, refs=refs, color=color(), dataset=dataset, oneline=oneline)
+    click.echo(text or "no commits yet")
 
 
 @click.command()

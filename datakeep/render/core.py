@@ -55,11 +55,19 @@ def log_text(
     refs: dict[ObjectId, list[str]],
     color: bool,
     dataset: str | None = None,
+    oneline: bool = False,
 ) -> str:
     out: list[str] = []
     for oid, commit in entries:
         names = refs.get(oid, [])
         decoration = f" ({', '.join(names)})" if names else ""
+        if oneline:
+            # As git's --oneline: the short id, its refs, the subject; --stat lines beneath.
+            subject = commit.message.splitlines()[0] if commit.message else ""
+            out.append(f"{paint(oid[:10], 'yellow', color)}{decoration} {subject}")
+            if stat:
+                out.extend(stat_lines(commit, dataset) or ["  (no dataset changed)"])
+            continue
         out.append(paint(f"commit {oid}", "yellow", color) + decoration)
         out.append(f"Author: {commit.author}")
         out.append(f"Date:   {commit.time}")
