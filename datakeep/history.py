@@ -67,6 +67,25 @@ def same_definition(manifest: Manifest, other: Manifest) -> bool:
     return all(getattr(manifest, k) == getattr(other, k) for k in keys)
 
 
+def is_ancestor(repo: Repository, old: ObjectId, new: ObjectId) -> bool:
+    """Whether ``old`` is ``new`` or one of its ancestors, using local commits only."""
+    if old == new:
+        return True
+    if not repo.store.has(old):
+        return False  # a commit we lack cannot be in our history
+    seen: set[ObjectId] = set()
+    stack = [new]
+    while stack:
+        oid = stack.pop()
+        if oid == old:
+            return True
+        if oid in seen:
+            continue
+        seen.add(oid)
+        stack.extend(repo.commit_at(oid).parents)
+    return False
+
+
 def make_commit(
     repo: Repository,
     *,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from datakeep.checkout import refuse_uncommitted, restore_datasets
 from datakeep.errors import EXIT_NO, DatakeepError, UsageError
-from datakeep.history import default_author, now_iso
+from datakeep.history import default_author, is_ancestor, now_iso
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit, DatasetRef
 from datakeep.records.index import Index
@@ -76,9 +76,9 @@ def merge(
         head = repo.head()
         other = resolve(repo, rev)
         index = repo.load_index()
-        if head is not None and (other == head or _is_ancestor(repo, other, head)):
+        if head is not None and is_ancestor(repo, other, head):
             return MergeResult("up-to-date", head, {}, {}, {})
-        if head is None or _is_ancestor(repo, head, other):
+        if head is None or is_ancestor(repo, head, other):
             target = repo.commit_at(other)
             changed = _changed_names(repo.commit_at(head).datasets if head else {}, target.datasets)
             restore = _to_restore(repo, index, head, changed)
@@ -133,10 +133,6 @@ def _ancestors(repo: Repository, start: ObjectId) -> set[ObjectId]:
             seen.add(oid)
             stack.extend(repo.commit_at(oid).parents)
     return seen
-
-
-def _is_ancestor(repo: Repository, old: ObjectId, new: ObjectId) -> bool:
-    return old in _ancestors(repo, new)
 
 
 def _merged_datasets(

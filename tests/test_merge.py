@@ -36,6 +36,22 @@ def _in(folder: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _diverge(repo: Repo, root: Path, ours: dict[str, int], theirs: dict[str, int]) -> tuple[str, str]:
+    """Commit ``ours`` (dataset -> rows) on main and ``theirs`` on `other` (a row count of 0
+    removes the dataset); back on main. The two commit ids."""
+    ids = []
+    for branch, changes in (("main", ours), ("other", theirs)):
+        repo.switch(branch)
+        for name, rows in changes.items():
+            if rows:
+                _write(root / f"{name}.parquet", rows)
+            else:
+                repo.rm(name)
+        ids.append(_commit(repo, f"{branch}: {changes}"))
+    repo.switch("main")
+    return ids[0], ids[1]
+
+
 @pytest.fixture
 def parted(tmp_path: Path) -> tuple[Repo, str, str]:
     """One repository whose branch `main` and `other` parted at a commit holding a and b."""
@@ -50,12 +66,7 @@ def parted(tmp_path: Path) -> tuple[Repo, str, str]:
 
 def test_each_dataset_comes_from_the_side_that_changed_it(parted: tuple[Repo, str, str]) -> None:
     repo, _base, root = parted
-    _write(Path(root) / "b.parquet", 12)
-    ours = _commit(repo, "ours: b grows")
-    repo.switch("other")
-    _write(Path(root) / "a.parquet", 101)
-    theirs = _commit(repo, "theirs: a grows")
-    repo.switch("main")
+    ours, theirs = _diverge(repo, Path(root), {"b": 12}, {"a": 101})
 
     result = repo.merge("other")
     assert result.kind == "merged" and result.taken == {"a": "theirs"}
@@ -85,12 +96,7 @@ def test_behind_is_a_fast_forward_and_ahead_is_up_to_date(parted: tuple[Repo, st
 
 def test_a_dataset_both_sides_changed_is_a_conflict_until_a_side_is_picked(parted: tuple[Repo, str, str]) -> None:
     repo, _base, root = parted
-    _write(Path(root) / "a.parquet", 90)
-    ours = _commit(repo, "ours: a shrinks")
-    repo.switch("other")
-    _write(Path(root) / "a.parquet", 110)
-    _commit(repo, "theirs: a grows")
-    repo.switch("main")
+    ours, _theirs = _diverge(repo, Path(root), {"a": 90}, {"a": 110})
     code, out = _in(Path(root), "merge", "other")
     assert code == 1 and "both sides changed a" in out and "--theirs NAME" in out
     assert repo.resolve("HEAD") == ours and pq.read_table(Path(root) / "a.parquet").num_rows == 90
@@ -107,13 +113,7 @@ def test_a_dataset_both_sides_changed_is_a_conflict_until_a_side_is_picked(parte
 
 def test_theirs_picked_over_ours_and_a_removal_taken(parted: tuple[Repo, str, str]) -> None:
     repo, _base, root = parted
-    _write(Path(root) / "a.parquet", 90)
-    _commit(repo, "ours: a shrinks")
-    repo.switch("other")
-    _write(Path(root) / "a.parquet", 110)
-    repo.rm("b")
-    _commit(repo, "theirs: a grows, b goes")
-    repo.switch("main")
+    _diverge(repo, Path(root), {"a": 90}, {"a": 110, "b": 0})
     result = repo.merge("other", theirs=["a"], message="take their a")
     assert result.taken == {"a": "theirs", "b": "removed"}
     merged = repo.commit_info(result.commit)[1]
@@ -124,12 +124,7 @@ def test_theirs_picked_over_ours_and_a_removal_taken(parted: tuple[Repo, str, st
 
 def test_merge_refuses_to_overwrite_uncommitted_changes(parted: tuple[Repo, str, str]) -> None:
     repo, _base, root = parted
-    _write(Path(root) / "b.parquet", 12)
-    ours = _commit(repo, "ours: b")
-    repo.switch("other")
-    _write(Path(root) / "a.parquet", 101)
-    _commit(repo, "theirs: a")
-    repo.switch("main")
+    ours, _theirs = _diverge(repo, Path(root), {"b": 12}, {"a": 101})
     _write(Path(root) / "a.parquet", 55, tag="mine")  # not committed
     objects = sorted((Path(root) / ".datakeep" / "objects").rglob("*"))
     code, out = _in(Path(root), "merge", "other")

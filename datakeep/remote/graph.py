@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from datakeep.errors import RemoteError
+from datakeep.history import is_ancestor
 from datakeep.ids import ObjectId
 from datakeep.repo import Repository
 
@@ -33,25 +34,6 @@ class NonFastForwardError(RemoteError):
             "then push again; or push with --force to overwrite them",
         )
         self.ref = ref
-
-
-def is_ancestor(repo: Repository, old: ObjectId, new: ObjectId) -> bool:
-    """Whether ``old`` is ``new`` or one of its ancestors, using local commits only."""
-    if old == new:
-        return True
-    if not repo.store.has(old):
-        return False  # a commit we lack cannot be in our history
-    seen: set[ObjectId] = set()
-    stack = [new]
-    while stack:
-        oid = stack.pop()
-        if oid == old:
-            return True
-        if oid in seen:
-            continue
-        seen.add(oid)
-        stack.extend(repo.commit_at(oid).parents)
-    return False
 
 
 def classify(repo: Repository, ref: str, old: ObjectId | None, new: ObjectId, *, force: bool, remote: str) -> str:
