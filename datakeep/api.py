@@ -155,11 +155,14 @@ class Repo:
         oid = self.resolve(rev)
         return manifest_for(self._repo, self._repo.commit_at(oid), name, rev)
 
-    def read(self, name: str, rev: str = "HEAD") -> pa.Table:
-        """Dataset ``name`` as of ``rev``, as a pyarrow.Table (call .to_pandas() for pandas)."""
+    def read(self, name: str, rev: str = "HEAD", *, partitions: bool = False) -> pa.Table:
+        """Dataset ``name`` as of ``rev``, as a pyarrow.Table (call .to_pandas() for pandas): the
+        rows its files hold. With ``partitions``, a folder's hive partition values
+        (``year=2024/``) are added as columns, as ``pyarrow.dataset(..., partitioning="hive")``
+        gives them."""
         from datakeep.restore import read_manifest
 
-        return read_manifest(self._repo.store, self.manifest(name, rev))
+        return read_manifest(self._repo.store, self.manifest(name, rev), partitions=partitions)
 
     # -- restoring -------------------------------------------------------------------------
     def checkout(

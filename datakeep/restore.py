@@ -84,10 +84,11 @@ def read_file_entry(store: ObjectStore, entry: FileEntry) -> pa.Table:
     return pa.concat_tables(tables).replace_schema_metadata(schema.metadata)
 
 
-def read_manifest(store: ObjectStore, manifest: Manifest) -> pa.Table:
+def read_manifest(store: ObjectStore, manifest: Manifest, *, partitions: bool = False) -> pa.Table:
     """The whole snapshot as one table (files concatenated in order for a folder dataset, with
-    the union of their columns: see `unify`; then its hive partition values as columns, as
-    `pyarrow.dataset` gives them, unless a file holds a column of that name: see `partitions`)."""
+    the union of their columns: see `unify`). With ``partitions``, a folder's hive partition
+    values follow as columns, as `pyarrow.dataset` gives them, unless a file holds a column of
+    that name (see `partitions`)."""
     tables = [read_file_entry(store, entry) for entry in manifest.files]
     if len(tables) == 1:
         table = tables[0]
@@ -97,7 +98,7 @@ def read_manifest(store: ObjectStore, manifest: Manifest) -> pa.Table:
         )
         tables = [conform(t, union, exact=True) for t in tables]
         table = pa.concat_tables(tables, promote_options="default").replace_schema_metadata(union.metadata)
-    if manifest.kind != "folder":
+    if not partitions or manifest.kind != "folder":
         return table
     paths, rows = [e.path for e in manifest.files], [e.rows for e in manifest.files]
     for name, column in partition_columns(paths, rows).items():

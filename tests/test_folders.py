@@ -449,7 +449,7 @@ def test_checkout_rewrites_only_the_part_files_that_differ(repo: Repo, project: 
     assert [s.state for s in repo.status()] == ["unchanged"]
 
 
-def test_read_gives_hive_partition_values_as_pyarrow_dataset_does(project: Path) -> None:
+def test_read_with_partitions_gives_hive_values_as_pyarrow_dataset_does(project: Path) -> None:
     import pyarrow.dataset as ds
 
     folder = project / "sales"
@@ -459,7 +459,8 @@ def test_read_gives_hive_partition_values_as_pyarrow_dataset_does(project: Path)
     repo = Repo.init(project)
     repo.add(folder, name="sales")
     repo.commit(message="v1")
-    read = repo.read("sales")
+    assert repo.read("sales").column_names == ["v"]  # the files' rows, as they hold them
+    read = repo.read("sales", partitions=True)
     expected = ds.dataset(folder, partitioning="hive").to_table()
     assert read.schema.names == ["v", "year", "m", "c"]
     assert read.select(expected.schema.names).equals(expected)  # int32 year; m stays text ('x')
@@ -473,4 +474,4 @@ def test_a_column_a_file_holds_wins_over_its_partition_value(project: Path) -> N
     repo = Repo.init(project)
     repo.add(folder, name="events")
     repo.commit(message="v1")
-    assert repo.read("events").to_pydict() == {"day": ["monday", "tuesday"], "n": [1, 2]}
+    assert repo.read("events", partitions=True).to_pydict() == {"day": ["monday", "tuesday"], "n": [1, 2]}
