@@ -553,14 +553,14 @@ def test_add_tracks_several_paths_at_once_or_none(project: Path) -> None:
     assert {name: tracked.key for name, tracked in Repo.open(project).tracked().items()} == {"a": ("id",), "b": ("id",)}
 
 
-def test_log_oneline_keeps_refs_and_stat(initialized: Path) -> None:
+def test_log_oneline_honours_stat(initialized: Path) -> None:
     run("add", "data/flights.parquet", "--name", "flights", "--key", "id")
     first = run("commit", "-m", "first load").output.strip().splitlines()[-1]
     write(initialized / "data" / "flights.parquet", make_table(5100))
     second = run("commit", "-m", "more flights\n\nwith a body").output.strip().splitlines()[-1]
     run("tag", "v1", first)
     lines = run("log", "--oneline", "--stat").output.splitlines()
-    assert lines[0] == f"{second[:10]} (main) more flights"
+    assert lines[0] == f"{second[:10]} more flights"  # refs only on a terminal, as git decorates
     assert lines[1].startswith("  flights: 5,000 → 5,100 rows, 100 added")
-    assert lines[2] == f"{first[:10]} (tag: v1) first load"
+    assert lines[2] == f"{first[:10]} first load"
     assert run("log", "--oneline").output.splitlines() == [lines[0], lines[2]]

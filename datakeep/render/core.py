@@ -62,9 +62,10 @@ def log_text(
         names = refs.get(oid, [])
         decoration = f" ({', '.join(names)})" if names else ""
         if oneline:
-            # As git's --oneline: the short id, its refs, the subject; --stat lines beneath.
+            # As git's --oneline: the short id and the subject (refs too on a terminal, as git's
+            # auto decoration, so scripts reading it get "id subject"); --stat lines beneath.
             subject = commit.message.splitlines()[0] if commit.message else ""
-            out.append(f"{paint(oid[:10], 'yellow', color)}{decoration} {subject}")
+            out.append(f"{paint(oid[:10], 'yellow', color)}{decoration if color else ''} {subject}")
             if stat:
                 out.extend(stat_lines(commit, dataset) or ["  (no dataset changed)"])
             continue
