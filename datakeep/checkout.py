@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datakeep.errors import DatasetError, UncommittedChangesError
+from datakeep.errors import DatakeepError, DatasetError, UncommittedChangesError
 from datakeep.fsutil import file_signature
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
@@ -93,16 +93,45 @@ def _refuse_unsafe_target(repo: Repository, target: Path, restoring: Commit, *, 
         refuse_uncommitted(repo, index, tracked, restoring)
 
 
-def refuse_uncommitted(repo: Repository, index: Index, names: list[str], restoring: Commit) -> None:
+def refuse_uncommitted(
+    repo: Repository, index: Index, names: list[str], restoring: Commit, hint: str | None = None
+) -> None:
     """UncommittedChangesError when a dataset of ``names`` has changes that writing its version
-    in ``restoring`` over it would lose (none when the working copy already is that version)."""
+    in ``restoring`` over it would lose (none when the working copy already is that version),
+    or is not tracked here and its path holds other data: a file the user made, or one a switch
+    to a commit without the dataset left behind and the user changed since (as git refuses to
+    overwrite untracked files)."""
     dirty = [
         s.name
         for s in status(repo, index)
         if s.name in names and s.state in ("modified", "new") and s.working != _snapshot(restoring, s.name)
     ]
+    dirty += untracked_in_the_way(repo, index, restoring, names)
     if dirty:
-        raise UncommittedChangesError(dirty)
+        raise UncommittedChangesError(dirty, *([hint] if hint else []))
+
+
+def untracked_in_the_way(repo: Repository, index: Index, restoring: Commit, names: list[str]) -> list[str]:
+    """Those of ``names`` this working tree does not track whose path holds other data than
+    ``restoring``'s version, labelled for `UncommittedChangesError`."""
+    return [
+        f"{name} (untracked data at its path)" for name in names if _untracked_differs(repo, index, restoring, name)
+    ]
+
+
+def _untracked_differs(repo: Repository, index: Index, restoring: Commit, name: str) -> bool:
+    if name in index.datasets or name not in restoring.datasets:
+        return False
+    manifest = repo.manifest_at(restoring.datasets[name].manifest)
+    if not (repo.root / manifest.path).exists():
+        return False
+    from datakeep.snapshot import working_snapshot_id
+
+    tracked = TrackedDataset(path=manifest.path, key=manifest.key, entity=manifest.entity, source=manifest.source)
+    try:
+        return working_snapshot_id(repo, name, tracked, index) != manifest.id
+    except DatakeepError:  # not Parquet, a folder of none, unreadable: other data all the same
+        return True
 
 
 def _overlaps(a: Path, b: Path) -> bool:

@@ -24,6 +24,9 @@ from datakeep.records.index import Index
 from datakeep.repo import Repository
 from datakeep.revisions import resolve
 
+#: merge has no --force: what to do about changes it would overwrite.
+_UNCOMMITTED_HINT = "commit them, or move them away (`datakeep checkout HEAD --force` discards them); then merge again"
+
 
 class MergeConflictError(DatakeepError):
     """Datasets both sides changed differently; nothing was written."""
@@ -82,7 +85,7 @@ def merge(
             target = repo.commit_at(other)
             changed = _changed_names(repo.commit_at(head).datasets if head else {}, target.datasets)
             restore = _to_restore(repo, index, head, changed)
-            refuse_uncommitted(repo, index, restore, target)
+            refuse_uncommitted(repo, index, restore, target, _UNCOMMITTED_HINT)
             return _move(repo, index, head, other, target, changed, restore, "fast-forward")
         ours_commit, theirs_commit = repo.commit_at(head), repo.commit_at(other)
         base = merge_base(repo, head, other)
@@ -104,7 +107,8 @@ def merge(
             summary=_summary(repo, ours_commit.datasets, merged, taken),
         )
         restore = _to_restore(repo, index, head, taken)
-        refuse_uncommitted(repo, index, restore, commit)  # before the commit is written: nothing left over
+        # Before the commit is written: a refused merge leaves nothing behind.
+        refuse_uncommitted(repo, index, restore, commit, _UNCOMMITTED_HINT)
         oid = repo.put_document(commit.to_dict())
         return _move(repo, index, head, oid, commit, taken, restore, "merged")
 

@@ -161,3 +161,41 @@ def test_two_people_push_pull_and_merge_through_a_remote(tmp_path: Path) -> None
         assert pq.read_table(folder / "flights.parquet").num_rows == 60
         assert pq.read_table(folder / "airports.parquet").column("v")[0].as_py() == "fixed0"
     assert Repo.open(bob).resolve("HEAD") == repo_a.resolve("HEAD")
+
+
+def test_untracked_data_at_a_new_datasets_path_is_not_overwritten(parted: tuple[Repo, str, str]) -> None:
+    """As git refuses to overwrite untracked files: checkout and merge of a commit that brings
+    dataset c refuse while c.parquet holds other data, and go ahead when it holds c's rows."""
+    repo, _base, root = parted
+    repo.switch("other")
+    _write(Path(root) / "c.parquet", 3, tag="theirs")
+    repo.add(Path(root) / "c.parquet")
+    _commit(repo, "theirs: c")
+    repo.switch("main")  # c is not tracked on main; its file stays, as checkout leaves files
+    assert "c" not in repo.tracked()
+    pq.write_table(pa.table({"mine": ["precious"]}), Path(root) / "c.parquet")
+    for args in (["merge", "other"], ["checkout", "other"]):
+        code, out = _in(Path(root), *args)
+        assert code == 2 and "c (untracked data at its path)" in out, (args, out)
+        assert pq.read_table(Path(root) / "c.parquet").column_names == ["mine"]
+    _write(Path(root) / "c.parquet", 3, tag="theirs")  # the same rows as theirs: nothing to lose
+    assert repo.merge("other").kind == "fast-forward"
+
+
+def test_pull_does_not_overwrite_untracked_data_at_a_new_datasets_path(tmp_path: Path) -> None:
+    alice, bob, remote = tmp_path / "alice", tmp_path / "bob", tmp_path / "remote"
+    repo_a = Repo.init(alice)
+    _write(alice / "a.parquet", 5)
+    repo_a.add(alice / "a.parquet")
+    _commit(repo_a, "first")
+    assert _in(alice, "remote", "add", "origin", str(remote))[0] == 0
+    assert _in(alice, "push", "origin", "main")[0] == 0
+    assert _in(tmp_path, "clone", str(remote), "bob")[0] == 0
+    _write(alice / "c.parquet", 3)
+    repo_a.add(alice / "c.parquet")
+    _commit(repo_a, "c arrives")
+    assert _in(alice, "push", "origin", "main")[0] == 0
+    pq.write_table(pa.table({"mine": ["precious"]}), bob / "c.parquet")
+    code, out = _in(bob, "pull", "origin", "main")
+    assert code == 2 and "c (untracked data at its path)" in out, out
+    assert pq.read_table(bob / "c.parquet").column_names == ["mine"]

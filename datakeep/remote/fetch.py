@@ -245,6 +245,8 @@ def pull(
     received, commits = fetch_objects(
         repo, source, commit, name=name, ref=ref, progress=progress, max_objects=max_objects
     )
+    if restore:
+        dirty += _untracked_in_the_way(repo, commit, name)
     updates, branch = _move_refs(repo, source, ref, commit, remote_refs)
     result = FetchResult(
         remote=source.label,
@@ -289,6 +291,16 @@ def _dirty(repo: Repository, name: str | None) -> list[str]:
     if repo.head() is None:
         return []
     return [s.name for s in status(repo) if s.state in ("modified", "new") and name in (None, s.name)]
+
+
+def _untracked_in_the_way(repo: Repository, commit: ObjectId, name: str | None) -> list[str]:
+    """Datasets the pulled commit brings whose paths hold untracked data the checkout would
+    overwrite (its commit is local once fetched)."""
+    from datakeep.checkout import untracked_in_the_way
+
+    incoming = repo.commit_at(commit)
+    names = [name] if name is not None else sorted(incoming.datasets)
+    return untracked_in_the_way(repo, repo.load_index(), incoming, [n for n in names if n in incoming.datasets])
 
 
 def _restore(repo: Repository, branch: str, name: str | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
