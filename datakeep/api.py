@@ -80,15 +80,16 @@ class Repo:
         self,
         paths: list[str | os.PathLike[str]],
         *,
+        name: str | None = None,
         key: list[str] | tuple[str, ...] = (),
         entity: str | None = None,
         source: str | None = None,
     ) -> list[str]:
         """Track each of ``paths`` as a dataset named after its file or folder (without its
-        extension), all or none; returns the names."""
+        extension; ``name`` for a single path), all or none; returns the names."""
         from datakeep.worktree import add_all
 
-        added = add_all(self._repo, [str(p) for p in paths], key=tuple(key), entity=entity, source=source)
+        added = add_all(self._repo, [str(p) for p in paths], name=name, key=tuple(key), entity=entity, source=source)
         return [name for name, _ in added]
 
     def tracked(self) -> dict[str, TrackedDataset]:

@@ -58,12 +58,7 @@ def add(paths: tuple[str, ...], name: str | None, key: tuple[str, ...], entity: 
     keys = tuple(k.strip() for part in key for k in part.split(",") if k.strip())
     repo = open_repo()
     before = repo.tracked()
-    if name is not None and len(paths) == 1:
-        datasets = [repo.add(paths[0], name=name, key=keys, entity=entity, source=source)]
-    else:
-        if name is not None:
-            raise click.UsageError(f"--name names one dataset, and {len(paths)} paths were given")
-        datasets = repo.add_all(list(paths), key=keys, entity=entity, source=source)
+    datasets = repo.add_all(list(paths), name=name, key=keys, entity=entity, source=source)
     for dataset, path in zip(datasets, paths, strict=True):
         click.echo(f"tracking {dataset} ({path}){' key ' + ','.join(keys) if keys else ''}")
         _say_what_changed(dataset, before.get(dataset), keys, entity, source)
