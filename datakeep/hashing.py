@@ -74,6 +74,8 @@ def canonical_type(data_type: pa.DataType) -> str:
         return f"struct<{inner}>"
     if isinstance(t, pa.ExtensionType):
         return f"extension<{t.extension_name}>[{canonical_type(t.storage_type)}]"
+    # Arrow's own extension types (uuid, json, bool8, fixed_shape_tensor, opaque) are not
+    # ``pa.ExtensionType``; their names already carry their parameters, as ids have pinned.
     if pa.types.is_union(t) or type_is(t, "is_run_end_encoded"):
         raise UnsupportedTypeError(
             f"columns of type {t} are not supported",
@@ -125,7 +127,7 @@ def decode(array: pa.Array) -> pa.Array:
     t = array.type
     if pa.types.is_dictionary(t):
         return decode(array.dictionary_decode())
-    if isinstance(t, pa.ExtensionType):
+    if isinstance(t, pa.BaseExtensionType):  # Python-defined and Arrow's own (json, uuid, ...)
         return decode(array.storage)
     if type_is(t, "is_string_view"):
         return array.cast(pa.large_string())

@@ -35,6 +35,8 @@ def _kind(t: pa.DataType) -> str:
         return "temporal"
     if canonical_type(t) == "string":
         return "string"
+    if isinstance(t, pa.BaseExtensionType) and canonical_type(t.storage_type) == "string":
+        return "string"  # JSON text and the like: counted as the strings they are stored as
     return "other"
 
 
@@ -86,11 +88,8 @@ class ColumnAccumulator:
         self.nulls += array.null_count
         values = array
         if self.kind == "temporal":
-            values = (
-                array.cast(pa.int64())
-                if not pa.types.is_date32(array.type)
-                else array.cast(pa.int32()).cast(pa.int64())
-            )
+            # The stored integers, whatever the unit: Arrow casts no 32-bit time to int64.
+            values = array.view(pa.int32() if array.type.bit_width == 32 else pa.int64()).cast(pa.int64())
         distinct = self._update_counts(array)
         # While a column's values are counted (at most MAX_TRACKED_DISTINCT of them), its range is
         # the range of those few values: no second pass over a batch of strings.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -176,6 +177,28 @@ def test_commit_keeps_times_beyond_pythons_datetime(initialized: Path) -> None:
     assert shown["rows"] == 3
     assert run("checkout", "HEAD", "--name", "far", "-o", "back.parquet").exit_code == 0
     assert pq.read_table(initialized / "back.parquet").equals(table)
+
+
+def test_show_writes_temporal_statistics_in_their_own_terms(initialized: Path) -> None:
+    """A time of day, a duration and a mean timestamp read as such, not as microsecond counts."""
+    table = pa.table(
+        {
+            "at": pa.array([dt.time(9, 30), dt.time(17, 0)], pa.time64("us")),
+            "took": pa.array([90_000, 7_200_000], pa.duration("ms")),
+            "when": pa.array([dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2, 12)], pa.timestamp("ms")),
+            "day": pa.array([dt.date(2024, 1, 1), dt.date(2024, 3, 1)]),
+        }
+    )
+    pq.write_table(table, initialized / "times.parquet")
+    run("add", "times.parquet", "--name", "times")
+    assert run("commit", "-m", "times").exit_code == 0
+    rows = {line.split()[0]: line for line in run("show", "HEAD:times").output.splitlines()[7:]}
+    assert rows["at"].endswith("09:30:00 … 17:00:00 / 13:15:00±3:45:00")
+    assert rows["took"].endswith("0:01:30 … 2:00:00 / 1:00:45±0:59:15")
+    assert rows["when"].endswith("2024-01-01T00:00:00 … 2024-01-02T12:00:00 / 2024-01-01T18:00:00±18:00:00")
+    assert rows["day"].endswith("2024-01-01 … 2024-03-01 / 2024-01-31±30 days")
+    # The JSON keeps the column's integers, exact.
+    assert json.loads(run("show", "HEAD:times", "--json").output)["stats"]["at"]["min"] == 34_200_000_000
 
 
 def test_removing_the_last_dataset_is_a_commit(initialized: Path) -> None:

@@ -3,6 +3,7 @@ by count then value, and a folder file's share of the sample."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import pyarrow as pa
@@ -91,3 +92,28 @@ def test_the_state_of_a_first_batch_carries_its_counts() -> None:
     resumed.restore(first.state())
     resumed.update(table.slice(2))
     assert resumed.finish()["s"]["top"] == _stats(table, [])["s"]["top"] == [["a", 2], ["b", 1], ["c", 1]]
+
+
+def test_every_temporal_type_gets_a_range_and_a_mean() -> None:
+    """time32 too: Arrow casts no 32-bit time to int64, and that once cost it its statistics."""
+    table = pa.table(
+        {
+            "t32": pa.array([dt.time(9, 30), dt.time(17, 0), None], pa.time32("ms")),
+            "t64": pa.array([dt.time(9, 30), dt.time(17, 0), None], pa.time64("us")),
+            "day": pa.array([dt.date(2024, 1, 1), dt.date(2024, 3, 1), None]),
+            "dur": pa.array([90_000, 7_200_000, None], pa.duration("ms")),
+        }
+    )
+    result = _stats(table, [])
+    assert (result["t32"]["min"], result["t32"]["max"], result["t32"]["mean"]) == (34_200_000, 61_200_000, 47_700_000)
+    assert (result["t64"]["min"], result["t64"]["max"]) == (34_200_000_000, 61_200_000_000)
+    assert result["day"]["mean"] == 19_753  # days since 1970: 2024-01-31
+    assert (result["dur"]["min"], result["dur"]["max"]) == (90_000, 7_200_000)
+    assert all(result[name]["nulls"] == 1 for name in table.column_names)
+
+
+def test_json_text_is_counted_as_strings() -> None:
+    table = pa.table({"j": pa.array(['{"a": 1}', '{"a": 1}', "[]"], pa.json_())})
+    result = _stats(table, [])
+    assert result["j"]["distinct"] == 2
+    assert (result["j"]["min"], result["j"]["max"]) == ("[]", '{"a": 1}')

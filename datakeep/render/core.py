@@ -8,6 +8,7 @@ from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import Manifest
 from datakeep.render.style import count, human_bytes, paint
+from datakeep.render.temporal import temporal_spread, temporal_value
 
 
 def commit_json(oid: ObjectId, commit: Commit) -> dict[str, Any]:
@@ -143,13 +144,23 @@ def snapshot_text(manifest: Manifest) -> str:
         distinct = s.get("distinct")
         distinct_text = "" if distinct is None else (str(distinct) if s.get("distinct_exact") else f"~{distinct}")
         summary = ""
+        kind = column["type"]
         if "min" in s:
-            summary = f"{_short(s['min'])} … {_short(s['max'])}"
+            low, high = (_statistic(kind, s[bound]) for bound in ("min", "max"))
+            summary = f"{_short(low)} … {_short(high)}"
         if "mean" in s:
-            summary += f" / {s['mean']:.4g}±{s.get('std', 0):.3g}"
-        name, kind = column["name"][:24], column["type"][:28]
-        lines.append(f"{name:<24} {kind:<28} {count(s.get('nulls', 0)):>9} {distinct_text:>9}  {summary}")
+            mean = temporal_value(kind, s["mean"]) or f"{s['mean']:.4g}"
+            spread = temporal_spread(kind, s.get("std", 0)) or f"{s.get('std', 0):.3g}"
+            summary += f" / {mean}±{spread}"
+        nulls = count(s.get("nulls", 0))
+        lines.append(f"{column['name'][:24]:<24} {kind[:28]:<28} {nulls:>9} {distinct_text:>9}  {summary}")
     return "\n".join(lines)
+
+
+def _statistic(type_name: str, value: Any) -> Any:
+    """A stored min or max as shown: a time of day or a duration in its own terms."""
+    text = temporal_value(type_name, value)
+    return value if text is None else text
 
 
 def _short(value: Any, width: int = 24) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from datakeep.diff.result import ColumnDiff, DatasetDiff, DiffResult
 from datakeep.render.style import told_apart
+from datakeep.render.temporal import temporal_value
 
 OLD_COLOR = "#8c9bab"
 NEW_COLOR = "#2f6fdf"
@@ -181,7 +182,7 @@ def _drift(d: DatasetDiff) -> str:
         rows.append(
             f"<tr><td><code>{escape(c.name)}</code></td><td>{escape(c.type)}</td>"
             f"<td class='n'>{_nulls(c.stats_from)}</td><td class='n'>{_nulls(c.stats_to)}</td>"
-            f"<td class='n'>{_mean(c.stats_from)}</td><td class='n'>{_mean(c.stats_to)}</td>"
+            f"<td class='n'>{_mean(c.stats_from, c.type)}</td><td class='n'>{_mean(c.stats_to, c.type)}</td>"
             f"<td class='n {css}'>{score}</td><td class='{css}'>{escape(c.drift_level or '')}</td></tr>"
         )
     table = (
@@ -263,8 +264,11 @@ def _nulls(stats: dict[str, Any]) -> str:
     return f"{100 * stats.get('nulls', 0) / stats['count']:.1f}"
 
 
-def _mean(stats: dict[str, Any]) -> str:
-    return f"{stats['mean']:.4g}" if isinstance(stats.get("mean"), (int, float)) else ""
+def _mean(stats: dict[str, Any], type_name: str) -> str:
+    mean = stats.get("mean")
+    if not isinstance(mean, (int, float)):
+        return ""
+    return escape(temporal_value(type_name, mean) or f"{mean:.4g}")
 
 
 def _short(value: Any) -> str:
