@@ -114,9 +114,21 @@ def open_parquet(path: Path) -> pq.ParquetFile:
         parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
         schema = parquet.schema_arrow
     except (pa.ArrowException, OSError) as exc:
-        raise InputDataError(str(path), f"is damaged and cannot be read ({exc})") from None
+        raise unreadable(path, exc) from None
     check_schema(schema, str(path))
     return parquet
+
+
+def unreadable(path: Path, exc: Exception) -> InputDataError:
+    """The error for a Parquet file pyarrow failed on: damaged, or using what pyarrow lacks
+    (polars' 128-bit integers, a new encoding), which re-copying the file would not mend."""
+    if isinstance(exc, pa.ArrowNotImplementedError):
+        return InputDataError(
+            str(path),
+            f"uses something pyarrow {pa.__version__} cannot read ({exc})",
+            "re-export it with supported types (e.g. 128-bit integers cast to int64 or decimal), or upgrade pyarrow",
+        )
+    return InputDataError(str(path), f"is damaged and cannot be read ({exc})")
 
 
 def check_schema(schema: pa.Schema, where: str) -> None:
@@ -188,7 +200,7 @@ def _batches(
                     continue
             yield batch if storable is None else batch.cast(storable)
     except (pa.ArrowException, OSError) as exc:
-        raise InputDataError(str(path), f"is damaged and cannot be read ({exc})") from None
+        raise unreadable(path, exc) from None
 
 
 def _aligned(batches: Iterator[pa.RecordBatch], first_row: int, size: int) -> Iterator[pa.RecordBatch]:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datakeep.api import Repo
+from datakeep.errors import InputDataError
 from tests.conftest import write
 
 
@@ -242,3 +243,29 @@ def test_view_columns_commit_patch_and_restore_exactly(tmp_path: Path) -> None:
     assert [s.state for s in repo.status()] == ["unchanged"]
     assert repo.diff("HEAD~1", "HEAD").dataset("v").rows.modified == 200
     assert not repo.fsck(full=True).problems
+
+
+def test_files_written_by_polars_round_trip(repo: Repo, project: Path) -> None:
+    polars = pytest.importorskip("polars")
+    frame = polars.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "cat": polars.Series(["a", "b", "a"], dtype=polars.Categorical),
+            "level": polars.Series(["lo", "hi", "lo"], dtype=polars.Enum(["lo", "hi"])),
+            "tags": [["x"], [], None],
+            "at": polars.Series([dt.datetime(2024, 1, 1)] * 3).dt.replace_time_zone("Europe/Berlin"),
+        }
+    )
+    frame.write_parquet(project / "p.parquet")
+    repo.add(project / "p.parquet", name="p", key=["id"])
+    repo.commit(message="polars")
+    assert repo.read("p").equals(pq.read_table(project / "p.parquet"))
+
+
+def test_a_type_pyarrow_cannot_read_is_named_as_such(repo: Repo, project: Path) -> None:
+    """Not 'damaged': re-copying a file of 128-bit integers would not help."""
+    polars = pytest.importorskip("polars")
+    polars.DataFrame({"big": polars.Series([1, 2], dtype=polars.Int128)}).write_parquet(project / "wide.parquet")
+    with pytest.raises(InputDataError, match="cannot read") as caught:
+        repo.add(project / "wide.parquet", name="wide")
+    assert "damaged" not in str(caught.value) and "int64 or decimal" in str(caught.value)

@@ -95,7 +95,7 @@ def _samples(d: DatasetDiff) -> list[str]:
             continue
         for i, (column, old, new) in enumerate(s.changes):
             prefix = f"    ~ {key}" if i == 0 else "    " + " " * (len(key) + 2)
-            shown_old, shown_new = told_apart(old, new, (_value(old), _value(new)))
+            shown_old, shown_new = told_apart(old, new, (_value(old), _value(new)), _whole)
             lines.append(_cut(f"{prefix}  {column}: {shown_old} → {shown_new}", WIDTH))
     return lines
 
@@ -106,6 +106,11 @@ def _value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.10g}"
     return _cut(repr(value) if isinstance(value, str) else str(value), 24)
+
+
+def _whole(value: object) -> str:
+    """A value as `_value` writes it, uncut."""
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _cut(text: str, width: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 _CODES = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2", "cyan": "36"}
 
@@ -31,9 +32,31 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
-def told_apart(old: object, new: object, shown: tuple[str, str]) -> tuple[str, str]:
-    """``shown`` (a changed cell's old and new value as printed), or the two floats in full when
-    rounding printed them alike: 99.99 against 99.99000000000001, as a unit scale leaves it."""
-    if shown[0] == shown[1] and isinstance(old, float) and isinstance(new, float) and old != new:
+def told_apart(
+    old: object, new: object, shown: tuple[str, str], full: Callable[[object], str] = str
+) -> tuple[str, str]:
+    """``shown`` (a changed cell's old and new value as printed), or what tells them apart when
+    they printed alike: two floats in full (99.99 against 99.99000000000001, as a unit scale
+    leaves it); two long values cut short, from a little before their first difference (UUIDs,
+    paths and URLs share long beginnings). ``full`` writes a whole value."""
+    if shown[0] != shown[1] or old == new:
+        return shown
+    if isinstance(old, float) and isinstance(new, float):
         return repr(old), repr(new)
-    return shown
+    texts = full(old), full(new)
+    if texts[0] == texts[1]:
+        return shown
+    old_text, new_text = texts
+    shared = min(len(old_text), len(new_text))
+    first = next((i for i in range(shared) if old_text[i] != new_text[i]), shared)
+    width = max(len(shown[0]), 12)
+    start = max(0, first - width // 3)
+    return _window(texts[0], start, width), _window(texts[1], start, width)
+
+
+def _window(text: str, start: int, width: int) -> str:
+    """``text`` from ``start``, cut to ``width`` characters, each cut marked with an ellipsis."""
+    prefix = "…" if start else ""
+    piece = text[start:]
+    room = width - len(prefix)
+    return prefix + (piece if len(piece) <= room else piece[: room - 1] + "…")
