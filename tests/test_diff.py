@@ -96,6 +96,8 @@ def test_generated_chain_matches_pandas_oracle(tmp_path: Path) -> None:
         assert result.changed
     # In a notebook the result shows as the HTML report.
     assert "Cells changed per column" in repo.diff("v1", "v2")._repr_html_()
+    # print() shows the text report `datakeep diff` prints.
+    assert str(repo.diff("v1", "v2")).startswith("diff v1 → v2\n\ndata: changed")
 
 
 def test_shared_chunks_are_not_read(tmp_path: Path) -> None:

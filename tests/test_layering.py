@@ -55,8 +55,8 @@ LAYERS = {
 }
 
 
-# A result value may render itself for notebooks (`_repr_html_`), lazily, inside that one method.
-ALLOWED = {("diff.result", "render.diff_html")}
+# A result value may render itself (`_repr_html_` for notebooks, `__str__` for print), lazily, inside that method.
+ALLOWED = {("diff.result", "render.diff_html"), ("diff.result", "render.diff_text")}
 
 
 def _layer(module: str) -> int:

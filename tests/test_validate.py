@@ -120,6 +120,7 @@ def test_clean_parquet_is_ok(project: Path) -> None:
     assert report.ok, render_text(report)
     assert report.rows_checked == 200 and report.rows_failing == 0
     assert report.entity == "customers" and report.source == "legacy"
+    assert str(report) == render_text(report)  # print(report) shows what the CLI prints
 
 
 def test_planted_problems_parquet_scored_both_ways(project: Path) -> None:

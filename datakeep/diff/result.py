@@ -232,3 +232,9 @@ class DiffResult:
         from datakeep.render.diff_html import render_html
 
         return render_html(self, fragment=True)
+
+    def __str__(self) -> str:
+        # print(repo.diff(...)) shows the report `datakeep diff` prints; repr() stays the fields.
+        from datakeep.render.diff_text import render_text
+
+        return render_text(self)

@@ -114,6 +114,12 @@ class ValidationReport:
             counts[problem.kind] = counts.get(problem.kind, 0) + 1
         return counts
 
+    def __str__(self) -> str:
+        # print(validate_file(...)) shows what `datakeep validate` prints; repr() stays the fields.
+        from datakeep.validate.render import render_text  # render imports this module
+
+        return render_text(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON form (see docs/validation-report.schema.json)."""
         return {
