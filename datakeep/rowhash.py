@@ -41,10 +41,19 @@ def mix(x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
     return x
 
 
-def column_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """One uint64 per row of ``array``."""
+#: Per column name, whether hashing its distinct strings once paid off in an earlier batch of
+#: the same file: judging it again batch after batch cost a 200-string-column table a fifth of
+#: its row hashing. Only the speed depends on it, never a hash.
+DictionaryPlan = dict[str, bool]
+
+
+def column_hashes(
+    array: pa.Array | pa.ChunkedArray, plan: DictionaryPlan | None = None, name: str = ""
+) -> np.ndarray:
+    """One uint64 per row of ``array``; ``plan`` remembers, under ``name``, how its strings hash
+    fastest (see `DictionaryPlan`)."""
     if isinstance(array, pa.ChunkedArray):
-        parts = [column_hashes(chunk) for chunk in array.chunks]
+        parts = [column_hashes(chunk, plan, name) for chunk in array.chunks]
         return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
     if pa.types.is_dictionary(array.type) and hashing.is_string_like(array.dictionary.type):
         h = _dictionary_hashes(array)
@@ -60,7 +69,7 @@ def column_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
         h += _GOLDEN
         h = mix(h)
     elif hashing.is_string_like(t):
-        h = _string_hashes(array)
+        h = _string_hashes(array, plan, name)
     elif pa.types.is_fixed_size_list(t):
         size = t.list_size
         child = column_hashes(hashing._fixed_list_children(array))
@@ -79,10 +88,13 @@ def column_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return h
 
 
-def row_hashes(table: pa.Table | pa.RecordBatch, columns: list[str] | None = None) -> np.ndarray:
-    """Combine the column hashes of ``columns`` (all, in order, by default) into one per row."""
+def row_hashes(
+    table: pa.Table | pa.RecordBatch, columns: list[str] | None = None, plan: DictionaryPlan | None = None
+) -> np.ndarray:
+    """Combine the column hashes of ``columns`` (all, in order, by default) into one per row;
+    ``plan`` is shared by the batches of one file."""
     names = columns if columns is not None else table.schema.names
-    return combine_hashes((column_hashes(table.column(name)) for name in names), table.num_rows)
+    return combine_hashes((column_hashes(table.column(name), plan, name) for name in names), table.num_rows)
 
 
 def combine_hashes(columns: Iterable[np.ndarray], rows: int) -> np.ndarray:
@@ -107,20 +119,26 @@ _PROBE_ROWS = 2048
 _DICTIONARY_MAX_SHARE = 0.125
 
 
-def _string_hashes(array: pa.Array) -> np.ndarray:
+def _string_hashes(array: pa.Array, plan: DictionaryPlan | None, name: str) -> np.ndarray:
     """Hashes of string or binary values, each distinct value hashed once when few are distinct;
     the result is the same either way (null slots are overwritten by the caller)."""
     n = len(array)
     if n >= _DICTIONARY_MIN_ROWS:
         import pyarrow.compute as pc  # only here: rowhash is imported on light paths too
 
-        probe = array.slice(0, _PROBE_ROWS)
-        if pc.count_distinct(probe).as_py() <= _DICTIONARY_MAX_SHARE * len(probe):
+        worth = plan.get(name) if plan is not None else None
+        if worth is None:
+            probe = array.slice(0, _PROBE_ROWS)
+            worth = pc.count_distinct(probe).as_py() <= _DICTIONARY_MAX_SHARE * len(probe)
+        h = None
+        if worth:
             encoded = pc.dictionary_encode(array)
-            if len(encoded.dictionary) <= _DICTIONARY_MAX_SHARE * n:
-                h = _dictionary_hashes(encoded)
-                if h is not None:
-                    return h
+            worth = len(encoded.dictionary) <= _DICTIONARY_MAX_SHARE * n
+            h = _dictionary_hashes(encoded) if worth else None
+        if plan is not None:
+            plan[name] = worth
+        if h is not None:
+            return h
     lengths, data = hashing.string_parts(array)
     return _bytes_hashes(lengths, data)
 

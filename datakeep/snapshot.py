@@ -37,7 +37,7 @@ from datakeep.records.index import Index, TrackedDataset
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.repo import Repository
 from datakeep.rowcache import RowIndex, RowIndexBuilder
-from datakeep.rowhash import row_hashes
+from datakeep.rowhash import DictionaryPlan, row_hashes
 from datakeep.tracking import dataset_files
 from datakeep.unify import union_schema
 
@@ -335,8 +335,9 @@ class BatchHashes:
     small when chunks are short (a 400-column table cuts 3,000-row chunks: 2.8x the CPU), and
     rows of chunks found unchanged are never hashed."""
 
-    def __init__(self, batch: pa.RecordBatch) -> None:
+    def __init__(self, batch: pa.RecordBatch, plan: DictionaryPlan) -> None:
         self._batch: pa.RecordBatch | None = batch
+        self._plan = plan
         self._hashes: np.ndarray | None = None
         self._lock = threading.Lock()
 
@@ -344,7 +345,7 @@ class BatchHashes:
         with self._lock:
             if self._hashes is None:
                 assert self._batch is not None
-                self._hashes = row_hashes(self._batch)
+                self._hashes = row_hashes(self._batch, plan=self._plan)
                 self._batch = None
             return self._hashes
 
@@ -479,6 +480,7 @@ class FileChunker:
         # most of a commit (the chunk writer's workers still overlap one file with the next).
         batch_rows = batch_rows_for(batch_schema)
         small = total_rows - position <= batch_rows
+        hash_plan: DictionaryPlan = {}
         with BackgroundStats(table_stats, position, keep_at, inline=small) as background_stats:
             for batch in iter_batches(
                 parquet,
@@ -506,8 +508,8 @@ class FileChunker:
                     if batch_schema not in self._dictionaries:
                         self._dictionaries[batch_schema] = dictionary_columns(pa.Table.from_batches([batch]))
                     self._dictionary = self._dictionaries[batch_schema]
-                boundary = row_hashes(batch, list(self.key) if self.key else None)
-                whole_rows = BatchHashes(batch) if self.key else None
+                boundary = row_hashes(batch, list(self.key) if self.key else None, hash_plan)
+                whole_rows = BatchHashes(batch, hash_plan) if self.key else None
                 start = 0
                 for cut in [*chunker.push(boundary), None]:
                     local = batch.num_rows if cut is None else cut - position

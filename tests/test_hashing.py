@@ -180,3 +180,26 @@ def test_few_distinct_strings_hash_as_their_definition(palette: list[bytes | Non
         got = column_hashes(array)
         start = 3 if len(array) == rows - 3 else 0
         assert [int(h) for h in got] == [expected[v] for v in values[start:]]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=400), st.integers(min_value=4096, max_value=6000)),
+        min_size=2,
+        max_size=4,
+    ),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_a_dictionary_plan_shared_by_batches_changes_no_hash(batches: list[tuple[int, int]], seed: int) -> None:
+    """A file's batches share what the first ones learnt about hashing a column through a
+    dictionary, even when later batches have many more (or fewer) distinct values."""
+    from datakeep.rowhash import row_hashes
+
+    rng = np.random.default_rng(seed)
+    plan: dict[str, bool] = {}
+    for distinct, rows in batches:
+        words = [f"value-{i}" for i in rng.integers(0, distinct, rows)]
+        batch = pa.record_batch({"s": words, "n": rng.integers(0, 9, rows)})
+        assert (row_hashes(batch, plan=plan) == row_hashes(batch)).all()
+    assert set(plan) == {"s"}
