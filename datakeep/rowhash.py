@@ -47,9 +47,7 @@ def mix(x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
 DictionaryPlan = dict[str, bool]
 
 
-def column_hashes(
-    array: pa.Array | pa.ChunkedArray, plan: DictionaryPlan | None = None, name: str = ""
-) -> np.ndarray:
+def column_hashes(array: pa.Array | pa.ChunkedArray, plan: DictionaryPlan | None = None, name: str = "") -> np.ndarray:
     """One uint64 per row of ``array``; ``plan`` remembers, under ``name``, how its strings hash
     fastest (see `DictionaryPlan`)."""
     if isinstance(array, pa.ChunkedArray):

@@ -360,3 +360,25 @@ def test_a_wide_table_keeps_its_id_and_comes_back(repo: Repo, project: Path) -> 
     repo.commit(message="wide")
     assert repo.manifest("wide").id == str(content_id(table))
     assert repo.read("wide").equals(table)
+
+
+@given(st.integers(min_value=1, max_value=20_000))
+def test_read_buffers_of_a_wide_file_stay_within_their_budget(columns: int) -> None:
+    """Every column of a streamed file keeps its own read buffer: narrow files get 1 MiB each,
+    wide ones share a fixed budget, down to a floor."""
+    from datakeep import parquet_io
+
+    size = parquet_io.read_buffer_bytes(columns)
+    assert parquet_io.MIN_READ_BUFFER_BYTES <= size <= parquet_io.READ_BUFFER_BYTES
+    assert columns * size <= parquet_io.READ_BUFFERS_BUDGET or size == parquet_io.MIN_READ_BUFFER_BYTES
+    if columns <= 64:
+        assert size == parquet_io.READ_BUFFER_BYTES
+
+
+def test_a_wide_file_streams_and_restores_exactly(repo: Repo, project: Path) -> None:
+    table = pa.table({f"c{i}": pa.array([f"{i}-{r}" for r in range(300)]) for i in range(700)})
+    pq.write_table(table, project / "wide.parquet")
+    repo.add(project / "wide.parquet", name="wide")
+    repo.commit(message="wide")
+    repo.checkout("HEAD", name="wide", output=project / "back.parquet")
+    assert pq.read_table(project / "back.parquet").equals(table)

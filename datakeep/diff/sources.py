@@ -24,7 +24,7 @@ from datakeep import stats as column_stats
 from datakeep.arrow_numpy import arrow_array
 from datakeep.hashing import canonical_type, is_text, schema_columns
 from datakeep.ids import ObjectId
-from datakeep.parquet_io import READ_BUFFER_BYTES, open_parquet, scratch_reader, take_columns
+from datakeep.parquet_io import open_parquet, scratch_reader, streaming_parquet, take_columns
 from datakeep.records.manifest import Manifest
 from datakeep.rowcache import RowIndex
 from datakeep.rowhash import column_hashes, combine_hashes, mix, row_hashes
@@ -272,9 +272,7 @@ class FileSide(Side):
         f_index, rg = self._where[index]
         # A ParquetFile is not safe to read from two threads at once: each read gets its own
         # reader, sharing the already parsed footer.
-        reader = pq.ParquetFile(
-            self._paths[f_index], metadata=self._files[f_index].metadata, buffer_size=READ_BUFFER_BYTES
-        )
+        reader = streaming_parquet(self._paths[f_index], self._files[f_index].metadata)
         table = reader.read_row_group(rg, columns=self._present(index, columns), use_threads=False)
         return conform(table, self.schema, columns)
 

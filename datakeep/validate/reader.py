@@ -55,13 +55,11 @@ def _check_unique_names(path: Path, names: list[str]) -> None:
 
 
 def _parquet(path: Path, batch_rows: int) -> tuple[list[str], Iterator[pa.RecordBatch]]:
-    import pyarrow.parquet as pq
 
-    from datakeep.parquet_io import READ_BUFFER_BYTES
+    from datakeep.parquet_io import streaming_parquet
 
     try:
-        # Streamed, through a read buffer: see parquet_io.open_parquet.
-        handle = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+        handle = streaming_parquet(path)
     except (OSError, pa.ArrowException) as exc:
         raise InputDataError(str(path), f"cannot read it as Parquet: {exc}") from None
 
