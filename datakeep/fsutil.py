@@ -196,3 +196,11 @@ def file_signature(path: Path) -> tuple[int, int, int]:
     """(size, mtime_ns, inode): what the stat cache compares, like git's index."""
     st = path.stat()
     return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def still_matches(path: Path, signature: tuple[int, int, int]) -> bool:
+    """Whether ``path`` still has ``signature``: not written to, replaced or removed since."""
+    try:
+        return file_signature(path) == signature
+    except FileNotFoundError:
+        return False

@@ -8,9 +8,11 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from datakeep.errors import EXIT_NO, DatakeepError, DatasetError
+from datakeep.errors import EXIT_NO, DatakeepError, DatasetError, InputDataError
+from datakeep.fsutil import file_signature, still_matches
 from datakeep.ids import ObjectId
 from datakeep.progress import Progress
 from datakeep.records.commit import Commit, DatasetRef
@@ -132,7 +134,9 @@ def make_commit(
             for name, tracked in sorted(index.datasets.items()):
                 parent_ref = parent.datasets.get(name) if parent else None
                 parent_manifest = repo.manifest_at(parent_ref.manifest) if parent_ref else None
-                validated = _validate(repo, name, tracked) if verify and (tracked.entity or tracked.source) else None
+                validating = verify and bool(tracked.entity or tracked.source)
+                checked = _signatures(repo, name, tracked) if validating else {}
+                validated = _validate(repo, name, tracked) if validating else None
                 parent_rows = rowcache.load(repo, parent_manifest)
                 rows = rowcache.RowIndexBuilder(tracked.key)
                 manifest = build_snapshot(
@@ -149,6 +153,7 @@ def make_commit(
                     found=found[name],
                     progress=progress,
                 )
+                _refuse_changed_since_validated(checked)
                 seen.update((chunk.id, chunk) for chunk in manifest.chunks)
                 if (
                     parent_ref
@@ -216,6 +221,23 @@ def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:
         ):
             return False
     return True
+
+
+def _signatures(repo: Repository, name: str, tracked: Any) -> dict[Path, tuple[int, int, int]]:
+    """The stat of each of a dataset's files, taken before they are validated."""
+    _, files = dataset_files(repo.root, tracked, name)
+    return {path: file_signature(path) for _, path in files}
+
+
+def _refuse_changed_since_validated(checked: dict[Path, tuple[int, int, int]]) -> None:
+    """What was validated must be what was snapshot: a file written to in between is refused."""
+    for path, signature in checked.items():
+        if not still_matches(path, signature):
+            raise InputDataError(
+                str(path),
+                "changed while it was being validated and committed",
+                "commit again once whatever writes it has finished (nothing was committed)",
+            )
 
 
 def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:

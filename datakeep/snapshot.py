@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 from datakeep import hash_objects, patches, resume, tracking
 from datakeep import stats as column_stats
 from datakeep.chunking import Chunker, ChunkParams
-from datakeep.errors import DatasetError, InputDataError
-from datakeep.fsutil import file_signature, sync_files
+from datakeep.errors import DatakeepError, DatasetError, InputDataError
+from datakeep.fsutil import file_signature, still_matches, sync_files
 from datakeep.hashing import ENCODING_VERSION, StreamHasher, schema_columns, update_all
 from datakeep.ids import ObjectId
 from datakeep.parquet_encoding import column_encodings, dictionary_columns
@@ -643,6 +643,17 @@ class _FilePlan:
     cached: FileEntry | None
 
 
+def _refuse_if_changed(plan: _FilePlan) -> None:
+    """A file written to (or removed) while it was read may have given half of each version,
+    or bytes that look damaged: either way, say what happened."""
+    if not still_matches(plan.absolute, plan.signature):
+        raise InputDataError(
+            str(plan.absolute),
+            "changed while it was being read",
+            "commit again once whatever writes it has finished (nothing was committed)",
+        )
+
+
 def build_snapshot(
     repo: Repository,
     name: str,
@@ -703,26 +714,31 @@ def build_snapshot(
                     rows.skip(len(plan.cached.chunks))
                 continue
             meter = FileMeter(progress, plan.signature[0]) if progress is not None else None
-            stored, params = FileChunker(
-                path=plan.absolute,
-                relpath=plan.inner,
-                key=tracked.key,
-                params=params,
-                known=known,
-                writer=writer,
-                previous=plan.previous.chunks if plan.previous is not None else (),
-                rows=rows,
-                target_bytes=int(repo.config.extra.get("chunk_bytes") or 0),
-                encoding=repo.config.encoding,
-                dk=repo.dk,
-                resume_key=resume.record_key(name, plan.relpath),
-                previous_entry=plan.previous,
-                dictionaries=dictionaries,
-                folder_files=len(files) if kind == "folder" else 1,
-                on_rows=meter,
-            ).run()
+            try:
+                stored, params = FileChunker(
+                    path=plan.absolute,
+                    relpath=plan.inner,
+                    key=tracked.key,
+                    params=params,
+                    known=known,
+                    writer=writer,
+                    previous=plan.previous.chunks if plan.previous is not None else (),
+                    rows=rows,
+                    target_bytes=int(repo.config.extra.get("chunk_bytes") or 0),
+                    encoding=repo.config.encoding,
+                    dk=repo.dk,
+                    resume_key=resume.record_key(name, plan.relpath),
+                    previous_entry=plan.previous,
+                    dictionaries=dictionaries,
+                    folder_files=len(files) if kind == "folder" else 1,
+                    on_rows=meter,
+                ).run()
+            except DatakeepError:
+                _refuse_if_changed(plan)  # bytes torn by a writer look damaged: say what happened
+                raise
             if meter is not None:
                 meter.finish()
+            _refuse_if_changed(plan)
             writer.stats.files_read += 1
             waiting.append((len(slots), stored, plan))
             slots.append(None)

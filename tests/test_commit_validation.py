@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 from datakeep.api import Repo
 from datakeep.cli import cli
+from datakeep.errors import InputDataError
 from datakeep.schemas import fingerprint
 from datakeep.validate import validate_file
 
@@ -108,4 +110,30 @@ def test_commit_fails_when_the_tracked_source_is_gone(project: Path) -> None:
     result = CliRunner().invoke(cli, ["commit", "-m", "no mapping"])
     assert result.exit_code == 2
     assert "schemas/sources/shop.yaml: no such source mapping file" in result.output
+    assert repo.repository.head() is None
+
+
+def test_data_written_after_validation_is_not_committed_as_validated(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that replaces the file between its validation and its snapshot must not get its
+    unvalidated rows committed under the validation's name."""
+    from datakeep import history
+
+    repo = _project(project)
+    good = pq.read_table(LEGACY).slice(0, 5)
+    path = project / "customers.parquet"
+    pq.write_table(good, path)
+    repo.add(path, name="customers", entity="customers", source="legacy")
+    validate_for_real = history._validate
+
+    def validate_then_a_writer_replaces_the_file(*args: object) -> dict[str, str]:
+        verdict = validate_for_real(*args)
+        pq.write_table(pq.read_table(LEGACY), project / "incoming.parquet")  # with bad rows
+        (project / "incoming.parquet").replace(path)
+        return verdict
+
+    monkeypatch.setattr(history, "_validate", validate_then_a_writer_replaces_the_file)
+    with pytest.raises(InputDataError, match="changed while it was being validated"):
+        repo.commit(message="five good rows")
     assert repo.repository.head() is None

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datakeep.api import Repo
+from datakeep.errors import InputDataError
 from datakeep.fsutil import FileLock
 from tests.conftest import make_table, write
 
@@ -143,3 +144,39 @@ def test_a_write_skips_a_temp_name_a_killed_writer_left(tmp_path: Path, monkeypa
         temp.write_bytes(b"streamed")
     assert (tmp_path / "new" / "out.parquet").read_bytes() == b"streamed"
     assert sorted(p.name for p in target.parent.iterdir()) == sorted([stale.name, "cdef"])
+
+
+class _RewriteMidway:
+    """A progress listener that, once the file is being read, has another version written over
+    it in place: what a writer that is still exporting does to a commit started too early."""
+
+    def __init__(self, path: Path, replacement: bytes) -> None:
+        self.path, self.replacement, self.done = path, replacement, False
+
+    def begin(self, label: str, total: int) -> None:
+        pass
+
+    def advance(self, amount: int) -> None:
+        if not self.done:
+            self.done = True
+            with open(self.path, "r+b") as handle:  # in place: same inode, new size and mtime
+                handle.write(self.replacement)
+                handle.truncate()
+
+    def end(self) -> None:
+        pass
+
+
+def test_a_file_written_to_while_it_is_committed_is_refused(tracked: Repo, project: Path) -> None:
+    path = project / "t.parquet"
+    write(project / "other.parquet", make_table(150_000, seed=7))
+    head = tracked.resolve()
+    write(path, make_table(130_000))
+    listener = _RewriteMidway(path, (project / "other.parquet").read_bytes())
+    with pytest.raises(InputDataError, match="changed while it was being read"):
+        tracked.commit(message="torn", progress=listener)
+    assert listener.done and tracked.resolve() == head
+    assert tracked.fsck().ok
+    # Once the writer is done, the commit takes the file as it now is.
+    tracked.commit(message="whole")
+    assert tracked.read("t").equals(pq.read_table(path))
