@@ -290,3 +290,18 @@ def test_check_all_lists_every_problem_of_one_file(project: Path, monkeypatch: p
         load_source(project, "many")
     assert "columns.x: renames 'x' to 'y'" in str(err.value)
     assert len(err.value.problems) == 4
+
+
+def test_fingerprint_of_a_mapping_whose_keys_mix_types(project: Path) -> None:
+    """YAML gives a value map {1: retail, X: vip} int and str keys, and a cast's unquoted
+    `true:` a boolean one: hashing them must not fail on sorting them."""
+    mixed = project / "schemas" / "sources" / "mixed.yaml"
+    mixed.write_text(
+        "entity: customers\ncolumns:\n"
+        "  seg: {to: segment, values: {1: retail, X: vip}}\n"
+        "  ok: {to: name, cast: {type: boolean, true: [ja], false: [nein]}}\n"
+    )
+    first = fingerprint(project, "customers", "mixed")
+    assert len(first) == 32 and first == fingerprint(project, "customers", "mixed")
+    mixed.write_text(mixed.read_text().replace("X: vip", "Y: vip"))
+    assert fingerprint(project, "customers", "mixed") != first

@@ -441,3 +441,37 @@ def test_times_become_the_zone_of_a_zoned_dtype(tmp_path: Path) -> None:
         report = map_file(tmp_path / f"{name}.parquet", source="feed", output=canonical, root=tmp_path)
         assert report.ok, (name, render_text(report))
         assert pq.read_table(canonical).column("at").to_pylist()[0] == first, name
+
+
+def test_a_zoned_dtype_reads_text_with_the_mappings_format_never_a_guess(tmp_path: Path) -> None:
+    """01.04.2024 with '%d.%m.%Y' is April 1st (pandas' own reading made it January 4th); a
+    local time Berlin skips or repeats fails alone; an offset (%z) keeps its instant."""
+    write_schema(
+        tmp_path,
+        "o",
+        "  at: {dtype: 'datetime64[ns, Europe/Berlin]', nullable: true}\n"
+        "  utc: {dtype: 'datetime64[ns]', nullable: true}\n"
+        "  paid: {dtype: bool, nullable: true}\n",
+    )
+    (tmp_path / "schemas" / "sources").mkdir()
+    (tmp_path / "schemas" / "sources" / "shop.yaml").write_text(
+        "entity: o\ncsv: {delimiter: ';'}\ncolumns:\n"
+        "  Zeit: {to: at, cast: {type: datetime, format: '%d.%m.%Y %H:%M'}}\n"
+        "  Stempel: {to: utc, cast: {type: datetime, format: '%Y-%m-%d %H:%M%z'}}\n"
+        # As the docs write it: YAML reads the unquoted keys, and yes/no, as booleans.
+        "  Bezahlt: {to: paid, cast: {type: boolean, true: [ja, yes], false: [nein, no]}}\n"
+    )
+    (tmp_path / "o.csv").write_text(
+        "Zeit;Stempel;Bezahlt\n"
+        "01.04.2024 10:00;2024-04-01 10:00+02:00;ja\n"
+        "31.03.2024 02:30;2024-02-30 10:00+01:00;yes\n"
+        "27.10.2024 02:30;2024-04-01 10:00+0000;no\n"
+    )
+    canonical = tmp_path / "out.parquet"
+    report = map_file(tmp_path / "o.csv", source="shop", output=canonical, root=tmp_path)
+    failed = {(p.column, s.row) for p in report.problems for s in p.samples}
+    assert failed == {("at", 1), ("at", 2), ("utc", 1)}, render_text(report)
+    out = pq.read_table(canonical).to_pydict()
+    assert out["at"][0] == pd.Timestamp("2024-04-01 10:00", tz="Europe/Berlin")
+    assert out["utc"][0] == pd.Timestamp("2024-04-01 08:00") and out["utc"][2] == pd.Timestamp("2024-04-01 10:00")
+    assert out["paid"] == [True, True, False]

@@ -20,7 +20,23 @@ FINGERPRINT_VERSION = 1
 
 def canonical_json(value: Any) -> bytes:
     """The one JSON encoding that is hashed: sorted keys, fixed separators, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+    return json.dumps(_sortable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode(
+        "utf-8"
+    )
+
+
+def _sortable(value: Any) -> Any:
+    """``value`` with the keys of each mapping that mixes key types (a value map ``{1: retail,
+    X: vip}``, a cast's unquoted ``true:`` beside ``type:``) written as JSON writes them, so they
+    sort. Mappings of one key type are left alone: their fingerprints must not change."""
+    if isinstance(value, list):
+        return [_sortable(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    items = {key: _sortable(item) for key, item in value.items()}
+    if len({type(key) for key in items}) > 1:
+        return {json.dumps(key) if not isinstance(key, str) else key: item for key, item in items.items()}
+    return items
 
 
 def fingerprint(root: str | Path, entity: str, source: str | None = None) -> str:

@@ -274,11 +274,39 @@ def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySche
     )
 
 
+#: The words YAML 1.1 reads as a boolean when unquoted (PyYAML, in any of three cases).
+_YAML_BOOLEAN_WORDS = {True: ("true", "yes", "on"), False: ("false", "no", "off")}
+
+
+def _boolean_words(at: Place, place: str, raw: Any, *, meaning: bool) -> tuple[str, ...]:
+    """The raw words a boolean cast reads as ``meaning``. An unquoted yes/on/true among the
+    true words arrives as YAML's True: it stands for all three (each means true anyway)."""
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    words: list[str] = []
+    for item in items:
+        if isinstance(item, bool) and item == meaning:
+            words.extend(_YAML_BOOLEAN_WORDS[meaning])
+        elif isinstance(item, (str, int)) and not isinstance(item, bool):
+            words.append(str(item))
+        else:
+            raise at.fail(
+                place,
+                f"{item!r} is not a word the data holds",
+                "list the raw words as strings; quote yes/no/on/off, which YAML reads as booleans",
+            )
+    return tuple(words)
+
+
 def _parse_cast(at: Place, place: str, spec: Any) -> Cast | None:
     if spec is None:
         return None
     if isinstance(spec, str):
         spec = {"type": spec}
+    if isinstance(spec, dict):
+        # YAML reads the documented `true:` and `false:` keys, unquoted, as booleans.
+        spec = {(str(key).lower() if isinstance(key, bool) else key): value for key, value in spec.items()}
     spec = at.mapping(spec, place, allowed=_CAST_KEYS)
     kind = spec.get("type")
     if kind not in CAST_TYPES:
@@ -309,8 +337,8 @@ def _parse_cast(at: Place, place: str, spec: Any) -> Cast | None:
             f"decimal and thousands are both {decimal!r}",
             "give them different characters, e.g. decimal: ',' and thousands: '.'",
         )
-    true_values = at.str_list(spec.get("true"), join(place, "true")) or TRUE_VALUES
-    false_values = at.str_list(spec.get("false"), join(place, "false")) or FALSE_VALUES
+    true_values = _boolean_words(at, join(place, "true"), spec.get("true"), meaning=True) or TRUE_VALUES
+    false_values = _boolean_words(at, join(place, "false"), spec.get("false"), meaning=False) or FALSE_VALUES
     return Cast(
         type=kind,
         format=fmt,

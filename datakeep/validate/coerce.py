@@ -87,6 +87,9 @@ def parse(arr: pa.Array, cast: Cast | None, dtype: Any) -> tuple[pa.Array, np.nd
         out = arr if pa.types.is_string(arr.type) else _safe_cast(arr, pa.string())
     elif kind == "zoned" and (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)):
         out = _zoned(arr, dtype)
+    elif kind == "zoned" and pa.types.is_string(arr.type) and cast is not None and cast.format:
+        # The mapping's format, never pandas' guess (which read 01.04.2024 as January 4th).
+        out = _zoned(_parsed_times(arr, cast.format, unit=dtype.unit), dtype)
     else:
         # (Text for a zoned dtype: pandas reads it below, local times in the zone, as written.)
         return arr, np.zeros(len(arr), dtype=bool)
@@ -153,16 +156,21 @@ def _datetime(arr: pa.Array, cast: Cast | None, unit: str) -> pa.Array:
         return _safe_cast(arr, target)
     if not pa.types.is_string(arr.type):
         return pa.nulls(len(arr), type=target)
-    text = _clean_text(arr)
     formats = (cast.format,) if cast is not None and cast.format else _ISO_FORMATS
+    return _parsed_times(arr, *formats, unit=target.unit).cast(target)
+
+
+def _parsed_times(arr: pa.Array, *formats: str, unit: str) -> pa.Array:
+    """Text read with the first of ``formats`` that fits each cell; a year ``unit`` cannot hold
+    is null. The result is zoned (UTC) when a format has an offset (%z), naive otherwise."""
+    text = _clean_text(arr)
     out = _strict_strptime(text, formats[0])
     for fmt in formats[1:]:
         out = pc.coalesce(out, _strict_strptime(text, fmt))
-    low, high = _YEARS.get(target.unit, _DEFAULT_YEARS)
+    low, high = _YEARS.get(unit, _DEFAULT_YEARS)
     year = pc.year(out)
     in_range = pc.and_(pc.greater_equal(year, low), pc.less_equal(year, high))
-    out = pc.if_else(in_range, out, pa.scalar(None, out.type))
-    return out.cast(target)
+    return pc.if_else(in_range, out, pa.scalar(None, out.type))
 
 
 def _zoned(arr: pa.Array, dtype: pd.DatetimeTZDtype) -> pa.Array:
@@ -193,6 +201,8 @@ def _strict_strptime(text: pa.Array, fmt: str) -> pa.Array:
     fields printed from the parsed parts; only cells that comparison cannot settle (other
     formats, unpadded text, impossible dates, years outside 1000..9999) go through strftime.
     """
+    if "%z" in fmt:
+        return _strptime_with_offsets(text, fmt)
     parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
     valid = parsed.is_valid()
     if not pc.any(valid).as_py():
@@ -212,6 +222,28 @@ def _strict_strptime(text: pa.Array, fmt: str) -> pa.Array:
     keep = sure.to_numpy(zero_copy_only=False) if sure is not None else np.zeros(len(text), dtype=bool)
     keep[rest[same.to_numpy(zero_copy_only=False)]] = True
     return pc.if_else(pa.array(keep), parsed, pa.scalar(None, parsed.type))
+
+
+def _strptime_with_offsets(text: pa.Array, fmt: str) -> pa.Array:
+    """A format with an offset (%z), read by Python's strptime once per distinct text.
+
+    Arrow's parse is in UTC and cannot be printed back in the text's own offset, which the check
+    against rolled-over dates needs: every '+02:00' time failed it. Python's strptime refuses
+    2024-02-30 itself, and reads 'Z' and '+02:00' as well as '+0200'.
+    """
+    import datetime as dt
+
+    distinct = pc.unique(text)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    micros: list[int | None] = []
+    for value in distinct.to_pylist():
+        try:
+            moment = dt.datetime.strptime(value, fmt) if value is not None else None
+        except ValueError:
+            moment = None
+        micros.append(None if moment is None else (moment - epoch) // dt.timedelta(microseconds=1))
+    parsed = pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    return parsed.take(pc.index_in(text, value_set=distinct))
 
 
 def _for_printing(parsed: pa.Array, fmt: str) -> pa.Array:
