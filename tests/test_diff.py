@@ -331,6 +331,30 @@ def test_key_type_change_is_a_clear_error(tmp_path: Path) -> None:
         diff_files(tmp_path / "a.parquet", tmp_path / "b.parquet", key="id")
 
 
+@pytest.mark.parametrize("key", [["id"], ["id", "shop"]])
+def test_keys_of_another_integer_width_match_by_value(tmp_path: Path, key: list[str]) -> None:
+    """One engine writes the key as int64, another as int32 (or unsigned): the same keys."""
+    shops = ["a", "b", "a", "c"]
+    old = pa.table({"id": pa.array([1, -2, 3, 4], pa.int64()), "shop": shops, "v": [1.0, 2.0, 3.0, 4.0]})
+    new = pa.table({"id": pa.array([1, -2, 3, 5], pa.int32()), "shop": shops, "v": [1.0, 2.5, 3.0, 5.0]})
+    pq.write_table(old, tmp_path / "a.parquet")
+    pq.write_table(new, tmp_path / "b.parquet")
+    rows = diff_files(tmp_path / "a.parquet", tmp_path / "b.parquet", key=key).datasets[0].rows
+    assert (rows.unchanged, rows.modified, rows.removed, rows.added) == (2, 1, 1, 1)
+    unsigned = pa.table({"id": pa.array([1, 2, 3, 4], pa.uint8()), "shop": shops, "v": [1.0, 2.0, 3.0, 4.0]})
+    pq.write_table(unsigned, tmp_path / "u.parquet")
+    rows = diff_files(tmp_path / "a.parquet", tmp_path / "u.parquet", key=key).datasets[0].rows
+    assert (rows.unchanged, rows.removed, rows.added) == (3, 1, 1)  # -2 is no uint8 key
+
+
+def test_uint64_keys_beside_signed_ones_are_refused(tmp_path: Path) -> None:
+    """Past 2**63 an unsigned key has no signed twin: matching them could pair different keys."""
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int64())}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"id": pa.array([1, 2**64 - 1], pa.uint64())}), tmp_path / "b.parquet")
+    with pytest.raises(KeyTypeChangedError, match=r"int64 → uint64"):
+        diff_files(tmp_path / "a.parquet", tmp_path / "b.parquet", key="id")
+
+
 def test_drift_scores_come_from_stored_statistics(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     n = 5000

@@ -109,15 +109,21 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
     plan = list(options.plan)
     by_new = {p.new: p for p in plan}
     key_new = tuple(options.key)
+    key_types: list[pa.DataType | None] = []
     for column in key_new:
         if column not in {c["name"] for c in new.columns}:
             raise KeyColumnMissingError(options.dataset, column, "new")
         if column not in by_new:
             raise KeyColumnMissingError(options.dataset, column, "old")
-        if by_new[column].retyped:
-            p = by_new[column]
+        p = by_new[column]
+        common = common_key_type(old.schema.field(p.old).type, new.schema.field(p.new).type) if p.retyped else None
+        if p.retyped and common is None:
             raise KeyTypeChangedError(options.dataset, column, p.old_type, p.new_type)
+        key_types.append(common)
     key_old = tuple(by_new[c].old for c in key_new)
+    # Keys of another integer width (int32 from one engine, int64 from another) are matched as
+    # the values they are, both sides cast to one type first.
+    key_cast = tuple(key_types) if any(t is not None for t in key_types) else None
     # Same columns on both sides: a chunk both hold is the same rows there. Stored whole-row hashes
     # compare directly only when every file also has those columns itself (a folder whose files
     # differ has their union, and its rows are hashed over the union's columns instead).
@@ -147,8 +153,8 @@ def compare_rows(old: Side, new: Side, options: RowOptions) -> RowOutcome:
     pending = _Pending(options.sample)
     with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="datakeep-diff") as pool:
         for part in range(parts):
-            a = _gather(pool, old, old_units, key_old, spec_old, part, parts)
-            b = _gather(pool, new, new_units, key_new, spec_new, part, parts)
+            a = _gather(pool, old, old_units, key_old, spec_old, part, parts, key_cast)
+            b = _gather(pool, new, new_units, key_new, spec_new, part, parts, key_cast)
             if not key_new:
                 ia, ib = matching.match_multiset([a.hashes], [b.hashes])
                 counts["unchanged"] += len(ia)
@@ -256,6 +262,29 @@ def _unshared(old: Side, new: Side, comparable: bool) -> tuple[list[int], list[i
     return keep_old, keep_new, shared
 
 
+def common_key_type(old: pa.DataType, new: pa.DataType) -> pa.DataType | None:
+    """The type both versions of a retyped key column are matched in, or None when no type
+    holds both exactly: integers of any width (not uint64 beside a signed type, whose values
+    past 2**63 one side could not hold)."""
+    if not (pa.types.is_integer(old) and pa.types.is_integer(new)):
+        return None
+    unsigned = (pa.types.is_unsigned_integer(old), pa.types.is_unsigned_integer(new))
+    if all(unsigned):
+        return pa.uint64()
+    if pa.uint64() in (old, new):
+        return None
+    return pa.int64()
+
+
+def _keys_as(keys: pa.Table, types: tuple[pa.DataType | None, ...] | None) -> pa.Table:
+    if types is None:
+        return keys
+    return pa.table(
+        [column if t is None else column.cast(t) for column, t in zip(keys.columns, types, strict=True)],
+        names=keys.column_names,
+    )
+
+
 def key_codes(keys: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     """One uint64 per row naming its key: the value itself for one integer-like column (exact),
     else a 64-bit hash of the key columns. Null keys get one reserved code."""
@@ -305,11 +334,12 @@ def _gather(
     spec: HashSpec | None,
     part: int,
     parts: int,
+    key_types: tuple[pa.DataType | None, ...] | None = None,
 ) -> _Gathered:
     def one(index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         keys, hashes = side.hashes(index, key, spec)
         if key:
-            codes, nulls = key_codes(keys)
+            codes, nulls = key_codes(_keys_as(keys, key_types))
         else:
             codes, nulls = hashes, np.zeros(len(hashes), dtype=bool)
         if parts > 1:
@@ -321,7 +351,7 @@ def _gather(
     whole = side.indexed(units, key, spec)
     if whole is not None:
         keys, hashes = whole
-        codes, nulls = key_codes(keys) if key else (hashes, np.zeros(len(hashes), dtype=bool))
+        codes, nulls = key_codes(_keys_as(keys, key_types)) if key else (hashes, np.zeros(len(hashes), dtype=bool))
         chosen = np.asarray(units, dtype=np.int64)
         positions = _UnitPositions(chosen, np.array([side.units[i].rows for i in units], dtype=np.int64))
         if parts > 1:
