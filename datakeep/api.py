@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,14 +157,18 @@ class Repo:
         oid = self.resolve(rev)
         return manifest_for(self._repo, self._repo.commit_at(oid), name, rev)
 
-    def read(self, name: str, rev: str = "HEAD", *, partitions: bool = False) -> pa.Table:
+    def read(
+        self, name: str, rev: str = "HEAD", *, columns: Sequence[str] | None = None, partitions: bool = False
+    ) -> pa.Table:
         """Dataset ``name`` as of ``rev``, as a pyarrow.Table (call .to_pandas() for pandas): the
-        rows its files hold. With ``partitions``, a folder's hive partition values
-        (``year=2024/``) are added as columns, as ``pyarrow.dataset(..., partitioning="hive")``
-        gives them."""
+        rows its files hold. ``columns`` picks columns, in that order, and only they are decoded
+        (as with ``pyarrow.parquet.read_table(columns=...)``). With ``partitions``, a folder's
+        hive partition values (``year=2024/``) are added as columns, as
+        ``pyarrow.dataset(..., partitioning="hive")`` gives them."""
         from datakeep.restore import read_manifest
 
-        return read_manifest(self._repo.store, self.manifest(name, rev), partitions=partitions)
+        manifest = self.manifest(name, rev)
+        return read_manifest(self._repo.store, manifest, columns=columns, partitions=partitions)
 
     # -- restoring -------------------------------------------------------------------------
     def checkout(

@@ -315,10 +315,13 @@ def remember_hashes(oid: ObjectId, hashes: np.ndarray) -> None:
     _HASHES.put(oid, hashes, hashes.nbytes)
 
 
-def rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None = None, depth: int = 0) -> pa.Table:
+def rebuild_table(
+    store: ObjectStore, oid: ObjectId, columns: list[int] | None = None, depth: int = 0, *, memo: bool = True
+) -> pa.Table:
     """The rows stored under ``oid``; see ``_rebuild_table``. Column projections (a diff's key
-    columns) are memoised; whole chunks are not, so a restore streams in bounded memory."""
-    if columns is None:
+    columns, read again and again) are memoised unless ``memo`` is off; whole chunks never are,
+    so a restore streams in bounded memory."""
+    if columns is None or not memo:
         return _rebuild_table(store, oid, columns, depth)
     key = (oid, tuple(columns))
     cached = _TABLES.get(key)

@@ -6,14 +6,15 @@ the writer's row group) whatever the dataset's size.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datakeep.errors import CorruptObjectError
+from datakeep.errors import CorruptObjectError, UsageError
 from datakeep.fsutil import atomic_output
 from datakeep.parquet_encoding import dictionary_columns
 from datakeep.partitions import partition_columns
@@ -27,20 +28,33 @@ from datakeep.unify import conform, union_schema
 RESTORE_ROW_GROUP = 1024 * 1024
 
 
-def read_chunk(store: ObjectStore, chunk: ChunkRef, schema: pa.Schema, *, verify: bool = False) -> pa.Table:
+def read_chunk(
+    store: ObjectStore,
+    chunk: ChunkRef,
+    schema: pa.Schema,
+    *,
+    verify: bool = False,
+    columns: list[int] | None = None,
+) -> pa.Table:
+    """A chunk's rows with ``schema`` (the file's), only the columns at ``columns`` (positions
+    in ``schema``, in that order) when given."""
+    if columns is not None:
+        schema = pa.schema([schema.field(i) for i in columns], metadata=schema.metadata)
     if chunk.depth:
         if verify:
             for oid in chunk.objects():
                 store.get_verified(oid)
-        table = rebuild_table(store, chunk.object)
+        table = rebuild_table(store, chunk.object, columns, memo=False)  # a read, not a diff's keys
         if table.num_rows != chunk.rows:
             raise CorruptObjectError(chunk.object, f"patch rebuilds {table.num_rows} rows, manifest says {chunk.rows}")
         return _conform(table, schema)
     data = store.get_verified(chunk.object) if verify else store.get(chunk.object)
     try:
         # ParquetFile, not pq.read_table: that goes through pyarrow.dataset, which imports pandas.
-        table = pq.ParquetFile(pa.BufferReader(data)).read()
-    except (pa.ArrowException, OSError) as exc:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        names = parquet.schema_arrow.names
+        table = parquet.read(columns=None if columns is None else [names[i] for i in columns])
+    except (pa.ArrowException, OSError, IndexError) as exc:
         raise CorruptObjectError(chunk.object, f"not a readable Parquet chunk ({exc})") from None
     if table.num_rows != chunk.rows:
         raise CorruptObjectError(chunk.object, f"holds {table.num_rows} rows, manifest says {chunk.rows}")
@@ -58,53 +72,79 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def iter_file_tables(
-    store: ObjectStore, entry: FileEntry, *, verify: bool = False, workers: int = 2
+    store: ObjectStore,
+    entry: FileEntry,
+    *,
+    verify: bool = False,
+    workers: int = 2,
+    columns: list[int] | None = None,
 ) -> Iterator[pa.Table]:
-    """The file's chunks in order, decoded ahead of the consumer."""
+    """The file's chunks in order, decoded ahead of the consumer (the columns at ``columns``)."""
     schema = decode_schema(entry.schema)
     if not entry.chunks:
         return
+    read = functools.partial(read_chunk, store, schema=schema, verify=verify, columns=columns)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         window = 2 * workers
-        futures = [pool.submit(read_chunk, store, c, schema, verify=verify) for c in entry.chunks[:window]]
+        futures = [pool.submit(read, c) for c in entry.chunks[:window]]
         next_index = len(futures)
         while futures:
             table = futures.pop(0).result()
             if next_index < len(entry.chunks):
-                futures.append(pool.submit(read_chunk, store, entry.chunks[next_index], schema, verify=verify))
+                futures.append(pool.submit(read, entry.chunks[next_index]))
                 next_index += 1
             yield table
 
 
-def read_file_entry(store: ObjectStore, entry: FileEntry) -> pa.Table:
+def read_file_entry(store: ObjectStore, entry: FileEntry, columns: Sequence[str] | None = None) -> pa.Table:
+    """One file of a snapshot; only those of ``columns`` it has, in that order, when given."""
     schema = decode_schema(entry.schema)
-    tables = list(iter_file_tables(store, entry))
+    positions = None if columns is None else [schema.get_field_index(n) for n in columns if n in schema.names]
+    if positions is not None:
+        schema = pa.schema([schema.field(i) for i in positions], metadata=schema.metadata)
+    tables = list(iter_file_tables(store, entry, columns=positions))
     if not tables:
         return schema.empty_table()
     return pa.concat_tables(tables).replace_schema_metadata(schema.metadata)
 
 
-def read_manifest(store: ObjectStore, manifest: Manifest, *, partitions: bool = False) -> pa.Table:
+def read_manifest(
+    store: ObjectStore, manifest: Manifest, *, columns: Sequence[str] | None = None, partitions: bool = False
+) -> pa.Table:
     """The whole snapshot as one table (files concatenated in order for a folder dataset, with
     the union of their columns: see `unify`). With ``partitions``, a folder's hive partition
     values follow as columns, as `pyarrow.dataset` gives them, unless a file holds a column of
-    that name (see `partitions`)."""
-    tables = [read_file_entry(store, entry) for entry in manifest.files]
-    if len(tables) == 1:
+    that name (see `partitions`). ``columns`` picks columns (in that order): only they are
+    decoded, as with pyarrow's ``read_table(columns=...)``."""
+    paths, rows = [e.path for e in manifest.files], [e.rows for e in manifest.files]
+    hive = partition_columns(paths, rows) if partitions and manifest.kind == "folder" else {}
+    if columns is not None:
+        _check_columns(manifest, list(columns), hive)
+    stored = None if columns is None else [n for n in columns if n in {c["name"] for c in manifest.columns}]
+    tables = [read_file_entry(store, entry, stored) for entry in manifest.files]
+    if len(tables) == 1 and (stored is None or tables[0].column_names == stored):
         table = tables[0]
     else:
         union = union_schema(
             [(e.path, t.schema) for e, t in zip(manifest.files, tables, strict=True)], f"dataset '{manifest.name}'"
         )
-        tables = [conform(t, union, exact=True) for t in tables]
+        tables = [conform(t, union, stored, exact=True) for t in tables]
         table = pa.concat_tables(tables, promote_options="default").replace_schema_metadata(union.metadata)
-    if not partitions or manifest.kind != "folder":
-        return table
-    paths, rows = [e.path for e in manifest.files], [e.rows for e in manifest.files]
-    for name, column in partition_columns(paths, rows).items():
-        if name not in table.column_names:
+    for name, column in hive.items():
+        if name not in table.column_names and (columns is None or name in columns):
             table = table.append_column(name, column)
-    return table
+    return table if columns is None else table.select(list(columns))
+
+
+def _check_columns(manifest: Manifest, wanted: list[str], hive: dict[str, pa.ChunkedArray]) -> None:
+    known = [c["name"] for c in manifest.columns] + [n for n in hive if n not in {c["name"] for c in manifest.columns}]
+    unknown = [n for n in wanted if n not in known]
+    if unknown or len(set(wanted)) != len(wanted):
+        what = f"no column {', '.join(map(repr, unknown))}" if unknown else "a column asked for twice"
+        raise UsageError(
+            f"dataset '{manifest.name}' has {what} (it has: {', '.join(known)})",
+            "name columns as the snapshot has them (`datakeep show REV:NAME` lists them)",
+        )
 
 
 def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path, *, durable: bool = True) -> None:

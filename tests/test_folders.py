@@ -18,7 +18,7 @@ from datakeep.api import Repo
 from datakeep.checkout import CheckoutResult
 from datakeep.cli import cli
 from datakeep.diff import diff_files
-from datakeep.errors import DatasetError
+from datakeep.errors import DatasetError, UsageError
 from tests.conftest import make_table, write
 
 
@@ -218,6 +218,9 @@ def test_the_columns_are_the_union_and_each_file_restores_as_it_was(evolving: Pa
     table = Repo.open(evolving).read("d")
     assert table.column_names == ["id", "v", "extra"]
     assert table.column("extra").to_pylist() == [None, None, "a", "b"]
+    # A projection: only files holding a column decode it, the others give nulls.
+    picked = Repo.open(evolving).read("d", columns=["extra", "id"])
+    assert picked.equals(table.select(["extra", "id"]))
     assert run("checkout", "HEAD", "--name", "d", "-o", "copy").exit_code == 0
     assert pq.read_table(evolving / "copy" / "part-0.parquet").column_names == ["id", "v"]
 
@@ -465,6 +468,12 @@ def test_read_with_partitions_gives_hive_values_as_pyarrow_dataset_does(project:
     assert read.schema.names == ["v", "year", "m", "c"]
     assert read.select(expected.schema.names).equals(expected)  # int32 year; m stays text ('x')
     assert read.column("c").to_pylist() == ["a b", "a b", None, "z"]
+    picked = repo.read("sales", columns=["c", "v"], partitions=True)
+    assert picked.equals(read.select(["c", "v"]))
+    with pytest.raises(UsageError, match=r"no column 'year'.*\(it has: v\)"):
+        repo.read("sales", columns=["year"])  # a partition value only with partitions=True
+    with pytest.raises(UsageError, match="asked for twice"):
+        repo.read("sales", columns=["v", "v"])
 
 
 def test_a_column_a_file_holds_wins_over_its_partition_value(project: Path) -> None:

@@ -73,6 +73,9 @@ def test_edit_chain_stores_what_changed_and_restores_every_version(repo: Repo, p
     for commit_id, expected in versions:
         back = repo.read("t", rev=commit_id)
         assert back.equals(expected)
+        # A projection decodes only its columns, through the same chains.
+        picked = repo.read("t", rev=commit_id, columns=["amount", "id"])
+        assert picked.equals(expected.select(["amount", "id"]))
         assert content_id(back) == repo.manifest("t", commit_id).id
     assert repo.fsck(full=True).ok
 
