@@ -146,6 +146,13 @@ class Repo:
         start = self.resolve(rev) if rev else None
         return log(self._repo, start, limit, dataset=name)
 
+    def merge_base(self, a: str, b: str) -> ObjectId | None:
+        """The nearest commit the histories of ``a`` and ``b`` share (None when they share none):
+        where ``datakeep diff A...B`` starts, as in git."""
+        from datakeep.merge import merge_base
+
+        return merge_base(self._repo, self.resolve(a), self.resolve(b))
+
     def commit_info(self, rev: str = "HEAD") -> tuple[ObjectId, Commit]:
         oid = self.resolve(rev)
         return oid, self._repo.commit_at(oid)
@@ -231,10 +238,11 @@ class Repo:
 
         return delete_ref(self._repo, TAGS, name)
 
-    def delete_branch(self, name: str) -> ObjectId:
+    def delete_branch(self, name: str, *, force: bool = False) -> ObjectId:
+        """Delete branch ``name``; refused, unless ``force``, when no other ref holds its commits."""
         from datakeep.naming import delete_ref
 
-        return delete_ref(self._repo, HEADS, name)
+        return delete_ref(self._repo, HEADS, name, force=force)
 
     def tags(self) -> dict[str, ObjectId]:
         return self._repo.refs.list(TAGS)

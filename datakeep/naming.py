@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datakeep.errors import DatakeepError
 from datakeep.ids import ObjectId
-from datakeep.records.refs import HEADS, TAGS, check_ref_name
+from datakeep.records.refs import HEADS, REMOTES, TAGS, check_ref_name
 from datakeep.repo import Repository
 from datakeep.revisions import resolve
 
@@ -15,6 +15,13 @@ def create_ref(repo: Repository, kind: str, name: str, rev: str = "HEAD", *, for
     with repo.locked():
         target = resolve(repo, rev)
         ref = f"{kind}/{name}"
+        # 'feature' and 'feature/x' would be a file and a folder of one name, as in git.
+        clash = next((o for o in repo.refs.list(kind) if o.startswith(f"{name}/") or name.startswith(f"{o}/")), None)
+        if clash is not None:
+            raise DatakeepError(
+                f"{what} '{name}' cannot exist beside {what} '{clash}' (one name would be a folder of the other)",
+                f"pick another name, or delete '{clash}' first",
+            )
         current = repo.refs.get(ref)
         if current is not None and not force:
             raise DatakeepError(
@@ -25,7 +32,10 @@ def create_ref(repo: Repository, kind: str, name: str, rev: str = "HEAD", *, for
     return target
 
 
-def delete_ref(repo: Repository, kind: str, name: str) -> ObjectId:
+def delete_ref(repo: Repository, kind: str, name: str, *, force: bool = False) -> ObjectId:
+    """Delete a tag or a branch. A branch whose commits no other ref (branch, tag, remote
+    branch, HEAD) holds is refused without ``force``, as `git branch -d` refuses: once it is
+    gone, `gc` deletes those versions."""
     what = "tag" if kind == TAGS else "branch"
     with repo.locked():
         ref = f"{kind}/{name}"
@@ -34,5 +44,22 @@ def delete_ref(repo: Repository, kind: str, name: str) -> ObjectId:
             raise DatakeepError(f"no {what} named '{name}'", f"`datakeep {what}` lists them")
         if kind == HEADS and repo.refs.head_target()[0] == name:
             raise DatakeepError(f"cannot delete branch '{name}': HEAD is on it", "switch to another branch first")
+        if kind == HEADS and not force and not _held_elsewhere(repo, ref, current):
+            raise DatakeepError(
+                f"branch '{name}' holds commits no other branch or tag holds (it is at {current[:10]})",
+                f"merge it first (`datakeep merge {name}`), tag it, or delete it anyway with -D",
+            )
         repo.refs.delete(ref)
     return current
+
+
+def _held_elsewhere(repo: Repository, ref: str, commit: ObjectId) -> bool:
+    from datakeep.history import is_ancestor
+
+    others = {
+        oid for kind in (HEADS, TAGS, REMOTES) for name, oid in repo.refs.list(kind).items() if f"{kind}/{name}" != ref
+    }
+    head = repo.refs.head_target()[1]
+    if head:
+        others.add(head)
+    return any(is_ancestor(repo, commit, other) for other in others)

@@ -94,6 +94,44 @@ def test_branches_and_switch(initialized: Path) -> None:
     assert pq.read_table(data).num_rows == 7
 
 
+def test_deleting_a_branch_keeps_commits_no_other_ref_holds(initialized: Path) -> None:
+    """As `git branch -d`: a branch whose commits only it holds is refused, -D deletes it."""
+    data = initialized / "data" / "flights.parquet"
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "base")
+    run("branch", "experiment")
+    run("switch", "experiment")
+    pq.write_table(make_table(7), data)
+    run("commit", "-m", "on experiment")
+    run("switch", "main")
+    refused = CliRunner().invoke(cli, ["branch", "-d", "experiment"])
+    assert refused.exit_code == 2 and "holds commits no other branch or tag holds" in refused.output
+    assert "experiment" in run("branch").output
+    # Two dots: the two revisions; three: what experiment's line changed since they parted.
+    for spec in ("main..experiment", "main...experiment"):
+        ranged = CliRunner().invoke(cli, ["diff", spec, "--json"])
+        assert ranged.exit_code == 0, ranged.output
+        assert json.loads(ranged.output)["datasets"][0]["rows"]["to"] == 7
+    run("tag", "kept", "experiment")
+    assert run("branch", "-d", "experiment").exit_code == 0  # the tag holds its commit now
+    run("branch", "scratch", "kept")
+    run("tag", "-d", "kept")
+    assert run("branch", "-D", "scratch").exit_code == 0
+    assert set(json.loads(run("branch", "--json").output)) == {"main"}
+
+
+def test_a_branch_cannot_be_named_as_a_folder_of_another(initialized: Path) -> None:
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "base")
+    assert run("branch", "feature/x").exit_code == 0
+    clash = CliRunner().invoke(cli, ["branch", "feature"])
+    assert clash.exit_code == 2 and "cannot exist beside branch 'feature/x'" in clash.output
+    assert run("branch", "-d", "feature/x").exit_code == 0
+    assert run("branch", "feature").exit_code == 0  # the folder went with the branch
+    clash = CliRunner().invoke(cli, ["branch", "feature/y/z"])
+    assert clash.exit_code == 2 and "cannot exist beside branch 'feature'" in clash.output
+
+
 def test_checkout_head_keeps_head_on_its_branch(initialized: Path) -> None:
     # Restoring the current commit must not detach HEAD: the next commit would move no branch
     # and a later gc would delete it.

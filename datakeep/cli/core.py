@@ -262,9 +262,19 @@ def _ref_command(kind: str) -> Callable[..., None]:
     @click.argument("name", required=False)
     @click.argument("rev", default="HEAD")
     @click.option("-d", "--delete", is_flag=True, help=f"Delete the {kind}.")
-    @click.option("-f", "--force", is_flag=True, help=f"Move an existing {kind}.")
+    @click.option(
+        "-f",
+        "--force",
+        is_flag=True,
+        help=f"Move an existing {kind}."
+        + (" With -d: delete a branch whose commits no other ref holds." if kind == "branch" else ""),
+    )
     @json_option
-    def command(name: str | None, rev: str, delete: bool, force: bool, as_json: bool) -> None:
+    def command(
+        name: str | None, rev: str, delete: bool, force: bool, as_json: bool, force_delete: bool = False
+    ) -> None:
+        if force_delete:  # branch -D, as git spells it
+            delete = force = True
         repo = open_repo()
         if name is None:
             listing = repo.tags() if kind == "tag" else repo.branches()
@@ -277,7 +287,7 @@ def _ref_command(kind: str) -> Callable[..., None]:
                 click.echo(f"{marker}{ref_name:<24} {oid[:10]}")
             return
         if delete:
-            oid = repo.delete_tag(name) if kind == "tag" else repo.delete_branch(name)
+            oid = repo.delete_tag(name) if kind == "tag" else repo.delete_branch(name, force=force)
             click.echo(f"deleted {kind} {name} (was {oid[:10]})")
             return
         oid = repo.tag(name, rev, force=force) if kind == "tag" else repo.branch(name, rev, force=force)
@@ -300,7 +310,11 @@ tag = click.command(
 branch = click.command(
     "branch",
     help="List branches, or start one at a commit.\n\nExample: datakeep branch experiment v1",
-)(_ref_command("branch"))
+)(
+    click.option("-D", "force_delete", is_flag=True, help="Delete the branch even if no other ref holds its commits.")(
+        _ref_command("branch")
+    )
+)
 
 
 @click.command()

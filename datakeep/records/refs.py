@@ -89,10 +89,20 @@ class Refs:
         current = self.get(ref)
         if current != expected:
             raise RefConflictError(ref, expected, current)
-        atomic_write(self.root / ref, (object_id(new) + "\n").encode())
+        path = self.root / ref
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()  # left by a deleted 'feature/x' before deletes tidied up after themselves
+        atomic_write(path, (object_id(new) + "\n").encode())
 
     def delete(self, ref: str) -> None:
-        (self.root / ref).unlink(missing_ok=True)
+        path = self.root / ref
+        path.unlink(missing_ok=True)
+        # The folders 'feature/x' needed go with it, or no ref could be named 'feature' again.
+        stops = {self.root, self.root / HEADS, self.root / TAGS, self.root / REMOTES}
+        parent = path.parent
+        while parent not in stops and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
 
     def set_head(self, *, branch: str | None = None, commit: ObjectId | None = None) -> None:
         if branch is not None:
