@@ -23,7 +23,8 @@ def render_text(report: ValidationReport, *, max_problems: int | None = None) ->
     against = f"entity={report.entity}" + (f" source={report.source}" if report.source else "")
     lines = []
     if report.ok:
-        lines.append(f"ok  {what} ({against}): {report.rows_checked:,} rows, no problems")
+        rows = f"{report.rows_checked:,} row{'' if report.rows_checked == 1 else 's'}"
+        lines.append(f"ok  {what} ({against}): {rows}, no problems")
         return "\n".join(lines)
     kinds = ", ".join(f"{kind} {n}" for kind, n in report.problems_by_kind.items())
     lines.append(
