@@ -34,6 +34,19 @@ def test_int_to_float_with_equal_values_changes_no_cell(tmp_path: Path) -> None:
     assert dataset.column("n").modified == 1 and dataset.rows.modified == 1
 
 
+def test_a_column_of_only_nulls_that_gains_a_type_changes_only_the_cells_that_got_values(tmp_path: Path) -> None:
+    """Written as type null while empty, as string once filled: null against null is no change,
+    either way round (the cast back to null had called every cell lost)."""
+    old = pa.table({"id": [1, 2, 3], "c": pa.nulls(3)})
+    new = pa.table({"id": [1, 2, 3], "c": pa.array([None, "x", None])})
+    repo = versions(tmp_path, old, new)
+    for a, b in (("HEAD~1", "HEAD"), ("HEAD", "HEAD~1")):
+        dataset = repo.diff(a, b).dataset("t")
+        assert dataset.rows.modified == 1 and dataset.rows.unchanged == 2, (a, b)
+        assert [s.key for s in dataset.samples] == [{"id": 2}]
+    assert repo.log()[0][1].summary["t"]["rows"]["modified"] == 1
+
+
 def test_string_to_timestamp(tmp_path: Path) -> None:
     old = pa.table({"id": [1, 2], "at": ["2024-01-01 00:00:00", "2024-01-02 00:00:00"]})
     new = pa.table({"id": [1, 2], "at": pa.array([0, 0], pa.int64()).cast(pa.timestamp("us"))})

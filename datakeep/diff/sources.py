@@ -355,6 +355,15 @@ def cast_column(array: pa.ChunkedArray | pa.Array, target: pa.DataType | None) -
     """
     if target is None or array.type == target:
         return array, None
+    if pa.types.is_null(array.type):
+        # Only nulls, which every type holds: nothing is lost (a cast back to null would say all).
+        return pa.nulls(len(array), target) if isinstance(array, pa.Array) else pa.chunked_array(
+            [pa.nulls(len(chunk), target) for chunk in array.chunks], type=target
+        ), None
+    if pa.types.is_null(target):
+        # The null type holds nulls alone: exactly the cells that have a value are lost.
+        lost = pc.is_valid(array).to_numpy(zero_copy_only=False)
+        return pa.nulls(len(array)), lost if lost.any() else None
     if pa.types.is_dictionary(array.type):
         array = pc.cast(array, array.type.value_type)  # the values, so the cast back needs no dictionary
         if array.type == target:
