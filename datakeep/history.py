@@ -48,16 +48,42 @@ class CommitResult:
         }
 
 
-def default_author() -> str:
+def default_author(root: Path | None = None) -> str:
+    """$DATAKEEP_AUTHOR, else git's author: $GIT_AUTHOR_NAME, else git's user.name and
+    user.email as seen from ``root`` (a project's own identity included), else user@host."""
     name = os.environ.get("DATAKEEP_AUTHOR") or os.environ.get("GIT_AUTHOR_NAME")
     if name:
         email = os.environ.get("GIT_AUTHOR_EMAIL")
         return f"{name} <{email}>" if email else name
+    identity = _git_identity(root) if root is not None else None
+    if identity:
+        return identity
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+def _git_identity(root: Path) -> str | None:
+    """'Name <email>' from git's configuration, or None (no git, no user.name, a slow git)."""
+    import subprocess
+
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(root), "config", "--get-regexp", r"^user\.(name|email)$"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    values = dict(line.split(" ", 1) for line in found.stdout.splitlines() if " " in line)
+    name, email = values.get("user.name", "").strip(), values.get("user.email", "").strip()
+    if not name:
+        return None
+    return f"{name} <{email}>" if email else name
 
 
 def now_iso() -> str:
@@ -186,7 +212,7 @@ def make_commit(
         commit = Commit(
             parents=(head,) if head else (),
             message=message.strip(),
-            author=author or default_author(),
+            author=author or default_author(repo.root),
             time=now_iso(),
             datasets=refs,
             summary=summary,

@@ -101,7 +101,7 @@ def merge(
         commit = Commit(
             parents=(head, other),
             message=(message or f"merge {rev}").strip(),
-            author=author or default_author(),
+            author=author or default_author(repo.root),
             time=now_iso(),
             datasets=merged,
             summary=_summary(repo, ours_commit.datasets, merged, taken),

@@ -625,3 +625,20 @@ def test_log_oneline_honours_stat(initialized: Path) -> None:
     assert lines[1].startswith("  flights: 5,000 → 5,100 rows, 100 added")
     assert lines[2] == f"{first[:10]} first load"
     assert run("log", "--oneline").output.splitlines() == [lines[0], lines[2]]
+
+
+def test_the_author_is_gits_identity_unless_datakeep_is_told_otherwise(
+    initialized: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("DATAKEEP_AUTHOR", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"):
+        monkeypatch.delenv(variable, raising=False)
+    subprocess.run(["git", "init", "-q", str(initialized)], check=True)
+    for key, value in (("user.name", "Ada Lovelace"), ("user.email", "ada@example.com")):
+        subprocess.run(["git", "-C", str(initialized), "config", key, value], check=True)
+    run("add", "data/flights.parquet", "--name", "flights")
+    assert run("commit", "-m", "one").exit_code == 0
+    assert json.loads(run("log", "--json").output)[0]["author"] == "Ada Lovelace <ada@example.com>"
+    monkeypatch.setenv("DATAKEEP_AUTHOR", "pipeline")
+    pq.write_table(make_table(9), initialized / "data" / "flights.parquet")
+    assert run("commit", "-m", "two").exit_code == 0
+    assert json.loads(run("log", "--json").output)[0]["author"] == "pipeline"

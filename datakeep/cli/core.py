@@ -133,9 +133,15 @@ def status(as_json: bool) -> None:
         click.echo(f"  {paint(f'{row.state:<10}', colors[row.state], color())} {row.name:<20} {row.path}{note}")
 
 
+#: Shared by commit and merge, which write commits.
+author_option = click.option(
+    "--author", help="Author (default: $DATAKEEP_AUTHOR, $GIT_AUTHOR_NAME, git's user.name <user.email>, or user@host)."
+)
+
+
 @click.command()
 @click.option("-m", "--message", required=True, help="What this version is.")
-@click.option("--author", help="Author (default: $DATAKEEP_AUTHOR, $GIT_AUTHOR_NAME, or user@host).")
+@author_option
 @click.option("--allow-empty", is_flag=True, help="Commit even when no dataset changed.")
 @click.option("--no-verify", is_flag=True, help="Skip schema validation of datasets tracked with --entity or --source.")
 @json_option
@@ -332,7 +338,7 @@ def switch(name: str, force: bool) -> None:
 @click.command()
 @click.argument("rev")
 @click.option("-m", "--message", help='Message of the merge commit (default: "merge REV").')
-@click.option("--author", help="Author (default: $DATAKEEP_AUTHOR, $GIT_AUTHOR_NAME, or user@host).")
+@author_option
 @click.option("--ours", "ours", multiple=True, help="A dataset both sides changed: keep yours (repeatable).")
 @click.option("--theirs", "theirs", multiple=True, help="A dataset both sides changed: take theirs (repeatable).")
 @json_option
