@@ -100,34 +100,45 @@ class FsckResult:
         return {"ok": self.ok, "objects_checked": self.objects_checked, "problems": self.problems}
 
 
+@dataclass
+class _Sweep:
+    """What fsck has found so far, and the chunks it has still to rebuild (keyed by logical id
+    and object: the same object read with another snapshot's schema, string against
+    large_string, is another logical chunk)."""
+
+    full: bool
+    problems: list[dict[str, str]] = field(default_factory=list)
+    bad: set[ObjectId] = field(default_factory=set)
+    rebuilds: dict[tuple[str, ObjectId], tuple[ChunkRef, str]] = field(default_factory=dict)
+
+    def report(self, oid: str, problem: str, *, bad: bool = True) -> None:
+        self.problems.append({"object": oid, "problem": problem})
+        if bad:
+            self.bad.add(ObjectId(oid))
+
+
 def fsck(repo: Repository, *, full: bool = False) -> FsckResult:
     """Verify every object's bytes against its id, and that every ref reaches whole data.
 
     With ``full``, also decode each chunk and check its logical content id and row count.
     """
-    problems: list[dict[str, str]] = []
-    bad: set[ObjectId] = set()
+    sweep = _Sweep(full=full)
     checked = 0
     for oid in repo.store.ids():
         checked += 1
         try:
             data = repo.store.get(oid)
         except DatakeepError as exc:
-            problems.append({"object": oid, "problem": str(exc)})
-            bad.add(oid)
+            sweep.report(oid, str(exc))
             continue
         if bytes_id(data) != oid:
-            problems.append({"object": oid, "problem": "content does not match its id (corrupted bytes)"})
-            bad.add(oid)
-    rebuilds: dict[tuple[str, ObjectId], tuple[ChunkRef, str]] = {}
-    _check_refs(repo, problems, bad, full, rebuilds)
-    _rebuild_chunks(repo, rebuilds, problems)
-    return FsckResult(objects_checked=checked, problems=problems)
+            sweep.report(oid, "content does not match its id (corrupted bytes)")
+    _check_refs(repo, sweep)
+    _rebuild_chunks(repo, sweep)
+    return FsckResult(objects_checked=checked, problems=sweep.problems)
 
 
-def _rebuild_chunks(
-    repo: Repository, rebuilds: dict[tuple[str, ObjectId], tuple[ChunkRef, str]], problems: list[dict[str, str]]
-) -> None:
+def _rebuild_chunks(repo: Repository, sweep: _Sweep) -> None:
     """Decode each chunk to check (once, however many snapshots hold it) and hash its content,
     two at a time: decoding and hashing run outside the GIL (5M rows x 10 patched versions:
     13 s on one thread)."""
@@ -148,16 +159,10 @@ def _rebuild_chunks(
         return None
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="datakeep-fsck") as pool:
-        problems.extend(found for found in pool.map(check, rebuilds.values()) if found is not None)
+        sweep.problems.extend(found for found in pool.map(check, sweep.rebuilds.values()) if found is not None)
 
 
-def _check_refs(
-    repo: Repository,
-    problems: list[dict[str, str]],
-    bad: set[ObjectId],
-    full: bool,
-    rebuilds: dict[tuple[str, ObjectId], tuple[ChunkRef, str]],
-) -> None:
+def _check_refs(repo: Repository, sweep: _Sweep) -> None:
     from datakeep.records.refs import HEADS, TAGS
 
     roots: dict[str, ObjectId] = {}
@@ -166,13 +171,13 @@ def _check_refs(
             for name, oid in repo.refs.list(kind).items():
                 roots[f"{kind}/{name}"] = oid
         except DatakeepError as exc:
-            problems.append({"object": kind, "problem": str(exc)})
+            sweep.report(kind, str(exc), bad=False)
     try:
         _branch, head = repo.refs.head_target()
         if head:
             roots["HEAD"] = head
     except DatakeepError as exc:
-        problems.append({"object": "HEAD", "problem": str(exc)})
+        sweep.report("HEAD", str(exc), bad=False)
     seen_commits: set[ObjectId] = set()
     seen_manifests: set[ObjectId] = set()
     for ref, root in roots.items():
@@ -182,7 +187,7 @@ def _check_refs(
             if oid in seen_commits:
                 continue
             seen_commits.add(oid)
-            commit = _load(repo, oid, Commit, ref, problems, bad)
+            commit = _load(repo, oid, Commit, ref, sweep)
             if commit is None:
                 continue
             stack.extend(commit.parents)
@@ -190,61 +195,42 @@ def _check_refs(
                 if dref.manifest in seen_manifests:
                     continue
                 seen_manifests.add(dref.manifest)
-                manifest = _load(repo, dref.manifest, Manifest, f"{ref} dataset {name}", problems, bad)
+                manifest = _load(repo, dref.manifest, Manifest, f"{ref} dataset {name}", sweep)
                 if manifest is not None:
-                    _check_manifest(repo, manifest, name, problems, bad, full, rebuilds)
+                    _check_manifest(repo, manifest, name, sweep)
 
 
-def _load(
-    repo: Repository,
-    oid: ObjectId,
-    kind: type[Commit] | type[Manifest],
-    where: str,
-    problems: list[dict[str, str]],
-    bad: set[ObjectId],
-) -> Any:
-    if oid in bad:
+def _load(repo: Repository, oid: ObjectId, kind: type[Commit] | type[Manifest], where: str, sweep: _Sweep) -> Any:
+    if oid in sweep.bad:
         return None
     if not repo.store.has(oid):
         if kind is Manifest and promised_by(repo):
             return None  # a partial clone fetches other datasets' manifests when they are read
-        problems.append({"object": oid, "problem": f"missing (needed by {where})"})
-        bad.add(oid)
+        sweep.report(oid, f"missing (needed by {where})")
         return None
     try:
         return kind.from_dict(repo.get_document(oid), oid)
     except (DatakeepError, KeyError, TypeError, ValueError) as exc:
-        problems.append({"object": oid, "problem": f"unreadable {kind.__name__.lower()} ({exc})"})
-        bad.add(oid)
+        sweep.report(oid, f"unreadable {kind.__name__.lower()} ({exc})")
         return None
 
 
-def _check_manifest(
-    repo: Repository,
-    manifest: Manifest,
-    name: str,
-    problems: list[dict[str, str]],
-    bad: set[ObjectId],
-    full: bool,
-    rebuilds: dict[tuple[str, ObjectId], tuple[ChunkRef, str]],
-) -> None:
-    """Check a manifest's objects are there; collect in ``rebuilds`` the chunks to decode."""
+def _check_manifest(repo: Repository, manifest: Manifest, name: str, sweep: _Sweep) -> None:
+    """Check a manifest's objects are there; note the chunks to rebuild in ``sweep``."""
+    bad = sweep.bad
     for entry in manifest.files:
         for chunk in entry.chunks:
             for oid in chunk.objects():
                 if oid not in bad and not repo.store.has(oid) and not promised_by(repo):
-                    problems.append({"object": oid, "problem": f"missing (chunk of dataset {name})"})
-                    bad.add(oid)
+                    sweep.report(oid, f"missing (chunk of dataset {name})")
             # A patch is verified by rebuilding it through its chain: its bytes alone prove little.
-            present = all(repo.store.has(oid) for oid in chunk.objects())
-            if (full or chunk.depth) and present and chunk.object not in bad and not bad.intersection(chunk.bases):
-                # Keyed by id too: the same object read with another snapshot's schema is
-                # another logical chunk (string vs large_string share objects).
-                rebuilds.setdefault((chunk.id, chunk.object), (chunk, entry.schema))
+            wanted = (sweep.full or chunk.depth) and all(repo.store.has(oid) for oid in chunk.objects())
+            if wanted and chunk.object not in bad and not bad.intersection(chunk.bases):
+                sweep.rebuilds.setdefault((chunk.id, chunk.object), (chunk, entry.schema))
             if chunk.hashes and chunk.hashes not in bad and repo.store.has(chunk.hashes):
                 problem = _sidecar_problem(repo, chunk.hashes, chunk.rows)
                 if problem:
-                    problems.append({"object": chunk.hashes, "problem": problem})
+                    sweep.report(chunk.hashes, problem, bad=False)
 
 
 def _sidecar_problem(repo: Repository, oid: ObjectId, rows: int) -> str | None:
