@@ -42,3 +42,32 @@ def test_dense_join_declines_duplicates_and_sparse_keys() -> None:
     assert matching.match_dense(_as_codes([0, 10**12]), _as_codes([0])) is None
     random_hashes = np.random.default_rng(0).integers(0, 2**63, 1000, dtype=np.int64).view(np.uint64)
     assert matching.match_dense(random_hashes, random_hashes[::-1].copy()) is None
+
+
+def _reference_multiset(a: list[tuple[int, ...]], b: list[tuple[int, ...]]) -> list[tuple[int, int]]:
+    """The k-th row of each tuple in ``a`` paired with its k-th row in ``b``, in (tuple, k) order."""
+    rows_a: dict[tuple[int, ...], list[int]] = {}
+    rows_b: dict[tuple[int, ...], list[int]] = {}
+    for i, value in enumerate(a):
+        rows_a.setdefault(value, []).append(i)
+    for j, value in enumerate(b):
+        rows_b.setdefault(value, []).append(j)
+    return [pair for value in sorted(rows_a) for pair in zip(rows_a[value], rows_b.get(value, []), strict=False)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=2),
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2)), max_size=40),
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2)), max_size=40),
+)
+def test_multiset_matching_pairs_kth_occurrences_in_order(
+    width: int, a: list[tuple[int, int]], b: list[tuple[int, int]]
+) -> None:
+    """Repeated rows (no key) pair their k-th occurrences, one column or a tuple of columns."""
+    a = [t[:width] for t in a]
+    b = [t[:width] for t in b]
+    columns_a = [np.array([t[i] for t in a], dtype=np.uint64) for i in range(width)]
+    columns_b = [np.array([t[i] for t in b], dtype=np.uint64) for i in range(width)]
+    ia, ib = matching.match_multiset(columns_a, columns_b)
+    assert list(zip(ia.tolist(), ib.tolist(), strict=True)) == _reference_multiset(a, b)

@@ -47,36 +47,51 @@ def duplicates(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dup_values, rows
 
 
-def occurrence_rank(*columns: np.ndarray) -> np.ndarray:
-    """For each row, how many earlier rows hold the same tuple of values (0, 1, 2, ...)."""
-    n = len(columns[0])
-    if n == 0:
-        return np.zeros(0, dtype=np.uint64)
-    order = np.lexsort(columns[::-1])
-    boundary = np.ones(n, dtype=bool)
-    for column in columns:
-        s = column[order]
-        boundary[1:] &= s[1:] == s[:-1]
-    boundary = ~boundary  # True where a new group starts
-    boundary[0] = True
-    group_start = np.maximum.accumulate(np.where(boundary, np.arange(n), 0))
-    rank = np.empty(n, dtype=np.uint64)
-    rank[order] = (np.arange(n) - group_start).astype(np.uint64)
-    return rank
-
-
 def match_multiset(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Match rows whose tuples of values are equal, pairing the k-th occurrence with the k-th."""
-    rank_a = occurrence_rank(*a)
-    rank_b = occurrence_rank(*b)
-    fields = [(f"f{i}", np.uint64) for i in range(len(a) + 1)]
-    sa = np.empty(len(rank_a), dtype=fields)
-    sb = np.empty(len(rank_b), dtype=fields)
-    for i, (ca, cb) in enumerate(zip([*a, rank_a], [*b, rank_b], strict=True)):
-        sa[f"f{i}"] = ca
-        sb[f"f{i}"] = cb
-    _, ia, ib = np.intersect1d(sa, sb, assume_unique=True, return_indices=True)
-    return ia.astype(np.int64), ib.astype(np.int64)
+    """Match rows whose tuples of values are equal, pairing the k-th occurrence (in row order)
+    with the k-th; pairs come in order of (tuple, k).
+
+    Sorted as integers: an intersection of (values..., k) records sorted numpy's structured
+    arrays, which compare field by field in Python-level code (22 s for 5M rows against 2 s).
+    """
+    if len(a) == 1:
+        return _match_occurrences(a[0], b[0])
+    return _match_occurrences(*_tuple_ids(a, b))
+
+
+def _tuple_ids(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per row naming its tuple of values, the same on both sides."""
+    rows_a = len(a[0])
+    columns = [np.concatenate([x, y]) for x, y in zip(a, b, strict=True)]
+    order = np.lexsort(columns[::-1])
+    starts = np.zeros(len(order), dtype=bool)
+    starts[:1] = True
+    for column in columns:
+        ordered = column[order]
+        starts[1:] |= ordered[1:] != ordered[:-1]
+    ids = np.empty(len(order), dtype=np.int64)
+    ids[order] = np.cumsum(starts) - 1
+    return ids[:rows_a], ids[rows_a:]
+
+
+def _match_occurrences(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The k-th row of a value in ``b`` finds the k-th of that value in ``a``: stable sorts keep
+    each value's rows in row order, so it sits ``k`` places after the value's first row there."""
+    if len(a) == 0 or len(b) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    order_a = np.argsort(a, kind="stable")
+    order_b = np.argsort(b, kind="stable")
+    sorted_a, sorted_b = a[order_a], b[order_b]
+    n = len(sorted_b)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = sorted_b[1:] != sorted_b[:-1]
+    rank = np.arange(n) - np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    # Needles in sorted order: the binary searches walk memory forwards.
+    candidate = np.searchsorted(sorted_a, sorted_b, "left") + rank
+    found = candidate < len(sorted_a)
+    found[found] = sorted_a[candidate[found]] == sorted_b[found]
+    return order_a[candidate[found]].astype(np.int64), order_b[found].astype(np.int64)
 
 
 def unmatched(n: int, matched: np.ndarray) -> np.ndarray:
