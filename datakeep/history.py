@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datakeep.errors import EXIT_NO, DatakeepError, DatasetError, InputDataError
-from datakeep.fsutil import file_signature, still_matches
+from datakeep.errors import EXIT_NO, DatakeepError, DatasetError
+from datakeep.fsutil import file_signature
 from datakeep.ids import ObjectId
 from datakeep.progress import Progress
 from datakeep.records.commit import Commit, DatasetRef
@@ -143,7 +143,7 @@ def make_commit(
         # re-commit of unchanged data never needs.
         from datakeep import rowcache
         from datakeep.patches import chunk_hashes
-        from datakeep.snapshot import ChunkWriter, WriteStats, build_snapshot
+        from datakeep.snapshot import ChunkWriter, WriteStats, build_snapshot, refuse_if_changed
         from datakeep.summary import change_summary
 
         stats = WriteStats()
@@ -179,7 +179,8 @@ def make_commit(
                     found=found[name],
                     progress=progress,
                 )
-                _refuse_changed_since_validated(checked)
+                for path, signature in checked.items():  # what was validated must be what was stored
+                    refuse_if_changed(path, signature, "validated and committed")
                 seen.update((chunk.id, chunk) for chunk in manifest.chunks)
                 if (
                     parent_ref
@@ -253,17 +254,6 @@ def _signatures(repo: Repository, name: str, tracked: Any) -> dict[Path, tuple[i
     """The stat of each of a dataset's files, taken before they are validated."""
     _, files = dataset_files(repo.root, tracked, name)
     return {path: file_signature(path) for _, path in files}
-
-
-def _refuse_changed_since_validated(checked: dict[Path, tuple[int, int, int]]) -> None:
-    """What was validated must be what was snapshot: a file written to in between is refused."""
-    for path, signature in checked.items():
-        if not still_matches(path, signature):
-            raise InputDataError(
-                str(path),
-                "changed while it was being validated and committed",
-                "commit again once whatever writes it has finished (nothing was committed)",
-            )
 
 
 def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:

@@ -643,13 +643,13 @@ class _FilePlan:
     cached: FileEntry | None
 
 
-def _refuse_if_changed(plan: _FilePlan) -> None:
+def refuse_if_changed(path: Path, signature: tuple[int, int, int], doing: str = "read") -> None:
     """A file written to (or removed) while it was read may have given half of each version,
     or bytes that look damaged: either way, say what happened."""
-    if not still_matches(plan.absolute, plan.signature):
+    if not still_matches(path, signature):
         raise InputDataError(
-            str(plan.absolute),
-            "changed while it was being read",
+            str(path),
+            f"changed while it was being {doing}",
             "commit again once whatever writes it has finished (nothing was committed)",
         )
 
@@ -734,11 +734,11 @@ def build_snapshot(
                     on_rows=meter,
                 ).run()
             except DatakeepError:
-                _refuse_if_changed(plan)  # bytes torn by a writer look damaged: say what happened
+                refuse_if_changed(plan.absolute, plan.signature)  # torn bytes look damaged: say so
                 raise
             if meter is not None:
                 meter.finish()
-            _refuse_if_changed(plan)
+            refuse_if_changed(plan.absolute, plan.signature)
             writer.stats.files_read += 1
             waiting.append((len(slots), stored, plan))
             slots.append(None)
