@@ -18,8 +18,13 @@ import numpy as np
 #: enough that an append or a local edit touches little. Measured on the issue-2 bench chains, 4 MiB
 #: against 256 KiB: edit-chain store 1.14x instead of 1.34x one file, commits ~30% faster.
 TARGET_CHUNK_BYTES = 4 * 1024 * 1024
+#: Chunks average at least this many rows: the cost of a chunk grows with its columns too, and a
+#: wide table's would otherwise be cut every few hundred rows...
 MIN_AVG_ROWS = 1024
 MAX_AVG_ROWS = 65536
+#: ...unless that many rows hold more than this: a column of images or documents (256 KiB a
+#: row) made 256 MB chunks, each held whole while it was hashed and stored.
+LARGE_ROW_CHUNK_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +43,10 @@ class ChunkParams:
     @classmethod
     def for_row_width(cls, row_bytes: float, target_bytes: int = 0) -> ChunkParams:
         """Chosen once per dataset (then kept in its manifests, so later versions cut alike)."""
-        rows = (target_bytes or TARGET_CHUNK_BYTES) / max(row_bytes, 1.0)
-        avg = 1 << max(0, round(np.log2(max(rows, 1.0))))
-        avg = min(MAX_AVG_ROWS, max(MIN_AVG_ROWS, avg))
+        row_bytes = max(row_bytes, 1.0)
+        rows = (target_bytes or TARGET_CHUNK_BYTES) / row_bytes
+        least = max(4.0, min(MIN_AVG_ROWS, LARGE_ROW_CHUNK_BYTES / row_bytes))
+        avg = min(MAX_AVG_ROWS, 1 << round(np.log2(max(rows, least))))
         return cls(avg_rows=avg, min_rows=avg // 4, max_rows=avg * 4)
 
 

@@ -26,6 +26,9 @@ from datakeep.unify import conform, union_schema
 
 #: Rows per row group in restored files: pyarrow's own default, so files look like the user's.
 RESTORE_ROW_GROUP = 1024 * 1024
+#: ...or fewer, once they hold this much decoded: a million rows of 256 KiB images were one
+#: row group, held whole while it was written (2.4 GB to restore a 0.5 GB file).
+RESTORE_ROW_GROUP_BYTES = 128 * 1024 * 1024
 
 
 def read_chunk(
@@ -172,18 +175,19 @@ def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path, *, dura
 
 
 def _row_groups(tables: Iterator[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
-    """The chunks regrouped into row groups of ``RESTORE_ROW_GROUP`` rows (one empty group for a
-    0-row file, so it keeps its schema)."""
+    """The chunks regrouped into row groups of ``RESTORE_ROW_GROUP`` rows, or fewer when they
+    hold ``RESTORE_ROW_GROUP_BYTES`` (one empty group for a 0-row file, so it keeps its schema)."""
     buffered: list[pa.Table] = []
-    buffered_rows = 0
+    buffered_rows = buffered_bytes = 0
     produced = False
     for table in tables:
         buffered.append(table)
         buffered_rows += table.num_rows
-        if buffered_rows >= RESTORE_ROW_GROUP:
+        buffered_bytes += table.nbytes
+        if buffered_rows >= RESTORE_ROW_GROUP or buffered_bytes >= RESTORE_ROW_GROUP_BYTES:
             yield pa.concat_tables(buffered)
             produced = True
-            buffered, buffered_rows = [], 0
+            buffered, buffered_rows, buffered_bytes = [], 0, 0
     if buffered:
         yield pa.concat_tables(buffered)
     elif not produced:

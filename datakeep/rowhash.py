@@ -185,6 +185,8 @@ def _fixed_hashes(values: np.ndarray) -> np.ndarray:
 #: Values up to this many 8-byte words are hashed word position by word position, across all
 #: values at once; longer ones (rare) go through the general path, which expands every word.
 _SHORT_WORDS = 8
+#: Words of long values expanded at once (about 48 bytes each while they are hashed).
+_LONG_WORDS_PER_PASS = 1 << 20
 
 
 def _bytes_hashes(lengths: np.ndarray, data: np.ndarray) -> np.ndarray:
@@ -207,7 +209,16 @@ def _bytes_hashes(lengths: np.ndarray, data: np.ndarray) -> np.ndarray:
     long = words_per_value > _SHORT_WORDS
     if long.any():
         rows = np.flatnonzero(long)
-        sums[rows] = _word_sums_long(lengths[rows], offsets[rows], windows)
+        # A few values at a time: every word of them is expanded into several arrays of 8 bytes
+        # a word, so a batch of 256 KiB images took 2.5 GB at once.
+        ends = np.cumsum(words_per_value[rows])
+        start = 0
+        while start < len(rows):
+            budget = (int(ends[start - 1]) if start else 0) + _LONG_WORDS_PER_PASS
+            stop = max(start + 1, int(np.searchsorted(ends, budget, side="right")))
+            part = rows[start:stop]
+            sums[part] = _word_sums_long(lengths[part], offsets[part], windows)
+            start = stop
         short = np.flatnonzero(~long)
         sums[short] = _word_sums_short(lengths[short], offsets[short], windows)
     else:

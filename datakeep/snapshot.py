@@ -228,16 +228,27 @@ class ChunkWriter:
         self.stats.new_paths.clear()
 
 
-def batch_rows_for(schema: pa.Schema) -> int:
+def batch_rows_for(schema: pa.Schema, metadata: pq.FileMetaData | None = None) -> int:
     """Rows per batch for files of ``schema``: `BATCH_ROWS`, or fewer for a wide table, so a
-    batch stays near `BATCH_BYTES`. Judged from the types alone (text counted at 32 bytes a value),
-    so every commit of a file cuts its batches alike: statistics, gathered batch by batch, are
-    then the same for the same rows, resumed or not. A power of two, down to 1,024 rows."""
+    batch stays near `BATCH_BYTES`. Judged from the types (text counted at 32 bytes a value), so
+    commits of a file cut their batches alike: statistics, gathered batch by batch, are then the
+    same for the same rows, resumed or not. A power of two, down to 1,024 rows, and below that
+    only for a file whose rows are larger (``metadata``: images, documents, embeddings in a
+    column), which 1,024 rows of 256 KiB would make a 256 MB batch."""
     width = sum(_value_bytes(f.type) for f in schema) or 1
     rows = BATCH_ROWS
     while rows > 1024 and rows * width > BATCH_BYTES:
         rows //= 2
+    row_bytes = _largest_row_bytes(metadata) if metadata is not None else 0
+    while rows > 1 and rows * row_bytes > BATCH_BYTES:
+        rows //= 2
     return rows
+
+
+def _largest_row_bytes(metadata: pq.FileMetaData) -> float:
+    """The uncompressed bytes per row of the file's widest row group, as its footer says."""
+    groups = (metadata.row_group(i) for i in range(metadata.num_row_groups))
+    return max((g.total_byte_size / g.num_rows for g in groups if g.num_rows), default=0.0)
 
 
 def _value_bytes(data_type: pa.DataType) -> int:
@@ -267,7 +278,7 @@ def hash_file(
             hasher = StreamHasher.resumed(parquet.schema_arrow, known)
             first_row = hasher.rows
     # Decoded ahead on a reader thread, as a commit does: the hashing overlaps the decoding.
-    batch_rows = batch_rows_for(parquet.schema_arrow)
+    batch_rows = batch_rows_for(parquet.schema_arrow, parquet.metadata)
     for batch in iter_batches(parquet, path, batch_rows, read_ahead=READ_AHEAD, first_row=first_row):
         hasher.update(batch)
     # The decoded batches are gone; give their pages back to the system, not to the next phase.
@@ -478,7 +489,7 @@ class FileChunker:
         # A file of one batch is read, hashed and counted on this thread: with a folder of
         # thousands of small files, starting threads and handing each file between them took
         # most of a commit (the chunk writer's workers still overlap one file with the next).
-        batch_rows = batch_rows_for(batch_schema)
+        batch_rows = batch_rows_for(batch_schema, parquet.metadata)
         small = total_rows - position <= batch_rows
         hash_plan: DictionaryPlan = {}
         with BackgroundStats(table_stats, position, keep_at, inline=small) as background_stats:

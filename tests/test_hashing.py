@@ -203,3 +203,19 @@ def test_a_dictionary_plan_shared_by_batches_changes_no_hash(batches: list[tuple
         batch = pa.record_batch({"s": words, "n": rng.integers(0, 9, rows)})
         assert (row_hashes(batch, plan=plan) == row_hashes(batch)).all()
     assert set(plan) == {"s"}
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(min_size=70, max_size=400), min_size=1, max_size=25), st.integers(1, 60))
+def test_long_values_hashed_a_few_at_a_time_keep_their_hashes(values: list[bytes], budget: int) -> None:
+    """Long values are hashed in passes of a bounded number of words (one value per pass when it
+    alone is over the budget): every value still gets its defined hash."""
+    from datakeep import rowhash
+
+    original = rowhash._LONG_WORDS_PER_PASS
+    rowhash._LONG_WORDS_PER_PASS = budget
+    try:
+        hashes = rowhash.column_hashes(pa.array(values, type=pa.binary()))
+    finally:
+        rowhash._LONG_WORDS_PER_PASS = original
+    assert [int(h) for h in hashes] == [_reference_bytes_hash(v) for v in values]

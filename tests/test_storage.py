@@ -382,3 +382,31 @@ def test_a_wide_file_streams_and_restores_exactly(repo: Repo, project: Path) -> 
     repo.commit(message="wide")
     repo.checkout("HEAD", name="wide", output=project / "back.parquet")
     assert pq.read_table(project / "back.parquet").equals(table)
+
+
+def test_a_column_of_large_values_is_cut_and_restored_in_bounded_pieces(repo: Repo, project: Path) -> None:
+    """Images or documents in a column (here 64 KiB a row): batches, chunks and restored row
+    groups are sized by bytes, not held 1,024 rows (or a million) at a time."""
+    from datakeep import restore, snapshot
+    from datakeep.chunking import ChunkParams
+
+    rng = np.random.default_rng(5)
+    blobs = [rng.bytes(64 * 1024) for _ in range(600)]
+    table = pa.table({"id": np.arange(600), "blob": pa.array(blobs, pa.binary())})
+    pq.write_table(table, project / "blobs.parquet", row_group_size=200)
+    metadata = pq.read_metadata(project / "blobs.parquet")
+    assert snapshot.batch_rows_for(table.schema, metadata) * 64 * 1024 <= snapshot.BATCH_BYTES
+    assert snapshot.batch_rows_for(table.schema) == snapshot.BATCH_ROWS  # types alone: no cap
+    assert ChunkParams.for_row_width(64 * 1024).avg_rows == 256  # 16 MiB, not 1,024 rows
+    assert ChunkParams.for_row_width(43) == ChunkParams.for_row_width(43.0)  # narrow rows as before
+    repo.add(project / "blobs.parquet", name="blobs", key=["id"])
+    repo.commit(message="blobs")
+    assert repo.read("blobs").equals(table)
+    monkey = restore.RESTORE_ROW_GROUP_BYTES
+    restore.RESTORE_ROW_GROUP_BYTES = 1024 * 1024  # every chunk (4 MiB and more) ends a row group
+    try:
+        repo.checkout("HEAD", name="blobs", output=project / "back.parquet")
+    finally:
+        restore.RESTORE_ROW_GROUP_BYTES = monkey
+    assert pq.read_table(project / "back.parquet").equals(table)
+    assert pq.read_metadata(project / "back.parquet").num_row_groups > 1
