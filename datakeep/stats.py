@@ -56,6 +56,7 @@ class ColumnAccumulator:
         # file) then never turns its values into Python objects; `finish` ranks them in Arrow.
         self._unfolded: pa.StructArray | None = None
         self.batch_distinct_max = 0
+        self.distinct_rows = -1  # rows seen by the batch that counted batch_distinct_max, if all
         # The sample: the finite values at rows whose position is a multiple of ``_stride``, a
         # power of two that grows with the rows seen. It depends on the rows alone, not on how
         # many follow, so a commit that resumes a file mid-way samples it alike.
@@ -172,7 +173,10 @@ class ColumnAccumulator:
             return None
         counted = pc.value_counts(array)
         if len(counted) > MAX_TRACKED_DISTINCT:
-            self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
+            self.batch_distinct_max = max(self.batch_distinct_max, len(counted) - bool(array.null_count))
+            # A first batch that turns out to hold every row (a file read in one batch) counts
+            # the column exactly: remember how many rows it had seen.
+            self.distinct_rows = self.count if self.count == len(array) else -1
             self.counts = None  # high cardinality: a top list would say nothing
             self._unfolded = None
             return None
@@ -247,8 +251,9 @@ class ColumnAccumulator:
         if top is not None:
             out.update(top)
         elif self.kind != "other":
+            # Otherwise the most one batch held: a floor.
             out["distinct"] = max(self.batch_distinct_max, 0)
-            out["distinct_exact"] = False
+            out["distinct_exact"] = self.distinct_rows == self.count
         return out
 
 

@@ -55,10 +55,14 @@ def test_top_values_rank_by_count_then_by_value() -> None:
 
 
 def test_a_column_of_more_distinct_values_than_tracked_keeps_no_top_list() -> None:
-    table = pa.table({"n": pa.array(range(stats.MAX_TRACKED_DISTINCT + 1), pa.int64())})
-    for cuts in ([], [600]):
-        out = _stats(table, cuts)["n"]
-        assert "top" not in out and out["distinct_exact"] is False
+    """Its distinct count is exact when one batch held every row (nulls not counted), and
+    otherwise the most one batch held: a floor."""
+    values = [*range(stats.MAX_TRACKED_DISTINCT + 1), None]
+    table = pa.table({"n": pa.array(values, pa.int64())})
+    whole = _stats(table, [])["n"]
+    assert "top" not in whole and (whole["distinct"], whole["distinct_exact"]) == (len(values) - 1, True)
+    split = _stats(table, [600])["n"]
+    assert "top" not in split and split["distinct_exact"] is False and split["distinct"] < len(values) - 1
 
 
 def test_nan_counts_once_and_ranks_after_the_numbers() -> None:

@@ -142,7 +142,8 @@ def snapshot_text(manifest: Manifest) -> str:
     for column in manifest.columns:
         s = manifest.stats.get(column["name"], {})
         distinct = s.get("distinct")
-        distinct_text = "" if distinct is None else (str(distinct) if s.get("distinct_exact") else f"~{distinct}")
+        # Past 1,000 distinct values the count is the most one batch (or file) held: a floor.
+        distinct_text = "" if distinct is None else (str(distinct) if s.get("distinct_exact") else f"≥{distinct}")
         summary = ""
         kind = column["type"]
         if "min" in s:
