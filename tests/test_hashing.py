@@ -219,3 +219,28 @@ def test_long_values_hashed_a_few_at_a_time_keep_their_hashes(values: list[bytes
     finally:
         rowhash._LONG_WORDS_PER_PASS = original
     assert [int(h) for h in hashes] == [_reference_bytes_hash(v) for v in values]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=5),
+    st.lists(st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)), max_size=60),
+    st.integers(min_value=1, max_value=7),
+)
+def test_fixed_size_lists_hash_as_lists_of_that_size(size: int, values: list[int | None], budget: int) -> None:
+    """Fixed-size lists (embeddings) are hashed a block of rows at a time as a matrix; every row
+    must still hash as the same list of variable size does."""
+    from datakeep import rowhash
+
+    rows = len(values) // size if size else len(values)
+    items = values[: rows * size]
+    fixed = pa.FixedSizeListArray.from_arrays(pa.array(items, pa.int32()), size) if size else None
+    if fixed is None:
+        fixed = pa.array([[]] * rows, pa.list_(pa.int32(), 0))
+    variable = pa.array([items[i * size : (i + 1) * size] for i in range(rows)], pa.list_(pa.int32()))
+    original = rowhash._FIXED_LIST_ELEMENTS_PER_PASS
+    rowhash._FIXED_LIST_ELEMENTS_PER_PASS = budget
+    try:
+        assert list(rowhash.column_hashes(fixed)) == list(rowhash.column_hashes(variable))
+    finally:
+        rowhash._FIXED_LIST_ELEMENTS_PER_PASS = original
