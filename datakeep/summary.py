@@ -44,6 +44,8 @@ def change_summary(
         "chunks_total": len(new.chunks),
         "schema": schema_changes(old, new),
     }
+    if old is None:
+        summary["new"] = True  # `log --stat` says so, rather than list every column as added
     if old is not None and max(old.rows, new.rows) > rowcache.MAX_ROWS:
         # Too big for row indexes: counting added, removed and modified rows would read every
         # key and row hash of both versions again, a pass as long as the commit and with memory

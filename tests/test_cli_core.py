@@ -248,6 +248,7 @@ def test_removing_the_last_dataset_is_a_commit(initialized: Path) -> None:
     assert dropped.exit_code == 0, dropped.output
     assert json.loads(run("log", "--json").output)[0]["datasets"] == {}
     assert "flights: dataset removed" in run("log", "--stat").output
+    assert "flights: new dataset, 5,000 rows, " in run("log", "--stat").output  # the first commit
     assert run("checkout", "HEAD~1", "--name", "flights", "-o", "back.parquet").exit_code == 0
     assert pq.read_table(initialized / "back.parquet").num_rows == 5000
     assert json.loads(run("log", "-n", "0", "--json").output) == []

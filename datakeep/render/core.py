@@ -33,6 +33,11 @@ def stat_lines(commit: Commit, dataset: str | None = None) -> list[str]:
         if s.get("removed"):
             lines.append(f"  {name}: dataset removed")
             continue
+        if s.get("new"):
+            columns = len(s.get("schema", {}).get("added", []))
+            chunks = f"{s.get('chunks_new', 0)}/{s.get('chunks_total', 0)} chunks new"
+            lines.append(f"  {name}: new dataset, {count(s.get('rows_to', 0))} rows, {columns} columns, {chunks}")
+            continue
         parts = [f"{count(s.get('rows_from', 0))} → {count(s.get('rows_to', 0))} rows"]
         for key in ("added", "removed", "modified"):
             if key in s.get("rows", {}):
