@@ -17,14 +17,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datakeep import hash_objects, patches, resume, tracking
-from datakeep import stats as column_stats
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatakeepError, DatasetError, InputDataError
 from datakeep.fsutil import file_signature, still_matches, sync_files
@@ -40,6 +39,9 @@ from datakeep.rowcache import RowIndex, RowIndexBuilder
 from datakeep.rowhash import DictionaryPlan, row_hashes
 from datakeep.tracking import dataset_files
 from datakeep.unify import union_schema
+
+if TYPE_CHECKING:
+    from datakeep.stats import TableStats
 
 #: Rows decoded at a time, at most: a power of two, so batches end on the hash blocks' bounds.
 BATCH_ROWS = 65536
@@ -297,7 +299,7 @@ class BackgroundStats:
 
     def __init__(
         self,
-        stats: column_stats.TableStats,
+        stats: TableStats,
         first_row: int = 0,
         keep_at: set[int] | None = None,
         *,
@@ -454,7 +456,9 @@ class FileChunker:
         # manifest keeps the file's own schema, to restore).
         batch_schema = without_views(schema) or schema
         file_hasher = StreamHasher(batch_schema, self.encoding)
-        table_stats = column_stats.TableStats(batch_schema)
+        from datakeep.stats import TableStats  # here: `status` hashes files without pyarrow.compute
+
+        table_stats = TableStats(batch_schema)
         slots: list[ChunkRef | Future[WrittenChunk]] = []
         pending: list[pa.RecordBatch] = []
         # Per pending slice: its whole-row hashes, already known (no key: they are the boundary
@@ -770,7 +774,9 @@ def build_snapshot(
     if params is None:
         params = ChunkParams.for_row_width(64.0)
     snapshot_id = entries[0].id if kind == "file" else folder_id(entries)
-    dataset_stats = column_stats.merge([e.stats for e in entries], union=union, rows=[e.rows for e in entries])
+    from datakeep.stats import merge as merge_stats
+
+    dataset_stats = merge_stats([e.stats for e in entries], union=union, rows=[e.rows for e in entries])
     if kind == "file":
         # One file: its statistics are the dataset's; keep them once.
         entries = [FileEntry.from_dict({**entries[0].to_dict(), "stats": {}})]
