@@ -218,7 +218,7 @@ def test_log_stat_shows_stored_row_changes(two_versions: Path) -> None:
     code, out, _ = invoke("log", "--stat")
     assert code == 0
     assert "flights: 2,000 → 1,970 rows, 10 added, 40 removed, 3 modified" in out
-    assert "flights: 0 → 2,000 rows, 2,000 added, 0 removed, 0 modified" in out
+    assert "flights: new dataset, 2,000 rows, 8 columns, 1/1 chunks new" in out
 
 
 def test_help_has_an_example() -> None:
