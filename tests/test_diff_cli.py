@@ -295,3 +295,18 @@ def test_long_values_cut_alike_are_shown_where_they_differ(tmp_path: Path, monke
     assert "src: 'a' → 'b'" in result.output  # short values stay whole
     html = Path("r.html").read_text()
     assert "0001.parquet" in html and "0002.parquet" in html
+
+
+def test_a_composite_key_may_be_given_as_add_takes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--key repeated, as `add` takes it, or comma-separated: the same key (the last one alone
+    was used when repeated)."""
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"id": [1, 1, 2], "shop": ["a", "b", "a"], "v": [1, 2, 3]}), "old.parquet")
+    pq.write_table(pa.table({"id": [1, 1, 2], "shop": ["a", "b", "a"], "v": [1, 5, 3]}), "new.parquet")
+    reports = [
+        json.loads(CliRunner().invoke(cli, ["diff", "old.parquet", "new.parquet", *args, "--json"]).output)
+        for args in (["--key", "id", "--key", "shop"], ["--key", "id,shop"])
+    ]
+    for report in reports:
+        (dataset,) = report["datasets"]
+        assert dataset["key"] == ["id", "shop"] and dataset["rows"]["modified"] == 1

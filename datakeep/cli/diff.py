@@ -75,7 +75,10 @@ def _check_html_path(path: str) -> None:
 @click.argument("revisions", nargs=-1, metavar="[REV1 [REV2]] | FILE1 FILE2")
 @click.option("--name", multiple=True, help="Only this dataset (repeatable; or write REV:NAME).")
 @click.option(
-    "--key", default=None, help="Key column(s), comma-separated; '' matches whole rows. Default: declared key."
+    "--key",
+    "key",
+    multiple=True,
+    help="Key column; repeat or comma-separate for a composite key; '' matches whole rows. Default: declared key.",
 )
 @json_option
 @click.option("--stat", is_flag=True, help="Counts only: skip per-column cell counts and samples (faster).")
@@ -96,7 +99,7 @@ def diff(
     ctx: click.Context,
     revisions: tuple[str, ...],
     name: tuple[str, ...],
-    key: str | None,
+    key: tuple[str, ...],
     as_json: bool,
     stat: bool,
     sample: int,
@@ -127,7 +130,7 @@ def diff(
     if html_path:
         _check_html_path(html_path)
     options: dict[str, object] = {
-        "key": key,
+        "key": ",".join(key) if key else None,  # as `add` takes it: repeated, or comma-separated
         "stat": stat,
         "sample": sample,
         "fail_on": fail_on,
