@@ -239,6 +239,17 @@ def test_show_writes_temporal_statistics_in_their_own_terms(initialized: Path) -
     assert json.loads(run("show", "HEAD:times", "--json").output)["stats"]["at"]["min"] == 34_200_000_000
 
 
+def test_a_mean_timestamp_is_written_in_its_columns_zone_or_offset() -> None:
+    from datakeep.render.temporal import temporal_value
+
+    moment = 1_700_000_000_000_000  # 2023-11-14T22:13:20Z, in microseconds
+    assert temporal_value("timestamp[us, tz=UTC]", moment) == "2023-11-14T22:13:20+00:00"
+    assert temporal_value("timestamp[us, tz=Asia/Kolkata]", moment) == "2023-11-15T03:43:20+05:30"
+    assert temporal_value("timestamp[us, tz=-08:00]", moment) == "2023-11-14T14:13:20-08:00"
+    assert temporal_value("timestamp[us]", moment) == "2023-11-14T22:13:20"
+    assert temporal_value("int64", moment) is None  # not temporal: the caller prints the number
+
+
 def test_removing_the_last_dataset_is_a_commit(initialized: Path) -> None:
     run("add", "data/flights.parquet", "--name", "flights")
     run("commit", "-m", "one")

@@ -14,6 +14,8 @@ from typing import Any
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 _UNIT_TYPE = re.compile(r"(timestamp|time32|time64|duration)\[(s|ms|us|ns)(?:, tz=(.+))?\]$")
 _EPOCH = dt.datetime(1970, 1, 1)
+_MS_PER_DAY = 86_400_000
+_OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)$")
 
 
 def temporal_value(type_name: str, value: Any) -> str | None:
@@ -22,7 +24,8 @@ def temporal_value(type_name: str, value: Any) -> str | None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
         return None
     if type_name.startswith("date"):
-        return _shown(lambda: (_EPOCH + dt.timedelta(days=round(value))).date().isoformat())
+        days = value / _MS_PER_DAY if type_name.startswith("date64") else value  # date64 counts ms
+        return _shown(lambda: (_EPOCH + dt.timedelta(days=round(days))).date().isoformat())
     match = _UNIT_TYPE.match(type_name)
     if match is None:
         return None
@@ -40,7 +43,8 @@ def temporal_spread(type_name: str, value: Any) -> str | None:
     if not isinstance(value, (int, float)) or value != value:
         return None
     if type_name.startswith("date"):
-        return f"{value:.3g} days"
+        days = value / _MS_PER_DAY if type_name.startswith("date64") else value
+        return f"{days:.3g} days"
     match = _UNIT_TYPE.match(type_name)
     if match is None:
         return None
@@ -62,11 +66,16 @@ def _timestamp_text(seconds: float, zone: str | None) -> str:
     if zone is None:
         return moment.isoformat()
     aware = moment.replace(tzinfo=dt.timezone.utc)
+    offset = _OFFSET.match(zone)
+    if offset:  # Arrow also takes a fixed offset ("+05:30") as a time zone
+        sign, hours, minutes = offset.groups()
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes))
+        return aware.astimezone(dt.timezone(-delta if sign == "-" else delta)).isoformat()
     try:
         from zoneinfo import ZoneInfo
 
         return aware.astimezone(ZoneInfo(zone)).isoformat()
-    except (ValueError, KeyError, OSError):  # an offset ("+01:00") or a zone this machine lacks
+    except (ValueError, KeyError, OSError):  # a zone this machine lacks: the instant in UTC
         return aware.isoformat()
 
 
