@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datakeep.errors import DatasetError
+from datakeep.errors import DatasetError, UsageError
 from datakeep.ids import ObjectId
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.repo import Repository
@@ -265,7 +265,21 @@ class Repo:
         return fsck(self._repo, full=full)
 
     def diff(self, a: str | None = None, b: str | None = None, **options: Any) -> Any:
-        """What changed between two versions (see `datakeep.diff`)."""
+        """What changed between two versions (see `datakeep.diff`). ``a`` alone may be a range, as
+        git reads them: ``A..B`` is A against B, ``A...B`` is B against the nearest commit both
+        histories hold (a side left out is HEAD; no ref name holds '..')."""
         from datakeep.diff import diff
 
+        if a is not None and b is None and ".." in a:
+            a, b = self._range(a)
         return diff(self._repo, a, b, **options)
+
+    def _range(self, text: str) -> tuple[str, str]:
+        symmetric = "..." in text
+        a, b = (part or "HEAD" for part in text.split("..." if symmetric else "..", 1))
+        if not symmetric:
+            return a, b
+        base = self.merge_base(a, b)
+        if base is None:
+            raise UsageError(f"{a} and {b} share no commit, so '{text}' has no start", f"compare them: {a} {b}")
+        return base, b

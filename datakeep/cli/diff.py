@@ -47,19 +47,6 @@ def _looks_like_path(text: str) -> bool:
     return text.lower().endswith(".parquet") or "/" in text or os.sep in text
 
 
-def _range(text: str) -> tuple[str, ...]:
-    """``A..B`` as the two revisions A and B; ``A...B`` as B against where A and B's histories
-    meet, as git reads them. A side left out is HEAD. (No ref name holds '..'.)"""
-    symmetric = "..." in text
-    a, b = (part or "HEAD" for part in text.split("..." if symmetric else "..", 1))
-    if not symmetric:
-        return a, b
-    base = open_repo().merge_base(a, b)
-    if base is None:
-        raise UsageError(f"{a} and {b} share no commit, so '{text}' has no start", f"compare them directly: {a} {b}")
-    return base, b
-
-
 def _check_html_path(path: str) -> None:
     # Checked before the diff runs: a report that cannot be written should not cost a whole diff.
     # As git does for its output files, a missing folder is an error rather than created.
@@ -123,8 +110,6 @@ def diff(
 
     Example: datakeep diff v1 v2 --key id --fail-on "rows.removed > 1%" --html report.html
     """
-    if len(revisions) == 1 and ".." in revisions[0] and not Path(revisions[0]).exists():
-        revisions = _range(revisions[0])
     if len(revisions) > 2:
         raise UsageError("diff takes at most two revisions (or two files)", "e.g. datakeep diff v1 v2")
     if html_path:
