@@ -160,9 +160,11 @@ def make_commit(
             for name, tracked in sorted(index.datasets.items()):
                 parent_ref = parent.datasets.get(name) if parent else None
                 parent_manifest = repo.manifest_at(parent_ref.manifest) if parent_ref else None
-                validating = verify and bool(tracked.entity or tracked.source)
-                checked = _signatures(repo, name, tracked) if validating else {}
-                validated = _validate(repo, name, tracked) if validating else None
+                validated, checked = (
+                    _validate(repo, name, tracked, found[name])
+                    if verify and (tracked.entity or tracked.source)
+                    else (None, {})
+                )
                 parent_rows = rowcache.load(repo, parent_manifest)
                 rows = rowcache.RowIndexBuilder(tracked.key)
                 manifest = build_snapshot(
@@ -179,7 +181,7 @@ def make_commit(
                     found=found[name],
                     progress=progress,
                 )
-                for path, signature in checked.items():  # what was validated must be what was stored
+                for path, signature in checked.items():
                     refuse_if_changed(path, signature, "validated and committed")
                 seen.update((chunk.id, chunk) for chunk in manifest.chunks)
                 if (
@@ -250,14 +252,12 @@ def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:
     return True
 
 
-def _signatures(repo: Repository, name: str, tracked: Any) -> dict[Path, tuple[int, int, int]]:
-    """The stat of each of a dataset's files, taken before they are validated."""
-    _, files = dataset_files(repo.root, tracked, name)
-    return {path: file_signature(path) for _, path in files}
-
-
-def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:
-    """Validate a dataset tracked with an entity or a source; raise ValidationFailedError when it fails.
+def _validate(
+    repo: Repository, name: str, tracked: Any, found: tuple[str, list[tuple[str, Path]]]
+) -> tuple[dict[str, str], dict[Path, tuple[int, int, int]]]:
+    """Validate a dataset tracked with an entity or a source (the files ``found`` for its
+    snapshot); raise ValidationFailedError when it fails. Returns what it was validated against,
+    and each file's stat taken before it was read: what was validated must be what is stored.
 
     A source alone implies its entity, as `validate --source` does; a source whose mapping file
     is missing raises SchemaConfigError (exit 2) rather than committing unvalidated data.
@@ -266,8 +266,10 @@ def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:
     from datakeep.errors import ValidationFailedError
 
     entity = tracked.entity or schemas.source_entity(repo.root, tracked.source)
-    _, files = dataset_files(repo.root, tracked, name)
+    _, files = dataset_files(repo.root, tracked, name, found)
+    checked: dict[Path, tuple[int, int, int]] = {}
     for _, path in files:
+        checked[path] = file_signature(path)
         report = validate.validate_file(path, entity=entity, source=tracked.source, root=repo.root)
         if not report.ok:
             text = validate.render_text(report)
@@ -276,11 +278,12 @@ def _validate(repo: Repository, name: str, tracked: Any) -> dict[str, str]:
                 report,
                 "fix the data (or the mapping) and commit again; --no-verify skips validation",
             )
-    return {
+    against = {
         "entity": entity,
         "source": tracked.source,
         "fingerprint": schemas.fingerprint(repo.root, entity, tracked.source),
     }
+    return against, checked
 
 
 def log(
