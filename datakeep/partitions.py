@@ -10,7 +10,7 @@ string otherwise.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from urllib.parse import unquote
 
 import numpy as np
@@ -36,14 +36,17 @@ def hive_values(paths: Sequence[str]) -> dict[str, list[str | None]]:
     return {key: [values.get(key) for values in found] for key in keys}
 
 
+def file_partitions(paths: Sequence[str], held: Collection[str] = ()) -> dict[str, pa.Array]:
+    """Per partition key, one value per path, typed; keys in ``held`` (columns the files hold
+    themselves, which win) are left out."""
+    return {key: _typed(values) for key, values in hive_values(paths).items() if key not in held}
+
+
 def partition_columns(paths: Sequence[str], rows: Sequence[int]) -> dict[str, pa.Array]:
     """The partition columns of files at ``paths`` holding ``rows`` rows each, concatenated in
     that order."""
-    columns: dict[str, pa.Array] = {}
-    file_of_row = np.repeat(np.arange(len(paths), dtype=np.int32), np.asarray(rows, dtype=np.int64))
-    for key, values in hive_values(paths).items():
-        columns[key] = _typed(values).take(pa.array(file_of_row))
-    return columns
+    file_of_row = pa.array(np.repeat(np.arange(len(paths), dtype=np.int32), np.asarray(rows, dtype=np.int64)))
+    return {key: values.take(file_of_row) for key, values in file_partitions(paths).items()}
 
 
 def _typed(values: list[str | None]) -> pa.Array:

@@ -93,13 +93,16 @@ def row_hashes(
     return combine_hashes((column_hashes(table.column(name), plan, name) for name in names), table.num_rows)
 
 
-def combine_hashes(columns: Iterable[np.ndarray], rows: int) -> np.ndarray:
+def combine_hashes(
+    columns: Iterable[np.ndarray], rows: int, *, first: int = 0, into: np.ndarray | None = None
+) -> np.ndarray:
     """Row hashes from per-column hashes, in column order (each array is updated in place).
     A diff that hashes recast columns combines them here, so its row hashes agree with
-    `row_hashes` wherever the cells do."""
-    h = np.full(rows, _GOLDEN, dtype=np.uint64)
+    `row_hashes` wherever the cells do. ``into``: the row hashes of the ``first`` columns before
+    these, extended (in place) as if all had been combined at once."""
+    h = np.full(rows, _GOLDEN, dtype=np.uint64) if into is None else into
     scratch = np.empty_like(h)
-    for position, column_h in enumerate(columns):
+    for position, column_h in enumerate(columns, start=first):
         column_h += np.uint64((position + 1) * int(_GOLDEN) % 2**64)
         h ^= column_h
         mix(h, scratch)

@@ -25,6 +25,7 @@ from datakeep.arrow_numpy import arrow_array
 from datakeep.hashing import canonical_type, is_text, schema_columns
 from datakeep.ids import ObjectId
 from datakeep.parquet_io import open_parquet, scratch_reader, streaming_parquet, take_columns
+from datakeep.partitions import file_partitions
 from datakeep.records.manifest import Manifest
 from datakeep.rowcache import RowIndex
 from datakeep.rowhash import column_hashes, combine_hashes, mix, row_hashes
@@ -61,6 +62,13 @@ class Side:
     uniform: bool = True
     #: Each file's own columns (name, canonical type), by its path inside the dataset.
     file_columns: dict[str, list[tuple[str, str]]]
+    #: A folder's hive partition values (`partitions`), by key, one per file: columns after the
+    #: files' own, as `Repo.read` and pyarrow.dataset give them (a row moved to another
+    #: partition is modified). Whole-row hashes, stored over the files' ``data_columns``, are
+    #: extended by them (`_partitioned`).
+    partitions: dict[str, pa.Array]
+    data_columns: int
+    unit_files: list[int]  # the file (position) each unit belongs to
 
     def stats(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -88,6 +96,45 @@ class Side:
         """Columns of one unit, only the rows at ``rows`` (in that order)."""
         return self.read(index, columns).take(arrow_array(rows))
 
+    def _find_partitions(self, paths: Sequence[str]) -> None:
+        """Set `partitions` from the files' ``paths`` inside the dataset, and add them to the
+        side's schema (a key a file holds as a column of its own stays that column)."""
+        self.partitions = file_partitions(paths, held=self.schema.names)
+        self.data_columns = len(self.schema)
+        if self.partitions:
+            fields = [pa.field(name, values.type) for name, values in self.partitions.items()]
+            self.schema = pa.schema([*self.schema, *fields], metadata=self.schema.metadata)
+            self.columns = [*self.columns, *schema_columns(pa.schema(fields))]
+
+    def _with_partitions(self, table: pa.Table, index: int, columns: Sequence[str]) -> pa.Table:
+        """``table`` (rows of unit ``index``) with the unit's values of the partition keys among
+        ``columns``."""
+        file = self.unit_files[index]
+        for name in columns:
+            if name in self.partitions:
+                table = table.append_column(name, pa.repeat(self.partitions[name][file], table.num_rows))
+        return table
+
+    def _partition_stats(self, rows: Sequence[int]) -> dict[str, Any]:
+        """Statistics of the partition columns, for files of ``rows`` rows each."""
+        if not self.partitions:
+            return {}
+        file_of_row = arrow_array(np.repeat(np.arange(len(rows), dtype=np.int64), rows))
+        table = pa.table({name: values.take(file_of_row) for name, values in self.partitions.items()})
+        accumulated = column_stats.TableStats(table.schema)
+        accumulated.update(table)
+        return accumulated.finish()
+
+    def _partitioned(self, units: Sequence[int], hashes: np.ndarray) -> np.ndarray:
+        """Whole-row ``hashes`` of the rows of ``units`` (in order) as `row_hashes` gives them for
+        rows that hold their partition values after their own columns."""
+        if not self.partitions:
+            return hashes
+        files = np.asarray([self.unit_files[i] for i in units], dtype=np.int64)
+        file_of_row = np.repeat(files, [self.units[i].rows for i in units])
+        values = [column_hashes(column)[file_of_row] for column in self.partitions.values()]
+        return combine_hashes(values, len(hashes), first=self.data_columns, into=hashes.copy())
+
 
 class SnapshotSide(Side):
     """A committed snapshot: row hashes come from the sidecars, keys from a column projection."""
@@ -112,10 +159,14 @@ class SnapshotSide(Side):
         self._unit_schemas = [
             schema for (_, schema), entry in zip(schemas, manifest.files, strict=True) for _ in entry.chunks
         ]
-        self.units = [Unit(c.id, c.rows) for c in self._chunks]
+        self.unit_files = [position for position, entry in enumerate(manifest.files) for _ in entry.chunks]
+        self._find_partitions([e.path for e in manifest.files] if manifest.kind == "folder" else [])
+        # A chunk is the same rows on both sides only in the same partition.
+        where = [_partition_label(self.partitions, f) for f in self.unit_files]
+        self.units = [Unit(c.id + label, c.rows) for c, label in zip(self._chunks, where, strict=True)]
 
     def stats(self) -> dict[str, Any]:
-        return self.manifest.stats
+        return {**self.manifest.stats, **self._partition_stats([e.rows for e in self.manifest.files])}
 
     def _parquet(self, index: int) -> pq.ParquetFile:
         return self._open(self._chunks[index].object)
@@ -138,7 +189,7 @@ class SnapshotSide(Side):
             table = self._rebuild(chunk.object, own, self._unit_schemas[index], 0)
         else:
             table = self._parquet(index).read(columns=own, use_threads=False)
-        return conform(table, self.schema, columns)
+        return conform(self._with_partitions(table, index, columns), self.schema, columns)
 
     def _present(self, index: int, columns: Sequence[str]) -> list[str]:
         """Those of ``columns`` the chunk's file has (in a folder of differing files, not all)."""
@@ -164,7 +215,7 @@ class SnapshotSide(Side):
         else:
             positions = [self._unit_schemas[index].get_field_index(c) for c in own]
             table = self._take(chunk.object, positions, np.asarray(rows, dtype=np.int64), 0).rename_columns(own)
-        return conform(table, self.schema, columns)
+        return conform(self._with_partitions(table, index, columns), self.schema, columns)
 
     def _take(self, oid: ObjectId, positions: list[int], rows: np.ndarray, depth: int) -> pa.Table:
         """Rows of a patched chunk. Changed rows are usually a patch's literal rows, so a lookup
@@ -196,24 +247,24 @@ class SnapshotSide(Side):
         keys = index.keys.select(list(key))
         chosen = np.asarray(units, dtype=np.int64)
         if len(chosen) == len(index.starts) - 1:
-            return keys, index.hashes  # every unit, in order: nothing to gather
+            return keys, self._partitioned(units, index.hashes)  # every unit, in order: nothing to gather
         starts = index.starts[chosen]
         lengths = index.starts[chosen + 1] - starts
         rows = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(
             starts - (np.cumsum(lengths) - lengths), lengths
         )
-        return keys.take(arrow_array(rows)), index.hashes[rows]
+        return keys.take(arrow_array(rows)), self._partitioned(units, index.hashes[rows])
 
     def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
         row_index = self._index_for(key, spec)
         if row_index is not None:
             keys, hashes = row_index.chunk(index)
-            return keys.select(list(key)), hashes
+            return keys.select(list(key)), self._partitioned([index], hashes)
         if spec is None:
             keys = self.read(index, key) if key else pa.table({})
             from datakeep.patches import chunk_hashes
 
-            return keys, chunk_hashes(self.store, self._chunks[index])
+            return keys, self._partitioned([index], chunk_hashes(self.store, self._chunks[index]))
         names = list(dict.fromkeys([*key, *(n for n, _ in spec)]))
         table = self.read(index, names)
         return table.select(list(key)), spec_hashes(table, spec)
@@ -250,6 +301,8 @@ class FileSide(Side):
             for rg in range(parquet.metadata.num_row_groups):
                 self._where.append((f_index, rg))
                 self.units.append(Unit(None, parquet.metadata.row_group(rg).num_rows))
+        self.unit_files = [f_index for f_index, _ in self._where]
+        self._find_partitions(names)
         # Per file, merged as a commit merges them: the working tree's statistics then equal those
         # the same files get once committed, so drift against a commit compares like with like.
         self._stats = [column_stats.TableStats(f.schema_arrow) for f in self._files]
@@ -262,7 +315,8 @@ class FileSide(Side):
                 self.hashes(index, (), None)  # statistics are gathered on the pass over a unit
         parts = [s.finish(files=len(self._stats)) for s in self._stats]
         rows = [f.metadata.num_rows for f in self._files]
-        return column_stats.merge(parts, union=self.schema, rows=rows)
+        files_schema = pa.schema(list(self.schema)[: self.data_columns])
+        return {**column_stats.merge(parts, union=files_schema, rows=rows), **self._partition_stats(rows)}
 
     def _present(self, index: int, columns: Sequence[str]) -> list[str]:
         names = set(self._files[self._where[index][0]].schema_arrow.names)
@@ -274,14 +328,14 @@ class FileSide(Side):
         # reader, sharing the already parsed footer.
         reader = streaming_parquet(self._paths[f_index], self._files[f_index].metadata)
         table = reader.read_row_group(rg, columns=self._present(index, columns), use_threads=False)
-        return conform(table, self.schema, columns)
+        return conform(self._with_partitions(table, index, columns), self.schema, columns)
 
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         # A row group can hold millions of rows: decode one column at a time, keep the few rows.
         f_index, rg = self._where[index]
         own = self._present(index, columns)
         table = take_columns(str(self._paths[f_index]), own, rows, row_group=rg) if own else _no_columns(len(rows))
-        return conform(table, self.schema, columns)
+        return conform(self._with_partitions(table, index, columns), self.schema, columns)
 
     def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
         # Streamed in batches: a whole row group decoded at once can be hundreds of megabytes.
@@ -296,6 +350,7 @@ class FileSide(Side):
             if observe:
                 with self._lock:
                     self._stats[f_index].update(table)
+            table = self._with_partitions(table, index, [*self.partitions])
             if spec is None:
                 hashes.append(row_hashes(table))  # whole rows: only asked of a uniform side
             else:
@@ -335,6 +390,11 @@ def _values_type(t: pa.DataType) -> pa.DataType:
 
 def _is_moment(t: pa.DataType) -> bool:
     return bool(pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t))
+
+
+def _partition_label(partitions: dict[str, pa.Array], file: int) -> str:
+    """What tells a file's partition from another's, to suffix its chunks' ids with."""
+    return "".join(f"/{name}={values[file].as_py()!r}" for name, values in partitions.items())
 
 
 def _columns_of(schema: pa.Schema) -> list[tuple[str, str]]:
