@@ -272,7 +272,24 @@ class Repo:
 
         if a is not None and b is None and ".." in a:
             a, b = self._range(a)
+        elif a is not None and b is None and not options.get("name") and self._only_a_dataset(a):
+            # `diff flights`, as `git diff PATH`: that dataset's working copy against HEAD.
+            a, options["name"] = None, [a]
         return diff(self._repo, a, b, **options)
+
+    def _only_a_dataset(self, text: str) -> bool:
+        """Whether ``text`` names a tracked dataset and no revision (a tag or branch of the same
+        name wins, as a revision does in git)."""
+        from datakeep.errors import RevisionError
+        from datakeep.revisions import resolve
+
+        if text not in self._repo.load_index().datasets:
+            return False
+        try:
+            resolve(self._repo, text)
+        except RevisionError:
+            return True
+        return False
 
     def _range(self, text: str) -> tuple[str, str]:
         symmetric = "..." in text

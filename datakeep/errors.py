@@ -49,8 +49,8 @@ class RepositoryExistsError(DatakeepError):
 class RevisionError(DatakeepError):
     """An unknown or ambiguous revision."""
 
-    def __init__(self, rev: str, detail: str, candidates: Sequence[str] | None = None) -> None:
-        hint = "use `datakeep log` to see commits, or a longer id"
+    def __init__(self, rev: str, detail: str, candidates: Sequence[str] | None = None, hint: str | None = None) -> None:
+        hint = hint or "use `datakeep log` to see commits, or a longer id"
         super().__init__(f"bad revision '{rev}': {detail}", hint)
         self.rev = rev
         self.candidates = list(candidates or [])

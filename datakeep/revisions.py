@@ -59,6 +59,13 @@ def _resolve_base(repo: Repository, base: str, rev: str) -> ObjectId:
         if len(candidates) > 1:
             listing = ", ".join(c[:12] for c in candidates[:10])
             raise RevisionError(rev, f"ambiguous: {len(candidates)} commits start with it ({listing})", candidates)
+    if base in repo.load_index().datasets:
+        # `datakeep show flights`, `log flights`: a dataset where a revision goes.
+        raise RevisionError(
+            rev,
+            f"not a commit id, tag or branch, but '{base}' is a dataset",
+            hint=f"name a dataset's version as REV:{base} (e.g. HEAD:{base}), or pass --name {base}",
+        )
     raise RevisionError(rev, "not a commit id, tag or branch")
 
 

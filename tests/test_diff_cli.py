@@ -310,3 +310,36 @@ def test_a_composite_key_may_be_given_as_add_takes_it(tmp_path: Path, monkeypatc
     for report in reports:
         (dataset,) = report["datasets"]
         assert dataset["key"] == ["id", "shop"] and dataset["rows"]["modified"] == 1
+
+
+def test_a_dataset_name_alone_diffs_that_dataset_as_git_diff_takes_a_path(two_versions: Path) -> None:
+    table = pq.read_table(two_versions / "flights.parquet")
+    pq.write_table(table.slice(1), two_versions / "flights.parquet")
+    code, out, _ = invoke("diff", "flights", "--json")
+    assert code == 0
+    (dataset,) = json.loads(out)["datasets"]
+    assert dataset["name"] == "flights" and dataset["rows"]["removed"] == 1
+    # Where a revision is wanted, the name gets a hint instead of "not a commit".
+    for command in (["show", "flights"], ["log", "flights"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2
+        assert "'flights' is a dataset" in result.output and "HEAD:flights" in result.output
+
+
+def test_a_tag_named_like_a_dataset_is_still_the_tag(two_versions: Path) -> None:
+    assert invoke("tag", "flights", "v1")[0] == 0
+    code, out, _ = invoke("diff", "flights", "--json")
+    assert code == 0
+    assert json.loads(out)["from"] == "flights"
+
+
+def test_odd_column_names_are_quoted_and_notes_wrapped_not_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"": [1, 2], " pad ": [3, 4], "a=b": [5, 6]}), "old.parquet")
+    pq.write_table(pa.table({"": [1, 9], " pad ": [3, 4], "a=b": [5, 6]}), "new.parquet")
+    code, out, _ = invoke("diff", "old.parquet", "new.parquet")
+    assert code == 0
+    assert "- ''=2, ' pad '=4, 'a=b'=6" in out
+    note = out[out.index("note:") :]
+    assert "…" not in note and "modified rows show as removed + added" in " ".join(note.split())
+    assert all(len(line) <= 80 for line in out.splitlines())

@@ -1,10 +1,11 @@
 """The text form of a `DiffResult`: summary first, then schema, per-column table, samples.
 
-Lines stay within 80 columns; long names and values are cut with an ellipsis.
+Lines stay within 80 columns; long names and values are cut with an ellipsis, notes wrapped.
 """
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from datakeep.diff.result import DatasetDiff, DiffResult
@@ -49,7 +50,10 @@ def _dataset(d: DatasetDiff, color: bool) -> list[str]:
     if d.samples:
         lines.append("  samples")
         lines.extend(_samples(d))
-    lines.extend(f"  note: {_cut(n, WIDTH - 8)}" for n in d.notes if d.status != "identical")
+    for note in d.notes if d.status != "identical" else ():
+        # Wrapped, not cut: a note is a sentence the reader needs whole.
+        wrapped = textwrap.wrap(note, WIDTH - 8) or [""]
+        lines.extend(f"  {'note:' if i == 0 else '':<5} {line}" for i, line in enumerate(wrapped))
     return lines
 
 
@@ -59,13 +63,14 @@ def _schema(d: DatasetDiff) -> list[str]:
         return [f"  columns  {_cut(', '.join(s.added or s.removed), WIDTH - 11)}"]
     out = []
     if s.added:
-        out.append("+ " + ", ".join(s.added))
+        out.append("+ " + ", ".join(map(_label, s.added)))
     if s.removed:
-        out.append("- " + ", ".join(s.removed))
-    out += [f"~ {t.column}: {t.old} → {t.new}" for t in s.type_changed]
-    out += [f"~ {t.column}: {t.old} → {t.new}" for t in s.nullability_changed]
+        out.append("- " + ", ".join(map(_label, s.removed)))
+    out += [f"~ {_label(t.column)}: {t.old} → {t.new}" for t in s.type_changed]
+    out += [f"~ {_label(t.column)}: {t.old} → {t.new}" for t in s.nullability_changed]
     out += [
-        f"→ {r.old} renamed {r.new}" + (" (candidate: same values)" if r.how == "candidate" else "") for r in s.renamed
+        f"→ {_label(r.old)} renamed {_label(r.new)}" + (" (candidate: same values)" if r.how == "candidate" else "")
+        for r in s.renamed
     ]
     if s.reordered:
         out.append("columns reordered")
@@ -82,22 +87,30 @@ def _columns(d: DatasetDiff) -> list[str]:
         drift = "" if c.drift is None else f"{c.drift:.3f}"
         if c.drift_level in ("moderate", "major"):
             drift += " !" if c.drift_level == "moderate" else " !!"
-        lines.append(f"  {_cut(c.name, 22):<22} {_cut(c.type, 18):<18} {changed:>14} {drift:>14}")
+        lines.append(f"  {_cut(_label(c.name), 22):<22} {_cut(c.type, 18):<18} {changed:>14} {drift:>14}")
     return [*lines, ""]
 
 
 def _samples(d: DatasetDiff) -> list[str]:
     lines = []
     for s in d.samples:
-        key = ", ".join(f"{k}={_value(v)}" for k, v in s.key.items())
+        key = ", ".join(f"{_label(k)}={_value(v)}" for k, v in s.key.items())
         if s.kind != "modified":
             lines.append(f"    {'+' if s.kind == 'added' else '-'} {_cut(key, WIDTH - 6)}")
             continue
         for i, (column, old, new) in enumerate(s.changes):
             prefix = f"    ~ {key}" if i == 0 else "    " + " " * (len(key) + 2)
             shown_old, shown_new = told_apart(old, new, (_value(old), _value(new)), _whole)
-            lines.append(_cut(f"{prefix}  {column}: {shown_old} → {shown_new}", WIDTH))
+            lines.append(_cut(f"{prefix}  {_label(column)}: {shown_old} → {shown_new}", WIDTH))
     return lines
+
+
+def _label(column: str) -> str:
+    """A column name as written in a line of the report: quoted when bare it would blur into
+    what surrounds it (empty, spaces at its ends, or the separators '=', ',' and ':')."""
+    if column and column.strip() == column and not any(c in column for c in "=,:") and column.isprintable():
+        return column
+    return repr(column)
 
 
 def _value(value: Any) -> str:
