@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datakeep.errors import DatakeepError, DatasetError, UncommittedChangesError
-from datakeep.fsutil import file_signature
+from datakeep.fsutil import file_signature, remove_empty_parents
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.index import RACY_NS, Index, TrackedDataset
@@ -230,6 +230,7 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> tupl
         for inner, stale in folder_files(base):
             if inner not in wanted:
                 stale.unlink()
+                remove_empty_parents(stale, {base})  # a partition folder ('year=2023') it emptied
                 index.forget_under(repo.relpath(stale))
                 removed.append(repo.relpath(stale))
     written: list[_Restored] = []

@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from datakeep.errors import LockedError
@@ -190,6 +190,15 @@ class FileLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def remove_empty_parents(path: Path, stops: Collection[Path]) -> None:
+    """Remove the folders above ``path`` that are left empty, up to the first of ``stops`` (kept),
+    as git does when it deletes a file: a folder kept only for what was removed misleads."""
+    parent = path.parent
+    while parent not in stops and parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
 
 
 def file_signature(path: Path) -> tuple[int, int, int]:

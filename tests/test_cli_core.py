@@ -164,7 +164,7 @@ def test_checkout_and_switch_take_the_branch_when_a_tag_has_its_name(initialized
     assert pq.read_table(data).num_rows == 7
     assert "* release" in run("branch").output
     assert run("checkout", "main").exit_code == 0
-    assert run("checkout", "release").output.strip().endswith("HEAD branch release")
+    assert run("checkout", "release").output.strip().endswith("switched to branch release")
     # The name alone, elsewhere, means the tag, as in git.
     assert json.loads(run("show", "release:flights", "--json").output)["rows"] == 5000
 

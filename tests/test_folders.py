@@ -132,6 +132,8 @@ def test_checkout_that_only_removes_part_files_says_so(project: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "restored events: removed events/day=2/part-0.parquet" in result.output
     assert not (folder / "day=2" / "part-0.parquet").exists()
+    # The partition folder it emptied goes too, as git removes emptied folders; the dataset's stays.
+    assert not (folder / "day=2").exists() and (folder / "day=1" / "part-0.parquet").exists()
 
 
 def test_a_folder_with_only_bookkeeping_files_is_refused_at_add(project: Path) -> None:

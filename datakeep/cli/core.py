@@ -259,9 +259,10 @@ def checkout(rev: str, name: str | None, output: str | None, force: bool, as_jso
         echo_json(result.to_dict())
         return
     echo_restored(result.written, result.removed)
-    click.echo(
-        f"HEAD {result.head}" if result.head != "unchanged" else f"HEAD unchanged ({result.commit[:10]} restored)"
-    )
+    if result.head == "unchanged":
+        click.echo(f"HEAD unchanged ({result.commit[:10]} restored)")
+    else:  # "branch NAME" or "detached at ID", as git says it
+        click.echo(f"switched to {result.head}" if result.head.startswith("branch") else f"HEAD {result.head}")
 
 
 def _ref_command(kind: str) -> Callable[..., None]:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from datakeep.errors import DatakeepError, RefConflictError
-from datakeep.fsutil import atomic_write
+from datakeep.fsutil import atomic_write, remove_empty_parents
 from datakeep.ids import ObjectId, object_id
 
 HEADS = "refs/heads"
@@ -98,11 +98,7 @@ class Refs:
         path = self.root / ref
         path.unlink(missing_ok=True)
         # The folders 'feature/x' needed go with it, or no ref could be named 'feature' again.
-        stops = {self.root, self.root / HEADS, self.root / TAGS, self.root / REMOTES}
-        parent = path.parent
-        while parent not in stops and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
+        remove_empty_parents(path, {self.root, self.root / HEADS, self.root / TAGS, self.root / REMOTES})
 
     def set_head(self, *, branch: str | None = None, commit: ObjectId | None = None) -> None:
         if branch is not None:
