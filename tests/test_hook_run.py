@@ -293,3 +293,25 @@ def test_unreadable_cache_folder_does_not_fail_the_hook(repo: Path, tmp_path: Pa
 
     assert result.exit_code == 0
     assert os.path.isfile(blocked)
+
+
+def test_run_from_a_subfolder_uses_the_rules_at_the_top(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Looked for in the current folder only, datakeep.yaml was missed and every file passed.
+    write_parquet(repo / "data/bad.parquet", customers(bad=True))
+    git(repo, "add", "data/bad.parquet")
+    monkeypatch.chdir(repo / "data")
+    runner = CliRunner()
+    for args in (["hook", "run", "--staged"], ["hook", "run", "bad.parquet"], ["validate", "bad.parquet"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "bad.parquet" in result.output and "XX" in result.output
+
+
+def test_captured_output_is_not_cut_to_a_width(repo: Path) -> None:
+    # pre-commit captures the hook's output: a cut line lost the samples and the command to copy.
+    write_parquet(repo / "data/bad.parquet", customers(bad=True))
+    long = "x" * 150
+    (repo / "data" / f"{long}.parquet").write_bytes((repo / "data/bad.parquet").read_bytes())
+    result = CliRunner().invoke(cli, ["hook", "run", f"data/{long}.parquet"])
+    assert result.exit_code == 1
+    assert f"full report: datakeep validate data/{long}.parquet" in result.output

@@ -117,6 +117,9 @@ BAD_ENTITY = [
     ("datakeep:\n  keys: [a]\ncolumns:\n  a: {dtype: int64}\n", "datakeep.keys: unknown key 'keys'"),
     ("columns:\n  a:\n    dtype: int64\n    in_range: {lo: 1}\n", "columns.a: pandera cannot build this column"),
     ("columns: {}\n", "columns: the schema declares no columns"),
+    # A word where a list is meant is a set of letters to pandera: 'D' would pass, 'DE' fail.
+    ("columns:\n  c: {dtype: str, isin: DE}\n", "columns.c.isin: isin needs a list of values, not 'DE'"),
+    ("columns:\n  c:\n    dtype: str\n    checks: {notin: X}\n", "columns.c.checks.notin: notin needs a list"),
     ("- a\n- b\n", "expected a mapping"),
 ]  # fmt: skip
 
@@ -164,6 +167,10 @@ BAD_SOURCE = [
     ),
     ("entity: customers\ncolumns:\n  a: country\n  b: country\n", "columns.b: 'a' and 'b' both map onto 'country'"),
     ("entity: customers\ndefaults:\n  colour: red\n", "defaults.colour: 'colour' is not a column"),
+    # A default the column cannot hold was dropped at every file, leaving its cells null.
+    ("entity: customers\ndefaults:\n  height_cm: tall\n", "defaults.height_cm: 'tall' is not a value of"),
+    ("entity: customers\ndefaults:\n  customer_id: 1.5\n", "defaults.customer_id: 1.5 is not a value of"),
+    ("entity: customers\ndefaults:\n  signup_date: soon\n", "defaults.signup_date: 'soon' is not a value of"),
     ("entity: customers\nrenames: {}\n", "renames: unknown key 'renames'"),
     ("entity: customers\ncsv: {encoding: utf8-sig-typo}\n", "csv.encoding: unknown encoding 'utf8-sig-typo'"),
     (

@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 
 from datakeep.schemas import load_source
 from datakeep.validate import ValidationReport, validate_file
-from datakeep.validate.coerce import _strict_strptime, _unpad
 from datakeep.validate.collect import Collector
 from datakeep.validate.engine import run
 from datakeep.validate.plan import make_plan
+from datakeep.validate.times import _strict_strptime, _unpad
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -27,6 +27,23 @@ def color() -> bool:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
+def _project_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    from datakeep.schemas._files import project_root
+
+    return value if value is not None else str(project_root("."))
+
+
+def root_option(holding: str = "schemas/") -> Any:
+    """``--root``, by default found upwards from here as git finds its work tree."""
+    return click.option(
+        "--root",
+        default=None,
+        callback=_project_root,
+        help=f"Project folder holding {holding} [default: the nearest folder upwards holding "
+        "datakeep.yaml or schemas/]",
+    )
+
+
 def echo_restored(written: dict[str, list[str]], removed: dict[str, list[str]] | None = None) -> None:
     """One line per dataset a checkout, pull or clone touched: the files it wrote and the part
     files it removed, or that the working copy already held that version (nothing changed)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 
 import click
 
@@ -53,14 +54,18 @@ def run(files: tuple[str, ...], staged: bool, max_problems: int, no_cache: bool,
       datakeep hook run data/incoming/crm_2024.parquet
       datakeep hook run --staged     # every data file staged in git
     """
+    from datakeep.schemas._files import project_root
+
     paths = list(files)
     if staged:
-        paths += hooklib.staged_files(".")
-    result = hooklib.run_hook(paths, ".", use_cache=not no_cache)
+        paths += hooklib.staged_files(".")  # relative to here, as file arguments are
+    result = hooklib.run_hook(paths, project_root("."), use_cache=not no_cache)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
-        width = shutil.get_terminal_size(fallback=(100, 24)).columns
+        # Cut to a terminal's width only: pre-commit and CI capture the output, and a cut line
+        # loses the sample rows and the `full report:` command to copy.
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
         text = render_hook_result(result, width=width, max_problems=max_problems)
         if text:
             click.echo(text)

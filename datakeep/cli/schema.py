@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from datakeep.cli._common import root_option
+
 
 @click.group("schema")
 def schema() -> None:
@@ -33,7 +35,7 @@ def infer(path: str, entity: str) -> None:
 
 @schema.command("show")
 @click.argument("entity")
-@click.option("--root", default=".", show_default=True, help="Project folder holding schemas/.")
+@root_option()
 def show(entity: str, root: str) -> None:
     """Show an entity's columns, key, and the sources that feed it.
 
@@ -49,7 +51,7 @@ def show(entity: str, root: str) -> None:
 
 
 @schema.command("check")
-@click.option("--root", default=".", show_default=True, help="Project folder holding schemas/.")
+@root_option()
 @click.pass_context
 def check(ctx: click.Context, root: str) -> None:
     """Check that every schema, source mapping and rules file loads.

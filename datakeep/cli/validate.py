@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from datakeep.cli._common import root_option
 from datakeep.errors import UsageError
 
 
@@ -16,7 +17,7 @@ from datakeep.errors import UsageError
 @click.option("--entity", default=None, help="Entity whose schema applies.")
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report.")
 @click.option("--max-samples", default=5, show_default=True, type=click.IntRange(0), help="Sample rows per problem.")
-@click.option("--root", default=".", show_default=True, help="Project folder holding schemas/ and datakeep.yaml.")
+@root_option("schemas/ and datakeep.yaml")
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -70,7 +71,7 @@ def validate(
 @click.option("--source", required=True, help="Source mapping to apply.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Canonical Parquet file to write.")
 @click.option("--max-samples", default=5, show_default=True, type=click.IntRange(0), help="Sample rows per problem.")
-@click.option("--root", default=".", show_default=True, help="Project folder holding schemas/.")
+@root_option()
 @click.pass_context
 def map_(ctx: click.Context, path: str, source: str, output: str, max_samples: int, root: str) -> None:
     """Apply a source mapping and write canonical data.
@@ -85,7 +86,7 @@ def map_(ctx: click.Context, path: str, source: str, output: str, max_samples: i
 
     report = map_file(path, source=source, root=root, output=output, max_samples=max_samples)
     click.echo(render_text(report))
-    click.echo(f"wrote {output} ({report.rows_checked:,} rows)")
+    click.echo(f"wrote {output} ({report.rows_checked:,} row{'' if report.rows_checked == 1 else 's'})")
     if not report.ok:
         ctx.exit(1)
 

@@ -11,8 +11,8 @@ from datakeep.hook.run import FileResult, HookResult
 _LABEL = {"ok": "ok", "failed": "FAILED", "error": "ERROR", "unmatched": "skip"}
 
 
-def render_hook_result(result: HookResult, *, width: int = 100, max_problems: int = 3) -> str:
-    """The hook's terminal report; every line is cut to ``width`` characters."""
+def render_hook_result(result: HookResult, *, width: int | None = 100, max_problems: int = 3) -> str:
+    """The hook's terminal report; every line is cut to ``width`` characters (None: never)."""
     lines: list[str] = []
     for f in result.files:
         if f.status == "unmatched":
@@ -80,5 +80,5 @@ def _summary(result: HookResult) -> str:
     return text
 
 
-def _cut(line: str, width: int) -> str:
-    return line if len(line) <= width else line[: max(width - 1, 1)] + "…"
+def _cut(line: str, width: int | None) -> str:
+    return line if width is None or len(line) <= width else line[: max(width - 1, 1)] + "…"

@@ -5,6 +5,7 @@ Importing this package is cheap: pandera and pandas load only when a schema is b
 
 from __future__ import annotations
 
+from datakeep.schemas._files import project_root
 from datakeep.schemas.check import CheckResult, check_all
 from datakeep.schemas.entity import EntitySchema, load_entity
 from datakeep.schemas.fingerprint import fingerprint
@@ -36,5 +37,6 @@ __all__ = [
     "load_entity",
     "load_rules",
     "load_source",
+    "project_root",
     "source_entity",
 ]

@@ -47,6 +47,18 @@ def rules_path(root: str | Path) -> Path:
     return Path(root) / RULES_FILE
 
 
+def project_root(start: str | Path = ".") -> Path:
+    """The nearest folder from ``start`` upwards holding `datakeep.yaml` or `schemas/`, as git
+    finds its work tree: run from `data/incoming`, the rules and schemas at the top still apply
+    (looked for only in the current folder, every file there matched no rule, and passed).
+    ``start`` itself when no folder above holds either."""
+    here = Path(start).absolute()
+    for folder in (here, *here.parents):
+        if (folder / RULES_FILE).is_file() or (folder / SCHEMAS_DIR).is_dir():
+            return folder
+    return Path(start)
+
+
 def display(path: Path) -> str:
     """A path as people should read it: relative to the working directory when it is below it."""
     try:

@@ -140,7 +140,19 @@ def _vet_column(at: Place, place: str, column: Any) -> None:
                 "use a built-in pandera check (isin, in_range, str_matches, ...) "
                 "or one registered with pandera.extensions",
             )
+        _vet_check_values(at, join(place, key), key, column[key])
     _vet_check_list(at, join(place, "checks"), column.get("checks"))
+
+
+#: Checks whose argument is a collection of values.
+_VALUE_SET_CHECKS = ("isin", "notin")
+
+
+def _vet_check_values(at: Place, place: str, name: str, argument: Any) -> None:
+    """``isin: DE`` (a word where a list is meant) is a set of letters to pandera: 'D' and 'E'
+    would pass and 'DE' fail. Refuse it rather than let such a typo validate the wrong thing."""
+    if name in _VALUE_SET_CHECKS and not isinstance(argument, list | dict):
+        raise at.fail(place, f"{name} needs a list of values, not {argument!r}", f"write {name}: [{argument}]")
 
 
 def _vet_index(at: Place, index: Any) -> None:
@@ -191,6 +203,9 @@ def _vet_check_list(at: Place, place: str, checks: Any) -> None:
     for where, name in names:
         if not callable(getattr(Check, name, None)):
             raise at.fail(where, f"unknown check '{name}'")
+    if isinstance(checks, dict):
+        for name, argument in checks.items():
+            _vet_check_values(at, join(place, str(name)), name, argument)
 
 
 def _vet_dtype(at: Place, place: str, dtype: Any) -> None:

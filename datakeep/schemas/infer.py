@@ -22,7 +22,7 @@ from datakeep.errors import InputDataError, UsageError
 from datakeep.schemas._files import check_name
 
 BATCH_ROWS = 262_144
-# What `validate` parses CSV text as without a mapping (coerce._ISO_FORMATS), so that no type is
+# What `validate` parses CSV text as without a mapping (times._ISO_FORMATS), so that no type is
 # inferred for a CSV column that validate would then fail to read.
 _CSV_DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 

@@ -172,13 +172,14 @@ def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> Sourc
     defaults: dict[str, Any] = {}
     with problems.part():
         defaults = dict(at.mapping(doc.get("defaults"), "defaults"))
-    for column in defaults:
-        if column not in canonical:
-            with problems.part():
+    for column, value in defaults.items():
+        with problems.part():
+            if column not in canonical:
                 raise at.fail(
                     join("defaults", column),
                     f"'{column}' is not a column of entity '{entity.name}'",
                 )
+            _vet_default(at, join("defaults", column), value, entity.schema.columns[column].dtype)
     csv = CsvOptions()
     with problems.part():
         csv = _parse_csv(at, doc.get("csv"), problems)
@@ -347,6 +348,28 @@ def _parse_cast(at: Place, place: str, spec: Any) -> Cast | None:
         true_values=tuple(v.lower() for v in true_values),
         false_values=tuple(v.lower() for v in false_values),
     )
+
+
+def _vet_default(at: Place, place: str, value: Any, dtype: Any) -> None:
+    """A default the column cannot hold would be dropped at every file, its cells left null
+    (and a column that must have values failing with no word about the default): refuse it."""
+    if value is None or dtype is None:
+        return
+    import pyarrow as pa
+
+    from datakeep.validate.coerce import one_cell, parse  # read as a cell of the source is: same rules
+
+    try:
+        parsed, failed = parse(one_cell(value), None, dtype.type)
+        held = not failed.any() and parsed[0].is_valid
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        held = False
+    if not held:
+        raise at.fail(
+            place,
+            f"{value!r} is not a value of the column's dtype {dtype}",
+            f"write a {dtype} value, or leave the default out",
+        )
 
 
 def _vet_against_dtype(at: Place, place: str, cast: Cast | None, scale: float | None, dtype: Any) -> None:

@@ -1,9 +1,9 @@
 """Turning raw Arrow columns into canonical columns, vectorised, and saying which cells failed.
 
 A cell failed when it was not null before parsing and is null after: the null masks are compared,
-never a value at a time. Dates are parsed with the mapping's explicit strptime format in Arrow
-(pandas' `to_datetime` took seconds per million rows); a cell with surrounding spaces or a year
-the target cannot hold fails rather than being silently reinterpreted.
+never a value at a time. Dates and times are read in `times`; numbers here, exactly (integer
+text never goes through a float); a cell with surrounding spaces or a value the target cannot
+hold fails rather than being silently reinterpreted.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datakeep.schemas import Cast
+from datakeep.validate import times
+from datakeep.validate.cells import safe_cast, where
 
 # "inf" and "nan" are numbers too: a float column holds them, and Arrow writes them so in CSV.
 _FLOAT = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|(?i:inf|infinity|nan))$"
 _INT = r"^[+-]?\d{1,19}$"
 # The 19-digit integers int64 holds, as text: digits of one length compare as numbers do.
 _INT64_DIGITS = ("9223372036854775807", "9223372036854775808")  # largest, and largest negative
-_ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
-# datetime64[ns] holds 1677-09-21 .. 2262-04-11; keep a margin inside it.
-_YEARS = {"ns": (1678, 2261)}
-_DEFAULT_YEARS = (1000, 9999)
+_UINT = r"^\+?\d{1,20}$"
+_UINT64_DIGITS = "18446744073709551615"  # the largest, and the only one of 20 digits
 
 
 def target_kind(dtype: Any) -> str:
@@ -56,16 +56,25 @@ def target_kind(dtype: Any) -> str:
 def describe(cast: Cast | None, kind: str) -> str:
     """How a cast failure is explained in the report."""
     if cast is not None and cast.format:
-        return f"not a {cast.type} in format '{cast.format}'"
+        zone = " (%Z reads UTC or GMT)" if "Z" in times.directives(cast.format) else ""
+        return f"not a {cast.type} in format '{cast.format}'{zone}"
     if cast is not None and cast.type == "number" and (cast.decimal != "." or cast.thousands):
         return f"not a number with decimal '{cast.decimal}' and thousands '{cast.thousands or ''}'"
     if kind == "datetime":
         return "not an ISO date (YYYY-MM-DD); declare a cast with a format in the source mapping"
     if kind == "zoned":
-        return "a local time the schema's time zone skips or repeats (a clock change)"
-    return {"int": "not an integer", "float": "not a number", "bool": "not a boolean"}.get(
+        return "a local time the schema's time zone skips or repeats (a clock change), or text not an ISO time"
+    return {"int": "not an integer the column's dtype holds", "float": "not a number", "bool": "not a boolean"}.get(
         kind, f"cannot be read as {kind}"
     )
+
+
+def one_cell(value: Any) -> pa.Array:
+    """``value`` (from YAML: a mapping's default) as a one-cell column to `parse`; an integer past
+    int64 is a uint64, which Arrow would otherwise refuse to hold."""
+    if isinstance(value, int) and not isinstance(value, bool) and 2**63 <= value < 2**64:
+        return pa.array([value], type=pa.uint64())
+    return pa.array([value])
 
 
 def parse(arr: pa.Array, cast: Cast | None, dtype: Any) -> tuple[pa.Array, np.ndarray]:
@@ -76,22 +85,20 @@ def parse(arr: pa.Array, cast: Cast | None, dtype: Any) -> tuple[pa.Array, np.nd
     if pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.string())
     if kind == "datetime":
-        out = _datetime(arr, cast, np.datetime_data(np.dtype(dtype))[0])
+        out = times.datetimes(arr, cast, np.datetime_data(np.dtype(dtype))[0])
     elif kind == "int":
-        out = _fit_integers(_number(arr, cast, integer=True), _integer_type(dtype))
+        out = _integers(arr, cast, _integer_type(dtype))
     elif kind == "float":
         out = _number(arr, cast, integer=False)
     elif kind == "bool":
         out = _bool(arr, cast)
     elif kind == "string":
-        out = arr if pa.types.is_string(arr.type) else _safe_cast(arr, pa.string())
+        out = arr if pa.types.is_string(arr.type) else safe_cast(arr, pa.string())
     elif kind == "zoned" and (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)):
-        out = _zoned(arr, dtype)
-    elif kind == "zoned" and pa.types.is_string(arr.type) and cast is not None and cast.format:
-        # The mapping's format, never pandas' guess (which read 01.04.2024 as January 4th).
-        out = _zoned(_parsed_times(arr, cast.format, unit=dtype.unit), dtype)
+        out = times.zoned(arr, dtype)
+    elif kind == "zoned" and pa.types.is_string(arr.type):
+        out = times.zoned_text(arr, cast, dtype)
     else:
-        # (Text for a zoned dtype: pandas reads it below, local times in the zone, as written.)
         return arr, np.zeros(len(arr), dtype=bool)
     failed = pc.and_(pc.is_valid(arr), pc.is_null(out))
     return out, failed.to_numpy(zero_copy_only=False)
@@ -137,197 +144,6 @@ def as_pandas(arr: pa.Array) -> pd.Series:
         return arr.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def _safe_cast(arr: pa.Array, to: pa.DataType) -> pa.Array:
-    try:
-        return arr.cast(to)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.nulls(len(arr), type=to)
-
-
-def _clean_text(arr: pa.Array) -> pa.Array:
-    """Text with surrounding spaces is not a clean value; make it fail rather than guess."""
-    trimmed = pc.utf8_trim_whitespace(arr)
-    return pc.if_else(pc.equal(trimmed, arr), arr, pa.scalar(None, pa.string()))
-
-
-def _datetime(arr: pa.Array, cast: Cast | None, unit: str) -> pa.Array:
-    target = pa.timestamp(unit if unit in ("s", "ms", "us", "ns") else "ns")
-    if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
-        return _safe_cast(arr, target)
-    if not pa.types.is_string(arr.type):
-        return pa.nulls(len(arr), type=target)
-    formats = (cast.format,) if cast is not None and cast.format else _ISO_FORMATS
-    return _parsed_times(arr, *formats, unit=target.unit).cast(target)
-
-
-def _parsed_times(arr: pa.Array, *formats: str, unit: str) -> pa.Array:
-    """Text read with the first of ``formats`` that fits each cell; a year ``unit`` cannot hold
-    is null. The result is zoned (UTC) when a format has an offset (%z), naive otherwise."""
-    text = _clean_text(arr)
-    out = _strict_strptime(text, formats[0])
-    for fmt in formats[1:]:
-        out = pc.coalesce(out, _strict_strptime(text, fmt))
-    low, high = _YEARS.get(unit, _DEFAULT_YEARS)
-    year = pc.year(out)
-    in_range = pc.and_(pc.greater_equal(year, low), pc.less_equal(year, high))
-    return pc.if_else(in_range, out, pa.scalar(None, out.type))
-
-
-def _zoned(arr: pa.Array, dtype: pd.DatetimeTZDtype) -> pa.Array:
-    """Timestamps or dates in ``dtype``'s zone: zoned ones converted (the same instants), naive
-    ones and dates read as local times there, as text is. A local time the zone skips or has
-    twice (clocks going forward or back) is null: it names no single instant."""
-    zone = str(dtype.tz)
-    target = pa.timestamp(dtype.unit, tz=zone)
-    try:
-        if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
-            return arr.cast(target)
-        naive = arr.cast(pa.timestamp(dtype.unit))
-        first = pc.assume_timezone(naive, timezone=zone, ambiguous="earliest", nonexistent="earliest")
-        last = pc.assume_timezone(naive, timezone=zone, ambiguous="latest", nonexistent="latest")
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.nulls(len(arr), type=target)  # a zone Arrow does not know, or out of range
-    return pc.if_else(pc.equal(first, last), first, pa.scalar(None, first.type)).cast(target)
-
-
-def _strict_strptime(text: pa.Array, fmt: str) -> pa.Array:
-    """strptime that refuses impossible dates: Arrow rolls 2024-02-30 over to 2024-03-01.
-
-    A parsed value must print back as the text it came from; leading zeros are forgiven, so
-    '1/2/2020' still reads with '%d/%m/%Y' as Python's strptime would read it.
-
-    Printing with Arrow's strftime costs about 1 s per million rows, so for formats made of
-    zero-padded numeric fields (``%Y %m %d %H %M``) the text is first compared with the same
-    fields printed from the parsed parts; only cells that comparison cannot settle (other
-    formats, unpadded text, impossible dates, years outside 1000..9999) go through strftime.
-    """
-    if "%z" in fmt:
-        return _strptime_with_offsets(text, fmt)
-    parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
-    valid = parsed.is_valid()
-    if not pc.any(valid).as_py():
-        return parsed
-    sure = _printed_back(parsed, text, fmt)
-    unsure = pc.and_not(valid, sure) if sure is not None else valid
-    if not pc.any(unsure).as_py():
-        return pc.if_else(sure, parsed, pa.scalar(None, parsed.type))
-    rest = np.flatnonzero(unsure.to_numpy(zero_copy_only=False))
-    positions = pa.array(rest, type=pa.int64())
-    sub_text, sub_parsed = text.take(positions), parsed.take(positions)
-    printed = pc.strftime(_for_printing(sub_parsed, fmt), format=fmt)
-    same = pc.fill_null(pc.equal(printed, sub_text), False)
-    if not pc.all(same).as_py():
-        unpadded = pc.equal(_unpad(printed), _unpad(sub_text))
-        same = pc.or_(same, pc.fill_null(unpadded, False))
-    keep = sure.to_numpy(zero_copy_only=False) if sure is not None else np.zeros(len(text), dtype=bool)
-    keep[rest[same.to_numpy(zero_copy_only=False)]] = True
-    return pc.if_else(pa.array(keep), parsed, pa.scalar(None, parsed.type))
-
-
-def _strptime_with_offsets(text: pa.Array, fmt: str) -> pa.Array:
-    """A format with an offset (%z), read by Python's strptime once per distinct text.
-
-    Arrow's parse is in UTC and cannot be printed back in the text's own offset, which the check
-    against rolled-over dates needs: every '+02:00' time failed it. Python's strptime refuses
-    2024-02-30 itself, and reads 'Z' and '+02:00' as well as '+0200'.
-    """
-    import datetime as dt
-
-    distinct = pc.unique(text)
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    micros: list[int | None] = []
-    for value in distinct.to_pylist():
-        try:
-            moment = dt.datetime.strptime(value, fmt) if value is not None else None
-        except ValueError:
-            moment = None
-        micros.append(None if moment is None else (moment - epoch) // dt.timedelta(microseconds=1))
-    parsed = pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    return parsed.take(pc.index_in(text, value_set=distinct))
-
-
-def _for_printing(parsed: pa.Array, fmt: str) -> pa.Array:
-    """Arrow prints %S with the unit's fraction ('05.000000'); at second resolution it prints
-    '05', as the text being checked has it."""
-    if "%S" in fmt or "%T" in fmt:
-        return pc.cast(parsed, pa.timestamp("s", tz=parsed.type.tz), safe=False)
-    return parsed
-
-
-# strftime directives that print a zero-padded number: field of the parsed value, and width
-_NUMERIC_FIELDS = {"Y": ("year", 4), "m": ("month", 2), "d": ("day", 2), "H": ("hour", 2), "M": ("minute", 2)}
-
-
-def _numeric_layout(fmt: str) -> list[tuple[int, bytes | tuple[str, int]]] | None:
-    """Byte offsets of the literal text and of the fields in what ``fmt`` prints, if all fixed."""
-    layout: list[tuple[int, bytes | tuple[str, int]]] = []
-    at = i = 0
-    while i < len(fmt):
-        if fmt[i] != "%":
-            literal = fmt[i].encode()
-        elif fmt[i + 1 : i + 2] == "%":
-            literal = b"%"
-        elif fmt[i + 1 : i + 2] in _NUMERIC_FIELDS:
-            field = _NUMERIC_FIELDS[fmt[i + 1]]
-            layout.append((at, field))
-            at += field[1]
-            i += 2
-            continue
-        else:
-            return None  # %S prints fractions of a second, %b is a name, ...
-        layout.append((at, literal))
-        at += len(literal)
-        i += 1 if fmt[i] != "%" else 2
-    return layout if any(isinstance(part, tuple) for _, part in layout) else None
-
-
-def _printed_back(parsed: pa.Array, text: pa.Array, fmt: str) -> pa.Array | None:
-    """Cells where ``parsed`` printed with ``fmt`` is certainly ``text``; None for other formats.
-
-    For a format of zero-padded numbers and literal text, what strftime prints has a fixed
-    length and fixed places, so the text's bytes are compared there with the parsed fields,
-    in numpy, without printing anything. A cell is certain only when its year has four digits,
-    where every strftime prints ``%Y`` the same way; the caller settles every other cell.
-    """
-    layout = _numeric_layout(fmt)
-    if layout is None or not pa.types.is_string(text.type) or text.buffers()[2] is None:
-        return None
-    last_at, last = layout[-1]
-    length = last_at + (last[1] if isinstance(last, tuple) else len(last))
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + len(text) + 1]
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
-    sizes = np.diff(offsets)
-    sure = (sizes == length) & parsed.is_valid().to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(sure)
-    if (sizes == length).all():  # every cell has the printed length: the bytes are a matrix already
-        cells = data[offsets[0] : offsets[-1]].reshape(len(text), length)[rows]
-    else:
-        cells = data[offsets[rows][:, None] + np.arange(length, dtype=np.int32)]
-    digits = cells - np.uint8(ord("0"))  # wraps around below '0', so a digit is exactly <= 9
-    ok = np.ones(len(rows), dtype=bool)
-    picked = parsed.take(pa.array(rows, type=pa.int64()))
-    for at, part in layout:
-        if isinstance(part, bytes):
-            for i, byte in enumerate(part):
-                ok &= cells[:, at + i] == byte
-            continue
-        name, width = part
-        number = np.zeros(len(rows), dtype=np.int64)
-        for i in range(at, at + width):
-            ok &= digits[:, i] <= 9
-            number = number * 10 + digits[:, i]
-        value = getattr(pc, name)(picked).to_numpy(zero_copy_only=False)
-        ok &= number == value
-        if name == "year":
-            ok &= (value >= 1000) & (value <= 9999)
-    sure[rows] = ok
-    return pa.array(sure)
-
-
-def _unpad(text: pa.Array) -> pa.Array:
-    return pc.replace_substring_regex(text, r"(^|[^0-9])0+([0-9])", r"\1\2")
-
-
 def _integer_type(dtype: Any) -> pa.DataType:
     """The Arrow integer type of a numpy or nullable pandas integer dtype."""
     try:
@@ -353,13 +169,30 @@ def _fit_integers(arr: pa.Array, to: pa.DataType) -> pa.Array:
     return pc.if_else(fits, out, pa.scalar(None, to))
 
 
+def _integers(arr: pa.Array, cast: Cast | None, to: pa.DataType) -> pa.Array:
+    """Integers as ``to`` from numbers or text; a cell that is no integer ``to`` holds is null."""
+    if not pa.types.is_string(arr.type):
+        return _fit_integers(_number(arr, cast, integer=True), to)
+    text = _number_text(arr, cast)
+    out = _fit_integers(_int64_text(text), to)
+    if to == pa.uint64():
+        # 2**63 .. 2**64-1: text past int64 that uint64 holds.
+        out = pc.coalesce(out, _uint64_text(where(pc.is_null(out), text)))
+    if cast is not None and cast.type == "number":
+        # '1e3' and '5.0' are whole numbers too. Only text that is no plain integer goes through
+        # a float, which holds integers exactly only up to 2**53.
+        floats = _float_text(where(pc.is_null(out), text))
+        out = pc.coalesce(out, _fit_integers(_number(floats, None, integer=True), to))
+    return out
+
+
 def _number(arr: pa.Array, cast: Cast | None, *, integer: bool) -> pa.Array:
     """Numbers from numbers or text; integers come back in their own type (see _fit_integers)."""
     to = pa.int64() if integer else pa.float64()
     if pa.types.is_integer(arr.type):
-        return arr if integer else _safe_cast(arr, to)
+        return arr if integer else safe_cast(arr, to)
     if pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
-        floats = _safe_cast(arr, pa.float64())
+        floats = safe_cast(arr, pa.float64())
         if not integer:
             return floats
         whole = pc.and_(pc.equal(pc.floor(floats), floats), pc.less(pc.abs(floats), 2.0**62))
@@ -368,26 +201,44 @@ def _number(arr: pa.Array, cast: Cast | None, *, integer: bool) -> pa.Array:
         return arr.cast(to)
     if not pa.types.is_string(arr.type):
         return pa.nulls(len(arr), type=to)
+    if integer:
+        return _integers(arr, cast, to)
+    return _float_text(_number_text(arr, cast))
+
+
+def _number_text(arr: pa.Array, cast: Cast | None) -> pa.Array:
+    """Number text with the cast's separators taken out, '.' for its decimal point."""
     text = arr
     if cast is not None and cast.thousands:
         # Separators are only dropped where they group digits in threes: dropping them anywhere
         # would read "1..0" as 10 and ".5" as 5, wrong numbers instead of cast_failed.
         grouped = pc.match_substring_regex(text, _grouped(cast))
         plain = pc.invert(pc.match_substring(text, cast.thousands))
-        text = pc.if_else(pc.or_(plain, grouped), text, pa.scalar(None, pa.string()))
+        text = where(pc.or_(plain, grouped), text)
         text = pc.replace_substring(text, cast.thousands, "")
     if cast is not None and cast.decimal != ".":
         text = pc.replace_substring(text, cast.decimal, ".")
-    pattern = _INT if integer and (cast is None or cast.type != "number") else _FLOAT
-    ok = pc.match_substring_regex(text, pattern)
-    if pattern == _INT:
-        ok = pc.and_(ok, _fits_int64(text))
-    text = pc.if_else(ok, text, pa.scalar(None, pa.string()))
-    if integer and pattern == _FLOAT:
-        return _number(text.cast(pa.float64()), None, integer=True)
-    if integer:
-        text = pc.replace_substring_regex(text, r"^\+", "")  # Arrow reads "-5" but not "+5"
-    return text.cast(to)
+    return text
+
+
+def _float_text(text: pa.Array) -> pa.Array:
+    return where(pc.match_substring_regex(text, _FLOAT), text).cast(pa.float64())
+
+
+def _int64_text(text: pa.Array) -> pa.Array:
+    ok = pc.and_(pc.match_substring_regex(text, _INT), _fits_int64(text))
+    return _without_plus(where(ok, text)).cast(pa.int64())
+
+
+def _uint64_text(text: pa.Array) -> pa.Array:
+    digits = pc.utf8_ltrim(text, characters="+")
+    fits = pc.or_(pc.less(pc.utf8_length(digits), 20), pc.less_equal(digits, _UINT64_DIGITS))
+    ok = pc.and_(pc.match_substring_regex(text, _UINT), fits)
+    return _without_plus(where(ok, text)).cast(pa.uint64())
+
+
+def _without_plus(text: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(text, r"^\+", "")  # Arrow reads "-5" but not "+5"
 
 
 def _grouped(cast: Cast) -> str:
