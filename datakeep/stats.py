@@ -50,6 +50,10 @@ class ColumnAccumulator:
         self.mean = 0.0
         self.m2 = 0.0
         self.numeric_count = 0
+        # Floating-point values outside the sample (it keeps finite ones): NaN, +inf, -inf.
+        self.nan = 0
+        self.posinf = 0
+        self.neginf = 0
         self.counts: dict[Any, int] | None = {} if self.kind in ("string", "bool", "numeric", "temporal") else None
         # The first batch's value counts (Arrow's), not yet added to ``counts``: added only when a
         # second batch comes or the state is taken. A file of one batch (a folder's small part
@@ -113,6 +117,8 @@ class ColumnAccumulator:
         floats = values.cast(pa.float64(), safe=False)
         # Only floating-point input can hold NaN or ±inf; integers and times need no filter pass.
         finite = pc.filter(floats, pc.is_finite(floats)) if pa.types.is_floating(values.type) else floats
+        if len(finite) < len(floats) - floats.null_count:
+            self._count_nonfinite(floats)
         n = len(finite) - finite.null_count
         if n == 0:
             return
@@ -123,6 +129,15 @@ class ColumnAccumulator:
         self.mean += delta * n / total
         self.m2 += var * n + delta * delta * self.numeric_count * n / total
         self.numeric_count = total
+
+    def _count_nonfinite(self, floats: pa.Array) -> None:
+        """Count NaN and infinities: drift sees them go missing or appear, though the sample
+        (finite values) does not."""
+        self.nan += pc.sum(pc.is_nan(floats)).as_py() or 0
+        infinite = pc.filter(floats, pc.is_inf(floats))
+        positive = pc.sum(pc.greater(infinite, pa.scalar(0.0))).as_py() or 0
+        self.posinf += positive
+        self.neginf += len(infinite) - positive
 
     def _update_sample(self, values: pa.Array) -> None:
         # The stride is the smallest power of two that samples at most 2 * SAMPLE_SIZE of the rows
@@ -231,6 +246,7 @@ class ColumnAccumulator:
         an 8-column table) and only its share of the sample, so that a manifest of thousands of
         files stays small (`file_sample_size`)."""
         out: dict[str, Any] = {"count": self.count, "nulls": self.nulls}
+        out.update({name: n for name, n in (("nan", self.nan), ("inf", self.posinf), ("-inf", self.neginf)) if n})
         if self.min is not None:
             out["min"] = jsonable(self.min)
             out["max"] = jsonable(self.max)
@@ -358,6 +374,10 @@ def absent(data_type: pa.DataType, rows: int) -> dict[str, Any]:
     return accumulator.finish()
 
 
+#: Counts of floating-point values the sample leaves out, kept when not 0.
+NONFINITE = ("nan", "inf", "-inf")
+
+
 def merge(
     parts: list[dict[str, Any]], *, union: pa.Schema | None = None, rows: list[int] | None = None
 ) -> dict[str, Any]:
@@ -381,6 +401,9 @@ def merge(
             "count": sum(c["count"] for c in cols),
             "nulls": sum(c["nulls"] for c in cols),
         }
+        for nonfinite in NONFINITE:
+            if any(nonfinite in c for c in cols):
+                merged[nonfinite] = sum(c.get(nonfinite, 0) for c in cols)
         mins = [c["min"] for c in cols if "min" in c]
         if mins:
             try:

@@ -52,7 +52,8 @@ def distributions(
     ``old_type`` is the old version's type when it differs (a time unit that changed)."""
     if not old.get("count") or not new.get("count"):
         return None
-    if is_numeric(type_name) and old.get("sample") and new.get("sample"):
+    if is_numeric(type_name) and (old.get("sample") or new.get("sample")) and _all_counted(old) and _all_counted(new):
+        # One side may have no sample: every value null (or NaN) there, which is drift too.
         return _numeric(old, new, _seconds_per_unit(old_type or type_name), _seconds_per_unit(type_name))
     if old.get("top") is not None and new.get("top") is not None and "top" in old and "top" in new:
         return _categorical(old, new)
@@ -88,27 +89,51 @@ def _seconds_per_unit(type_name: str) -> float:
     return _SECONDS[unit.group(1)] if unit else 1.0
 
 
+def _all_counted(stats: Mapping[str, Any]) -> bool:
+    """Whether the sample stands for every value not counted apart (null, NaN, ±inf): a column
+    with values but no sample (a decimal's, which keeps none) cannot be binned."""
+    return bool(stats.get("sample")) or _finite_count(stats) == 0
+
+
+def _finite_count(stats: Mapping[str, Any]) -> int:
+    return int(stats.get("count", 0)) - sum(int(stats.get(k, 0)) for k in ("nulls", "nan", "inf", "-inf"))
+
+
 def _numeric(old: Mapping[str, Any], new: Mapping[str, Any], old_scale: float, new_scale: float) -> Distribution:
-    before = np.asarray(old["sample"], dtype=np.float64)
-    after = np.asarray(new["sample"], dtype=np.float64)
-    if old_scale != new_scale:
-        before, after = before * old_scale, after * new_scale
-    edges = np.unique(np.quantile(before, np.linspace(0, 1, 11))[1:-1])
-    labels = _edge_labels(edges)
+    """Bins at the old version's deciles (the new one's when the old has no values), plus one
+    below its least value and one above its greatest: a column that moves past the old range
+    (a constant 1 becoming 1000, codes {0, 1} becoming {0, 7}) lands in a bin of its own instead
+    of the open-ended top decile. NaN, when either version has it, is a bin; -inf and +inf count
+    in the outer bins; nulls are a bin."""
+    before = np.asarray(old.get("sample") or [], dtype=np.float64) * old_scale
+    after = np.asarray(new.get("sample") or [], dtype=np.float64) * new_scale
+    reference = before if len(before) else after
+    lo, hi = float(reference.min()), float(reference.max())
+    deciles = np.quantile(reference, np.linspace(0, 1, 11))[1:-1]
+    edges = np.unique([lo, *deciles, np.nextafter(hi, np.inf)])
+    labels = _edge_labels(edges, hi)
+    with_nan = bool(old.get("nan") or new.get("nan"))
     shares = []
     for values, stats in ((before, old), (after, new)):
-        bins = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-        valid = 1.0 - _null_share(stats)
-        shares.append([*(bins / max(len(values), 1) * valid), _null_share(stats)])
-    return Distribution(labels=(*labels, "null"), old=tuple(shares[0]), new=tuple(shares[1]))
+        total = stats["count"]
+        bins = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1).astype(np.float64)
+        bins *= _finite_count(stats) / total / max(len(values), 1)
+        bins[0] += stats.get("-inf", 0) / total
+        bins[-1] += stats.get("inf", 0) / total
+        nan = [stats.get("nan", 0) / total] if with_nan else []
+        shares.append([*bins, *nan, _null_share(stats)])
+    names = (*labels, *(["NaN"] if with_nan else []), "null")
+    return Distribution(labels=names, old=tuple(shares[0]), new=tuple(shares[1]))
 
 
-def _edge_labels(edges: np.ndarray) -> list[str]:
-    if len(edges) == 0:
-        return ["all"]
-    labels = [f"< {edges[0]:.4g}"]
-    labels += [f"{lo:.4g} – {hi:.4g}" for lo, hi in itertools.pairwise(edges)]
-    labels.append(f"≥ {edges[-1]:.4g}")
+def _edge_labels(edges: np.ndarray, greatest: float) -> list[str]:
+    """Labels of the bins `searchsorted` makes of ``edges``, whose last is just above
+    ``greatest`` (shown as the value itself)."""
+    shown = [*edges[:-1], greatest]
+    labels = [f"< {shown[0]:.4g}"]
+    for low, high in itertools.pairwise(shown):
+        labels.append(f"{low:.4g}" if f"{low:.4g}" == f"{high:.4g}" else f"{low:.4g} – {high:.4g}")
+    labels.append(f"> {greatest:.4g}")
     return labels
 
 

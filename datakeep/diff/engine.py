@@ -76,7 +76,7 @@ def diff(repo: Repository, a: str | None = None, b: str | None = None, **options
     new_entries = _revision_entries(repo, new_rev) if new_rev is not None else _working_entries(repo)
     if old_name and new_name and old_name != new_name:
         return _across(old_rev, old_name, old_entries, new_rev, new_name, new_entries, names, opts)
-    names = names or [n for n in (old_name, new_name) if n]
+    names = names or list(dict.fromkeys(n for n in (old_name, new_name) if n))
     wanted = names or sorted(set(old_entries) | set(new_entries))
     for name in wanted:
         if name not in old_entries and name not in new_entries:
@@ -183,6 +183,13 @@ def _check_names(opts: DiffOptions, pairs: Sequence[tuple[_Entry | None, _Entry 
             raise missing(f"--rename {old_name}={new_name}", old_name, "the old version", old_names)
         if new_name not in new_names:
             raise missing(f"--rename {old_name}={new_name}", new_name, "the new version", new_names)
+    targets = list((opts.rename or {}).values())
+    for new_name in dict.fromkeys(t for t in targets if targets.count(t) > 1):
+        sources = [o for o, n in (opts.rename or {}).items() if n == new_name]
+        raise UsageError(
+            f"--rename: {' and '.join(sources)} are all renamed {new_name}",
+            "one old column per new name: drop all but one of these renames",
+        )
 
 
 def _tolerances(
@@ -227,7 +234,8 @@ def _tolerances(
 def _names(name: str | Sequence[str] | None) -> list[str]:
     if name is None:
         return []
-    return [name] if isinstance(name, str) else list(name)
+    # A dataset named twice (`--name t --name t`, `v1:t v2:t --name t`) is reported once.
+    return [name] if isinstance(name, str) else list(dict.fromkeys(name))
 
 
 def _split(spec: str) -> tuple[str, str | None]:
@@ -363,7 +371,9 @@ def _dataset(
                 new_stats.get(column_name, {}),
                 modified,
                 tolerance.get(column_name),
-                column_name in old_of,
+                # A key names rows rather than measures them: new ids past the old greatest would
+                # score as drift on every load.
+                column_name in old_of and column_name not in key,
                 old_types.get(old_of.get(column_name, "")),
             )
         )
@@ -380,7 +390,8 @@ def _dataset(
     found = bool(rows.added or rows.removed or rows.modified or schema.changed or notes)
     if not key:
         notes.append("rows matched by whole-row content (no key): modified rows show as removed + added")
-    if not found:
+    if not found and old_side.snapshot_id is not None and new_side.snapshot_id is not None:
+        # (Two files on disk have no snapshot ids: nothing is known to differ.)
         notes.append(
             "no row or schema differences under this comparison, yet the snapshot ids differ"
             " (row order or physical encoding)"
@@ -431,12 +442,12 @@ def _column(
     after: Mapping[str, Any],
     modified: int | None,
     tolerance: float | None,
-    in_both: bool,
+    scored: bool,
     old_type: str | None = None,
 ) -> ColumnDiff:
     from datakeep.diff import drift
 
-    dist = drift.distributions(type_name, before, after, old_type=old_type) if in_both else None
+    dist = drift.distributions(type_name, before, after, old_type=old_type) if scored else None
     score = drift.psi(dist)
     return ColumnDiff(
         name=name,

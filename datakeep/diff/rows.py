@@ -37,6 +37,7 @@ from datakeep.diff.errors import DuplicateKeyError, KeyColumnMissingError, KeyTy
 from datakeep.diff.result import KeyProblem, RowCounts, Sample
 from datakeep.diff.schema import ColumnPlan, same_layout
 from datakeep.diff.sources import HashSpec, Side, cell_hashes, comparison_casts
+from datakeep.diff.tolerance import Numbers, gather, numbers, within
 from datakeep.rowhash import mix
 from datakeep.serialize import jsonable
 
@@ -517,7 +518,7 @@ def _compare_pairs(
             continue
         ne = ha[p.old] != hb[p.new]
         if p.new in tolerance:
-            ne &= ~_close(fa[p.old], fb[p.new], tolerance[p.new])
+            ne &= ~within(fa[p.old], fb[p.new], tolerance[p.new])
         ne &= ~collision
         masks[p.new] = ne
         cells[p.new] = int(ne.sum())
@@ -553,42 +554,29 @@ def _gather_cells(
     side: Side,
     positions: np.ndarray,
     columns: list[tuple[str, pa.DataType | None]],
-    floats: Mapping[str, float],
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-cell hashes (and float values for tolerance columns) of rows at ``positions``."""
+    tolerant: Mapping[str, float],
+) -> tuple[dict[str, np.ndarray], dict[str, Numbers]]:
+    """Per-cell hashes (and the numbers of ``tolerant`` columns) of rows at ``positions``."""
     n = len(positions)
     hashes = {name: np.zeros(n, dtype=np.uint64) for name, _ in columns}
-    values = {name: np.zeros(n, dtype=np.float64) for name in floats}
+    parts: dict[str, list[tuple[np.ndarray, Numbers]]] = {name: [] for name in tolerant}
     names = [name for name, _ in columns]
 
     def one(group: tuple[int, np.ndarray, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
         unit, where, rows = group
         table = side.take(unit, names, rows)
         h = {name: cell_hashes(table.column(name), target) for name, target in columns}
-        f = {name: _as_floats(table.column(name)) for name in floats}
+        f = {name: numbers(table.column(name)) for name in tolerant}
         return where, h, f
 
     for where, h, f in pool.map(one, _by_unit(positions)):
         for name, values_h in h.items():
             hashes[name][where] = values_h
-        for name, values_f in f.items():
-            values[name][where] = values_f
+        for name, cells in f.items():
+            parts[name].append((where, cells))
     # The decoded chunks are gone: hand their pages back before the other side decodes its own.
     pa.default_memory_pool().release_unused()
-    return hashes, values
-
-
-def _as_floats(column: pa.ChunkedArray) -> np.ndarray:
-    """Values as float64, nulls as -inf: `_close` then keeps null apart from NaN, as identity does."""
-    as_float = pc.cast(column, pa.float64())
-    return np.asarray(pc.fill_null(as_float, -np.inf).to_numpy(), dtype=np.float64)
-
-
-def _close(a: np.ndarray, b: np.ndarray, tolerance: float) -> np.ndarray:
-    both_nan = np.isnan(a) & np.isnan(b)
-    with np.errstate(invalid="ignore"):
-        near = np.abs(a - b) <= tolerance
-    return both_nan | near | (a == b)
+    return hashes, {name: gather(found, n) for name, found in parts.items()}
 
 
 def _read_keys(side: Side, key: tuple[str, ...], positions: np.ndarray) -> list[dict[str, Any]]:

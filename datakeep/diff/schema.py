@@ -42,17 +42,16 @@ def schema_diff(
     new_stats: Mapping[str, Any] | None = None,
 ) -> SchemaDiff:
     """Compare two column lists; ``renames`` maps old names to new names (explicit renames)."""
-    renames = dict(renames or {})
     old_by_name = {c["name"]: c for c in old}
     new_by_name = {c["name"]: c for c in new}
-    explicit = {o: n for o, n in renames.items() if o in old_by_name and n in new_by_name and o not in new_by_name}
-    matched_new = {explicit.get(n, n) for n in old_by_name}
-    added = [n for n in new_by_name if n not in matched_new]
-    removed = [n for n in old_by_name if explicit.get(n, n) not in new_by_name]
+    pairs = _pairs(list(old_by_name), list(new_by_name), renames)
+    explicit = {o: n for o, n in pairs.items() if o != n}
+    added = [n for n in new_by_name if n not in set(pairs.values())]
+    removed = [n for n in old_by_name if n not in pairs]
     type_changed: list[TypeChange] = []
     nullability: list[TypeChange] = []
     for name, column in old_by_name.items():
-        target = new_by_name.get(explicit.get(name, name))
+        target = new_by_name.get(pairs.get(name, ""))
         if target is None:
             continue
         if column["type"] != target["type"]:
@@ -65,7 +64,7 @@ def schema_diff(
                     new="nullable" if target.get("nullable", True) else "not null",
                 )
             )
-    common_old = [explicit.get(c["name"], c["name"]) for c in old if explicit.get(c["name"], c["name"]) in new_by_name]
+    common_old = [pairs[c["name"]] for c in old if c["name"] in pairs]
     common_new = [c["name"] for c in new if c["name"] in set(common_old)]
     found = [Rename(old=o, new=n, how="explicit") for o, n in explicit.items()]
     found += _candidates(removed, added, old_by_name, new_by_name, old_stats or {}, new_stats or {})
@@ -104,16 +103,24 @@ def _candidates(
     return out
 
 
+def _pairs(old: Sequence[str], new: Sequence[str], renames: Mapping[str, str] | None) -> dict[str, str]:
+    """Old column name → the new column it is compared with. An explicit rename wins over a name
+    both versions have: `--rename a=b --rename b=a` swaps two columns, and `--rename a=b` where
+    the old version also had a `b` compares old `a` with new `b` (old `b` is then removed)."""
+    explicit = {o: n for o, n in (renames or {}).items() if o in old and n in new}
+    taken = set(explicit.values())
+    pairs = dict(explicit)
+    for name in old:
+        if name not in pairs and name in new and name not in taken:
+            pairs[name] = name
+    return pairs
+
+
 def column_plan(old: Columns, new: Columns, renames: Mapping[str, str] | None = None) -> list[ColumnPlan]:
     """The columns both versions have (after explicit renames), in the new version's order."""
-    renames = dict(renames or {})
-    new_to_old = {}
-    new_names = {c["name"] for c in new}
-    for column in old:
-        target = renames.get(column["name"], column["name"])
-        if column["name"] in new_names and column["name"] != target:
-            target = column["name"]  # a rename onto an existing name is ignored: the name still exists
-        new_to_old[target] = column
+    pairs = _pairs([c["name"] for c in old], [c["name"] for c in new], renames)
+    by_name = {c["name"]: c for c in old}
+    new_to_old = {target: by_name[name] for name, target in pairs.items()}
     plan = []
     for column in new:
         before = new_to_old.get(column["name"])

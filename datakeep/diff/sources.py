@@ -162,8 +162,8 @@ class SnapshotSide(Side):
         self.unit_files = [position for position, entry in enumerate(manifest.files) for _ in entry.chunks]
         self._find_partitions([e.path for e in manifest.files] if manifest.kind == "folder" else [])
         # A chunk is the same rows on both sides only in the same partition.
-        where = [_partition_label(self.partitions, f) for f in self.unit_files]
-        self.units = [Unit(c.id + label, c.rows) for c, label in zip(self._chunks, where, strict=True)]
+        labels = [_partition_label(self.partitions, f) for f in range(len(manifest.files))]
+        self.units = [Unit(c.id + labels[f], c.rows) for c, f in zip(self._chunks, self.unit_files, strict=True)]
 
     def stats(self) -> dict[str, Any]:
         return {**self.manifest.stats, **self._partition_stats([e.rows for e in self.manifest.files])}

@@ -73,11 +73,17 @@ def render_html(result: DiffResult, *, fragment: bool = False) -> str:
 
 def _dataset(d: DatasetDiff) -> str:
     color = _STATUS_COLOR.get(d.status, "#59636e")
-    by = {"key": f"matched by key <code>{escape(', '.join(d.key))}</code>", "row": "matched by whole row"}
+    by = {
+        "key": f"matched by key <code>{escape(', '.join(d.key))}</code>",
+        "row": "matched by whole row",
+        "id": {"added": "only in the new version", "removed": "only in the old version"}.get(
+            d.status, "same snapshot id"
+        ),
+    }
     parts = [
         '<div class="card">',
         f'<h2>{escape(d.name)}<span class="badge" style="background:{color}">{escape(d.status)}</span></h2>',
-        f'<div class="note">{by.get(d.matched_by, "same snapshot id")}</div>',
+        f'<div class="note">{by[d.matched_by]}</div>',
         _tiles(d),
         _schema(d),
         _problems(d),

@@ -1,0 +1,157 @@
+"""Diff answers found wrong by trying it on awkward data: tolerances computed exactly (nulls,
+decimals, integers past 2**53), renames that swap or reuse names, a dataset named twice, drift
+of columns that go null, NaN or past their old range, and two identical files."""
+
+from __future__ import annotations
+
+import decimal
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from datakeep.api import Repo
+from datakeep.diff import diff_files
+from datakeep.diff.tolerance import numbers, within
+from datakeep.errors import UsageError
+from datakeep.render.diff_html import render_html
+
+
+def pair(
+    root: Path, old: dict[str, list[object]], new: dict[str, list[object]], **types: pa.DataType
+) -> tuple[Path, Path]:
+    """Two Parquet files in ``root``; ``types`` types some columns (e.g. a decimal)."""
+    paths = []
+    for name, columns in (("old", old), ("new", new)):
+        table = pa.table({c: pa.array(v, type=types.get(c)) for c, v in columns.items()})
+        pq.write_table(table, root / f"{name}.parquet")
+        paths.append(root / f"{name}.parquet")
+    return paths[0], paths[1]
+
+
+# -- tolerances ---------------------------------------------------------------------------------
+
+
+def test_a_null_never_equals_a_number_whatever_the_tolerance(tmp_path: Path) -> None:
+    old, new = pair(tmp_path, {"id": [1, 2, 3], "x": [None, 1.0, None]}, {"id": [1, 2, 3], "x": [-np.inf, None, 4.0]})
+    for tolerance in (0.001, float("inf")):
+        dataset = diff_files(old, new, key="id", tolerance={"x": tolerance}).datasets[0]
+        assert dataset.column("x").modified == 3, tolerance
+
+
+def test_a_decimal_tolerance_is_decimal_arithmetic(tmp_path: Path) -> None:
+    money = pa.decimal128(20, 2)
+    values = [decimal.Decimal(v) for v in ("1.00", "1.00", "10000000000000000.00")]
+    changed = [decimal.Decimal(v) for v in ("1.01", "0.99", "10000000000000000.50")]
+    old, new = pair(tmp_path, {"id": [1, 2, 3], "d": values}, {"id": [1, 2, 3], "d": changed}, d=money)
+    dataset = diff_files(old, new, key="id", tolerance={"d": 0.01}).datasets[0]
+    # A difference of exactly the tolerance is within it; 0.50 on 10^16 is not lost to floats.
+    assert dataset.column("d").modified == 1
+    assert [s.key for s in dataset.samples] == [{"id": 3}]
+
+
+def test_integers_beyond_float_precision_compare_exactly(tmp_path: Path) -> None:
+    big = 2**60
+    old, new = pair(tmp_path, {"id": [1, 2], "n": [big, -big]}, {"id": [1, 2], "n": [big + 100, -big - 3]})
+    dataset = diff_files(old, new, key="id", tolerance={"n": 3}).datasets[0]
+    assert dataset.column("n").modified == 1 and [s.key for s in dataset.samples] == [{"id": 1}]
+
+
+int64s = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+@given(st.lists(st.tuples(int64s, int64s), min_size=1, max_size=50), st.integers(min_value=0, max_value=2**64))
+def test_integer_tolerance_is_exact_over_the_whole_int64_range(pairs: list[tuple[int, int]], tolerance: int) -> None:
+    a = numbers(pa.array([x for x, _ in pairs], pa.int64()))
+    b = numbers(pa.array([y for _, y in pairs], pa.int64()))
+    assert within(a, b, float(tolerance)).tolist() == [abs(x - y) <= float(tolerance) for x, y in pairs]
+
+
+# -- renames ------------------------------------------------------------------------------------
+
+
+def test_renames_may_swap_columns_or_reuse_a_name(tmp_path: Path) -> None:
+    old, new = pair(tmp_path, {"id": [1, 2], "a": [1, 2], "b": [3, 4]}, {"id": [1, 2], "a": [3, 4], "b": [1, 2]})
+    swapped = diff_files(old, new, key="id", rename={"a": "b", "b": "a"}).datasets[0]
+    assert swapped.rows.modified == 0 and swapped.rows.unchanged == 2
+    assert {(r.old, r.new) for r in swapped.schema.renamed} == {("a", "b"), ("b", "a")}
+    # Old a is compared with new b; old b, whose name new a now holds, is nobody's.
+    onto = diff_files(old, new, key="id", rename={"a": "b"}).datasets[0]
+    assert onto.schema.removed == ("b",) and onto.schema.added == ("a",)
+    assert onto.column("b").modified == 0
+
+
+def test_two_columns_renamed_to_one_name_is_refused(tmp_path: Path) -> None:
+    old, new = pair(tmp_path, {"id": [1], "a": [1], "b": [2]}, {"id": [1], "c": [1]})
+    with pytest.raises(UsageError, match="a and b are all renamed c"):
+        diff_files(old, new, key="id", rename={"a": "c", "b": "c"})
+
+
+# -- naming -------------------------------------------------------------------------------------
+
+
+def test_a_dataset_named_twice_is_reported_once(repo: Repo) -> None:
+    pq.write_table(pa.table({"id": [1, 2]}), repo.root / "t.parquet")
+    repo.add(repo.root / "t.parquet", name="t", key=["id"])
+    repo.commit(message="one")
+    pq.write_table(pa.table({"id": [1, 3]}), repo.root / "t.parquet")
+    repo.commit(message="two")
+    for result in (repo.diff("HEAD~1:t", "HEAD:t"), repo.diff("HEAD~1", "HEAD", name=["t", "t"])):
+        assert [d.name for d in result.datasets] == ["t"]
+
+
+def test_a_file_against_itself_claims_no_difference(tmp_path: Path) -> None:
+    old, _ = pair(tmp_path, {"id": [1, 2], "x": [1.0, 2.0]}, {"id": [1], "x": [1.0]})
+    dataset = diff_files(old, old, key="id").datasets[0]
+    assert dataset.status == "unchanged" and dataset.notes == ()
+
+
+def test_html_says_a_dataset_is_on_one_side_only(repo: Repo) -> None:
+    pq.write_table(pa.table({"id": [1]}), repo.root / "gone.parquet")
+    repo.add(repo.root / "gone.parquet", name="gone")
+    repo.commit(message="one")
+    repo.rm("gone")
+    pq.write_table(pa.table({"id": [2]}), repo.root / "new.parquet")
+    repo.add(repo.root / "new.parquet", name="fresh")
+    repo.commit(message="two")
+    page = render_html(repo.diff("HEAD~1", "HEAD"))
+    assert "only in the old version" in page and "only in the new version" in page
+    assert "same snapshot id" not in page
+
+
+# -- drift --------------------------------------------------------------------------------------
+
+
+def drift_of(tmp_path: Path, old: list[object], new: list[object]) -> float | None:
+    typed = pa.float64() if any(isinstance(v, float) for v in [*old, *new]) else None
+    a, b = pair(tmp_path, {"id": list(range(len(old))), "x": old}, {"id": list(range(len(new))), "x": new}, x=typed)
+    return diff_files(a, b, key="id").datasets[0].column("x").drift
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ([float(i % 50) for i in range(1000)], [None] * 1000),  # every value gone
+        ([float(i % 50) for i in range(1000)], [float("nan")] * 900 + [float(i) for i in range(100)]),  # NaN
+        ([1] * 1000, [1000] * 1000),  # past the old range upwards
+        ([i % 2 for i in range(1000)], [0 if i % 2 else 7 for i in range(1000)]),  # a new, larger code
+        ([float(i) for i in range(1000)], [float("inf")] * 500 + [float(i) for i in range(500)]),  # +inf
+        ([None] * 1000, [float(i) for i in range(1000)]),  # values where there were none
+    ],
+    ids=["to-null", "to-nan", "up", "new-code", "to-inf", "from-null"],
+)
+def test_drift_sees_values_go_missing_or_leave_the_old_range(
+    tmp_path: Path, old: list[object], new: list[object]
+) -> None:
+    drift = drift_of(tmp_path, old, new)
+    assert drift is not None and drift >= 0.25
+
+
+def test_an_unchanged_column_scores_no_drift(tmp_path: Path) -> None:
+    values = [float(i % 97) for i in range(5000)]
+    drift = drift_of(tmp_path, values, list(reversed(values)))
+    assert drift is not None and drift < 0.02
