@@ -4,6 +4,7 @@ repositories with two datasets."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -105,7 +106,8 @@ def s3_endpoint() -> Iterator[str]:
         import fsspec
 
         fs = fsspec.filesystem("s3", skip_instance_cache=True)
-        with warnings.catch_warnings():
+        # moto keeps its buckets per process: a second test module's server finds it made.
+        with warnings.catch_warnings(), contextlib.suppress(FileExistsError):
             warnings.simplefilter("ignore", DeprecationWarning)
             fs.mkdir(BUCKET)
         yield endpoint

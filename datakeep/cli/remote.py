@@ -66,6 +66,16 @@ def _render_updates(updates: list[Any], remote: str) -> None:
             click.echo(f"  {u.ref}: {old} → {u.new[:10]} ({u.status})")
 
 
+def _warn_damaged(damaged: list[str], remote: str) -> None:
+    for ref in damaged:
+        short = ref.split("/", 2)[2]
+        click.echo(
+            f"warning: remote ref {ref} on {remote} is damaged and was skipped — repair it from a "
+            f"repository that has it: `datakeep push --force {remote} {short}`",
+            err=True,
+        )
+
+
 # -- remote add / list / remove ---------------------------------------------------------------
 @click.group()
 def remote() -> None:
@@ -153,6 +163,7 @@ def push(remote_name: str | None, revs: tuple[str, ...], all_refs: bool, force: 
         f"{f', {result.already_there} already there' if result.already_there else ''}"
     )
     _render_updates(result.updates, result.remote)
+    _warn_damaged(result.damaged, result.remote)
 
 
 @click.command()
@@ -182,6 +193,7 @@ def pull(remote_name: str | None, rev: str | None, name: str | None, no_checkout
     )
     _render_updates(result.updates, result.remote)
     echo_restored(result.restored, result.removed)
+    _warn_damaged(result.damaged, result.remote)
 
 
 @click.command()
@@ -211,6 +223,7 @@ def clone(
         f"{_moved(result.received.objects, result.received.bytes)} received"
     )
     echo_restored(result.restored)
+    _warn_damaged(result.damaged, result.remote)
 
 
 # -- ls-files ---------------------------------------------------------------------------------

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from datakeep.errors import RemoteError
@@ -43,14 +47,23 @@ def clone(
     target = Path(directory if directory is not None else default_directory(url)).absolute()
     if target.exists() and any(target.iterdir()):
         raise RemoteError(f"{target} already exists and is not empty", "clone into a new folder")
-    remote_refs = source.refs.list()
+    remote_refs, damaged = source.refs.scan()
     created = not target.exists()
     # The clone computes ids as the remote's commits were computed, or every dataset would differ.
     repo = Repository.initialize(target, encoding=encoding)
     try:
-        return _fill(
-            repo, target, source, remote_refs, url, name=name, branch=branch, checkout=checkout, progress=progress
-        )
+        with _terminate_as_interrupt():
+            return _fill(
+                repo,
+                target,
+                source,
+                (remote_refs, damaged),
+                url,
+                name=name,
+                branch=branch,
+                checkout=checkout,
+                progress=progress,
+            )
     except BaseException:
         # A clone that failed half-way is no repository to keep (a re-run would find the folder
         # "not empty"): remove what this call made. A folder the user had was empty before.
@@ -65,11 +78,29 @@ def clone(
         raise
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`timeout`, a cancelled CI job, `kill PID`) stops a clone as Ctrl-C does: by an
+    exception, so the half-made repository is removed instead of left to block a re-run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _fill(
     repo: Repository,
     target: Path,
     source: Remote,
-    remote_refs: dict[str, ObjectId],
+    listing: tuple[dict[str, ObjectId], dict[str, bytes]],
     url: str,
     *,
     name: str | None,
@@ -77,7 +108,13 @@ def _fill(
     checkout: bool,
     progress: ProgressCallback | None,
 ) -> tuple[Repository, FetchResult]:
-    ref = pick_ref(repo, source, remote_refs, branch)
+    remote_refs, damaged = listing
+    # The remote's HEAD is what a clone checks out unless told otherwise (the new repository's
+    # own unborn branch must not decide it).
+    head = source.refs.head_branch()
+    if branch is None and head is not None and (f"{HEADS}/{head}" in remote_refs or f"{HEADS}/{head}" in damaged):
+        branch = head
+    ref = pick_ref(repo, source, remote_refs, branch, damaged=damaged)
     add_remote(repo, DEFAULT_REMOTE, url)
     if name is not None:
         # Recorded before anything is fetched: objects this clone lacks are promised by origin,

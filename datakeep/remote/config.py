@@ -7,9 +7,12 @@ fsspec's own configuration, so nothing secret is ever written by datakeep.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from datakeep.errors import RemoteError
+from datakeep.records.refs import REMOTES
 from datakeep.remote.connect import Remote, connect, normalize_url
+from datakeep.remote.partial import PARTIAL, first_incomplete_ref, promised_by, short_ref
 from datakeep.repo import Repository
 
 DEFAULT_REMOTE = "origin"
@@ -23,6 +26,23 @@ def check_remote_name(name: str) -> str:
     return name
 
 
+def check_remote_url(repo: Repository, url: str) -> str:
+    """``url`` normalised; refused when empty, or a folder inside this repository (its working
+    tree or its store), where a push would write a remote's files among the user's own."""
+    if not url.strip():
+        raise RemoteError("the remote URL is empty", "give a folder path or a URL, e.g. s3://bucket/team/datakeep")
+    stored = normalize_url(url)
+    if "://" not in stored:
+        folder = Path(stored).resolve()
+        if folder == repo.root or folder.is_relative_to(repo.root):
+            raise RemoteError(
+                f"{url} is inside this repository ({repo.root}): a push there would write the remote's "
+                "objects and refs among your files",
+                "use a folder outside the repository, e.g. ../team-remote",
+            )
+    return stored
+
+
 def add_remote(repo: Repository, name: str, url: str) -> str:
     """Remember ``url`` as remote ``name``; returns the URL as stored."""
     check_remote_name(name)
@@ -31,7 +51,7 @@ def add_remote(repo: Repository, name: str, url: str) -> str:
             "the remote URL carries a password",
             "drop it from the URL; give credentials through the environment or fsspec's configuration",
         )
-    stored = normalize_url(url)
+    stored = check_remote_url(repo, url)
     with repo.locked():
         if name in repo.config.remotes:
             raise RemoteError(
@@ -44,19 +64,34 @@ def add_remote(repo: Repository, name: str, url: str) -> str:
 
 
 def remove_remote(repo: Repository, name: str) -> str:
-    """Forget remote ``name``; returns its URL. A partial clone's source cannot be removed."""
-    with repo.locked():
-        url = repo.config.remotes.get(name)
-        if url is None:
-            raise RemoteError(f"no remote named '{name}'", "`datakeep remote list` shows them")
-        if repo.config.extra.get("partial") == name:
+    """Forget remote ``name`` and its remote-tracking refs (``refs/remotes/NAME/*``), as git does;
+    returns its URL. A partial clone's source cannot be removed while it still promises objects."""
+    url = repo.config.remotes.get(name)
+    if url is None:
+        raise RemoteError(f"no remote named '{name}'", "`datakeep remote list` shows them")
+    if promised_by(repo) == name:
+        incomplete = first_incomplete_ref(repo)
+        if incomplete is not None:
             raise RemoteError(
-                f"remote '{name}' holds the objects this partial clone has not fetched",
-                f"fetch everything first with `datakeep pull {name}`",
+                f"remote '{name}' holds objects this partial clone has not fetched (needed by {incomplete})",
+                _fetch_hint(name, incomplete),
             )
+    with repo.locked():
+        if promised_by(repo) == name:
+            repo.config.extra.pop(PARTIAL, None)  # everything is here: nothing is promised any more
         del repo.config.remotes[name]
         repo.save_config()
+        # Left behind, they would still resolve (`NAME/main`), keep objects from gc, and pass for
+        # the branches of the next remote given this name.
+        for branch in repo.refs.list(f"{REMOTES}/{name}"):
+            repo.refs.delete(f"{REMOTES}/{name}/{branch}")
     return url
+
+
+def _fetch_hint(remote: str, ref: str) -> str:
+    if ref == "HEAD":
+        return f"fetch them first with `datakeep pull {remote}` on a branch, or `datakeep checkout` a branch"
+    return f"fetch them first with `datakeep pull {remote} {short_ref(ref)} --no-checkout`"
 
 
 def list_remotes(repo: Repository) -> dict[str, str]:
@@ -79,5 +114,5 @@ def open_remote(repo: Repository, name_or_url: str | None) -> Remote:
     if name_or_url in remotes:
         return connect(remotes[name_or_url], name=name_or_url)
     if "://" in name_or_url or "/" in name_or_url or name_or_url.startswith("."):
-        return connect(normalize_url(name_or_url))
+        return connect(check_remote_url(repo, name_or_url))
     raise RemoteError(f"no remote named '{name_or_url}'", "`datakeep remote list` shows them")

@@ -24,11 +24,7 @@ from datakeep.digest import ALGORITHM, declared_encoding, unknown_encoding
 from datakeep.errors import DatakeepError, RemoteError
 from datakeep.remote.refs import RemoteRefs, refs_for
 from datakeep.serialize import load_json
-from datakeep.store.fsspec_store import FsspecStore, open_url, protocol_of
-
-#: Packages whose exceptions mean the remote's service could not be used (network, endpoint,
-#: credentials): operational errors for the user to fix, not bugs in datakeep.
-_BACKENDS = frozenset({"botocore", "aiobotocore", "aiohttp", "s3fs", "gcsfs", "adlfs", "google", "azure"})
+from datakeep.store.fsspec_store import BACKEND_PACKAGES, FsspecStore, open_url, protocol_of
 
 _Call = TypeVar("_Call", bound=Callable[..., Any])
 
@@ -44,7 +40,7 @@ def reports_unreachable(operation: _Call) -> _Call:
             raise
         except Exception as exc:
             modules = {kind.__module__.split(".")[0] for kind in type(exc).__mro__}
-            if not (modules & _BACKENDS or isinstance(exc, (ConnectionError, TimeoutError))):
+            if not (modules & BACKEND_PACKAGES or isinstance(exc, (ConnectionError, TimeoutError))):
                 raise
             raise RemoteError(
                 f"cannot reach the remote: {type(exc).__name__}: {exc}",

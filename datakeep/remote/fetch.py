@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from datakeep.digest import bytes_id
-from datakeep.errors import CorruptObjectError, DatakeepError, RemoteError, UncommittedChangesError
+from datakeep.errors import RemoteError
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import Manifest
@@ -24,7 +24,16 @@ from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
 from datakeep.remote.connect import EncodingMismatchError, Remote, reports_unreachable
 from datakeep.remote.graph import REMOTES, RefUpdate, is_ancestor
-from datakeep.remote.transfer import WORKERS, ProgressCallback, TransferStats, announce, copy_objects
+from datakeep.remote.partial import mark_partial, promised_by, settle_partial
+from datakeep.remote.refs import damaged_ref_error
+from datakeep.remote.transfer import (
+    WORKERS,
+    ProgressCallback,
+    RemoteObjectDamagedError,
+    TransferStats,
+    announce,
+    copy_objects,
+)
 from datakeep.repo import Repository
 from datakeep.serialize import load_json
 
@@ -41,6 +50,7 @@ class FetchResult:
     updates: list[RefUpdate] = field(default_factory=list)
     restored: dict[str, list[str]] = field(default_factory=dict)
     removed: dict[str, list[str]] = field(default_factory=dict)  # part files the version lacks
+    damaged: list[str] = field(default_factory=list)  # remote refs skipped: unreadable there
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -55,29 +65,46 @@ class FetchResult:
             "refs": [u.to_dict() for u in self.updates],
             "restored": self.restored,
             "removed": self.removed,
+            "damaged": self.damaged,
         }
 
 
 def _verified(oid: ObjectId, data: bytes, remote: Remote) -> bytes:
     if bytes_id(data) != oid:
-        raise CorruptObjectError(oid, f"its bytes on {remote.label} do not hash to its id; nothing stored")
+        raise RemoteObjectDamagedError(oid, remote.store)
     return data
 
 
-def pick_ref(repo: Repository, remote: Remote, remote_refs: dict[str, ObjectId], rev: str | None) -> str:
-    """The remote ref to fetch: ``rev`` as a branch or tag, else ours, else the remote's HEAD."""
-    if not remote_refs:
+def pick_ref(
+    repo: Repository,
+    remote: Remote,
+    remote_refs: dict[str, ObjectId],
+    rev: str | None,
+    *,
+    damaged: dict[str, bytes] | None = None,
+) -> str:
+    """The remote ref to fetch: ``rev`` as a branch or tag, else ours, else the remote's HEAD.
+    A ref that would be picked but is ``damaged`` on the remote is an error naming it."""
+    damaged = damaged or {}
+    if not remote_refs and not damaged:
         raise RemoteError(f"{remote.label} has no commits yet", "push to it first: `datakeep push`")
     if rev is not None:
         for ref in (f"{HEADS}/{rev}", f"{TAGS}/{rev}"):
             if ref in remote_refs:
                 return ref
+            if ref in damaged:
+                raise damaged_ref_error(ref, damaged[ref], remote.label)
         names = ", ".join(sorted(r.split("/", 2)[2] for r in remote_refs))
         raise RemoteError(f"{remote.label} has no branch or tag '{rev}' (it has: {names})", "pick one of those")
     branch = repo.refs.head_target()[0]
     for candidate in (branch, remote.refs.head_branch()):
+        if candidate and f"{HEADS}/{candidate}" in damaged:
+            raise damaged_ref_error(f"{HEADS}/{candidate}", damaged[f"{HEADS}/{candidate}"], remote.label)
         if candidate and f"{HEADS}/{candidate}" in remote_refs:
             return f"{HEADS}/{candidate}"
+    if not remote_refs:
+        ref, raw = sorted(damaged.items())[0]
+        raise damaged_ref_error(ref, raw, remote.label)
     return sorted(remote_refs)[0]
 
 
@@ -122,13 +149,26 @@ def _wanted_manifests(
         if name not in commit.datasets:
             known = ", ".join(sorted(commit.datasets)) or "none"
             raise RemoteError(f"{ref} has no dataset '{name}' (it has: {known})", "check the name")
-        return {commit.datasets[name].manifest}
-    if repo.config.extra.get("partial"):
-        # A full pull into a partial clone fills in everything the revision's history needs.
-        commits = _history(repo, start, fetched)
-    else:
-        commits = [commit for _, commit in fetched.values()]
+        # The other datasets this working tree holds follow the branch too (see `pull`): their
+        # data at the revision comes along, or they would be left at their old version.
+        held = repo.load_index().datasets
+        return {r.manifest for n, r in commit.datasets.items() if n == name or n in held}
+    # A full pull into a partial clone fills in everything the revision's history needs.
+    partial = promised_by(repo) is not None
+    commits = _history(repo, start, fetched) if partial else [commit for _, commit in fetched.values()]
     return {ref.manifest for commit in commits for ref in commit.datasets.values()}
+
+
+def _leaves_holes(
+    repo: Repository, fetched: dict[ObjectId, tuple[bytes, Commit]], manifest_ids: list[ObjectId]
+) -> bool:
+    """Whether storing ``fetched`` commits would name manifests neither fetched nor stored here."""
+    wanted = set(manifest_ids)
+    return any(
+        r.manifest not in wanted and not repo.store.has(r.manifest)
+        for _, commit in fetched.values()
+        for r in commit.datasets.values()
+    )
 
 
 def fetch_objects(
@@ -145,6 +185,16 @@ def fetch_objects(
     local = repo.store
     fetched = _walk_commits(repo, remote, start)
     manifest_ids = sorted(_wanted_manifests(repo, start, fetched, name, ref))
+    if (
+        name is not None
+        and remote.name is not None
+        and not promised_by(repo)
+        and _leaves_holes(repo, fetched, manifest_ids)
+    ):
+        # As `clone --name` does, and before any commit naming them is stored: what this pull
+        # leaves out is promised by the remote, fetched when read, and not "missing" to fsck.
+        mark_partial(repo, remote.name)
+        local = repo.store
     missing_manifests = [oid for oid in manifest_ids if not local.has(oid)]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         manifest_bytes = dict(zip(missing_manifests, pool.map(remote.store.get, missing_manifests), strict=True))
@@ -187,7 +237,7 @@ def _move_refs(
             tracking = f"{REMOTES}/{remote.name}/{ref[len(HEADS) + 1 :]}"
             old = repo.refs.get(tracking)
             repo.refs.update(tracking, commit, expected=old)
-            status = "up-to-date" if old == commit else "new"
+            status = _tracking_status(repo, old, commit)
             updates.append(RefUpdate(ref=tracking, old=old, new=commit, status=status))
         for tag, oid in remote_refs.items():
             if not tag.startswith(TAGS + "/") or not repo.store.has(oid):
@@ -209,6 +259,15 @@ def _move_refs(
             else:
                 branch_update = RefUpdate(ref=ref, old=mine, new=commit, status="diverged")
     return updates, branch_update
+
+
+def _tracking_status(repo: Repository, old: ObjectId | None, new: ObjectId) -> str:
+    """How a remote-tracking ref moved: it records the remote, so it follows it even backwards."""
+    if old is None:
+        return "new"
+    if old == new:
+        return "up-to-date"
+    return "fast-forward" if is_ancestor(repo, old, new) else "forced"
 
 
 @reports_unreachable
@@ -238,16 +297,16 @@ def pull(
             ours=repo.config.encoding,
             hint=f"`datakeep clone {source.url}` into a new folder instead: a clone takes the remote's encoding",
         )
-    remote_refs = source.refs.list()
-    ref = pick_ref(repo, source, remote_refs, rev)
+    _refuse_partial_pull_from_elsewhere(repo, source, name)
+    remote_refs, damaged = source.refs.scan()
+    ref = pick_ref(repo, source, remote_refs, rev, damaged=damaged)
     commit = remote_refs[ref]
-    dirty = _dirty(repo, name) if restore else []
     received, commits = fetch_objects(
         repo, source, commit, name=name, ref=ref, progress=progress, max_objects=max_objects
     )
-    if restore:
-        dirty += _untracked_in_the_way(repo, commit, name)
     updates, branch = _move_refs(repo, source, ref, commit, remote_refs)
+    if name is None:
+        settle_partial(repo)  # a full pull may have fetched the last promised object
     result = FetchResult(
         remote=source.label,
         url=source.url,
@@ -255,8 +314,9 @@ def pull(
         commit=commit,
         received=received,
         commits=commits,
-        partial=bool(repo.config.extra.get("partial")),
+        partial=promised_by(repo) is not None,
         updates=updates,
+        damaged=sorted(damaged),
     )
     if branch is None or branch.status == "up-to-date":
         if branch is not None:
@@ -271,49 +331,105 @@ def pull(
             f"`datakeep branch -f {ref[len(HEADS) + 1 :]} {commit}`",
         )
     on_branch = repo.refs.head_target()[0] == ref[len(HEADS) + 1 :]
-    if on_branch and dirty:
-        raise UncommittedChangesError(
-            dirty,
+    if on_branch and restore:
+        # The working tree is brought to the pulled commit *before* the branch moves: a pull
+        # stopped in between leaves the branch where it was, so a re-run finishes it and no commit
+        # made meanwhile can record the old data as a change that reverts the pulled one.
+        from datakeep.checkout import refuse_uncommitted
+
+        incoming = repo.commit_at(commit)
+        previous = repo.commit_at(branch.old) if branch.old else None
+        names = _to_restore(repo, incoming, previous, name)
+        refuse_uncommitted(
+            repo,
+            repo.load_index(),
+            names,
+            incoming,
             "discard them with `datakeep checkout HEAD --force` and pull again, or commit them first; "
             "`pull --no-checkout` moves the branch without touching them",
         )
+        result.restored, result.removed = _restore(repo, commit, names)
+        if name is None:
+            _untrack_removed(repo, incoming, previous)
     with repo.locked():
         repo.refs.update(ref, commit, expected=branch.old)
+        if on_branch and restore and name is None:
+            _forget_removed(repo)
     updates.append(branch)
-    if on_branch and restore:
-        result.restored, result.removed = _restore(repo, ref[len(HEADS) + 1 :], name)
     return result
 
 
-def _dirty(repo: Repository, name: str | None) -> list[str]:
-    from datakeep.worktree import status
-
-    if repo.head() is None:
-        return []
-    return [s.name for s in status(repo) if s.state in ("modified", "new") and name in (None, s.name)]
-
-
-def _untracked_in_the_way(repo: Repository, commit: ObjectId, name: str | None) -> list[str]:
-    """Datasets the pulled commit brings whose paths hold untracked data the checkout would
-    overwrite (its commit is local once fetched)."""
-    from datakeep.checkout import untracked_in_the_way
-
-    incoming = repo.commit_at(commit)
-    names = [name] if name is not None else sorted(incoming.datasets)
-    return untracked_in_the_way(repo, repo.load_index(), incoming, [n for n in names if n in incoming.datasets])
+def _forget_removed(repo: Repository) -> None:
+    """After a full pull every dataset of the new HEAD is tracked again, as after `checkout`: the
+    ones marked removed by `_untrack_removed` are simply not at HEAD any more."""
+    index = repo.load_index()
+    if index.removed:
+        index.removed.clear()
+        index.save()
 
 
-def _restore(repo: Repository, branch: str, name: str | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """(files written, files removed) per dataset, restoring the pulled branch."""
+def _refuse_partial_pull_from_elsewhere(repo: Repository, source: Remote, name: str | None) -> None:
+    """A partial pull leaves objects to be fetched later, from a remote this repository names."""
+    if name is None:
+        return
+    promiser = promised_by(repo)
+    if promiser is None and source.name is None:
+        raise RemoteError(
+            f"a partial pull (--name) from {source.url} would leave objects this repository could "
+            "not fetch later: it keeps no name for that URL",
+            f"add it with `datakeep remote add NAME {source.url}` and pull from NAME, or pull without --name",
+        )
+    if promiser is not None and source.name != promiser:
+        raise RemoteError(
+            f"this partial clone's missing objects are promised by remote '{promiser}'; a partial pull "
+            f"from {source.label} would leave objects that '{promiser}' may not have",
+            f"pull from {promiser}, or pull from {source.label} without --name",
+        )
+
+
+def _to_restore(repo: Repository, incoming: Commit, previous: Commit | None, name: str | None) -> list[str]:
+    """The datasets the working tree takes from ``incoming``: all of them; with ``name``, that one
+    and each other dataset held here that the pulled commits changed (left as it was, it would
+    read as a local change and the next commit would undo theirs)."""
+    if name is None:
+        return sorted(incoming.datasets)
+    held = repo.load_index().datasets
+
+    def changed(n: str) -> bool:
+        before = previous.datasets.get(n) if previous else None
+        return before is None or before.snapshot != incoming.datasets[n].snapshot
+
+    return [name, *sorted(n for n in held if n != name and n in incoming.datasets and changed(n))]
+
+
+def _restore(repo: Repository, commit: ObjectId, names: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(files written, files removed) per dataset, restoring ``names`` as ``commit`` holds them.
+    HEAD does not move: each is restored by name."""
     from datakeep.checkout import checkout
 
-    try:
-        restored = checkout(repo, branch, name=name, force=True)
-    except DatakeepError:
-        if name is None:
-            raise
-        return {}, {}  # the dataset is not in that revision: nothing to restore
-    return restored.written, restored.removed
+    written: dict[str, list[str]] = {}
+    removed: dict[str, list[str]] = {}
+    for dataset in names:
+        restored = checkout(repo, commit, name=dataset, force=True)
+        written.update(restored.written)
+        removed.update(restored.removed)
+    return written, removed
+
+
+def _untrack_removed(repo: Repository, incoming: Commit, previous: Commit | None) -> None:
+    """Stop tracking the datasets the pulled commits removed (their files stay, as `checkout`
+    leaves them). Marked removed, not merely untracked: until the branch moves, a commit must
+    leave them out rather than carry them on."""
+    if previous is None:
+        return
+    with repo.locked():
+        index = repo.load_index()
+        gone = [n for n in index.datasets if n in previous.datasets and n not in incoming.datasets]
+        for dataset in gone:
+            del index.datasets[dataset]
+            index.removed.add(dataset)
+        if gone:
+            index.save()
 
 
 def _merge_name(remote: str | None, ref: str, commit: ObjectId) -> str:

@@ -19,7 +19,7 @@ class RefUpdate:
     ref: str
     old: ObjectId | None
     new: ObjectId
-    status: str  # new | fast-forward | forced | up-to-date | diverged | kept
+    status: str  # new | fast-forward | forced | repaired | up-to-date | diverged | kept
 
     def to_dict(self) -> dict[str, str | None]:
         return {"ref": self.ref, "old": self.old, "new": self.new, "status": self.status}

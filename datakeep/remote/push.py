@@ -11,18 +11,17 @@ What the remote has is worked out in two steps, like git's negotiation:
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from datakeep.errors import DatakeepError, RemoteError
+from datakeep.errors import RemoteError
 from datakeep.ids import ObjectId
 from datakeep.maintenance import promised_by, reachable
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
 from datakeep.remote.connect import EncodingMismatchError, Remote, reports_unreachable
 from datakeep.remote.graph import REMOTES, RefUpdate, classify
-from datakeep.remote.refs import RemoteRefMovedError
+from datakeep.remote.refs import DamagedRefError, RemoteRefMovedError, damaged_ref_error, parse_ref
 from datakeep.remote.transfer import ProgressCallback, TransferStats, announce, copy_objects
 from datakeep.repo import Repository
 
@@ -50,6 +49,7 @@ class PushResult:
     sent: TransferStats
     already_there: int
     updates: list[RefUpdate] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)  # other remote refs found damaged (not touched)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -59,27 +59,18 @@ class PushResult:
             "bytes": self.sent.bytes,
             "already_there": self.already_there,
             "refs": [u.to_dict() for u in self.updates],
+            "damaged": self.damaged,
         }
 
 
 def select_refs(repo: Repository, revs: Sequence[str], all_refs: bool) -> dict[str, ObjectId]:
     """Which local refs to push: named branches/tags, every ref (``--all``), or the current branch."""
+    branches = {f"{HEADS}/{n}": o for n, o in repo.refs.list(HEADS).items()}
+    tags = {f"{TAGS}/{n}": o for n, o in repo.refs.list(TAGS).items()}
     if all_refs:
-        chosen = {f"{HEADS}/{n}": o for n, o in repo.refs.list(HEADS).items()}
-        chosen.update({f"{TAGS}/{n}": o for n, o in repo.refs.list(TAGS).items()})
+        chosen = {**branches, **tags}
     elif revs:
-        chosen = {}
-        for rev in revs:
-            for kind in (HEADS, TAGS):
-                with contextlib.suppress(DatakeepError):
-                    oid = repo.refs.get(f"{kind}/{rev}")
-                    if oid is not None:
-                        chosen[f"{kind}/{rev}"] = oid
-                        break
-            else:
-                raise RemoteError(
-                    f"no local branch or tag named '{rev}'", "`datakeep branch` and `datakeep tag` list them"
-                )
+        chosen = dict(_named_ref(rev, branches, tags) for rev in revs)
     else:
         branch, head = repo.refs.head_target()
         if branch is None:
@@ -90,6 +81,39 @@ def select_refs(repo: Repository, revs: Sequence[str], all_refs: bool) -> dict[s
     if not chosen:
         raise RemoteError("nothing to push", "commit first: `datakeep commit -m ...`")
     return chosen
+
+
+def _named_ref(rev: str, branches: dict[str, ObjectId], tags: dict[str, ObjectId]) -> tuple[str, ObjectId]:
+    """The local ref ``rev`` names: a branch, a tag, or either spelt in full (``refs/tags/rel``)."""
+    if rev in branches or rev in tags:
+        return rev, {**branches, **tags}[rev]
+    as_branch, as_tag = f"{HEADS}/{rev}", f"{TAGS}/{rev}"
+    if as_branch in branches and as_tag in tags:
+        # Elsewhere 'rel' alone means the tag; a push changes a place others share, so it asks.
+        raise RemoteError(
+            f"'{rev}' names both a tag and a branch (refs/tags/{rev}, refs/heads/{rev})",
+            f"name the one to push in full: `datakeep push REMOTE refs/tags/{rev}` or `refs/heads/{rev}`",
+        )
+    if as_branch in branches:
+        return as_branch, branches[as_branch]
+    if as_tag in tags:
+        return as_tag, tags[as_tag]
+    raise RemoteError(f"no local branch or tag named '{rev}'", "`datakeep branch` and `datakeep tag` list them")
+
+
+def refuse_clashes(chosen: dict[str, ObjectId], remote_names: set[str], remote: str) -> None:
+    """A ref cannot sit beside another that uses its name as a folder ('feature' and 'feature/x'):
+    say which one is in the way, before anything is sent."""
+    for ref in sorted(chosen):
+        for other in sorted(remote_names):
+            if other.startswith(ref + "/") or ref.startswith(other + "/"):
+                mine, theirs = ref.split("/", 2)[2], other.split("/", 2)[2]
+                raise RemoteError(
+                    f"{remote} has {other}, so {ref} cannot exist there too ('{mine}' and '{theirs}' "
+                    "would need the same name as a file and as a folder)",
+                    f"rename yours (`datakeep branch {mine}-2 {mine}`, then push that), or delete {other} "
+                    f"on {remote} if it is stale",
+                )
 
 
 def plan_push(repo: Repository, remote: Remote, targets: set[ObjectId], remote_refs: dict[str, ObjectId]) -> PushPlan:
@@ -136,26 +160,55 @@ def push(
             hint="push to a new remote (it takes this repository's encoding), "
             f"or `datakeep clone {target.url}` and commit there",
         )
-    remote_refs = target.refs.list()
+    remote_refs, damaged = target.refs.scan()
+    refuse_clashes(chosen, set(remote_refs) | set(damaged), target.label)
     # Refuse a non-fast-forward before sending anything (re-checked at the swap, which is what counts).
     for ref, new in chosen.items():
+        if ref in damaged:
+            if not force:
+                raise damaged_ref_error(ref, damaged[ref], target.label)
+            continue
         classify(repo, ref, remote_refs.get(ref), new, force=force, remote=target.label)
-    plan = plan_push(repo, target, set(chosen.values()), remote_refs)
+    # --force trusts nothing the remote's refs imply: every object is looked for, so what is
+    # missing there (deleted, or removed because it was damaged) is sent again.
+    plan = plan_push(repo, target, set(chosen.values()), {} if force else remote_refs)
     announce(progress, plan.objects)
     sent = copy_objects(repo.store, target.store, plan.groups, progress=progress, limit=max_objects)
     updates = [_swap_ref(repo, target, ref, new, force=force) for ref, new in sorted(chosen.items())]
-    branches = [u.ref for u in updates if u.ref.startswith(HEADS + "/")]
-    if branches:
-        # A new remote's HEAD names the first branch pushed to it, so `clone` knows what to check out.
-        target.refs.create(f"{target.root}/HEAD", f"ref: {branches[0]}\n".encode())
+    _name_head(repo, target, [u.ref for u in updates if u.ref.startswith(HEADS + "/")])
     _record_tracking(repo, target, updates)
-    return PushResult(remote=target.label, url=target.url, sent=sent, already_there=plan.present, updates=updates)
+    return PushResult(
+        remote=target.label,
+        url=target.url,
+        sent=sent,
+        already_there=plan.present,
+        updates=updates,
+        damaged=sorted(set(damaged) - set(chosen)),
+    )
+
+
+def _name_head(repo: Repository, remote: Remote, branches: list[str]) -> None:
+    """A new remote's HEAD names the branch `clone` checks out: the pusher's current branch when
+    it was pushed, else the first one. An existing HEAD is never changed."""
+    if not branches:
+        return
+    current = f"{HEADS}/{repo.refs.head_target()[0]}"
+    head = current if current in branches else branches[0]
+    remote.refs.create(f"{remote.root}/HEAD", f"ref: {head}\n".encode())
 
 
 def _swap_ref(repo: Repository, remote: Remote, ref: str, new: ObjectId, *, force: bool) -> RefUpdate:
     for _ in range(CAS_ATTEMPTS):
-        old, token = remote.refs.read(ref)
-        status = classify(repo, ref, old, new, force=force, remote=remote.label)
+        raw, token = remote.refs.read_raw(ref)
+        try:
+            old = parse_ref(ref, raw) if raw is not None else None
+        except DamagedRefError:
+            if not force:
+                raise damaged_ref_error(ref, raw or b"", remote.label) from None
+            old = None  # what it held is no commit: --force replaces it, which repairs it
+            status = "repaired"
+        else:
+            status = classify(repo, ref, old, new, force=force, remote=remote.label)
         if status == "up-to-date":
             return RefUpdate(ref=ref, old=old, new=new, status=status)
         try:

@@ -51,11 +51,29 @@ class RemoteRefMovedError(DatakeepError):
         self.ref = ref
 
 
-def _parse(ref: str, raw: bytes) -> ObjectId:
+class DamagedRefError(RemoteError):
+    """A remote ref file that does not hold a commit id (truncated, overwritten by hand, …)."""
+
+    def __init__(self, ref: str, raw: bytes, remote: str = "REMOTE") -> None:
+        kind, short = ("tag", ref[len("refs/tags/") :]) if ref.startswith("refs/tags/") else ("branch", ref[11:])
+        super().__init__(
+            f"remote ref {ref} on {remote} is damaged: it holds {raw[:40]!r}, not a commit id",
+            f"repair it from a repository that has the {kind}: `datakeep push --force {remote} {short}`",
+        )
+        self.ref = ref
+        self.raw = raw
+
+
+def damaged_ref_error(ref: str, raw: bytes, remote: str) -> DamagedRefError:
+    return DamagedRefError(ref, raw, remote)
+
+
+def parse_ref(ref: str, raw: bytes) -> ObjectId:
+    """The commit id a remote ref file holds; DamagedRefError when it holds anything else."""
     try:
         return object_id(raw.decode().strip())
     except (UnicodeDecodeError, DatakeepError):
-        raise RemoteError(f"remote ref {ref} is damaged ({raw[:40]!r})", "repair it by pushing with --force") from None
+        raise DamagedRefError(ref, raw) from None
 
 
 def _precondition_failed(exc: OSError) -> bool:
@@ -79,12 +97,18 @@ class RemoteRefs(ABC):
     def _cat(self, path: str) -> bytes | None:
         try:
             return bytes(self.fs.cat_file(path))
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            # A folder where the ref would be ('feature' beside 'feature/x') holds no ref.
             return None
 
     @abstractmethod
+    def read_raw(self, ref: str) -> tuple[bytes | None, Any]:
+        """(the ref file's bytes or None, a token for ``swap`` naming that version of it)."""
+
     def read(self, ref: str) -> tuple[ObjectId | None, Any]:
-        """(commit the ref names or None, a token for ``swap``)."""
+        """(commit the ref names or None, a token for ``swap``); DamagedRefError when damaged."""
+        raw, token = self.read_raw(ref)
+        return (parse_ref(ref, raw) if raw is not None else None), token
 
     @abstractmethod
     def swap(self, ref: str, new: ObjectId, token: Any) -> None:
@@ -95,24 +119,34 @@ class RemoteRefs(ABC):
         """Write a small file only if absent (True when we created it)."""
 
     def list(self) -> dict[str, ObjectId]:
-        """Every ref: {"refs/heads/main": id, "refs/tags/v1": id}."""
+        """Every readable ref: {"refs/heads/main": id, "refs/tags/v1": id}."""
+        return self.scan()[0]
+
+    def scan(self) -> tuple[dict[str, ObjectId], dict[str, bytes]]:
+        """(every readable ref, every damaged one with its bytes): one damaged ref must not stop
+        work on the others, and is reported by name."""
         invalidate = getattr(self.fs, "invalidate_cache", None)
         if invalidate is not None:
             invalidate(self.root)
         try:
             paths = self.fs.find(self.path(REFS))
         except FileNotFoundError:
-            return {}
+            return {}, {}
         base = self.fs._strip_protocol(self.root).rstrip("/") + "/"
         out: dict[str, ObjectId] = {}
+        damaged: dict[str, bytes] = {}
         for path in sorted(str(p) for p in paths):
             name = path[len(base) :] if path.startswith(base) else path
             if not name.startswith(("refs/heads/", "refs/tags/")) or ".tmp-" in name or name.endswith(".lock"):
                 continue
-            value, _ = self.read(name)
-            if value is not None:
-                out[name] = value
-        return out
+            raw, _ = self.read_raw(name)
+            if raw is None:
+                continue
+            try:
+                out[name] = parse_ref(name, raw)
+            except DamagedRefError:
+                damaged[name] = raw
+        return out, damaged
 
     def head_branch(self) -> str | None:
         raw = self._cat(self.path("HEAD"))
@@ -128,7 +162,7 @@ class S3Refs(RemoteRefs):
         bucket, key, _ = self.fs.split_path(path)
         return bucket, key
 
-    def read(self, ref: str) -> tuple[ObjectId | None, Any]:
+    def read_raw(self, ref: str) -> tuple[bytes | None, Any]:
         path = self.path(ref)
         for _ in range(5):
             self.fs.invalidate_cache(path)
@@ -146,7 +180,7 @@ class S3Refs(RemoteRefs):
                 if _precondition_failed(exc) or exc.errno == errno.EBUSY:
                     continue
                 raise
-            return _parse(ref, raw), etag
+            return raw, etag
         raise RemoteError(f"remote ref {ref} keeps changing while read", "run the command again")
 
     def swap(self, ref: str, new: ObjectId, token: Any) -> None:
@@ -179,10 +213,9 @@ class FolderRefs(RemoteRefs):
     def _local(self, relative: str) -> Path:
         return Path(self.fs._strip_protocol(self.root)) / relative
 
-    def read(self, ref: str) -> tuple[ObjectId | None, Any]:
+    def read_raw(self, ref: str) -> tuple[bytes | None, Any]:
         raw = self._cat(self.path(ref))
-        value = _parse(ref, raw) if raw is not None else None
-        return value, value
+        return raw, raw  # the bytes themselves name the version (a damaged ref's too)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -191,8 +224,7 @@ class FolderRefs(RemoteRefs):
 
     def swap(self, ref: str, new: ObjectId, token: Any) -> None:
         with self._locked():
-            current, _ = self.read(ref)
-            if current != token:
+            if self._cat(self.path(ref)) != token:
                 raise RemoteRefMovedError(ref)
             atomic_write(self._local(ref), (object_id(new) + "\n").encode())
 
@@ -211,10 +243,9 @@ class FolderRefs(RemoteRefs):
 class LockObjectRefs(RemoteRefs):
     guarantee = "a lock object created exclusively (pipe_file mode='create'); as atomic as the backend makes it"
 
-    def read(self, ref: str) -> tuple[ObjectId | None, Any]:
+    def read_raw(self, ref: str) -> tuple[bytes | None, Any]:
         raw = self._cat(self.path(ref))
-        value = _parse(ref, raw) if raw is not None else None
-        return value, value
+        return raw, raw
 
     def create(self, path: str, data: bytes) -> bool:
         try:
@@ -250,8 +281,7 @@ class LockObjectRefs(RemoteRefs):
 
     def swap(self, ref: str, new: ObjectId, token: Any) -> None:
         with self._locked():
-            current, _ = self.read(ref)
-            if current != token:
+            if self._cat(self.path(ref)) != token:
                 raise RemoteRefMovedError(ref)
             self.fs.pipe_file(self.path(ref), (object_id(new) + "\n").encode())
 

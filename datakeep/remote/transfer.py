@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from datakeep.digest import bytes_id
-from datakeep.errors import CorruptObjectError, RemoteError
+from datakeep.errors import CorruptObjectError, DatakeepError, RemoteError
 from datakeep.ids import ObjectId
 from datakeep.store.base import ObjectStore
+from datakeep.store.fsspec_store import FsspecStore
 
 #: Called after each object is stored: (object id, its size in bytes). An object passed as the
 #: callback may also have a ``begin(total_objects)`` method, called once the count is known.
@@ -46,6 +47,22 @@ class TransferStats:
 
     def to_dict(self) -> dict[str, int]:
         return {"objects": self.objects, "bytes": self.bytes}
+
+
+class RemoteObjectDamagedError(CorruptObjectError):
+    """An object whose bytes on a remote do not hash to its id: the remote's copy is damaged, so
+    the repair is on the remote, from a repository holding a good copy."""
+
+    def __init__(self, oid: ObjectId, remote: ObjectStore) -> None:
+        where = _where(remote)
+        DatakeepError.__init__(
+            self,
+            f"the copy of object {oid} on {where} is damaged: its bytes do not hash to its id; nothing was stored",
+            f"delete it there ({_url_of(remote, oid)}), then run `datakeep push --force` from a repository "
+            "that has it (--force sends every object the remote lacks)",
+        )
+        self.oid = oid
+        self.detail = f"damaged on {where}"
 
 
 class TransferInterruptedError(RemoteError):
@@ -81,6 +98,8 @@ def copy_objects(
     def one(oid: ObjectId) -> int:
         data = source.get(oid)
         if bytes_id(data) != oid:
+            if isinstance(source, FsspecStore):
+                raise RemoteObjectDamagedError(oid, source)
             raise CorruptObjectError(oid, f"its bytes from {_where(source)} do not hash to its id; nothing stored")
         # The target was listed just before: the object is known to be missing, so skip `has`.
         target._put(oid, data)
@@ -97,6 +116,11 @@ def copy_objects(
             if limit is not None and sent >= limit and sent < total:
                 raise TransferInterruptedError(sent)
     return stats
+
+
+def _url_of(store: ObjectStore, oid: ObjectId) -> str:
+    url_of = getattr(store, "url_of", None)
+    return str(url_of(oid)) if callable(url_of) else oid
 
 
 def _where(store: ObjectStore) -> str:

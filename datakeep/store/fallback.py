@@ -16,7 +16,7 @@ from pathlib import Path
 
 from datakeep.errors import ObjectNotFoundError, RemoteError
 from datakeep.ids import ObjectId, object_id
-from datakeep.store.fsspec_store import FsspecStore
+from datakeep.store.fsspec_store import FsspecStore, is_backend_failure
 from datakeep.store.local import LocalStore
 
 
@@ -47,7 +47,10 @@ class FallbackStore(LocalStore):
             data = self.remote.get(oid)
         except ObjectNotFoundError:
             raise ObjectNotFoundError(oid, f"this partial clone and its remote '{self.remote_name}'") from None
-        except OSError as exc:
+        except Exception as exc:
+            # botocore's EndpointConnectionError and its kind are no OSError: ask by origin.
+            if not is_backend_failure(exc):
+                raise
             raise RemoteError(
                 f"cannot fetch object {oid} from remote '{self.remote_name}' ({self.remote_url}): {exc}",
                 "this is a partial clone: reading data not fetched yet needs the remote; "

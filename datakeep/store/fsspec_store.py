@@ -23,6 +23,17 @@ ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
 
 
+#: Packages whose exceptions mean a remote's service could not be used (network, endpoint,
+#: credentials): operational errors for the user to fix, not bugs in datakeep.
+BACKEND_PACKAGES = frozenset({"botocore", "aiobotocore", "aiohttp", "s3fs", "gcsfs", "adlfs", "google", "azure"})
+
+
+def is_backend_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is a storage backend failing to reach its service (not a datakeep bug)."""
+    modules = {kind.__module__.split(".")[0] for kind in type(exc).__mro__}
+    return bool(modules & BACKEND_PACKAGES) or isinstance(exc, (OSError, ConnectionError, TimeoutError))
+
+
 def protocol_of(fs: Any) -> str:
     proto = fs.protocol
     return proto if isinstance(proto, str) else proto[0]
