@@ -3,16 +3,24 @@
 >>> repo = datakeep.Repo.open(".")
 >>> repo.commit(message="january load")
 >>> table = repo.read("flights", rev="v1")      # a pyarrow.Table; .to_pandas() for pandas
+>>> repo.add_remote("origin", "s3://bucket/team/datakeep"); repo.push()
+>>> copy = datakeep.Repo.clone("s3://bucket/team/datakeep", "work")
+
+Where the CLI takes a flag several times (``--key``, ``--fail-on``, ``--ours``), a method takes a
+list, or a plain string for one item (``key`` also splits on commas, as ``--key a,b`` does).
+A revision of None means HEAD.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datakeep.errors import DatasetError, UsageError
+from datakeep import arguments
+from datakeep.arguments import Names
+from datakeep.errors import DatakeepError, DatasetError, UsageError
 from datakeep.ids import ObjectId
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.repo import Repository
@@ -28,6 +36,9 @@ if TYPE_CHECKING:
     from datakeep.records.commit import Commit
     from datakeep.records.index import TrackedDataset
     from datakeep.records.manifest import Manifest
+    from datakeep.remote import FetchResult, PushResult
+    from datakeep.remote.lsfiles import ListedObject
+    from datakeep.remote.transfer import ProgressCallback
     from datakeep.worktree import DatasetStatus
 
 
@@ -44,6 +55,21 @@ class Repo:
     @property
     def repository(self) -> Repository:
         return self._repo
+
+    def __repr__(self) -> str:
+        return f"<datakeep.Repo {self.root}, {self._where_head_is()}>"
+
+    def _where_head_is(self) -> str:
+        # Reads HEAD and the ref it names, no more: a notebook shows this for every cell ending in `repo`.
+        if not self._repo.dk.is_dir():
+            return "no repository there any more"
+        try:
+            branch, head = self._repo.refs.head_target()
+        except DatakeepError:
+            return "HEAD unreadable"
+        if branch is None:
+            return f"detached at {head[:10]}" if head else "detached"
+        return f"branch {branch}" if head else f"branch {branch}, no commits yet"
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -67,22 +93,23 @@ class Repo:
         path: str | os.PathLike[str],
         *,
         name: str | None = None,
-        key: list[str] | tuple[str, ...] = (),
+        key: Names | None = (),
         entity: str | None = None,
         source: str | None = None,
     ) -> str:
-        """Track a Parquet file or folder as dataset ``name``; returns the dataset name."""
+        """Track a Parquet file or folder as dataset ``name``, matched by ``key`` (a list of
+        columns, or one string: ``"id"``, ``"a,b"``); returns the dataset name."""
         from datakeep.worktree import add
 
-        dataset, _ = add(self._repo, str(path), name=name, key=tuple(key), entity=entity, source=source)
+        dataset, _ = add(self._repo, str(path), name=name, key=arguments.key_columns(key), entity=entity, source=source)
         return dataset
 
     def add_all(
         self,
-        paths: list[str | os.PathLike[str]],
+        paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
         *,
         name: str | None = None,
-        key: list[str] | tuple[str, ...] = (),
+        key: Names | None = (),
         entity: str | None = None,
         source: str | None = None,
     ) -> list[str]:
@@ -90,7 +117,15 @@ class Repo:
         extension; ``name`` for a single path), all or none; returns the names."""
         from datakeep.worktree import add_all
 
-        added = add_all(self._repo, [str(p) for p in paths], name=name, key=tuple(key), entity=entity, source=source)
+        listed = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+        added = add_all(
+            self._repo,
+            [str(p) for p in listed],
+            name=name,
+            key=arguments.key_columns(key),
+            entity=entity,
+            source=source,
+        )
         return [name for name, _ in added]
 
     def tracked(self) -> dict[str, TrackedDataset]:
@@ -123,16 +158,19 @@ class Repo:
         have been read."""
         from datakeep.history import make_commit
 
+        if not isinstance(message, str):
+            raise UsageError(f"a commit needs a message (a string), not {message!r}", 'pass message="what changed"')
         return make_commit(
             self._repo, message=message, author=author, allow_empty=allow_empty, verify=verify, progress=progress
         )
 
     # -- history ---------------------------------------------------------------------------
-    def resolve(self, rev: str = "HEAD") -> ObjectId:
+    def resolve(self, rev: str | None = "HEAD") -> ObjectId:
         """The full commit id a revision names."""
         from datakeep.revisions import resolve
 
-        return resolve(self._repo, rev)
+        self._repo.check_exists()  # else a missing HEAD file reads as a branch with no commits yet
+        return resolve(self._repo, _revision(rev))
 
     def log(
         self, rev: str | None = None, *, limit: int | None = None, name: str | None = None
@@ -141,6 +179,7 @@ class Repo:
         that changed that dataset."""
         from datakeep.history import log
 
+        self._repo.check_exists()  # else a vanished store logs as an empty history
         if self._repo.head() is None and rev is None:
             return []
         start = self.resolve(rev) if rev else None
@@ -153,43 +192,46 @@ class Repo:
 
         return merge_base(self._repo, self.resolve(a), self.resolve(b))
 
-    def commit_info(self, rev: str = "HEAD") -> tuple[ObjectId, Commit]:
+    def commit_info(self, rev: str | None = "HEAD") -> tuple[ObjectId, Commit]:
         oid = self.resolve(rev)
         return oid, self._repo.commit_at(oid)
 
-    def manifest(self, name: str, rev: str = "HEAD") -> Manifest:
+    def manifest(self, name: str, rev: str | None = "HEAD") -> Manifest:
         """The snapshot manifest of dataset ``name`` at ``rev``."""
         from datakeep.checkout import manifest_for
 
         oid = self.resolve(rev)
-        return manifest_for(self._repo, self._repo.commit_at(oid), name, rev)
+        return manifest_for(self._repo, self._repo.commit_at(oid), name, _revision(rev))
 
     def read(
-        self, name: str, rev: str = "HEAD", *, columns: Sequence[str] | None = None, partitions: bool = False
+        self, name: str, rev: str | None = "HEAD", *, columns: Names | None = None, partitions: bool = False
     ) -> pa.Table:
         """Dataset ``name`` as of ``rev``, as a pyarrow.Table (call .to_pandas() for pandas): the
-        rows its files hold. ``columns`` picks columns, in that order, and only they are decoded
-        (as with ``pyarrow.parquet.read_table(columns=...)``). With ``partitions``, a folder's
-        hive partition values (``year=2024/``) are added as columns, as
-        ``pyarrow.dataset(..., partitioning="hive")`` gives them."""
+        rows its files hold. ``columns`` picks columns (a list, or one name), in that order, and
+        only they are decoded (as with ``pyarrow.parquet.read_table(columns=...)``; ``[]`` keeps
+        the row count). With ``partitions``, a folder's hive partition values (``year=2024/``)
+        are added as columns, as ``pyarrow.dataset(..., partitioning="hive")`` gives them."""
         from datakeep.restore import read_manifest
 
         manifest = self.manifest(name, rev)
-        return read_manifest(self._repo.store, manifest, columns=columns, partitions=partitions)
+        picked = None if columns is None else list(arguments.names(columns, "columns"))
+        return read_manifest(self._repo.store, manifest, columns=picked, partitions=partitions)
 
     # -- restoring -------------------------------------------------------------------------
     def checkout(
         self,
-        rev: str,
+        rev: str | None = "HEAD",
         *,
         name: str | None = None,
         output: str | os.PathLike[str] | None = None,
         force: bool = False,
     ) -> CheckoutResult | Path:
-        """Restore ``rev``: one dataset to ``output``, or the tracked paths (moving HEAD)."""
+        """Restore ``rev``: one dataset to ``output``, or the tracked paths (moving HEAD). A branch
+        wins over a tag of the same name, with or without ``output``, as in git."""
         from datakeep.checkout import checkout, restore_to
         from datakeep.revisions import split_dataset
 
+        rev = _revision(rev)
         if output is not None:
             rev, inline = split_dataset(rev)
             dataset = name or inline
@@ -204,15 +246,22 @@ class Repo:
         *,
         message: str | None = None,
         author: str | None = None,
-        ours: list[str] | tuple[str, ...] = (),
-        theirs: list[str] | tuple[str, ...] = (),
+        ours: Names = (),
+        theirs: Names = (),
     ) -> MergeResult:
         """Merge the commit ``rev`` names into HEAD, dataset by dataset (`datakeep.merge`):
         fast-forward when HEAD is behind it, else a merge commit; ``ours``/``theirs`` settle the
         datasets both sides changed."""
         from datakeep.merge import merge
 
-        return merge(self._repo, rev, message=message, author=author, ours=ours, theirs=theirs)
+        return merge(
+            self._repo,
+            _revision(rev),
+            message=message,
+            author=author,
+            ours=arguments.names(ours, "ours"),
+            theirs=arguments.names(theirs, "theirs"),
+        )
 
     def switch(self, branch: str, *, force: bool = False) -> CheckoutResult:
         """Put HEAD on ``branch`` and restore its datasets."""
@@ -223,15 +272,15 @@ class Repo:
         return checkout(self._repo, branch, force=force)
 
     # -- names -----------------------------------------------------------------------------
-    def tag(self, name: str, rev: str = "HEAD", *, force: bool = False) -> ObjectId:
+    def tag(self, name: str, rev: str | None = "HEAD", *, force: bool = False) -> ObjectId:
         from datakeep.naming import create_ref
 
-        return create_ref(self._repo, TAGS, name, rev, force=force)
+        return create_ref(self._repo, TAGS, name, _revision(rev), force=force)
 
-    def branch(self, name: str, rev: str = "HEAD", *, force: bool = False) -> ObjectId:
+    def branch(self, name: str, rev: str | None = "HEAD", *, force: bool = False) -> ObjectId:
         from datakeep.naming import create_ref
 
-        return create_ref(self._repo, HEADS, name, rev, force=force)
+        return create_ref(self._repo, HEADS, name, _revision(rev), force=force)
 
     def delete_tag(self, name: str) -> ObjectId:
         from datakeep.naming import delete_ref
@@ -245,13 +294,98 @@ class Repo:
         return delete_ref(self._repo, HEADS, name, force=force)
 
     def tags(self) -> dict[str, ObjectId]:
+        self._repo.check_exists()  # a vanished store would list no refs, as if it had none
         return self._repo.refs.list(TAGS)
 
     def branches(self) -> dict[str, ObjectId]:
+        self._repo.check_exists()
         return self._repo.refs.list(HEADS)
 
     def current_branch(self) -> str | None:
+        self._repo.check_exists()
         return self._repo.refs.head_target()[0]
+
+    # -- remotes (a folder, or any fsspec URL: s3://, gs://, az://) ----------------------
+    def add_remote(self, name: str, url: str) -> str:
+        """Remember ``url`` as remote ``name`` (`datakeep remote add`); returns the URL as stored."""
+        from datakeep.remote import add_remote
+
+        return add_remote(self._repo, name, url)
+
+    def remove_remote(self, name: str) -> str:
+        """Forget remote ``name`` and its tracking refs (`datakeep remote remove`); returns its URL."""
+        from datakeep.remote import remove_remote
+
+        return remove_remote(self._repo, name)
+
+    def remotes(self) -> dict[str, str]:
+        """Each remote's name and URL (`datakeep remote list`)."""
+        from datakeep.remote import list_remotes
+
+        return list_remotes(self._repo)
+
+    def push(
+        self,
+        remote: str | None = None,
+        revs: Names = (),
+        *,
+        all_refs: bool = False,
+        force: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> PushResult:
+        """Send commits and the objects they need to ``remote`` (a name or URL; default origin,
+        or the only one) and move its refs (`datakeep push`): ``revs`` (default the current
+        branch), or every branch and tag with ``all_refs`` (``--all``); ``force`` lets a ref
+        drop commits the remote has."""
+        from datakeep.remote import push
+
+        return push(
+            self._repo, remote, arguments.names(revs, "revs"), all_refs=all_refs, force=force, progress=progress
+        )
+
+    def pull(
+        self,
+        remote: str | None = None,
+        rev: str | None = None,
+        *,
+        name: str | None = None,
+        checkout: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> FetchResult:
+        """Fetch ``rev`` (a remote branch or tag; default the current branch) from ``remote`` and
+        fast-forward the local branch of that name (`datakeep pull`); the working tree follows
+        when HEAD is on it, unless ``checkout=False`` (``--no-checkout``). With ``name``, only
+        that dataset's data is fetched (the rest on demand)."""
+        from datakeep.remote import pull
+
+        return pull(self._repo, remote, rev, name=name, restore=checkout, progress=progress)
+
+    @classmethod
+    def clone(
+        cls,
+        url: str,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        name: str | None = None,
+        branch: str | None = None,
+        checkout: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Repo:
+        """A new repository at ``directory`` (default: the URL's last part) from the remote at
+        ``url``, remembered as ``origin`` (`datakeep clone`): ``branch`` (a branch or tag; default
+        the remote's HEAD) checked out unless ``checkout=False``; with ``name``, a partial clone
+        holding only that dataset's data (the rest is fetched on demand)."""
+        from datakeep.remote import clone
+
+        repository, _ = clone(url, directory, name=name, branch=branch, checkout=checkout, progress=progress)
+        return cls(repository)
+
+    def ls_files(self, spec: str, *, remote: str | None = None) -> list[ListedObject]:
+        """The Parquet objects holding ``REV:NAME``'s rows, in order (`datakeep ls-files`): local
+        paths, or their URLs on ``remote``, for DuckDB, Spark or Dask to read directly."""
+        from datakeep.remote import ls_files
+
+        return ls_files(self._repo, spec, remote=remote)
 
     # -- maintenance -----------------------------------------------------------------------
     def gc(self, *, dry_run: bool = False) -> GcResult:
@@ -262,14 +396,20 @@ class Repo:
     def fsck(self, *, full: bool = False) -> FsckResult:
         from datakeep.maintenance import fsck
 
+        self._repo.check_exists()  # else a vanished store checks as a healthy empty one
         return fsck(self._repo, full=full)
 
     def diff(self, a: str | None = None, b: str | None = None, **options: Any) -> Any:
         """What changed between two versions (see `datakeep.diff`). ``a`` alone may be a range, as
         git reads them: ``A..B`` is A against B, ``A...B`` is B against the nearest commit both
-        histories hold (a side left out is HEAD; no ref name holds '..')."""
+        histories hold (a side left out is HEAD; no ref name holds '..').
+
+        Options are the CLI's flags: ``key``, ``name``, ``fail_on`` (a list, or one string),
+        ``tolerance`` ({column: number}, or ``"COL=NUMBER"`` strings), ``rename`` ({old: new}, or
+        ``"OLD=NEW"`` strings), ``sample`` (an int), ``stat``, ``allow_duplicate_keys``."""
         from datakeep.diff import diff
 
+        self._repo.check_exists()
         if a is not None and b is None and ".." in a:
             a, b = self._range(a)
         elif a is not None and b is None and not options.get("name") and self._only_a_dataset(a):
@@ -300,3 +440,12 @@ class Repo:
         if base is None:
             raise UsageError(f"{a} and {b} share no commit, so '{text}' has no start", f"compare them: {a} {b}")
         return base, b
+
+
+def _revision(rev: str | None) -> str:
+    """``rev`` as the revision functions take it: None is HEAD, as ``log`` reads it."""
+    if rev is None:
+        return "HEAD"
+    if not isinstance(rev, str):
+        raise UsageError(f"a revision is a string (an id, tag, branch or HEAD~N), not {rev!r}", "e.g. rev='v1'")
+    return rev

@@ -76,3 +76,9 @@ def arrow_array(values: np.ndarray) -> pa.Array:
         packed = np.packbits(values, bitorder="little")
         return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(packed)])
     return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+
+
+def no_columns(rows: int) -> pa.Table:
+    """A table of ``rows`` rows and no columns, as ``read_table(columns=[])`` gives (a table made
+    of no arrays would have no rows)."""
+    return pa.table({"": pa.nulls(rows)}).select([])

@@ -46,12 +46,20 @@ def manifest_for(repo: Repository, commit: Commit, name: str, rev: str) -> Manif
     return repo.manifest_at(ref.manifest)
 
 
+def checkout_target(repo: Repository, rev: str) -> ObjectId:
+    """The commit checking out ``rev`` restores: a branch of that name wins over a tag of the same
+    name (git's rule for checkout and switch; every other command takes the tag), so an export
+    (`-o`) and a checkout of one revision always restore the same version."""
+    branch_tip = repo.refs.get(f"{HEADS}/{rev}")
+    return branch_tip if branch_tip is not None else resolve(repo, rev)
+
+
 def restore_to(repo: Repository, rev: str, name: str, output: str | os.PathLike[str], *, force: bool = False) -> Path:
     """Write one dataset as of ``rev`` to ``output`` (a file, or a folder for folder datasets).
 
     An export never writes into the store, and overwrites a tracked path with uncommitted
     changes only with ``force``, as checking that path out would."""
-    commit = repo.commit_at(resolve(repo, rev))
+    commit = repo.commit_at(checkout_target(repo, rev))
     manifest = manifest_for(repo, commit, name, rev)
     from datakeep.restore import write_manifest
 
@@ -151,7 +159,7 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
     name = name or inline_name
     with repo.locked():
         branch_tip = repo.refs.get(f"{HEADS}/{rev}")
-        commit_id = branch_tip if branch_tip is not None else resolve(repo, rev)
+        commit_id = checkout_target(repo, rev)
         target = repo.commit_at(commit_id)
         index = repo.load_index()
         names = [name] if name else sorted(target.datasets)

@@ -32,11 +32,17 @@ class DatakeepError(Exception):
 
 
 class NotARepositoryError(DatakeepError):
-    def __init__(self, path: str) -> None:
-        super().__init__(
-            f"not a datakeep repository (or any parent up to /): {path}",
-            "run `datakeep init` in the project folder first",
-        )
+    def __init__(self, path: str, *, gone: bool = False) -> None:
+        if gone:  # opened once, its store deleted or moved away since
+            super().__init__(
+                f"no datakeep repository any more at {path}: its .datakeep folder is gone",
+                "run `datakeep init` there, or open the repository again where it is now",
+            )
+        else:
+            super().__init__(
+                f"not a datakeep repository (or any parent up to /): {path}",
+                "run `datakeep init` in the project folder first",
+            )
         self.path = path
 
 

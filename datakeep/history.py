@@ -26,6 +26,12 @@ class NothingToCommitError(DatakeepError):
     exit_code = EXIT_NO
 
     def __init__(self, count: int) -> None:
+        if count == 0:
+            super().__init__(
+                "nothing to commit: no dataset is tracked",
+                "track one first: datakeep add PATH --name NAME (or pass --allow-empty)",
+            )
+            return
         super().__init__(
             f"nothing to commit: all {count} tracked dataset(s) are unchanged since HEAD",
             "change a dataset or `datakeep add` one first (or pass --allow-empty)",
@@ -36,13 +42,15 @@ class NothingToCommitError(DatakeepError):
 class CommitResult:
     id: ObjectId
     commit: Commit
-    changed: tuple[str, ...]
+    changed: tuple[str, ...]  # every dataset the commit changed, the ones it removed too
     written: dict[str, int] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "changed": list(self.changed),
+            "removed": list(self.removed),
             "written": self.written,
             **self.commit.to_dict(),
         }
@@ -131,9 +139,9 @@ def make_commit(
         index = repo.load_index()
         head = repo.head()
         parent = repo.commit_at(head) if head else None
-        if not index.datasets and not (parent and parent.datasets):
+        if not index.datasets and not (parent and parent.datasets) and not allow_empty:
             # With datasets at HEAD, an empty index is a commit that removes them all.
-            raise DatakeepError("nothing is tracked", "track a dataset first: datakeep add PATH --name NAME")
+            raise NothingToCommitError(0)
         if parent is not None and not allow_empty and _unchanged(repo, index, parent):
             raise NothingToCommitError(len(index.datasets))
         # Every dataset must have data before any is read: a commit would otherwise hash all the
@@ -200,6 +208,9 @@ def make_commit(
                     caching[-1].start()
                 summary[name] = change_summary(repo, parent_manifest, manifest, old_rows=parent_rows, new_rows=new_rows)
                 changed.append(name)
+        except BaseException:
+            writer.discard_new()
+            raise
         finally:
             writer.close()
         if parent is not None:
@@ -226,7 +237,13 @@ def make_commit(
         index.save()
         for thread in caching:
             thread.join()
-    return CommitResult(id=oid, commit=commit, changed=tuple(changed), written=stats.to_dict())
+    return CommitResult(
+        id=oid,
+        commit=commit,
+        changed=tuple(sorted([*changed, *removed])),
+        removed=tuple(removed),
+        written=stats.to_dict(),
+    )
 
 
 def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:

@@ -16,6 +16,7 @@ from datakeep.errors import (
     DatakeepError,
     NotARepositoryError,
     RepositoryExistsError,
+    UsageError,
 )
 from datakeep.fsutil import FileLock, atomic_write, sync_files
 from datakeep.ids import ObjectId
@@ -76,11 +77,17 @@ class Repository:
     ) -> Repository:
         """A new, empty repository at ``root``; ``encoding`` (the canonical encoding of its ids)
         is the newest unless given, as a clone takes its remote's."""
-        if encoding is not None and encoding not in ENCODINGS:
-            raise ValueError(f"unknown canonical encoding {encoding!r} (known: {ENCODINGS})")
+        _check_init_options(chunk_bytes, encoding)
         path = Path(root).resolve()
         if (path / DIRNAME / "config.json").exists():
             raise RepositoryExistsError(str(path / DIRNAME))
+        blocking = next((p for p in (path / DIRNAME, path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            # Checked before anything is made: mkdir would fail half-way with a bare NotADirectoryError.
+            raise UsageError(
+                f"cannot make a repository in {path}: {blocking} is a file, not a folder",
+                "pass the project folder (or a new folder to create)",
+            )
         repo = cls(path)
         for sub in ("objects", HEADS, TAGS):
             (repo.dk / sub).mkdir(parents=True, exist_ok=True)
@@ -98,8 +105,16 @@ class Repository:
     @property
     def config(self) -> Config:
         if self._config is None:
+            self.check_exists()
             self._config = Config.load(self.dk / "config.json")
         return self._config
+
+    def check_exists(self) -> None:
+        """NotARepositoryError when ``.datakeep/`` has gone since this repository was opened
+        (deleted, or moved away): carrying on would read it as empty, and the next commit would
+        write a store without config or HEAD there, which no command can open again."""
+        if not (self.dk / "config.json").is_file():
+            raise NotARepositoryError(str(self.root), gone=True)
 
     def save_config(self) -> None:
         self.config.save(self.dk / "config.json")
@@ -108,11 +123,13 @@ class Repository:
         # Imported here: reading history (log, show, diff of commits) never needs the index.
         from datakeep.records.index import Index
 
+        self.check_exists()
         return Index.load(self.dk / "index.json")
 
     @contextlib.contextmanager
     def locked(self, timeout: float | None = None) -> Iterator[None]:
         """Hold the repository lock: commits, checkouts, tags and gc never interleave."""
+        self.check_exists()  # before the lock file, which would otherwise re-create .datakeep/
         with FileLock(self.dk / "lock", timeout=LOCK_TIMEOUT if timeout is None else timeout):
             yield
 
@@ -171,3 +188,14 @@ class Repository:
             _, oid, commit = pending.pop()
             yield oid, commit
             queue.extend(p for p in commit.parents if p not in seen)
+
+
+def _check_init_options(chunk_bytes: int | None, encoding: int | None) -> None:
+    if encoding is not None and (type(encoding) is not int or encoding not in ENCODINGS):
+        known = ", ".join(map(str, ENCODINGS))
+        raise UsageError(
+            f"unknown canonical encoding {encoding!r} (known: {known})",
+            f"leave it out for the newest ({NEWEST_ENCODING}), or pass 1 for the ids older repositories give",
+        )
+    if chunk_bytes is not None and (type(chunk_bytes) is not int or chunk_bytes <= 0):
+        raise UsageError(f"chunk_bytes must be a positive number of bytes, not {chunk_bytes!r}", "e.g. 8_000_000")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datakeep.arrow_numpy import no_columns
 from datakeep.errors import CorruptObjectError, UsageError
 from datakeep.fsutil import atomic_output
 from datakeep.parquet_encoding import dictionary_columns
@@ -123,6 +124,8 @@ def read_manifest(
     hive = partition_columns(paths, rows) if partitions and manifest.kind == "folder" else {}
     if columns is not None:
         _check_columns(manifest, list(columns), hive)
+        if not columns:  # the count, without decoding a chunk
+            return no_columns(sum(entry.rows for entry in manifest.files))
     stored = None if columns is None else [n for n in columns if n in {c["name"] for c in manifest.columns}]
     tables = [read_file_entry(store, entry, stored) for entry in manifest.files]
     if len(tables) == 1 and (stored is None or tables[0].column_names == stored):

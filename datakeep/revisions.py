@@ -64,7 +64,7 @@ def _resolve_base(repo: Repository, base: str, rev: str) -> ObjectId:
         raise RevisionError(
             rev,
             f"not a commit id, tag or branch, but '{base}' is a dataset",
-            hint=f"name a dataset's version as REV:{base} (e.g. HEAD:{base}), or pass --name {base}",
+            hint=f"name a dataset's version as REV:{base} (e.g. HEAD:{base}); `log --name {base}` lists its commits",
         )
     raise RevisionError(rev, "not a commit id, tag or branch")
 

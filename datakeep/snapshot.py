@@ -224,6 +224,15 @@ class ChunkWriter:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
+    def discard_new(self) -> None:
+        """Remove the objects stored since the last `flush_to_disk`, once the workers are done: a
+        commit refused part-way (two files typing a column irreconcilably) leaves the store as it
+        found it. Only under the repository lock, where nothing else can refer to them yet."""
+        self.close()
+        for path in self.stats.new_paths:
+            path.unlink(missing_ok=True)
+        self.stats.new_paths.clear()
+
     def flush_to_disk(self) -> None:
         """Make every new object durable before anything can refer to it (objects before refs)."""
         sync_files(self.stats.new_paths)

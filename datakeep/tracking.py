@@ -25,6 +25,17 @@ MISSING = "missing"
 EMPTY = "empty"
 
 
+def default_name(path: Path) -> str:
+    """The dataset name a path gets when none is given: a file's name without its Parquet
+    extension (`flights.v2.parquet` is `flights.v2`, not `flights`), a folder's name whole."""
+    name = path.name
+    lowered = name.lower()
+    for suffix in PARQUET_SUFFIXES:
+        if lowered.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def is_part_file(relative: Path, absolute: Path) -> bool:
     """Whether ``absolute`` (at ``relative`` inside a dataset folder) is one of its Parquet files.
 

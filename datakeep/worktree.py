@@ -12,7 +12,15 @@ from datakeep.errors import DatasetError, UsageError
 from datakeep.records.commit import Commit
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.repo import Repository
-from datakeep.tracking import EMPTY, MISSING, NAMES_ACCEPTED, cached_snapshot_id, dataset_files, located
+from datakeep.tracking import (
+    EMPTY,
+    MISSING,
+    NAMES_ACCEPTED,
+    cached_snapshot_id,
+    dataset_files,
+    default_name,
+    located,
+)
 
 #: Letters and digits of any script (a file `données.parquet` gives the name `données`), then
 #: also '.', '_' and '-'; never a path separator.
@@ -91,7 +99,7 @@ def _checked(
     relpath = repo.relpath(absolute)
     if relpath == "." or relpath.startswith(".datakeep"):
         raise DatasetError(f"cannot track {path}", "name a Parquet file or a folder of Parquet files")
-    dataset_name = check_dataset_name(name or absolute.name.split(".")[0])
+    dataset_name = check_dataset_name(name if name is not None else default_name(absolute))
     tracked = TrackedDataset(path=relpath, key=tuple(key), entity=entity, source=source)
     if not absolute.exists():
         raise DatasetError(f"{path} does not exist", "check the path; it is relative to the current folder")

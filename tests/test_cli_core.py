@@ -348,7 +348,6 @@ def test_short_and_ambiguous_ids(initialized: Path) -> None:
         ("good", ["add", "good.parquet", "--name", ".."], "not a valid dataset name"),
         ("emptydir", ["add", "emptydir", "--name", "x"], "holds no Parquet files"),
         ("good", ["add", "good.parquet", "--name", "x", "--key", "nope"], "key column(s) nope not found"),
-        ("init", ["commit", "-m", "x"], "nothing is tracked"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_exit_2(

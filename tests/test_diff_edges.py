@@ -106,8 +106,13 @@ def test_a_dataset_named_twice_is_reported_once(repo: Repo) -> None:
 
 def test_a_file_against_itself_claims_no_difference(tmp_path: Path) -> None:
     old, _ = pair(tmp_path, {"id": [1, 2], "x": [1.0, 2.0]}, {"id": [1], "x": [1.0]})
-    dataset = diff_files(old, old, key="id").datasets[0]
-    assert dataset.status == "unchanged" and dataset.notes == ()
+    for other in (old, tmp_path / "copy.parquet"):
+        (tmp_path / "copy.parquet").write_bytes(old.read_bytes())
+        dataset = diff_files(old, other, key="id").datasets[0]
+        assert dataset.status == "identical" and "snapshot ids differ" not in " ".join(dataset.notes)
+    # The same rows in another file are unchanged, not identical: the bytes say nothing there.
+    pq.write_table(pq.read_table(old), tmp_path / "rewritten.parquet", compression="zstd")
+    assert diff_files(old, tmp_path / "rewritten.parquet", key="id").datasets[0].status == "unchanged"
 
 
 def test_html_says_a_dataset_is_on_one_side_only(repo: Repo) -> None:
@@ -124,6 +129,16 @@ def test_html_says_a_dataset_is_on_one_side_only(repo: Repo) -> None:
 
 
 # -- drift --------------------------------------------------------------------------------------
+
+
+def test_drift_sees_categories_replaced_when_the_top_lists_hold_every_value(tmp_path: Path) -> None:
+    old, new = pair(
+        tmp_path,
+        {"id": list(range(100)), "country": ["DE", "FR"] * 50},
+        {"id": list(range(100)), "country": ["US", "GB"] * 50},
+    )
+    drift = diff_files(old, new, key="id").datasets[0].column("country").drift
+    assert drift is not None and drift >= 0.25
 
 
 def drift_of(tmp_path: Path, old: list[object], new: list[object]) -> float | None:

@@ -10,6 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "datakeep"
 # Lower number = lower layer. A module may import only from its own layer or below.
 LAYERS = {
     "errors": 0,
+    "arguments": 0,
     "partitions": 0,
     "progress": 0,
     "ids": 0,

@@ -56,8 +56,34 @@ def _unexpected(exc: Exception) -> str:
     )
 
 
+class OneLineUsageError(click.UsageError):
+    """click's usage errors (a missing option, an unknown one, a bad value) in datakeep's own
+    form: one line on stderr, `error: what — what to do`, exit 2, as every other error is."""
+
+    def __init__(self, original: click.UsageError) -> None:
+        super().__init__(original.format_message(), original.ctx)
+
+    def show(self, file: Any = None) -> None:
+        command = self.ctx.command_path if self.ctx is not None else "datakeep"
+        click.echo(f"error: {self.format_message().rstrip('.')} — see `{command} --help`", err=True)
+
+
 class LazyGroup(click.Group):
     """A group that imports a command's module only when that command is asked for."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc) from None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:  # an unknown command
+            raise OneLineUsageError(exc) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -85,6 +111,8 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except click.UsageError as exc:  # a subcommand's arguments (parsed here, in invoke)
+            raise exc if isinstance(exc, OneLineUsageError) else OneLineUsageError(exc) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:

@@ -45,7 +45,10 @@ def init(path: str, chunk_bytes: int | None, encoding: str | None) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--name", help="Dataset name (default: the file or folder name without extension; one path only).")
+@click.option(
+    "--name",
+    help="Dataset name (default: the file name without .parquet, .pq or .parq, or the folder name; one path only).",
+)
 @click.option("--key", "key", multiple=True, help="Key column; repeat or comma-separate for a composite key.")
 @click.option("--entity", help="Canonical schema (schemas/<entity>.yaml) to validate against at commit.")
 @click.option("--source", help="Source mapping (schemas/sources/<source>.yaml) to apply before validating.")
@@ -170,11 +173,15 @@ def commit(message: str, author: str | None, allow_empty: bool, no_verify: bool,
     resumed = f", {w['rows_resumed']:,} unchanged row(s) not read again" if w.get("rows_resumed") else ""
     click.echo(
         f"[{result.id[:10]}] {result.commit.message.splitlines()[0]}: "
-        f"{len(result.changed)} dataset(s) changed ({', '.join(result.changed) or 'none'}), "
+        f"{len(result.changed)} dataset(s) changed ({_changed_names(result.changed, result.removed)}), "
         f"{w.get('chunks_written', 0)} chunk(s) written, {w.get('chunks_reused', 0)} reused, "
         f"{human_bytes(w.get('new_bytes', 0))} new{resumed}"
     )
     click.echo(result.id)
+
+
+def _changed_names(changed: tuple[str, ...], removed: tuple[str, ...]) -> str:
+    return ", ".join(f"{name} removed" if name in removed else name for name in changed) or "none"
 
 
 @click.command()
@@ -202,7 +209,10 @@ def log(rev: str | None, stat: bool, max_count: int | None, oneline: bool, datas
     for name, oid in repo.tags().items():
         refs.setdefault(oid, []).append(f"tag: {name}")
     text = log_text(entries, stat=stat, refs=refs, color=color(), dataset=dataset, oneline=oneline)
-    click.echo(text or "no commits yet")
+    if text:
+        click.echo(text)
+    elif max_count != 0:  # `-n 0` asked for nothing, as git gives it
+        click.echo(f"no commit changed {dataset}" if dataset and repo.log(rev, limit=1) else "no commits yet")
 
 
 @click.command()

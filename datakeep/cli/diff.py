@@ -11,22 +11,6 @@ from datakeep.cli._common import color, echo_json, json_option, open_repo
 from datakeep.errors import EXIT_NO, UsageError
 
 
-def _pairs(values: tuple[str, ...], flag: str, number: bool) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for value in values:
-        left, sep, right = value.partition("=")
-        if not sep or not left.strip() or not right.strip():
-            raise UsageError(f"{flag} expects NAME=VALUE, got '{value}'", f"e.g. {flag} amount=0.01")
-        if number:
-            try:
-                out[left.strip()] = float(right)
-            except ValueError:
-                raise UsageError(f"{flag} {value}: '{right}' is not a number", f"e.g. {flag} amount=0.01") from None
-        else:
-            out[left.strip()] = right.strip()
-    return out
-
-
 def _are_files(revisions: tuple[str, ...]) -> bool:
     """Two files (or folders) to compare, rather than two revisions.
 
@@ -119,8 +103,8 @@ def diff(
         "stat": stat,
         "sample": sample,
         "fail_on": fail_on,
-        "tolerance": _pairs(tolerance, "--tolerance", number=True),
-        "rename": _pairs(rename, "--rename", number=False),
+        "tolerance": tolerance or None,  # "COL=NUMBER" strings, read by the diff as the API reads them
+        "rename": rename or None,
         "allow_duplicate_keys": allow_duplicate_keys,
     }
     if _are_files(revisions):

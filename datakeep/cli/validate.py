@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from datakeep.cli._common import root_option
-from datakeep.errors import UsageError
+from datakeep.errors import InputDataError, UsageError
 
 
 @click.command("validate")
@@ -42,6 +42,10 @@ def validate(
     from datakeep.validate import render_text, validate_file
     from datakeep.validate.engine import relative_to_root
 
+    for path in paths:
+        # Before any rule is looked at: a mistyped path matches no rule and would "pass".
+        if not _p(path).is_file():
+            raise InputDataError(path, "no such file", "check the path (relative to the current folder)")
     reports = []
     skipped = []
     rules = load_rules(root) if source is None and entity is None else None

@@ -69,6 +69,12 @@ def psi(dist: Distribution | None) -> float | None:
     return round(score, 6) if math.isfinite(score) else None
 
 
+def _complete(stats: Mapping[str, Any]) -> bool:
+    """Whether the stored top values are all of the version's values (an exact distinct count
+    no larger than the list)."""
+    return bool(stats.get("distinct_exact")) and int(stats.get("distinct", 1 << 62)) <= len(stats.get("top") or ())
+
+
 def _null_share(stats: Mapping[str, Any]) -> float:
     return stats.get("nulls", 0) / stats["count"] if stats.get("count") else 0.0
 
@@ -140,9 +146,16 @@ def _edge_labels(edges: np.ndarray, greatest: float) -> list[str]:
 def _categorical(old: Mapping[str, Any], new: Mapping[str, Any]) -> Distribution:
     top_old = {str(v): c for v, c in old["top"]}
     top_new = {str(v): c for v, c in new["top"]}
-    # Only values both top lists hold get a bin: a value missing from one list may still be in
-    # that version's tail, and counting it as 0 there would invent drift.
-    labels = [label for label in top_old if label in top_new][:30]
+    # A value gets a bin where both versions' counts of it are known: listed on both sides, or
+    # listed on one while the other's list holds all its values (then it has none of it). A
+    # value missing from an incomplete list may still be in that version's tail, and counting it
+    # as 0 there would invent drift; leaving out a known 0 hid DE/FR becoming US/GB entirely.
+    known = [
+        label
+        for label in dict.fromkeys([*top_old, *top_new])
+        if (label in top_old or _complete(old)) and (label in top_new or _complete(new))
+    ]
+    labels = sorted(known, key=lambda label: -(top_old.get(label, 0) + top_new.get(label, 0)))[:30]
     shares = []
     for top, stats in ((top_old, old), (top_new, new)):
         total = stats["count"]

@@ -7,6 +7,8 @@ the manifests, rows through `rows.compare_rows`, and drift from the stored stati
 
 from __future__ import annotations
 
+import dataclasses
+import filecmp
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -14,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datakeep import arguments
 from datakeep.diff.result import ColumnDiff, DatasetDiff, DiffResult, RowCounts, SchemaDiff
 from datakeep.errors import DatasetError, InputDataError, UsageError
 from datakeep.repo import Repository
+from datakeep.tracking import default_name
 
 if TYPE_CHECKING:
     from datakeep.diff.schema import ColumnPlan
@@ -125,7 +129,7 @@ def diff_files(old: str | os.PathLike[str], new: str | os.PathLike[str], **optio
                 "file not found",
                 "check the path; diffing two files compares two existing Parquet files or folders",
             )
-    name = options.pop("name", None) or Path(new).name.split(".")[0]
+    name = options.pop("name", None) or default_name(Path(new))
     opts = _options(options)
     key = opts.key or ()
     from datakeep.diff.sources import FileSide
@@ -138,18 +142,36 @@ def diff_files(old: str | os.PathLike[str], new: str | os.PathLike[str], **optio
     new_entry = _Entry(snapshot_id=None, open=lambda: side(new))
     _check_names(opts, [(old_entry, new_entry)])
     dataset = _dataset(str(name), old_entry, new_entry, opts, labels=(str(old), str(new)))
+    if dataset.status == "unchanged" and _same_bytes(Path(old), Path(new)):
+        # The same file (or a byte-for-byte copy) is the same snapshot, whatever a key says.
+        dataset = dataclasses.replace(dataset, status="identical", notes=("the same bytes: identical content",))
     return _finish(str(old), str(new), (dataset,), opts)
 
 
+def _same_bytes(old: Path, new: Path) -> bool:
+    """Whether two files hold the same bytes (read until the first difference)."""
+    if not (old.is_file() and new.is_file()):
+        return False
+    return old.samefile(new) or (old.stat().st_size == new.stat().st_size and filecmp.cmp(old, new, shallow=False))
+
+
 def _options(options: dict[str, Any]) -> DiffOptions:
+    """The options as `DiffOptions`, taken as the CLI's flags are: a string where a list goes is
+    one item, ``"COL=VALUE"`` strings are tolerances and renames; or a `UsageError`."""
     unknown = set(options) - set(DiffOptions.__dataclass_fields__)
     if unknown:
         raise UsageError(f"unknown diff option(s): {', '.join(sorted(unknown))}")
-    key = options.get("key")
-    if isinstance(key, str):
-        options["key"] = tuple(k.strip() for k in key.split(",") if k.strip())
-    elif key is not None:
-        options["key"] = tuple(key)
+    if options.get("key") is not None:
+        options["key"] = arguments.key_columns(options["key"])
+    options["fail_on"] = arguments.names(options.get("fail_on") or (), "fail_on")
+    if options.get("tolerance") is not None:
+        tolerance = arguments.pairs(options["tolerance"], "tolerance")
+        options["tolerance"] = {c: arguments.number(v, f"tolerance {c}") for c, v in tolerance.items()}
+    if options.get("rename") is not None:
+        options["rename"] = {old: str(new) for old, new in arguments.pairs(options["rename"], "rename").items()}
+    sample = options.get("sample", DEFAULT_SAMPLE)
+    if type(sample) is not int or sample < 0:
+        raise UsageError(f"sample is how many changed rows to show (an int >= 0), not {sample!r}", "e.g. sample=5")
     opts = DiffOptions(**options)
     if opts.fail_on:
         from datakeep.diff import conditions as conds

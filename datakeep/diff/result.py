@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from datakeep.errors import DatasetError
+
 FORMAT = "datakeep.diff"
 VERSION = 1
 
@@ -211,10 +213,15 @@ class DiffResult:
         return any(d.changed for d in self.datasets)
 
     def dataset(self, name: str) -> DatasetDiff:
+        """The comparison of dataset ``name``; DatasetError naming those compared when it is not one."""
         for d in self.datasets:
             if d.name == name:
                 return d
-        raise KeyError(name)
+        compared = ", ".join(repr(d.name) for d in self.datasets) or "none"
+        raise DatasetError(
+            f"this diff compared no dataset '{name}' (it compared: {compared})",
+            "use one of those names; `result.datasets` lists every comparison",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

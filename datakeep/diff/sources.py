@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datakeep import stats as column_stats
-from datakeep.arrow_numpy import arrow_array
+from datakeep.arrow_numpy import arrow_array, no_columns
 from datakeep.hashing import canonical_type, is_text, schema_columns
 from datakeep.ids import ObjectId
 from datakeep.parquet_io import open_parquet, scratch_reader, streaming_parquet, take_columns
@@ -183,7 +183,7 @@ class SnapshotSide(Side):
         chunk = self._chunks[index]
         own = self._present(index, columns)
         if not own:
-            table = _no_columns(chunk.rows)
+            table = no_columns(chunk.rows)
         elif chunk.depth:
             # A row-level patch holds only its literal rows: rebuild the chunk through its bases.
             table = self._rebuild(chunk.object, own, self._unit_schemas[index], 0)
@@ -209,7 +209,7 @@ class SnapshotSide(Side):
         chunk = self._chunks[index]
         own = self._present(index, columns)
         if not own:
-            table = _no_columns(len(rows))
+            table = no_columns(len(rows))
         elif not chunk.depth:
             table = take_columns(self._source(chunk.object), own, rows)
         else:
@@ -334,7 +334,7 @@ class FileSide(Side):
         # A row group can hold millions of rows: decode one column at a time, keep the few rows.
         f_index, rg = self._where[index]
         own = self._present(index, columns)
-        table = take_columns(str(self._paths[f_index]), own, rows, row_group=rg) if own else _no_columns(len(rows))
+        table = take_columns(str(self._paths[f_index]), own, rows, row_group=rg) if own else no_columns(len(rows))
         return conform(self._with_partitions(table, index, columns), self.schema, columns)
 
     def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
@@ -399,11 +399,6 @@ def _partition_label(partitions: dict[str, pa.Array], file: int) -> str:
 
 def _columns_of(schema: pa.Schema) -> list[tuple[str, str]]:
     return [(f.name, canonical_type(f.type)) for f in schema]
-
-
-def _no_columns(rows: int) -> pa.Table:
-    """A table of ``rows`` rows and no columns (for a file holding none of the columns asked)."""
-    return pa.table({"": pa.nulls(rows)}).select([])
 
 
 def cast_column(array: pa.ChunkedArray | pa.Array, target: pa.DataType | None) -> tuple[Any, np.ndarray | None]:

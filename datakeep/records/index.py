@@ -68,27 +68,30 @@ class Index:
 
     @classmethod
     def load(cls, path: Path) -> Index:
+        # The index is a cache plus the tracked list; a damaged one is rebuilt from HEAD.
+        damaged = DatakeepError(
+            f"{path} is damaged", "delete it and run `datakeep checkout HEAD --force` to rebuild it"
+        )
         try:
             data = load_json(path.read_bytes())
         except FileNotFoundError:
             return cls(path=path)
         except ValueError:
-            # The index is a cache plus the tracked list; a damaged one is rebuilt from HEAD.
-            raise DatakeepError(
-                f"{path} is damaged",
-                "delete it and run `datakeep checkout HEAD --force` to rebuild it",
-            ) from None
-        return cls(
-            path=path,
-            datasets={n: TrackedDataset.from_dict(d) for n, d in data.get("datasets", {}).items()},
-            files={
-                # Entries written before statistics left the index still hold them: dropped here,
-                # so the next save writes the lean form (see `remember`).
-                p: CachedFile(signature=tuple(f["sig"]), recorded_ns=f["at"], entry=_lean(f["entry"]))
-                for p, f in data.get("files", {}).items()
-            },
-            removed=set(data.get("removed", ())),
-        )
+            raise damaged from None
+        try:  # JSON of another shape (a list, a field of the wrong type) is as damaged
+            return cls(
+                path=path,
+                datasets={n: TrackedDataset.from_dict(d) for n, d in data.get("datasets", {}).items()},
+                files={
+                    # Entries written before statistics left the index still hold them: dropped here,
+                    # so the next save writes the lean form (see `remember`).
+                    p: CachedFile(signature=tuple(f["sig"]), recorded_ns=f["at"], entry=_lean(f["entry"]))
+                    for p, f in data.get("files", {}).items()
+                },
+                removed=set(data.get("removed", ())),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise damaged from None
 
     def save(self) -> None:
         document = {

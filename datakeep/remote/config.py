@@ -109,7 +109,8 @@ def open_remote(repo: Repository, name_or_url: str | None) -> Remote:
         else:
             raise RemoteError(
                 "no remote given and no default one",
-                "add one with `datakeep remote add origin URL`, or name it: `datakeep push NAME`",
+                "add one with `datakeep remote add origin URL`, or name one after the command "
+                "(`datakeep push NAME`, `datakeep pull NAME`)",
             )
     if name_or_url in remotes:
         return connect(remotes[name_or_url], name=name_or_url)

@@ -106,6 +106,8 @@ def _open(path: Path) -> tuple[Any, Iterator[Any]]:
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".pq", ".csv", ".tsv", ".txt"):
         raise UsageError(f"{path}: cannot infer a schema from a '{suffix}' file", "use Parquet or CSV")
+    if not path.is_file():
+        raise InputDataError(str(path), "no such file", "check the path")
     try:
         if suffix in (".parquet", ".pq"):
             handle = pq.ParquetFile(path)

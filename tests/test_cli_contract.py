@@ -1,0 +1,131 @@
+"""What docs/cli.md promises, where the tool did otherwise: a mistyped path never passes
+`validate`, `commit --json` names the datasets it removed, default names drop only the Parquet
+extension, usage errors are one `error:` line, a damaged index is said to be damaged, and
+`commit`/`log` exit and print as documented. Real repositories in tmp_path, through CliRunner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner, Result
+
+from datakeep.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def one_error_line(result: Result) -> str:
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and " — " in lines[0], result.output
+    return lines[0]
+
+
+@pytest.fixture
+def initialised(project: Path) -> Path:
+    assert run("init").exit_code == 0
+    return project
+
+
+def test_validate_refuses_a_path_that_does_not_exist(project: Path) -> None:
+    shutil.copytree(REPO / "schemas", project / "schemas")
+    shutil.copy(REPO / "datakeep.yaml", project / "datakeep.yaml")
+    # Matching no rule, a mistyped path was "skipped" and passed with exit 0.
+    result = run("validate", "data/typo.parquet")
+    assert result.exit_code == 2
+    assert "data/typo.parquet: no such file" in one_error_line(result)
+
+
+def test_commit_json_names_the_datasets_it_removed(initialised: Path) -> None:
+    for name in ("x", "y"):
+        pq.write_table(pa.table({"a": [1]}), initialised / f"{name}.parquet")
+    assert run("add", "x.parquet", "y.parquet").exit_code == 0
+    assert run("commit", "-m", "both").exit_code == 0
+    assert run("rm", "y").exit_code == 0
+    done = run("commit", "-m", "drop y", "--json")
+    assert done.exit_code == 0
+    document = json.loads(done.output)
+    assert document["changed"] == ["y"] and document["removed"] == ["y"]
+    assert run("log", "--name", "y", "--oneline").output.count("\n") == 2
+
+
+def test_default_names_drop_only_the_parquet_extension(initialised: Path) -> None:
+    for file in ("sales.2023.parquet", "sales.2024.PQ"):
+        pq.write_table(pa.table({"a": [1]}), initialised / file)
+    (initialised / "events.v1").mkdir()
+    pq.write_table(pa.table({"a": [1]}), initialised / "events.v1" / "part-0.parquet")
+    added = run("add", "sales.2023.parquet", "sales.2024.PQ", "events.v1")
+    assert added.exit_code == 0, added.output
+    status = run("status").output
+    assert all(f"new        {name} " in status for name in ("sales.2023", "sales.2024", "events.v1")), status
+    refused = run("add", "sales.2023.parquet", "--name", "")
+    assert refused.exit_code == 2 and "'' is not a valid dataset name" in one_error_line(refused)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["commit"], "Missing option '-m'"),
+        (["commit", "-m", "x", "--bogus"], "No such option '--bogus'"),
+        (["log", "-n", "-1"], "-1 is not in the range"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["remote", "frob"], "No such command 'frob'"),
+    ],
+)
+def test_usage_errors_are_one_error_line_with_exit_2(initialised: Path, args: list[str], says: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert says in line and "--help`" in line
+
+
+def test_an_index_of_another_shape_is_damaged_not_a_bug(initialised: Path) -> None:
+    (initialised / ".datakeep" / "index.json").write_text("[]")
+    result = run("status")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "index.json is damaged" in line and "checkout HEAD --force" in line
+
+
+def test_commit_with_nothing_tracked_is_nothing_to_commit(initialised: Path) -> None:
+    nothing = run("commit", "-m", "x")
+    assert nothing.exit_code == 1 and "no dataset is tracked" in one_error_line(nothing)
+    assert run("commit", "-m", "x", "--allow-empty").exit_code == 0  # as its help says
+
+
+def test_log_n_0_prints_nothing_as_git_does(initialised: Path) -> None:
+    pq.write_table(pa.table({"a": [1]}), initialised / "x.parquet")
+    assert run("add", "x.parquet").exit_code == 0
+    assert run("commit", "-m", "one").exit_code == 0
+    assert run("log", "-n", "0").output == ""
+
+
+def test_schema_infer_of_a_missing_file_says_so(project: Path) -> None:
+    result = run("schema", "infer", "nosuch.parquet", "--entity", "z")
+    assert result.exit_code == 2 and "nosuch.parquet: no such file" in one_error_line(result)
+
+
+def test_a_commit_refused_part_way_leaves_the_store_as_it_was(initialised: Path) -> None:
+    folder = initialised / "ev"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": [1, 2], "v": ["a", "b"]}), folder / "p1.parquet")
+    assert run("add", "ev").exit_code == 0
+    assert run("commit", "-m", "one").exit_code == 0
+    pq.write_table(pa.table({"id": [3, 4], "v": [1, 2]}), folder / "p2.parquet")  # v typed otherwise
+
+    def stored() -> dict[str, bytes]:
+        root = initialised / ".datakeep"
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != "lock"}
+
+    before = stored()
+    refused = run("commit", "-m", "two")
+    assert refused.exit_code == 2 and "column 'v' is string in p1.parquet but int64" in one_error_line(refused)
+    assert stored() == before
