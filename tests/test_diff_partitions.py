@@ -4,6 +4,7 @@ two folders on disk, and the summary `log --stat` keeps). Real Parquet folders i
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -86,3 +87,16 @@ def test_a_column_a_file_holds_itself_wins_over_a_folder_of_that_name(repo: Repo
     assert [c.name for c in dataset.columns] == ["id", "year"]
     (sample,) = dataset.samples
     assert sample.changes == (("year", 1999, 2000),)
+
+
+def test_show_lists_a_folders_partition_columns(moved: Repo) -> None:
+    from click.testing import CliRunner
+
+    from datakeep.cli import cli
+
+    moved.commit(message="moved")
+    shown = CliRunner().invoke(cli, ["show", "HEAD:events", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["partitions"] == [{"name": "year", "type": "int32", "values": [2023, 2024]}]
+    text = CliRunner().invoke(cli, ["show", "HEAD:events"]).output
+    assert "partitions year (int32, 2 value(s))" in text

@@ -117,11 +117,32 @@ def snapshot_json(manifest: Manifest) -> dict[str, Any]:
         "columns": [{"name": c["name"], "type": c["type"], "nullable": c["nullable"]} for c in manifest.columns],
         "chunks": [{"id": c.id, "object": c.object, "rows": c.rows, "bytes": c.bytes} for c in manifest.chunks],
         "files": [{"path": f.path, "id": f.id, "rows": f.rows, "chunks": len(f.chunks)} for f in manifest.files],
+        "partitions": _partitions(manifest),
         "stats": {col: _public_stats(s) for col, s in manifest.stats.items()},
         "entity": manifest.entity,
         "source": manifest.source,
         "validated": manifest.validated,
     }
+
+
+def _partitions(manifest: Manifest) -> list[dict[str, Any]]:
+    """A folder's hive partition columns (`year=2024/`), as `Repo.read(partitions=True)` and
+    `diff` add them after the files' own: name, type and the values the folder holds."""
+    if manifest.kind != "folder" or not any("=" in f.path for f in manifest.files):
+        return []  # no pyarrow for a folder without partition folders
+    from datakeep.hashing import canonical_type
+    from datakeep.partitions import file_partitions
+
+    held = [c["name"] for c in manifest.columns]
+    found = file_partitions([f.path for f in manifest.files], held=held)
+    return [
+        {"name": name, "type": canonical_type(values.type), "values": sorted(set(values.to_pylist()), key=_nulls_last)}
+        for name, values in found.items()
+    ]
+
+
+def _nulls_last(value: Any) -> tuple[bool, Any]:
+    return (value is None, value if value is not None else 0)
 
 
 def _public_stats(stats: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +160,10 @@ def snapshot_text(manifest: Manifest) -> str:
     ]
     if manifest.kind == "folder":
         lines.append(f"files    {len(manifest.files)}")
+    partitions = _partitions(manifest)
+    if partitions:
+        shown = ", ".join(f"{p['name']} ({p['type']}, {len(p['values'])} value(s))" for p in partitions)
+        lines.append(f"partitions {shown}")
     if manifest.validated:
         lines.append(
             f"validated against {manifest.validated.get('entity')} ({manifest.validated.get('fingerprint', '')[:12]})"
