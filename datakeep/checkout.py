@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datakeep.errors import DatakeepError, DatasetError, UncommittedChangesError
-from datakeep.fsutil import file_signature, remove_empty_parents
+from datakeep.fsutil import Signature, file_signature, remove_empty_parents
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.index import RACY_NS, Index, TrackedDataset
@@ -17,7 +17,7 @@ from datakeep.records.manifest import Manifest
 from datakeep.records.refs import HEADS
 from datakeep.repo import Repository
 from datakeep.revisions import resolve, split_dataset
-from datakeep.tracking import folder_files
+from datakeep.tracking import folder_files, located
 from datakeep.worktree import status
 
 #: Revisions that name HEAD itself.
@@ -112,11 +112,50 @@ def refuse_uncommitted(
     dirty = [
         s.name
         for s in status(repo, index)
-        if s.name in names and s.state in ("modified", "new") and s.working != _snapshot(restoring, s.name)
+        if s.name in names
+        and s.state in ("modified", "new")
+        and s.working != _snapshot(restoring, s.name)
+        and not _mix_of_versions(repo, index, s.name, restoring)
     ]
     dirty += untracked_in_the_way(repo, index, restoring, names)
     if dirty:
         raise UncommittedChangesError(dirty, *([hint] if hint else []))
+
+
+def _mix_of_versions(repo: Repository, index: Index, name: str, restoring: Commit) -> bool:
+    """Whether folder dataset ``name`` holds only part files as HEAD or ``restoring`` has them at
+    their paths: what a checkout or pull stopped part-way leaves (killed, a full disk). Writing
+    ``restoring`` over such a folder loses nothing, so running the command again finishes it
+    (refused as "uncommitted changes", the half-written folder was left to be committed). A
+    file of HEAD gone from the folder is the user's deletion, unless ``restoring`` lacks it too."""
+    head = repo.head()
+    tracked = index.datasets.get(name)
+    if head is None or tracked is None or name not in restoring.datasets:
+        return False
+    at_head = repo.commit_at(head).datasets.get(name)
+    if at_head is None:
+        return False
+    old, new = repo.manifest_at(at_head.manifest), repo.manifest_at(restoring.datasets[name].manifest)
+    kind, files = located(repo.root, tracked)
+    if kind != "folder" or old.kind != "folder" or new.kind != "folder":
+        return False
+    old_ids = {entry.path: entry.id for entry in old.files}
+    new_ids = {entry.path: entry.id for entry in new.files}
+    for inner, path in files:
+        if _content_id(repo, index, path) not in (old_ids.get(inner), new_ids.get(inner)):
+            return False
+    present = {inner for inner, _ in files}
+    return all(path in present or path not in new_ids for path in old_ids)
+
+
+def _content_id(repo: Repository, index: Index, path: Path) -> str:
+    """A part file's content id: from the index (the status just taken refreshed it), else read."""
+    cached = index.lookup(repo.relpath(path), file_signature(path))
+    if cached is not None:
+        return str(cached["id"])
+    from datakeep.snapshot import hash_file
+
+    return hash_file(path, repo.config.encoding)[0]
 
 
 def untracked_in_the_way(repo: Repository, index: Index, restoring: Commit, names: list[str]) -> list[str]:
@@ -254,7 +293,7 @@ def _restore_tracked(repo: Repository, index: Index, manifest: Manifest) -> tupl
 @dataclass(frozen=True, slots=True)
 class _Restored:
     path: Path
-    signature: tuple[int, int, int]  # right after it was written
+    signature: Signature  # right after it was written
     entry: dict[str, object]  # its file entry, for the index
 
 

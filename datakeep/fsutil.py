@@ -11,6 +11,7 @@ import errno
 import fcntl
 import itertools
 import os
+import re
 import sys
 import threading
 import time
@@ -88,6 +89,15 @@ def sync_files(paths: list[Path]) -> None:
 
 
 _temp_serial = itertools.count()
+
+
+#: The names `_create_temp` gives: prefix, up to 12 characters of the target's name, pid, thread, serial.
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r".{1,12}-\d+-\d+-\d+(\.\w+)?")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is one datakeep gives its temp files (not a user's own `.tmp-notes`)."""
+    return _TEMP_NAME.fullmatch(name) is not None
 
 
 def _create_temp(path: Path, suffix: str = "") -> tuple[int, Path]:
@@ -201,13 +211,20 @@ def remove_empty_parents(path: Path, stops: Collection[Path]) -> None:
         parent = parent.parent
 
 
-def file_signature(path: Path) -> tuple[int, int, int]:
-    """(size, mtime_ns, inode): what the stat cache compares, like git's index."""
+#: (size, mtime_ns, inode, ctime_ns): what the stat cache compares, like git's index.
+Signature = tuple[int, int, int, int]
+
+
+def file_signature(path: Path) -> Signature:
+    """The file's `Signature`. The change time is in it as in git's index: a file rewritten in
+    place to the same size with its mtime restored (`cp -p`, `rsync -a --inplace`, `touch -r`,
+    a backup restored) keeps size, mtime and inode, and was trusted as unchanged, so its new
+    content was never committed. Setting the mtime back sets the change time forward."""
     st = path.stat()
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
-def still_matches(path: Path, signature: tuple[int, int, int]) -> bool:
+def still_matches(path: Path, signature: Signature) -> bool:
     """Whether ``path`` still has ``signature``: not written to, replaced or removed since."""
     try:
         return file_signature(path) == signature

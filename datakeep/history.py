@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from datakeep.errors import EXIT_NO, DatakeepError, DatasetError
-from datakeep.fsutil import file_signature
+from datakeep.fsutil import Signature, file_signature
 from datakeep.ids import ObjectId
 from datakeep.progress import Progress
 from datakeep.records.commit import Commit, DatasetRef
@@ -45,12 +45,14 @@ class CommitResult:
     changed: tuple[str, ...]  # every dataset the commit changed, the ones it removed too
     written: dict[str, int] = field(default_factory=dict)
     removed: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # what went wrong once the commit had landed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "changed": list(self.changed),
             "removed": list(self.removed),
+            "warnings": list(self.warnings),
             "written": self.written,
             **self.commit.to_dict(),
         }
@@ -234,7 +236,7 @@ def make_commit(
         oid = repo.put_document(commit.to_dict())
         repo.refs.advance_head(oid, expected=head)
         index.removed.clear()  # committed: gone from HEAD
-        index.save()
+        warnings = _save_after_commit(index)
         for thread in caching:
             thread.join()
     return CommitResult(
@@ -243,7 +245,22 @@ def make_commit(
         changed=tuple(sorted([*changed, *removed])),
         removed=tuple(removed),
         written=stats.to_dict(),
+        warnings=warnings,
     )
+
+
+def _save_after_commit(index: Index) -> tuple[str, ...]:
+    """Save the index once the commit has landed. It is a cache of what was read (and the list
+    of datasets removed since), so failing to save it (a full disk) loses no commit: saying
+    "error ... run again" then had the user retry a commit that had happened."""
+    try:
+        index.save()
+    except OSError as exc:
+        return (
+            f"the commit is made, but {index.path} could not be saved ({exc.strerror or exc}); "
+            "the next `datakeep status` reads the files again (and saves it, once it can be written)",
+        )
+    return ()
 
 
 def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:
@@ -271,7 +288,7 @@ def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:
 
 def _validate(
     repo: Repository, name: str, tracked: Any, found: tuple[str, list[tuple[str, Path]]]
-) -> tuple[dict[str, str], dict[Path, tuple[int, int, int]]]:
+) -> tuple[dict[str, str], dict[Path, Signature]]:
     """Validate a dataset tracked with an entity or a source (the files ``found`` for its
     snapshot); raise ValidationFailedError when it fails. Returns what it was validated against,
     and each file's stat taken before it was read: what was validated must be what is stored.
@@ -284,7 +301,7 @@ def _validate(
 
     entity = tracked.entity or schemas.source_entity(repo.root, tracked.source)
     _, files = dataset_files(repo.root, tracked, name, found)
-    checked: dict[Path, tuple[int, int, int]] = {}
+    checked: dict[Path, Signature] = {}
     for _, path in files:
         checked[path] = file_signature(path)
         report = validate.validate_file(path, entity=entity, source=tracked.source, root=repo.root)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from datakeep.digest import bytes_id
 from datakeep.errors import DatakeepError
+from datakeep.fsutil import TEMP_PREFIX, is_temp_name
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import ChunkRef, Manifest
@@ -79,12 +82,22 @@ def gc(repo: Repository, *, dry_run: bool = False) -> GcResult:
             freed += repo.store.size(oid)
             if not dry_run:
                 repo.store.delete(oid)
-        temps = list(repo.store.temp_files())
+        temps = [*repo.store.temp_files(), *_working_temp_files(repo)]
         if not dry_run:
             for path in temps:
                 with contextlib.suppress(OSError):
                     path.unlink()
     return GcResult(kept=len(keep), removed=removed, bytes_freed=freed, temp_files=len(temps))
+
+
+def _working_temp_files(repo: Repository) -> Iterator[Path]:
+    """Temp files a checkout, pull or merge killed part-way left beside or inside tracked
+    datasets, as large as what they were writing. gc holds the lock those commands hold, so none
+    is being written now."""
+    for tracked in repo.load_index().datasets.values():
+        path = repo.root / tracked.path
+        candidates = path.rglob(TEMP_PREFIX + "*") if path.is_dir() else path.parent.glob(TEMP_PREFIX + "*")
+        yield from (found for found in candidates if found.is_file() and is_temp_name(found.name))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

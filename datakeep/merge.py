@@ -198,9 +198,12 @@ def _move(
     restore: list[str],
     kind: str,
 ) -> MergeResult:
-    """Move HEAD to ``new`` and bring datasets ``restore`` of the working tree to ``commit``."""
-    repo.refs.advance_head(new, expected=head)
+    """Bring datasets ``restore`` of the working tree to ``commit``, then move HEAD to ``new``.
+    In that order, as a pull does: a merge stopped in between (killed, a full disk) leaves HEAD
+    where it was, so running it again finishes it; moved first, HEAD would say "up to date"
+    over files still at the old version, and the next commit would revert the merge."""
     written, removed = restore_datasets(repo, index, commit, restore)
+    repo.refs.advance_head(new, expected=head)
     for name, how in changed.items():
         if how == "removed":
             index.datasets.pop(name, None)  # as checkout does: stop tracking, leave the files

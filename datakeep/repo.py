@@ -31,7 +31,26 @@ if TYPE_CHECKING:
     from datakeep.records.index import Index
 
 DIRNAME = ".datakeep"
-LOCK_TIMEOUT = float(os.environ.get("DATAKEEP_LOCK_TIMEOUT", "10"))
+#: Seconds a command waits for the repository lock (``DATAKEEP_LOCK_TIMEOUT``, default 10).
+DEFAULT_LOCK_TIMEOUT = 10.0
+
+
+def lock_timeout() -> float:
+    """``DATAKEEP_LOCK_TIMEOUT`` read when a lock is taken, so a mistyped value is an error that
+    says so (read at import, it was "unexpected ValueError ... a bug")."""
+    text = os.environ.get("DATAKEEP_LOCK_TIMEOUT")
+    if text is None:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        raise UsageError(
+            f"DATAKEEP_LOCK_TIMEOUT={text!r} is not a number of seconds",
+            "set it to a number such as 30, or unset it for the default of 10",
+        )
+    return seconds
 
 
 class Repository:
@@ -130,7 +149,7 @@ class Repository:
     def locked(self, timeout: float | None = None) -> Iterator[None]:
         """Hold the repository lock: commits, checkouts, tags and gc never interleave."""
         self.check_exists()  # before the lock file, which would otherwise re-create .datakeep/
-        with FileLock(self.dk / "lock", timeout=LOCK_TIMEOUT if timeout is None else timeout):
+        with FileLock(self.dk / "lock", timeout=lock_timeout() if timeout is None else timeout):
             yield
 
     def relpath(self, path: str | os.PathLike[str]) -> str:

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from datakeep.fsutil import atomic_output, file_signature
+from datakeep.fsutil import Signature, atomic_output, file_signature
 from datakeep.hashing import BLOCK_ROWS
 from datakeep.records.manifest import ChunkRef, FileEntry
 
@@ -141,8 +141,8 @@ def _byte_range(group: pq.RowGroupMetaData) -> tuple[int, int]:
 SETTLED_NS = 50_000_000
 
 
-def settled(before: tuple[int, int, int], after: tuple[int, int, int], started_ns: int) -> bool:
-    """Whether the file read between two (size, mtime_ns, inode) signatures was the same file
+def settled(before: Signature, after: Signature, started_ns: int) -> bool:
+    """Whether the file read between two signatures (`fsutil.Signature`) was the same file
     throughout, so a record of what was read describes the bytes that were fingerprinted."""
     return before == after and before[1] < started_ns - SETTLED_NS
 
@@ -238,7 +238,7 @@ class Probe:
     schemas: str
     cutting: str
     groups: tuple[tuple[int, str], ...]
-    signature: tuple[int, int, int]
+    signature: Signature
     started_ns: int
 
     @classmethod

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from datakeep import hash_objects, patches, resume, tracking
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatakeepError, DatasetError, InputDataError
-from datakeep.fsutil import file_signature, still_matches, sync_files
+from datakeep.fsutil import Signature, file_signature, still_matches, sync_files
 from datakeep.hashing import ENCODING_VERSION, StreamHasher, schema_columns, update_all
 from datakeep.ids import ObjectId
 from datakeep.parquet_encoding import column_encodings, dictionary_columns
@@ -661,13 +661,13 @@ class _FilePlan:
     inner: str  # path inside the dataset
     absolute: Path
     relpath: str  # path in the project, as the index knows it
-    signature: tuple[int, int, int]
+    signature: Signature
     recorded: int  # when its stat was taken (the index's racy-clean rule)
     previous: FileEntry | None  # the parent's entry for it
     cached: FileEntry | None
 
 
-def refuse_if_changed(path: Path, signature: tuple[int, int, int], doing: str = "read") -> None:
+def refuse_if_changed(path: Path, signature: Signature, doing: str = "read") -> None:
     """A file written to (or removed) while it was read may have given half of each version,
     or bytes that look damaged: either way, say what happened."""
     if not still_matches(path, signature):

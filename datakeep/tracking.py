@@ -6,6 +6,7 @@ here alone, so they start and finish in a fraction of a second whatever the data
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from datakeep.digest import combine
@@ -66,9 +67,25 @@ def folder_files(folder: Path) -> list[tuple[str, Path]]:
     """The Parquet files of a dataset folder as (path inside it, absolute path), sorted by path."""
     # rglob("*") walks exactly as the former rglob("*.parquet") did (symlinked folders are not
     # entered), so folders of .parquet files keep the same file list, hence the same ids.
-    return sorted(
+    files = sorted(
         (p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if is_part_file(p.relative_to(folder), p)
     )
+    for _, path in files:
+        refuse_undecodable_name(path)
+    return files
+
+
+def refuse_undecodable_name(path: Path) -> None:
+    """A file name that is no UTF-8 (Latin-1 from an old export) cannot be written in a manifest,
+    whose paths are JSON text: refused by name, before anything is read or written."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+        raise DatasetError(
+            f"{shown}: the file name is not UTF-8, so it cannot be recorded",
+            "rename the file (e.g. `convmv -f latin1 -t utf8`), or move it out of the dataset",
+        ) from None
 
 
 def located(root: Path, tracked: TrackedDataset) -> tuple[str, list[tuple[str, Path]]]:
@@ -76,6 +93,7 @@ def located(root: Path, tracked: TrackedDataset) -> tuple[str, list[tuple[str, P
     or `MISSING` / `EMPTY` with none."""
     path = root / tracked.path
     if path.is_file():
+        refuse_undecodable_name(path)
         return "file", [(path.name, path)]
     if path.is_dir():
         files = folder_files(path)

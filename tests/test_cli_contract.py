@@ -129,3 +129,12 @@ def test_a_commit_refused_part_way_leaves_the_store_as_it_was(initialised: Path)
     refused = run("commit", "-m", "two")
     assert refused.exit_code == 2 and "column 'v' is string in p1.parquet but int64" in one_error_line(refused)
     assert stored() == before
+
+
+def test_a_mistyped_lock_timeout_is_an_error_that_says_so(initialised: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pq.write_table(pa.table({"a": [1]}), initialised / "x.parquet")
+    assert run("add", "x.parquet").exit_code == 0
+    monkeypatch.setenv("DATAKEEP_LOCK_TIMEOUT", "abc")
+    result = run("commit", "-m", "x")
+    assert result.exit_code == 2
+    assert "DATAKEEP_LOCK_TIMEOUT='abc' is not a number of seconds" in one_error_line(result)

@@ -91,7 +91,7 @@ def test_every_version_comes_back(committed: tuple[Repo, Path, pa.Table]) -> Non
         assert repo.read("t", rev=f"HEAD~{back}").equals(expected)
 
 
-def test_status_uses_the_stat_cache_and_never_reads_unchanged_files(committed: tuple[Repo, Path, pa.Table]) -> None:
+def test_the_stat_cache_sees_a_rewrite_that_restored_its_mtime(committed: tuple[Repo, Path, pa.Table]) -> None:
     repo, path, _ = committed
     # Let the cache entry age past the "racy" window (a file modified in the same clock tick as
     # it was recorded is never trusted), then record it again.
@@ -101,13 +101,17 @@ def test_status_uses_the_stat_cache_and_never_reads_unchanged_files(committed: t
     with pytest.raises(NothingToCommitError):
         repo.commit(message="nothing")
     stat = path.stat()
-    # Same size, same mtime, same inode, different bytes: only a stat cache can call it unchanged.
+    # Same size, same mtime, same inode, different bytes (`cp -p`, `rsync -a --inplace`, a backup
+    # restored): the change time moved, as setting the mtime back moves it, so the cache, like
+    # git's index, does not vouch for the file, and the change is seen.
+    time.sleep(0.01)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     with open(path, "r+b") as handle:
         handle.write(bytes(data))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert [s.state for s in repo.status()] == ["unchanged"]
+    assert path.stat().st_mtime_ns == stat.st_mtime_ns and path.stat().st_size == stat.st_size
+    assert [s.state for s in repo.status()] != ["unchanged"]
 
 
 def test_status_sees_a_real_change(committed: tuple[Repo, Path, pa.Table]) -> None:

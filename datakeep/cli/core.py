@@ -163,6 +163,8 @@ def commit(message: str, author: str | None, allow_empty: bool, no_verify: bool,
         verify=not no_verify,
         progress=ProgressBar(min_total=32 * 2**20),
     )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json(result.to_dict())
         return
@@ -394,7 +396,8 @@ def gc(dry_run: bool, as_json: bool) -> None:
         echo_json(result.to_dict())
         return
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"{verb} {result.removed} object(s) ({human_bytes(result.bytes_freed)}), kept {result.kept}")
+    leftovers = f", and {result.temp_files} temp file(s) of interrupted writes" if result.temp_files else ""
+    click.echo(f"{verb} {result.removed} object(s) ({human_bytes(result.bytes_freed)}){leftovers}, kept {result.kept}")
 
 
 @click.command()

@@ -1,6 +1,6 @@
 """The working-tree index (`.datakeep/index.json`): what is tracked, and a stat cache.
 
-Like git's index, the stat cache remembers each data file's (size, mtime_ns, inode) with the
+Like git's index, the stat cache remembers each data file's (size, mtime_ns, inode, ctime_ns) with the
 file entry it hashed to, so `status` and `commit` do not read a file that has not changed.
 A file modified within ``RACY_NS`` of being recorded is not trusted (git's "racy" rule): its mtime
 could still equal the cached one after a second write in the same clock tick.
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from datakeep.errors import DatakeepError
-from datakeep.fsutil import atomic_write
+from datakeep.fsutil import Signature, atomic_write
 from datakeep.serialize import canonical_json, load_json
 
 FORMAT = "datakeep.index"
@@ -50,7 +50,7 @@ class TrackedDataset:
 
 @dataclass(slots=True, kw_only=True)
 class CachedFile:
-    signature: tuple[int, int, int]
+    signature: Signature
     recorded_ns: int
     entry: dict[str, Any]  # a FileEntry document
 
@@ -110,7 +110,7 @@ class Index:
         """The datasets of ``at_head`` (HEAD's) this working tree neither tracks nor removed."""
         return set(at_head) - set(self.datasets) - self.removed
 
-    def lookup(self, relpath: str, signature: tuple[int, int, int]) -> dict[str, Any] | None:
+    def lookup(self, relpath: str, signature: Signature) -> dict[str, Any] | None:
         cached = self.files.get(relpath)
         if cached is None or cached.signature != signature:
             return None
@@ -118,7 +118,7 @@ class Index:
             return None
         return cached.entry
 
-    def racy(self, relpath: str, signature: tuple[int, int, int]) -> dict[str, Any] | None:
+    def racy(self, relpath: str, signature: Signature) -> dict[str, Any] | None:
         """The entry whose stat matches but which was recorded too soon after the file's last
         write to be trusted; re-hash the file and, if it still matches, ``confirm`` it."""
         cached = self.files.get(relpath)
@@ -133,9 +133,7 @@ class Index:
         self.files[relpath] = CachedFile(signature=cached.signature, recorded_ns=recorded_ns, entry=cached.entry)
         self.dirty = True
 
-    def refresh(
-        self, relpath: str, signature: tuple[int, int, int], file_id: str, schema: str, recorded_ns: int
-    ) -> None:
+    def refresh(self, relpath: str, signature: Signature, file_id: str, schema: str, recorded_ns: int) -> None:
         """The file's stat changed (touched, copied, checked out by git) but it was re-hashed at
         ``recorded_ns`` and holds what its entry describes (same content id and schema): trust
         the new stat, as `git status` refreshes its index, so the next status does not read it."""
@@ -148,7 +146,7 @@ class Index:
     def remember(
         self,
         relpath: str,
-        signature: tuple[int, int, int],
+        signature: Signature,
         entry: dict[str, Any],
         recorded_ns: int | None = None,
     ) -> None:
