@@ -18,7 +18,7 @@ import time
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-from datakeep.errors import LockedError
+from datakeep.errors import LockedError, UsageError
 
 TEMP_PREFIX = ".tmp-"
 
@@ -230,3 +230,22 @@ def still_matches(path: Path, signature: Signature) -> bool:
         return file_signature(path) == signature
     except FileNotFoundError:
         return False
+
+
+def seconds_from_env(variable: str, default: float) -> float:
+    """A number of seconds from environment ``variable`` (``default`` when unset), read when it
+    is needed, so a mistyped value is an error that says so (read at import, it was "unexpected
+    ValueError ... a bug")."""
+    text = os.environ.get(variable)
+    if text is None:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        raise UsageError(
+            f"{variable}={text!r} is not a number of seconds",
+            f"set it to a number such as 30, or unset it for the default of {default:g}",
+        )
+    return seconds

@@ -18,7 +18,7 @@ from datakeep.errors import (
     RepositoryExistsError,
     UsageError,
 )
-from datakeep.fsutil import FileLock, atomic_write, sync_files
+from datakeep.fsutil import FileLock, atomic_write, seconds_from_env, sync_files
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.config import Config
@@ -36,21 +36,8 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 
 
 def lock_timeout() -> float:
-    """``DATAKEEP_LOCK_TIMEOUT`` read when a lock is taken, so a mistyped value is an error that
-    says so (read at import, it was "unexpected ValueError ... a bug")."""
-    text = os.environ.get("DATAKEEP_LOCK_TIMEOUT")
-    if text is None:
-        return DEFAULT_LOCK_TIMEOUT
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:  # also NaN
-        raise UsageError(
-            f"DATAKEEP_LOCK_TIMEOUT={text!r} is not a number of seconds",
-            "set it to a number such as 30, or unset it for the default of 10",
-        )
-    return seconds
+    """``DATAKEEP_LOCK_TIMEOUT``, read when a lock is taken."""
+    return seconds_from_env("DATAKEEP_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)
 
 
 class Repository:

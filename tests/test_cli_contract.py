@@ -138,3 +138,14 @@ def test_a_mistyped_lock_timeout_is_an_error_that_says_so(initialised: Path, mon
     result = run("commit", "-m", "x")
     assert result.exit_code == 2
     assert "DATAKEEP_LOCK_TIMEOUT='abc' is not a number of seconds" in one_error_line(result)
+
+
+def test_a_mistyped_remote_lock_timeout_is_an_error_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datakeep.errors import UsageError
+    from datakeep.remote.refs import lock_wait
+
+    monkeypatch.setenv("DATAKEEP_REMOTE_LOCK_TIMEOUT", "nan")
+    with pytest.raises(UsageError, match="DATAKEEP_REMOTE_LOCK_TIMEOUT='nan' is not a number of seconds"):
+        lock_wait()
+    monkeypatch.setenv("DATAKEEP_REMOTE_LOCK_TIMEOUT", "2.5")
+    assert lock_wait() == 2.5

@@ -34,13 +34,18 @@ from pathlib import Path
 from typing import Any
 
 from datakeep.errors import DatakeepError, RemoteError
-from datakeep.fsutil import FileLock, atomic_write
+from datakeep.fsutil import FileLock, atomic_write, seconds_from_env
 from datakeep.ids import ObjectId, object_id
 from datakeep.store.fsspec_store import protocol_of
 
 REFS = "refs"
 LOCK_NAME = "refs.lock"
-LOCK_WAIT = float(os.environ.get("DATAKEEP_REMOTE_LOCK_TIMEOUT", "30"))
+#: Seconds a push waits for a remote's ref lock (``DATAKEEP_REMOTE_LOCK_TIMEOUT``).
+DEFAULT_LOCK_WAIT = 30.0
+
+
+def lock_wait() -> float:
+    return seconds_from_env("DATAKEEP_REMOTE_LOCK_TIMEOUT", DEFAULT_LOCK_WAIT)
 
 
 class RemoteRefMovedError(DatakeepError):
@@ -219,7 +224,7 @@ class FolderRefs(RemoteRefs):
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with FileLock(self._local(LOCK_NAME), timeout=LOCK_WAIT):
+        with FileLock(self._local(LOCK_NAME), timeout=lock_wait()):
             yield
 
     def swap(self, ref: str, new: ObjectId, token: Any) -> None:
@@ -258,7 +263,7 @@ class LockObjectRefs(RemoteRefs):
     def _locked(self) -> Iterator[None]:
         lock = self.path(LOCK_NAME)
         body = json.dumps({"owner": uuid.uuid4().hex, "time": time.time()}).encode()
-        deadline = time.monotonic() + LOCK_WAIT
+        deadline = time.monotonic() + lock_wait()
         while not self.create(lock, body):
             if time.monotonic() >= deadline:
                 raise RemoteError(
