@@ -116,6 +116,12 @@ def dataset_files(
             f"put Parquet files back in it (`datakeep checkout HEAD --name {name}` restores the committed ones),"
             f" or stop tracking it with `datakeep rm {name}`",
         )
+    if kind == MISSING and (root / tracked.path).exists():
+        # A pipe, a device, a socket (or a link to one): there, but nothing datakeep can read.
+        raise DatasetError(
+            f"dataset '{name}': {tracked.path} is neither a file nor a folder (a pipe or a device?)",
+            "point it at a Parquet file or folder: datakeep reads no pipes or devices",
+        )
     if kind == MISSING:
         raise DatasetError(
             f"dataset '{name}': {tracked.path} does not exist",

@@ -6,6 +6,7 @@ extension, usage errors are one `error:` line, a damaged index is said to be dam
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -149,3 +150,10 @@ def test_a_mistyped_remote_lock_timeout_is_an_error_too(monkeypatch: pytest.Monk
         lock_wait()
     monkeypatch.setenv("DATAKEEP_REMOTE_LOCK_TIMEOUT", "2.5")
     assert lock_wait() == 2.5
+
+
+def test_a_pipe_is_not_said_to_be_missing(initialised: Path) -> None:
+    os.mkfifo(initialised / "f.parquet")
+    result = run("add", "f.parquet")
+    assert result.exit_code == 2
+    assert "f.parquet is neither a file nor a folder" in one_error_line(result)
