@@ -166,7 +166,7 @@ def _fit_integers(arr: pa.Array, to: pa.DataType) -> pa.Array:
         fits = pc.and_(fits, pc.greater_equal(arr, 0))
     elif pa.types.is_unsigned_integer(arr.type) and pa.types.is_signed_integer(to):
         fits = pc.and_(fits, pc.greater_equal(out, 0))
-    return pc.if_else(fits, out, pa.scalar(None, to))
+    return where(fits, out)  # out is of type `to`
 
 
 def _integers(arr: pa.Array, cast: Cast | None, to: pa.DataType) -> pa.Array:
@@ -196,7 +196,7 @@ def _number(arr: pa.Array, cast: Cast | None, *, integer: bool) -> pa.Array:
         if not integer:
             return floats
         whole = pc.and_(pc.equal(pc.floor(floats), floats), pc.less(pc.abs(floats), 2.0**62))
-        return pc.if_else(whole, floats, pa.scalar(None, pa.float64())).cast(pa.int64())
+        return where(whole, floats).cast(pa.int64())
     if pa.types.is_boolean(arr.type):
         return arr.cast(to)
     if not pa.types.is_string(arr.type):

@@ -66,7 +66,7 @@ def _parsed_times(arr: pa.Array, *formats: str, unit: str) -> pa.Array:
     low, high = _YEARS.get(unit, _DEFAULT_YEARS)
     year = pc.year(out)
     in_range = pc.and_(pc.greater_equal(year, low), pc.less_equal(year, high))
-    return pc.if_else(in_range, out, pa.scalar(None, out.type))
+    return where(in_range, out)
 
 
 def zoned_text(arr: pa.Array, cast: Cast | None, dtype: pd.DatetimeTZDtype) -> pa.Array:
@@ -99,7 +99,7 @@ def zoned(arr: pa.Array, dtype: pd.DatetimeTZDtype) -> pa.Array:
         last = pc.assume_timezone(naive, timezone=zone, ambiguous="latest", nonexistent="latest")
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pa.nulls(len(arr), type=target)  # a zone Arrow does not know, or out of range
-    return pc.if_else(pc.equal(first, last), first, pa.scalar(None, first.type)).cast(target)
+    return where(pc.equal(first, last), first).cast(target)
 
 
 def _strict_strptime(text: pa.Array, fmt: str) -> pa.Array:
@@ -139,7 +139,7 @@ def _checked_strptime(text: pa.Array, fmt: str) -> pa.Array:
     sure = _printed_back(parsed, text, fmt)
     unsure = pc.and_not(valid, sure) if sure is not None else valid
     if not pc.any(unsure).as_py():
-        return pc.if_else(sure, parsed, pa.scalar(None, parsed.type))
+        return where(sure, parsed)
     rest = np.flatnonzero(unsure.to_numpy(zero_copy_only=False))
     positions = pa.array(rest, type=pa.int64())
     sub_text, sub_parsed = text.take(positions), parsed.take(positions)
@@ -151,7 +151,7 @@ def _checked_strptime(text: pa.Array, fmt: str) -> pa.Array:
         same = pc.or_(same, pc.fill_null(loosely_same, False))
     keep = sure.to_numpy(zero_copy_only=False) if sure is not None else np.zeros(len(text), dtype=bool)
     keep[rest[same.to_numpy(zero_copy_only=False)]] = True
-    return pc.if_else(pa.array(keep), parsed, pa.scalar(None, parsed.type))
+    return where(pa.array(keep), parsed)
 
 
 def _in_any_case(text: pa.Array, fmt: str, parsed: pa.Array) -> pa.Array:
