@@ -9,12 +9,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py datakeep/_native.c
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -m compileall -q datakeep  # what pip does for a regular install
 	touch $@
 
-$(VENV)/.installed-test: $(BIN)/python pyproject.toml
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml setup.py datakeep/_native.c
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/python -m compileall -q datakeep
 	touch $@ $(VENV)/.installed

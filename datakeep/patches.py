@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datakeep import hash_objects
+from datakeep import hash_objects, native
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import CorruptObjectError
 from datakeep.ids import ObjectId, object_id
@@ -126,6 +126,9 @@ def patch_base(predecessor: ChunkRef) -> tuple[ChunkRef, int | None]:
 
 def _first_matches(base_hashes: np.ndarray, new_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """(found, source row, base has repeated rows): each new row's first equal base row, or -1."""
+    if native.AVAILABLE and len(base_hashes) < native.MAX_MATCH_ROWS:
+        source, repeated = native.first_matches(base_hashes, new_hashes)
+        return source >= 0, source, repeated
     order = np.argsort(base_hashes)
     sorted_base = base_hashes[order]
     repeated = bool((sorted_base[1:] == sorted_base[:-1]).any())

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 
-from datakeep import hashing
+from datakeep import hashing, native
 from datakeep.arrow_numpy import primitive_view, valid_mask
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -28,6 +28,8 @@ def mix(x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
     """splitmix64's finaliser, applied in place to a uint64 array (and returned). Its shifted
     copies go to ``scratch`` (an array like ``x``) when given: a loop that mixes array after
     array then allocates nothing."""
+    if native.AVAILABLE and x.dtype == np.uint64 and x.flags.c_contiguous and x.flags.writeable:
+        return native.mix(x)
     if scratch is None:
         scratch = np.empty_like(x)
     np.right_shift(x, _S30, out=scratch)
@@ -101,6 +103,10 @@ def combine_hashes(
     `row_hashes` wherever the cells do. ``into``: the row hashes of the ``first`` columns before
     these, extended (in place) as if all had been combined at once."""
     h = np.full(rows, _GOLDEN, dtype=np.uint64) if into is None else into
+    if native.AVAILABLE:
+        for position, column_h in enumerate(columns, start=first):
+            native.combine(h, column_h, (position + 1) * int(_GOLDEN))
+        return h
     scratch = np.empty_like(h)
     for position, column_h in enumerate(columns, start=first):
         column_h += np.uint64((position + 1) * int(_GOLDEN) % 2**64)
@@ -120,9 +126,11 @@ _DICTIONARY_MAX_SHARE = 0.125
 
 def _string_hashes(array: pa.Array, plan: DictionaryPlan | None, name: str) -> np.ndarray:
     """Hashes of string or binary values, each distinct value hashed once when few are distinct;
-    the result is the same either way (null slots are overwritten by the caller)."""
+    the result is the same either way (null slots are overwritten by the caller). The C loop
+    hashes a value in less time than Arrow's dictionary encoding looks it up, so with it every
+    value is hashed."""
     n = len(array)
-    if n >= _DICTIONARY_MIN_ROWS:
+    if n >= _DICTIONARY_MIN_ROWS and not native.AVAILABLE:
         import pyarrow.compute as pc  # only here: rowhash is imported on light paths too
 
         worth = plan.get(name) if plan is not None else None
@@ -138,8 +146,23 @@ def _string_hashes(array: pa.Array, plan: DictionaryPlan | None, name: str) -> n
             plan[name] = worth
         if h is not None:
             return h
-    lengths, data = hashing.string_parts(array)
-    return _bytes_hashes(lengths, data)
+    return _value_hashes(array)
+
+
+def _value_hashes(array: pa.Array) -> np.ndarray:
+    """The hash of each string or binary value of ``array``; null slots hold arbitrary values,
+    which the caller overwrites."""
+    if not native.AVAILABLE:
+        return _bytes_hashes(*hashing.string_parts(array))
+    large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
+    offsets_type = np.int64 if large else np.int32
+    buffers = array.buffers()
+    if len(array) == 0 or buffers[1] is None:
+        return _bytes_hashes(np.zeros(len(array), dtype=np.int64), np.zeros(0, dtype=np.uint8))
+    width = np.dtype(offsets_type).itemsize
+    offsets = np.frombuffer(buffers[1], dtype=offsets_type, count=len(array) + 1, offset=array.offset * width)
+    values = buffers[2] if buffers[2] is not None else b""
+    return native.bytes_hashes(offsets, values)
 
 
 def _dictionary_hashes(array: pa.DictionaryArray) -> np.ndarray | None:
@@ -150,8 +173,7 @@ def _dictionary_hashes(array: pa.DictionaryArray) -> np.ndarray | None:
         return None
     if len(dictionary) == 0:
         return np.full(len(array), _NULL, dtype=np.uint64)  # every row is null
-    lengths, data = hashing.string_parts(dictionary)
-    per_value = _bytes_hashes(lengths, data)
+    per_value = _value_hashes(dictionary)
     indices = array.indices
     width = indices.type.bit_width // 8
     # Null rows hold arbitrary index bytes (clipped into range); their hash is overwritten below.
@@ -167,6 +189,8 @@ def _dictionary_hashes(array: pa.DictionaryArray) -> np.ndarray | None:
 
 def _fixed_hashes(values: np.ndarray) -> np.ndarray:
     n, width = values.shape
+    if width in (1, 2, 4, 8) and native.AVAILABLE:
+        return native.fixed_hashes(values, width)
     if width in (1, 2, 4, 8):
         h = values.view(f"<u{width}").reshape(n).astype(np.uint64)
         h += np.uint64(width)

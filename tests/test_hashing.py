@@ -193,7 +193,16 @@ def test_few_distinct_strings_hash_as_their_definition(palette: list[bytes | Non
 )
 def test_a_dictionary_plan_shared_by_batches_changes_no_hash(batches: list[tuple[int, int]], seed: int) -> None:
     """A file's batches share what the first ones learnt about hashing a column through a
-    dictionary, even when later batches have many more (or fewer) distinct values."""
+    dictionary, even when later batches have many more (or fewer) distinct values. (Only the
+    numpy path, used where the C extension is not built, hashes through dictionaries.)"""
+    from datakeep import native
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(native, "AVAILABLE", False)
+        _shared_plan_hashes_as_fresh(batches, seed)
+
+
+def _shared_plan_hashes_as_fresh(batches: list[tuple[int, int]], seed: int) -> None:
     from datakeep.rowhash import row_hashes
 
     rng = np.random.default_rng(seed)
@@ -210,14 +219,16 @@ def test_a_dictionary_plan_shared_by_batches_changes_no_hash(batches: list[tuple
 def test_long_values_hashed_a_few_at_a_time_keep_their_hashes(values: list[bytes], budget: int) -> None:
     """Long values are hashed in passes of a bounded number of words (one value per pass when it
     alone is over the budget): every value still gets its defined hash."""
-    from datakeep import rowhash
+    from datakeep import native, rowhash
 
     original = rowhash._LONG_WORDS_PER_PASS
     rowhash._LONG_WORDS_PER_PASS = budget
+    native_was, native.AVAILABLE = native.AVAILABLE, False  # the passes are the numpy path's
     try:
         hashes = rowhash.column_hashes(pa.array(values, type=pa.binary()))
     finally:
         rowhash._LONG_WORDS_PER_PASS = original
+        native.AVAILABLE = native_was
     assert [int(h) for h in hashes] == [_reference_bytes_hash(v) for v in values]
 
 

@@ -19,6 +19,8 @@ LAYERS = {
     "digest": 0,
     "hashing": 0,
     "rowhash": 0,
+    "native": 0,
+    "_native": 0,
     "arrow_numpy": 0,
     "rowcache": 4,
     "resume": 4,

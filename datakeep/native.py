@@ -1,0 +1,94 @@
+"""The C loops of ``datakeep/_native.c``, with the checks that keep them memory-safe.
+
+Each function computes exactly what a numpy reference elsewhere in datakeep computes, bit for bit
+(tests/test_native.py compares them on random data); only the speed differs. ``AVAILABLE`` is
+false where the extension could not be built (no C compiler at install time) or when the
+environment sets ``DATAKEEP_NATIVE=0``; callers then run the numpy reference.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+try:
+    from datakeep import _native
+except ImportError:  # built without a C compiler: the numpy references run instead
+    _native = None
+
+AVAILABLE = _native is not None and os.environ.get("DATAKEEP_NATIVE", "1") != "0"
+
+
+def _check_u64(name: str, array: np.ndarray, rows: int) -> None:
+    if array.dtype != np.uint64 or not array.flags.c_contiguous or len(array) != rows:
+        raise ValueError(f"{name}: expected {rows} contiguous uint64 values, got {array.dtype} x {len(array)}")
+
+
+def bytes_hashes(offsets: np.ndarray, data: np.ndarray | memoryview | bytes) -> np.ndarray:
+    """The hash of each value ``data[offsets[i]:offsets[i + 1]]`` (rowhash's string hash);
+    ``offsets`` are int32 or int64, non-decreasing, within ``data``."""
+    assert _native is not None
+    if offsets.dtype not in (np.int32, np.int64) or len(offsets) == 0:
+        raise ValueError(f"offsets: expected int32 or int64 with at least one entry, got {offsets.dtype}")
+    offsets = np.ascontiguousarray(offsets)
+    size = memoryview(data).nbytes
+    if len(offsets) > 1 and (
+        offsets[0] < 0 or offsets[-1] > size or bool((offsets[1:] < offsets[:-1]).any())
+    ):
+        raise ValueError("offsets: not a non-decreasing run within the data")
+    out = np.empty(len(offsets) - 1, dtype=np.uint64)
+    _native.bytes_hashes(offsets, offsets.dtype.itemsize, data, out)
+    return out
+
+
+def fixed_hashes(values: np.ndarray, width: int) -> np.ndarray:
+    """``mix(value + width)`` of each little-endian unsigned value of ``width`` bytes (1, 2, 4
+    or 8), ``values`` an (n, width) uint8 matrix."""
+    assert _native is not None
+    if width not in (1, 2, 4, 8) or values.dtype != np.uint8 or values.ndim != 2 or values.shape[1] != width:
+        raise ValueError(f"values: expected an (n, {width}) uint8 matrix, got {values.dtype} {values.shape}")
+    values = np.ascontiguousarray(values)
+    out = np.empty(values.shape[0], dtype=np.uint64)
+    _native.fixed_hashes(values, width, out)
+    return out
+
+
+def mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over ``values`` (uint64, contiguous), in place; returns them."""
+    assert _native is not None
+    _check_u64("values", values, len(values))
+    _native.mix_in_place(values)
+    return values
+
+
+def combine(into: np.ndarray, column: np.ndarray, salt: int) -> None:
+    """``into[i] = mix(into[i] ^ (column[i] + salt))``, in place."""
+    assert _native is not None
+    _check_u64("into", into, len(into))
+    column = np.ascontiguousarray(column, dtype=np.uint64)
+    _check_u64("column", column, len(into))
+    _native.combine(into, column, salt % 2**64)
+
+
+#: Rows a `first_matches` table can index (its slots are 32-bit).
+MAX_MATCH_ROWS = 2**31
+_scratch = threading.local()  # per thread, as the C code fills it without the GIL
+
+
+def first_matches(base: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(for each ``new`` hash the first ``base`` row equal to it or -1, whether ``base`` repeats
+    a hash); ``base`` has fewer than `MAX_MATCH_ROWS` rows."""
+    assert _native is not None
+    if len(base) >= MAX_MATCH_ROWS:
+        raise ValueError(f"base: {len(base)} rows, at most {MAX_MATCH_ROWS - 1} can be matched at once")
+    base = np.ascontiguousarray(base, dtype=np.uint64)
+    new = np.ascontiguousarray(new, dtype=np.uint64)
+    source = np.empty(len(new), dtype=np.int64)
+    capacity = max(16, 1 << (2 * len(base) - 1).bit_length()) if len(base) else 16
+    table = getattr(_scratch, "table", None)
+    if table is None or len(table) < capacity:
+        table = _scratch.table = np.empty(capacity, dtype=np.uint32)
+    repeated = _native.first_matches(base, new, source, table)
+    return source, bool(repeated)
