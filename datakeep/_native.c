@@ -75,11 +75,15 @@ static inline uint64_t value_hash(const uint8_t *p, Py_ssize_t length, const uin
 
 /* Buffers of one call, released together. */
 typedef struct {
-    Py_buffer views[4];
+    Py_buffer views[6];
     int count;
 } Buffers;
 
 static int take(Buffers *held, PyObject *object, int writable, Py_buffer **view) {
+    if (held->count == (int)(sizeof(held->views) / sizeof(held->views[0]))) {
+        PyErr_SetString(PyExc_RuntimeError, "datakeep._native: more buffers than one call holds");
+        return -1;
+    }
     int flags = writable ? PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS : PyBUF_C_CONTIGUOUS;
     if (PyObject_GetBuffer(object, &held->views[held->count], flags) < 0) {
         return -1;
@@ -94,6 +98,17 @@ static void release(Buffers *held) {
         PyBuffer_Release(&held->views[i]);
     }
     held->count = 0;
+}
+
+/* A size check the Python side already made, kept here so no call can read or write past a
+ * buffer. */
+static int too_small(Buffers *held, Py_ssize_t have, Py_ssize_t need, const char *what) {
+    if (have >= need) {
+        return 0;
+    }
+    release(held);
+    PyErr_Format(PyExc_ValueError, "%s: %zd bytes where %zd are needed", what, have, need);
+    return 1;
 }
 
 /* bytes_hashes(offsets, offset_width, data, out): out[i] = the hash of data[offsets[i]:offsets[i+1]]
@@ -113,6 +128,14 @@ static PyObject *bytes_hashes(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t n = out->len / 8;
+    if (width != 4 && width != 8) {
+        release(&held);
+        PyErr_SetString(PyExc_ValueError, "offsets: width must be 4 or 8");
+        return NULL;
+    }
+    if (too_small(&held, offsets->len, (n + 1) * width, "offsets")) {
+        return NULL;
+    }
     uint64_t *result = (uint64_t *)out->buf;
     const uint8_t *bytes = (const uint8_t *)data->buf;
     const uint8_t *limit = bytes + data->len;
@@ -162,6 +185,14 @@ static PyObject *fixed_hashes(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t n = out->len / 8;
+    if (width != 1 && width != 2 && width != 4 && width != 8) {
+        release(&held);
+        PyErr_SetString(PyExc_ValueError, "values: width must be 1, 2, 4 or 8");
+        return NULL;
+    }
+    if (too_small(&held, values->len, n * width, "values")) {
+        return NULL;
+    }
     uint64_t *result = (uint64_t *)out->buf;
     const uint8_t *p = (const uint8_t *)values->buf;
     uint64_t add = (uint64_t)width;
@@ -228,6 +259,9 @@ static PyObject *combine(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t n = into->len / 8;
+    if (too_small(&held, column->len, n * 8, "column")) {
+        return NULL;
+    }
     uint64_t *h = (uint64_t *)into->buf;
     const uint64_t *c = (const uint64_t *)column->buf;
     uint64_t s = (uint64_t)salt;
@@ -257,12 +291,20 @@ static PyObject *first_matches(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t base_rows = base->len / 8, new_rows = new_->len / 8;
+    if (too_small(&held, source->len, new_rows * 8, "source")) {
+        return NULL;
+    }
     const uint64_t *b = (const uint64_t *)base->buf;
     const uint64_t *q = (const uint64_t *)new_->buf;
     int64_t *found = (int64_t *)source->buf;
     uint32_t *slots = (uint32_t *)table->buf; /* 1 + base row, 0 when empty */
     size_t capacity = 16;
     while (capacity < (size_t)base_rows * 2) capacity <<= 1;
+    if ((size_t)table->len < capacity * sizeof(uint32_t) || (uint64_t)base_rows >= UINT32_MAX) {
+        release(&held);
+        PyErr_SetString(PyExc_ValueError, "first_matches: scratch table too small for the base rows");
+        return NULL;
+    }
     size_t mask = capacity - 1;
     int repeated = 0;
     Py_BEGIN_ALLOW_THREADS;
@@ -302,12 +344,149 @@ static PyObject *first_matches(PyObject *self, PyObject *args) {
     return PyBool_FromLong(repeated);
 }
 
+/* dense_join(a, b, low, slots_a, slots_b, pairs_a, pairs_b) -> pairs, or -1 when a side repeats a
+ * key: diff.matching.match_dense's join of unique integer keys by direct addressing. `slots_*` are
+ * int32 scratch of the keys' span (max - min + 1, `low` the min); the pairs (rows of a, rows of
+ * b, int32) come in key order, keys >= 0 before negative ones, as unsigned codes sort. */
+static PyObject *dense_join(PyObject *self, PyObject *args) {
+    PyObject *a_object, *b_object, *slots_a_object, *slots_b_object, *pairs_a_object, *pairs_b_object;
+    long long low;
+    if (!PyArg_ParseTuple(args, "OOLOOOO", &a_object, &b_object, &low, &slots_a_object, &slots_b_object,
+                          &pairs_a_object, &pairs_b_object)) {
+        return NULL;
+    }
+    Buffers held = {.count = 0};
+    Py_buffer *a, *b, *slots_a, *slots_b, *pairs_a, *pairs_b;
+    if (take(&held, a_object, 0, &a) < 0 || take(&held, b_object, 0, &b) < 0 ||
+        take(&held, slots_a_object, 1, &slots_a) < 0 || take(&held, slots_b_object, 1, &slots_b) < 0 ||
+        take(&held, pairs_a_object, 1, &pairs_a) < 0 || take(&held, pairs_b_object, 1, &pairs_b) < 0) {
+        release(&held);
+        return NULL;
+    }
+    Py_ssize_t rows_a = a->len / 8, rows_b = b->len / 8, span = slots_a->len / 4;
+    Py_ssize_t most = rows_a < rows_b ? rows_a : rows_b;
+    if (too_small(&held, slots_b->len, span * 4, "slots_b") || too_small(&held, pairs_a->len, most * 4, "pairs_a") ||
+        too_small(&held, pairs_b->len, most * 4, "pairs_b")) {
+        return NULL;
+    }
+    const int64_t *ka = (const int64_t *)a->buf, *kb = (const int64_t *)b->buf;
+    int32_t *sa = (int32_t *)slots_a->buf, *sb = (int32_t *)slots_b->buf;
+    int32_t *pa = (int32_t *)pairs_a->buf, *pb = (int32_t *)pairs_b->buf;
+    Py_ssize_t found = 0;
+    int outside = 0, repeated = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    memset(sa, 0xFF, (size_t)span * 4);
+    memset(sb, 0xFF, (size_t)span * 4);
+    for (Py_ssize_t i = 0; i < rows_a && !repeated && !outside; i++) {
+        uint64_t k = (uint64_t)ka[i] - (uint64_t)low;
+        if (k >= (uint64_t)span) outside = 1;
+        else if (sa[k] >= 0) repeated = 1;
+        else sa[k] = (int32_t)i;
+    }
+    for (Py_ssize_t i = 0; i < rows_b && !repeated && !outside; i++) {
+        uint64_t k = (uint64_t)kb[i] - (uint64_t)low;
+        if (k >= (uint64_t)span) outside = 1;
+        else if (sb[k] >= 0) repeated = 1;
+        else sb[k] = (int32_t)i;
+    }
+    if (!repeated && !outside) {
+        /* Keys >= 0 first: slot k holds key low + k, which is >= 0 from k = -low on. */
+        Py_ssize_t zero = low < 0 ? (-low < span ? (Py_ssize_t)-low : span) : 0;
+        for (Py_ssize_t pass = 0; pass < 2; pass++) {
+            Py_ssize_t from = pass == 0 ? zero : 0, to = pass == 0 ? span : zero;
+            for (Py_ssize_t k = from; k < to; k++) {
+                if (sa[k] >= 0 && sb[k] >= 0) {
+                    pa[found] = sa[k];
+                    pb[found] = sb[k];
+                    found++;
+                }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    release(&held);
+    if (outside) {
+        PyErr_SetString(PyExc_ValueError, "dense_join: a key outside the span");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(repeated ? -1 : found);
+}
+
+/* dense_counts(a, hashes_a, b, hashes_b, low, slots) -> (matched, same), or None when a side
+ * repeats a key: how many rows of b find a row of a with their key, and how many of those have its
+ * row hash too (rows added, removed and modified, counted; see diff.summary). Keys are int64
+ * within [low, low + span), `slots` int32 scratch of that span. A slot holds the a-row with its
+ * key, or EMPTY, TAKEN (matched by a b-row) or B_ONLY (a b-row without an a-row). */
+#define EMPTY (-1)
+#define TAKEN (-2)
+#define B_ONLY (-3)
+static PyObject *dense_counts(PyObject *self, PyObject *args) {
+    PyObject *a_object, *ha_object, *b_object, *hb_object, *slots_object;
+    long long low;
+    if (!PyArg_ParseTuple(args, "OOOOLO", &a_object, &ha_object, &b_object, &hb_object, &low, &slots_object)) {
+        return NULL;
+    }
+    Buffers held = {.count = 0};
+    Py_buffer *a, *ha, *b, *hb, *slots;
+    if (take(&held, a_object, 0, &a) < 0 || take(&held, ha_object, 0, &ha) < 0 || take(&held, b_object, 0, &b) < 0 ||
+        take(&held, hb_object, 0, &hb) < 0 || take(&held, slots_object, 1, &slots) < 0) {
+        release(&held);
+        return NULL;
+    }
+    Py_ssize_t rows_a = a->len / 8, rows_b = b->len / 8, span = slots->len / 4;
+    if (too_small(&held, ha->len, rows_a * 8, "hashes_a") || too_small(&held, hb->len, rows_b * 8, "hashes_b")) {
+        return NULL;
+    }
+    const int64_t *ka = (const int64_t *)a->buf, *kb = (const int64_t *)b->buf;
+    const uint64_t *ra = (const uint64_t *)ha->buf, *rb = (const uint64_t *)hb->buf;
+    int32_t *slot = (int32_t *)slots->buf;
+    Py_ssize_t matched = 0, same = 0;
+    int outside = 0, repeated = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    memset(slot, 0xFF, (size_t)span * 4); /* EMPTY */
+    for (Py_ssize_t i = 0; i < rows_a && !repeated && !outside; i++) {
+        uint64_t k = (uint64_t)ka[i] - (uint64_t)low;
+        if (k >= (uint64_t)span) outside = 1;
+        else if (slot[k] != EMPTY) repeated = 1;
+        else slot[k] = (int32_t)i;
+    }
+    for (Py_ssize_t i = 0; i < rows_b && !repeated && !outside; i++) {
+        uint64_t k = (uint64_t)kb[i] - (uint64_t)low;
+        if (k >= (uint64_t)span) {
+            outside = 1;
+            break;
+        }
+        int32_t held_row = slot[k];
+        if (held_row >= 0) {
+            matched++;
+            same += ra[held_row] == rb[i];
+            slot[k] = TAKEN;
+        } else if (held_row == EMPTY) {
+            slot[k] = B_ONLY;
+        } else {
+            repeated = 1;
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    release(&held);
+    if (outside) {
+        PyErr_SetString(PyExc_ValueError, "dense_counts: a key outside the span");
+        return NULL;
+    }
+    if (repeated) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(nn)", matched, same);
+}
+
 static PyMethodDef methods[] = {
     {"bytes_hashes", bytes_hashes, METH_VARARGS, "Hash each value of a string or binary array."},
     {"fixed_hashes", fixed_hashes, METH_VARARGS, "Hash each fixed-width little-endian value."},
     {"mix_in_place", mix_in_place, METH_VARARGS, "splitmix64's finaliser over a uint64 array, in place."},
     {"combine", combine, METH_VARARGS, "Fold one column's hashes into row hashes, in place."},
     {"first_matches", first_matches, METH_VARARGS, "Each new hash's first equal base row, or -1."},
+    {"dense_counts", dense_counts, METH_VARARGS, "Count keys both sides hold, and rows equal there."},
+    {"dense_join", dense_join, METH_VARARGS, "Join unique integer keys of a narrow range by direct addressing."},
     {NULL, NULL, 0, NULL},
 };
 

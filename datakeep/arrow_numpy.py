@@ -82,3 +82,15 @@ def no_columns(rows: int) -> pa.Table:
     """A table of ``rows`` rows and no columns, as ``read_table(columns=[])`` gives (a table made
     of no arrays would have no rows)."""
     return pa.table({"": pa.nulls(rows)}).select([])
+
+
+def is_integer_like(data_type: pa.DataType) -> bool:
+    """Integers and what Arrow keeps as 32- or 64-bit integers: dates, times, timestamps,
+    durations."""
+    return (
+        pa.types.is_integer(data_type)
+        or pa.types.is_timestamp(data_type)
+        or pa.types.is_date(data_type)
+        or pa.types.is_time(data_type)
+        or pa.types.is_duration(data_type)
+    )

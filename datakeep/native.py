@@ -92,3 +92,37 @@ def first_matches(base: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, bool]:
         table = _scratch.table = np.empty(capacity, dtype=np.uint32)
     repeated = _native.first_matches(base, new, source, table)
     return source, bool(repeated)
+
+
+def dense_join(a: np.ndarray, b: np.ndarray, low: int, span: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows (int32) of ``a`` and ``b`` (int64 keys, each within ``[low, low + span)``) with
+    equal keys, in key order (keys >= 0 before negative ones); None when a side repeats a key. ``span``
+    is below 2**31."""
+    assert _native is not None
+    if not 0 < span < 2**31 or max(len(a), len(b)) >= 2**31 - 1:
+        raise ValueError(f"span: {span} keys for {len(a)} and {len(b)} rows, beyond the 32-bit slots")
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    b = np.ascontiguousarray(b, dtype=np.int64)
+    slots_a, slots_b = np.empty(span, dtype=np.int32), np.empty(span, dtype=np.int32)
+    most = min(len(a), len(b))
+    pairs_a, pairs_b = np.empty(most, dtype=np.int32), np.empty(most, dtype=np.int32)
+    found = _native.dense_join(a, b, low, slots_a, slots_b, pairs_a, pairs_b)
+    if found < 0:
+        return None
+    return pairs_a[:found], pairs_b[:found]
+
+
+def dense_counts(
+    a: np.ndarray, hashes_a: np.ndarray, b: np.ndarray, hashes_b: np.ndarray, low: int, span: int
+) -> tuple[int, int] | None:
+    """(rows of ``b`` whose key ``a`` holds, how many of them with an equal row hash), or None
+    when a side repeats a key. Keys are int64 within ``[low, low + span)``, ``span`` below 2**31."""
+    assert _native is not None
+    if not 0 < span < 2**31 or len(a) >= 2**31 - 1:
+        raise ValueError(f"span: {span} keys for {len(a)} rows, beyond the 32-bit slots")
+    if len(hashes_a) != len(a) or len(hashes_b) != len(b):
+        raise ValueError("hashes: one per key on each side")
+    keys_a, keys_b = np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(b, dtype=np.int64)
+    rows_a, rows_b = np.ascontiguousarray(hashes_a, dtype=np.uint64), np.ascontiguousarray(hashes_b, dtype=np.uint64)
+    result = _native.dense_counts(keys_a, rows_a, keys_b, rows_b, low, np.empty(span, dtype=np.int32))
+    return None if result is None else (int(result[0]), int(result[1]))

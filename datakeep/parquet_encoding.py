@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datakeep.arrow_numpy import arrow_array
+from datakeep.arrow_numpy import arrow_array, is_integer_like
 
 #: Rows looked at per column to judge whether its values repeat.
 PROBE_ROWS = 4096
@@ -70,22 +70,11 @@ def column_encodings(schema: pa.Schema, dictionary: list[str]) -> dict[str, str]
     for field in schema:
         if field.name in chosen:
             continue
-        if _is_integer_like(field.type):
+        if is_integer_like(field.type):  # stored as Parquet INT32 or INT64 values
             encodings[field.name] = "DELTA_BINARY_PACKED"
         elif pa.types.is_float32(field.type) or pa.types.is_float64(field.type):
             encodings[field.name] = "BYTE_STREAM_SPLIT"
     return encodings
-
-
-def _is_integer_like(data_type: pa.DataType) -> bool:
-    """Stored as Parquet INT32 or INT64 values: integers, dates, times, timestamps, durations."""
-    return (
-        pa.types.is_integer(data_type)
-        or pa.types.is_timestamp(data_type)
-        or pa.types.is_date(data_type)
-        or pa.types.is_time(data_type)
-        or pa.types.is_duration(data_type)
-    )
 
 
 def _values_distinct(sample: pa.ChunkedArray) -> bool:

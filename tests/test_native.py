@@ -168,3 +168,75 @@ def test_a_commit_stores_the_same_objects_with_and_without_the_extension(tmp_pat
         }
     )
     assert _commit(tmp_path / "c", table, True) == _commit(tmp_path / "numpy", table, False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=-40, max_value=60), max_size=60),
+    st.lists(st.integers(min_value=-40, max_value=60), max_size=60),
+    st.sampled_from([0, 2**40, -(2**62)]),
+)
+def test_dense_key_joins_agree(a: list[int], b: list[int], shift: int) -> None:
+    """Keys on both sides of zero (negative ones pair last, as unsigned codes sort), repeated
+    keys (no dense join), and ranges far from zero."""
+    from datakeep.diff import matching
+
+    codes_a = (np.array(a, dtype=np.int64) + shift).view(np.uint64)
+    codes_b = (np.array(b, dtype=np.int64) + shift).view(np.uint64)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        with_c, with_numpy = _both_ways(monkeypatch, lambda: matching.match_dense(codes_a, codes_b))
+    assert (with_c is None) == (with_numpy is None)
+    if with_c is not None and with_numpy is not None:
+        assert with_c[0].tolist() == with_numpy[0].tolist() and with_c[1].tolist() == with_numpy[1].tolist()
+        assert with_c[0].dtype == with_numpy[0].dtype
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=400),
+    st.sampled_from([pa.int64(), pa.int32(), pa.timestamp("us")]),
+    st.integers(min_value=-300, max_value=10**6),
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.sampled_from(["dense", "far", "repeat"]),
+)
+def test_a_commits_row_counts_agree_with_the_general_join(
+    tmp_path_factory: pytest.TempPathFactory, rows: int, key_type: pa.DataType, first: int, seed: int, inserted: str
+) -> None:
+    """The commit's one-pass count (unique dense integer keys) and the diff engine's join give
+    the same added, removed and modified; keys that repeat or spread wide take the general join."""
+    from datakeep import rowcache
+    from datakeep.api import Repo
+    from datakeep.diff.summary import _dense_counts, row_changes
+    from datakeep.repo import Repository
+
+    root = tmp_path_factory.mktemp("counts")
+    rng = np.random.default_rng(seed)
+    ids = np.arange(first, first + rows)
+    values = rng.integers(0, 5, rows)
+    path = root / "t.parquet"
+    pq.write_table(pa.table({"id": pa.array(ids).cast(key_type), "v": values}), path)
+    repo = Repo.init(root)
+    repo.add(path, name="t", key=["id"])
+    repo.commit(message="one")
+    keep = rng.random(rows) > 0.2
+    values = np.where(rng.random(rows) < 0.3, values + 1, values)
+    top = ids.max() + np.arange(5)
+    extra = {"dense": top + 1, "far": top + 10**8, "repeat": ids[:5]}[inserted]
+    new_ids, new_values = np.concatenate([ids[keep], extra]), np.concatenate([values[keep], np.zeros(5, np.int64)])
+    pq.write_table(pa.table({"id": pa.array(new_ids).cast(key_type), "v": new_values}), path)
+    stored = repo.commit(message="two").commit.summary["t"]["rows"]
+    storage = Repository.discover(root)
+    old, new = repo.manifest("t", "HEAD~1"), repo.manifest("t")
+    old_rows, new_rows = rowcache.load(storage, old), rowcache.load(storage, new)
+    assert old_rows is not None and new_rows is not None
+    fast = _dense_counts(old, new, old_rows, new_rows)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(native, "AVAILABLE", False)
+        general = row_changes(storage, old, new, old_rows=old_rows, new_rows=new_rows)["rows"]
+    assert stored == general
+    if fast is not None:
+        assert fast == general
+    if inserted == "dense":
+        assert fast is not None
+    if inserted == "repeat" and keep[:5].any():
+        assert fast is None  # a key twice in the new version

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from datakeep import native
+
 
 def sort(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(order, codes[order]). Stable: keys usually arrive nearly sorted, where timsort is linear."""
@@ -116,6 +118,8 @@ def match_dense(codes_a: np.ndarray, codes_b: np.ndarray) -> tuple[np.ndarray, n
     span = max(int(a.max()), int(b.max())) - low + 1
     if span > DENSE_SLACK * (len(a) + len(b)) + 1024:
         return None
+    if native.AVAILABLE and span < 2**31 and max(len(a), len(b)) < 2**31 - 1:
+        return native.dense_join(a, b, low, span)
     # Row numbers fit 32 bits in all but giant joins: half the memory of the two tables.
     index_type = np.int32 if max(len(a), len(b)) < 2**31 - 1 else np.int64
     slots: list[np.ndarray] = []

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datakeep.arrow_numpy import arrow_array, integer_view, valid_mask
+from datakeep.arrow_numpy import arrow_array, integer_view, is_integer_like, valid_mask
 from datakeep.diff import matching
 from datakeep.diff.errors import DuplicateKeyError, KeyColumnMissingError, KeyTypeChangedError
 from datakeep.diff.result import KeyProblem, RowCounts, Sample
@@ -294,7 +294,7 @@ def key_codes(keys: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     for column in keys.columns:
         if column.null_count:
             nulls |= ~valid_mask(column)
-    if keys.num_columns == 1 and _integer_like(keys.schema.field(0).type):
+    if keys.num_columns == 1 and is_integer_like(keys.schema.field(0).type):
         codes = _integer_codes(keys.column(0))
     else:
         from datakeep.rowhash import row_hashes
@@ -304,16 +304,6 @@ def key_codes(keys: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         codes = codes.copy()  # may be a read-only view of Arrow memory
         codes[nulls] = _NULL_KEY
     return codes, nulls
-
-
-def _integer_like(t: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_integer(t)
-        or pa.types.is_timestamp(t)
-        or pa.types.is_date(t)
-        or pa.types.is_time(t)
-        or pa.types.is_duration(t)
-    )
 
 
 def _integer_codes(column: pa.ChunkedArray) -> np.ndarray:
@@ -494,7 +484,7 @@ def _compare_pairs(
     """Read the rows of candidate pairs in full and compare them cell by cell."""
     tolerance = {c: t for c, t in options.tolerance.items() if c in {p.new for p in plan}}
     compared = plan
-    if len(key) == 1 and _integer_like(new.schema.field(key[0]).type):
+    if len(key) == 1 and is_integer_like(new.schema.field(key[0]).type):
         # The key codes are the key values themselves: paired rows have equal keys, no
         # collision to check, so the key column need not be read.
         compared = [p for p in plan if p.new not in key]

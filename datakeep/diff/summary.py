@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from datakeep import native
+from datakeep.arrow_numpy import is_integer_like
 from datakeep.diff.errors import DiffError
-from datakeep.diff.rows import RowOptions, compare_rows
-from datakeep.diff.schema import column_plan
+from datakeep.diff.matching import DENSE_SLACK
+from datakeep.diff.rows import RowOptions, compare_rows, key_codes
+from datakeep.diff.schema import column_plan, same_layout
 from datakeep.diff.sources import SnapshotSide
 from datakeep.errors import DatasetError
 from datakeep.records.manifest import Manifest
@@ -33,6 +38,9 @@ def row_changes(
         return {"rows": {"added": new.rows, "removed": 0, "modified": 0}}
     if old.id == new.id:
         return {"rows": {"added": 0, "removed": 0, "modified": 0}}
+    counted = _dense_counts(old, new, old_rows, new_rows)
+    if counted is not None:
+        return {"rows": counted}
     try:
         # A parent written before folder columns were unified may type a column two ways in two
         # files (DatasetError): the commit still happens, with schema changes only.
@@ -55,3 +63,37 @@ def row_changes(
     if outcome.counts.modified is not None:
         rows["modified"] = outcome.counts.modified
     return {"rows": rows}
+
+
+def _dense_counts(
+    old: Manifest, new: Manifest, old_rows: RowIndex | None, new_rows: RowIndex | None
+) -> dict[str, int] | None:
+    """The counts `compare_rows` gives, in one pass over the row indexes the commit holds, for
+    the usual case: one file on each side with the same columns, keyed by one integer column
+    whose values are unique, non-null and fill a narrow range (ids). None otherwise. At 5M rows
+    the general join took a tenth of an edit's commit, all of it after the data was stored."""
+    if not native.AVAILABLE or old_rows is None or new_rows is None or len(new.key) != 1 or old.key != new.key:
+        return None
+    if old.kind != "file" or new.kind != "file" or not same_layout(old.columns, new.columns):
+        return None
+    if old_rows.keys.num_columns != 1 or new_rows.keys.num_columns != 1:
+        return None
+    if old_rows.keys.schema.field(0).type != new_rows.keys.schema.field(0).type:
+        return None
+    if old_rows.keys.num_rows == 0 or new_rows.keys.num_rows == 0:
+        return None
+    if not is_integer_like(new_rows.keys.schema.field(0).type):
+        return None  # other keys are hashed to their codes: a collision needs the general path
+    (codes_a, nulls_a), (codes_b, nulls_b) = key_codes(old_rows.keys), key_codes(new_rows.keys)
+    if nulls_a.any() or nulls_b.any():
+        return None
+    a, b = codes_a.view(np.int64), codes_b.view(np.int64)
+    low = min(int(a.min()), int(b.min()))
+    span = max(int(a.max()), int(b.max())) - low + 1
+    if span > DENSE_SLACK * (len(a) + len(b)) + 1024 or span >= 2**31 or max(len(a), len(b)) >= 2**31 - 1:
+        return None
+    counted = native.dense_counts(a, old_rows.hashes, b, new_rows.hashes, low, span)
+    if counted is None:
+        return None
+    matched, same = counted
+    return {"added": len(b) - matched, "removed": len(a) - matched, "modified": matched - same}
