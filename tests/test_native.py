@@ -222,7 +222,8 @@ def test_a_commits_row_counts_agree_with_the_general_join(
     values = np.where(rng.random(rows) < 0.3, values + 1, values)
     top = ids.max() + np.arange(5)
     extra = {"dense": top + 1, "far": top + 10**8, "repeat": ids[:5]}[inserted]
-    new_ids, new_values = np.concatenate([ids[keep], extra]), np.concatenate([values[keep], np.zeros(5, np.int64)])
+    new_ids = np.concatenate([ids[keep], extra])
+    new_values = np.concatenate([values[keep], np.zeros(len(extra), np.int64)])
     pq.write_table(pa.table({"id": pa.array(new_ids).cast(key_type), "v": new_values}), path)
     stored = repo.commit(message="two").commit.summary["t"]["rows"]
     storage = Repository.discover(root)

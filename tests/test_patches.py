@@ -377,3 +377,19 @@ def test_every_version_of_a_long_skip_chain_restores_and_the_newest_is_shallow(r
     for commit_id, expected in versions:
         assert repo.read("t", rev=commit_id).equals(expected)
     assert repo.fsck(full=True).ok
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 10**6), st.integers(1, 10**5)), min_size=1, max_size=200))
+def test_ops_read_back_from_zstd_and_from_the_zlib_written_before(runs: list[tuple[bool, int, int]]) -> None:
+    """Ops are written zstd-compressed; patches written earlier carry them zlib-compressed, and
+    both read back as the same runs."""
+    import zlib
+
+    ops = np.array([[int(literal), start, length] for literal, start, length in runs], dtype=np.int64)
+    blob = patches._pack(ops)
+    assert blob.startswith(patches._ZSTD_OPS)
+    again = patches._unpack(blob)
+    assert np.array_equal(again, ops)
+    raw = pa.Codec("zstd").decompress(blob[8:], decompressed_size=int.from_bytes(blob[4:8], "little"))
+    assert np.array_equal(patches._unpack(zlib.compress(raw.to_pybytes(), 6)), ops)
