@@ -479,12 +479,116 @@ static PyObject *dense_counts(PyObject *self, PyObject *args) {
     return Py_BuildValue("(nn)", matched, same);
 }
 
+static inline int compare_values(const uint8_t *a, Py_ssize_t a_len, const uint8_t *b, Py_ssize_t b_len) {
+    int order = memcmp(a, b, (size_t)(a_len < b_len ? a_len : b_len));
+    if (order != 0) return order;
+    return a_len < b_len ? -1 : (a_len > b_len ? 1 : 0);
+}
+
+/* The first 8 bytes of a value as a big-endian number, zero-padded: two values whose prefixes
+ * differ compare as their prefixes do (a zero pad sorts like the end of a shorter value), so
+ * most comparisons need no memcmp. */
+static inline uint64_t order_prefix(const uint8_t *p, Py_ssize_t length, const uint8_t *limit) {
+    uint64_t word;
+    if (length >= 8) {
+        word = whole_word(p);
+    } else if (p + 8 <= limit) {
+        word = whole_word(p) & (length ? (~0ULL >> (64 - 8 * length)) : 0);
+    } else {
+        word = partial_word(p, length);
+    }
+    return __builtin_bswap64(word); /* the first byte most significant, as in the value order */
+}
+
+/* string_min_max(offsets, offset_width, data, validity, validity_offset, rows) -> (min row, max row),
+ * (-1, -1) when every row is null: the byte-wise least and greatest values (pyarrow.compute.min_max
+ * of a string or binary array gives the same values). `validity` is Arrow's bitmap (b"" when no
+ * row is null), its first row at bit `validity_offset`. */
+static PyObject *string_min_max(PyObject *self, PyObject *args) {
+    PyObject *offsets_object, *data_object, *validity_object;
+    int width;
+    Py_ssize_t validity_offset, rows;
+    if (!PyArg_ParseTuple(args, "OiOOnn", &offsets_object, &width, &data_object, &validity_object, &validity_offset,
+                          &rows)) {
+        return NULL;
+    }
+    Buffers held = {.count = 0};
+    Py_buffer *offsets, *data, *validity;
+    if (take(&held, offsets_object, 0, &offsets) < 0 || take(&held, data_object, 0, &data) < 0 ||
+        take(&held, validity_object, 0, &validity) < 0) {
+        release(&held);
+        return NULL;
+    }
+    if (width != 4 && width != 8) {
+        release(&held);
+        PyErr_SetString(PyExc_ValueError, "offsets: width must be 4 or 8");
+        return NULL;
+    }
+    if (too_small(&held, offsets->len, (rows + 1) * width, "offsets") ||
+        (validity->len && too_small(&held, validity->len, (validity_offset + rows + 7) / 8, "validity"))) {
+        return NULL;
+    }
+    const uint8_t *o = (const uint8_t *)offsets->buf, *bytes = (const uint8_t *)data->buf;
+    const uint8_t *valid = validity->len ? (const uint8_t *)validity->buf : NULL;
+    Py_ssize_t lo = -1, hi = -1;
+    const uint8_t *lo_p = NULL, *hi_p = NULL;
+    Py_ssize_t lo_len = 0, hi_len = 0;
+    uint64_t lo_prefix = 0, hi_prefix = 0;
+    const uint8_t *limit = bytes + data->len;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (valid != NULL) {
+            Py_ssize_t bit = validity_offset + i;
+            if (!((valid[bit >> 3] >> (bit & 7)) & 1)) continue;
+        }
+        int64_t start, end;
+        if (width == 4) {
+            int32_t s32, e32;
+            memcpy(&s32, o + 4 * i, 4);
+            memcpy(&e32, o + 4 * (i + 1), 4);
+            start = (int32_t)LE32((uint32_t)s32);
+            end = (int32_t)LE32((uint32_t)e32);
+        } else {
+            uint64_t s64, e64;
+            memcpy(&s64, o + 8 * i, 8);
+            memcpy(&e64, o + 8 * (i + 1), 8);
+            start = (int64_t)LE64(s64);
+            end = (int64_t)LE64(e64);
+        }
+        const uint8_t *p = bytes + start;
+        Py_ssize_t length = (Py_ssize_t)(end - start);
+        uint64_t prefix = order_prefix(p, length, limit);
+        if (lo < 0) {
+            lo = hi = i;
+            lo_p = hi_p = p;
+            lo_len = hi_len = length;
+            lo_prefix = hi_prefix = prefix;
+            continue;
+        }
+        if (prefix < lo_prefix || (prefix == lo_prefix && compare_values(p, length, lo_p, lo_len) < 0)) {
+            lo = i;
+            lo_p = p;
+            lo_len = length;
+            lo_prefix = prefix;
+        } else if (prefix > hi_prefix || (prefix == hi_prefix && compare_values(p, length, hi_p, hi_len) > 0)) {
+            hi = i;
+            hi_p = p;
+            hi_len = length;
+            hi_prefix = prefix;
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    release(&held);
+    return Py_BuildValue("(nn)", lo, hi);
+}
+
 static PyMethodDef methods[] = {
     {"bytes_hashes", bytes_hashes, METH_VARARGS, "Hash each value of a string or binary array."},
     {"fixed_hashes", fixed_hashes, METH_VARARGS, "Hash each fixed-width little-endian value."},
     {"mix_in_place", mix_in_place, METH_VARARGS, "splitmix64's finaliser over a uint64 array, in place."},
     {"combine", combine, METH_VARARGS, "Fold one column's hashes into row hashes, in place."},
     {"first_matches", first_matches, METH_VARARGS, "Each new hash's first equal base row, or -1."},
+    {"string_min_max", string_min_max, METH_VARARGS, "Rows of the least and greatest string values."},
     {"dense_counts", dense_counts, METH_VARARGS, "Count keys both sides hold, and rows equal there."},
     {"dense_join", dense_join, METH_VARARGS, "Join unique integer keys of a narrow range by direct addressing."},
     {NULL, NULL, 0, NULL},

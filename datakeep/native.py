@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 try:
     from datakeep import _native
@@ -26,18 +30,23 @@ def _check_u64(name: str, array: np.ndarray, rows: int) -> None:
         raise ValueError(f"{name}: expected {rows} contiguous uint64 values, got {array.dtype} x {len(array)}")
 
 
-def bytes_hashes(offsets: np.ndarray, data: np.ndarray | memoryview | bytes) -> np.ndarray:
-    """The hash of each value ``data[offsets[i]:offsets[i + 1]]`` (rowhash's string hash);
-    ``offsets`` are int32 or int64, non-decreasing, within ``data``."""
-    assert _native is not None
+def _checked_offsets(offsets: np.ndarray, data: np.ndarray | memoryview | bytes | pa.Buffer) -> np.ndarray:
+    """``offsets`` (int32 or int64), once checked to be a non-decreasing run within ``data``:
+    the C loops read ``data`` wherever they point."""
     if offsets.dtype not in (np.int32, np.int64) or len(offsets) == 0:
         raise ValueError(f"offsets: expected int32 or int64 with at least one entry, got {offsets.dtype}")
     offsets = np.ascontiguousarray(offsets)
-    size = memoryview(data).nbytes
-    if len(offsets) > 1 and (
-        offsets[0] < 0 or offsets[-1] > size or bool((offsets[1:] < offsets[:-1]).any())
-    ):
+    size = memoryview(data).nbytes  # type: ignore[arg-type]  # arrays and Arrow buffers are buffers
+    if len(offsets) > 1 and (offsets[0] < 0 or offsets[-1] > size or bool((offsets[1:] < offsets[:-1]).any())):
         raise ValueError("offsets: not a non-decreasing run within the data")
+    return offsets
+
+
+def bytes_hashes(offsets: np.ndarray, data: np.ndarray | memoryview | bytes | pa.Buffer) -> np.ndarray:
+    """The hash of each value ``data[offsets[i]:offsets[i + 1]]`` (rowhash's string hash);
+    ``offsets`` are int32 or int64, non-decreasing, within ``data``."""
+    assert _native is not None
+    offsets = _checked_offsets(offsets, data)
     out = np.empty(len(offsets) - 1, dtype=np.uint64)
     _native.bytes_hashes(offsets, offsets.dtype.itemsize, data, out)
     return out
@@ -126,3 +135,23 @@ def dense_counts(
     rows_a, rows_b = np.ascontiguousarray(hashes_a, dtype=np.uint64), np.ascontiguousarray(hashes_b, dtype=np.uint64)
     result = _native.dense_counts(keys_a, rows_a, keys_b, rows_b, low, np.empty(span, dtype=np.int32))
     return None if result is None else (int(result[0]), int(result[1]))
+
+
+def string_min_max(array: pa.Array) -> tuple[object, object]:
+    """(least, greatest) value of a string or binary array (Arrow's offsets, not views), as
+    Python objects; (None, None) when every row is null. Byte-wise, as pyarrow.compute.min_max."""
+    assert _native is not None
+    import pyarrow as pa  # here: this module is imported on paths that never touch Arrow
+
+    large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
+    offsets_type = np.int64 if large else np.int32
+    validity, offsets_buffer, values = array.buffers()[:3]
+    if len(array) == 0 or offsets_buffer is None or array.null_count == len(array):
+        return None, None
+    width = np.dtype(offsets_type).itemsize
+    offsets = np.frombuffer(offsets_buffer, dtype=offsets_type, count=len(array) + 1, offset=array.offset * width)
+    data = values if values is not None else b""
+    offsets = _checked_offsets(offsets, data)
+    bitmap = validity if validity is not None and array.null_count else b""
+    lo, hi = _native.string_min_max(offsets, width, data, bitmap, array.offset, len(array))
+    return array[lo].as_py(), array[hi].as_py()

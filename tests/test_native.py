@@ -241,3 +241,26 @@ def test_a_commits_row_counts_agree_with_the_general_join(
         assert fast is not None
     if inserted == "repeat" and keep[:5].any():
         assert fast is None  # a key twice in the new version
+
+
+#: Values that are prefixes of one another, zero bytes included: where a comparison by the first
+#: 8 bytes alone would go wrong.
+_EDGE_BYTES = [b"", b"\x00", b"ab", b"ab\x00", b"ab\x00\x01", b"abcdefgh", b"abcdefgh\x00", b"abcdefghi"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.none() | st.binary(max_size=12) | st.sampled_from(_EDGE_BYTES), max_size=40),
+    st.integers(min_value=0, max_value=5),
+    st.sampled_from([pa.binary(), pa.large_binary(), pa.string(), pa.large_string()]),
+)
+def test_string_min_max_is_arrows(values: list[bytes | None], offset: int, kind: pa.DataType) -> None:
+    """Byte-wise order (a value before its own extensions, zero bytes included), nulls skipped,
+    sliced arrays, all-null arrays."""
+    import pyarrow.compute as pc
+
+    text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    typed = [v.hex() if text and v is not None else v for v in values]
+    array = pa.array([None] * offset + typed, type=kind).slice(offset)
+    expected = pc.min_max(array)
+    assert native.string_min_max(array) == (expected["min"].as_py(), expected["max"].as_py())

@@ -121,3 +121,25 @@ def test_json_text_is_counted_as_strings() -> None:
     result = _stats(table, [])
     assert result["j"]["distinct"] == 2
     assert (result["j"]["min"], result["j"]["max"]) == ("[]", '{"a": 1}')
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.floats(allow_nan=False, allow_infinity=False, width=64) | st.integers(-5, 5).map(float),
+        min_size=1,
+        max_size=120,
+    )
+)
+def test_quantiles_are_numpys_bit_for_bit(values: list[float]) -> None:
+    """The statistics' own quantiles (numpy's linear method, without np.quantile's import of
+    numpy.ma) give exactly what np.quantile gives."""
+    import numpy as np
+
+    from datakeep.stats import quantiles
+
+    at = np.linspace(0, 1, 21)
+    with np.errstate(all="ignore"):
+        expected = np.quantile(np.asarray(values), at)
+        got = quantiles(np.asarray(values), at)
+    assert got.tobytes() == expected.tobytes()
