@@ -54,9 +54,34 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     return chosen
 
 
+def stored_dictionary_columns(parquet: pq.ParquetFile) -> list[str] | None:
+    """The column paths a Parquet file datakeep stored has dictionary pages for (the choice
+    `dictionary_columns` made when it was written), or None when it has no row group to tell.
+    A restore takes the choice from there: probing again imported pyarrow.compute, 25 ms of a
+    1M-row checkout, to arrive at the same answer."""
+    if parquet.metadata.num_row_groups == 0:
+        return None
+    group = parquet.metadata.row_group(0)
+    return [group.column(i).path_in_schema for i in range(group.num_columns) if group.column(i).has_dictionary_page]
+
+
 def _probe(column: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
+    """The values at ``rows`` (sorted), taken chunk by chunk: a take over a chunked column
+    first concatenates every chunk, which was most of the time a restore spent before writing
+    its first row group (43 ms of a 1M-row checkout)."""
     try:
-        return column.take(rows)
+        if column.num_chunks <= 1:
+            return column.take(arrow_array(rows))
+        ends = np.cumsum([len(chunk) for chunk in column.chunks])
+        starts = ends - np.array([len(chunk) for chunk in column.chunks])
+        cuts = np.searchsorted(rows, ends)
+        begin = 0
+        parts = []
+        for chunk, start, cut in zip(column.chunks, starts, cuts, strict=True):
+            if cut > begin:
+                parts.append(chunk.take(arrow_array(rows[begin:cut] - start)))
+            begin = int(cut)
+        return pa.chunked_array(parts, type=column.type)
     except pa.ArrowNotImplementedError:
         # Types without a take kernel (string_view, binary_view): the first rows instead.
         return column.slice(0, len(rows))
@@ -90,9 +115,9 @@ def _values_distinct(sample: pa.ChunkedArray) -> bool:
         return False
 
 
-def _probe_rows(rows: int) -> pa.Array:
+def _probe_rows(rows: int) -> np.ndarray:
     count = min(rows, PROBE_ROWS)
-    return arrow_array(np.linspace(0, max(rows - 1, 0), num=count).astype(np.int64))
+    return np.linspace(0, max(rows - 1, 0), num=count).astype(np.int64)
 
 
 @functools.lru_cache(maxsize=64)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from datakeep.arrow_numpy import no_columns
 from datakeep.errors import CorruptObjectError, UsageError
 from datakeep.fsutil import atomic_output
-from datakeep.parquet_encoding import dictionary_columns
+from datakeep.parquet_encoding import dictionary_columns, stored_dictionary_columns
 from datakeep.partitions import partition_columns
 from datakeep.patches import rebuild_table
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
@@ -157,24 +157,40 @@ def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path, *, dura
     """Write one file of a snapshot to ``target`` atomically, streaming chunk by chunk; fsynced
     unless ``durable`` is False."""
     schema = decode_schema(entry.schema)
+    dictionary = _stored_dictionary(store, entry)
     with atomic_output(target, durable=durable) as tmp:
         writer: pq.ParquetWriter | None = None
         try:
             for group in _row_groups(iter_file_tables(store, entry), schema):
                 if writer is None:
-                    # Opened on the first row group: which columns get dictionary pages is
-                    # judged from real rows (see parquet_encoding).
+                    # Opened on the first row group: which columns get dictionary pages is what
+                    # the stored chunks have, else judged from real rows (see parquet_encoding).
                     writer = pq.ParquetWriter(
                         tmp,
                         schema,
                         compression="snappy",
                         store_schema=True,
-                        use_dictionary=dictionary_columns(group),
+                        use_dictionary=dictionary if dictionary is not None else dictionary_columns(group),
                     )
                 writer.write_table(group, row_group_size=RESTORE_ROW_GROUP)
         finally:
             if writer is not None:
                 writer.close()
+
+
+def _stored_dictionary(store: ObjectStore, entry: FileEntry) -> list[str] | None:
+    """The dictionary columns of the file's first whole stored chunk (a patched chunk's rows
+    come from one), when it has one with the file's own columns."""
+    whole = next((chunk for chunk in entry.chunks if not chunk.depth and chunk.rows), None)
+    if whole is None:
+        return None
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(store.get(whole.object)))
+    except (pa.ArrowException, OSError):
+        return None  # read_chunk names a damaged chunk as it reads it
+    if parquet.schema_arrow.names != decode_schema(entry.schema).names:
+        return None  # shared with a snapshot of other columns: judge this file's own
+    return stored_dictionary_columns(parquet)
 
 
 def _row_groups(tables: Iterator[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datakeep.api import Repo
 from datakeep.parquet_encoding import column_encodings, dictionary_columns
@@ -120,3 +122,16 @@ def test_the_same_rows_get_the_same_objects_whichever_worker_stores_a_chunk_firs
         manifests.append(repo.manifest("t"))
     assert len(manifests[0].chunks) > 4
     assert manifests[0].chunks == manifests[1].chunks == manifests[2].chunks
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 50), max_size=30), min_size=1, max_size=6), st.integers(1, 40))
+def test_the_probe_of_a_chunked_column_takes_the_rows_a_combined_one_would(chunks: list[list[int]], count: int) -> None:
+    """The probe takes its rows chunk by chunk (no concatenation of the whole column first)."""
+    from datakeep import parquet_encoding
+
+    column = pa.chunked_array([pa.array(c, pa.int64()) for c in chunks])
+    # Sorted, as the probe's rows are; repeated when there are fewer rows than probes.
+    rows = np.linspace(0, len(column) - 1, num=count).astype(np.int64) if len(column) else np.zeros(0, np.int64)
+    probed = parquet_encoding._probe(column, rows)
+    assert probed.to_pylist() == column.combine_chunks().take(pa.array(rows, pa.int64())).to_pylist()
