@@ -302,20 +302,28 @@ def _has_offsets(data_type: pa.DataType) -> bool:
 
 def quantiles(values: np.ndarray, at: np.ndarray) -> np.ndarray:
     """``np.quantile(values, at)`` (its default, linear method), bit for bit, without it:
-    np.quantile calls np.unique, whose first call imports numpy.ma, 9 ms of every commit."""
-    ordered = np.sort(values)
-    n = len(ordered)
-    if n == 1:
-        return np.full(len(at), ordered[0])  # as numpy: the value itself, -0.0 kept
+    np.quantile calls np.unique, whose first call imports numpy.ma, 9 ms of every commit. Each
+    step is numpy's own (numpy/lib/_function_base_impl.py, _quantile): the same bounds, the same
+    partition (which of two equal values, 0.0 or -0.0, lands where depends on it) and _lerp."""
+    arr = np.array(values, dtype=np.float64)
+    n = len(arr)
     virtual = (n - 1) * at
-    below = np.floor(virtual)
-    gamma = virtual - below
-    lower = np.clip(below.astype(np.intp), 0, n - 1)
-    upper = np.clip(lower + 1, 0, n - 1)
-    a, b = ordered[lower], ordered[upper]
+    previous = np.floor(virtual)
+    following = previous + 1
+    above = virtual >= n - 1
+    previous[above] = -1
+    following[above] = -1
+    below = virtual < 0
+    previous[below] = 0
+    following[below] = 0
+    previous, following = previous.astype(np.intp), following.astype(np.intp)
+    arr.partition(sorted({0, -1, *previous.tolist(), *following.tolist()}))
+    a, b = arr[previous], arr[following]
+    gamma = virtual - previous
     step = b - a
-    # numpy's _lerp: from the lower value below the midpoint, from the upper one above it.
-    return np.where(gamma >= 0.5, b - step * (1 - gamma), a + step * gamma)
+    result = a + step * gamma
+    np.subtract(b, step * (1 - gamma), out=result, where=gamma >= 0.5)
+    return result
 
 
 def file_sample_size(files: int) -> int:
