@@ -73,6 +73,18 @@ static inline uint64_t value_hash(const uint8_t *p, Py_ssize_t length, const uin
     return mix64(sum ^ ((uint64_t)length * M2 + GOLDEN));
 }
 
+/* Offset `i` of an Arrow string array's little-endian offsets, 4 or 8 bytes wide. */
+static inline int64_t offset_at(const uint8_t *offsets, Py_ssize_t i, int width) {
+    if (width == 4) {
+        uint32_t value;
+        memcpy(&value, offsets + 4 * i, 4);
+        return (int32_t)LE32(value);
+    }
+    uint64_t value;
+    memcpy(&value, offsets + 8 * i, 8);
+    return (int64_t)LE64(value);
+}
+
 /* Buffers of one call, released together. */
 typedef struct {
     Py_buffer views[6];
@@ -139,31 +151,13 @@ static PyObject *bytes_hashes(PyObject *self, PyObject *args) {
     uint64_t *result = (uint64_t *)out->buf;
     const uint8_t *bytes = (const uint8_t *)data->buf;
     const uint8_t *limit = bytes + data->len;
+    const uint8_t *o = (const uint8_t *)offsets->buf;
     Py_BEGIN_ALLOW_THREADS;
-    if (width == 4) {
-        const uint8_t *o = (const uint8_t *)offsets->buf;
-        uint32_t start;
-        memcpy(&start, o, 4);
-        start = LE32(start);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            uint32_t end;
-            memcpy(&end, o + 4 * (i + 1), 4);
-            end = LE32(end);
-            result[i] = value_hash(bytes + (int32_t)start, (Py_ssize_t)((int32_t)end - (int32_t)start), limit);
-            start = end;
-        }
-    } else {
-        const uint8_t *o = (const uint8_t *)offsets->buf;
-        uint64_t start;
-        memcpy(&start, o, 8);
-        start = LE64(start);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            uint64_t end;
-            memcpy(&end, o + 8 * (i + 1), 8);
-            end = LE64(end);
-            result[i] = value_hash(bytes + (int64_t)start, (Py_ssize_t)((int64_t)end - (int64_t)start), limit);
-            start = end;
-        }
+    int64_t start = offset_at(o, 0, width);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t end = offset_at(o, i + 1, width);
+        result[i] = value_hash(bytes + start, (Py_ssize_t)(end - start), limit);
+        start = end;
     }
     Py_END_ALLOW_THREADS;
     release(&held);
@@ -391,7 +385,9 @@ static PyObject *dense_join(PyObject *self, PyObject *args) {
     }
     if (!repeated && !outside) {
         /* Keys >= 0 first: slot k holds key low + k, which is >= 0 from k = -low on. */
-        Py_ssize_t zero = low < 0 ? (-low < span ? (Py_ssize_t)-low : span) : 0;
+        /* How many slots hold negative keys, counted unsigned: -low overflows at INT64_MIN. */
+        uint64_t below_zero = low < 0 ? (uint64_t)0 - (uint64_t)low : 0;
+        Py_ssize_t zero = below_zero < (uint64_t)span ? (Py_ssize_t)below_zero : span;
         for (Py_ssize_t pass = 0; pass < 2; pass++) {
             Py_ssize_t from = pass == 0 ? zero : 0, to = pass == 0 ? span : zero;
             for (Py_ssize_t k = from; k < to; k++) {
@@ -541,20 +537,7 @@ static PyObject *string_min_max(PyObject *self, PyObject *args) {
             Py_ssize_t bit = validity_offset + i;
             if (!((valid[bit >> 3] >> (bit & 7)) & 1)) continue;
         }
-        int64_t start, end;
-        if (width == 4) {
-            int32_t s32, e32;
-            memcpy(&s32, o + 4 * i, 4);
-            memcpy(&e32, o + 4 * (i + 1), 4);
-            start = (int32_t)LE32((uint32_t)s32);
-            end = (int32_t)LE32((uint32_t)e32);
-        } else {
-            uint64_t s64, e64;
-            memcpy(&s64, o + 8 * i, 8);
-            memcpy(&e64, o + 8 * (i + 1), 8);
-            start = (int64_t)LE64(s64);
-            end = (int64_t)LE64(e64);
-        }
+        int64_t start = offset_at(o, i, width), end = offset_at(o, i + 1, width);
         const uint8_t *p = bytes + start;
         Py_ssize_t length = (Py_ssize_t)(end - start);
         uint64_t prefix = order_prefix(p, length, limit);

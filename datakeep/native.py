@@ -137,21 +137,35 @@ def dense_counts(
     return None if result is None else (int(result[0]), int(result[1]))
 
 
+def string_buffers(array: pa.Array) -> tuple[np.ndarray, pa.Buffer | bytes] | None:
+    """(offsets, value bytes) of a string or binary array (Arrow's offsets, not views), the
+    offsets from the array's first row on; None when it has no rows or no offsets. The functions
+    that hand them to C check them."""
+    import pyarrow as pa  # here: this module is imported on paths that never touch Arrow
+
+    t = array.type
+    large = pa.types.is_large_string(t) or pa.types.is_large_binary(t)
+    if not (large or pa.types.is_string(t) or pa.types.is_binary(t)):
+        raise ValueError(f"expected a string or binary array with offsets, got {t}")
+    offsets_type = np.int64 if large else np.int32
+    offsets_buffer, values = array.buffers()[1:3]
+    if len(array) == 0 or offsets_buffer is None:
+        return None
+    width = np.dtype(offsets_type).itemsize
+    offsets = np.frombuffer(offsets_buffer, dtype=offsets_type, count=len(array) + 1, offset=array.offset * width)
+    return offsets, values if values is not None else b""
+
+
 def string_min_max(array: pa.Array) -> tuple[object, object]:
     """(least, greatest) value of a string or binary array (Arrow's offsets, not views), as
     Python objects; (None, None) when every row is null. Byte-wise, as pyarrow.compute.min_max."""
     assert _native is not None
-    import pyarrow as pa  # here: this module is imported on paths that never touch Arrow
-
-    large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
-    offsets_type = np.int64 if large else np.int32
-    validity, offsets_buffer, values = array.buffers()[:3]
-    if len(array) == 0 or offsets_buffer is None or array.null_count == len(array):
+    buffers = string_buffers(array)
+    if buffers is None or array.null_count == len(array):
         return None, None
-    width = np.dtype(offsets_type).itemsize
-    offsets = np.frombuffer(offsets_buffer, dtype=offsets_type, count=len(array) + 1, offset=array.offset * width)
-    data = values if values is not None else b""
+    offsets, data = buffers
     offsets = _checked_offsets(offsets, data)
+    validity = array.buffers()[0]
     bitmap = validity if validity is not None and array.null_count else b""
-    lo, hi = _native.string_min_max(offsets, width, data, bitmap, array.offset, len(array))
+    lo, hi = _native.string_min_max(offsets, offsets.dtype.itemsize, data, bitmap, array.offset, len(array))
     return array[lo].as_py(), array[hi].as_py()

@@ -154,15 +154,10 @@ def _value_hashes(array: pa.Array) -> np.ndarray:
     which the caller overwrites."""
     if not native.AVAILABLE:
         return _bytes_hashes(*hashing.string_parts(array))
-    large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
-    offsets_type = np.int64 if large else np.int32
-    buffers = array.buffers()
-    if len(array) == 0 or buffers[1] is None:
+    buffers = native.string_buffers(array)
+    if buffers is None:
         return _bytes_hashes(np.zeros(len(array), dtype=np.int64), np.zeros(0, dtype=np.uint8))
-    width = np.dtype(offsets_type).itemsize
-    offsets = np.frombuffer(buffers[1], dtype=offsets_type, count=len(array) + 1, offset=array.offset * width)
-    values = buffers[2] if buffers[2] is not None else b""
-    return native.bytes_hashes(offsets, values)
+    return native.bytes_hashes(*buffers)
 
 
 def _dictionary_hashes(array: pa.DictionaryArray) -> np.ndarray | None:
