@@ -103,12 +103,18 @@ def first_matches(base: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, bool]:
     return source, bool(repeated)
 
 
+def fits_dense(span: int, rows_a: int, rows_b: int) -> bool:
+    """Whether `dense_join` and `dense_counts` take keys spanning ``span`` values on sides of these
+    many rows (their slots and row numbers are 32-bit)."""
+    return 0 < span < 2**31 and max(rows_a, rows_b) < 2**31 - 1
+
+
 def dense_join(a: np.ndarray, b: np.ndarray, low: int, span: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The rows (int32) of ``a`` and ``b`` (int64 keys, each within ``[low, low + span)``) with
     equal keys, in key order (keys >= 0 before negative ones); None when a side repeats a key. ``span``
     is below 2**31."""
     assert _native is not None
-    if not 0 < span < 2**31 or max(len(a), len(b)) >= 2**31 - 1:
+    if not fits_dense(span, len(a), len(b)):
         raise ValueError(f"span: {span} keys for {len(a)} and {len(b)} rows, beyond the 32-bit slots")
     a = np.ascontiguousarray(a, dtype=np.int64)
     b = np.ascontiguousarray(b, dtype=np.int64)
@@ -127,8 +133,8 @@ def dense_counts(
     """(rows of ``b`` whose key ``a`` holds, how many of them with an equal row hash), or None
     when a side repeats a key. Keys are int64 within ``[low, low + span)``, ``span`` below 2**31."""
     assert _native is not None
-    if not 0 < span < 2**31 or len(a) >= 2**31 - 1:
-        raise ValueError(f"span: {span} keys for {len(a)} rows, beyond the 32-bit slots")
+    if not fits_dense(span, len(a), len(b)):
+        raise ValueError(f"span: {span} keys for {len(a)} and {len(b)} rows, beyond the 32-bit slots")
     if len(hashes_a) != len(a) or len(hashes_b) != len(b):
         raise ValueError("hashes: one per key on each side")
     keys_a, keys_b = np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(b, dtype=np.int64)

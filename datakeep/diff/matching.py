@@ -107,18 +107,27 @@ def unmatched(n: int, matched: np.ndarray) -> np.ndarray:
 DENSE_SLACK = 4
 
 
-def match_dense(codes_a: np.ndarray, codes_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Match unique integer keys that fill a narrow range (ids counted up from somewhere) by
-    direct addressing: one scatter and one gather, no sort. Pairs come in key order, as
-    ``match_sorted`` gives them. None when the keys are not dense enough, or not unique."""
+def dense_range(codes_a: np.ndarray, codes_b: np.ndarray) -> tuple[int, int] | None:
+    """(least key, keys in the range) of two sides of integer key codes (as int64), when they fill
+    a range narrow enough to address directly; None otherwise, or when a side is empty."""
     if len(codes_a) == 0 or len(codes_b) == 0:
         return None
     a, b = codes_a.view(np.int64), codes_b.view(np.int64)
     low = min(int(a.min()), int(b.min()))
     span = max(int(a.max()), int(b.max())) - low + 1
-    if span > DENSE_SLACK * (len(a) + len(b)) + 1024:
+    return None if span > DENSE_SLACK * (len(a) + len(b)) + 1024 else (low, span)
+
+
+def match_dense(codes_a: np.ndarray, codes_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Match unique integer keys that fill a narrow range (ids counted up from somewhere) by
+    direct addressing: one scatter and one gather, no sort. Pairs come in key order, as
+    ``match_sorted`` gives them. None when the keys are not dense enough, or not unique."""
+    found = dense_range(codes_a, codes_b)
+    if found is None:
         return None
-    if native.AVAILABLE and span < 2**31 and max(len(a), len(b)) < 2**31 - 1:
+    low, span = found
+    a, b = codes_a.view(np.int64), codes_b.view(np.int64)
+    if native.AVAILABLE and native.fits_dense(span, len(a), len(b)):
         return native.dense_join(a, b, low, span)
     # Row numbers fit 32 bits in all but giant joins: half the memory of the two tables.
     index_type = np.int32 if max(len(a), len(b)) < 2**31 - 1 else np.int64

@@ -15,7 +15,7 @@ import numpy as np
 from datakeep import native
 from datakeep.arrow_numpy import is_integer_like
 from datakeep.diff.errors import DiffError
-from datakeep.diff.matching import DENSE_SLACK
+from datakeep.diff.matching import dense_range
 from datakeep.diff.rows import RowOptions, compare_rows, key_codes
 from datakeep.diff.schema import column_plan, same_layout
 from datakeep.diff.sources import SnapshotSide
@@ -80,18 +80,16 @@ def _dense_counts(
         return None
     if old_rows.keys.schema.field(0).type != new_rows.keys.schema.field(0).type:
         return None
-    if old_rows.keys.num_rows == 0 or new_rows.keys.num_rows == 0:
-        return None
     if not is_integer_like(new_rows.keys.schema.field(0).type):
         return None  # other keys are hashed to their codes: a collision needs the general path
     (codes_a, nulls_a), (codes_b, nulls_b) = key_codes(old_rows.keys), key_codes(new_rows.keys)
     if nulls_a.any() or nulls_b.any():
         return None
-    a, b = codes_a.view(np.int64), codes_b.view(np.int64)
-    low = min(int(a.min()), int(b.min()))
-    span = max(int(a.max()), int(b.max())) - low + 1
-    if span > DENSE_SLACK * (len(a) + len(b)) + 1024 or span >= 2**31 or max(len(a), len(b)) >= 2**31 - 1:
+    found = dense_range(codes_a, codes_b)
+    if found is None or not native.fits_dense(found[1], len(codes_a), len(codes_b)):
         return None
+    low, span = found
+    a, b = codes_a.view(np.int64), codes_b.view(np.int64)
     counted = native.dense_counts(a, old_rows.hashes, b, new_rows.hashes, low, span)
     if counted is None:
         return None
