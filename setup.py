@@ -12,7 +12,7 @@ setup(
             "datakeep._native",
             ["datakeep/_native.c"],
             optional=True,
-            extra_compile_args=["-O3", "-std=c99"],
+            extra_compile_args=["-O3", "-std=c99", "-ffp-contract=off"],
         )
     ]
 )

@@ -1,5 +1,5 @@
 """`python -m datakeep` runs the CLI."""
 
-from datakeep.cli import main
+from datakeep.cli import run
 
-main()
+run()

@@ -14,6 +14,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -565,6 +566,206 @@ static PyObject *string_min_max(PyObject *self, PyObject *args) {
     return Py_BuildValue("(nn)", lo, hi);
 }
 
+/* A numeric column's summary, accumulated in one pass (numeric_summary). */
+typedef struct {
+    Py_ssize_t present, nan, posinf, neginf, finite;
+    double lanes[8];
+} Summary;
+
+/* Sums as numeric_summary.lane_sum defines them: the i-th value summed goes to lane i % 8, each
+ * lane a left-to-right sum from +0.0, the lanes added pairwise at the end. Eight lanes keep the
+ * additions independent (fast) while fixing their order, so numpy can give the same bits. */
+static inline double lanes_total(const double *lanes) {
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+#define VALID_AT(valid, offset, i) \
+    ((valid) == NULL || (((valid)[((offset) + (i)) >> 3] >> (((offset) + (i)) & 7)) & 1))
+
+/* Pass 1 over integers: range in the integer type, the sum of the values as doubles. */
+#define INTEGER_PASS(CTYPE, FROM_LE, UCTYPE)                                                   \
+    do {                                                                                       \
+        const UCTYPE *v = (const UCTYPE *)values;                                              \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                                \
+            if (!VALID_AT(valid, valid_offset, i)) continue;                                   \
+            CTYPE x = (CTYPE)FROM_LE(v[i]);                                                     \
+            if (s.present == 0 || x < lo_##CTYPE) lo_##CTYPE = x;                              \
+            if (s.present == 0 || x > hi_##CTYPE) hi_##CTYPE = x;                              \
+            s.lanes[s.present & 7] += (double)x;                                               \
+            s.present++;                                                                       \
+        }                                                                                      \
+        s.finite = s.present;                                                                  \
+    } while (0)
+
+/* Pass 2 over integers: the sum of squared deviations from `mean`. */
+#define INTEGER_SQUARES(CTYPE, FROM_LE, UCTYPE)                                                \
+    do {                                                                                       \
+        const UCTYPE *v = (const UCTYPE *)values;                                              \
+        Py_ssize_t c = 0;                                                                      \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                                \
+            if (!VALID_AT(valid, valid_offset, i)) continue;                                   \
+            double d = (double)(CTYPE)FROM_LE(v[i]) - mean;                                     \
+            squares[c & 7] += d * d;                                                           \
+            c++;                                                                               \
+        }                                                                                      \
+    } while (0)
+
+static inline uint8_t same8(uint8_t x) { return x; }
+
+static inline double float_at(const uint8_t *values, Py_ssize_t i, int width) {
+    if (width == 4) {
+        uint32_t bits;
+        memcpy(&bits, values + 4 * i, 4);
+        bits = LE32(bits);
+        float f;
+        memcpy(&f, &bits, 4);
+        return (double)f;
+    }
+    uint64_t bits;
+    memcpy(&bits, values + 8 * i, 8);
+    bits = LE64(bits);
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+/* numeric_summary(values, code, validity, validity_offset, rows) -> (present, low, high, nan, posinf,
+ * neginf, finite, total, squares): numeric_summary.reference, computed in two passes without the
+ * GIL. `values` holds `rows` little-endian values of numpy type `code` (b h i l B H I L f d) from
+ * its first byte; `validity` is Arrow's bitmap (b"" when no row is null), its first row at bit
+ * `validity_offset`. low and high are None when no value is present (every row null or NaN). */
+static PyObject *numeric_summary(PyObject *self, PyObject *args) {
+    PyObject *values_object, *validity_object;
+    int code;
+    Py_ssize_t valid_offset, rows;
+    if (!PyArg_ParseTuple(args, "OCOnn", &values_object, &code, &validity_object, &valid_offset, &rows)) {
+        return NULL;
+    }
+    int width;
+    switch (code) {
+        case 'b': case 'B': width = 1; break;
+        case 'h': case 'H': width = 2; break;
+        case 'i': case 'I': case 'f': width = 4; break;
+        case 'l': case 'L': case 'd': width = 8; break;
+        default:
+            PyErr_Format(PyExc_ValueError, "numeric_summary: unsupported type code %c", code);
+            return NULL;
+    }
+    Buffers held = {.count = 0};
+    Py_buffer *values_view, *validity;
+    if (take(&held, values_object, 0, &values_view) < 0 || take(&held, validity_object, 0, &validity) < 0) {
+        release(&held);
+        return NULL;
+    }
+    if (rows < 0 || too_small(&held, values_view->len, rows * width, "values") ||
+        (validity->len && too_small(&held, validity->len, (valid_offset + rows + 7) / 8, "validity"))) {
+        if (rows < 0) {
+            release(&held);
+            PyErr_SetString(PyExc_ValueError, "numeric_summary: negative row count");
+        }
+        return NULL;
+    }
+    const uint8_t *values = (const uint8_t *)values_view->buf;
+    const uint8_t *valid = validity->len ? (const uint8_t *)validity->buf : NULL;
+    Summary s = {0};
+    double squares[8] = {0};
+    int8_t lo_int8_t = 0, hi_int8_t = 0;
+    int16_t lo_int16_t = 0, hi_int16_t = 0;
+    int32_t lo_int32_t = 0, hi_int32_t = 0;
+    int64_t lo_int64_t = 0, hi_int64_t = 0;
+    uint8_t lo_uint8_t = 0, hi_uint8_t = 0;
+    uint16_t lo_uint16_t = 0, hi_uint16_t = 0;
+    uint32_t lo_uint32_t = 0, hi_uint32_t = 0;
+    uint64_t lo_uint64_t = 0, hi_uint64_t = 0;
+    double lo_double = 0.0, hi_double = 0.0, mean = 0.0;
+    Py_BEGIN_ALLOW_THREADS;
+    switch (code) {
+        case 'b': INTEGER_PASS(int8_t, same8, uint8_t); break;
+        case 'h': INTEGER_PASS(int16_t, LE16, uint16_t); break;
+        case 'i': INTEGER_PASS(int32_t, LE32, uint32_t); break;
+        case 'l': INTEGER_PASS(int64_t, LE64, uint64_t); break;
+        case 'B': INTEGER_PASS(uint8_t, same8, uint8_t); break;
+        case 'H': INTEGER_PASS(uint16_t, LE16, uint16_t); break;
+        case 'I': INTEGER_PASS(uint32_t, LE32, uint32_t); break;
+        case 'L': INTEGER_PASS(uint64_t, LE64, uint64_t); break;
+        default:
+            for (Py_ssize_t i = 0; i < rows; i++) {
+                if (!VALID_AT(valid, valid_offset, i)) continue;
+                double x = float_at(values, i, width);
+                if (x != x) {
+                    s.nan++;
+                    continue;
+                }
+                /* Of two zeros the least is -0.0 and the greatest +0.0, whichever came first. */
+                if (s.present == 0 || x < lo_double || (x == lo_double && signbit(x) && !signbit(lo_double)))
+                    lo_double = x;
+                if (s.present == 0 || x > hi_double || (x == hi_double && !signbit(x) && signbit(hi_double)))
+                    hi_double = x;
+                s.present++;
+                if (isinf(x)) {
+                    if (x > 0) s.posinf++;
+                    else s.neginf++;
+                    continue;
+                }
+                s.lanes[s.finite & 7] += x;
+                s.finite++;
+            }
+    }
+    if (s.finite > 0) {
+        mean = lanes_total(s.lanes) / (double)s.finite;
+        switch (code) {
+            case 'b': INTEGER_SQUARES(int8_t, same8, uint8_t); break;
+            case 'h': INTEGER_SQUARES(int16_t, LE16, uint16_t); break;
+            case 'i': INTEGER_SQUARES(int32_t, LE32, uint32_t); break;
+            case 'l': INTEGER_SQUARES(int64_t, LE64, uint64_t); break;
+            case 'B': INTEGER_SQUARES(uint8_t, same8, uint8_t); break;
+            case 'H': INTEGER_SQUARES(uint16_t, LE16, uint16_t); break;
+            case 'I': INTEGER_SQUARES(uint32_t, LE32, uint32_t); break;
+            case 'L': INTEGER_SQUARES(uint64_t, LE64, uint64_t); break;
+            default: {
+                Py_ssize_t c = 0;
+                for (Py_ssize_t i = 0; i < rows; i++) {
+                    if (!VALID_AT(valid, valid_offset, i)) continue;
+                    double x = float_at(values, i, width);
+                    if (x != x || isinf(x)) continue;
+                    double d = x - mean;
+                    squares[c & 7] += d * d;
+                    c++;
+                }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    release(&held);
+    PyObject *low, *high;
+    if (s.present == 0) {
+        low = Py_NewRef(Py_None);
+        high = Py_NewRef(Py_None);
+    } else {
+        switch (code) {
+            case 'b': low = PyLong_FromLong(lo_int8_t); high = PyLong_FromLong(hi_int8_t); break;
+            case 'h': low = PyLong_FromLong(lo_int16_t); high = PyLong_FromLong(hi_int16_t); break;
+            case 'i': low = PyLong_FromLong(lo_int32_t); high = PyLong_FromLong(hi_int32_t); break;
+            case 'l': low = PyLong_FromLongLong(lo_int64_t); high = PyLong_FromLongLong(hi_int64_t); break;
+            case 'B': low = PyLong_FromUnsignedLong(lo_uint8_t); high = PyLong_FromUnsignedLong(hi_uint8_t); break;
+            case 'H': low = PyLong_FromUnsignedLong(lo_uint16_t); high = PyLong_FromUnsignedLong(hi_uint16_t); break;
+            case 'I': low = PyLong_FromUnsignedLong(lo_uint32_t); high = PyLong_FromUnsignedLong(hi_uint32_t); break;
+            case 'L':
+                low = PyLong_FromUnsignedLongLong(lo_uint64_t);
+                high = PyLong_FromUnsignedLongLong(hi_uint64_t);
+                break;
+            default: low = PyFloat_FromDouble(lo_double); high = PyFloat_FromDouble(hi_double);
+        }
+    }
+    if (low == NULL || high == NULL) {
+        Py_XDECREF(low);
+        Py_XDECREF(high);
+        return NULL;
+    }
+    return Py_BuildValue("(nNNnnnndd)", s.present, low, high, s.nan, s.posinf, s.neginf, s.finite,
+                         lanes_total(s.lanes), lanes_total(squares));
+}
+
 static PyMethodDef methods[] = {
     {"bytes_hashes", bytes_hashes, METH_VARARGS, "Hash each value of a string or binary array."},
     {"fixed_hashes", fixed_hashes, METH_VARARGS, "Hash each fixed-width little-endian value."},
@@ -573,6 +774,7 @@ static PyMethodDef methods[] = {
     {"first_matches", first_matches, METH_VARARGS, "Each new hash's first equal base row, or -1."},
     {"string_min_max", string_min_max, METH_VARARGS, "Rows of the least and greatest string values."},
     {"dense_counts", dense_counts, METH_VARARGS, "Count keys both sides hold, and rows equal there."},
+    {"numeric_summary", numeric_summary, METH_VARARGS, "Range, non-finite counts and moments of numbers."},
     {"dense_join", dense_join, METH_VARARGS, "Join unique integer keys of a narrow range by direct addressing."},
     {NULL, NULL, 0, NULL},
 };

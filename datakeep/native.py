@@ -143,6 +143,29 @@ def dense_counts(
     return None if result is None else (int(result[0]), int(result[1]))
 
 
+#: numpy (kind, width) -> the type code `numeric_summary` reads them as.
+_NUMBER_CODES = {
+    ("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "l",
+    ("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("u", 8): "L",
+    ("f", 4): "f", ("f", 8): "d",
+}  # fmt: skip
+
+
+def numeric_summary(
+    values: np.ndarray, validity: pa.Buffer | None, validity_offset: int
+) -> tuple[int, int | float | None, int | float | None, int, int, int, int, float, float]:
+    """The fields of numeric_summary.NumericSummary for ``values`` (little-endian integers or
+    floats of 4 or 8 bytes), the rows whose bit in Arrow's ``validity`` bitmap (None: all rows
+    hold a value) is set from bit ``validity_offset`` on."""
+    assert _native is not None
+    code = _NUMBER_CODES.get((values.dtype.kind, values.dtype.itemsize))
+    if code is None or values.ndim != 1 or (values.dtype.byteorder == ">"):
+        raise ValueError(f"values: expected little-endian integers or floats, got {values.dtype}")
+    values = np.ascontiguousarray(values)
+    bitmap = validity if validity is not None else b""
+    return _native.numeric_summary(values, code, bitmap, validity_offset, len(values))
+
+
 def string_buffers(array: pa.Array) -> tuple[np.ndarray, pa.Buffer | bytes] | None:
     """(offsets, value bytes) of a string or binary array (Arrow's offsets, not views), the
     offsets from the array's first row on; None when it has no rows or no offsets. The functions

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from datakeep import hash_objects, patches, resume, tracking
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatakeepError, DatasetError, InputDataError
-from datakeep.fsutil import Signature, file_signature, still_matches, sync_files
+from datakeep.fsutil import EarlySync, Signature, file_signature, still_matches, sync_files
 from datakeep.hashing import ENCODING_VERSION, StreamHasher, schema_columns, update_all
 from datakeep.ids import ObjectId
 from datakeep.parquet_encoding import column_encodings, dictionary_columns
@@ -126,6 +126,7 @@ class ChunkWriter:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="datakeep-chunk")
         self._in_flight: deque[Future[WrittenChunk]] = deque()
         self._lock = threading.Lock()  # counters are shared by the worker threads
+        self._early_sync = EarlySync()
 
     def submit(
         self,
@@ -220,22 +221,27 @@ class ChunkWriter:
         self.stats.new_objects += 1
         self.stats.new_bytes += size
         self.stats.new_paths.append(path)
+        self._early_sync.add(path)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._early_sync.stop()
 
     def discard_new(self) -> None:
         """Remove the objects stored since the last `flush_to_disk`, once the workers are done: a
         commit refused part-way (two files typing a column irreconcilably) leaves the store as it
         found it. Only under the repository lock, where nothing else can refer to them yet."""
         self.close()
+        self._early_sync = EarlySync()  # an fsync that failed matters no more
         for path in self.stats.new_paths:
             path.unlink(missing_ok=True)
         self.stats.new_paths.clear()
 
     def flush_to_disk(self) -> None:
         """Make every new object durable before anything can refer to it (objects before refs)."""
-        sync_files(self.stats.new_paths)
+        early, self._early_sync = self._early_sync, EarlySync()
+        early.stop()
+        sync_files(self.stats.new_paths, synced=early.synced_files())
         self.stats.new_paths.clear()
 
 

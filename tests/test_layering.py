@@ -20,6 +20,7 @@ LAYERS = {
     "hashing": 0,
     "rowhash": 0,
     "native": 0,
+    "numeric_summary": 0,
     "_native": 0,
     "arrow_numpy": 0,
     "rowcache": 4,

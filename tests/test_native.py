@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datakeep import native, patches, rowhash
+from datakeep import native, numeric_summary, patches, rowhash
 
 
 def test_the_extension_is_built_here() -> None:
@@ -45,6 +45,48 @@ _values = st.one_of(
     st.binary(max_size=24),
     st.binary(min_size=60, max_size=150),
 )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            *(pa.int8(), pa.uint8(), pa.int16(), pa.uint16(), pa.int32(), pa.uint32(), pa.int64(), pa.uint64()),
+            *(pa.float16(), pa.float32(), pa.float64(), pa.timestamp("us", tz="UTC"), pa.date32(), pa.duration("s")),
+        ]
+    ),
+    st.binary(max_size=400),
+    st.binary(max_size=60),
+    st.integers(min_value=0, max_value=9),
+)
+def test_numeric_summaries_agree(kind: pa.DataType, values: bytes, validity: bytes, offset: int) -> None:
+    """Any bit pattern (NaN with payloads, infinities, both zeros, the integer extremes, nulls
+    over garbage) in a sliced array: range, counts and both sums give the same bits."""
+    width = kind.bit_width // 8
+    rows = len(values) // width
+    rows = min(rows, len(validity) * 8) if validity else rows
+    buffers = [pa.py_buffer(validity) if validity else None, pa.py_buffer(values)]
+    column = pa.Array.from_buffers(kind, rows, buffers).slice(min(offset, rows))
+    numbers = numeric_summary.numbers(column)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        with_c, with_numpy = _both_ways(monkeypatch, lambda: numeric_summary.summarize(column, numbers))
+    assert repr(with_c) == repr(with_numpy)  # repr: NaN-free, and tells -0.0 from 0.0
+
+
+def test_numeric_summaries_of_many_values_agree() -> None:
+    """Long enough for every lane and a partial last row of them, with nulls."""
+    rng = np.random.default_rng(11)
+    values = rng.normal(1e6, 1e3, size=100_003)
+    column = pa.array(values, mask=rng.random(len(values)) < 0.1)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        with_c, with_numpy = _both_ways(
+            monkeypatch, lambda: numeric_summary.summarize(column, numeric_summary.numbers(column))
+        )
+    assert with_c == with_numpy
+    kept = values[column.is_valid().to_numpy(zero_copy_only=False)]
+    assert with_c.finite == len(kept)
+    assert with_c.total / len(kept) == pytest.approx(kept.mean(), rel=1e-12)
+    assert with_c.squares / len(kept) == pytest.approx(kept.var(), rel=1e-9)
 
 
 @settings(max_examples=150, deadline=None)

@@ -180,3 +180,30 @@ def test_a_file_written_to_while_it_is_committed_is_refused(tracked: Repo, proje
     # Once the writer is done, the commit takes the file as it now is.
     tracked.commit(message="whole")
     assert tracked.read("t").equals(pq.read_table(path))
+
+
+def test_early_sync_syncs_files_as_given_and_reports_what_failed(tmp_path: Path) -> None:
+    """Files handed over while a commit runs are synced by then; one that vanished is left out,
+    and an fsync that fails is raised when the synced files are asked for, so a commit stops
+    short of its ref."""
+    from datakeep.fsutil import EarlySync, sync_files
+
+    files = [tmp_path / f"object-{i}" for i in range(4)]
+    for path in files:
+        path.write_bytes(b"x" * 1000)
+    files[2].unlink()  # a commit given up removes its objects
+    early = EarlySync(most=3)
+    for path in files:
+        early.add(path)
+    early.stop()
+    synced = early.synced_files()
+    assert synced == files[:2]  # the vanished one skipped, the fourth past the limit
+    sync_files([files[0], files[1], files[3]], synced=synced)  # the rest, and every folder
+
+    blocked = tmp_path / "a-file"
+    blocked.write_bytes(b"")
+    failing = EarlySync()
+    failing.add(blocked / "below-a-file")  # NotADirectoryError, not a vanished file
+    failing.stop()
+    with pytest.raises(NotADirectoryError):
+        failing.synced_files()
