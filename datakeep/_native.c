@@ -41,7 +41,7 @@ static inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
-/* The first `length` (< 8) bytes at `p` as a little-endian word, the rest zero. */
+/* The first `length` (<= 8) bytes at `p` as a little-endian word, the rest zero. */
 static inline uint64_t partial_word(const uint8_t *p, Py_ssize_t length) {
     uint64_t word = 0;
     memcpy(&word, p, (size_t)length);
@@ -85,6 +85,10 @@ static inline int64_t offset_at(const uint8_t *offsets, Py_ssize_t i, int width)
     memcpy(&value, offsets + 8 * i, 8);
     return (int64_t)LE64(value);
 }
+
+/* Whether row `i` holds a value, by Arrow's validity bitmap (NULL: every row does). */
+#define VALID_AT(valid, offset, i) \
+    ((valid) == NULL || (((valid)[((offset) + (i)) >> 3] >> (((offset) + (i)) & 7)) & 1))
 
 /* Buffers of one call, released together. */
 typedef struct {
@@ -566,6 +570,181 @@ static PyObject *string_min_max(PyObject *self, PyObject *args) {
     return Py_BuildValue("(nn)", lo, hi);
 }
 
+/* The `width` (1, 2, 4 or 8) bytes at `p` as a little-endian number: fixed-size copies, which
+ * the compiler inlines (a copy of a variable size is a call). */
+static inline uint64_t integer_bits(const uint8_t *p, int width) {
+    switch (width) {
+        case 1: return p[0];
+        case 2: {
+            uint16_t v;
+            memcpy(&v, p, 2);
+            return LE16(v);
+        }
+        case 4: {
+            uint32_t v;
+            memcpy(&v, p, 4);
+            return LE32(v);
+        }
+        default: return whole_word(p);
+    }
+}
+
+/* Whether the `length` bytes at `a` and `b` are equal; short values compared as one word where
+ * 8 bytes can be read before `limit` (most category values are short). */
+static inline int same_bytes(const uint8_t *a, const uint8_t *b, Py_ssize_t length, const uint8_t *limit) {
+    if (length <= 16 && a + 16 <= limit && b + 16 <= limit) {
+        if (length <= 8) {
+            uint64_t mask = length ? (~0ULL >> (64 - 8 * length)) : 0;
+            return ((whole_word(a) ^ whole_word(b)) & mask) == 0;
+        }
+        uint64_t mask = ~0ULL >> (128 - 8 * length);
+        return whole_word(a) == whole_word(b) && ((whole_word(a + 8) ^ whole_word(b + 8)) & mask) == 0;
+    }
+    return memcmp(a, b, (size_t)length) == 0;
+}
+
+/* A hash of the `length` bytes at `p` for counting (not a row hash: nothing stores it). Values
+ * of up to 16 bytes, read as two words where 16 bytes can be read before `limit`, cost one mix. */
+static inline uint64_t count_hash(const uint8_t *p, Py_ssize_t length, const uint8_t *limit) {
+    if (length > 16) {
+        return value_hash(p, length, limit);
+    }
+    uint64_t low, high;
+    if (p + 16 <= limit) {
+        low = whole_word(p);
+        high = whole_word(p + 8);
+        if (length <= 8) {
+            low &= length ? (~0ULL >> (64 - 8 * length)) : 0;
+            high = 0;
+        } else {
+            high &= ~0ULL >> (128 - 8 * length);
+        }
+    } else { /* near the end of the data: the same words, copied byte by byte */
+        low = partial_word(p, length < 8 ? length : 8);
+        high = length > 8 ? partial_word(p + 8, length - 8) : 0;
+    }
+    return mix64(low ^ (high * M1) ^ ((uint64_t)length << 56));
+}
+
+/* small_counts keeps entry e as the value at row first[e], seen count[e] times; its slots hold
+ * 1 + entry (0: empty), at least twice as many as the entries it may make. */
+/* small_counts(kind, values, width, data, validity, validity_offset, rows, most, first, count) ->
+ * entries, or -1 when there are more than `most` distinct values: the distinct values of a batch (a null is one) in
+ * the order they first appear, each as its first row and how often it occurs, as
+ * pyarrow.compute.value_counts gives them. kind 's': strings, `values` their offsets (`width` 4
+ * or 8) into `data`; kind 'i': integers of `width` bytes in `values` (`data` unused). Rows whose
+ * bit in `validity` (b"" when none is null, the first row at bit `validity_offset`) is clear
+ * are nulls. The statistics count values with it: Arrow's generic hash kernel took 0.6 ms for
+ * 65,536 short strings, and 9 ms to find 65,536 distinct integers. */
+static PyObject *small_counts(PyObject *self, PyObject *args) {
+    PyObject *values_object, *data_object, *validity_object, *first_object, *count_object;
+    int kind, width;
+    Py_ssize_t valid_offset, rows, most;
+    if (!PyArg_ParseTuple(args, "COiOOnnnOO", &kind, &values_object, &width, &data_object, &validity_object,
+                          &valid_offset, &rows, &most, &first_object, &count_object)) {
+        return NULL;
+    }
+    if ((kind != 's' && kind != 'i') || (kind == 's' && width != 4 && width != 8) ||
+        (kind == 'i' && width != 1 && width != 2 && width != 4 && width != 8) || most < 0 || most > INT32_MAX / 4 ||
+        rows < 0) {
+        PyErr_SetString(PyExc_ValueError, "small_counts: bad kind, width, row count or limit");
+        return NULL;
+    }
+    Buffers held = {.count = 0};
+    Py_buffer *values_view, *data, *validity, *first_view, *count_view;
+    if (take(&held, values_object, 0, &values_view) < 0 || take(&held, data_object, 0, &data) < 0 ||
+        take(&held, validity_object, 0, &validity) < 0 || take(&held, first_object, 1, &first_view) < 0 ||
+        take(&held, count_object, 1, &count_view) < 0) {
+        release(&held);
+        return NULL;
+    }
+    Py_ssize_t values_needed = kind == 's' ? (rows + 1) * width : rows * width;
+    if (too_small(&held, values_view->len, values_needed, "values") ||
+        too_small(&held, first_view->len, most * 8, "first") || too_small(&held, count_view->len, most * 8, "count") ||
+        (validity->len && too_small(&held, validity->len, (valid_offset + rows + 7) / 8, "validity"))) {
+        return NULL;
+    }
+    size_t capacity = 16;
+    while (capacity < (size_t)most * 2 + 2) capacity <<= 1;
+    int32_t *slots = PyMem_RawCalloc(capacity, sizeof(int32_t));
+    uint64_t *hashes = PyMem_RawMalloc(((size_t)most + 1) * sizeof(uint64_t));
+    if (slots == NULL || hashes == NULL) {
+        PyMem_RawFree(slots);
+        PyMem_RawFree(hashes);
+        release(&held);
+        return PyErr_NoMemory();
+    }
+    size_t mask = capacity - 1;
+    const uint8_t *values = (const uint8_t *)values_view->buf, *bytes = (const uint8_t *)data->buf;
+    const uint8_t *limit = bytes + data->len;
+    const uint8_t *valid = validity->len ? (const uint8_t *)validity->buf : NULL;
+    int64_t *first = (int64_t *)first_view->buf, *count = (int64_t *)count_view->buf;
+    Py_ssize_t entries = 0, null_entry = -1;
+    int over = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < rows && !over; i++) {
+        if (!VALID_AT(valid, valid_offset, i)) {
+            if (null_entry >= 0) {
+                count[null_entry]++;
+                continue;
+            }
+            if (entries >= most) {
+                over = 1;
+                break;
+            }
+            null_entry = entries;
+            first[entries] = i;
+            count[entries++] = 1;
+            continue;
+        }
+        uint64_t h;
+        const uint8_t *p = NULL;
+        Py_ssize_t length = 0;
+        if (kind == 's') {
+            int64_t start = offset_at(values, i, width);
+            p = bytes + start;
+            length = (Py_ssize_t)(offset_at(values, i + 1, width) - start);
+            h = count_hash(p, length, limit);
+        } else {
+            h = mix64(integer_bits(values + i * width, width));
+        }
+        size_t slot = (size_t)h & mask;
+        while (1) {
+            int32_t entry = slots[slot] - 1;
+            if (entry < 0) {
+                if (entries >= most) {
+                    over = 1;
+                    break;
+                }
+                slots[slot] = (int32_t)entries + 1;
+                hashes[entries] = h;
+                first[entries] = i;
+                count[entries++] = 1;
+                break;
+            }
+            if (hashes[entry] == h) {
+                /* Integers: mix64 is a bijection, so equal hashes are equal values. */
+                int equal = 1;
+                if (kind == 's') {
+                    int64_t start = offset_at(values, (Py_ssize_t)first[entry], width);
+                    Py_ssize_t other = (Py_ssize_t)(offset_at(values, (Py_ssize_t)first[entry] + 1, width) - start);
+                    equal = other == length && same_bytes(bytes + start, p, length, limit);
+                }
+                if (equal) {
+                    count[entry]++;
+                    break;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    PyMem_RawFree(slots);
+    PyMem_RawFree(hashes);
+    release(&held);
+    return PyLong_FromSsize_t(over ? -1 : entries);
+}
+
 /* A numeric column's summary, accumulated in one pass (numeric_summary). */
 typedef struct {
     Py_ssize_t present, nan, posinf, neginf, finite;
@@ -578,9 +757,6 @@ typedef struct {
 static inline double lanes_total(const double *lanes) {
     return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
-
-#define VALID_AT(valid, offset, i) \
-    ((valid) == NULL || (((valid)[((offset) + (i)) >> 3] >> (((offset) + (i)) & 7)) & 1))
 
 /* Pass 1 over integers: range in the integer type, the sum of the values as doubles. */
 #define INTEGER_PASS(CTYPE, FROM_LE, UCTYPE)                                                   \
@@ -774,6 +950,7 @@ static PyMethodDef methods[] = {
     {"first_matches", first_matches, METH_VARARGS, "Each new hash's first equal base row, or -1."},
     {"string_min_max", string_min_max, METH_VARARGS, "Rows of the least and greatest string values."},
     {"dense_counts", dense_counts, METH_VARARGS, "Count keys both sides hold, and rows equal there."},
+    {"small_counts", small_counts, METH_VARARGS, "Count the values of a batch with few distinct ones."},
     {"numeric_summary", numeric_summary, METH_VARARGS, "Range, non-finite counts and moments of numbers."},
     {"dense_join", dense_join, METH_VARARGS, "Join unique integer keys of a narrow range by direct addressing."},
     {NULL, NULL, 0, NULL},

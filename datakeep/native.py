@@ -185,6 +185,44 @@ def string_buffers(array: pa.Array) -> tuple[np.ndarray, pa.Buffer | bytes] | No
     return offsets, values if values is not None else b""
 
 
+def small_counts(array: pa.Array, most: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the first row of each distinct value, how many rows hold it) of a string or binary array
+    (Arrow's offsets, not views) or an integer or time array, in the order the values first
+    appear, a null counting as one value (as pyarrow.compute.value_counts gives them); None when
+    there are more than ``most`` distinct values (a table twice that size is allocated)."""
+    assert _native is not None
+    import pyarrow as pa  # here: this module is imported on paths that never touch Arrow
+
+    if not 0 <= most <= 2**29:
+        raise ValueError(f"most: {most}, at most 2**29 values can be counted")
+    t = array.type
+    first, count = np.empty(most, dtype=np.int64), np.empty(most, dtype=np.int64)
+    validity = array.buffers()[0]
+    bitmap = validity if validity is not None and array.null_count else b""
+    if pa.types.is_integer(t) or (pa.types.is_temporal(t) and t.bit_width in (32, 64)):
+        width = t.bit_width // 8
+        data = array.buffers()[1]
+        values = np.frombuffer(data, dtype=np.uint8, count=len(array) * width, offset=array.offset * width)
+        found = _native.small_counts("i", values, width, b"", bitmap, array.offset, len(array), most, first, count)
+    else:
+        buffers = string_buffers(array)
+        if buffers is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        offsets, data = buffers
+        offsets = _checked_offsets(offsets, data)
+        found = _native.small_counts(
+            "s", offsets, offsets.dtype.itemsize, data, bitmap, array.offset, len(array), most, first, count
+        )
+    return None if found < 0 else (first[:found], count[:found])
+
+
+def distinct_count(array: pa.Array) -> int:
+    """How many distinct values `small_counts` finds in ``array`` (a null counting as one)."""
+    found = small_counts(array, len(array))
+    assert found is not None  # never more distinct values than rows
+    return len(found[0])
+
+
 def string_min_max(array: pa.Array) -> tuple[object, object]:
     """(least, greatest) value of a string or binary array (Arrow's offsets, not views), as
     Python objects; (None, None) when every row is null. Byte-wise, as pyarrow.compute.min_max."""

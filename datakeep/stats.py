@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datakeep import native, numeric_summary
-from datakeep.arrow_numpy import valid_mask
+from datakeep.arrow_numpy import arrow_array, valid_mask
 from datakeep.hashing import canonical_type, decode
 from datakeep.serialize import jsonable
 
@@ -190,9 +190,9 @@ class ColumnAccumulator:
             present = [(v, c) for v, c in ((False, falses), (True, trues), (None, array.null_count)) if c]
             self._add_counts([v for v, _ in present], [c for _, c in present])
             return None
-        counted = pc.value_counts(array)
-        if len(counted) > MAX_TRACKED_DISTINCT:
-            self.batch_distinct_max = max(self.batch_distinct_max, len(counted) - bool(array.null_count))
+        counted, held = self._value_counts(array)
+        if counted is None:
+            self.batch_distinct_max = max(self.batch_distinct_max, held - bool(array.null_count))
             # A first batch that turns out to hold every row (a file read in one batch) counts
             # the column exactly: remember how many rows it had seen.
             self.distinct_rows = self.count if self.count == len(array) else -1
@@ -207,6 +207,22 @@ class ColumnAccumulator:
         if not self._fold():
             return None
         return values if self._add_counts(values.to_pylist(), counted.field("counts").to_pylist()) else None
+
+    def _value_counts(self, array: pa.Array) -> tuple[pa.StructArray | None, int]:
+        """(``pc.value_counts`` of a batch, or None when it holds more than MAX_TRACKED_DISTINCT
+        values; how many it holds, a null counting as one). Strings, integers and times are
+        counted in C (`native.small_counts`), which stops early where a column has many values:
+        Arrow's kernel took 9 ms to count a batch of distinct ids, only to learn they were many."""
+        t = array.type
+        if native.AVAILABLE and (_has_offsets(t) or pa.types.is_integer(t) or self.kind == "temporal"):
+            found = native.small_counts(array, MAX_TRACKED_DISTINCT)
+            if found is None:
+                return None, native.distinct_count(array)
+            first, counts = found
+            values = array.take(arrow_array(first))
+            return pa.StructArray.from_arrays([values, arrow_array(counts)], names=["values", "counts"]), len(first)
+        counted = pc.value_counts(array)
+        return (counted if len(counted) <= MAX_TRACKED_DISTINCT else None), len(counted)
 
     def _fold(self) -> bool:
         """Add the unfolded first batch's counts to ``counts``; False once they are not kept."""

@@ -73,6 +73,40 @@ def test_numeric_summaries_agree(kind: pa.DataType, values: bytes, validity: byt
     assert repr(with_c) == repr(with_numpy)  # repr: NaN-free, and tells -0.0 from 0.0
 
 
+_short_texts = st.sampled_from([b"", b"a", b"ab", b"abcdefgh", b"abcdefghi", b"x" * 17])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), _short_texts), max_size=60),
+    st.lists(st.one_of(st.none(), st.integers(min_value=-3, max_value=3)), max_size=60),
+    st.integers(min_value=0, max_value=5),
+    st.sampled_from([pa.string(), pa.large_binary(), pa.int8(), pa.uint16(), pa.int32(), pa.int64(), pa.date32()]),
+    st.integers(min_value=0, max_value=8),
+)
+def test_small_counts_are_arrows_value_counts(
+    texts: list[bytes | None], numbers: list[int | None], offset: int, kind: pa.DataType, most: int
+) -> None:
+    """The same values with the same counts, in the same order (a null is a value); values of
+    every short length, ending at the very end of the data buffer; None past ``most``."""
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(kind) or pa.types.is_large_binary(kind):
+        values = [v.decode() if v is not None and pa.types.is_string(kind) else v for v in texts]
+    else:
+        values = [v if v is None or not pa.types.is_unsigned_integer(kind) else abs(v) for v in numbers]
+    array = pa.array(values, type=kind).slice(min(offset, len(values)))
+    counted = pc.value_counts(array)
+    found = native.small_counts(array, most)
+    if len(counted) > most:
+        assert found is None
+        return
+    assert found is not None
+    first, counts = found
+    assert array.take(pa.array(first, pa.int64())).to_pylist() == counted.field("values").to_pylist()
+    assert counts.tolist() == counted.field("counts").to_pylist()
+
+
 def test_numeric_summaries_of_many_values_agree() -> None:
     """Long enough for every lane and a partial last row of them, with nulls."""
     rng = np.random.default_rng(11)
