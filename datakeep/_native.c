@@ -324,7 +324,14 @@ static PyObject *first_matches(PyObject *self, PyObject *args) {
             slot = (slot + 1) & mask;
         }
     }
+    /* Most new rows follow the base row the one before matched: with no hash twice in the base,
+     * that row is the only match, found without the table's random access. */
+    Py_ssize_t next = 0;
     for (Py_ssize_t i = 0; i < new_rows; i++) {
+        if (!repeated && next < base_rows && b[next] == q[i]) {
+            found[i] = next++;
+            continue;
+        }
         size_t slot = (size_t)mix64(q[i]) & mask;
         int64_t row = -1;
         while (1) {
@@ -337,10 +344,54 @@ static PyObject *first_matches(PyObject *self, PyObject *args) {
             slot = (slot + 1) & mask;
         }
         found[i] = row;
+        if (row >= 0) next = (Py_ssize_t)row + 1;
     }
     Py_END_ALLOW_THREADS;
     release(&held);
     return PyBool_FromLong(repeated);
+}
+
+/* patch_runs(source, ops, literal_rows) -> (op count, literal count): patches.align's runs, in
+ * one pass over `source` (int64: each new row's base row, or -1 for a row the patch carries).
+ * A run of base rows lasts while they follow one another; carried rows form runs of their own.
+ * ops receives (0 = BASE, first base row, length) or (1 = LITERAL, index of its first carried
+ * row, length) per run, int64, room for one per row; literal_rows the carried rows' positions. */
+static PyObject *patch_runs(PyObject *self, PyObject *args) {
+    PyObject *source_object, *ops_object, *rows_object;
+    if (!PyArg_ParseTuple(args, "OOO", &source_object, &ops_object, &rows_object)) {
+        return NULL;
+    }
+    Buffers held = {.count = 0};
+    Py_buffer *source_view, *ops_view, *rows_view;
+    if (take(&held, source_object, 0, &source_view) < 0 || take(&held, ops_object, 1, &ops_view) < 0 ||
+        take(&held, rows_object, 1, &rows_view) < 0) {
+        release(&held);
+        return NULL;
+    }
+    Py_ssize_t n = source_view->len / 8;
+    if (too_small(&held, ops_view->len, n * 24, "ops") || too_small(&held, rows_view->len, n * 8, "literal_rows")) {
+        return NULL;
+    }
+    const int64_t *source = (const int64_t *)source_view->buf;
+    int64_t *ops = (int64_t *)ops_view->buf, *rows = (int64_t *)rows_view->buf;
+    Py_ssize_t op_count = 0, literal_count = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int literal = source[i] < 0;
+        int continues = i > 0 && (literal ? source[i - 1] < 0 : (source[i - 1] >= 0 && source[i] == source[i - 1] + 1));
+        if (continues) {
+            ops[3 * (op_count - 1) + 2] += 1;
+        } else {
+            ops[3 * op_count] = literal;
+            ops[3 * op_count + 1] = literal ? literal_count : source[i];
+            ops[3 * op_count + 2] = 1;
+            op_count++;
+        }
+        if (literal) rows[literal_count++] = i;
+    }
+    Py_END_ALLOW_THREADS;
+    release(&held);
+    return Py_BuildValue("(nn)", op_count, literal_count);
 }
 
 /* dense_join(a, b, low, slots_a, slots_b, pairs_a, pairs_b) -> pairs, or -1 when a side repeats a
@@ -947,6 +998,7 @@ static PyMethodDef methods[] = {
     {"fixed_hashes", fixed_hashes, METH_VARARGS, "Hash each fixed-width little-endian value."},
     {"mix_in_place", mix_in_place, METH_VARARGS, "splitmix64's finaliser over a uint64 array, in place."},
     {"combine", combine, METH_VARARGS, "Fold one column's hashes into row hashes, in place."},
+    {"patch_runs", patch_runs, METH_VARARGS, "A patch's runs of base rows and carried rows."},
     {"first_matches", first_matches, METH_VARARGS, "Each new hash's first equal base row, or -1."},
     {"string_min_max", string_min_max, METH_VARARGS, "Rows of the least and greatest string values."},
     {"dense_counts", dense_counts, METH_VARARGS, "Count keys both sides hold, and rows equal there."},

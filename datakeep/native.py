@@ -103,6 +103,17 @@ def first_matches(base: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, bool]:
     return source, bool(repeated)
 
 
+def patch_runs(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ops, literal rows) of patches.align from ``source`` (each new row's base row, or -1):
+    ops an (runs, 3) int64 matrix of (0 base or 1 literal, first row, length)."""
+    assert _native is not None
+    source = np.ascontiguousarray(source, dtype=np.int64)
+    ops = np.empty((len(source), 3), dtype=np.int64)
+    rows = np.empty(len(source), dtype=np.int64)
+    op_count, literal_count = _native.patch_runs(source, ops, rows)
+    return ops[:op_count], rows[:literal_count]
+
+
 def fits_dense(span: int, rows_a: int, rows_b: int) -> bool:
     """Whether `dense_join` and `dense_counts` take keys spanning ``span`` values on sides of these
     many rows (their slots and row numbers are 32-bit)."""

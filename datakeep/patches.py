@@ -62,6 +62,11 @@ def align(base_hashes: np.ndarray, new_hashes: np.ndarray) -> Patch | None:
     found, source_row, repeated = _first_matches(base_hashes, new_hashes)
     if repeated:
         source_row = _follow_runs(base_hashes, new_hashes, source_row)
+    if native.AVAILABLE:
+        ops, rows = native.patch_runs(np.where(found, source_row, -1))
+        if len(rows) > MAX_LITERAL_SHARE * n:
+            return None
+        return Patch(ops=ops, literal_rows=rows, literal_hashes=new_hashes[rows])
     literal = ~found
     literal_count = int(literal.sum())
     if literal_count > MAX_LITERAL_SHARE * n:
