@@ -1,14 +1,24 @@
-"""Joins of small uint64 columns with numpy: sort, searchsorted and occurrence ranks.
+"""Joins of small uint64 columns with numpy: sort, searchsorted and occurrence ranks, and the
+key codes they join on.
 
 These are the whole "join" of a diff: rows are matched on (key code, row hash) without ever
-building a hash table of full rows.
+building a hash table of full rows. Every commit's change summary uses this module; it imports
+none of the diff's result types (their dataclasses cost a commit 9 ms to create).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
+import pyarrow as pa
 
 from datakeep import native
+from datakeep.arrow_numpy import integer_view, is_integer_like, valid_mask
+
+#: The code every null key gets.
+_NULL_KEY = np.uint64(0x8000000000000000)
 
 
 def sort(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,3 +156,41 @@ def match_dense(codes_a: np.ndarray, codes_b: np.ndarray) -> tuple[np.ndarray, n
         where = np.concatenate([where[where >= -low], where[where < -low]])
         return slots[0][where], slots[1][where]
     return slots[0][both], slots[1][both]
+
+
+def same_layout(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> bool:
+    """True when stored row hashes of the two versions are directly comparable."""
+    return [(c["name"], c["type"]) for c in old] == [(c["name"], c["type"]) for c in new]
+
+
+def key_codes(keys: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """One uint64 per row naming its key: the value itself for one integer-like column (exact),
+    else a 64-bit hash of the key columns. Null keys get one reserved code."""
+    n = keys.num_rows
+    nulls = np.zeros(n, dtype=bool)
+    for column in keys.columns:
+        if column.null_count:
+            nulls |= ~valid_mask(column)
+    if keys.num_columns == 1 and is_integer_like(keys.schema.field(0).type):
+        codes = _integer_codes(keys.column(0))
+    else:
+        from datakeep.rowhash import row_hashes
+
+        codes = row_hashes(keys)
+    if nulls.any():
+        codes = codes.copy()  # may be a read-only view of Arrow memory
+        codes[nulls] = _NULL_KEY
+    return codes, nulls
+
+
+def _integer_codes(column: pa.ChunkedArray) -> np.ndarray:
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    t = array.type
+    if not pa.types.is_integer(t):
+        array = array.view(pa.int32() if t.bit_width == 32 else pa.int64())
+    if array.null_count:
+        import pyarrow.compute as pc
+
+        array = pc.fill_null(array, 0)
+    # A view, not a copy: for 64-bit keys the codes are the key column's own memory.
+    return integer_view(array).view(np.uint64) if t.bit_width == 64 else integer_view(array).astype(np.uint64)

@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from datakeep.arrow_numpy import arrow_array, integer_view, is_integer_like, valid_mask
+from datakeep.arrow_numpy import arrow_array, is_integer_like
 from datakeep.diff import matching
 from datakeep.diff.errors import DuplicateKeyError, KeyColumnMissingError, KeyTypeChangedError
+from datakeep.diff.matching import key_codes, same_layout
 from datakeep.diff.result import KeyProblem, RowCounts, Sample
-from datakeep.diff.schema import ColumnPlan, same_layout
+from datakeep.diff.schema import ColumnPlan
 from datakeep.diff.sources import HashSpec, Side, cell_hashes, comparison_casts
 from datakeep.diff.tolerance import Numbers, gather, numbers, within
 from datakeep.rowhash import mix
@@ -44,7 +44,6 @@ from datakeep.serialize import jsonable
 #: Rows per side held in one join pass (24 bytes each: key code, row hash, position). A side
 #: without a cached index is read and hashed once per pass, so passes cost whole re-reads.
 PARTITION_ROWS = 16_000_000
-_NULL_KEY = np.uint64(0x8000000000000000)
 _ROW_BITS = 32
 _ROW_MASK = np.int64((1 << _ROW_BITS) - 1)
 
@@ -284,37 +283,6 @@ def _keys_as(keys: pa.Table, types: tuple[pa.DataType | None, ...] | None) -> pa
         [column if t is None else column.cast(t) for column, t in zip(keys.columns, types, strict=True)],
         names=keys.column_names,
     )
-
-
-def key_codes(keys: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """One uint64 per row naming its key: the value itself for one integer-like column (exact),
-    else a 64-bit hash of the key columns. Null keys get one reserved code."""
-    n = keys.num_rows
-    nulls = np.zeros(n, dtype=bool)
-    for column in keys.columns:
-        if column.null_count:
-            nulls |= ~valid_mask(column)
-    if keys.num_columns == 1 and is_integer_like(keys.schema.field(0).type):
-        codes = _integer_codes(keys.column(0))
-    else:
-        from datakeep.rowhash import row_hashes
-
-        codes = row_hashes(keys)
-    if nulls.any():
-        codes = codes.copy()  # may be a read-only view of Arrow memory
-        codes[nulls] = _NULL_KEY
-    return codes, nulls
-
-
-def _integer_codes(column: pa.ChunkedArray) -> np.ndarray:
-    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    t = array.type
-    if not pa.types.is_integer(t):
-        array = array.view(pa.int32() if t.bit_width == 32 else pa.int64())
-    if array.null_count:
-        array = pc.fill_null(array, 0)
-    # A view, not a copy: for 64-bit keys the codes are the key column's own memory.
-    return integer_view(array).view(np.uint64) if t.bit_width == 64 else integer_view(array).astype(np.uint64)
 
 
 def _gather(

@@ -129,8 +129,3 @@ def column_plan(old: Columns, new: Columns, renames: Mapping[str, str] | None = 
                 ColumnPlan(old=before["name"], new=column["name"], old_type=before["type"], new_type=column["type"])
             )
     return plan
-
-
-def same_layout(old: Columns, new: Columns) -> bool:
-    """True when stored row hashes of the two versions are directly comparable."""
-    return [(c["name"], c["type"]) for c in old] == [(c["name"], c["type"]) for c in new]

@@ -14,11 +14,7 @@ import numpy as np
 
 from datakeep import native
 from datakeep.arrow_numpy import is_integer_like
-from datakeep.diff.errors import DiffError
-from datakeep.diff.matching import dense_range
-from datakeep.diff.rows import RowOptions, compare_rows, key_codes
-from datakeep.diff.schema import column_plan, same_layout
-from datakeep.diff.sources import SnapshotSide
+from datakeep.diff.matching import dense_range, key_codes, same_layout
 from datakeep.errors import DatasetError
 from datakeep.records.manifest import Manifest
 from datakeep.repo import Repository
@@ -41,6 +37,12 @@ def row_changes(
     counted = _dense_counts(old, new, old_rows, new_rows)
     if counted is not None:
         return {"rows": counted}
+    # The general join, and the diff's types with it, only here: most commits never need them.
+    from datakeep.diff.errors import DiffError
+    from datakeep.diff.rows import RowOptions, compare_rows
+    from datakeep.diff.schema import column_plan
+    from datakeep.diff.sources import SnapshotSide
+
     try:
         # A parent written before folder columns were unified may type a column two ways in two
         # files (DatasetError): the commit still happens, with schema changes only.
