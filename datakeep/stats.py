@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from datakeep import native, numeric_summary
 from datakeep.arrow_numpy import arrow_array, valid_mask
@@ -25,6 +24,15 @@ TOP_VALUES = 20
 #: Columns with more distinct values than this are treated as high-cardinality (no top list).
 MAX_TRACKED_DISTINCT = 1000
 SAMPLE_SIZE = 1024
+
+
+def _compute() -> Any:
+    """pyarrow.compute, imported on first use: its import takes 20 ms, which a commit otherwise
+    spent before reading its first batch, and now spends on the statistics' thread while the
+    reader decodes."""
+    import pyarrow.compute
+
+    return pyarrow.compute
 
 
 def _kind(t: pa.DataType) -> str:
@@ -109,7 +117,7 @@ class ColumnAccumulator:
             # on a column of distinct strings (emails, notes), the statistics' largest cost.
             lo, hi = native.string_min_max(array)
         else:
-            minmax = pc.min_max(ranged)
+            minmax = _compute().min_max(ranged)
             lo, hi = minmax["min"].as_py(), minmax["max"].as_py()
         self._widen(lo, hi)
 
@@ -221,7 +229,7 @@ class ColumnAccumulator:
             first, counts = found
             values = array.take(arrow_array(first))
             return pa.StructArray.from_arrays([values, arrow_array(counts)], names=["values", "counts"]), len(first)
-        counted = pc.value_counts(array)
+        counted = _compute().value_counts(array)
         return (counted if len(counted) <= MAX_TRACKED_DISTINCT else None), len(counted)
 
     def _fold(self) -> bool:
@@ -367,7 +375,7 @@ def _ranked(counted: pa.StructArray) -> dict[str, Any]:
     if values.null_count:
         present = values.is_valid()
         values, counts = values.filter(present), counts.filter(present)
-    order = pc.sort_indices(
+    order = _compute().sort_indices(
         pa.table({"count": counts, "value": values}),
         sort_keys=[("count", "descending"), ("value", "ascending")],
     )[:TOP_VALUES]
