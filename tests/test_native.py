@@ -230,6 +230,33 @@ def _commit(folder: Path, table: pa.Table, native_on: bool) -> list[str]:
     return kept
 
 
+def test_statistics_of_every_kind_of_column_are_the_same_with_and_without_the_extension(tmp_path: Path) -> None:
+    """The manifests hold every column's statistics (range, moments, counts, sample): numbers of
+    every width with NaN, infinities and both zeros, times, text and categories with nulls, in
+    batches whose counted values come and go, must give the same manifest either way."""
+    rng = np.random.default_rng(5)
+    rows = 150_000  # three batches: the counts of later batches are merged, not just taken
+    floats = rng.normal(size=rows)
+    floats[rng.random(rows) < 0.01] = np.nan
+    floats[:4] = [np.inf, -np.inf, -0.0, 0.0]
+    table = pa.table(
+        {
+            "id": np.arange(rows),
+            "f32": pa.array(floats.astype(np.float32), mask=rng.random(rows) < 0.05),
+            "s": [f"name-{i % 977}" for i in range(rows)],
+            "i8": pa.array(rng.integers(-128, 128, rows).astype(np.int8)),
+            "u64": pa.array(rng.integers(0, 2**64 - 1, rows, dtype=np.uint64, endpoint=True)),
+            "code": pa.array(rng.choice(["a", "bb", "ccc", None], rows).tolist()),
+            "level": pa.array(rng.integers(0, 900 if rows else 1, rows), mask=rng.random(rows) < 0.1),
+            "at": pa.array(rng.integers(0, 2**40, rows)).cast(pa.timestamp("us", tz="Europe/Paris")),
+            "day": pa.array(rng.integers(0, 40, rows).astype(np.int32)).cast(pa.date32()),
+            "kind": pa.array(rng.choice(["x", "y"], rows).tolist()).dictionary_encode(),
+            "f16": pa.array(rng.normal(size=rows).astype(np.float16)),
+        }
+    )
+    assert _commit(tmp_path / "c", table, True) == _commit(tmp_path / "numpy", table, False)
+
+
 def test_a_commit_stores_the_same_objects_with_and_without_the_extension(tmp_path: Path) -> None:
     """Snapshot ids, row-hash sidecars and patches are all named by their content: the same
     names mean the same bytes, with the C loops or with numpy."""
