@@ -176,6 +176,11 @@ def make_commit(
                     else (None, {})
                 )
                 parent_rows = rowcache.load(repo, parent_manifest)
+                older_hashes = (
+                    rowcache.older_base_hashes(repo, name, parent, parent_manifest)
+                    if parent is not None and parent_manifest is not None
+                    else {}
+                )
                 rows = rowcache.RowIndexBuilder(tracked.key)
                 manifest = build_snapshot(
                     repo,
@@ -187,6 +192,7 @@ def make_commit(
                     validated=validated,
                     known_elsewhere=seen,
                     parent_rows=parent_rows,
+                    older_hashes=older_hashes,
                     rows=rows,
                     found=found[name],
                     progress=progress,

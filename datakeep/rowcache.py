@@ -27,9 +27,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from datakeep import patches
 from datakeep.arrow_numpy import arrow_array, primitive_view
 from datakeep.digest import bytes_id
+from datakeep.errors import DatakeepError
 from datakeep.fsutil import TEMP_PREFIX, atomic_output
+from datakeep.records.commit import Commit
 from datakeep.records.manifest import ChunkRef, Manifest
 from datakeep.repo import Repository
 
@@ -107,6 +110,38 @@ def load(repo: Repository, manifest: Manifest | None) -> RowIndex | None:
         starts=_starts(manifest.chunks),
         objects=tuple(c.object for c in manifest.chunks),
     )
+
+
+def older_base_hashes(repo: Repository, name: str, parent: Commit, manifest: Manifest) -> dict[str, np.ndarray]:
+    """Row hashes of the chunks that the next commit of dataset ``name`` may patch against and its
+    parent's snapshot (``manifest``, at commit ``parent``) does not hold, from the cached row
+    indexes of the parent's own first parents: {object id: hashes}.
+
+    Patches form a skip chain (`patches.patch_base`), so a changed chunk is patched against a
+    version several commits back one commit in two. Its hashes were otherwise read from the
+    base's sidecar or rebuilt through its patches: 230 ms of CPU in a 5M-row edit's commit, which
+    made those commits a fifth slower than the others. A cache only: whatever is missing (an
+    index pruned, a commit not here) is left to those slower ways."""
+    held = {chunk.object for chunk in manifest.chunks}
+    wanted = {patches.patch_base(chunk)[0].object for chunk in manifest.chunks if chunk.depth} - held
+    found: dict[str, np.ndarray] = {}
+    commit = parent
+    try:
+        for _ in range(KEEP - 1):  # no older index of the dataset is kept
+            if not wanted or not commit.parents:
+                break
+            commit = repo.commit_at(commit.parents[0])
+            ref = commit.datasets.get(name)
+            index = load(repo, repo.manifest_at(ref.manifest)) if ref is not None else None
+            if index is None:
+                continue
+            positions = index.by_object()
+            for oid in [oid for oid in wanted if oid in positions]:
+                found[oid] = index.chunk(positions[oid])[1]
+                wanted.discard(oid)
+    except DatakeepError:
+        pass  # an ancestor not in this repository: the bases are found the slow way
+    return found
 
 
 def save(repo: Repository, manifest: Manifest, index: RowIndex) -> None:

@@ -695,6 +695,7 @@ def build_snapshot(
     validated: dict[str, str] | None = None,
     known_elsewhere: dict[str, ChunkRef] | None = None,
     parent_rows: RowIndex | None = None,
+    older_hashes: dict[str, np.ndarray] | None = None,
     rows: RowIndexBuilder | None = None,
     found: tuple[str, list[tuple[str, Path]]] | None = None,
     progress: Progress | None = None,
@@ -703,10 +704,13 @@ def build_snapshot(
 
     ``known_elsewhere`` holds chunks of other datasets in the same commit, so the same rows
     tracked twice (a copy, another string encoding) are stored once. ``parent_rows`` (the
-    parent's cached row index) spares rebuilding the hashes of patched predecessors; ``rows``
-    collects this snapshot's row index; ``found`` is what `tracking.dataset_files` already said;
+    parent's cached row index) spares rebuilding the hashes of patched predecessors, and
+    ``older_hashes`` (`rowcache.older_base_hashes`) those of older bases; ``rows`` collects this
+    snapshot's row index; ``found`` is what `tracking.dataset_files` already said;
     ``progress`` hears the bytes of the files read (labelled with the dataset's name).
     """
+    for oid, hashes in (older_hashes or {}).items():
+        patches.remember_hashes(ObjectId(oid), hashes)
     if parent is not None and parent_rows is not None:
         for position, chunk in enumerate(parent.chunks):
             patches.remember_hashes(chunk.object, parent_rows.chunk(position)[1])

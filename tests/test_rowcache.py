@@ -310,3 +310,53 @@ def test_a_new_key_on_unchanged_data_commits(tmp_path: Path) -> None:
     repo.commit(message="ten fewer")
     rows = repo.diff("HEAD~1", "HEAD").to_dict()["datasets"][0]["rows"]
     assert (rows["removed"], rows["added"], rows["modified"]) == (10, 0, 0)
+
+
+def test_bases_older_than_the_parent_come_from_their_cached_indexes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Patches form a skip chain: the third version of a chunk is patched against the first, not
+    against its parent. The first version's hashes come from its cached row index, not from its
+    sidecar or its patches; without that index they are read the slow way, to the same chunks."""
+    from datakeep import patches
+
+    def commit_three(root: Path, keep_older: bool) -> tuple[Repo, list[str]]:
+        repo = Repo.init(root, chunk_bytes=SMALL_CHUNKS)
+        path = root / "d.parquet"
+        table = make_table(ROWS)
+        pq.write_table(table, path)
+        repo.add(path, name="d", key=["id"])
+        repo.commit(message="v1")
+        rebuilt: list[str] = []
+        for seed in (1, 2):
+            table, _ = edited(table, seed)
+            pq.write_table(table, path)
+            if seed == 2:
+                cache = root / ".datakeep" / "cache" / "rows"
+                if not keep_older:  # only the parent's index is left
+                    parent = repo.manifest("d").id
+                    for file in cache.iterdir():
+                        if parent not in file.name:
+                            file.unlink()
+                # A new process knows no hashes but those on disk.
+                monkeypatch.setattr(patches, "_HASHES", patches._Memo(patches._HASHES.limit))
+
+                def spy(
+                    store: Any, oid: Any, hashes_oid: str, depth: int = 0, original: Any = patches._rebuild_hashes
+                ) -> np.ndarray:
+                    rebuilt.append(oid)
+                    return original(store, oid, hashes_oid, depth)  # type: ignore[no-any-return]
+
+                monkeypatch.setattr(patches, "_rebuild_hashes", spy)
+            repo.commit(message=f"v{seed + 1}")
+        monkeypatch.undo()
+        return repo, rebuilt
+
+    repo, rebuilt = commit_three(tmp_path / "kept", keep_older=True)
+    first = {c.object for c in repo.manifest("d", "HEAD~2").chunks}
+    patched_on_first = [c for c in repo.manifest("d").chunks if c.depth == 1 and c.bases[0] in first]
+    assert patched_on_first, "the third version should patch against the first"
+    assert rebuilt == []
+    slow, rebuilt_slowly = commit_three(tmp_path / "pruned", keep_older=False)
+    assert rebuilt_slowly
+    assert slow.manifest("d").chunks == repo.manifest("d").chunks
