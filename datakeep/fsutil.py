@@ -107,8 +107,8 @@ class EarlySync:
         self._thread: threading.Thread | None = None
         self._taken = 0
         self._most = most
-        self.synced: list[Path] = []
-        self.error: OSError | None = None
+        self._synced: list[Path] = []
+        self._error: OSError | None = None
 
     def add(self, path: Path) -> None:
         """Sync ``path`` soon (callers hold one lock: this is not thread-safe by itself)."""
@@ -123,7 +123,7 @@ class EarlySync:
 
     def _run(self) -> None:
         while (path := self._queue.get()) is not None:
-            if self.error is not None:
+            if self._error is not None:
                 continue
             try:
                 _fsync(path)
@@ -133,9 +133,9 @@ class EarlySync:
             except FileNotFoundError:
                 continue  # removed meanwhile (a commit given up): nothing to make durable
             except OSError as exc:
-                self.error = exc  # raised by `finish`: the commit must not land
+                self._error = exc  # raised by `synced_files`: the commit must not land
                 continue
-            self.synced.append(path)
+            self._synced.append(path)
 
     def stop(self) -> None:
         """Wait for the files given so far to be synced (or to fail), and end the thread."""
@@ -147,9 +147,9 @@ class EarlySync:
     def synced_files(self) -> list[Path]:
         """The files synced with their folder entries, once `stop` has waited for them; raises
         what an fsync raised."""
-        if self.error is not None:
-            raise self.error
-        return self.synced
+        if self._error is not None:
+            raise self._error
+        return self._synced
 
 
 _temp_serial = itertools.count()
