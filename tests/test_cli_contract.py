@@ -157,3 +157,24 @@ def test_a_pipe_is_not_said_to_be_missing(initialised: Path) -> None:
     result = run("add", "f.parquet")
     assert result.exit_code == 2
     assert "f.parquet is neither a file nor a folder" in one_error_line(result)
+
+
+def test_the_executable_keeps_exit_codes_output_and_profilers_results(tmp_path: Path) -> None:
+    """`datakeep` leaves without Python's teardown once a command is done: its exit code and
+    everything it printed still arrive (through a pipe, all of a long output), and a profiler
+    running it still writes its results."""
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120
+        )
+
+    missing = run("-m", "datakeep", "log")
+    assert missing.returncode == 2 and missing.stderr.startswith("error: not a datakeep repository")
+    assert run("-m", "datakeep", "init").returncode == 0
+    assert run("-m", "datakeep", "--help").stdout.count("\n") > 20
+    assert run("-m", "datakeep", "commit", "-m", "x").returncode == 1  # nothing to commit: "no"
+    profiled = run("-m", "cProfile", "-o", str(tmp_path / "profile.out"), "-m", "datakeep", "status")
+    assert profiled.returncode == 0 and (tmp_path / "profile.out").stat().st_size > 0

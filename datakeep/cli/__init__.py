@@ -179,6 +179,8 @@ def run() -> None:
         code = exc.code or 0
     if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
         sys.exit(code)  # a thread still working: the usual exit waits for it
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        sys.exit(code)  # coverage or a profiler runs us: it writes its results on the way out
     try:
         sys.stdout.flush()
         sys.stderr.flush()
