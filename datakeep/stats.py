@@ -165,7 +165,8 @@ class ColumnAccumulator:
         first = (-self._offset) % stride
         if first >= len(values):
             return
-        picked = values[first::stride].astype(np.float64)
+        with np.errstate(invalid="ignore"):  # a signalling NaN stays a NaN: nothing to warn about
+            picked = values[first::stride].astype(np.float64)
         usable = np.isfinite(picked)
         if valid is not None:
             usable &= valid[first::stride]

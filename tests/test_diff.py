@@ -443,3 +443,26 @@ def test_folder_of_files_written_with_other_string_types(tmp_path: Path) -> None
     dataset = diff_files(old, new, key="id").datasets[0]
     assert (dataset.rows.added, dataset.rows.removed, dataset.rows.modified) == (0, 0, 10)
     assert {c.name: c.modified for c in dataset.columns}["amount"] == 10
+
+
+def test_signalling_nans_commit_and_compare_without_warnings(tmp_path: Path) -> None:
+    """A signalling NaN (quiet bit clear) makes numpy warn when cast to float64; the statistics
+    and the cells a tolerance compares must treat it as the NaN it is (warnings are errors here)."""
+    signalling32 = np.array([0x7FA00001], dtype=np.uint32).view(np.float32)[0]
+    signalling16 = np.array([0x7D00], dtype=np.uint16).view(np.float16)[0]
+    old = pa.table(
+        {
+            "id": [1, 2, 3],
+            "x": np.array([signalling32, 1.0, 2.0], dtype=np.float32),
+            "h": np.array([signalling16, 1.0, 2.0], dtype=np.float16),
+            "n": [0, 0, 0],
+        }
+    )
+    new = old.set_column(1, "x", pa.array(np.array([signalling32, 1.0, 2.5], dtype=np.float32)))
+    new = new.set_column(3, "n", pa.array([1, 0, 0]))  # the row of NaNs changes too: its cells are compared
+    repo = commit_versions(tmp_path, [old, new])
+    for column in ("x", "h"):
+        stats = repo.manifest("data", "v1").stats[column]
+        assert (stats["nan"], stats["min"], stats["max"], stats["sample"]) == (1, 1.0, 2.0, [1.0, 2.0])
+    dataset = repo.diff("v1", "v2", tolerance={"x": 0.1, "h": 0.1}).datasets[0]
+    assert dataset.rows.modified == 2 and dataset.column("x").modified == 1 and dataset.column("h").modified == 0
