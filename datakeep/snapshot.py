@@ -452,6 +452,22 @@ class FileChunker:
         self.known = known
         self.writer = writer
 
+    def _same_cell_types(self, batch_schema: pa.Schema) -> bool:
+        """Whether the parent's version of the file had, column by column, the types of
+        ``batch_schema`` (names may differ: a renamed column keeps its cells)."""
+        if self.previous_entry is None:
+            return False
+        old = decode_schema(self.previous_entry.schema)
+        old = without_views(old) or old
+        return len(old) == len(batch_schema) and all(
+            a.type == b.type for a, b in zip(old, batch_schema, strict=True)
+        )
+
+    def _forget_previous(self) -> None:
+        self.previous = ()
+        self._previous_position = {}
+        self._previous_starts = np.zeros(0)
+
     def run(self) -> tuple[Callable[[], FileEntry], ChunkParams]:
         """Read and hash the file and hand its new chunks to the writer. Returns a function that
         waits for them to be stored and gives the file's entry: the caller reads the next file
@@ -470,6 +486,12 @@ class FileChunker:
         # The batches' schema: the file's, with view types as their large equivalents (the
         # manifest keeps the file's own schema, to restore).
         batch_schema = without_views(schema) or schema
+        if self.previous and not self._same_cell_types(batch_schema):
+            # Row hashes see a cell's bits, not its type: 7 under duration[s] and under
+            # duration[ms] hash alike, and a patch copies a row whose hash is unchanged from its
+            # base, cast into the new type (7 s became 7000 ms). So a chunk is patched only
+            # against chunks whose columns had the same types; after a retype it is stored whole.
+            self._forget_previous()
         file_hasher = StreamHasher(batch_schema, self.encoding)
         from datakeep.stats import TableStats  # here: `status` hashes files without pyarrow.compute
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import os
 import subprocess
 import sys
@@ -393,3 +394,77 @@ def test_ops_read_back_from_zstd_and_from_the_zlib_written_before(runs: list[tup
     assert np.array_equal(again, ops)
     raw = pa.Codec("zstd").decompress(blob[8:], decompressed_size=int.from_bytes(blob[4:8], "little"))
     assert np.array_equal(patches._unpack(zlib.compress(raw.to_pybytes(), 6)), ops)
+
+
+def _struct(names: tuple[str, str]) -> pa.DataType:
+    return pa.struct([(names[0], pa.string()), (names[1], pa.string())])
+
+
+_ROWS_RETYPED = 3000
+_raw = np.arange(_ROWS_RETYPED, dtype=np.int64) * 1000 + 7
+_texts = [f"z{i % 50}" for i in range(_ROWS_RETYPED)]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # The same stored integers under another unit or scale: equal row hashes, other values.
+        (pa.array(_raw, pa.duration("s")), pa.array(_raw, pa.duration("ms"))),
+        (pa.array(_raw, pa.time64("us")), pa.array(_raw, pa.time64("ns"))),
+        (pa.array(_raw, pa.timestamp("ns")), pa.array(_raw, pa.timestamp("us"))),  # the cast back loses data
+        (pa.array(_raw).cast(pa.decimal128(20, 1)), pa.array(_raw).cast(pa.decimal128(20, 1)).cast(pa.string())),
+        (
+            pa.array([decimal.Decimal(int(v)).scaleb(-1) for v in _raw], pa.decimal128(20, 1)),
+            pa.array([decimal.Decimal(int(v)).scaleb(-2) for v in _raw], pa.decimal128(20, 2)),
+        ),
+        (
+            pa.array([[int(v)] for v in _raw], pa.list_(pa.duration("s"))),
+            pa.array([[int(v)] for v in _raw], pa.list_(pa.duration("ms"))),
+        ),
+        # One old value no int64 holds, in a row that changed: casting the old chunk failed.
+        (pa.array([2**63, *_raw[1:].tolist()], pa.uint64()), pa.array([5, *_raw[1:].tolist()], pa.int64())),
+        (
+            pa.array(np.arange(_ROWS_RETYPED, dtype=np.int16)),
+            pa.array(np.arange(_ROWS_RETYPED, dtype=np.int16).view(np.float16)),
+        ),
+        # A struct field renamed or reordered: the same cells by position, under other names.
+        (
+            pa.array([{"zip": t, "city": "Paris"} for t in _texts], _struct(("zip", "city"))),
+            pa.array([{"postcode": t, "city": "Paris"} for t in _texts], _struct(("postcode", "city"))),
+        ),
+        (
+            pa.array([{"a": t, "b": "x"} for t in _texts], _struct(("a", "b"))),
+            pa.array([{"b": t, "a": "x"} for t in _texts], _struct(("b", "a"))),
+        ),
+    ],
+    ids=[
+        "duration",
+        "time",
+        "timestamp",
+        "decimal-text",
+        "decimal-scale",
+        "list",
+        "uint64",
+        "float16",
+        "rename",
+        "order",
+    ],
+)
+def test_a_retyped_column_restores_the_new_values_not_the_old_ones_recast(
+    repo: Repo, project: Path, old: pa.Array, new: pa.Array
+) -> None:
+    """Row hashes see bits, not types: a patch against the old chunks would copy each row whose
+    hash did not change and cast it (7 s became 7000 ms, a renamed struct field null)."""
+    path = project / "t.parquet"
+    ids = np.arange(_ROWS_RETYPED)
+    write(path, pa.table({"id": ids, "c": old}))
+    repo.add(path, name="t", key=("id",))
+    repo.commit(message="old type")
+    expected = pa.table({"id": ids, "c": new})
+    write(path, expected)
+    commit = repo.commit(message="new type")
+    assert repo.read("t", rev=commit.id).equals(expected)
+    repo.checkout(commit.id, name="t", output=project / "out.parquet")
+    assert pq.read_table(project / "out.parquet").equals(expected)
+    assert repo.fsck(full=True).ok
+    assert repo.read("t", rev="HEAD~1").equals(pa.table({"id": ids, "c": old}))
