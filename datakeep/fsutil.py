@@ -169,6 +169,7 @@ def _create_temp(path: Path, suffix: str = "") -> tuple[int, Path]:
     tempfile.mkstemp's random names (a tenth of storing a small object, and importing tempfile
     costs a commit 20 ms). The folder is made only when missing, which spares a syscall per
     object; a name left by a killed process whose pid came round again is skipped."""
+    made_folder = False
     while True:
         serial = next(_temp_serial)
         name = f"{TEMP_PREFIX}{path.name[:12]}-{os.getpid()}-{threading.get_ident()}-{serial}{suffix}"
@@ -176,7 +177,12 @@ def _create_temp(path: Path, suffix: str = "") -> tuple[int, Path]:
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
         except FileNotFoundError:
+            if made_folder:
+                # The folder exists and still takes no new file (/proc does this): asking again
+                # would spin forever.
+                raise
             path.parent.mkdir(parents=True, exist_ok=True)
+            made_folder = True
         except FileExistsError:
             continue
 

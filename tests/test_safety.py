@@ -207,3 +207,19 @@ def test_early_sync_syncs_files_as_given_and_reports_what_failed(tmp_path: Path)
     failing.stop()
     with pytest.raises(NotADirectoryError):
         failing.synced_files()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, a folder that takes no new file")
+def test_a_checkout_to_a_folder_that_takes_no_file_is_an_error_not_a_spin(tracked: Repo, project: Path) -> None:
+    """Creating a file in /proc fails with 'no such file' although the folder exists; making the
+    folder and trying again forever held a core at 100%."""
+    result = subprocess.run(
+        [*DATAKEEP, "checkout", "HEAD", "--name", "t", "-o", "/proc/datakeep-out.parquet"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "No such file or directory" in result.stderr and "Traceback" not in result.stderr
