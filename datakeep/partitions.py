@@ -38,7 +38,8 @@ def hive_values(paths: Sequence[str]) -> dict[str, list[str | None]]:
 
 def file_partitions(paths: Sequence[str], held: Collection[str] = ()) -> dict[str, pa.Array]:
     """Per partition key, one value per path, typed; keys in ``held`` (columns the files hold
-    themselves, which win) are left out."""
+    themselves, which win) are left out: for every file, also those without such a column of
+    their own, which read null there like any column only some files hold (docs/format.md)."""
     return {key: _typed(values) for key, values in hive_values(paths).items() if key not in held}
 
 

@@ -486,3 +486,15 @@ def test_a_column_a_file_holds_wins_over_its_partition_value(project: Path) -> N
     repo.add(folder, name="events")
     repo.commit(message="v1")
     assert repo.read("events", partitions=True).to_pydict() == {"day": ["monday", "tuesday"], "n": [1, 2]}
+
+
+def test_a_partition_key_one_file_holds_as_a_column_is_that_column_for_every_file(repo: Repo, project: Path) -> None:
+    """docs/format.md: a key any file holds itself is a column, null in the files without it."""
+    root = project / "ds"
+    write(root / "region=north%2Fwest" / "a.parquet", pa.table({"id": [1, 2]}))
+    write(root / "region=east" / "c.parquet", pa.table({"id": [4], "region": ["own"]}))
+    repo.add(root, name="ds")
+    repo.commit(message="c")
+    table = repo.read("ds", partitions=True)
+    rows = sorted(zip(table.column("id").to_pylist(), table.column("region").to_pylist(), strict=True))
+    assert rows == [(1, None), (2, None), (4, "own")]
