@@ -459,9 +459,7 @@ class FileChunker:
             return False
         old = decode_schema(self.previous_entry.schema)
         old = without_views(old) or old
-        return len(old) == len(batch_schema) and all(
-            a.type == b.type for a, b in zip(old, batch_schema, strict=True)
-        )
+        return len(old) == len(batch_schema) and all(a.type == b.type for a, b in zip(old, batch_schema, strict=True))
 
     def _forget_previous(self) -> None:
         self.previous = ()

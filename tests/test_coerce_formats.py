@@ -214,6 +214,64 @@ def test_a_zone_name_after_a_fraction(tmp_path: Path) -> None:
     assert table.column("d").to_pylist()[0] == pd.Timestamp("2024-01-31 10:00:00.25")
 
 
+# --- which directives a format may use -------------------------------------------------------
+
+# A format for every directive a mapping may use, and the same format as Python's strptime writes
+# it (C's %F, %T, %D, %R, %r, %h and %C%y spelt out), which says what each text means.
+EVERY_DIRECTIVE = [
+    ("%Y-%m-%d %H:%M:%S", None),
+    ("%Y-%m-%d %H:%M:%S.%f", None),
+    ("%Y-%m-%d %H:%M:%S%z", None),
+    ("%Y-%m-%d %H:%M:%S %Z", None),
+    ("%d.%m.%y %I:%M:%S %p", None),
+    ("%a %d %b %Y", None),
+    ("%A %d %B %Y", None),
+    ("%Y-%j", None),
+    ("%Y-%U-%w", None),
+    ("%Y-%W-%u", None),
+    ("%c", None),
+    ("%x %X", None),
+    ("%Y-%m-%d 100%%", None),
+    ("%F %T", "%Y-%m-%d %H:%M:%S"),
+    ("%D %R", "%m/%d/%y %H:%M"),
+    ("%r %d %h %C%y", "%I:%M:%S %p %d %b %Y"),
+]
+MOMENTS = [
+    dt.datetime(1969 + 7 * i, 1 + i % 12, 1 + (5 * i) % 28, (7 * i) % 24, (13 * i) % 60, (29 * i) % 60)
+    for i in range(14)
+]
+
+
+def test_every_directive_not_read_is_refused_when_the_mapping_loads() -> None:
+    """The formats above use every directive `format_problem` lets through, so each one is shown
+    to read as documented by the test below; any other fails every cell, and is refused."""
+    import string
+
+    from datakeep.validate.times import directives, format_problem
+
+    covered = set().union(*(directives(fmt) for fmt, _ in EVERY_DIRECTIVE))
+    for letter in string.ascii_letters + "%:-+":
+        if format_problem(f"%Y-%m-%d %{letter}") is None:
+            assert letter in covered, f"%{letter} is accepted but no test reads it"
+
+
+@pytest.mark.parametrize(("fmt", "python_fmt"), EVERY_DIRECTIVE)
+def test_every_directive_a_mapping_may_use_is_read(tmp_path: Path, fmt: str, python_fmt: str | None) -> None:
+    zone = dt.timezone(dt.timedelta(hours=2)) if "%z" in fmt else dt.timezone.utc if "%Z" in fmt else None
+    texts = [moment.replace(tzinfo=zone).strftime(fmt) for moment in MOMENTS]
+    expected = []
+    for text in texts:
+        moment = dt.datetime.strptime(text, python_fmt or fmt)
+        if moment.tzinfo is not None:  # an instant, in a naive column: its UTC time
+            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        expected.append(pd.Timestamp(moment))
+    make_project(tmp_path, "  d: {dtype: 'datetime64[ns]'}\n", f"  d: {{cast: {{type: datetime, format: '{fmt}'}}}}")
+    write_csv(tmp_path / "d.csv", ["d"], [[text] for text in texts])
+    report, table = mapped(tmp_path, tmp_path / "d.csv")
+    assert report.ok, render_text(report)
+    assert table.column("d").to_pylist() == expected
+
+
 # --- integers past int64 ------------------------------------------------------------------------
 
 NOT_HELD = "not an integer the column's dtype holds"

@@ -121,6 +121,66 @@ BAD_ENTITY = [
     ("columns:\n  c: {dtype: str, isin: DE}\n", "columns.c.isin: isin needs a list of values, not 'DE'"),
     ("columns:\n  c:\n    dtype: str\n    checks: {notin: X}\n", "columns.c.checks.notin: notin needs a list"),
     ("- a\n- b\n", "expected a mapping"),
+    # Schema-level uniqueness naming a column the schema lacks switched the check off.
+    ("columns:\n  id: {dtype: int64}\n  x: {dtype: int64}\nunique: [id, x, typo]\n",
+     "unique[2]: unique column 'typo' is not a column of the schema"),
+    ("columns:\n  id: {dtype: int64}\nunique: typo\n", "unique: unique column 'typo' is not a column of the schema"),
+    ("columns:\n  id: {dtype: int64}\nunique: [[id]]\n", "unique: expected a list of column names"),
+    # A quoted word is truthy to pandera: `nullable: "no"` made the column nullable.
+    ("columns:\n  x: {dtype: float64, nullable: 'no'}\n", "columns.x.nullable: expected true or false, found 'no'"),
+    ("columns:\n  x: {dtype: int64, unique: 'false'}\n", "columns.x.unique: expected true or false, found 'false'"),
+    ("columns:\n  x: {dtype: int64, required: 0}\n", "columns.x.required: expected true or false, found 0"),
+    ("columns:\n  x: {dtype: int64, coerce: ~}\n", "columns.x.coerce: expected true or false, found None"),
+    ("columns:\n  x: {dtype: int64}\nstrict: 'yes'\n", "strict: expected true or false, found 'yes'"),
+    ("columns:\n  x: {dtype: int64}\nstrict: filter\n", "strict: expected true or false, found 'filter'"),
+    ("columns:\n  x: {dtype: int64}\nordered: 1\n", "ordered: expected true or false, found 1"),
+    ("columns:\n  x: {dtype: int64}\nindex:\n  - {dtype: int64, nullable: 'no'}\n",
+     "index[0].nullable: expected true or false, found 'no'"),
+    ("columns:\n  x:\n    dtype: int64\n    in_range: {min_value: 1, max_value: 5, include_min: 'no'}\n",
+     "columns.x.in_range.include_min: expected true or false, found 'no'"),
+    ("columns:\n  x:\n    dtype: int64\n    greater_than: {min_value: 1, ignore_na: 'false'}\n",
+     "columns.x.greater_than.ignore_na: expected true or false, found 'false'"),
+    ("columns:\n  x:\n    dtype: int64\n    checks:\n"
+     "      - {value: 1, options: {check_name: greater_than, raise_warning: 'no'}}\n",
+     "columns.x.checks[0].options.raise_warning: expected true or false, found 'no'"),
+    # A check argument the column's values cannot be compared with failed every file with 0 rows.
+    ("columns:\n  id: {dtype: int64, greater_than: '5'}\n",
+     "columns.id.greater_than: greater_than needs a number (the column's dtype is int64), not '5'"),
+    ("columns:\n  id: {dtype: Int64, less_than_or_equal_to: true}\n",
+     "columns.id.less_than_or_equal_to: less_than_or_equal_to needs a number (the column's dtype is Int64), not True"),
+    ("columns:\n  id:\n    dtype: int64\n    in_range: {min_value: 0, max_value: '9'}\n",
+     "columns.id.in_range.max_value: in_range needs a number (the column's dtype is int64), not '9'"),
+    ("columns:\n  id:\n    dtype: float64\n    checks: {equal_to: 'x'}\n",
+     "columns.id.checks.equal_to: equal_to needs a number (the column's dtype is float64), not 'x'"),
+    ("columns:\n  id:\n    dtype: int64\n    checks:\n      - {min_value: '5', options: {check_name: gt}}\n",
+     "columns.id.checks[0].min_value: gt needs a number (the column's dtype is int64), not '5'"),
+    ("columns:\n  s: {dtype: str, equal_to: 5}\n",
+     "columns.s.equal_to: equal_to needs text (the column's dtype is str), not 5"),
+    ("columns:\n  b: {dtype: bool, equal_to: 'true'}\n",
+     "columns.b.equal_to: equal_to needs true or false (the column's dtype is bool), not 'true'"),
+    ("columns:\n  s: {dtype: str, isin: [DE, 1]}\n",
+     "columns.s.isin[1]: isin needs text values (the column's dtype is str), not 1"),
+    # YAML reads an unquoted yes as a boolean, which a text column never holds.
+    ("columns:\n  s: {dtype: str, notin: ['no', yes]}\n", "columns.s.notin[1]: notin needs text values"),
+    ("columns:\n  n: {dtype: int64, isin: {allowed_values: [1, '2']}}\n",
+     "columns.n.isin.allowed_values[1]: isin needs numbers (the column's dtype is int64), not '2'"),
+    ("columns:\n  s:\n    dtype: str\n    str_length: {min_value: '1'}\n",
+     "columns.s.str_length.min_value: str_length needs a whole number of characters, not '1'"),
+    ("columns:\n  s: {dtype: str, str_length: -1}\n",
+     "columns.s.str_length: str_length needs a whole number of characters, not -1"),
+    ("columns:\n  s: {dtype: str, str_length: [1, 5]}\n",
+     "columns.s.str_length: str_length needs a whole number of characters, not [1, 5]"),
+    ("columns:\n  s: {dtype: str, str_matches: 5}\n", "columns.s.str_matches: str_matches needs a regular expression"),
+    ("columns:\n  s: {dtype: str, str_matches: '[a-'}\n", "columns.s.str_matches: '[a-' is not a regular expression"),
+    ("columns:\n  s: {dtype: str, str_startswith: [a]}\n", "columns.s.str_startswith: str_startswith needs text"),
+    ("columns:\n  n: {dtype: int64, str_length: 3}\n",
+     "columns.n.str_length: str_length checks text, but the column's dtype is int64"),
+    ("columns:\n  d: {dtype: 'datetime64[ns]', greater_than: soon}\n",
+     "columns.d.greater_than: greater_than needs a date and time (the column's dtype is datetime64[ns]), not 'soon'"),
+    ("columns:\n  d: {dtype: 'datetime64[ns]', greater_than: 2020-01-01 00:00:00+01:00}\n",
+     "columns.d.greater_than: greater_than needs a date and time (the column's dtype is datetime64[ns])"),
+    ("columns:\n  d: {dtype: 'datetime64[ns, UTC]', less_than: 2020-01-01}\n",
+     "columns.d.less_than: less_than needs a date and time (the column's dtype is datetime64[ns, UTC])"),
 ]  # fmt: skip
 
 
@@ -155,7 +215,8 @@ BAD_SOURCE = [
         "entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: when, format: '%Y'}}\n",
         "columns.d.cast.type: unknown cast type 'when'",
     ),
-    ("entity: customers\ncolumns:\n  h: {to: height_cm, scale: 0}\n", "columns.h.scale: expected a non-zero number"),
+    ("entity: customers\ncolumns:\n  h: {to: height_cm, scale: 0}\n",
+     "columns.h.scale: expected a finite non-zero number (the factor raw → canonical), not 0"),
     ("entity: customers\ncolumns:\n  n: {to: name, scale: 2}\n", "columns.n.scale: scale needs a numeric column"),
     (
         "entity: customers\ncolumns:\n  n: {to: customer_id, cast: {type: date, format: '%Y'}}\n",
@@ -184,6 +245,24 @@ BAD_SOURCE = [
     ("entity: nobody\n", "nobody.yaml: no such schema file"),
     ("columns: {}\n", "entity: expected a non-empty string"),
     ("entity: customers\ncolumns: [a\n", "invalid YAML at line 3, column 1"),
+    # A factor of nan or inf turned every value into a null or an infinity, and the file passed.
+    ("entity: customers\ncolumns:\n  h: {to: height_cm, scale: .nan}\n",
+     "columns.h.scale: expected a finite non-zero number (the factor raw → canonical), not nan"),
+    ("entity: customers\ncolumns:\n  h: {to: height_cm, scale: .inf}\n", "columns.h.scale: expected a finite non-zero"),
+    ("entity: customers\ncolumns:\n  h: {to: height_cm, scale: -.inf}\n", "columns.h.scale: expected a finite"),
+    # A directive the cast code cannot read made every cell cast_failed: data blamed for the mapping.
+    ("entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: date, format: '%Y-%Q-%d'}}\n",
+     "columns.d.cast.format: '%Q' in '%Y-%Q-%d' is not a strptime directive datakeep reads"),
+    ("entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: date, format: '%Y-%m-%'}}\n",
+     "columns.d.cast.format: '%Y-%m-%' ends in a lone '%'"),
+    ("entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: date, format: '%G-W%V-%u'}}\n",
+     "columns.d.cast.format: '%G' in '%G-W%V-%u' is not a strptime directive datakeep reads"),
+    ("entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: date, format: '%e.%m.%Y'}}\n",
+     "columns.d.cast.format: '%e' in '%e.%m.%Y' is not a strptime directive datakeep reads"),
+    ("entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: datetime, format: '%F %T.%f'}}\n",
+     "columns.d.cast.format: '%F' in '%F %T.%f' cannot be used with %f or %z"),
+    ("entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: datetime, format: '%Y %d.%m.%Y%z'}}\n",
+     "columns.d.cast.format: '%Y %d.%m.%Y%z' reads a field twice"),
 ]  # fmt: skip
 
 
@@ -194,6 +273,7 @@ def test_bad_source_files_name_file_place_and_problem(project: Path, text: str, 
         load_source(project, "bad")
     assert message in str(err.value)
     assert ("bad.yaml" in str(err.value)) or ("nobody.yaml" in str(err.value))
+    assert err.value.exit_code == 2
 
 
 def test_check_all_lists_every_bad_file(project: Path) -> None:
@@ -289,7 +369,8 @@ def test_check_all_lists_every_problem_of_one_file(project: Path, monkeypatch: p
         "schemas/many.yaml: columns.a.dtype: unknown dtype 'nope'",
         "schemas/many.yaml: columns.b.is_even: unknown check 'is_even'",
         "schemas/sources/many.yaml: columns.x: renames 'x' to 'y', which entity 'customers' does not have",
-        "schemas/sources/many.yaml: columns.h.scale: expected a non-zero number (the factor raw → canonical)",
+        "schemas/sources/many.yaml: columns.h.scale: "
+        "expected a finite non-zero number (the factor raw → canonical), not 'abc'",
         "schemas/sources/many.yaml: defaults.zz: 'zz' is not a column of entity 'customers'",
         "schemas/sources/many.yaml: csv.encoding: unknown encoding 'nope'",
     ]
@@ -312,3 +393,93 @@ def test_fingerprint_of_a_mapping_whose_keys_mix_types(project: Path) -> None:
     assert len(first) == 32 and first == fingerprint(project, "customers", "mixed")
     mixed.write_text(mixed.read_text().replace("X: vip", "Y: vip"))
     assert fingerprint(project, "customers", "mixed") != first
+
+
+def test_check_arguments_of_the_columns_type_and_boolean_flags_load(tmp_path: Path) -> None:
+    """What the vetting of check arguments and flags must still let through."""
+    write(
+        tmp_path / "schemas/ok.yaml",
+        "columns:\n"
+        "  n: {dtype: int64, greater_than: 0.5, isin: [1, 2.5, null], nullable: false, unique: true}\n"
+        "  f: {dtype: Float64, in_range: {min_value: -1, max_value: 1000.5, include_min: false}}\n"
+        "  s: {dtype: str, isin: ['yes', 'no'], str_length: {min_value: 1, max_value: 9, exact_value: null}}\n"
+        "  t: {dtype: str, str_length: 3, str_matches: '^[a-z]+$', greater_than: a, required: false}\n"
+        "  b: {dtype: bool, equal_to: true, coerce: true}\n"
+        "  d: {dtype: 'datetime64[ns]', in_range: {min_value: 2020-01-01, max_value: '2030-01-01 00:00:00'}}\n"
+        "  e: {dtype: 'datetime64[ns]', greater_than: '2020-01-01'}\n"
+        "  z: {dtype: 'datetime64[ns, UTC]', greater_than: 2020-01-01 00:00:00+00:00, less_than: '2030-01-01'}\n"
+        "  o: {dtype: object, equal_to: anything}\n"
+        "  c:\n"
+        "    dtype: int64\n"
+        "    checks:\n"
+        "      - {min_value: 1, options: {check_name: ge, ignore_na: false, raise_warning: false}}\n"
+        "      - {value: [1, 2], options: {check_name: notin}}\n"
+        "checks: {str_length: 1}\n"
+        "unique: [n, s]\n"
+        "strict: true\ncoerce: false\nordered: false\nunique_column_names: false\n"
+        "index:\n  - {dtype: int64, nullable: false}\n",
+    )
+    entity = load_entity(tmp_path, "ok")
+    assert entity.schema.unique == ["n", "s"]
+    assert entity.schema.columns["f"].checks[0].statistics["include_min"] is False
+    write(tmp_path / "schemas/one.yaml", "columns:\n  id: {dtype: int64}\n  x: {dtype: int64}\nunique: id\n")
+    assert load_entity(tmp_path, "one").schema.unique == ["id"]
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "%Y-%m-%d",
+        "%d/%m/%Y %H:%M:%S.%f %Z",
+        "%Y-%m-%dT%H:%M:%S%z",
+        "%b %d %Y %I%p",
+        "%A %d %B %Y",
+        "%Y-%W-%w",
+        "%Y-%j",
+        "%c",
+        "%x %X",
+        "%d.%m.%y 100%%",
+        "%F %T",  # C's strptime directives, which Arrow reads: in a format without %f or %z
+        "%D %r",
+        "%d %h %C%y %R",
+    ],
+)
+def test_every_format_the_cast_code_reads_loads(project: Path, fmt: str) -> None:
+    write(
+        project / "schemas/sources/dates.yaml",
+        f"entity: customers\ncolumns:\n  d: {{to: signup_date, cast: {{type: datetime, format: '{fmt}'}}}}\n",
+    )
+    assert load_source(project, "dates")[1].column("d").cast.format == fmt
+
+
+@pytest.mark.parametrize(
+    ("cast", "message"),
+    [
+        # One raw word under both true and false silently read as true.
+        ("true: [ja, J], false: [nein, J]", "columns.v.cast: 'J' is listed under both true and false"),
+        ("true: [J], false: [nein, j]", "columns.v.cast: 'j' is listed under both true and false (as 'J'"),
+        ("true: [ja, n]", "columns.v.cast: 'n' is listed under true and is one of the default false words"),
+        ("false: ['no', 'yes']", "columns.v.cast: 'yes' is listed under false and is one of the default true words"),
+    ],
+)
+def test_a_boolean_cast_word_may_mean_only_one_thing(project: Path, cast: str, message: str) -> None:
+    write(project / "schemas/members.yaml", "columns:\n  vip: {dtype: bool}\n")
+    write(
+        project / "schemas/sources/flags.yaml",
+        f"entity: members\ncolumns:\n  v: {{to: vip, cast: {{type: boolean, {cast}}}}}\n",
+    )
+    with pytest.raises(SchemaConfigError) as err:
+        load_source(project, "flags")
+    assert "flags.yaml" in str(err.value) and message in str(err.value)
+    assert err.value.exit_code == 2
+
+
+def test_boolean_casts_may_list_words_apart(project: Path) -> None:
+    write(project / "schemas/members.yaml", "columns:\n  vip: {dtype: bool}\n")
+    write(
+        project / "schemas/sources/flags.yaml",
+        "entity: members\ncolumns:\n  v: {to: vip, cast: {type: boolean, true: [ja, J, yes], false: [nein, N]}}\n",
+    )
+    cast = load_source(project, "flags")[1].column("v").cast
+    assert cast.true_values == ("ja", "j", "true", "yes", "on")
+    assert cast.false_values == ("nein", "n")

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datakeep.errors import SchemaConfigError, UsageError
-from datakeep.schemas import load_source
+from datakeep.schemas import identity_mapping, load_entity, load_source
 from datakeep.validate import (
     ValidationReport,
     map_file,
@@ -475,3 +475,279 @@ def test_a_zoned_dtype_reads_text_with_the_mappings_format_never_a_guess(tmp_pat
     assert out["at"][0] == pd.Timestamp("2024-04-01 10:00", tz="Europe/Berlin")
     assert out["utc"][0] == pd.Timestamp("2024-04-01 08:00") and out["utc"][2] == pd.Timestamp("2024-04-01 10:00")
     assert out["paid"] == [True, True, False]
+
+
+# --- typed values the canonical dtype cannot hold ------------------------------------------------
+
+NS_RANGE = "outside the range datetime64[ns] holds (1677-09-21 to 2262-04-11)"
+
+
+def cells(report: ValidationReport) -> set[tuple[str, str | None, str | None, int]]:
+    """Every reported cell as (kind, canonical column, check, row)."""
+    return {(p.kind, p.column, p.check, s.row) for p in report.problems for s in p.samples}
+
+
+@pytest.mark.parametrize("arrow_type", [pa.date32(), pa.timestamp("ms"), pa.timestamp("s", tz="UTC")])
+def test_a_typed_date_the_dtype_cannot_hold_fails_alone(tmp_path: Path, arrow_type: pa.DataType) -> None:
+    """One 9999-12-31 among a thousand dates of 2024 once failed all 1,001 rows as 'not an ISO date'."""
+    write_schema(tmp_path, "t", "  id: {dtype: int64}\n  t: {dtype: 'datetime64[ns]', nullable: true}\n")
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(1000)] + [dt.date(9999, 12, 31)]
+    moments = days if pa.types.is_date(arrow_type) else [dt.datetime(d.year, d.month, d.day) for d in days]
+    table = pa.table({"id": range(1001), "t": pa.array(moments, arrow_type)})
+    pq.write_table(table, tmp_path / "f.parquet")
+    report = validate_file(tmp_path / "f.parquet", entity="t", root=tmp_path)
+    (problem,) = report.problems
+    assert (problem.kind, problem.column, problem.check, problem.rows) == ("cast_failed", "t", "range", 1)
+    assert [s.row for s in problem.samples] == [1000] and report.rows_failing == 1
+    assert problem.detail.startswith(NS_RANGE), problem.detail
+    assert "correct the value" in problem.detail  # and says what to do
+    assert [v.value for v in problem.values] == (
+        ["9999-12-31"]
+        if pa.types.is_date(arrow_type)
+        else ["9999-12-31T00:00:00" + ("+00:00" if arrow_type.tz else "")]
+    )
+    (tmp_path / "schemas" / "sources").mkdir()
+    (tmp_path / "schemas" / "sources" / "s.yaml").write_text("entity: t\n")
+    map_file(tmp_path / "f.parquet", source="s", root=tmp_path, output=tmp_path / "out.parquet")
+    written = pq.read_table(tmp_path / "out.parquet").column("t").to_pylist()
+    assert written[:2] == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02")] and written[1000] is None
+
+
+# One value in each unit (days for dates), as a multiple of a nanosecond.
+NANOS = {"date32": 86_400 * 10**9, "s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+@st.composite
+def typed_times(draw: st.DrawFn) -> tuple[str, list[int | None]]:
+    """A unit and values in it: near the edges of datetime64[ns], inside it, anywhere at all."""
+    unit = draw(st.sampled_from(sorted(NANOS)))
+    factor = NANOS[unit]
+    lowest, highest = (-(2**31), 2**31 - 1) if unit == "date32" else (-(2**63), 2**63 - 1)
+    if unit == "s":  # Parquet has no seconds: they are written as milliseconds
+        lowest, highest = -(2**63) // 1000 + 1, (2**63 - 1) // 1000
+    edges = [-(2**63) // factor + d for d in (-1, 0, 1, 2)] + [(2**63 - 1) // factor + d for d in (-1, 0, 1)]
+    value = st.one_of(
+        st.sampled_from([e for e in edges if lowest <= e <= highest]),
+        st.integers(-(2**63) // factor, (2**63 - 1) // factor),
+        st.integers(lowest, highest),
+        st.none(),
+    )
+    return unit, draw(st.lists(value, min_size=1, max_size=12))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=typed_times())
+def test_typed_times_fail_exactly_where_datetime64_ns_cannot_hold_them(
+    tmp_path: Path, case: tuple[str, list[int | None]]
+) -> None:
+    unit, values = case
+    arrow_type = pa.date32() if unit == "date32" else pa.timestamp(unit)
+    write_schema(tmp_path, "t", "  t: {dtype: 'datetime64[ns]', nullable: true}\n")
+    (tmp_path / "schemas" / "sources").mkdir(exist_ok=True)
+    (tmp_path / "schemas" / "sources" / "s.yaml").write_text("entity: t\n")
+    pq.write_table(pa.table({"t": pa.array(values, arrow_type)}), tmp_path / "f.parquet")
+    report = map_file(tmp_path / "f.parquet", source="s", root=tmp_path, output=tmp_path / "o.parquet", max_samples=20)
+    nanos = [None if v is None else v * NANOS[unit] for v in values]
+    # int64's smallest is numpy's NaT, so datetime64[ns] starts one nanosecond later.
+    outside = {row for row, n in enumerate(nanos) if n is not None and not -(2**63) < n < 2**63}
+    assert cells(report) == {("cast_failed", "t", "range", row) for row in outside}
+    assert all(p.detail.startswith(NS_RANGE) for p in report.problems)
+    written = pq.read_table(tmp_path / "o.parquet").column("t").cast(pa.int64()).to_pylist()
+    assert written == [None if row in outside else n for row, n in enumerate(nanos)]
+
+
+def test_a_zoned_dtype_fails_a_time_outside_it_apart_from_a_clock_change(tmp_path: Path) -> None:
+    write_schema(tmp_path, "z", "  at: {dtype: 'datetime64[ns, Europe/Berlin]', nullable: true}\n")
+    moments = [dt.datetime(2024, 7, 1, 12), dt.datetime(2024, 3, 31, 2, 30), dt.datetime(9999, 12, 31), None]
+    pq.write_table(pa.table({"at": pa.array(moments, pa.timestamp("us"))}), tmp_path / "naive.parquet")
+    zoned = pa.array([0, 2**62, 10**12, None], pa.timestamp("us", tz="UTC"))
+    pq.write_table(pa.table({"at": zoned}), tmp_path / "zoned.parquet")
+    naive = validate_file(tmp_path / "naive.parquet", entity="z", root=tmp_path)
+    assert cells(naive) == {("cast_failed", "at", "zoned", 1), ("cast_failed", "at", "range", 2)}
+    by_check = {p.check: p.detail for p in naive.problems}
+    assert "skips or repeats" in by_check["zoned"]
+    assert by_check["range"].startswith("outside the range datetime64[ns, Europe/Berlin] holds"), by_check["range"]
+    assert cells(validate_file(tmp_path / "zoned.parquet", entity="z", root=tmp_path)) == {
+        ("cast_failed", "at", "range", 1)
+    }
+
+
+def test_typed_numbers_fail_only_where_the_dtype_cannot_hold_them(tmp_path: Path) -> None:
+    """A float32 column cannot hold 1e300 (it became inf, silently); an integer past 2**53 is a
+    float64 like any other (it failed the whole column); a decimal goes to an integer exactly."""
+    write_schema(
+        tmp_path,
+        "n",
+        "  single: {dtype: float32, nullable: true}\n  double: {dtype: float64}\n"
+        "  whole: {dtype: int64, nullable: true}\n  span: {dtype: 'timedelta64[ns]', nullable: true}\n",
+    )
+    table = pa.table(
+        {
+            "single": pa.array([1.5, 1e300, -1e300, float("inf"), 3.0e38]),
+            "double": pa.array([1, 2**53 + 1, 2**63 - 1, -5, 0], pa.int64()),
+            "whole": pa.array([1, 2**53 + 1, 10**30, None, -7], pa.decimal128(38, 0)),
+            "span": pa.array([1, 2**40, None, -(2**40), 0], pa.duration("s")),
+        }
+    )
+    pq.write_table(table, tmp_path / "n.parquet")
+    (tmp_path / "schemas" / "sources").mkdir()
+    (tmp_path / "schemas" / "sources" / "s.yaml").write_text("entity: n\n")
+    report = map_file(tmp_path / "n.parquet", source="s", root=tmp_path, output=tmp_path / "o.parquet")
+    assert cells(report) == {
+        ("cast_failed", "single", "range", 1),
+        ("cast_failed", "single", "range", 2),
+        ("cast_failed", "whole", "int", 2),
+        ("cast_failed", "span", "range", 1),
+        ("cast_failed", "span", "range", 3),
+    }, render_text(report)
+    details = {p.column: p.detail for p in report.problems}
+    assert details["single"].startswith("outside the range float32 holds"), details["single"]
+    assert details["span"].startswith("outside the range timedelta64[ns] holds"), details["span"]
+    out = pq.read_table(tmp_path / "o.parquet").to_pydict()
+    assert out["single"] == [1.5, None, None, float("inf"), pytest.approx(3.0e38, rel=1e-6)]
+    assert out["double"] == [1.0, 2.0**53, 2.0**63, -5.0, 0.0]
+    assert out["whole"] == [1, 2**53 + 1, None, None, -7]
+    assert out["span"] == [dt.timedelta(seconds=1), None, None, None, dt.timedelta(0)]
+
+
+def test_text_outside_datetime64_ns_is_said_to_be_outside_it(tmp_path: Path) -> None:
+    write_schema(
+        tmp_path, "t", "  t: {dtype: 'datetime64[ns]', nullable: true}\n  x: {dtype: float32, nullable: true}\n"
+    )
+    (tmp_path / "t.csv").write_text("t,x\n2262-04-11,1e39\n2300-01-01,abc\n1677-09-21,1.5\n31/12/2024,\n")
+    report = validate_file(tmp_path / "t.csv", entity="t", root=tmp_path)
+    assert cells(report) == {
+        ("cast_failed", "t", "range", 1),
+        ("cast_failed", "t", "range", 2),
+        ("cast_failed", "t", "datetime", 3),
+        ("cast_failed", "x", "range", 0),
+        ("cast_failed", "x", "float", 1),
+    }, render_text(report)
+    details = {(p.column, p.check): p.detail for p in report.problems}
+    assert details["t", "range"].startswith(NS_RANGE)
+    assert details["t", "datetime"].startswith("not an ISO date")
+    assert details["x", "float"] == "not a number"
+
+
+# --- values Python cannot hold, in reports ------------------------------------------------------
+
+FAR = 2**62  # microseconds: in the year 148108, past Python's datetime (and datetime64[ns])
+FAR_TEXT = "148108-07-06T14:00:27.387904"
+
+
+def test_values_python_cannot_hold_are_reported_as_iso_text(tmp_path: Path) -> None:
+    """A timestamp after the year 9999 once crashed `validate` with an OverflowError while its
+    values, keys and nested values were turned into Python objects for the report."""
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "t.yaml").write_text(
+        "datakeep: {key: [k]}\ncolumns:\n  k: {dtype: str}\n  t: {dtype: 'datetime64[ns]', nullable: true}\n"
+        "  tags: {dtype: str, nullable: true}\n  x: {dtype: int64, greater_than: 0}\n"
+    )
+    table = pa.table(
+        {
+            "k": pa.array([FAR, FAR, 0], pa.timestamp("us")),
+            "t": pa.array([FAR, 0, -FAR], pa.timestamp("us")),
+            "tags": pa.array([[FAR, None], [], None], pa.list_(pa.timestamp("us"))),
+            "x": [0, 1, 1],
+        }
+    )
+    pq.write_table(table, tmp_path / "f.parquet")
+    report = validate_file(tmp_path / "f.parquet", entity="t", root=tmp_path)
+    problems = {(p.kind, p.column): p for p in report.problems}
+    assert set(problems) == {
+        ("cast_failed", "t"),
+        ("cast_failed", "tags"),
+        ("duplicate_key", "k"),
+        ("check_failed", "x"),
+    }, render_text(report)
+    far = problems["cast_failed", "t"]
+    assert {v.value for v in far.values} == {FAR_TEXT, "-144169-06-28T09:59:32.612096"}
+    assert [s.key for s in far.samples] == [{"k": FAR_TEXT}, {"k": "1970-01-01T00:00:00"}]
+    nested = problems["cast_failed", "tags"]
+    assert [(v.value, v.count) for v in nested.values] == [(f'["{FAR_TEXT}", null]', 1), ("[]", 1)]
+    assert [s.key for s in problems["check_failed", "x"].samples] == [{"k": FAR_TEXT}]
+    assert [s.key for s in problems["duplicate_key", "k"].samples] == [{"k": FAR_TEXT}, {"k": FAR_TEXT}]
+    json.dumps(report.to_dict())  # every value is plain JSON
+    assert f"'{FAR_TEXT}' ×1" in render_text(report)
+
+
+def test_an_object_key_of_dates_python_cannot_hold_is_reported(tmp_path: Path) -> None:
+    """pandas keeps such a column in Arrow; its duplicate values crashed the report."""
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "t.yaml").write_text(
+        "datakeep: {key: [k]}\ncolumns:\n  k: {dtype: object}\n  x: {dtype: int64, greater_than: 0}\n"
+    )
+    days = pa.array([0, 3_000_000, 3_000_000], pa.date32())  # 3,000,000 days: the year 10183
+    pq.write_table(pa.table({"k": days, "x": [0, 1, 2]}), tmp_path / "f.parquet")
+    report = validate_file(tmp_path / "f.parquet", entity="t", root=tmp_path)
+    problems = {(p.kind, p.column): p for p in report.problems}
+    duplicate = problems["duplicate_key", "k"]
+    assert [(v.value, v.count) for v in duplicate.values] == [("10183-09-21", 2)]
+    assert [s.key for s in duplicate.samples] == [{"k": "10183-09-21"}] * 2
+    assert [s.key for s in problems["check_failed", "x"].samples] == [{"k": "1970-01-01"}]
+
+
+ARROW_TIMES = [
+    pa.timestamp("s"),
+    pa.timestamp("ms"),
+    pa.timestamp("us"),
+    pa.timestamp("ns"),
+    pa.timestamp("us", tz="Europe/Berlin"),
+    pa.date32(),
+    pa.date64(),
+    pa.duration("s"),
+    pa.duration("us"),
+    pa.time32("s"),
+    pa.time64("us"),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrow_type=st.sampled_from(ARROW_TIMES), values=st.lists(st.none() | st.integers(-(2**63), 2**63 - 1), max_size=8)
+)
+def test_report_values_of_any_time_never_raise(arrow_type: pa.DataType, values: list[int | None]) -> None:
+    from datakeep.validate.pyvalues import as_python
+
+    bits = 32 if arrow_type in (pa.date32(), pa.time32("s")) else 64
+    values = [v if v is None else (v + 2 ** (bits - 1)) % 2**bits - 2 ** (bits - 1) for v in values]
+    if arrow_type == pa.date64():
+        # Whole days, rounded towards zero so that they stay in int64.
+        values = [v if v is None else (1 if v >= 0 else -1) * (abs(v) // 86_400_000 * 86_400_000) for v in values]
+    arr = pa.array(values, pa.int64() if bits == 64 else pa.int32()).view(arrow_type)
+    for nested in (arr, pa.ListArray.from_arrays([0, len(arr)], arr), pa.StructArray.from_arrays([arr], ["v"])):
+        shown = as_python(nested)
+        assert len(shown) == len(nested)
+        json.dumps(shown, default=str)
+    shown = as_python(arr)
+    for i in range(len(values)):
+        try:
+            expected = arr[i].as_py()
+        except (OverflowError, ValueError):
+            assert isinstance(shown[i], str), shown[i]
+            continue
+        assert shown[i] is expected or shown[i] == expected  # pd.NaT is not equal to itself
+
+
+@pytest.mark.parametrize(
+    ("bad", "batch"), [(10_000, 30_000), (10_001, 30_000), (20_000, 30_000), (10_001, 3_000), (20_000, 7_001)]
+)
+def test_distinct_values_past_the_cap_stay_a_lower_bound(tmp_path: Path, bad: int, batch: int) -> None:
+    """Past 10,000 distinct values only the most frequent are kept; the count said once 1,000
+    (what was kept), below the 10,001 already seen."""
+    write_schema(tmp_path, "t", "  id: {dtype: int64}\n  g: {dtype: str, isin: [a, b]}\n")
+    n = 30_000
+    table = pa.table({"id": range(n), "g": [f"bad{i}" for i in range(bad)] + ["a"] * (n - bad)})
+    report = run(
+        table.to_batches(max_chunksize=batch), table.column_names, load_entity(tmp_path, "t"), identity_mapping("t"),
+        label=None, root=tmp_path, max_samples=1,
+    )  # fmt: skip
+    (problem,) = report.problems
+    assert problem.rows == bad and len(problem.values) == 10
+    if bad <= 10_000:
+        assert (problem.distinct_values, problem.values_exact) == (bad, True)
+    else:
+        assert 10_000 < problem.distinct_values <= bad and not problem.values_exact
+    more = problem.distinct_values - 3
+    suffix = "" if problem.values_exact else "+"
+    assert f" +{more:,}{suffix} more → g [isin]" in render_text(report)

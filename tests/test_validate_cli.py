@@ -221,5 +221,213 @@ def test_schema_check_lists_every_problem_of_a_file(tmp_path: Path, monkeypatch:
     result = invoke("schema", "check")
     assert result.exit_code == 2
     assert "checked 2 file(s): 1 bad, 3 problem(s)" in result.output
-    for problem in ("columns.x: renames 'x' to 'aa'", "columns.y.scale: expected a non-zero", "defaults.zz: 'zz'"):
+    for problem in (
+        "columns.x: renames 'x' to 'aa'",
+        "columns.y.scale: expected a finite non-zero",
+        "defaults.zz: 'zz'",
+    ):
         assert f"error: schemas/sources/s.yaml: {problem}" in result.stderr
+
+
+def _entity(root: Path, text: str) -> None:
+    (root / "schemas" / "sources").mkdir(parents=True)
+    (root / "schemas" / "t.yaml").write_text(text)
+
+
+@pytest.mark.parametrize("header", ["id,name\n", "id,name", "id,name\r\n", "\ufeffid,name"])
+def test_a_header_only_csv_has_zero_rows_with_or_without_a_newline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, header: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _entity(tmp_path, "columns:\n  id: {dtype: int64}\n  name: {dtype: str, nullable: true}\n")
+    (tmp_path / "h.csv").write_text(header, encoding="utf-8")
+    result = invoke("validate", "h.csv", "--entity", "t")
+    assert (result.exit_code, result.output) == (0, "ok  h.csv (entity=t): 0 rows, no problems\n")
+    (tmp_path / "short.csv").write_text(header.replace(",name", ""), encoding="utf-8")
+    result = invoke("validate", "short.csv", "--entity", "t")
+    assert result.exit_code == 1
+    assert "missing_column → name: no raw column provides 'name'" in result.output
+
+
+def test_a_timestamp_past_the_year_9999_is_reported_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    monkeypatch.chdir(tmp_path)
+    _entity(tmp_path, "columns:\n  id: {dtype: int64}\n  t: {dtype: 'datetime64[ns]', nullable: true}\n")
+    pq.write_table(pa.table({"id": [1, 2], "t": pa.array([0, 2**62], pa.timestamp("us"))}), tmp_path / "f.parquet")
+    result = invoke("validate", "f.parquet", "--entity", "t")
+    assert result.exit_code == 1, result.output
+    assert (
+        "cast_failed value='148108-07-06T14:00:27.387904' → t: outside the range datetime64[ns] holds" in result.output
+    )
+    assert "1 of 2 rows failing" in result.output and ", 1 row, e.g. row 1" in result.output
+
+
+def test_json_samples_give_the_raw_key_for_every_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`key` is the row's raw key values: duplicate_key gave the canonical ones ({'oid': 5})."""
+    monkeypatch.chdir(tmp_path)
+    _entity(
+        tmp_path,
+        "datakeep:\n  key: [oid]\ncolumns:\n  oid: {dtype: int64}\n  q: {dtype: int64, greater_than: 0}\n"
+        "  mail: {dtype: str, unique: true}\n",
+    )
+    (tmp_path / "schemas" / "sources" / "s.yaml").write_text("entity: t\ncolumns:\n  id: oid\n")
+    (tmp_path / "f.csv").write_text("id,q,mail\n5,0,a\n05,1,b\n7,1,a\n")
+    result = invoke("validate", "f.csv", "--source", "s", "--json")
+    assert result.exit_code == 1
+    problems = {p["kind"]: p for p in json.loads(result.stdout)["problems"]}
+    assert set(problems) == {"duplicate_key", "duplicate_value", "check_failed"}
+    assert problems["check_failed"]["samples"] == [{"row": 0, "key": {"oid": "5"}}]
+    assert problems["duplicate_key"]["samples"] == [{"row": 0, "key": {"oid": "5"}}, {"row": 1, "key": {"oid": "05"}}]
+    assert problems["duplicate_key"]["values"] == [{"value": 5, "count": 2}]  # the canonical key
+    assert problems["duplicate_value"]["samples"] == [{"row": 0, "key": {"oid": "5"}}, {"row": 2, "key": {"oid": "7"}}]
+
+
+def _project(root: Path, schema: str, source: str | None = None, data: str = "id\n1\n") -> None:
+    """Entity ``t`` with ``schema``, source ``s`` with ``source`` (if any), and ``f.csv``."""
+    (root / "schemas" / "sources").mkdir(parents=True)
+    (root / "schemas" / "t.yaml").write_text(schema)
+    if source is not None:
+        (root / "schemas" / "sources" / "s.yaml").write_text(source)
+    (root / "f.csv").write_text(data)
+
+
+def _refused(message: str, *command: str) -> None:
+    """``schema check`` and ``command`` both exit 2 with ``message``, naming file, place, problem."""
+    checked = invoke("schema", "check")
+    assert checked.exit_code == 2, checked.output
+    assert f"error: {message}" in checked.stderr
+    result = invoke(*command)
+    assert result.exit_code == 2, result.output
+    assert f"error: {message}" in result.stderr
+
+
+@pytest.mark.parametrize("scale", [".nan", ".inf", "-.inf"])
+def test_a_scale_must_be_finite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scale: str) -> None:
+    """nan or inf passed, then every value was mapped to null or an infinity."""
+    monkeypatch.chdir(tmp_path)
+    _project(
+        tmp_path,
+        "columns:\n  id: {dtype: int64}\n  w: {dtype: float64, nullable: true}\n",
+        f"entity: t\ncolumns:\n  lb: {{to: w, scale: {scale}}}\n",
+        "id,lb\n1,2\n2,0\n",
+    )
+    shown = {".nan": "nan", ".inf": "inf", "-.inf": "-inf"}[scale]
+    message = (
+        "schemas/sources/s.yaml: columns.lb.scale: expected a finite non-zero number (the factor raw → canonical), "
+        f"not {shown}"
+    )
+    _refused(message, "validate", "f.csv", "--source", "s")
+    assert invoke("map", "f.csv", "--source", "s", "-o", "out.parquet").exit_code == 2
+    assert not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "problem"),
+    [
+        ("%Y-%Q-%d", "'%Q' in '%Y-%Q-%d' is not a strptime directive datakeep reads"),
+        ("%Y-%m-%", "'%Y-%m-%' ends in a lone '%'"),
+    ],
+)
+def test_a_date_format_with_a_bad_directive_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, problem: str
+) -> None:
+    """It passed, and then every cell was cast_failed (exit 1): the data blamed for the mapping."""
+    monkeypatch.chdir(tmp_path)
+    _project(
+        tmp_path,
+        "columns:\n  id: {dtype: int64}\n  d: {dtype: 'datetime64[ns]'}\n",
+        f"entity: t\ncolumns:\n  day: {{to: d, cast: {{type: date, format: '{fmt}'}}}}\n",
+        "id,day\n1,2024-01-02\n",
+    )
+    _refused(f"schemas/sources/s.yaml: columns.day.cast.format: {problem}", "validate", "f.csv", "--source", "s")
+
+
+def test_schema_level_unique_must_name_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A misspelt column switched the uniqueness check off: duplicate rows passed."""
+    monkeypatch.chdir(tmp_path)
+    _project(
+        tmp_path,
+        "columns:\n  id: {dtype: int64}\n  x: {dtype: int64}\nunique: [id, x, typo]\n",
+        data="id,x\n1,1\n1,1\n",
+    )
+    _refused(
+        "schemas/t.yaml: unique[2]: unique column 'typo' is not a column of the schema — columns of the schema: id, x",
+        "validate",
+        "f.csv",
+        "--entity",
+        "t",
+    )
+
+
+def test_flags_must_be_yaml_booleans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quoted 'no' or 'false' was true: the column became nullable, or unique."""
+    monkeypatch.chdir(tmp_path)
+    _project(
+        tmp_path,
+        "columns:\n  id: {dtype: int64, unique: 'false'}\n  x: {dtype: float64, nullable: 'no'}\n",
+        data="id,x\n1,\n1,2\n",
+    )
+    _refused(
+        "schemas/t.yaml: columns.id.unique: expected true or false, found 'false' "
+        "— write true or false, without quotes",
+        "validate",
+        "f.csv",
+        "--entity",
+        "t",
+    )
+    checked = invoke("schema", "check")
+    assert "error: schemas/t.yaml: columns.x.nullable: expected true or false, found 'no'" in checked.stderr
+    assert "checked 1 file(s): 1 bad, 2 problem(s)" in checked.output
+
+
+def test_a_check_argument_must_fit_the_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """greater_than: '5' on an int64 column failed every file with '0 of N rows failing' (exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    _project(
+        tmp_path,
+        "columns:\n  id: {dtype: int64, greater_than: '5'}\n"
+        "  s: {dtype: str, isin: [a, 1], str_length: {min_value: '1'}}\n",
+        data="id,s\n1,a\n9,a\n",
+    )
+    _refused(
+        "schemas/t.yaml: columns.id.greater_than: greater_than needs a number (the column's dtype is int64), "
+        "not '5' — write a number without quotes",
+        "validate",
+        "f.csv",
+        "--entity",
+        "t",
+    )
+    checked = invoke("schema", "check")
+    # The first problem of each column, as for every other problem of a column.
+    assert "error: schemas/t.yaml: columns.s.isin[1]: isin needs text values (the column's dtype is str), not 1" in (
+        checked.stderr
+    )
+    (tmp_path / "schemas" / "t.yaml").write_text(
+        "columns:\n  id: {dtype: int64, greater_than: 5}\n"
+        "  s: {dtype: str, isin: [a, '1'], str_length: {min_value: 1}}\n"
+    )
+    result = invoke("validate", "f.csv", "--entity", "t")
+    assert result.exit_code == 1 and "1 of 2 rows failing" in result.output
+
+
+def test_a_boolean_word_under_true_and_false_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """J under both true and false was accepted and read as True."""
+    monkeypatch.chdir(tmp_path)
+    _project(
+        tmp_path,
+        "columns:\n  id: {dtype: int64}\n  g: {dtype: bool}\n",
+        "entity: t\ncolumns:\n  g: {cast: {type: boolean, true: [ja, J], false: [nein, J]}}\n",
+        "id,g\n1,J\n",
+    )
+    _refused(
+        "schemas/sources/s.yaml: columns.g.cast: 'J' is listed under both true and false",
+        "validate",
+        "f.csv",
+        "--source",
+        "s",
+    )
+    assert invoke("map", "f.csv", "--source", "s", "-o", "out.parquet").exit_code == 2
+    assert not (tmp_path / "out.parquet").exists()

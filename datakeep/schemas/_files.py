@@ -120,6 +120,14 @@ class Place:
             raise self.fail(place, "expected a list of column names")
         return tuple(value)
 
+    def flag(self, value: Any, place: str) -> bool:
+        """Require a YAML boolean. pandera takes any value for its flags and reads it as Python
+        does: a quoted ``'no'`` or ``'false'`` is true, a null is false. Either would switch a
+        check on or off against what the file says."""
+        if not isinstance(value, bool):
+            raise self.fail(place, f"expected true or false, found {value!r}", "write true or false, without quotes")
+        return value
+
     def text(self, value: Any, place: str, *, required: bool = False) -> str | None:
         if value is None and not required:
             return None

@@ -3,8 +3,10 @@
 The only addition is an optional top-level ``datakeep:`` header (``key``, ``description``)
 that is removed before the rest is handed to pandera, so the file stays loadable by
 ``pandera.io.pandas_io.from_yaml`` once the header is stripped, and pandera users read it as
-their own. pandera silently ignores a column key that is not a known check; a typo there would
-disable a check without a word, so every key is vetted here first.
+their own. pandera silently ignores a column key that is not a known check, reads a quoted
+``'no'`` as a true flag and a uniqueness set naming no column as nothing to check; each would
+disable a check without a word, so every key, flag and check argument (`_checks`) is vetted here
+first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datakeep.schemas._checks import vet_check_list, vet_column_checks
 from datakeep.schemas._files import Place, Problems, entity_path, join, read_yaml
 
 HEADER = "datakeep"
@@ -25,6 +28,9 @@ _SCHEMA_KEYS = {
     "report_duplicates", "unique_column_names", "add_missing_columns", "title",
     "description", "metadata", "drop_invalid_rows",
 }  # fmt: skip
+# pandera's flags, of the schema and of a column (or index level): each must be a YAML boolean.
+_SCHEMA_FLAGS = ("coerce", "strict", "ordered", "unique_column_names", "add_missing_columns", "drop_invalid_rows")
+_COLUMN_FLAGS = ("nullable", "unique", "coerce", "required", "regex", "drop_invalid_rows")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +86,10 @@ def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
         header = at.mapping(doc.pop(HEADER, None), HEADER, allowed=HEADER_KEYS)
     with problems.part():
         at.mapping(doc, "", allowed=_SCHEMA_KEYS)
+    for flag in _SCHEMA_FLAGS:
+        if flag in doc:
+            with problems.part():
+                at.flag(doc[flag], flag)
     columns = at.mapping(doc.get("columns"), "columns")
     if not columns:
         raise at.fail("columns", "the schema declares no columns")
@@ -87,7 +97,9 @@ def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
         with problems.part():
             _vet_column(at, join("columns", name), column)
     with problems.part():
-        _vet_check_list(at, "checks", doc.get("checks"))
+        vet_check_list(at, "checks", doc.get("checks"), None)
+    with problems.part():
+        _vet_unique(at, doc.get("unique"), columns)
     with problems.part():
         _vet_index(at, doc.get("index"))
     # pandera's own errors would repeat the ones above less clearly: build only a vetted file.
@@ -98,7 +110,8 @@ def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
     # Build column by column first so an error names the column it comes from.
     for name, column in columns.items():
         try:
-            pandas_io.deserialize_schema({"columns": {name: dict(column or {})}})
+            # A copy: pandera takes `options` out of the check entries it is given.
+            pandas_io.deserialize_schema({"columns": {name: _copy(column or {})}})
         except Exception as exc:
             with problems.part():
                 raise at.fail(join("columns", name), f"pandera cannot build this column: {exc}") from None
@@ -123,36 +136,31 @@ def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
 
 
 def _vet_column(at: Place, place: str, column: Any) -> None:
-    from pandera.api.checks import Check
-    from pandera.io._flat_checks import COMPONENT_RESERVED_KEYS
-
     column = at.mapping(column, place)
-    dtype = column.get("dtype")
-    if dtype is not None:
-        _vet_dtype(at, join(place, "dtype"), dtype)
-    for key in column:
-        if key in COMPONENT_RESERVED_KEYS:
-            continue
-        if not callable(getattr(Check, key, None)):
+    dtype = None
+    if column.get("dtype") is not None:
+        dtype = _vet_dtype(at, join(place, "dtype"), column["dtype"])
+    _vet_flags(at, place, column)
+    vet_column_checks(at, place, column, dtype)
+
+
+def _vet_flags(at: Place, place: str, component: dict[str, Any]) -> None:
+    for flag in _COLUMN_FLAGS:
+        if flag in component:
+            at.flag(component[flag], join(place, flag))
+
+
+def _vet_unique(at: Place, unique: Any, columns: dict[str, Any]) -> None:
+    """Schema-level uniqueness names columns; one the schema lacks would switch it off unseen
+    (validate checks a set only when a file provides every column of it)."""
+    names = at.str_list(unique, "unique")
+    for i, name in enumerate(names):
+        if name not in columns:
             raise at.fail(
-                join(place, key),
-                f"unknown check '{key}'",
-                "use a built-in pandera check (isin, in_range, str_matches, ...) "
-                "or one registered with pandera.extensions",
+                "unique" if isinstance(unique, str) else f"unique[{i}]",
+                f"unique column '{name}' is not a column of the schema",
+                f"columns of the schema: {', '.join(columns)}",
             )
-        _vet_check_values(at, join(place, key), key, column[key])
-    _vet_check_list(at, join(place, "checks"), column.get("checks"))
-
-
-#: Checks whose argument is a collection of values.
-_VALUE_SET_CHECKS = ("isin", "notin")
-
-
-def _vet_check_values(at: Place, place: str, name: str, argument: Any) -> None:
-    """``isin: DE`` (a word where a list is meant) is a set of letters to pandera: 'D' and 'E'
-    would pass and 'DE' fail. Refuse it rather than let such a typo validate the wrong thing."""
-    if name in _VALUE_SET_CHECKS and not isinstance(argument, list | dict):
-        raise at.fail(place, f"{name} needs a list of values, not {argument!r}", f"write {name}: [{argument}]")
 
 
 def _vet_index(at: Place, index: Any) -> None:
@@ -166,6 +174,8 @@ def _vet_index(at: Place, index: Any) -> None:
         return
     levels = index if isinstance(index, list) else [index]
     for i, level in enumerate(levels):
+        if isinstance(level, dict):
+            _vet_flags(at, f"index[{i}]", level)
         name = level.get("name") if isinstance(level, dict) else None
         if name is not None:
             raise at.fail(
@@ -183,36 +193,12 @@ def _vet_index(at: Place, index: Any) -> None:
         )
 
 
-def _vet_check_list(at: Place, place: str, checks: Any) -> None:
-    from pandera.api.checks import Check
-
-    if checks is None:
-        return
-    if isinstance(checks, dict):
-        names = [(join(place, str(k)), k) for k in checks]
-    elif isinstance(checks, list):
-        names = []
-        for i, entry in enumerate(checks):
-            options = entry.get("options") if isinstance(entry, dict) else None
-            name = options.get("check_name") if isinstance(options, dict) else None
-            if not isinstance(name, str):
-                raise at.fail(f"{place}[{i}]", "a check needs options.check_name")
-            names.append((f"{place}[{i}]", name))
-    else:
-        raise at.fail(place, "expected a mapping or a list of checks")
-    for where, name in names:
-        if not callable(getattr(Check, name, None)):
-            raise at.fail(where, f"unknown check '{name}'")
-    if isinstance(checks, dict):
-        for name, argument in checks.items():
-            _vet_check_values(at, join(place, str(name)), name, argument)
-
-
-def _vet_dtype(at: Place, place: str, dtype: Any) -> None:
+def _vet_dtype(at: Place, place: str, dtype: Any) -> Any:
+    """The pandas dtype named ``dtype``."""
     from pandera.io.pandas_io import _deserialize_dtype
 
     try:
-        _deserialize_dtype(dtype)
+        return _deserialize_dtype(dtype).type
     except Exception:
         raise at.fail(
             place,

@@ -10,6 +10,7 @@ under their own name. See docs/validation.md for the full format.
 from __future__ import annotations
 
 import codecs
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,8 +261,11 @@ def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySche
             f"expected one of: {', '.join(UNMAPPED_POLICIES)}",
         )
     scale = spec.get("scale")
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float) or scale == 0):
-        raise at.fail(join(place, "scale"), "expected a non-zero number (the factor raw → canonical)")
+    if scale is not None and not _is_factor(scale):
+        # nan or inf (YAML's .nan, .inf) would make every value null or infinite, silently.
+        raise at.fail(
+            join(place, "scale"), f"expected a finite non-zero number (the factor raw → canonical), not {scale!r}"
+        )
     cast = _parse_cast(at, join(place, "cast"), spec.get("cast"))
     if target in entity.columns:
         _vet_against_dtype(at, place, cast, scale, entity.schema.columns[target].dtype)
@@ -273,6 +277,15 @@ def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySche
         cast=cast,
         scale=float(scale) if scale is not None else None,
     )
+
+
+def _is_factor(scale: Any) -> bool:
+    if isinstance(scale, bool) or not isinstance(scale, int | float):
+        return False
+    try:
+        return scale != 0 and math.isfinite(scale)
+    except OverflowError:  # an integer past any float
+        return False
 
 
 #: The words YAML 1.1 reads as a boolean when unquoted (PyYAML, in any of three cases).
@@ -324,6 +337,11 @@ def _parse_cast(at: Place, place: str, spec: Any) -> Cast | None:
                 f"a {kind} cast needs an explicit strptime format",
                 "e.g. format: '%d/%m/%Y'; datakeep never guesses ambiguous dates",
             )
+        from datakeep.validate.times import format_problem  # what the cast code reads
+
+        problem = format_problem(fmt)
+        if problem is not None:
+            raise at.fail(join(place, "format"), *problem)
     elif fmt is not None:
         raise at.fail(join(place, "format"), f"a {kind} cast takes no format")
     decimal = spec.get("decimal", ".")
@@ -338,16 +356,45 @@ def _parse_cast(at: Place, place: str, spec: Any) -> Cast | None:
             f"decimal and thousands are both {decimal!r}",
             "give them different characters, e.g. decimal: ',' and thousands: '.'",
         )
-    true_values = _boolean_words(at, join(place, "true"), spec.get("true"), meaning=True) or TRUE_VALUES
-    false_values = _boolean_words(at, join(place, "false"), spec.get("false"), meaning=False) or FALSE_VALUES
+    given_true = _boolean_words(at, join(place, "true"), spec.get("true"), meaning=True)
+    given_false = _boolean_words(at, join(place, "false"), spec.get("false"), meaning=False)
+    _vet_boolean_words(at, place, given_true, given_false)
     return Cast(
         type=kind,
         format=fmt,
         decimal=decimal,
         thousands=thousands,
-        true_values=tuple(v.lower() for v in true_values),
-        false_values=tuple(v.lower() for v in false_values),
+        true_values=tuple(v.lower() for v in given_true or TRUE_VALUES),
+        false_values=tuple(v.lower() for v in given_false or FALSE_VALUES),
     )
+
+
+def _vet_boolean_words(at: Place, place: str, given_true: tuple[str, ...], given_false: tuple[str, ...]) -> None:
+    """A raw word read as both true and false would silently be true (the true words are looked
+    up first). Words are matched in any letter case, and a list left out is the default one."""
+    true_words = {word.lower(): word for word in given_true or TRUE_VALUES}
+    for word in given_false or FALSE_VALUES:
+        if word.lower() not in true_words:
+            continue
+        if given_true and given_false:
+            case = "" if true_words[word.lower()] == word else f" (as {true_words[word.lower()]!r}; case is ignored)"
+            raise at.fail(
+                place,
+                f"{word!r} is listed under both true and false{case}",
+                "a raw value reads as one boolean: keep it under one of them",
+            )
+        if given_true:
+            raise at.fail(
+                place,
+                f"{true_words[word.lower()]!r} is listed under true and is one of the default false words "
+                f"({', '.join(FALSE_VALUES)})",
+                "list the false words too, e.g. false: [nein, 'no']",
+            )
+        raise at.fail(
+            place,
+            f"{word!r} is listed under false and is one of the default true words ({', '.join(TRUE_VALUES)})",
+            "list the true words too, e.g. true: [ja, 'yes']",
+        )
 
 
 def _vet_default(at: Place, place: str, value: Any, dtype: Any) -> None:

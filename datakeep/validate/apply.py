@@ -7,7 +7,7 @@ are not reported twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -16,9 +16,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datakeep.schemas import ColumnMap
-from datakeep.validate.coerce import as_pandas, describe, one_cell, parse, target_kind, to_pandas
+from datakeep.validate.coerce import (
+    as_pandas,
+    describe,
+    describe_unheld,
+    one_cell,
+    parse,
+    target_kind,
+    to_pandas,
+    unheld_times,
+    wider,
+)
 from datakeep.validate.collect import Collector, KeyLookup, Pending
 from datakeep.validate.plan import Plan, Step
+from datakeep.validate.pyvalues import as_python, jsonable
 
 
 @dataclass
@@ -93,6 +104,13 @@ def _column(
     cast = spec.cast if spec is not None else None
     failed &= ~judged
     if failed.any():
+        # A value of the right kind that the dtype cannot hold (9999-12-31 in datetime64[ns]) is
+        # not malformed: it is told apart, with its own reason code and what to do about it.
+        unheld = _unheld(arr, failed, step, kind)
+        if unheld.any():
+            report("cast_failed", unheld, "range", describe_unheld(step.dtype, arr.type))
+        failed &= ~unheld
+    if failed.any():
         report("cast_failed", failed, cast.type if cast is not None else kind, describe(cast, kind))
     if step.default is not None:
         default, _ = parse(one_cell(step.default), None, step.dtype)
@@ -123,6 +141,27 @@ def _column(
     return values, judged | filled
 
 
+def _unheld(arr: pa.Array, failed: np.ndarray, step: Step, kind: str) -> np.ndarray:
+    """Of the ``failed`` cells, those of the right kind that the dtype cannot hold. Typed times
+    are judged by their range; other cells are converted again towards a `wider` dtype, where
+    what converts is only out of range. Only the failed cells are looked at again."""
+    out = np.zeros(len(failed), dtype=bool)
+    if kind not in ("datetime", "zoned", "timedelta") and wider(step.dtype) is None:
+        return out  # integers, booleans, text: nothing holds more
+    at = np.flatnonzero(failed)
+    cells = arr.take(pa.array(at, type=pa.int64()))
+    value_map = step.spec is not None and step.spec.values is not None
+    unheld = None if value_map else unheld_times(cells, step.dtype)  # a value map's targets are no times
+    if unheld is None:
+        wide = wider(step.dtype)
+        if wide is None or wide == step.dtype:
+            return out
+        _, _, still = _converted(cells, replace(step, dtype=wide), kind)
+        unheld = ~still
+    out[at[unheld]] = True
+    return out
+
+
 # Rows looked at to guess whether a text column repeats enough to be worth converting once per value.
 _PROBE = 16_384
 
@@ -135,7 +174,7 @@ def _converted(arr: pa.Array, step: Step, kind: str) -> tuple[pa.Array, np.ndarr
     distinct value and the results are spread back by position, with the same outcome.
     """
     spec = step.spec
-    busy = (spec is not None and spec.values is not None) or kind not in ("string", "any", "other")
+    busy = (spec is not None and spec.values is not None) or kind not in ("string", "any", "other", "timedelta")
     if busy and pa.types.is_string(arr.type) and len(arr) > _PROBE and _repeats(arr.slice(0, _PROBE)):
         encoded = pc.dictionary_encode(arr)
         if len(encoded.dictionary):
@@ -165,9 +204,9 @@ def _convert(arr: pa.Array, step: Step, kind: str) -> tuple[pa.Array, np.ndarray
     parsed, failed = parse(arr, cast, parse_dtype)
     if scale is not None:
         parsed = _scaled(parsed, scale)
-        if kind == "int":
-            parsed, not_whole = parse(parsed, None, step.dtype)
-            failed |= not_whole
+        if kind in ("int", "float"):  # not whole, or past what a float32 holds
+            parsed, not_held = parse(parsed, None, step.dtype)
+            failed |= not_held
     return parsed, unmapped, failed
 
 
@@ -252,23 +291,25 @@ def _key_lookup(plan: Plan, batch: pa.RecordBatch, start: int) -> KeyLookup | No
     """Samples name rows by their raw key values, which is how people find them in the source."""
     if not plan.key:
         return None
-    sources = {step.column: step.raw for step in plan.steps}
+    columns = key_columns(plan, batch)
 
     def lookup(rows: np.ndarray) -> list[dict[str, Any] | None]:
-        out: list[dict[str, Any] | None] = []
-        for row in rows:
-            key: dict[str, Any] = {}
-            for column in plan.key:
-                raw = sources.get(column)
-                value = batch.column(raw)[int(row) - start].as_py() if raw else None
-                key[column] = _plain(value)
-            out.append(key)
-        return out
+        return list(key_values(columns, np.asarray(rows, dtype=np.int64) - start))
 
     return lookup
 
 
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+def key_columns(plan: Plan, batch: pa.RecordBatch) -> dict[str, pa.Array | None]:
+    """The raw column behind each key column of ``plan`` (None for one a default fills)."""
+    sources = {step.column: step.raw for step in plan.steps}
+    return {column: batch.column(sources[column]) if sources.get(column) else None for column in plan.key}
+
+
+def key_values(columns: dict[str, pa.Array | None], positions: np.ndarray) -> list[dict[str, Any]]:
+    """The raw key values at ``positions`` of ``columns``, as JSON carries them."""
+    at = pa.array(positions, type=pa.int64())
+    picked = {
+        name: [None] * len(positions) if column is None else as_python(column.take(at))
+        for name, column in columns.items()
+    }
+    return [{name: jsonable(values[i]) for name, values in picked.items()} for i in range(len(positions))]

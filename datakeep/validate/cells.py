@@ -1,4 +1,4 @@
-"""Small Arrow helpers for cells being parsed: a cast that gives nulls instead of failing, a
+"""Small Arrow helpers for cells being parsed: casts that give nulls instead of failing, a
 selection by mask, and text that counts only when it has no surrounding spaces."""
 
 from __future__ import annotations
@@ -12,6 +12,29 @@ def safe_cast(arr: pa.Array, to: pa.DataType) -> pa.Array:
         return arr.cast(to)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pa.nulls(len(arr), type=to)
+
+
+def fit_cast(arr: pa.Array, to: pa.DataType) -> pa.Array:
+    """``arr`` as ``to``, cell by cell: a cell ``to`` cannot hold exactly is null, alone.
+
+    Arrow's safe cast refuses the whole array for one such cell (one date in the year 9999 going
+    to nanoseconds failed every row), and its unsafe cast wraps or truncates it silently; so the
+    unsafe cast is kept where it casts back to the value it came from. Integers of the other
+    sign share their bits with it, which the round trip cannot see: the signs are compared too.
+    """
+    try:
+        return arr.cast(to)
+    except pa.ArrowNotImplementedError:
+        return pa.nulls(len(arr), type=to)
+    except pa.ArrowInvalid:
+        pass  # some cell does not fit: find which
+    out = arr.cast(to, safe=False)
+    fits = pc.equal(out.cast(arr.type, safe=False), arr)
+    if pa.types.is_signed_integer(arr.type) and pa.types.is_unsigned_integer(to):
+        fits = pc.and_(fits, pc.greater_equal(arr, 0))
+    elif pa.types.is_unsigned_integer(arr.type) and pa.types.is_signed_integer(to):
+        fits = pc.and_(fits, pc.greater_equal(out, 0))
+    return where(fits, out)
 
 
 def clean_text(arr: pa.Array) -> pa.Array:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from datakeep.schemas import Cast
 from datakeep.validate import times
-from datakeep.validate.cells import safe_cast, where
+from datakeep.validate.cells import fit_cast, safe_cast, where
 
 # "inf" and "nan" are numbers too: a float column holds them, and Arrow writes them so in CSV.
 _FLOAT = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|(?i:inf|infinity|nan))$"
@@ -42,6 +42,8 @@ def target_kind(dtype: Any) -> str:
         return "other"
     if t.is_datetime64_dtype(dtype):
         return "datetime"
+    if t.is_timedelta64_dtype(dtype):
+        return "timedelta"
     if t.is_bool_dtype(dtype):
         return "bool"
     if t.is_integer_dtype(dtype):
@@ -69,6 +71,80 @@ def describe(cast: Cast | None, kind: str) -> str:
     )
 
 
+# Units of time, coarsest first.
+_UNITS = ("s", "ms", "us", "ns")
+
+
+def wider(dtype: Any) -> Any | None:
+    """A dtype of ``dtype``'s kind that holds more than it, for text and numbers: a cell that
+    fails towards ``dtype`` but not towards this one is of the right kind, only outside what
+    ``dtype`` holds (see `describe_unheld`). None where there is none."""
+    kind = target_kind(dtype)
+    if kind == "datetime":
+        return np.dtype("datetime64[us]")  # text is read in microseconds, years 1000 to 9999
+    if kind == "zoned":
+        return pd.DatetimeTZDtype("us", dtype.tz)
+    if kind == "float" and _float_width(dtype) < 8:
+        return np.dtype("float64")
+    return None
+
+
+def unheld_times(arr: pa.Array, dtype: Any) -> np.ndarray | None:
+    """Which cells of ``arr``, timestamps, dates or durations, ``dtype`` cannot hold (outside its
+    range, as `times.held` judges); None when ``arr`` holds no times of ``dtype``'s kind."""
+    kind = target_kind(dtype)
+    source = arr.type
+    if kind == "timedelta" and pa.types.is_duration(source):
+        to = pa.duration(_time_unit(dtype))
+    elif kind in ("datetime", "zoned") and (pa.types.is_timestamp(source) or pa.types.is_date(source)):
+        to = pa.timestamp(_time_unit(dtype), tz=getattr(source, "tz", None))
+    else:
+        return None
+    unheld = pc.and_(pc.is_valid(arr), pc.is_null(times.held(arr, to, margin=_moved(kind, source))))
+    return unheld.to_numpy(zero_copy_only=False)
+
+
+def _time_unit(dtype: Any) -> str:
+    """The unit of a datetime, zoned or timedelta dtype, as Arrow has it (ns for any other)."""
+    unit = dtype.unit if isinstance(dtype, pd.DatetimeTZDtype) else np.datetime_data(np.dtype(dtype))[0]
+    return unit if unit in _UNITS else "ns"
+
+
+def _moved(kind: str, source: pa.DataType) -> bool:
+    """Whether times of ``source`` are moved to UTC on their way to a ``kind`` column: local
+    times going to a zone (see `times.zoned`)."""
+    return kind == "zoned" and getattr(source, "tz", None) is None
+
+
+def _float_width(dtype: Any) -> int:
+    return np.dtype(getattr(dtype, "numpy_dtype", dtype)).itemsize
+
+
+def describe_unheld(dtype: Any, source: pa.DataType) -> str:
+    """How a value ``dtype`` cannot hold is explained, with what to do about it."""
+    kind = target_kind(dtype)
+    if kind == "float":
+        largest = np.finfo(np.dtype(getattr(dtype, "numpy_dtype", dtype))).max
+        return (
+            f"outside the range {dtype} holds (±{largest:.7g}); correct the value, or declare the column as 'float64'"
+        )
+    unit = _time_unit(dtype)
+    if kind == "timedelta":
+        return f"outside the range {dtype} holds (±{times.longest(unit):,} days)"
+    held = " to ".join(times.span(unit, margin=_moved(kind, source)))
+    source_unit = getattr(source, "unit", None)
+    if source_unit in _UNITS and _UNITS.index(source_unit) > _UNITS.index(unit):
+        return f"outside the range {dtype} holds ({held}) or finer than its unit ({unit}); correct the value"
+    if kind == "zoned" and unit == "ns":
+        # pandera keeps the unit of a zoned dtype (a naive one is always nanoseconds).
+        instead = f"declare the column as '{pd.DatetimeTZDtype('us', dtype.tz)}'"
+        return f"outside the range {dtype} holds ({held}); correct the value, or {instead}"
+    return (
+        f"outside the range {dtype} holds ({held}); correct the value "
+        "(a placeholder for 'no date', such as 9999-12-31, is better left empty, in a nullable column)"
+    )
+
+
 def one_cell(value: Any) -> pa.Array:
     """``value`` (from YAML: a mapping's default) as a one-cell column to `parse`; an integer past
     int64 is a uint64, which Arrow would otherwise refuse to hold."""
@@ -89,11 +165,13 @@ def parse(arr: pa.Array, cast: Cast | None, dtype: Any) -> tuple[pa.Array, np.nd
     elif kind == "int":
         out = _integers(arr, cast, _integer_type(dtype))
     elif kind == "float":
-        out = _number(arr, cast, integer=False)
+        out = _narrowed(_number(arr, cast, integer=False), dtype)
     elif kind == "bool":
         out = _bool(arr, cast)
     elif kind == "string":
         out = arr if pa.types.is_string(arr.type) else safe_cast(arr, pa.string())
+    elif kind == "timedelta" and pa.types.is_duration(arr.type):
+        out = times.held(arr, pa.duration(_time_unit(dtype)))
     elif kind == "zoned" and (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)):
         out = times.zoned(arr, dtype)
     elif kind == "zoned" and pa.types.is_string(arr.type):
@@ -126,8 +204,9 @@ def to_pandas(arr: pa.Array, dtype: Any) -> tuple[Any, np.ndarray]:
         with contextlib.suppress(TypeError, ValueError, pa.ArrowException):
             return pd.Series(dtype.__from_arrow__(arr)), np.zeros(len(arr), dtype=bool)
     values = as_pandas(arr)
-    # On failure pandera's dtype check says what is wrong with the column.
-    with contextlib.suppress(TypeError, ValueError):
+    # On failure pandera's dtype check says what is wrong with the column. OverflowError: an
+    # object column of dates Python cannot hold (after 9999), which `as_pandas` kept in Arrow.
+    with contextlib.suppress(TypeError, ValueError, OverflowError):
         values = values.astype(dtype)
     return values, np.zeros(len(arr), dtype=bool)
 
@@ -152,29 +231,26 @@ def _integer_type(dtype: Any) -> pa.DataType:
         return pa.int64()
 
 
-def _fit_integers(arr: pa.Array, to: pa.DataType) -> pa.Array:
-    """Integers as ``to``; a value ``to`` cannot hold fails alone, never the whole column.
-
-    numpy's astype would wrap it around instead (300 in an int8 column reads as 44).
-    """
-    if arr.type == to or not pa.types.is_integer(arr.type):
-        return arr
-    out = arr.cast(to, safe=False)
-    fits = pc.equal(out.cast(arr.type, safe=False), arr)
-    # A negative value and a large unsigned one share their bits: the round trip cannot see it.
-    if pa.types.is_signed_integer(arr.type) and pa.types.is_unsigned_integer(to):
-        fits = pc.and_(fits, pc.greater_equal(arr, 0))
-    elif pa.types.is_unsigned_integer(arr.type) and pa.types.is_signed_integer(to):
-        fits = pc.and_(fits, pc.greater_equal(out, 0))
-    return where(fits, out)  # out is of type `to`
+def _narrowed(floats: pa.Array, dtype: Any) -> pa.Array:
+    """float64 values as a narrower float dtype (float32, float16) holds them: a finite value it
+    cannot hold is null, alone; numpy's astype would make it an infinity (and warn)."""
+    width = _float_width(dtype)
+    if width >= 8:
+        return floats
+    narrow = floats.cast(pa.float32() if width == 4 else pa.float16(), safe=False)
+    overflow = pc.and_(pc.is_inf(narrow), pc.is_finite(floats))
+    return where(pc.invert(overflow), floats) if pc.any(overflow).as_py() else floats
 
 
 def _integers(arr: pa.Array, cast: Cast | None, to: pa.DataType) -> pa.Array:
-    """Integers as ``to`` from numbers or text; a cell that is no integer ``to`` holds is null."""
+    """Integers as ``to`` from numbers or text; a cell that is no integer ``to`` holds is null,
+    alone (numpy's astype would wrap it around: 300 in an int8 column read as 44)."""
+    if pa.types.is_decimal(arr.type):
+        return fit_cast(arr, to)  # exactly: through a float, 2**53 + 1 became 2**53
     if not pa.types.is_string(arr.type):
-        return _fit_integers(_number(arr, cast, integer=True), to)
+        return fit_cast(_number(arr, cast, integer=True), to)
     text = _number_text(arr, cast)
-    out = _fit_integers(_int64_text(text), to)
+    out = fit_cast(_int64_text(text), to)
     if to == pa.uint64():
         # 2**63 .. 2**64-1: text past int64 that uint64 holds.
         out = pc.coalesce(out, _uint64_text(where(pc.is_null(out), text)))
@@ -182,15 +258,17 @@ def _integers(arr: pa.Array, cast: Cast | None, to: pa.DataType) -> pa.Array:
         # '1e3' and '5.0' are whole numbers too. Only text that is no plain integer goes through
         # a float, which holds integers exactly only up to 2**53.
         floats = _float_text(where(pc.is_null(out), text))
-        out = pc.coalesce(out, _fit_integers(_number(floats, None, integer=True), to))
+        out = pc.coalesce(out, fit_cast(_number(floats, None, integer=True), to))
     return out
 
 
 def _number(arr: pa.Array, cast: Cast | None, *, integer: bool) -> pa.Array:
-    """Numbers from numbers or text; integers come back in their own type (see _fit_integers)."""
+    """Numbers from numbers or text; integers come back in their own type (see _integers)."""
     to = pa.int64() if integer else pa.float64()
     if pa.types.is_integer(arr.type):
-        return arr if integer else safe_cast(arr, to)
+        # Rounded past 2**53, as the same number read from text is: a safe cast refused the
+        # whole column for one such integer.
+        return arr if integer else arr.cast(to, safe=False)
     if pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
         floats = safe_cast(arr, pa.float64())
         if not integer:

@@ -2,7 +2,8 @@
 
 Counts are exact; offending values are counted exactly until a problem has more than
 `VALUE_CAP` distinct values, after which only the most frequent are kept (a 1M-row file of
-malformed dates must not hold a million strings to say "they are all different").
+malformed dates must not hold a million strings to say "they are all different"). The number
+of distinct values is then the most ever counted at once: a lower bound, never below the cap.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datakeep.validate.pyvalues import as_python, jsonable
 from datakeep.validate.report import KINDS, Problem, Sample, ValueCount
 
 VALUE_CAP = 10_000
@@ -36,6 +38,7 @@ class _Entry:
     counts: dict[Any, int] = field(default_factory=dict)
     exact: bool = True
     distinct: int | None = None  # set when counted elsewhere (duplicate keys)
+    seen: int = 0  # most distinct values counted at once, before some were dropped
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -46,6 +49,7 @@ class Counted:
     values: list[Any]
     counts: list[int]
     truncated: bool  # more than VALUE_CAP distinct values: only the VALUE_KEEP most frequent
+    distinct: int  # how many distinct values there were, kept or not
 
 
 def count_values(values: pa.Array) -> Counted:
@@ -55,7 +59,8 @@ def count_values(values: pa.Array) -> Counted:
     except pa.ArrowNotImplementedError:
         # Arrow cannot hash lists, structs, maps or extension types: count their JSON text.
         counted = pc.value_counts(_as_text(values))
-    truncated = len(counted) > VALUE_CAP
+    distinct = len(counted)
+    truncated = distinct > VALUE_CAP
     if truncated:
         numbers = counted.field("counts")
         if pc.max(numbers).as_py() == 1:  # all distinct: a stable sort would keep this order
@@ -63,7 +68,7 @@ def count_values(values: pa.Array) -> Counted:
         else:
             top = pc.array_sort_indices(numbers, order="descending")
             counted = counted.take(top[:VALUE_KEEP])
-    return Counted(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), truncated)
+    return Counted(as_python(counted.field("values")), counted.field("counts").to_pylist(), truncated, distinct)
 
 
 class Collector:
@@ -138,12 +143,14 @@ class Collector:
         counted = values if isinstance(values, Counted) else count_values(values)
         if counted.truncated:
             entry.exact = False
+            entry.seen = max(entry.seen, counted.distinct)
         counts = entry.counts
         for value, number in zip(counted.values, counted.counts, strict=True):
-            value = _jsonable(value)
+            value = jsonable(value)
             counts[value] = counts.get(value, 0) + number
         if len(counts) > VALUE_CAP:
             entry.exact = False
+            entry.seen = max(entry.seen, len(counts))
             kept = sorted(counts.items(), key=lambda kv: -kv[1])[:VALUE_KEEP]
             entry.counts = dict(kept)
 
@@ -181,7 +188,7 @@ class Collector:
 
     @staticmethod
     def _distinct(entry: _Entry) -> int:
-        return entry.distinct if entry.distinct is not None else len(entry.counts)
+        return entry.distinct if entry.distinct is not None else max(len(entry.counts), entry.seen)
 
 
 class Pending:
@@ -211,23 +218,10 @@ class Pending:
 def _as_text(values: pa.Array) -> pa.Array:
     """Each value as canonical JSON text (nulls stay null), one Python call per value."""
     texts = [
-        None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=_jsonable)
-        for value in values.to_pylist()
+        None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=jsonable)
+        for value in as_python(values)
     ]
     return pa.array(texts, type=pa.string())
-
-
-def _jsonable(value: Any) -> Any:
-    """Raw values as JSON can carry them: dates and times become ISO strings."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        return None if value != value else value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
 
 
 def _sort_key(value: Any) -> tuple[int, str]:

@@ -64,7 +64,7 @@ def run(
 ) -> ValidationReport:
     """Validate record batches of raw data against ``entity`` through ``mapping``."""
     from datakeep.validate.checks import prepare, run_pandera
-    from datakeep.validate.keys import UniqueTracker
+    from datakeep.validate.keys import RawKeys, UniqueTracker
     from datakeep.validate.plan import make_plan
 
     collector = Collector(max_samples=max_samples)
@@ -77,17 +77,20 @@ def run(
         )
         for columns in plan.unique_sets
     ]
+    raw_keys = RawKeys(plan) if plan.key and trackers else None
     rows = 0
     for canonical, pending in _mapped(plan, batches, lambda: prepare(plan)):
         pending.flush(collector)
         run_pandera(plan, canonical, collector)
         for tracker in trackers:
             tracker.add(canonical)
+        if raw_keys is not None:
+            raw_keys.add(canonical)
         if sink is not None:
             sink(canonical)
         rows += canonical.raw.num_rows
     for tracker in trackers:
-        tracker.finish(collector)
+        tracker.finish(collector, raw_keys.lookup if raw_keys is not None else None)
     source = mapping.name or None
     return ValidationReport(
         path=label,

@@ -4,18 +4,47 @@ Each batch contributes a 64-bit hash per row of its key values and the row numbe
 found once, at the end, by sorting the hashes (16 bytes per row, so 5M rows cost 80 MB). The hash
 only needs to be stable within one run, so pandas' row hash is fine here. A 64-bit collision
 between two different keys in 5M rows has odds of about one in a million.
+
+Samples name their rows by raw key values, as every other problem's do ('05' where the canonical
+key is 5): `RawKeys` keeps each batch's raw key columns, which are known to be needed only at
+the end.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from datakeep.validate.apply import Canonical
-from datakeep.validate.collect import Collector
+from datakeep.validate.apply import Canonical, key_columns, key_values
+from datakeep.validate.collect import Collector, KeyLookup
+from datakeep.validate.plan import Plan
+from datakeep.validate.pyvalues import as_python, jsonable
 from datakeep.validate.report import Sample
+
+
+class RawKeys:
+    """The raw key columns of every batch of a file, to look rows up by number at its end."""
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._starts: list[int] = []
+        self._columns: list[dict[str, pa.Array | None]] = []
+
+    def add(self, batch: Canonical) -> None:
+        self._starts.append(batch.start)
+        self._columns.append(key_columns(self._plan, batch.raw))
+
+    def lookup(self, rows: np.ndarray) -> list[dict[str, Any] | None]:
+        """The raw key values of global ``rows`` (a few samples: one look-up each)."""
+        out: list[dict[str, Any] | None] = []
+        for row in rows:
+            i = bisect_right(self._starts, int(row)) - 1
+            out.extend(key_values(self._columns[i], np.array([int(row) - self._starts[i]], dtype=np.int64)))
+        return out
 
 
 class UniqueTracker:
@@ -39,7 +68,8 @@ class UniqueTracker:
         self._rows.append(part.index.to_numpy(dtype=np.int64))
         self._values.append(part)
 
-    def finish(self, collector: Collector) -> None:
+    def finish(self, collector: Collector, keys: KeyLookup | None) -> None:
+        """Record the duplicates; ``keys`` gives the raw key values of the sample rows."""
         if not self._hashes:
             return
         hashes = np.concatenate(self._hashes)
@@ -61,8 +91,10 @@ class UniqueTracker:
         top = np.lexsort((dup_rows[first], -counts))[: collector.max_values]
         values = pd.concat(self._values)
         shown = [(self._value(values, int(positions[first[g]])), int(counts[g])) for g in top]
-        by_row = np.argsort(dup_rows, kind="stable")[: collector.max_samples]
-        samples = [Sample(row=int(dup_rows[i]), key=self._key(values, int(positions[i]))) for i in by_row]
+        dup_rows = np.sort(dup_rows)
+        sample_rows = dup_rows[: collector.max_samples]
+        sample_keys = keys(sample_rows) if keys is not None else [None] * len(sample_rows)
+        samples = [Sample(row=int(r), key=k) for r, k in zip(sample_rows, sample_keys, strict=True)]
         cols = ", ".join(self.columns)
         detail = (
             "key value appears more than once" if self.kind == "duplicate_key" else f"values of ({cols}) must be unique"
@@ -73,23 +105,24 @@ class UniqueTracker:
             source_column=self.source_columns,
             check="field_uniqueness" if self.kind == "duplicate_value" else None,
             detail=detail,
-            rows=np.sort(dup_rows),
+            rows=dup_rows,
             values=shown,
             distinct=len(groups),
             samples=samples,
         )
 
     def _value(self, values: pd.DataFrame, position: int) -> Any:
-        row = [_plain(v) for v in values.iloc[position].tolist()]
+        row = [_cell(values[column], position) for column in self.columns]
         return row[0] if len(row) == 1 else tuple(row)
 
-    def _key(self, values: pd.DataFrame, position: int) -> dict[str, Any]:
-        return {c: _plain(v) for c, v in zip(self.columns, values.iloc[position].tolist(), strict=True)}
 
-
-def _plain(value: Any) -> Any:
+def _cell(column: pd.Series, position: int) -> Any:
+    """One canonical value as JSON carries it. A column pandas keeps in Arrow (dates Python
+    cannot hold, see `coerce.as_pandas`) is converted as raw values are, never by pandas."""
+    one = column.iloc[position : position + 1]
+    if isinstance(one.dtype, pd.ArrowDtype):
+        return jsonable(as_python(pa.array(one))[0])
+    value = one.tolist()[0]
     if hasattr(value, "item"):
         value = value.item()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return jsonable(value)

@@ -99,6 +99,10 @@ def _csv(path: Path, options: CsvOptions, batch_rows: int) -> tuple[list[str], I
             ),
         )
     except (OSError, pa.ArrowException) as exc:
+        if isinstance(exc, pa.ArrowInvalid) and not _has_rows(path, options.encoding, delimiter):
+            # A header without a line end after it ("id,name"): Arrow reads no complete line, so
+            # no columns. It is the file "id,name\n" is, with no rows.
+            return list(header), iter(())
         raise InputDataError(str(path), f"cannot read it as CSV: {exc}", "check the file") from None
     if reader.schema.names != header:
         # Columns are matched by name: a header the two readers see differently would silently
@@ -125,6 +129,17 @@ def _csv(path: Path, options: CsvOptions, batch_rows: int) -> tuple[list[str], I
             yield _combine(pending)
 
     return list(header), batches()
+
+
+def _has_rows(path: Path, encoding: str, delimiter: str) -> bool:
+    """Whether the CSV file has a record after its header (read as Python's csv module reads it)."""
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            records = csv.reader(handle, delimiter=delimiter)
+            next(records, None)
+            return next(records, None) is not None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return True  # let Arrow's error stand
 
 
 def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datakeep.schemas import Cast
-from datakeep.validate.cells import clean_text, safe_cast, where
+from datakeep.validate.cells import clean_text, fit_cast, where
 
 _ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 # Text in a zoned column is often written with fractions of a second and with its offset ('Z',
@@ -25,9 +25,26 @@ _ZONED_ISO_OFFSET = tuple(f"{fmt}%z" for fmt in _ZONED_ISO_LOCAL[1:])
 _UTC_NAMES = ("UTC", "GMT")
 # Directives that read names, which Python's strptime reads in any letter case ('JAN', 'pm').
 _NAMED = frozenset("aAbBhpc")
-# datetime64[ns] holds 1677-09-21 .. 2262-04-11; keep a margin inside it.
-_YEARS = {"ns": (1678, 2261)}
-_DEFAULT_YEARS = (1000, 9999)
+# The directives read as Python's strptime reads them, in every format: by Arrow (checked by
+# printing back), and by Python where Python reads the format (%z; the fraction's place for %f).
+_DIRECTIVES = "YmdHMSfzZybBaApIjUWwucxX%"
+# C's strptime directives, which Arrow reads but Python's strptime does not know, so only in a
+# format without %f or %z; each with what to write instead.
+_C_DIRECTIVES = {
+    "F": "%Y-%m-%d for %F",
+    "T": "%H:%M:%S for %T",
+    "D": "%m/%d/%y for %D",
+    "R": "%H:%M for %R",
+    "r": "%I:%M:%S %p for %r",
+    "h": "%b for %h",
+    "C": "%Y for %C%y",
+}
+_READ_BY_PYTHON = frozenset("fz")
+# The years text is read in: four digits, as every strftime prints %Y (see _printed_back).
+_YEARS = (1000, 9999)
+# datetime64 and timedelta64 hold int64's range but its smallest value, which is numpy's NaT.
+_LOWEST, _HIGHEST = -(2**63) + 1, 2**63 - 1
+_PER_DAY = {"s": 86_400, "ms": 86_400 * 10**3, "us": 86_400 * 10**6, "ns": 86_400 * 10**9}
 
 
 # strftime directives that print a zero-padded number: field of the parsed value, and width
@@ -44,17 +61,47 @@ _NUMERIC_FIELDS = {
 def datetimes(arr: pa.Array, cast: Cast | None, unit: str) -> pa.Array:
     target = pa.timestamp(unit if unit in ("s", "ms", "us", "ns") else "ns")
     if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
-        return safe_cast(arr, target)
+        return held(arr, target)
     if not pa.types.is_string(arr.type):
         return pa.nulls(len(arr), type=target)
     formats = (cast.format,) if cast is not None and cast.format else _ISO_FORMATS
-    return _parsed_times(arr, *formats, unit=target.unit).cast(target)
+    return held(_parsed_times(arr, *formats), target)
 
 
-def _parsed_times(arr: pa.Array, *formats: str, unit: str) -> pa.Array:
-    """Text read with the first of ``formats`` that fits each cell; a year ``unit`` cannot hold
-    is null. The result is zoned (UTC) when the formats have an offset or a zone name (%z, %Z),
-    naive otherwise."""
+def held(arr: pa.Array, to: pa.DataType, *, margin: bool = False) -> pa.Array:
+    """Timestamps, dates or durations as ``to`` (a timestamp or duration type); a cell outside the
+    range numpy's datetime64/timedelta64 of its unit holds, or finer than its unit, is null alone.
+
+    ``margin`` keeps a day clear of the range's ends: a local time there would leave the range
+    when moved to UTC, and Arrow's time zone conversion wraps around instead of failing.
+    """
+    out = fit_cast(arr, to)
+    low, high = _limits(to.unit, margin=margin)
+    ticks = out.view(pa.int64())
+    inside = pc.and_(pc.greater_equal(ticks, low), pc.less_equal(ticks, high))
+    return out if pc.all(inside).as_py() is not False else where(inside, out)
+
+
+def _limits(unit: str, *, margin: bool) -> tuple[int, int]:
+    day = _PER_DAY[unit] if margin else 0
+    return _LOWEST + day, _HIGHEST - day
+
+
+def span(unit: str, *, margin: bool = False) -> tuple[str, str]:
+    """The first and last day `held` keeps for ``unit`` (``margin`` as there), as ISO dates."""
+    first, last = np.datetime_as_string(np.array(_limits(unit, margin=margin), dtype=f"datetime64[{unit}]"), unit="D")
+    return str(first), str(last)
+
+
+def longest(unit: str) -> int:
+    """The most whole days a timedelta64 of ``unit`` holds, either way."""
+    return _HIGHEST // _PER_DAY[unit]
+
+
+def _parsed_times(arr: pa.Array, *formats: str) -> pa.Array:
+    """Text read with the first of ``formats`` that fits each cell, in microseconds; a year
+    outside 1000..9999 is null. The result is zoned (UTC) when the formats have an offset or a
+    zone name (%z, %Z), naive otherwise."""
     text = clean_text(arr)
     out = _strict_strptime(text, formats[0])
     for fmt in formats[1:]:
@@ -63,7 +110,7 @@ def _parsed_times(arr: pa.Array, *formats: str, unit: str) -> pa.Array:
             break
         # Only the cells no earlier format read: parsing and printing back the others is wasted.
         out = pc.coalesce(out, _strict_strptime(where(unread, text), fmt))
-    low, high = _YEARS.get(unit, _DEFAULT_YEARS)
+    low, high = _YEARS
     year = pc.year(out)
     in_range = pc.and_(pc.greater_equal(year, low), pc.less_equal(year, high))
     return where(in_range, out)
@@ -75,31 +122,75 @@ def zoned_text(arr: pa.Array, cast: Cast | None, dtype: pd.DatetimeTZDtype) -> p
     (one it skips or repeats is null, as for naive timestamps); text with an offset keeps its
     instant."""
     if cast is not None and cast.format:
-        return zoned(_parsed_times(arr, cast.format, unit=dtype.unit), dtype)
-    local = _parsed_times(arr, *_ZONED_ISO_LOCAL, unit=dtype.unit)
+        return zoned(_parsed_times(arr, cast.format), dtype)
+    local = _parsed_times(arr, *_ZONED_ISO_LOCAL)
     out = zoned(local, dtype)
     unread = pc.and_(pc.is_valid(arr), pc.is_null(local))
     if not pc.any(unread).as_py():
         return out
-    offsets = _parsed_times(where(unread, arr), *_ZONED_ISO_OFFSET, unit=dtype.unit)
+    offsets = _parsed_times(where(unread, arr), *_ZONED_ISO_OFFSET)
     return pc.coalesce(out, zoned(offsets, dtype))
 
 
 def zoned(arr: pa.Array, dtype: pd.DatetimeTZDtype) -> pa.Array:
     """Timestamps or dates in ``dtype``'s zone: zoned ones converted (the same instants), naive
     ones and dates read as local times there, as text is. A local time the zone skips or has
-    twice (clocks going forward or back) is null: it names no single instant."""
+    twice (clocks going forward or back) is null: it names no single instant; so is a time the
+    dtype cannot hold (see `held`)."""
     zone = str(dtype.tz)
     target = pa.timestamp(dtype.unit, tz=zone)
+    if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
+        return held(arr, target)  # the same instants: nothing moves
+    naive = held(arr, pa.timestamp(dtype.unit), margin=True)
     try:
-        if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
-            return arr.cast(target)
-        naive = arr.cast(pa.timestamp(dtype.unit))
         first = pc.assume_timezone(naive, timezone=zone, ambiguous="earliest", nonexistent="earliest")
         last = pc.assume_timezone(naive, timezone=zone, ambiguous="latest", nonexistent="latest")
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.nulls(len(arr), type=target)  # a zone Arrow does not know, or out of range
+        return pa.nulls(len(arr), type=target)  # a zone Arrow does not know
     return where(pc.equal(first, last), first).cast(target)
+
+
+def format_problem(fmt: str) -> tuple[str, str] | None:
+    """What keeps the cast format ``fmt`` from being read, and what to write instead; None when
+    it is read as documented. A directive not read here would fail every cell as cast_failed,
+    blaming the data for the mapping, so a mapping with one is refused when it loads.
+
+    Python's strptime knows %G and %V (ISO weeks) too, but Arrow reads no date from them, and
+    %e (a space-padded day) is C's alone and not read by Arrow either.
+    """
+    tokens = _tokens(fmt)
+    if tokens and tokens[-1] == "%":  # a lone '%' is the only one-character token that is one
+        return f"{fmt!r} ends in a lone '%'", "write %% for a literal %"
+    used = [token[1] for token in tokens if len(token) == 2]
+    by_python = not _READ_BY_PYTHON.isdisjoint(used)
+    for letter in used:
+        if letter in _DIRECTIVES or (letter in _C_DIRECTIVES and not by_python):
+            continue
+        if letter in _C_DIRECTIVES:
+            return (
+                f"'%{letter}' in {fmt!r} cannot be used with %f or %z, "
+                "which are read as Python's strptime reads them, and it does not know it",
+                f"write {_C_DIRECTIVES[letter]}",
+            )
+        iso = "; ISO weeks are not read: write %Y with %W or %U and a weekday (%a, %w, %u)" if letter in "GV" else ""
+        return f"'%{letter}' in {fmt!r} is not a strptime directive datakeep reads", _DIRECTIVES_HINT + iso
+    if "z" in used:
+        import _strptime
+
+        try:
+            _strptime.TimeRE().compile(fmt)  # what _strptime_with_offsets reads with
+        except re.error:
+            return (
+                f"{fmt!r} reads a field twice, which Python's strptime, reading a format with %z, cannot",
+                "name each field once",
+            )
+    return None
+
+
+_DIRECTIVES_HINT = (
+    f"directives read: {' '.join('%' + letter for letter in _DIRECTIVES)}, "
+    f"and {' '.join('%' + letter for letter in _C_DIRECTIVES)} in a format without %f or %z"
+)
 
 
 def _strict_strptime(text: pa.Array, fmt: str) -> pa.Array:
