@@ -64,7 +64,7 @@ class UniqueTracker:
         for column in self.columns:
             valid &= ~batch.judged[column] & frame[column].notna().to_numpy()
         part = frame.loc[valid, list(self.columns)] if not valid.all() else frame[list(self.columns)]
-        self._hashes.append(pd.util.hash_pandas_object(part, index=False).to_numpy())
+        self._hashes.append(_row_hashes(part))
         self._rows.append(part.index.to_numpy(dtype=np.int64))
         self._values.append(part)
 
@@ -126,3 +126,20 @@ def _cell(column: pd.Series, position: int) -> Any:
     if hasattr(value, "item"):
         value = value.item()
     return jsonable(value)
+
+
+def _row_hashes(part: pd.DataFrame) -> np.ndarray:
+    """pandas' hash of each row of ``part``. pandas 3.1 hashes a column it keeps in Arrow (an
+    ``object`` column of dates, say) through Python objects, and a date past the year 9999 has
+    none: such columns are then hashed as the values a report shows (`pyvalues.as_python`),
+    which are equal exactly where the values are."""
+    try:
+        return pd.util.hash_pandas_object(part, index=False).to_numpy()
+    except (OverflowError, ValueError):
+        shown = {
+            name: pd.Series(as_python(pa.array(column)), index=column.index, dtype=object)
+            if isinstance(column.dtype, pd.ArrowDtype)
+            else column
+            for name, column in part.items()
+        }
+        return pd.util.hash_pandas_object(pd.DataFrame(shown, index=part.index), index=False).to_numpy()
