@@ -95,9 +95,12 @@ def reference(values: np.ndarray, valid: np.ndarray | None) -> NumericSummary:
         finite = values.astype(np.float64)
         if len(present):
             low, high = int(present.min()), int(present.max())
-    total = lane_sum(finite)
-    squares = 0.0
-    if len(finite):
-        deviations = finite - total / len(finite)
-        squares = lane_sum(deviations * deviations)
+    # Sums of huge values overflow to inf (and inf - inf to NaN), as in the C loop: a value, not
+    # an error to warn about.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = lane_sum(finite)
+        squares = 0.0
+        if len(finite):
+            deviations = finite - total / len(finite)
+            squares = lane_sum(deviations * deviations)
     return NumericSummary(len(present), low, high, nan, posinf, neginf, len(finite), total, squares)

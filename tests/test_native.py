@@ -61,6 +61,8 @@ _values = st.one_of(
 )
 @example(pa.float16(), b"\x00\x7d", b"", 0)  # a signalling NaN, whose cast numpy warns about
 @example(pa.float32(), b"\x01\x00\xa0\x7f", b"", 0)
+@example(pa.float64(), b"\x00" * 15 + b"\x60", b"", 0)  # 0 and 2**513: the square overflows
+@example(pa.float64(), b"\xff\xff\xff\xff\xff\xff\xef\x7f" * 2, b"", 0)  # the sum overflows
 def test_numeric_summaries_agree(kind: pa.DataType, values: bytes, validity: bytes, offset: int) -> None:
     """Any bit pattern (NaN with payloads, infinities, both zeros, the integer extremes, nulls
     over garbage) in a sliced array: range, counts and both sums give the same bits."""
