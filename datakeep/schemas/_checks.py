@@ -39,6 +39,8 @@ _PARAMETERS: dict[str, tuple[str | None, dict[str, str]]] = {
     "str_length": ("exact_value", dict.fromkeys(("exact_value", "min_value", "max_value"), _LENGTH)),
 }
 
+#: Checks with a lower and an upper bound (pandera's min_value and max_value).
+_BOUNDED = frozenset({"in_range", "between", "str_length"})
 #: Checks that read their column as text (through pandas' ``.str``).
 _TEXT_CHECKS = frozenset({"str_matches", "str_contains", "str_startswith", "str_endswith", "str_length"})
 #: Kinds of column (see `datakeep.validate.coerce.target_kind`) that never hold text.
@@ -131,6 +133,74 @@ def _vet_check(at: Place, place: str, name: Any, argument: Any, dtype: Any, *, h
         role = roles.get(parameter)
         if role is not None:  # an unknown parameter is pandera's to name
             _vet_argument(at, join(place, parameter), name, role, value, dtype)
+    if name in _BOUNDED:
+        _vet_bounds(at, place, name, given, dtype)
+
+
+def _vet_bounds(at: Place, place: str, name: str, given: dict[str, Any], dtype: Any) -> None:
+    """Refuse bounds no value lies between: a minimum above the maximum is a typo or swapped
+    bounds, and the check would fail every row of every file (pandera builds it all the same)."""
+    low, high = given.get("min_value"), given.get("max_value")
+    if low is None or high is None:
+        return
+    order = _compare(low, high, dtype)
+    if order is None or order < 0:
+        return
+    # in_range/between leave a bound out with include_min/include_max: false (str_length has none).
+    open_bound = given.get("include_min") is False or given.get("include_max") is False
+    if order > 0:
+        problem = f"{name} has min_value {low} above max_value {high}: no value can pass"
+    elif open_bound:
+        problem = f"{name} has min_value {low} equal to max_value {high} with a bound left out: no value can pass"
+    else:
+        return  # equal bounds: exactly one value passes, which may well be meant
+    raise at.fail(place, problem, "swap the bounds, or correct the one that is wrong")
+
+
+def _compare(low: Any, high: Any, dtype: Any) -> int | None:
+    """-1, 0 or 1 as ``low`` is below, equal to or above ``high``, compared as the column's
+    values are (times as pandas reads them); None when they cannot be compared."""
+    if _kind(dtype) in ("datetime", "zoned"):
+        import pandas as pd
+
+        try:
+            low, high = pd.Timestamp(low), pd.Timestamp(high)
+        except (TypeError, ValueError):
+            return None
+    try:
+        return -1 if low < high else (1 if low > high else 0)
+    except TypeError:  # e.g. a naive and a zoned time: their own argument checks name it
+        return None
+
+
+def vet_default(at: Place, place: str, value: Any, dtype: Any, shown: Any) -> None:
+    """A default the column cannot hold would be dropped at every file, its cells left null
+    (and a column that must have values failing with no word about the default): refuse it.
+
+    Args:
+        at: The file.
+        place: Where the default is.
+        value: The default as loaded.
+        dtype: The column's pandas dtype, or None.
+        shown: The dtype as the message names it.
+    """
+    if value is None or dtype is None:
+        return
+    import pyarrow as pa
+
+    from datakeep.validate.coerce import one_cell, parse  # read as a cell of the source is: same rules
+
+    try:
+        parsed, failed = parse(one_cell(value), None, dtype)
+        held = not failed.any() and parsed[0].is_valid
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        held = False
+    if not held:
+        raise at.fail(
+            place,
+            f"{value!r} is not a value of the column's dtype {shown}",
+            f"write a {shown} value, or leave the default out",
+        )
 
 
 def _arguments(at: Place, place: str, argument: Any) -> tuple[Any, dict[str, Any]]:

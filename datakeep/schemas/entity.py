@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datakeep.schemas._checks import vet_check_list, vet_column_checks
+from datakeep.schemas._checks import vet_check_list, vet_column_checks, vet_default
 from datakeep.schemas._files import Place, Problems, entity_path, join, read_yaml
 
 HEADER = "datakeep"
@@ -31,6 +31,8 @@ _SCHEMA_KEYS = {
 # pandera's flags, of the schema and of a column (or index level): each must be a YAML boolean.
 _SCHEMA_FLAGS = ("coerce", "strict", "ordered", "unique_column_names", "add_missing_columns", "drop_invalid_rows")
 _COLUMN_FLAGS = ("nullable", "unique", "coerce", "required", "regex", "drop_invalid_rows")
+# pandera's report_duplicates: which rows of a uniqueness failure are reported.
+REPORT_DUPLICATES = ("all", "exclude_first", "exclude_last")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +45,8 @@ class EntitySchema:
     description: str | None
     document: dict[str, Any] = field(compare=False, repr=False)  # the pandera part, as loaded
     schema: Any = field(compare=False, repr=False)  # pandera.pandas.DataFrameSchema
+    # Columns whose values must already have their dtype (see `_uncoerced`).
+    uncoerced: frozenset[str] = frozenset()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -86,10 +90,16 @@ def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
         header = at.mapping(doc.pop(HEADER, None), HEADER, allowed=HEADER_KEYS)
     with problems.part():
         at.mapping(doc, "", allowed=_SCHEMA_KEYS)
-    for flag in _SCHEMA_FLAGS:
-        if flag in doc:
-            with problems.part():
-                at.flag(doc[flag], flag)
+    with problems.part():
+        _vet_flags(at, "", doc, _SCHEMA_FLAGS)
+    if doc.get("dtype") is not None:
+        with problems.part():
+            # pandera checks every column against it; datakeep converts each column to its own.
+            raise at.fail(
+                "dtype",
+                "a dtype for the whole schema is not supported: each column is converted to its own dtype",
+                "give each column its dtype, and remove the schema's",
+            )
     columns = at.mapping(doc.get("columns"), "columns")
     if not columns:
         raise at.fail("columns", "the schema declares no columns")
@@ -132,7 +142,32 @@ def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
     with problems.part():
         description = at.text(header.get("description"), join(HEADER, "description"))
     problems.raise_any()
-    return EntitySchema(name=entity, path=path, key=key, description=description, document=doc, schema=schema)
+    return EntitySchema(
+        name=entity,
+        path=path,
+        key=key,
+        description=description,
+        document=doc,
+        schema=schema,
+        uncoerced=_uncoerced(doc, columns),
+    )
+
+
+def _uncoerced(doc: dict[str, Any], columns: dict[str, Any]) -> frozenset[str]:
+    """The columns whose values are not converted to their dtype.
+
+    datakeep converts every column to its dtype as pandera's ``coerce: true`` does (a CSV file
+    is all text, and `schema infer` writes ``coerce: true``), so a file that does not mention
+    coerce keeps that. A ``coerce: false`` written on the column or the schema asks for what
+    pandera then does: a column of another type fails. As in pandera, ``true`` on either wins.
+    """
+    out = set()
+    for name, column in columns.items():
+        column = column or {}
+        said = "coerce" in doc or "coerce" in column
+        if said and not doc.get("coerce", False) and not column.get("coerce", False):
+            out.add(name)
+    return frozenset(out)
 
 
 def _vet_column(at: Place, place: str, column: Any) -> None:
@@ -141,13 +176,38 @@ def _vet_column(at: Place, place: str, column: Any) -> None:
     if column.get("dtype") is not None:
         dtype = _vet_dtype(at, join(place, "dtype"), column["dtype"])
     _vet_flags(at, place, column)
+    if "default" in column:
+        vet_default(at, join(place, "default"), column["default"], dtype, column.get("dtype"))
     vet_column_checks(at, place, column, dtype)
 
 
-def _vet_flags(at: Place, place: str, component: dict[str, Any]) -> None:
-    for flag in _COLUMN_FLAGS:
+def _vet_flags(at: Place, place: str, component: dict[str, Any], flags: tuple[str, ...] = _COLUMN_FLAGS) -> None:
+    """Vet the flags of the schema or of one column or index level, and ``report_duplicates``."""
+    for flag in flags:
         if flag in component:
             at.flag(component[flag], join(place, flag))
+    if component.get("drop_invalid_rows"):
+        # pandera drops the failing rows and passes the rest. datakeep validates a file, and
+        # commits it, as it is: a row it dropped would be committed all the same.
+        raise at.fail(
+            join(place, "drop_invalid_rows"),
+            "datakeep reports invalid rows and never drops them (a file is validated and committed as it is)",
+            "remove drop_invalid_rows; fix or filter the rows before the file is validated",
+        )
+    if component.get("regex"):
+        # pandera matches the name as a pattern against the frame's columns; datakeep maps and
+        # finds each column by its name, so the pattern would be looked for as a column name.
+        raise at.fail(
+            join(place, "regex"),
+            "columns named by a pattern are not supported: datakeep finds each column by its name",
+            "declare each column by its name, without regex",
+        )
+    if "report_duplicates" in component and component["report_duplicates"] not in REPORT_DUPLICATES:
+        raise at.fail(
+            join(place, "report_duplicates"),
+            f"unknown setting {component['report_duplicates']!r}",
+            "use all, exclude_first or exclude_last",
+        )
 
 
 def _vet_unique(at: Place, unique: Any, columns: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datakeep.schemas._checks import vet_default
 from datakeep.schemas._files import Place, Problems, join, read_yaml, source_path
 from datakeep.schemas.entity import EntitySchema, load_entity
 
@@ -180,7 +181,8 @@ def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> Sourc
                     join("defaults", column),
                     f"'{column}' is not a column of entity '{entity.name}'",
                 )
-            _vet_default(at, join("defaults", column), value, entity.schema.columns[column].dtype)
+            dtype = entity.schema.columns[column].dtype
+            vet_default(at, join("defaults", column), value, dtype.type if dtype is not None else None, dtype)
     csv = CsvOptions()
     with problems.part():
         csv = _parse_csv(at, doc.get("csv"), problems)
@@ -394,28 +396,6 @@ def _vet_boolean_words(at: Place, place: str, given_true: tuple[str, ...], given
             place,
             f"{word!r} is listed under false and is one of the default true words ({', '.join(TRUE_VALUES)})",
             "list the true words too, e.g. true: [ja, 'yes']",
-        )
-
-
-def _vet_default(at: Place, place: str, value: Any, dtype: Any) -> None:
-    """A default the column cannot hold would be dropped at every file, its cells left null
-    (and a column that must have values failing with no word about the default): refuse it."""
-    if value is None or dtype is None:
-        return
-    import pyarrow as pa
-
-    from datakeep.validate.coerce import one_cell, parse  # read as a cell of the source is: same rules
-
-    try:
-        parsed, failed = parse(one_cell(value), None, dtype.type)
-        held = not failed.any() and parsed[0].is_valid
-    except (pa.ArrowException, ValueError, TypeError, OverflowError):
-        held = False
-    if not held:
-        raise at.fail(
-            place,
-            f"{value!r} is not a value of the column's dtype {dtype}",
-            f"write a {dtype} value, or leave the default out",
         )
 
 

@@ -115,7 +115,7 @@ def _column(
     if step.default is not None:
         default, _ = parse(one_cell(step.default), None, step.dtype)
         if len(default) and default[0].is_valid:
-            raw_null = pc.is_null(raw)
+            raw_null = pc.is_null(raw, nan_is_null=True)  # NaN is null to pandera too (pd.isna)
             parsed = pc.if_else(raw_null, default[0].cast(parsed.type), parsed)
     if step.column in plan.key:
         null_key = parsed.is_null().to_numpy(zero_copy_only=False) & ~judged

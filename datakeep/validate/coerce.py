@@ -71,6 +71,34 @@ def describe(cast: Cast | None, kind: str) -> str:
     )
 
 
+def same_type(source: pa.DataType, dtype: Any) -> bool:
+    """Whether a column of Arrow type ``source`` already holds values of ``dtype``, with nothing
+    to convert: the Arrow type pandas stores ``dtype`` as (any text for a text dtype; anything
+    for ``object`` or no dtype). This is what ``coerce: false`` asks of a file's column."""
+    if pa.types.is_dictionary(source) and not isinstance(dtype, pd.CategoricalDtype):
+        source = source.value_type  # how Parquet stores repeated values, not another type
+    kind = target_kind(dtype)
+    if kind in ("any", "other"):
+        if isinstance(dtype, pd.CategoricalDtype):
+            return pa.types.is_dictionary(source)
+        return True
+    if kind == "string":
+        return pa.types.is_string(source) or pa.types.is_large_string(source) or pa.types.is_string_view(source)
+    if kind == "bool":
+        return pa.types.is_boolean(source)
+    if kind == "int":
+        return source == _integer_type(dtype)
+    if kind == "float":
+        return source == pa.from_numpy_dtype(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
+    if kind == "datetime":
+        return source == pa.timestamp(_time_unit(dtype))
+    if kind == "zoned":
+        return pa.types.is_timestamp(source) and source.unit == _time_unit(dtype) and source.tz == str(dtype.tz)
+    if kind == "timedelta":
+        return source == pa.duration(_time_unit(dtype))
+    return False
+
+
 # Units of time, coarsest first.
 _UNITS = ("s", "ms", "us", "ns")
 

@@ -80,9 +80,11 @@ class Collector:
         self._entries: dict[tuple[str, str | None, str | None, str | None], _Entry] = {}
         self._failing: list[np.ndarray] = []
 
-    def structural(self, kind: str, *, column: str | None, source_column: str | None, detail: str) -> None:
+    def structural(
+        self, kind: str, *, column: str | None, source_column: str | None, detail: str, check: str | None = None
+    ) -> None:
         """A problem with the file's shape (no rows, no values)."""
-        self._entry(kind, column, source_column, None, detail)
+        self._entry(kind, column, source_column, check, detail)
 
     def add(
         self,

@@ -19,7 +19,7 @@ from datakeep.schemas import (
     load_source,
 )
 from datakeep.validate.collect import Collector, Pending
-from datakeep.validate.reader import open_batches
+from datakeep.validate.reader import file_kind, open_batches
 from datakeep.validate.report import ValidationReport
 
 Sink = Callable[[Any], None]  # receives each mapped batch (`apply.Canonical`)
@@ -61,26 +61,32 @@ def run(
     root: Path,
     max_samples: int,
     sink: Sink | None = None,
+    typed: bool = True,
 ) -> ValidationReport:
-    """Validate record batches of raw data against ``entity`` through ``mapping``."""
+    """Validate record batches of raw data against ``entity`` through ``mapping``. ``typed``:
+    the data's columns carry types (Parquet, a frame), unlike CSV, whose every cell is text."""
     from datakeep.validate.checks import prepare, run_pandera
     from datakeep.validate.keys import RawKeys, UniqueTracker
     from datakeep.validate.plan import make_plan
 
     collector = Collector(max_samples=max_samples)
+    raw_columns, batches = _first_of_each_name(raw_columns, batches, entity, mapping, collector, label)
     plan = make_plan(entity, mapping, raw_columns, collector)
     trackers = [
         UniqueTracker(
             columns,
             kind="duplicate_key" if columns == plan.key else "duplicate_value",
             source_columns=", ".join(plan.source_of(c) or c for c in columns),
+            report=report,
         )
-        for columns in plan.unique_sets
+        for columns, report in zip(plan.unique_sets, plan.report_duplicates, strict=True)
     ]
     raw_keys = RawKeys(plan) if plan.key and trackers else None
     rows = 0
     for canonical, pending in _mapped(plan, batches, lambda: prepare(plan)):
         pending.flush(collector)
+        if rows == 0 and typed:  # a file's columns have one type in every batch
+            _check_types(plan, canonical.raw, collector)
         run_pandera(plan, canonical, collector)
         for tracker in trackers:
             tracker.add(canonical)
@@ -102,6 +108,70 @@ def run(
         rows_failing=collector.failing_rows,
         problems=collector.problems(),
     )
+
+
+def _first_of_each_name(
+    raw_columns: list[str],
+    batches: Iterable[Any],
+    entity: EntitySchema,
+    mapping: SourceMapping,
+    collector: Collector,
+    label: str | None,
+) -> tuple[list[str], Iterable[Any]]:
+    """A file's column names and batches with only the first column of each repeated name.
+
+    datakeep finds columns by name, so a repeated name is an error (exit 2); with pandera's
+    ``unique_column_names: true`` it is what the schema forbids, a failure of the data that is
+    reported here, and the rest of the file is still validated.
+    """
+    from datakeep.validate.reader import check_unique_names, repeated
+
+    again = repeated(raw_columns)
+    if not again:
+        return raw_columns, batches
+    if not entity.schema.unique_column_names:
+        check_unique_names(label or "<frame>", raw_columns)
+    for name, count in again.items():
+        target = mapping.target_of(name)
+        collector.structural(
+            "check_failed",
+            column=target if target in entity.schema.columns else None,
+            source_column=name,
+            check="dataframe_column_labels_unique",
+            detail=f"column '{name}' appears {count} times; only the first was validated",
+        )
+    keep = [i for i, name in enumerate(raw_columns) if raw_columns.index(name) == i]
+    names = [raw_columns[i] for i in keep]
+
+    def firsts() -> Iterator[Any]:
+        import pyarrow as pa
+
+        for batch in batches:
+            yield pa.RecordBatch.from_arrays([batch.column(i) for i in keep], names=names)
+
+    return names, firsts()
+
+
+def _check_types(plan: Any, batch: Any, collector: Collector) -> None:
+    """``coerce: false``: a column whose values the file does not already hold in its dtype
+    fails, as pandera's dtype check fails it, rather than being converted. A conversion the
+    source mapping declares (a cast, a value map, a scale) is asked for, so it still applies.
+    Not for CSV, which holds text only: its cells are read into the dtype, as pandas' reader
+    reads them before pandera sees the frame."""
+    from datakeep.validate.coerce import same_type
+
+    for step in plan.steps:
+        spec = step.spec
+        if step.convert or step.raw is None or step.dtype is None:
+            continue
+        if spec is not None and (spec.cast is not None or spec.values is not None or spec.scale is not None):
+            continue
+        source = batch.column(step.raw).type
+        if not same_type(source, step.dtype):
+            detail = f"the file's column is {source}, not {step.dtype}, and coerce is false: values are not converted"
+            collector.structural(
+                "check_failed", column=step.column, source_column=step.raw, check="dtype", detail=detail
+            )
 
 
 def _mapped(plan: Any, batches: Iterable[Any], meanwhile: Callable[[], None]) -> Iterator[tuple[Any, Pending]]:
@@ -164,7 +234,7 @@ def validate_file(
     """
     path, root = Path(path), Path(root)
     ent, mapping = resolve(path, entity=entity, source=source, root=root)
-    columns, batches = open_batches(path, mapping.csv)
+    columns, batches = open_batches(path, mapping.csv, repeated_names=ent.schema.unique_column_names)
     return run(
         batches,
         columns,
@@ -173,6 +243,7 @@ def validate_file(
         label=str(path),
         root=root,
         max_samples=max_samples,
+        typed=file_kind(path) == "parquet",
     )
 
 
@@ -243,7 +314,7 @@ def map_file(
 
     path, root, output = Path(path), Path(root), Path(output)
     ent, mapping = resolve(path, entity=None, source=source, root=root)
-    columns, batches = open_batches(path, mapping.csv)
+    columns, batches = open_batches(path, mapping.csv, repeated_names=ent.schema.unique_column_names)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     os.close(fd)
@@ -275,6 +346,7 @@ def map_file(
             root=root,
             max_samples=max_samples,
             sink=sink,
+            typed=file_kind(path) == "parquet",
         )
         if writer:
             writer[0].close()

@@ -50,10 +50,11 @@ class RawKeys:
 class UniqueTracker:
     """Finds rows whose values in ``columns`` repeat anywhere in the file."""
 
-    def __init__(self, columns: tuple[str, ...], *, kind: str, source_columns: str | None) -> None:
+    def __init__(self, columns: tuple[str, ...], *, kind: str, source_columns: str | None, report: str = "all") -> None:
         self.columns = columns
         self.kind = kind
         self.source_columns = source_columns
+        self.report = report  # pandera's report_duplicates: all, exclude_first or exclude_last
         self._hashes: list[np.ndarray] = []
         self._rows: list[np.ndarray] = []
         self._values: list[pd.DataFrame] = []
@@ -88,6 +89,15 @@ class UniqueTracker:
         dup_rows = rows[positions]
         dup_hashes = hashes[positions]
         groups, first, counts = np.unique(dup_hashes, return_index=True, return_counts=True)
+        if self.report != "all":
+            # A stable sort keeps each group's rows in file order: its first and last occurrence
+            # are the ends of its run, left out as pandas' duplicated(keep=...) leaves them.
+            spared = first if self.report == "exclude_first" else first + counts - 1
+            kept = np.ones(len(positions), dtype=bool)
+            kept[spared] = False
+            positions, dup_rows = positions[kept], dup_rows[kept]
+            counts = counts - 1  # every group keeps a run of at least one row, in its order
+            first = np.concatenate(([0], np.cumsum(counts)[:-1]))
         top = np.lexsort((dup_rows[first], -counts))[: collector.max_values]
         values = pd.concat(self._values)
         shown = [(self._value(values, int(positions[first[g]])), int(counts[g])) for g in top]

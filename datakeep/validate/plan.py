@@ -11,6 +11,9 @@ from typing import Any
 from datakeep.schemas import ColumnMap, EntitySchema, SourceMapping
 from datakeep.validate.collect import Collector
 
+#: pandera's report_duplicates that reports every row of a repeated value.
+ALL = "all"
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -22,6 +25,7 @@ class Step:
     default: Any
     dtype: Any  # the pandas dtype pandera expects, or None
     nullable: bool
+    convert: bool = True  # False: coerce is false, and values must already have the dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,7 @@ class Plan:
     key: tuple[str, ...]
     unique_sets: tuple[tuple[str, ...], ...]  # key first, then unique columns, then schema unique
     schema: Any  # pandera schema for one batch: present columns only, uniqueness off
+    report_duplicates: tuple[str, ...]  # pandera's setting for each of `unique_sets`, in order
 
     def source_of(self, column: str) -> str | None:
         for step in self.steps:
@@ -76,41 +81,53 @@ def make_plan(entity: EntitySchema, mapping: SourceMapping, raw_columns: list[st
             )
         else:
             passthrough.append(raw)
+    if schema.ordered:
+        _check_order(schema, raw_columns, feeds, collector)
 
     steps: list[Step] = []
     absent: list[str] = []
     for name, column in schema.columns.items():
         dtype = column.dtype.type if column.dtype is not None else None
+        # The source's default is the more particular one; the column's is pandera's `default`.
         has_default = name in mapping.defaults
-        default = mapping.defaults.get(name)
+        default = mapping.defaults[name] if has_default else _default(column)
+        convert = name not in entity.uncoerced
         if name in feeds:
             raw = feeds[name]
-            steps.append(Step(name, raw, mapping.column(raw), default, dtype, column.nullable))
+            steps.append(Step(name, raw, mapping.column(raw), default, dtype, column.nullable, convert))
         elif has_default:
-            steps.append(Step(name, None, None, default, dtype, column.nullable))
+            steps.append(Step(name, None, None, default, dtype, column.nullable, convert))
+        elif column.required and schema.add_missing_columns and (default is not None or column.nullable):
+            # pandera adds a missing column filled with its default, or with nulls if nullable.
+            steps.append(Step(name, None, None, default, dtype, column.nullable, convert))
         else:
             absent.append(name)
             if column.required:
                 expected = mapping.source_of(name) or name
-                collector.structural(
-                    "missing_column",
-                    column=name,
-                    source_column=expected,
-                    detail=f"no raw column provides '{name}' (expected '{expected}')",
-                )
+                detail = f"no raw column provides '{name}' (expected '{expected}')"
+                if schema.add_missing_columns:
+                    detail += ", and add_missing_columns cannot add it: it has no default and is not nullable"
+                collector.structural("missing_column", column=name, source_column=expected, detail=detail)
 
     unique_sets: list[tuple[str, ...]] = []
+    shown: list[str] = []
     produced = {step.column for step in steps}
     key = entity.key if all(k in produced for k in entity.key) else ()
-    if key:
-        unique_sets.append(key)
+    declared: dict[tuple[str, ...], str] = {}
     for name, column in schema.columns.items():
-        if column.unique and name in produced and (name,) != key:
-            unique_sets.append((name,))
+        if column.unique and name in produced:
+            declared[(name,)] = column.report_duplicates
     if schema.unique:
         cols = (schema.unique,) if isinstance(schema.unique, str) else tuple(schema.unique)
-        if all(c in produced for c in cols) and cols != key:
-            unique_sets.append(cols)
+        if all(c in produced for c in cols):
+            declared.setdefault(cols, schema.report_duplicates)
+    if key:
+        # The key is datakeep's: all its repeats are reported, unless it is declared unique too.
+        unique_sets.append(key)
+        shown.append(declared.pop(key, ALL))
+    for cols, setting in declared.items():
+        unique_sets.append(cols)
+        shown.append(setting)
 
     return Plan(
         steps=tuple(steps),
@@ -118,7 +135,35 @@ def make_plan(entity: EntitySchema, mapping: SourceMapping, raw_columns: list[st
         key=key,
         unique_sets=tuple(unique_sets),
         schema=_batch_schema(schema, absent, steps),
+        report_duplicates=tuple(shown),
     )
+
+
+def _default(column: Any) -> Any:
+    """A column's `default`, or None; pandera takes a null default for none (``pd.isna``)."""
+    default = column.default
+    return None if default is None or default != default else default
+
+
+def _check_order(schema: Any, raw_columns: list[str], feeds: dict[str, str], collector: Collector) -> None:
+    """``ordered: true``: the canonical columns a file provides come in the schema's order.
+
+    As pandera judges it: each column is compared with the one the schema expects at its place
+    (so two swapped columns are both out of order); columns the schema lacks have no place.
+    """
+    fed = {raw: target for target, raw in feeds.items()}
+    in_file = [fed[raw] for raw in raw_columns if raw in fed]
+    expected = [name for name in schema.columns if name in feeds]
+    wanted = iter(expected)
+    for name in in_file:
+        if next(wanted, None) != name:
+            collector.structural(
+                "check_failed",
+                column=name,
+                source_column=feeds[name],
+                check="column_ordered",
+                detail=f"out of order: the schema's order is {', '.join(expected)}",
+            )
 
 
 def _batch_schema(schema: Any, absent: list[str], steps: list[Step]) -> Any:
@@ -131,8 +176,10 @@ def _batch_schema(schema: Any, absent: list[str], steps: list[Step]) -> Any:
     guarantees (an ``isin`` every value-map target passes) is not run.
     """
     batch = copy.deepcopy(schema).remove_columns(absent) if absent else copy.deepcopy(schema)
+    # Defaults were filled while mapping, and only where the raw cell was null: pandera would
+    # fill the cells a failed cast left null too (and change the frame `map` writes).
     updates: dict[str, dict[str, Any]] = {
-        name: {"unique": False, "coerce": False, "nullable": True} for name in batch.columns
+        name: {"unique": False, "coerce": False, "nullable": True, "default": None} for name in batch.columns
     }
     for step in steps:
         checks = batch.columns[step.column].checks
@@ -144,6 +191,8 @@ def _batch_schema(schema: Any, absent: list[str], steps: list[Step]) -> Any:
     batch.unique = None
     batch.coerce = False
     batch.ordered = False
+    batch.unique_column_names = False  # judged from the header (`engine`)
+    batch.add_missing_columns = False  # added while mapping
     return batch
 
 

@@ -34,24 +34,33 @@ def file_kind(path: Path) -> str:
 
 
 def open_batches(
-    path: Path, csv_options: CsvOptions, *, batch_rows: int = BATCH_ROWS
+    path: Path, csv_options: CsvOptions, *, batch_rows: int = BATCH_ROWS, repeated_names: bool = False
 ) -> tuple[list[str], Iterator[pa.RecordBatch]]:
-    """Return the file's column names and an iterator over its record batches."""
+    """Return the file's column names and an iterator over its record batches.
+
+    A column name that appears twice is an error, unless ``repeated_names`` (the schema's
+    ``unique_column_names: true`` makes it a failure of the data, reported by the engine).
+    """
     if not path.is_file():
         raise UsageError(f"{path}: no such file", "check the path")
     if file_kind(path) == "parquet":
         names, batches = _parquet(path, batch_rows)
     else:
         names, batches = _csv(path, csv_options, batch_rows)
-    _check_unique_names(path, names)
+    if not repeated_names:
+        check_unique_names(str(path), names)
     return names, batches
 
 
-def _check_unique_names(path: Path, names: list[str]) -> None:
+def check_unique_names(what: str, names: list[str]) -> None:
     """Columns are found by name; a name that appears twice cannot say which one is meant."""
-    for name, count in Counter(names).items():
-        if count > 1:
-            raise InputDataError(str(path), f"column '{name}' appears {count} times", "give every column its own name")
+    for name, count in repeated(names).items():
+        raise InputDataError(what, f"column '{name}' appears {count} times", "give every column its own name")
+
+
+def repeated(names: list[str]) -> dict[str, int]:
+    """The names that appear more than once, with how often."""
+    return {name: count for name, count in Counter(names).items() if count > 1}
 
 
 def _parquet(path: Path, batch_rows: int) -> tuple[list[str], Iterator[pa.RecordBatch]]:
