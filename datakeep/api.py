@@ -331,16 +331,26 @@ class Repo:
         *,
         all_refs: bool = False,
         force: bool = False,
+        delete: bool = False,
         progress: ProgressCallback | None = None,
     ) -> PushResult:
         """Send commits and the objects they need to ``remote`` (a name or URL; default origin,
         or the only one) and move its refs (`datakeep push`): ``revs`` (default the current
         branch), or every branch and tag with ``all_refs`` (``--all``); ``force`` lets a ref
-        drop commits the remote has."""
+        drop commits the remote has. With ``delete`` (``--delete``; or a rev spelt ``":NAME"``),
+        deletes the branches or tags ``revs`` names on the remote instead, and their
+        remote-tracking refs here (``result.deleted``); ``force`` then lets the branch the
+        remote's HEAD names go too."""
         from datakeep.remote import push
 
         return push(
-            self._repo, remote, arguments.names(revs, "revs"), all_refs=all_refs, force=force, progress=progress
+            self._repo,
+            remote,
+            arguments.names(revs, "revs"),
+            all_refs=all_refs,
+            force=force,
+            delete=delete,
+            progress=progress,
         )
 
     def pull(

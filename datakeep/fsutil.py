@@ -206,6 +206,42 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = 
         fsync_dir(path.parent)
 
 
+def exclusive_write(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
+    """Write ``path`` only if it does not exist (True when this call made it), never half: the
+    bytes go to a temp file that is hard-linked into place (the link fails if ``path`` exists).
+    Where hard links are not supported, an exclusive create written in place."""
+    fd, tmp = _create_temp(path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                raise
+            return _create_in_place(path, data, mode)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    fsync_dir(path.parent)
+    return True
+
+
+def _create_in_place(path: Path, data: bytes, mode: int) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return True
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path, *, durable: bool = True) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success it replaces ``path`` (for streamed writers)."""

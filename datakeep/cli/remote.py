@@ -140,29 +140,50 @@ def remote_remove(name: str) -> None:
 @click.argument("remote_name", metavar="[REMOTE]", required=False)
 @click.argument("revs", metavar="[REV]...", nargs=-1)
 @click.option("--all", "all_refs", is_flag=True, help="Push every branch and tag.")
-@click.option("-f", "--force", is_flag=True, help="Move remote refs even when that drops commits there.")
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Move remote refs even when that drops commits there; with --delete, also the branch the remote's HEAD names.",
+)
+@click.option(
+    "-d", "--delete", is_flag=True, help="Delete the named branches or tags on the remote (also: push REMOTE :NAME)."
+)
 @json_option
-def push(remote_name: str | None, revs: tuple[str, ...], all_refs: bool, force: bool, as_json: bool) -> None:
+def push(
+    remote_name: str | None, revs: tuple[str, ...], all_refs: bool, force: bool, delete: bool, as_json: bool
+) -> None:
     """Send commits and the objects they need to a remote.
 
     Sends only objects the remote lacks (a re-run after an interruption sends the rest), then
     moves the remote's refs by compare-and-swap: a push that would drop commits the remote has
-    is refused unless --force. Default: the current branch to origin.
+    is refused unless --force. Default: the current branch to origin. With --delete (or
+    :NAME), deletes those branches or tags on the remote instead; objects stay there.
 
     Example: datakeep push origin main v1
     """
     from datakeep.remote import push as do_push
 
     with _progress("pushing") as bar:
-        result = do_push(_repository(), remote_name, revs, all_refs=all_refs, force=force, progress=bar)
+        result = do_push(_repository(), remote_name, revs, all_refs=all_refs, force=force, delete=delete, progress=bar)
     if as_json:
         echo_json(result.to_dict())
         return
-    click.echo(
-        f"pushed to {result.remote}: {_moved(result.sent.objects, result.sent.bytes)} sent"
-        f"{f', {result.already_there} already there' if result.already_there else ''}"
-    )
-    _render_updates(result.updates, result.remote)
+    if result.deleted:
+        click.echo(f"deleted on {result.remote}: {len(result.deleted)} ref(s)")
+        for d in result.deleted:
+            head = f"; {result.remote}'s HEAD named it and was removed" if d.head else ""
+            click.echo(f"  {d.ref}: {d.old[:10] if d.old else '(damaged)'} → (deleted){head}")
+    else:
+        click.echo(
+            f"pushed to {result.remote}: {_moved(result.sent.objects, result.sent.bytes)} sent"
+            f"{f', {result.already_there} already there' if result.already_there else ''}"
+        )
+        _render_updates(result.updates, result.remote)
+    if result.temp_files:
+        click.echo(f"removed {result.temp_files} temp file(s) left on {result.remote} by interrupted pushes")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     _warn_damaged(result.damaged, result.remote)
 
 

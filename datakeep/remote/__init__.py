@@ -3,7 +3,7 @@
 Modules, bottom-up: ``refs`` (compare-and-swap of remote refs per backend), ``connect`` (a remote
 opened: store, refs, marker), ``config`` (named remotes in `.datakeep/config.json`), ``transfer``
 (verified parallel copies), ``graph`` (ancestry, how refs may move), then one module per verb:
-``push``, ``fetch`` (pull), ``clone``, ``lsfiles``.
+``push`` (with ``delete``: refs removed by ``push --delete``), ``fetch`` (pull), ``clone``, ``lsfiles``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ What the remote has is worked out in two steps, like git's negotiation:
 2. the remaining candidates are checked by listing their fan-out prefixes (``objects/ab/``), one
    LIST per prefix rather than one HEAD per object — this also finds what an interrupted push
    left behind, so a re-run sends only the rest.
+
+Those listings also come across the temp files of pushes killed mid-write on a folder remote
+(``objects/ab/<name>.tmp-<hex>``), as the refs listing does for ref writes: the ones an hour old or
+more are removed on the way out, which costs nothing when there are none. ``:NAME`` and ``delete``
+remove refs instead (``delete.py``).
 """
 
 from __future__ import annotations
@@ -14,16 +19,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from datakeep.errors import RemoteError
+from datakeep.errors import RemoteError, UsageError
 from datakeep.ids import ObjectId
 from datakeep.maintenance import promised_by, reachable
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
 from datakeep.remote.connect import EncodingMismatchError, Remote, reports_unreachable
+from datakeep.remote.delete import RefDeletion, delete_refs, split_refspecs
 from datakeep.remote.graph import REMOTES, RefUpdate, classify
 from datakeep.remote.refs import DamagedRefError, RemoteRefMovedError, damaged_ref_error, parse_ref
 from datakeep.remote.transfer import ProgressCallback, TransferStats, announce, copy_objects
 from datakeep.repo import Repository
+from datakeep.store.fsspec_store import remove_stale
 
 #: A swap lost to a concurrent push is re-read and re-checked this many times before giving up.
 CAS_ATTEMPTS = 5
@@ -50,6 +57,9 @@ class PushResult:
     already_there: int
     updates: list[RefUpdate] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)  # other remote refs found damaged (not touched)
+    deleted: list[RefDeletion] = field(default_factory=list)
+    temp_files: int = 0  # leftovers of killed pushes removed from the remote
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -58,8 +68,10 @@ class PushResult:
             "objects": self.sent.objects,
             "bytes": self.sent.bytes,
             "already_there": self.already_there,
-            "refs": [u.to_dict() for u in self.updates],
+            "refs": [u.to_dict() for u in self.updates] + [d.to_dict() for d in self.deleted],
             "damaged": self.damaged,
+            "temp_files": self.temp_files,
+            "warnings": self.warnings,
         }
 
 
@@ -142,13 +154,24 @@ def push(
     force: bool = False,
     progress: ProgressCallback | None = None,
     max_objects: int | None = None,
+    delete: bool = False,
 ) -> PushResult:
     """Send commits and the objects they need to a remote; refs move last, by compare-and-swap.
 
     A remote in another canonical encoding than this repository's is refused before anything is
     sent (a new remote takes ours). ``max_objects`` is a test hook simulating an interruption
     after that many objects.
+
+    With ``delete`` (or a rev spelt ``:NAME``, as in git) the named branches and tags are deleted
+    on the remote instead (`delete_refs`); ``force`` then lets the branch the remote's HEAD names go.
     """
+    revs, deletions = split_refspecs(revs, delete)
+    if delete and not deletions:
+        raise UsageError("nothing to delete", "name the branches or tags: `datakeep push REMOTE --delete NAME...`")
+    if deletions:
+        if all_refs:
+            raise UsageError("--all and --delete do not go together", "name the branches or tags to delete")
+        return _delete(repo, open_remote(repo, remote), deletions, force=force)
     target = open_remote(repo, remote)
     chosen = select_refs(repo, revs, all_refs)
     theirs = target.ensure(repo.config.encoding)
@@ -184,7 +207,30 @@ def push(
         already_there=plan.present,
         updates=updates,
         damaged=sorted(set(damaged) - set(chosen)),
+        temp_files=_tidy(target),
+        warnings=list(target.refs.notes),
     )
+
+
+def _delete(repo: Repository, target: Remote, names: list[str], *, force: bool) -> PushResult:
+    deleted = delete_refs(repo, target, names, force=force)
+    return PushResult(
+        remote=target.label,
+        url=target.url,
+        sent=TransferStats(),
+        already_there=0,
+        deleted=deleted,
+        temp_files=_tidy(target),
+        warnings=list(target.refs.notes),
+    )
+
+
+def _tidy(remote: Remote) -> int:
+    """Remove what killed pushes left on a folder remote and this push's listings came across:
+    temp objects in the fan-out folders it listed, temp ref files in ``refs/``. Only those an
+    hour old (another push may be writing one right now); the rest of the store is not listed
+    for it, which on a large remote would cost more than the push."""
+    return remote.store.remove_stale_temps() + remove_stale(remote.fs, remote.refs.leftovers)
 
 
 def _name_head(repo: Repository, remote: Remote, branches: list[str]) -> None:

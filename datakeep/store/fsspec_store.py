@@ -7,6 +7,8 @@ is a plain Parquet object that DuckDB, Spark or Dask can open by URL.
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -18,6 +20,14 @@ from datakeep.store.base import ObjectStore
 #: Backends whose single PUT is atomic (readers see all bytes or none): objects are written in
 #: place. Elsewhere (a folder, SFTP, …) a write goes to a temp name and is renamed over the target.
 ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory"})
+
+#: The name `_put` writes an object under before renaming it: the object's name (the id past its
+#: fan-out folder), ``.tmp-`` and a random hex tag.
+_TEMP_OBJECT = re.compile(r"[0-9a-f]{30}\.tmp-[0-9a-f]{32}")
+
+#: A temp file this old (seconds since it was last written) was left by a killed write: another
+#: push may be writing one right now, so younger ones are left alone (as `rowcache` treats its own).
+STALE_TEMP_AGE = 3600.0
 
 #: Which extra to install for a protocol whose fsspec backend is missing.
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
@@ -73,6 +83,8 @@ class FsspecStore(ObjectStore):
         # s3fs would HEAD every object first to decide on ranged parallel reads; objects are
         # already fetched many at a time, so one plain GET each is cheaper.
         self._read_options: dict[str, Any] = {"max_concurrency": 1} if protocol_of(fs) in ("s3", "s3a") else {}
+        #: Temp files of interrupted writes that listings came across, for `remove_stale_temps`.
+        self.leftovers: set[str] = set()
 
     @classmethod
     def from_url(cls, url: str) -> FsspecStore:
@@ -151,10 +163,20 @@ class FsspecStore(ObjectStore):
             return set()
         out: set[ObjectId] = set()
         for name in names:
-            candidate = fan + str(name).rstrip("/").rsplit("/", 1)[-1]
+            base = str(name).rstrip("/").rsplit("/", 1)[-1]
+            candidate = fan + base
             if is_object_id(candidate):  # temp files of interrupted writes are never counted
                 out.add(ObjectId(candidate))
+            elif _TEMP_OBJECT.fullmatch(base):
+                self.leftovers.add(str(name))  # noted on the way: finding them costs no request
         return out
+
+    def remove_stale_temps(self, max_age: float = STALE_TEMP_AGE) -> int:
+        """Delete the temp files listings came across that are ``max_age`` seconds old or more
+        (an interrupted push's); returns how many. Only the fan-out folders a push listed anyway
+        are looked at, so this costs one request per file found and none when there are none."""
+        found, self.leftovers = sorted(self.leftovers), set()
+        return remove_stale(self.fs, found, max_age)
 
     def present(self, oids: Iterable[ObjectId], *, workers: int = 8) -> set[ObjectId]:
         """Which of ``oids`` the store holds, listing each fan-out prefix involved once.
@@ -187,3 +209,24 @@ class FsspecStore(ObjectStore):
             candidate = rest.replace("/", "")
             if rest.count("/") == 1 and is_object_id(candidate):
                 yield ObjectId(candidate)
+
+
+def remove_stale(fs: Any, paths: Iterable[str], max_age: float = STALE_TEMP_AGE) -> int:
+    """Delete those of ``paths`` last written ``max_age`` seconds ago or more; returns how many.
+    Tidying up never fails the work it follows: a file that cannot be judged or removed (gone
+    meanwhile, no permission, a backend without modification times) is left."""
+    removed = 0
+    now = time.time()
+    for path in paths:
+        try:
+            age = now - fs.modified(path).timestamp()
+        except (NotImplementedError, OSError, AttributeError, TypeError, ValueError):
+            continue
+        if age < max_age:
+            continue
+        try:
+            fs.rm_file(path)
+        except OSError:
+            continue
+        removed += 1
+    return removed
