@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import Counter
 
 import pyarrow as pa
 from hypothesis import given, settings
@@ -46,6 +47,54 @@ def test_counts_and_top_values_do_not_depend_on_the_batches(
     whole, batched = _stats(table, []), _stats(table, [c for c in cuts if c < len(ints)])
     for column in ("n", "s"):
         assert {k: whole[column].get(k) for k in COUNTED} == {k: batched[column].get(k) for k in COUNTED}
+
+
+def _counted(values: list[object]) -> dict[str, object]:
+    """The top list and distinct count a plain Counter gives (nulls not counted)."""
+    counter = Counter(v for v in values if v is not None)
+    ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[: stats.TOP_VALUES]
+    return {"distinct": len(counter), "distinct_exact": True, "top": [[v, c] for v, c in ranked]}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ints=st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.integers(0, 30)), max_size=400),
+    words=st.data(),
+    cuts=st.lists(st.integers(0, 400), min_size=stats.FOLD_BATCHES, max_size=3 * stats.FOLD_BATCHES),
+    resume_at=st.integers(0, 400),
+)
+def test_counts_of_many_batches_are_merged_exactly(
+    ints: list[int | None], words: st.DataObject, cuts: list[int], resume_at: int
+) -> None:
+    """Integers and text are summed in Arrow every `FOLD_BATCHES` batches: the counts equal a
+    Counter's, also when a resumed commit restores the state taken part-way."""
+    text = words.draw(st.lists(st.one_of(st.none(), st.text(max_size=3)), min_size=len(ints), max_size=len(ints)))
+    table = pa.table({"n": pa.array(ints, pa.int64()), "s": pa.array(text, pa.large_string())})
+    bounds = [0, *sorted({c for c in cuts if c < len(ints)}), len(ints)]
+    acc = stats.TableStats(table.schema)
+    for start, end in itertools.pairwise(bounds):
+        if end > start:
+            acc.update(table.slice(start, end - start))
+            if start <= resume_at < end:
+                restored = stats.TableStats(table.schema)
+                restored.restore(acc.state())
+                acc = restored
+    out = acc.finish()
+    for name, values in (("n", ints), ("s", text)):
+        expected = _counted(values)
+        expected["top"] = [[stats.jsonable(v), c] for v, c in expected["top"]]  # type: ignore[union-attr]
+        assert {k: out[name].get(k) for k in expected} == expected
+
+
+def test_values_past_the_limit_over_many_batches_drop_the_top_list() -> None:
+    """Every batch holds few enough values to count, all of them together too many: as when they
+    were added up batch by batch, no top list and the most one batch held as a floor."""
+    per_batch = 300
+    values = list(range(per_batch * 4))  # 1,200 distinct over 4 * FOLD_BATCHES batches
+    table = pa.table({"n": pa.array(values * stats.FOLD_BATCHES, pa.int64())})
+    out = _stats(table, list(range(per_batch, table.num_rows, per_batch)))["n"]
+    assert "top" not in out
+    assert (out["distinct"], out["distinct_exact"]) == (per_batch, False)
 
 
 def test_top_values_rank_by_count_then_by_value() -> None:

@@ -403,6 +403,7 @@ def test_a_column_of_large_values_is_cut_and_restored_in_bounded_pieces(repo: Re
     assert snapshot.batch_rows_for(table.schema) == snapshot.BATCH_ROWS  # types alone: no cap
     assert ChunkParams.for_row_width(64 * 1024).avg_rows == 256  # 16 MiB, not 1,024 rows
     assert ChunkParams.for_row_width(43) == ChunkParams.for_row_width(43.0)  # narrow rows as before
+    assert ChunkParams.for_row_width(2500).avg_rows == 4096  # 400 columns: 10 MiB, not 2,048 rows
     repo.add(project / "blobs.parquet", name="blobs", key=["id"])
     repo.commit(message="blobs")
     assert repo.read("blobs").equals(table)
