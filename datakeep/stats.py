@@ -417,10 +417,22 @@ def _nan_last(value: Any) -> tuple[bool, Any]:
     return (value != value, value)  # only NaN differs from itself
 
 
+#: Up to this many counted integers or strings are ranked in Python, which takes 3 us for 4 values
+#: where Arrow's sort and takes take 16 us (a folder of 2,000 small files ranks 14,000 columns);
+#: from about 120 values on, Arrow is faster.
+RANK_IN_PYTHON = 64
+
+
 def _ranked(counted: pa.StructArray) -> dict[str, Any]:
     """Distinct count and top values of one batch's ``pc.value_counts``, ranked in Arrow: only
     the top values become Python objects."""
     values, counts = counted.field("values"), counted.field("counts")
+    if len(values) <= RANK_IN_PYTHON and _counted_in_arrow(values.type):
+        # Python orders integers, and text by code point, as Arrow orders them (UTF-8 bytes).
+        pairs = [(v, c) for v, c in zip(values.to_pylist(), counts.to_pylist(), strict=True) if v is not None]
+        pairs.sort(key=lambda pair: pair[0])
+        pairs.sort(key=lambda pair: pair[1], reverse=True)  # stable: equal counts stay in value order
+        return {"distinct": len(pairs), "distinct_exact": True, "top": [[v, c] for v, c in pairs[:TOP_VALUES]]}
     if values.null_count:
         present = values.is_valid()
         values, counts = values.filter(present), counts.filter(present)

@@ -8,6 +8,7 @@ import itertools
 from collections import Counter
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,6 +85,24 @@ def test_counts_of_many_batches_are_merged_exactly(
         expected = _counted(values)
         expected["top"] = [[stats.jsonable(v), c] for v, c in expected["top"]]  # type: ignore[union-attr]
         assert {k: out[name].get(k) for k in expected} == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    ints=st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.integers(-3, 3)), max_size=300),
+    text=st.lists(st.one_of(st.none(), st.text(max_size=2)), max_size=300),
+)
+def test_few_values_rank_in_python_as_in_arrow(ints: list[int | None], text: list[str | None]) -> None:
+    """Up to `RANK_IN_PYTHON` counted values are ranked in Python: the same top list as Arrow's
+    sort (count descending, then value; text by UTF-8 bytes, which is code point order)."""
+    import pyarrow.compute as pc
+
+    for array in (pa.array(ints, pa.int64()), pa.array(text, pa.string())):
+        counted = pc.value_counts(array)
+        in_python = stats._ranked(counted)
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(stats, "RANK_IN_PYTHON", -1)
+            assert stats._ranked(counted) == in_python
 
 
 def test_values_past_the_limit_over_many_batches_drop_the_top_list() -> None:
