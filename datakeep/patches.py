@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datakeep import hash_objects, native
+from datakeep import column_patches, hash_objects, native
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import CorruptObjectError
 from datakeep.ids import ObjectId, object_id
@@ -382,6 +382,11 @@ def _resolve(
     """(tables, index): the chunk is ``concat(tables).take(index)``. Tables run from the whole base
     chunk up to this patch's literal rows."""
     data = store.get(oid)
+    if column_patches.is_column_patch(data):
+        if depth >= MAX_DEPTH * 2:
+            raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
+        table = _column_patch_table(store, oid, data, columns, depth)
+        return [table], np.arange(table.num_rows, dtype=np.int64)
     if not is_patch(data):
         try:
             # A BufferReader reads the bytes in place; io.BytesIO goes through Python per read.
@@ -407,6 +412,22 @@ def _resolve(
     _check_ops(oid, ops, len(base_index), literal.num_rows)
     stacked = sum(t.num_rows for t in tables)  # where this literal table starts in concat(tables)
     return [*tables, literal], _compose(ops, base_index, stacked, base_is_whole=len(tables) == 1)
+
+
+def _column_patch_table(
+    store: ObjectStore, oid: ObjectId, data: bytes, columns: list[int] | None, depth: int
+) -> pa.Table:
+    """The columns at ``columns`` (all when None) of the column-patched chunk ``data``: its base
+    is decoded only for the columns taken from it, and not at all for a column it stores."""
+    patch = column_patches.parse(oid, data)
+    wanted = list(range(len(patch.sources))) if columns is None else list(columns)
+    if any(i < 0 or i >= len(patch.sources) for i in wanted):
+        raise CorruptObjectError(oid, f"column patch has {len(patch.sources)} columns, not those asked for")
+    positions = column_patches.base_positions(patch, wanted)
+    base = _rebuild_table(store, patch.base, positions, depth + 1) if positions else None
+    own = any(patch.sources[i][0] == column_patches.STORED for i in wanted)
+    stored = column_patches.stored_columns(oid, patch) if own else None
+    return column_patches.assemble(oid, patch, wanted, base, stored)
 
 
 def _compose(ops: np.ndarray, base_index: np.ndarray, stacked: int, *, base_is_whole: bool) -> np.ndarray:
@@ -440,6 +461,10 @@ def take_rows(store: ObjectStore, oid: ObjectId, rows: np.ndarray, columns: list
     """
     rows = np.asarray(rows, dtype=np.int64)
     data = store.get(oid)
+    if column_patches.is_column_patch(data):
+        if depth >= MAX_DEPTH * 2:
+            raise CorruptObjectError(oid, "patch chain is longer than any datakeep writes (a cycle?)")
+        return _column_patch_table(store, oid, data, columns, depth).take(arrow_array(rows))
     if not is_patch(data):
         try:
             return take_columns(pa.BufferReader(data), columns, rows)
@@ -515,6 +540,8 @@ def _rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: i
         sidecar = object_id(hashes_oid)
         return hash_objects.decode(sidecar, store.get(sidecar))
     data = store.get(oid)
+    if column_patches.is_column_patch(data) and depth < MAX_DEPTH * 2:
+        return row_hashes(_column_patch_table(store, oid, data, None, depth))
     if not is_patch(data):
         raise CorruptObjectError(oid, "a whole chunk without its row-hash sidecar")
     if depth >= MAX_DEPTH * 2:

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datakeep import hash_objects, patches, resume, tracking
+from datakeep import column_patches, hash_objects, patches, resume, tracking
 from datakeep.chunking import Chunker, ChunkParams
 from datakeep.errors import DatakeepError, DatasetError, InputDataError
 from datakeep.fsutil import EarlySync, Signature, file_signature, still_matches, sync_files
@@ -137,14 +137,20 @@ class ChunkWriter:
         *,
         keep_hashes: bool = True,
         dictionary: list[str] | None = None,
+        base_schema: pa.Schema | None = None,
+        row_patch: bool = True,
     ) -> Future[WrittenChunk]:
         """Store ``table`` on a worker; ``hashes`` are its row hashes, or a function that gives them
         (called there). ``keep_hashes`` False drops them once stored (the future then holds only
         the ref). ``dictionary``: the columns to give dictionary pages if stored whole (judged from
-        ``table`` when None)."""
+        ``table`` when None). ``base_schema``: the columns of ``predecessor``, when ``table`` may be
+        a column patch on it (`column_patches`), tried where a row patch is not (``row_patch``
+        False: the columns were retyped) or does not pay."""
         while len(self._in_flight) >= MAX_IN_FLIGHT:
             self._in_flight.popleft().result()
-        future = self._pool.submit(self._write, table, chunk_id, hashes, predecessor, keep_hashes, dictionary)
+        future = self._pool.submit(
+            self._write, table, chunk_id, hashes, predecessor, keep_hashes, dictionary, base_schema, row_patch
+        )
         self._in_flight.append(future)
         return future
 
@@ -156,10 +162,12 @@ class ChunkWriter:
         predecessor: ChunkRef | None,
         keep_hashes: bool,
         dictionary: list[str] | None,
+        base_schema: pa.Schema | None,
+        row_patch: bool,
     ) -> WrittenChunk:
         if callable(hashes):
             hashes = hashes()
-        stored = self._store(table, chunk_id, hashes, predecessor, dictionary)
+        stored = self._store(table, chunk_id, hashes, predecessor, dictionary, base_schema, row_patch)
         return WrittenChunk(stored, hashes if keep_hashes else None)
 
     def _store(
@@ -169,13 +177,19 @@ class ChunkWriter:
         hashes: np.ndarray,
         predecessor: ChunkRef | None,
         dictionary: list[str] | None,
+        base_schema: pa.Schema | None = None,
+        row_patch: bool = True,
     ) -> ChunkRef:
-        if predecessor is not None:
+        if predecessor is not None and row_patch:
             base, seq = patches.patch_base(predecessor)
             if base.depth < patches.MAX_DEPTH:
                 patched = self._write_patch(table, chunk_id, hashes, base, seq)
                 if patched is not None:
                     return patched
+        if predecessor is not None and base_schema is not None:
+            patched = self._write_column_patch(table, chunk_id, hashes, predecessor, base_schema)
+            if patched is not None:
+                return patched
         data = encode_chunk(table, dictionary)
         oid = self._put(data)
         hashes_oid = self._put(hash_objects.encode(hashes))
@@ -207,6 +221,38 @@ class ChunkWriter:
             bases=tuple(dict.fromkeys(base.objects())),
             depth=base.depth + 1,
             seq=seq,
+        )
+
+    def _write_column_patch(
+        self, table: pa.Table, chunk_id: str, hashes: np.ndarray, base: ChunkRef, base_schema: pa.Schema
+    ) -> ChunkRef | None:
+        """Store ``table`` as a column patch on ``base`` when it holds the base's rows and enough of
+        its columns unchanged (see `column_patches`). Without a row-hash sidecar (as large as a
+        float column): the next commit finds the hashes in the row index it leaves, and where that
+        is gone they are rebuilt from the chunk (`patches.rebuild_hashes`)."""
+        if base.depth >= patches.MAX_DEPTH or base.rows != table.num_rows:
+            return None
+
+        def base_columns(positions: list[int]) -> pa.Table:
+            return patches.rebuild_table(self.repo.store, base.object, positions, memo=False)
+
+        sources = column_patches.plan(table, base_schema, base_columns)
+        if sources is None:
+            return None
+        data = column_patches.encode(table, base.object, sources)
+        oid = self._put(data)
+        patches.remember_hashes(oid, hashes)
+        with self._lock:
+            self.stats.chunks_written += 1
+            self.stats.chunks_patched += 1
+        return ChunkRef(
+            id=chunk_id,
+            object=oid,
+            hashes=ObjectId(""),
+            rows=table.num_rows,
+            bytes=len(data),
+            bases=tuple(dict.fromkeys(base.objects())),
+            depth=base.depth + 1,
         )
 
     def _put(self, data: bytes) -> ObjectId:
@@ -445,6 +491,10 @@ class FileChunker:
         self._folder_files = folder_files  # how many files the dataset has (see stats.finish)
         self._on_rows = on_rows  # told (rows read, rows in the file) after each batch
         self._shift = 0  # old row position minus new row position, as of the last kept chunk
+        #: The parent's columns, when chunks may be column patches on the parent's
+        #: (`column_patches`); and whether they may be row patches (not after a retype).
+        self._columns_from: pa.Schema | None = None
+        self._row_patches = True
         self.path = path
         self.relpath = relpath
         self.key = key
@@ -455,11 +505,27 @@ class FileChunker:
     def _same_cell_types(self, batch_schema: pa.Schema) -> bool:
         """Whether the parent's version of the file had, column by column, the types of
         ``batch_schema`` (names may differ: a renamed column keeps its cells)."""
-        if self.previous_entry is None:
+        old = self._parent_schema()
+        if old is None:
             return False
-        old = decode_schema(self.previous_entry.schema)
-        old = without_views(old) or old
         return len(old) == len(batch_schema) and all(a.type == b.type for a, b in zip(old, batch_schema, strict=True))
+
+    def _parent_schema(self) -> pa.Schema | None:
+        """The columns of the parent's version of the file, as its batches were typed."""
+        if self.previous_entry is None:
+            return None
+        old = decode_schema(self.previous_entry.schema)
+        return without_views(old) or old
+
+    def _column_patch_base(self, batch_schema: pa.Schema) -> pa.Schema | None:
+        """The parent's columns, when this version's chunks may be column patches on its chunks: a
+        keyed file (its chunks are cut by key, so they keep their rows when columns change) whose
+        key columns kept their types, and some other column its name and type."""
+        old = self._parent_schema()
+        if old is None or not self.key:
+            return None
+        same = {f.name for f in batch_schema if old.get_field_index(f.name) >= 0 and old.field(f.name).type == f.type}
+        return old if set(self.key) <= same and len(same) > len(set(self.key)) else None
 
     def _forget_previous(self) -> None:
         self.previous = ()
@@ -484,12 +550,16 @@ class FileChunker:
         # The batches' schema: the file's, with view types as their large equivalents (the
         # manifest keeps the file's own schema, to restore).
         batch_schema = without_views(schema) or schema
-        if self.previous and not self._same_cell_types(batch_schema):
+        if self.previous:
             # Row hashes see a cell's bits, not its type: 7 under duration[s] and under
             # duration[ms] hash alike, and a patch copies a row whose hash is unchanged from its
-            # base, cast into the new type (7 s became 7000 ms). So a chunk is patched only
-            # against chunks whose columns had the same types; after a retype it is stored whole.
-            self._forget_previous()
+            # base, cast into the new type (7 s became 7000 ms). So a chunk is row-patched only
+            # against chunks whose columns had the same types; after a retype it is stored whole,
+            # or as a column patch when the retyped (added, dropped) columns are what changed.
+            self._row_patches = self._same_cell_types(batch_schema)
+            self._columns_from = self._column_patch_base(batch_schema)
+            if not self._row_patches and self._columns_from is None:
+                self._forget_previous()
         file_hasher = StreamHasher(batch_schema, self.encoding)
         from datakeep.stats import TableStats  # here: `status` hashes files without pyarrow.compute
 
@@ -648,6 +718,8 @@ class FileChunker:
             predecessor,
             keep_hashes=collecting,
             dictionary=self._dictionary,
+            base_schema=self._columns_from,
+            row_patch=self._row_patches,
         )
         if self.rows is not None:
             self.rows.add(table.select(list(self.key)), hashes if hashes is not None else written)

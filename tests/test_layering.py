@@ -32,6 +32,7 @@ LAYERS = {
     "store": 1,
     "records": 2,
     "patches": 2,
+    "column_patches": 2,
     "hash_objects": 2,
     "repo": 3,
     "tracking": 3,
