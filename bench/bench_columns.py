@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from core import find_datakeep, find_dvc
 from data import base_table
-from tools import DATA_FILE, Datakeep, Dvc, Tool, child_env, compile_datakeep
+from tools import DATA_FILE, Tool, alternating, child_env, compile_datakeep
 
 STEPS = ("v1", "add a column", "drop a column")
 
@@ -60,18 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         for number, table in enumerate(versions(args.rows), start=1):
             files.append(scratch / f"v{number:02d}.parquet")
             pq.write_table(table, files[-1])
-        for attempt in range(args.repeat):
-            for name in ("datakeep", "dvc"):
-                folder = scratch / f"{name}-{attempt}"
-                folder.mkdir()
-                tool: Tool = (
-                    Datakeep(exe=datakeep, folder=folder, env=env)
-                    if name == "datakeep"
-                    else Dvc(exe=dvc, folder=folder, env=env)
-                )
-                times, sizes[name] = one_run(tool, files)
-                seconds[name].append(times)
-                shutil.rmtree(folder)
+        for tool in alternating(scratch, args.repeat, datakeep=datakeep, dvc=dvc, env=env):
+            times, sizes[tool.name] = one_run(tool, files)
+            seconds[tool.name].append(times)
         file_bytes = [path.stat().st_size for path in files]
     print(f"schema changes of a keyed table: {args.rows:,} rows ({args.repeat} runs each, medians)")
     print("                   commit (s)           store growth (MiB)       growth / that version's file")

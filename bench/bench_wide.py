@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from core import find_datakeep, find_dvc
 from proc import Run
-from tools import DATA_FILE, Datakeep, Dvc, Tool, child_env, compile_datakeep
+from tools import DATA_FILE, Tool, alternating, child_env, compile_datakeep
 
 KINDS = ("float", "int", "text", "bool", "time")
 
@@ -99,19 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         pq.write_table(first, versions[0])
         pq.write_table(edited(first), versions[1])
         file_bytes = versions[0].stat().st_size
-        for attempt in range(args.repeat):
-            for name in ("datakeep", "dvc"):
-                folder = scratch / f"{name}-{attempt}"
-                folder.mkdir()
-                tool: Tool = (
-                    Datakeep(exe=datakeep, folder=folder, env=env)
-                    if name == "datakeep"
-                    else Dvc(exe=dvc, folder=folder, env=env)
-                )
-                runs, stored[name] = one_run(tool, versions)
-                seconds[name].append([r.seconds for r in runs])
-                memory[name].append(max(r.max_rss for r in runs))
-                shutil.rmtree(folder)
+        for tool in alternating(scratch, args.repeat, datakeep=datakeep, dvc=dvc, env=env):
+            runs, stored[tool.name] = one_run(tool, versions)
+            seconds[tool.name].append([r.seconds for r in runs])
+            memory[tool.name].append(max(r.max_rss for r in runs))
     print(
         f"wide table: {args.columns} columns, {args.rows:,} rows, v1 file {file_bytes / 2**20:.1f} MiB"
         f" ({args.repeat} runs each, medians)"

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -137,6 +138,23 @@ class Dvc:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.saved, ignore_errors=True)
+
+
+def alternating(scratch: Path, repeat: int, *, datakeep: Path, dvc: Path, env: dict[str, str]) -> Iterator[Tool]:
+    """Each tool in a fresh folder under ``scratch``, datakeep then DVC, ``repeat`` times (the
+    machine's drift then weighs on both alike); a folder is removed once its run is done."""
+    for attempt in range(repeat):
+        for name in ("datakeep", "dvc"):
+            folder = scratch / f"{name}-{attempt}"
+            folder.mkdir()
+            try:
+                yield (
+                    Datakeep(exe=datakeep, folder=folder, env=env)
+                    if name == "datakeep"
+                    else Dvc(exe=dvc, folder=folder, env=env)
+                )
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_probe(python: Path, repo: Path, rev: str, original: Path, repeat: int) -> dict[str, float]:

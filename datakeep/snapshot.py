@@ -206,22 +206,7 @@ class ChunkWriter:
         patch = patches.align(base_hashes, hashes)
         if patch is None:
             return None
-        data = patches.encode(patch, table, base.object, base.hashes)
-        oid = self._put(data)
-        patches.remember_hashes(oid, hashes)
-        with self._lock:
-            self.stats.chunks_written += 1
-            self.stats.chunks_patched += 1
-        return ChunkRef(
-            id=chunk_id,
-            object=oid,
-            hashes=ObjectId(""),
-            rows=table.num_rows,
-            bytes=len(data),
-            bases=tuple(dict.fromkeys(base.objects())),
-            depth=base.depth + 1,
-            seq=seq,
-        )
+        return self._put_patch(patches.encode(patch, table, base.object, base.hashes), chunk_id, hashes, base, seq)
 
     def _write_column_patch(
         self, table: pa.Table, chunk_id: str, hashes: np.ndarray, base: ChunkRef, base_schema: pa.Schema
@@ -239,7 +224,10 @@ class ChunkWriter:
         sources = column_patches.plan(table, base_schema, base_columns)
         if sources is None:
             return None
-        data = column_patches.encode(table, base.object, sources)
+        return self._put_patch(column_patches.encode(table, base.object, sources), chunk_id, hashes, base, None)
+
+    def _put_patch(self, data: bytes, chunk_id: str, hashes: np.ndarray, base: ChunkRef, seq: int | None) -> ChunkRef:
+        """Store a patch object of either kind on ``base``; its hashes are remembered, not stored."""
         oid = self._put(data)
         patches.remember_hashes(oid, hashes)
         with self._lock:
@@ -249,10 +237,11 @@ class ChunkWriter:
             id=chunk_id,
             object=oid,
             hashes=ObjectId(""),
-            rows=table.num_rows,
+            rows=len(hashes),
             bytes=len(data),
             bases=tuple(dict.fromkeys(base.objects())),
             depth=base.depth + 1,
+            seq=seq,
         )
 
     def _put(self, data: bytes) -> ObjectId:

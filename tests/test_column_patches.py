@@ -79,6 +79,25 @@ def test_an_added_column_is_stored_alone_and_every_version_restores(
     assert pq.read_table(project / "back.parquet").equals(v3)
 
 
+def test_a_column_patchs_row_hashes_are_rebuilt_as_the_commit_computed_them(
+    keyed: tuple[Repo, pa.Table], project: Path
+) -> None:
+    """It keeps no sidecar: the hashes rebuilt from it must be those of its rows, or a row patch
+    on it would align nothing (and a diff would see every row changed)."""
+    from datakeep.rowhash import row_hashes
+
+    repo, v1 = keyed
+    v2 = v1.append_column("score", _score(ROWS))
+    write(project / "t.parquet", v2)
+    repo.commit(message="add score")
+    start = 0
+    for chunk in repo.manifest("t").chunks:
+        assert chunk.hashes == ""
+        rebuilt = patches._rebuild_hashes(repo.repository.store, chunk.object, chunk.hashes)
+        assert np.array_equal(rebuilt, row_hashes(v2.slice(start, chunk.rows)))
+        start += chunk.rows
+
+
 def test_row_edits_on_a_column_patch_are_row_patches_and_restore(keyed: tuple[Repo, pa.Table], project: Path) -> None:
     repo, v1 = keyed
     v2 = v1.append_column("score", _score(ROWS))
