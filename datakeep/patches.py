@@ -430,6 +430,21 @@ def _column_patch_table(
     return column_patches.assemble(oid, patch, wanted, base, stored)
 
 
+def head_rows(store: ObjectStore, oid: ObjectId, columns: list[int], rows: int) -> pa.Table | None:
+    """The first ``rows`` rows of the columns at ``columns`` (ascending positions) of a whole
+    chunk, decoding only the pages that hold them; None for a patch (its rows are rebuilt whole)."""
+    data = store.get(oid)
+    if is_patch(data) or column_patches.is_column_patch(data):
+        return None
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        names = parquet.schema_arrow.names
+        batches = parquet.iter_batches(batch_size=max(rows, 1), columns=[names[i] for i in columns], use_threads=False)
+        return pa.Table.from_batches([next(batches)])
+    except (pa.ArrowException, OSError, IndexError, StopIteration) as exc:
+        raise CorruptObjectError(oid, f"not a readable Parquet chunk ({exc})") from None
+
+
 def _compose(ops: np.ndarray, base_index: np.ndarray, stacked: int, *, base_is_whole: bool) -> np.ndarray:
     """This level's index into ``concat(tables)``: copy runs go through ``base_index`` (one gather,
     none when the base is a whole chunk, whose index is the identity), literal runs point at this

@@ -221,7 +221,10 @@ class ChunkWriter:
         def base_columns(positions: list[int]) -> pa.Table:
             return patches.rebuild_table(self.repo.store, base.object, positions, memo=False)
 
-        sources = column_patches.plan(table, base_schema, base_columns)
+        def base_head(positions: list[int], rows: int) -> pa.Table | None:
+            return patches.head_rows(self.repo.store, base.object, positions, rows)
+
+        sources = column_patches.plan(table, base_schema, base_columns, base_head)
         if sources is None:
             return None
         return self._put_patch(column_patches.encode(table, base.object, sources), chunk_id, hashes, base, None)
