@@ -101,7 +101,7 @@ def take_columns(
             column = reader.read_all(column_indices=leaves[name], use_threads=False).column(0)
         else:
             column = reader.read_row_group(row_group, column_indices=leaves[name], use_threads=False).column(0)
-        taken.append(column.take(wanted))
+        taken.append(views_widened(pa.table([column], names=["c"])).column(0).take(wanted))
     return pa.table(taken, names=picked)
 
 
@@ -263,6 +263,13 @@ def without_views(schema: pa.Schema) -> pa.Schema | None:
         [field if new is None else field.with_type(new) for field, new in zip(schema, changed, strict=True)],
         metadata=schema.metadata,
     )
+
+
+def views_widened(table: pa.Table) -> pa.Table:
+    """``table`` with its view columns as the large types `without_views` names (Arrow's take and
+    filter have no kernels for views)."""
+    schema = without_views(table.schema)
+    return table if schema is None else table.cast(schema)
 
 
 def _without_views(data_type: pa.DataType) -> pa.DataType | None:

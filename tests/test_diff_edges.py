@@ -54,6 +54,17 @@ def test_a_decimal_tolerance_is_decimal_arithmetic(tmp_path: Path) -> None:
     assert [s.key for s in dataset.samples] == [{"id": 3}]
 
 
+@pytest.mark.parametrize("view", [pa.string_view(), pa.binary_view()])
+def test_files_with_view_columns_diff_with_their_samples(tmp_path: Path, view: pa.DataType) -> None:
+    """Arrow's take has no kernel for views: the changed rows' cells and keys are read widened."""
+    values = ["a", "b", "c"] if view == pa.string_view() else [b"a", b"b", b"c"]
+    changed = [values[0], values[2], values[2]]
+    old, new = pair(tmp_path, {"k": values, "s": values}, {"k": values, "s": changed}, k=view, s=view)
+    dataset = diff_files(old, new, key="k").datasets[0]
+    assert dataset.column("s").modified == 1
+    assert len(dataset.samples) == 1
+
+
 def test_integers_beyond_float_precision_compare_exactly(tmp_path: Path) -> None:
     big = 2**60
     old, new = pair(tmp_path, {"id": [1, 2], "n": [big, -big]}, {"id": [1, 2], "n": [big + 100, -big - 3]})

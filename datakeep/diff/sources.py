@@ -24,7 +24,7 @@ from datakeep import stats as column_stats
 from datakeep.arrow_numpy import arrow_array, no_columns
 from datakeep.hashing import canonical_type, is_text, schema_columns
 from datakeep.ids import ObjectId
-from datakeep.parquet_io import open_parquet, scratch_reader, streaming_parquet, take_columns
+from datakeep.parquet_io import open_parquet, scratch_reader, streaming_parquet, take_columns, views_widened
 from datakeep.partitions import file_partitions
 from datakeep.records.manifest import Manifest
 from datakeep.rowcache import RowIndex
@@ -327,7 +327,7 @@ class FileSide(Side):
         # A ParquetFile is not safe to read from two threads at once: each read gets its own
         # reader, sharing the already parsed footer.
         reader = streaming_parquet(self._paths[f_index], self._files[f_index].metadata)
-        table = reader.read_row_group(rg, columns=self._present(index, columns), use_threads=False)
+        table = views_widened(reader.read_row_group(rg, columns=self._present(index, columns), use_threads=False))
         return conform(self._with_partitions(table, index, columns), self.schema, columns)
 
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
