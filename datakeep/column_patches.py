@@ -57,6 +57,7 @@ def plan(
     base_schema: pa.Schema,
     base_columns: Callable[[list[int]], pa.Table],
     base_head: Callable[[list[int], int], pa.Table | None] | None = None,
+    base_hashes: np.ndarray | None = None,
 ) -> list[tuple[int, int]] | None:
     """Where each column of ``table`` comes from, or None when a column patch would not pay.
 
@@ -65,7 +66,8 @@ def plan(
     -0.0 from 0.0 and ignores the bytes behind nulls, exactly as the chunk's id does; a dictionary
     column also needs the base's dictionary, which the hash does not see but a read gives back.
     ``base_columns(positions)`` gives the base chunk's columns at ``positions``, in that order;
-    ``base_head(positions, rows)`` their first ``rows`` rows cheaply, or None where it cannot.
+    ``base_head(positions, rows)`` their first ``rows`` rows cheaply, or None where it cannot;
+    ``base_hashes`` the base's row hashes, when at hand.
     """
     where = {field.name: j for j, field in enumerate(base_schema)}
     if len(where) != len(base_schema):
@@ -75,6 +77,9 @@ def plan(
         for i, field in enumerate(table.schema)
         if field.name in where and base_schema.field(where[field.name]).type == field.type
     }
+    if _all_base_columns_kept(table, candidates, len(base_schema), base_hashes):
+        sources = _sources(table.num_columns, candidates)
+        return sources if _stored_bytes(table, sources) <= MAX_STORED_SHARE * table.nbytes else None
     if base_head is not None and candidates:
         # A table rewritten whole (a full refresh) fails here on its first rows, before its base is
         # decoded and hashed to no purpose: that cost its commits a quarter more CPU.
@@ -88,19 +93,47 @@ def plan(
     base = _by_position(base_columns(sorted(set(candidates.values()))), candidates)
     if base is None or any(len(column) != table.num_rows for column in base.values()):
         return None
+    same = {i: j for i, j in candidates.items() if _same(table.column(i), base[j])}
+    sources = _sources(table.num_columns, same)
+    return sources if _stored_bytes(table, sources) <= MAX_STORED_SHARE * table.nbytes else None
+
+
+def _all_base_columns_kept(
+    table: pa.Table, candidates: dict[int, int], base_columns: int, base_hashes: np.ndarray | None
+) -> bool:
+    """Whether ``table`` holds every base column unchanged (columns were only added), proven
+    without decoding the base: its row hashes are those of these columns combined in the base's
+    order, exactly as the base's were (the proof a row patch rests on when it copies a row).
+    False also when it cannot be shown so (a column dropped or changed, a dictionary, no hashes)."""
+    from datakeep.rowhash import column_hashes, combine_hashes
+
+    by_base = sorted(candidates.items(), key=lambda pair: pair[1])
+    if (
+        base_hashes is None
+        or len(base_hashes) != table.num_rows
+        or [j for _, j in by_base] != list(range(base_columns))
+        or any(pa.types.is_dictionary(table.schema.field(i).type) for i, _ in by_base)
+    ):
+        return False
+    combined = combine_hashes((column_hashes(table.column(i)) for i, _ in by_base), table.num_rows)
+    return bool(np.array_equal(combined, base_hashes))
+
+
+def _sources(columns: int, from_base: dict[int, int]) -> list[tuple[int, int]]:
+    """Per column: the base's (``from_base``: column -> base position) or the next stored one."""
     sources: list[tuple[int, int]] = []
     stored = 0
-    for i in range(table.num_columns):
-        j = candidates.get(i)
-        if j is not None and _same(table.column(i), base[j]):
-            sources.append((FROM_BASE, j))
+    for i in range(columns):
+        if i in from_base:
+            sources.append((FROM_BASE, from_base[i]))
         else:
             sources.append((STORED, stored))
             stored += 1
-    stored_bytes = sum(table.column(i).nbytes for i, (source, _) in enumerate(sources) if source == STORED)
-    if stored_bytes > MAX_STORED_SHARE * table.nbytes:
-        return None
     return sources
+
+
+def _stored_bytes(table: pa.Table, sources: list[tuple[int, int]]) -> int:
+    return sum(table.column(i).nbytes for i, (source, _) in enumerate(sources) if source == STORED)
 
 
 #: Rows of each column compared before the base is decoded whole (`plan`).

@@ -329,6 +329,11 @@ _HASHES = _Memo(192 * 1024 * 1024)
 _TABLES = _Memo(128 * 1024 * 1024)
 
 
+def known_hashes(oid: ObjectId) -> np.ndarray | None:
+    """The row hashes of ``oid`` if this process already holds them (no read, no rebuild)."""
+    return _HASHES.get(oid)  # type: ignore[return-value]
+
+
 def remember_hashes(oid: ObjectId, hashes: np.ndarray) -> None:
     """Record the row hashes of a chunk just written, so reading them back costs nothing."""
     hashes.flags.writeable = False  # shared through the memo: nobody may change it in place

@@ -224,7 +224,8 @@ class ChunkWriter:
         def base_head(positions: list[int], rows: int) -> pa.Table | None:
             return patches.head_rows(self.repo.store, base.object, positions, rows)
 
-        sources = column_patches.plan(table, base_schema, base_columns, base_head)
+        known = patches.known_hashes(base.object)
+        sources = column_patches.plan(table, base_schema, base_columns, base_head, known)
         if sources is None:
             return None
         return self._put_patch(column_patches.encode(table, base.object, sources), chunk_id, hashes, base, None)

@@ -98,6 +98,27 @@ def test_a_column_patchs_row_hashes_are_rebuilt_as_the_commit_computed_them(
         start += chunk.rows
 
 
+def test_an_added_column_is_proven_beside_unchanged_ones_without_decoding_the_base(
+    keyed: tuple[Repo, pa.Table], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other columns' row hashes, combined as the base's were, equal the base's: the base's
+    columns are not read to compare them (its first rows are, first, whenever that proof fails).
+    A column changed as well, and the base is read to tell which."""
+    repo, v1 = keyed
+    reads: list[int] = []
+    real = patches.head_rows
+    monkeypatch.setattr(patches, "head_rows", lambda *a, **k: reads.append(1) or real(*a, **k))
+    write(project / "t.parquet", v1.append_column("score", _score(ROWS)))
+    repo.commit(message="add score")
+    assert reads == [] and {c.depth for c in repo.manifest("t").chunks} == {1}
+    v3 = v1.append_column("score", _score(ROWS)).append_column("other", _score(ROWS, seed=3))
+    v3 = v3.set_column(v3.schema.get_field_index("amount"), "amount", _score(ROWS, seed=4))
+    write(project / "t.parquet", v3)
+    repo.commit(message="add another, rewrite amount")
+    assert reads and {c.depth for c in repo.manifest("t").chunks} == {2}
+    assert repo.read("t").equals(v3)
+
+
 def test_row_edits_on_a_column_patch_are_row_patches_and_restore(keyed: tuple[Repo, pa.Table], project: Path) -> None:
     repo, v1 = keyed
     v2 = v1.append_column("score", _score(ROWS))
