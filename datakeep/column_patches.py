@@ -62,9 +62,10 @@ def plan(
     """Where each column of ``table`` comes from, or None when a column patch would not pay.
 
     A column is taken from the base when the base has a column of its name and type whose
-    content is the same: compared by logical content hash (`hashing.content_id`), which tells
-    -0.0 from 0.0 and ignores the bytes behind nulls, exactly as the chunk's id does; a dictionary
-    column also needs the base's dictionary, which the hash does not see but a read gives back.
+    content is the same: proven at once for all such columns by row hashes where the base's are at
+    hand (`_all_base_columns_kept`), else compared by logical content hash (`hashing.content_id`),
+    which tells -0.0 from 0.0 and ignores the bytes behind nulls, exactly as the chunk's id does; a
+    dictionary column also needs the base's dictionary, which hashes do not see but a read gives.
     ``base_columns(positions)`` gives the base chunk's columns at ``positions``, in that order;
     ``base_head(positions, rows)`` their first ``rows`` rows cheaply, or None where it cannot;
     ``base_hashes`` the base's row hashes, when at hand.
@@ -77,7 +78,7 @@ def plan(
         for i, field in enumerate(table.schema)
         if field.name in where and base_schema.field(where[field.name]).type == field.type
     }
-    if _all_base_columns_kept(table, candidates, len(base_schema), base_hashes):
+    if _all_base_columns_kept(table, candidates, len(base_schema), base_hashes, base_columns):
         sources = _sources(table.num_columns, candidates)
         return sources if _stored_bytes(table, sources) <= MAX_STORED_SHARE * table.nbytes else None
     if base_head is not None and candidates:
@@ -99,24 +100,39 @@ def plan(
 
 
 def _all_base_columns_kept(
-    table: pa.Table, candidates: dict[int, int], base_columns: int, base_hashes: np.ndarray | None
+    table: pa.Table,
+    candidates: dict[int, int],
+    base_columns: int,
+    base_hashes: np.ndarray | None,
+    read_base: Callable[[list[int]], pa.Table],
 ) -> bool:
-    """Whether ``table`` holds every base column unchanged (columns were only added), proven
-    without decoding the base: its row hashes are those of these columns combined in the base's
-    order, exactly as the base's were (the proof a row patch rests on when it copies a row).
-    False also when it cannot be shown so (a column dropped or changed, a dictionary, no hashes)."""
+    """Whether every candidate column of ``table`` holds its base column unchanged, proven
+    without decoding those base columns: row hashes combined in the base's order, from the
+    candidates' values and (decoded) the few base columns that are not candidates (dropped or
+    retyped), equal the base's row hashes. It is the proof a row patch rests on when it copies a
+    row. False also when it cannot be shown so (a candidate changed, a dictionary, no hashes, or
+    more base columns to decode than to spare)."""
     from datakeep.rowhash import column_hashes, combine_hashes
 
-    by_base = sorted(candidates.items(), key=lambda pair: pair[1])
+    at = {j: i for i, j in candidates.items()}
+    others = [j for j in range(base_columns) if j not in at]
     if (
         base_hashes is None
         or len(base_hashes) != table.num_rows
-        or [j for _, j in by_base] != list(range(base_columns))
-        or any(pa.types.is_dictionary(table.schema.field(i).type) for i, _ in by_base)
+        or not at
+        or len(others) > len(at)
+        or any(pa.types.is_dictionary(table.schema.field(i).type) for i in candidates)
     ):
         return False
-    combined = combine_hashes((column_hashes(table.column(i)) for i, _ in by_base), table.num_rows)
-    return bool(np.array_equal(combined, base_hashes))
+    decoded = read_base(others) if others else None
+    if decoded is not None and decoded.num_rows != table.num_rows:
+        return False
+    own = {j: k for k, j in enumerate(others)}
+    columns = (
+        column_hashes(table.column(at[j])) if j in at else column_hashes(decoded.column(own[j]))  # type: ignore[union-attr]
+        for j in range(base_columns)
+    )
+    return bool(np.array_equal(combine_hashes(columns, table.num_rows), base_hashes))
 
 
 def _sources(columns: int, from_base: dict[int, int]) -> list[tuple[int, int]]:

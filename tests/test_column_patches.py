@@ -98,25 +98,31 @@ def test_a_column_patchs_row_hashes_are_rebuilt_as_the_commit_computed_them(
         start += chunk.rows
 
 
-def test_an_added_column_is_proven_beside_unchanged_ones_without_decoding_the_base(
+def test_kept_columns_are_proven_unchanged_without_decoding_them(
     keyed: tuple[Repo, pa.Table], project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The other columns' row hashes, combined as the base's were, equal the base's: the base's
-    columns are not read to compare them (its first rows are, first, whenever that proof fails).
-    A column changed as well, and the base is read to tell which."""
+    """Row hashes combined in the base's order, from the kept columns' values and the few base
+    columns dropped or retyped (decoded), equal the base's: the kept columns are not read from the
+    base (nor its first rows, which are read first whenever that proof fails). When a kept column
+    changed too, the base is read to tell which."""
     repo, v1 = keyed
     reads: list[int] = []
     real = patches.head_rows
     monkeypatch.setattr(patches, "head_rows", lambda *a, **k: reads.append(1) or real(*a, **k))
-    write(project / "t.parquet", v1.append_column("score", _score(ROWS)))
-    repo.commit(message="add score")
-    assert reads == [] and {c.depth for c in repo.manifest("t").chunks} == {1}
-    v3 = v1.append_column("score", _score(ROWS)).append_column("other", _score(ROWS, seed=3))
-    v3 = v3.set_column(v3.schema.get_field_index("amount"), "amount", _score(ROWS, seed=4))
-    write(project / "t.parquet", v3)
-    repo.commit(message="add another, rewrite amount")
-    assert reads and {c.depth for c in repo.manifest("t").chunks} == {2}
-    assert repo.read("t").equals(v3)
+    added = v1.append_column("score", _score(ROWS))
+    dropped = added.drop_columns(["email"])
+    count = dropped.schema.get_field_index("count")
+    retyped = dropped.set_column(count, "count", pc.cast(dropped.column("count"), pa.int64()))
+    for depth, table in enumerate((added, dropped, retyped), start=1):
+        write(project / "t.parquet", table)
+        repo.commit(message=f"v{depth + 1}")
+        assert reads == [] and {c.depth for c in repo.manifest("t").chunks} == {depth}
+        assert repo.read("t").equals(table)
+    rewritten = retyped.set_column(retyped.schema.get_field_index("amount"), "amount", _score(ROWS, seed=4))
+    write(project / "t.parquet", rewritten)
+    repo.commit(message="rewrite amount")
+    assert reads and {c.depth for c in repo.manifest("t").chunks} == {4}
+    assert repo.read("t").equals(rewritten)
 
 
 def test_row_edits_on_a_column_patch_are_row_patches_and_restore(keyed: tuple[Repo, pa.Table], project: Path) -> None:
