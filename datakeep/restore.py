@@ -22,7 +22,7 @@ from datakeep.partitions import partition_columns
 from datakeep.patches import rebuild_table
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
 from datakeep.snapshot import decode_schema
-from datakeep.store.base import ObjectStore
+from datakeep.store.base import ObjectStore, VerifyingStore
 from datakeep.unify import conform, union_schema
 
 #: Rows per row group in restored files: pyarrow's own default, so files look like the user's.
@@ -37,22 +37,23 @@ def read_chunk(
     chunk: ChunkRef,
     schema: pa.Schema,
     *,
-    verify: bool = False,
+    verify: bool = True,
     columns: list[int] | None = None,
 ) -> pa.Table:
     """A chunk's rows with ``schema`` (the file's), only the columns at ``columns`` (positions
-    in ``schema``, in that order) when given."""
+    in ``schema``, in that order) when given. With ``verify``, each object read (the chain's of a
+    patch too) must hash to its id: a damaged byte is a CorruptObjectError, never restored data
+    (xxh3 over the bytes, about 1% of a checkout)."""
     if columns is not None:
         schema = pa.schema([schema.field(i) for i in columns], metadata=schema.metadata)
+    if verify:
+        store = VerifyingStore(store)  # each object checked as it is read, the chain's too
     if chunk.depth:
-        if verify:
-            for oid in chunk.objects():
-                store.get_verified(oid)
         table = rebuild_table(store, chunk.object, columns, memo=False)  # a read, not a diff's keys
         if table.num_rows != chunk.rows:
             raise CorruptObjectError(chunk.object, f"patch rebuilds {table.num_rows} rows, manifest says {chunk.rows}")
         return _conform(table, schema)
-    data = store.get_verified(chunk.object) if verify else store.get(chunk.object)
+    data = store.get(chunk.object)
     try:
         # ParquetFile, not pq.read_table: that goes through pyarrow.dataset, which imports pandas.
         parquet = pq.ParquetFile(pa.BufferReader(data))
@@ -79,7 +80,7 @@ def iter_file_tables(
     store: ObjectStore,
     entry: FileEntry,
     *,
-    verify: bool = False,
+    verify: bool = True,
     workers: int = 2,
     columns: list[int] | None = None,
 ) -> Iterator[pa.Table]:

@@ -9,11 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from datakeep.api import Repo
-from datakeep.errors import InputDataError
+from datakeep.errors import CorruptObjectError, InputDataError
 from datakeep.fsutil import FileLock
 from tests.conftest import make_table, write
 
@@ -98,6 +99,36 @@ def test_fsck_finds_a_single_flipped_byte_in_any_object(tracked: Repo, project: 
         assert "corrupted" in result.stdout
         victim.write_bytes(original)
     assert _dk(project, "fsck").returncode == 0
+
+
+@pytest.mark.parametrize("patched", [False, True])
+def test_a_flipped_byte_in_a_stored_chunk_is_an_error_not_restored_data(
+    tracked: Repo, project: Path, patched: bool
+) -> None:
+    """A byte damaged on disk could still decode (a flipped digit in a value): checkout and read
+    check each object they read against its id, the bases of a patch too, and say which."""
+    table = pq.read_table(project / "t.parquet")
+    if patched:  # the damaged object is then the base a patch is rebuilt on
+        amounts = table.column("amount").to_numpy().copy()
+        amounts[::500] += 1
+        write(
+            project / "t.parquet", table.set_column(table.schema.get_field_index("amount"), "amount", pa.array(amounts))
+        )
+        tracked.commit(message="edit")
+    chunk = tracked.manifest("t").chunks[0]
+    victim = tracked.repository.store.path(chunk.bases[0] if patched else chunk.object)
+    assert (chunk.depth > 0) == patched
+    os.chmod(victim, 0o644)
+    damaged = bytearray(victim.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    victim.write_bytes(bytes(damaged))
+    result = _dk(project, "checkout", "HEAD", "--name", "t", "-o", "back.parquet")
+    assert result.returncode == 2
+    assert f"object {victim.parent.name + victim.name} is corrupt: its bytes do not hash to its id" in result.stderr
+    assert "datakeep fsck" in result.stderr
+    assert not (project / "back.parquet").exists()
+    with pytest.raises(CorruptObjectError):
+        tracked.read("t")
 
 
 def test_gc_keeps_what_refs_reach_and_removes_the_rest(tracked: Repo, project: Path) -> None:

@@ -62,3 +62,32 @@ class ObjectStore(ABC):
 
     def with_prefix(self, prefix: str) -> list[ObjectId]:
         return sorted(oid for oid in self.ids() if oid.startswith(prefix))
+
+
+class VerifyingStore(ObjectStore):
+    """``store`` read through `ObjectStore.get_verified`: every object read is checked against its
+    id, so a byte damaged on disk is an error where it would otherwise be restored as data."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def has(self, oid: ObjectId) -> bool:
+        return self.store.has(oid)
+
+    def get(self, oid: ObjectId) -> bytes:
+        return self.store.get_verified(oid)
+
+    def get_verified(self, oid: ObjectId) -> bytes:
+        return self.store.get_verified(oid)
+
+    def _put(self, oid: ObjectId, data: bytes) -> None:
+        self.store._put(oid, data)
+
+    def ids(self) -> Iterator[ObjectId]:
+        return self.store.ids()
+
+    def delete(self, oid: ObjectId) -> None:
+        self.store.delete(oid)
+
+    def size(self, oid: ObjectId) -> int:
+        return self.store.size(oid)
