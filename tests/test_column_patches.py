@@ -35,6 +35,14 @@ def _score(rows: int, seed: int = 0) -> pa.Array:
     return pa.array(np.random.default_rng(seed).normal(size=rows))
 
 
+def _commit_with_score(repo: Repo, project: Path, table: pa.Table) -> pa.Table:
+    """Commit ``table`` with a new float column, ``score``: the version most tests patch on."""
+    added = table.append_column("score", _score(ROWS))
+    write(project / "t.parquet", added)
+    repo.commit(message="add score")
+    return added
+
+
 @pytest.fixture
 def keyed(repo: Repo, project: Path) -> tuple[Repo, pa.Table]:
     table = make_table(ROWS)
@@ -87,9 +95,7 @@ def test_a_column_patchs_row_hashes_are_rebuilt_as_the_commit_computed_them(
     from datakeep.rowhash import row_hashes
 
     repo, v1 = keyed
-    v2 = v1.append_column("score", _score(ROWS))
-    write(project / "t.parquet", v2)
-    repo.commit(message="add score")
+    v2 = _commit_with_score(repo, project, v1)
     start = 0
     for chunk in repo.manifest("t").chunks:
         assert chunk.hashes == ""
@@ -127,9 +133,7 @@ def test_kept_columns_are_proven_unchanged_without_decoding_them(
 
 def test_row_edits_on_a_column_patch_are_row_patches_and_restore(keyed: tuple[Repo, pa.Table], project: Path) -> None:
     repo, v1 = keyed
-    v2 = v1.append_column("score", _score(ROWS))
-    write(project / "t.parquet", v2)
-    repo.commit(message="add score")
+    v2 = _commit_with_score(repo, project, v1)
     amounts = v2.column("amount").to_numpy().copy()
     amounts[::97] += 1.0
     v3 = v2.set_column(v2.schema.get_field_index("amount"), "amount", pa.array(amounts)).slice(5)
@@ -244,9 +248,7 @@ def test_a_damaged_column_patch_is_a_clear_error_and_fsck_names_it(keyed: tuple[
 
 def test_gc_keeps_the_base_a_column_patch_needs(keyed: tuple[Repo, pa.Table], project: Path) -> None:
     repo, v1 = keyed
-    v2 = v1.append_column("score", _score(ROWS))
-    write(project / "t.parquet", v2)
-    repo.commit(message="v2")
+    v2 = _commit_with_score(repo, project, v1)
     head = repo.resolve("HEAD")
     commit = repo.repository.commit_at(head)
     orphan = repo.repository.put_document(replace(commit, parents=()).to_dict())
@@ -258,9 +260,7 @@ def test_gc_keeps_the_base_a_column_patch_needs(keyed: tuple[Repo, pa.Table], pr
 
 def test_push_and_clone_carry_a_column_patch_and_its_base(keyed: tuple[Repo, pa.Table], project: Path) -> None:
     repo, v1 = keyed
-    v2 = v1.append_column("score", _score(ROWS))
-    write(project / "t.parquet", v2)
-    repo.commit(message="v2")
+    v2 = _commit_with_score(repo, project, v1)
     remote = project.parent / f"{project.name}-remote"
     repo.add_remote("origin", str(remote))
     repo.push("origin", ["main"])
