@@ -164,6 +164,12 @@ def is_temp_name(name: str) -> bool:
     return _TEMP_NAME.fullmatch(name) is not None
 
 
+def temp_name(path: Path, suffix: str = "") -> Path:
+    """A temp path beside ``path`` no other write of this process is using (not created)."""
+    serial = next(_temp_serial)
+    return path.parent / f"{TEMP_PREFIX}{path.name[:12]}-{os.getpid()}-{threading.get_ident()}-{serial}{suffix}"
+
+
 def _create_temp(path: Path, suffix: str = "") -> tuple[int, Path]:
     """A new temp file beside ``path``, named for this process, thread and write: cheaper than
     tempfile.mkstemp's random names (a tenth of storing a small object, and importing tempfile
@@ -171,9 +177,7 @@ def _create_temp(path: Path, suffix: str = "") -> tuple[int, Path]:
     object; a name left by a killed process whose pid came round again is skipped."""
     made_folder = False
     while True:
-        serial = next(_temp_serial)
-        name = f"{TEMP_PREFIX}{path.name[:12]}-{os.getpid()}-{threading.get_ident()}-{serial}{suffix}"
-        tmp = path.parent / name
+        tmp = temp_name(path, suffix)
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
         except FileNotFoundError:

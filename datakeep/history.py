@@ -152,7 +152,7 @@ def make_commit(
         # Imported only past the unchanged check: they bring numpy and pyarrow, which a
         # re-commit of unchanged data never needs.
         from datakeep import rowcache
-        from datakeep.patches import chunk_hashes
+        from datakeep.patches import chunk_hashes, forget_hashes
         from datakeep.snapshot import ChunkWriter, WriteStats, build_snapshot, refuse_if_changed
         from datakeep.summary import change_summary
 
@@ -197,6 +197,10 @@ def make_commit(
                     found=found[name],
                     progress=progress,
                 )
+                # Let go of the older indexes (their mappings hold their files): the oldest is the
+                # one this commit's index is written over (`rowcache.save`).
+                forget_hashes(older_hashes)
+                del older_hashes
                 for path, signature in checked.items():
                     refuse_if_changed(path, signature, "validated and committed")
                 seen.update((chunk.id, chunk) for chunk in manifest.chunks)

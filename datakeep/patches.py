@@ -21,6 +21,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -324,6 +325,13 @@ class _Memo:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self.used -= dropped
 
+    def discard(self, keys: Iterable[object]) -> None:
+        with self._lock:
+            for key in keys:
+                item = self._items.pop(key, None)
+                if item is not None:
+                    self.used -= item[1]
+
 
 _HASHES = _Memo(192 * 1024 * 1024)
 _TABLES = _Memo(128 * 1024 * 1024)
@@ -338,6 +346,12 @@ def remember_hashes(oid: ObjectId, hashes: np.ndarray) -> None:
     """Record the row hashes of a chunk just written, so reading them back costs nothing."""
     hashes.flags.writeable = False  # shared through the memo: nobody may change it in place
     _HASHES.put(oid, hashes, hashes.nbytes)
+
+
+def forget_hashes(oids: Iterable[str]) -> None:
+    """Drop what `remember_hashes` recorded for ``oids`` (row hashes mapped from a row index
+    that is to be let go: a mapping lives, and holds its file, while anything refers to it)."""
+    _HASHES.discard(oids)
 
 
 def rebuild_table(

@@ -567,7 +567,13 @@ class FileChunker:
         probe = resume.Probe.of(self.path, parquet, params.to_dict(), self.key) if self.dk is not None else None
         resumed = None
         if probe is not None and self.dk is not None:
-            resumed = probe.start(resume.load(self.dk, self.resume_key), self.previous_entry)
+            record = resume.load(self.dk, self.resume_key)
+            resumed = probe.start(record, self.previous_entry)
+            if record is not None and record.schemas == probe.schemas and self._dictionary is None:
+                # The choice made when this file was last committed, under the same schema: the
+                # probe (pyarrow.compute's import and a look at 4,096 rows a column, 40 ms before
+                # the first chunk) would judge the new version's first batch alike, nearly always.
+                self._dictionary = list(record.dictionary)
         if resumed is not None:
             try:
                 table_stats.restore(resumed.stats)

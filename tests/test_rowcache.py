@@ -3,6 +3,8 @@ them through patch chains. It may only ever change speed, never an answer."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -360,3 +362,92 @@ def test_bases_older_than_the_parent_come_from_their_cached_indexes(
     slow, rebuilt_slowly = commit_three(tmp_path / "pruned", keep_older=False)
     assert rebuilt_slowly
     assert slow.manifest("d").chunks == repo.manifest("d").chunks
+
+
+def _indexes(root: Path) -> dict[str, os.stat_result]:
+    return {file.name: file.stat() for file in (root / ".datakeep" / "cache" / "rows").iterdir()}
+
+
+def _commit_versions(root: Path, sizes: list[int]) -> Repo:
+    """Commit a keyed dataset once per size (rows), each version a table of that many rows."""
+    repo = Repo.init(root, chunk_bytes=SMALL_CHUNKS)
+    path = root / "d.parquet"
+    for version, rows in enumerate(sizes):
+        pq.write_table(make_table(rows, seed=version), path)
+        if version == 0:
+            repo.add(path, name="d", key=["id"])
+        repo.commit(message=f"v{version}")
+    return repo
+
+
+def _manifest_named(storage: Repository, file_name: str) -> Any:
+    """The manifest of ``d`` whose cached index is the file ``file_name``, walking back from HEAD."""
+    from datakeep.revisions import resolve
+
+    commit = storage.commit_at(resolve(storage, "HEAD"))
+    while True:
+        manifest = storage.manifest_at(commit.datasets["d"].manifest)
+        if manifest.id in file_name:
+            return manifest
+        commit = storage.commit_at(commit.parents[0])
+
+
+@pytest.mark.parametrize("shrinking", [True, False], ids=["smaller-than-the-dropped", "larger"])
+def test_a_save_writes_over_the_index_it_drops(tmp_path: Path, shrinking: bool) -> None:
+    """Past `KEEP` indexes, a commit's index is written into the file of the one it drops (whose
+    pages the system already holds), cut to its own length, and loads as the store rebuilds it."""
+    sizes = [3_000 - 100 * v if shrinking else 2_000 + 100 * v for v in range(rowcache.KEEP + 1)]
+    repo = _commit_versions(tmp_path, sizes[:-1])
+    before = _indexes(tmp_path)
+    dropped = min(before, key=lambda name: before[name].st_mtime_ns)
+    pq.write_table(make_table(sizes[-1], seed=99), tmp_path / "d.parquet")
+    repo.commit(message="one more")
+    after = _indexes(tmp_path)
+    (new,) = set(after) - set(before)
+    assert set(before) - set(after) == {dropped}
+    assert after[new].st_ino == before[dropped].st_ino
+    _, _, index = _cached_head(tmp_path)
+    from datakeep.rowhash import row_hashes
+
+    table = repo.read("d")
+    assert np.array_equal(index.hashes, row_hashes(table))
+    assert index.keys.column("id").equals(table.column("id"))
+    assert not [name for name in after if name.startswith(".tmp-")]
+
+
+def test_an_index_a_reader_has_mapped_is_never_written_over(tmp_path: Path) -> None:
+    """A reader (a diff of old versions, in this process or another) holds the index it mapped:
+    the save unlinks that one instead, and the reader's rows stay what they were."""
+    repo = _commit_versions(tmp_path, [2_000 + 100 * v for v in range(rowcache.KEEP)])
+    before = _indexes(tmp_path)
+    dropped = min(before, key=lambda name: before[name].st_mtime_ns)
+    storage = Repository.discover(tmp_path)
+    held = rowcache.load(storage, _manifest_named(storage, dropped))
+    assert held is not None
+    hashes, keys = held.hashes.copy(), held.keys.column("id").to_pylist()
+    pq.write_table(make_table(2_500, seed=99), tmp_path / "d.parquet")
+    repo.commit(message="one more")
+    after = _indexes(tmp_path)
+    (new,) = set(after) - set(before)
+    assert dropped not in after
+    assert after[new].st_ino != before[dropped].st_ino
+    assert np.array_equal(held.hashes, hashes)
+    assert held.keys.column("id").to_pylist() == keys
+    _, _, index = _cached_head(tmp_path)
+    assert index.hashes.size == 2_500
+    del held
+
+
+def test_an_index_being_rewritten_is_not_read(tmp_path: Path) -> None:
+    """While a save holds an index exclusively (rewriting it) a reader takes it as missing."""
+    _commit_versions(tmp_path, [2_000])
+    storage, manifest, index = _cached_head(tmp_path)
+    del index  # its mapping holds the file shared, as readers do
+    (name,) = _indexes(tmp_path)
+    fd = os.open(tmp_path / ".datakeep" / "cache" / "rows" / name, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert rowcache.load(storage, manifest) is None
+    finally:
+        os.close(fd)
+    assert rowcache.load(storage, manifest) is not None
