@@ -268,6 +268,7 @@ class RowIndexBuilder:
         self.key = list(key)
         self._parts: list[tuple[pa.Table | None, np.ndarray | Future[Any] | None]] = []
         self._rows = 0
+        self._reserved: list[np.ndarray] = []
         #: False once the snapshot has proved too big for an index (``MAX_ROWS``): from then on
         #: nothing is kept, and chunk writers need not hand their hashes back. A key column
         #: named like the hash column gets no index either (a cache is not worth a rename).
@@ -282,8 +283,19 @@ class RowIndexBuilder:
         if self._rows > MAX_ROWS:
             self.collecting = False
             self._parts.clear()
+            self._reserved.clear()
             return
         self._parts.append((keys, hashes))
+
+    def reserve(self, rows: int) -> np.ndarray | None:
+        """An array for the row hashes of a file of ``rows`` rows, which the commit hashes into
+        (each chunk's hashes a slice of it), or None when no index is being built. A dataset of
+        one file gets its index's hashes there, instead of joining the chunks' into a new array."""
+        if not self.collecting or self._rows + rows > MAX_ROWS:
+            return None
+        array = np.empty(rows, dtype=np.uint64)
+        self._reserved.append(array)
+        return array
 
     def skip(self, count: int) -> None:
         if self.collecting:
@@ -319,12 +331,29 @@ class RowIndexBuilder:
         # copies of 40 MB at 5M rows, mostly page faults, which the commit otherwise waited
         # for one after the other.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            joined = pool.submit(lambda: np.concatenate(hashes) if hashes else np.zeros(0, np.uint64))
+            joined = pool.submit(_joined_hashes, hashes, self._reserved)
             rows = sum(len(h) for h in hashes)
             all_keys = _concat_keys(keys, self.key, rows)
             all_hashes = joined.result()
         objects = tuple(c.object for c in chunks)
         return RowIndex(hashes=all_hashes, keys=all_keys, starts=_starts(chunks), objects=objects)
+
+
+def _joined_hashes(hashes: list[np.ndarray], reserved: list[np.ndarray]) -> np.ndarray:
+    """The chunks' ``hashes`` as one array: the one file's reserved array when it holds all the
+    rows (chunks hashed into it are already in place; those taken over unread are copied in),
+    else a new array joining them."""
+    rows = sum(len(h) for h in hashes)
+    if len(reserved) != 1 or len(reserved[0]) != rows:
+        return np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+    (array,) = reserved
+    start = 0
+    for chunk_hashes in hashes:
+        end = start + len(chunk_hashes)
+        if chunk_hashes.ctypes.data != array[start:end].ctypes.data:
+            array[start:end] = chunk_hashes
+        start = end
+    return array
 
 
 def _concat_keys(parts: list[pa.Table], key: list[str], rows: int) -> pa.Table:

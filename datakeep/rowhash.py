@@ -87,12 +87,18 @@ def column_hashes(array: pa.Array | pa.ChunkedArray, plan: DictionaryPlan | None
 
 
 def row_hashes(
-    table: pa.Table | pa.RecordBatch, columns: list[str] | None = None, plan: DictionaryPlan | None = None
+    table: pa.Table | pa.RecordBatch,
+    columns: list[str] | None = None,
+    plan: DictionaryPlan | None = None,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Combine the column hashes of ``columns`` (all, in order, by default) into one per row;
-    ``plan`` is shared by the batches of one file."""
+    ``plan`` is shared by the batches of one file; ``out`` (uint64, one per row) receives them."""
     names = columns if columns is not None else table.schema.names
-    return combine_hashes((column_hashes(table.column(name), plan, name) for name in names), table.num_rows)
+    if out is not None:
+        out.fill(_GOLDEN)
+    return combine_hashes((column_hashes(table.column(name), plan, name) for name in names), table.num_rows, into=out)
 
 
 def combine_hashes(

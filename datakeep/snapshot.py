@@ -402,17 +402,26 @@ class BatchHashes:
     small when chunks are short (a 400-column table cuts 3,000-row chunks: 2.8x the CPU), and
     rows of chunks found unchanged are never hashed."""
 
-    def __init__(self, batch: pa.RecordBatch, plan: DictionaryPlan) -> None:
+    def __init__(
+        self, batch: pa.RecordBatch, plan: DictionaryPlan, file_hashes: np.ndarray | None = None, first_row: int = 0
+    ) -> None:
         self._batch: pa.RecordBatch | None = batch
         self._plan = plan
         self._hashes: np.ndarray | None = None
         self._lock = threading.Lock()
+        #: The file's row-hash array (`RowIndexBuilder.reserve`), if any, and the batch's first
+        #: row in it: its hashes are written there.
+        self.file_hashes = file_hashes
+        self.first_row = first_row
 
     def get(self) -> np.ndarray:
         with self._lock:
             if self._hashes is None:
                 assert self._batch is not None
-                self._hashes = row_hashes(self._batch, plan=self._plan)
+                out = None
+                if self.file_hashes is not None:
+                    out = self.file_hashes[self.first_row : self.first_row + self._batch.num_rows]
+                self._hashes = row_hashes(self._batch, plan=self._plan, out=out)
                 self._batch = None
             return self._hashes
 
@@ -420,7 +429,14 @@ class BatchHashes:
 def _joined(parts: list[tuple[BatchHashes, int, int]]) -> np.ndarray:
     """The row hashes of a chunk made of rows ``start:stop`` of each part's batch."""
     pieces = [source.get()[start:stop] for source, start, stop in parts]
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+    if len(pieces) == 1:
+        return pieces[0]
+    (first, start, _), (last, _, stop) = parts[0], parts[-1]
+    shared = first.file_hashes
+    if shared is not None and all(source.file_hashes is shared for source, _, _ in parts):
+        # Consecutive rows of the file's array (batches follow each other): a slice, no copy.
+        return shared[first.first_row + start : last.first_row + stop]
+    return np.concatenate(pieces)
 
 
 @dataclass
@@ -478,6 +494,7 @@ class FileChunker:
         self._previous_starts = np.cumsum([0] + [c.rows for c in previous[:-1]]) if previous else np.zeros(0)
         self._emitted_rows = 0
         self._dictionary: list[str] | None = None  # columns stored with dictionary pages
+        self._file_hashes: np.ndarray | None = None  # the row hashes of the file, as they are computed
         #: Choices of dictionary columns already made in this commit, by schema: the files of a
         #: folder share one (the probe cost 3 ms a file, most of a small part file's commit).
         self._dictionaries = dictionaries if dictionaries is not None else {}
@@ -600,6 +617,9 @@ class FileChunker:
         batch_rows = batch_rows_for(batch_schema, parquet.metadata)
         small = total_rows - position <= batch_rows
         hash_plan: DictionaryPlan = {}
+        # Whole-row hashes go straight into the row index's array, when one is being built.
+        file_hashes = self.rows.reserve(total_rows) if self.rows is not None else None
+        self._file_hashes = file_hashes
         with BackgroundStats(table_stats, position, keep_at, inline=small) as background_stats:
             for batch in iter_batches(
                 parquet,
@@ -627,8 +647,9 @@ class FileChunker:
                     if batch_schema not in self._dictionaries:
                         self._dictionaries[batch_schema] = dictionary_columns(pa.Table.from_batches([batch]))
                     self._dictionary = self._dictionaries[batch_schema]
-                boundary = row_hashes(batch, list(self.key) if self.key else None, hash_plan)
-                whole_rows = BatchHashes(batch, hash_plan) if self.key else None
+                into = None if self.key or file_hashes is None else file_hashes[position : position + batch.num_rows]
+                boundary = row_hashes(batch, list(self.key) if self.key else None, hash_plan, out=into)
+                whole_rows = BatchHashes(batch, hash_plan, file_hashes, position) if self.key else None
                 start = 0
                 for cut in [*chunker.push(boundary), None]:
                     local = batch.num_rows if cut is None else cut - position
@@ -708,7 +729,11 @@ class FileChunker:
         predecessor = self._predecessor(start + table.num_rows // 2)
         # Without a key the boundary hashes already are whole-row hashes; with one, the writer's
         # worker hashes the rows' batches (off this thread, which reads and hashes the stream).
-        hashes = np.concatenate(row_hash_parts) if not self.key else None
+        hashes = None
+        if not self.key and self._file_hashes is not None:
+            hashes = self._file_hashes[start : start + table.num_rows]  # where its boundary hashes went
+        elif not self.key:
+            hashes = row_hash_parts[0] if len(row_hash_parts) == 1 else np.concatenate(row_hash_parts)
         collecting = self.rows is not None and self.rows.collecting
         written = self.writer.submit(
             table,

@@ -451,3 +451,36 @@ def test_an_index_being_rewritten_is_not_read(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert rowcache.load(storage, manifest) is not None
+
+
+@pytest.mark.parametrize("key", [["id"], []], ids=["keyed", "unkeyed"])
+def test_the_index_holds_every_row_hash_after_an_append_and_edits(tmp_path: Path, key: list[str]) -> None:
+    """A commit hashes the file's rows into the index's own array; the rows it does not read (a
+    resumed append's first blocks), and chunks it finds unchanged, are filled in from the
+    parent's index. Either way the index is every row's hash, in order."""
+    from datakeep.rowhash import row_hashes
+
+    repo = Repo.init(tmp_path, chunk_bytes=SMALL_CHUNKS)
+    path = tmp_path / "d.parquet"
+    table = make_table(150_000)
+    appended = pa.concat_tables([table, make_table(3_000, seed=1, start_id=150_000)])
+    amount = appended.column("amount").to_numpy().copy()
+    amount[70_000:70_050] += 1.0  # edits in one place: the chunks elsewhere stay as they were
+    local_edit = appended.set_column(appended.schema.get_field_index("amount"), "amount", pa.array(amount))
+    versions = [table, appended, local_edit]
+    for number, version in enumerate(versions):
+        pq.write_table(version, path, row_group_size=70_000)
+        # Written a second ago: a commit keeps no resume record of a file written just now.
+        modified = path.stat().st_mtime_ns - 1_000_000_000
+        os.utime(path, ns=(modified, modified))
+        if number == 0:
+            repo.add(path, name="d", key=key or None)
+        written = repo.commit(message=f"v{number}").written
+        if number == 1:
+            assert written["rows_resumed"] > 0
+        if number == 2:
+            assert written["chunks_reused"] > 0 and written["chunks_patched"] > 0
+        storage = Repository.discover(tmp_path)
+        index = rowcache.load(storage, storage.manifest_at(_manifest_oid(storage, "HEAD")))
+        assert index is not None
+        assert np.array_equal(index.hashes, row_hashes(repo.read("d")))
