@@ -415,3 +415,25 @@ def test_equal_bounds_are_allowed(root: Path) -> None:
     )
     (root / "f.csv").write_text("x,s\n3,ab\n")
     assert validate("f.csv", "--entity", "t")[0] == 0
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["other-type", "the-dtype"])
+def test_coerce_false_checks_the_column_types_of_a_file_without_rows(root: Path, typed: bool) -> None:
+    """A file of no rows has no values to convert, but its columns still have types."""
+    n = pa.array([], pa.int64() if typed else pa.string())
+    pq.write_table(pa.table({"id": pa.array([], pa.int64()), "n": n}), root / "f.parquet")
+    schema(root, "columns:\n  id: {dtype: int64}\n  n: {dtype: int64, coerce: false}\n")
+    code, report = validate("f.parquet", "--entity", "t")
+    assert (code, problems(report)) == ((0, []) if typed else (1, [("check_failed", "n", "dtype")]))
+    assert report["summary"]["rows_checked"] == 0
+
+
+def test_coerce_false_checks_the_column_types_of_an_empty_frame(root: Path) -> None:
+    import pandas as pd
+
+    from datakeep.validate import validate_frame
+
+    schema(root, "columns:\n  id: {dtype: int64}\n  n: {dtype: int64, coerce: false}\n")
+    frame = pd.DataFrame({"id": pd.Series([], dtype="int64"), "n": pd.Series([], dtype="object")})
+    report = validate_frame(frame, entity="t", root=root)
+    assert [(p.kind, p.column, p.check) for p in report.problems] == [("check_failed", "n", "dtype")]

@@ -269,12 +269,12 @@ def validate_frame(
     """
     import pyarrow as pa
 
-    from datakeep.validate.reader import BATCH_ROWS
+    from datakeep.validate.reader import BATCH_ROWS, empty_batch
 
     root = Path(root)
     ent, mapping = resolve(Path("<frame>"), entity=entity, source=source, root=root)
     table = pa.Table.from_pandas(df, preserve_index=False)
-    batches = table.combine_chunks().to_batches(max_chunksize=BATCH_ROWS) if len(table) else []
+    batches = table.combine_chunks().to_batches(max_chunksize=BATCH_ROWS) if len(table) else [empty_batch(table.schema)]
     return run(
         batches,
         [str(c) for c in table.column_names],

@@ -74,11 +74,20 @@ def _parquet(path: Path, batch_rows: int) -> tuple[list[str], Iterator[pa.Record
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
+            if handle.metadata.num_rows == 0:
+                # No batch to read, but its columns still have types to check (coerce: false).
+                yield empty_batch(handle.schema_arrow)
+                return
             yield from handle.iter_batches(batch_size=batch_rows)
         except (OSError, pa.ArrowException) as exc:
             raise InputDataError(str(path), f"cannot read it as Parquet: {exc}") from None
 
     return list(handle.schema_arrow.names), batches()
+
+
+def empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    """A batch of no rows with ``schema``'s columns: what a source without rows is checked as."""
+    return pa.RecordBatch.from_arrays([pa.array([], type=field.type) for field in schema], schema=schema)
 
 
 def _csv(path: Path, options: CsvOptions, batch_rows: int) -> tuple[list[str], Iterator[pa.RecordBatch]]:
