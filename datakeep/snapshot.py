@@ -647,6 +647,8 @@ class FileChunker:
                     if batch_schema not in self._dictionaries:
                         self._dictionaries[batch_schema] = dictionary_columns(pa.Table.from_batches([batch]))
                     self._dictionary = self._dictionaries[batch_schema]
+                if file_hashes is not None and position + batch.num_rows > len(file_hashes):
+                    raise InputDataError(str(self.path), f"footer says {total_rows} rows but more were read")
                 into = None if self.key or file_hashes is None else file_hashes[position : position + batch.num_rows]
                 boundary = row_hashes(batch, list(self.key) if self.key else None, hash_plan, out=into)
                 whole_rows = BatchHashes(batch, hash_plan, file_hashes, position) if self.key else None
