@@ -484,3 +484,50 @@ def test_the_index_holds_every_row_hash_after_an_append_and_edits(tmp_path: Path
         index = rowcache.load(storage, storage.manifest_at(_manifest_oid(storage, "HEAD")))
         assert index is not None
         assert np.array_equal(index.hashes, row_hashes(repo.read("d")))
+
+
+def test_an_index_another_process_has_mapped_is_never_written_over(tmp_path: Path) -> None:
+    """The lock is the file's, not the process's: a `datakeep diff` running beside a commit keeps
+    the rows it mapped while that commit's save drops the index."""
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    repo = _commit_versions(tmp_path, [2_000 + 100 * v for v in range(rowcache.KEEP)])
+    before = _indexes(tmp_path)
+    dropped = min(before, key=lambda name: before[name].st_mtime_ns)
+    storage = Repository.discover(tmp_path)
+    manifest = _manifest_named(storage, dropped)
+    reader = textwrap.dedent(
+        f"""
+        import json
+        import sys
+        import numpy as np
+        from datakeep import rowcache
+        from datakeep.records.manifest import Manifest
+        from datakeep.repo import Repository
+        storage = Repository.discover({str(tmp_path)!r})
+        manifest = Manifest.from_dict(json.loads(sys.stdin.readline()))
+        index = rowcache.load(storage, manifest)
+        before = index.hashes.copy()
+        print("mapped", flush=True)
+        sys.stdin.readline()  # the commit is done
+        print("same" if np.array_equal(index.hashes, before) else "changed", flush=True)
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", reader], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(json.dumps(manifest.to_dict()) + "\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "mapped"
+        pq.write_table(make_table(2_500, seed=99), tmp_path / "d.parquet")
+        repo.commit(message="one more")
+        after = _indexes(tmp_path)
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "same"
+    (new,) = set(after) - set(before)
+    assert dropped not in after and after[new].st_ino != before[dropped].st_ino
