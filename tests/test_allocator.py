@@ -13,8 +13,9 @@ _PROBE = (
     "from datakeep.cli.allocator import tune\n"
     "tune()\n"
     "import pyarrow as pa\n"
+    "import gc\n"
     "print(os.environ.get('MIMALLOC_ALLOW_THP', '-'), os.environ.get('OPENBLAS_NUM_THREADS', '-'),"
-    " pa.default_memory_pool().backend_name)\n"
+    " pa.default_memory_pool().backend_name, gc.get_threshold()[0])\n"
 )
 
 
@@ -27,18 +28,25 @@ def _settings(**extra: str) -> list[str]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc is tuned on Linux only")
 def test_tune_moves_arrow_to_the_tuned_system_allocator_and_limits_openblas() -> None:
-    assert _settings() == ["0", "1", "system"]
+    assert _settings() == ["0", "1", "system", "10000"]
 
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"MIMALLOC_PURGE_DELAY": "100"}, ["-", "1", "mimalloc"]),
-        ({"MIMALLOC_ALLOW_THP": "1"}, ["1", "1", "mimalloc"]),
-        ({"OPENBLAS_NUM_THREADS": "4"}, ["0", "4", "system"]),
-        ({"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}, ["0", "1", "jemalloc"]),
-        ({"MALLOC_ARENA_MAX": "2"}, ["0", "1", "mimalloc"]),
+        ({"MIMALLOC_PURGE_DELAY": "100"}, ["-", "1", "mimalloc", "10000"]),
+        ({"MIMALLOC_ALLOW_THP": "1"}, ["1", "1", "mimalloc", "10000"]),
+        ({"OPENBLAS_NUM_THREADS": "4"}, ["0", "4", "system", "10000"]),
+        ({"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}, ["0", "1", "jemalloc", "10000"]),
+        ({"MALLOC_ARENA_MAX": "2"}, ["0", "1", "mimalloc", "10000"]),
     ],
 )
 def test_a_setting_made_by_the_user_wins(extra: dict[str, str], expected: list[str]) -> None:
     assert _settings(**extra) == expected
+
+
+def test_the_library_leaves_the_garbage_collector_as_the_program_set_it() -> None:
+    """Only the CLI owns its process: importing and using datakeep's API changes no threshold."""
+    probe = "import gc\ngc.set_threshold(1234, 5, 6)\nimport datakeep.api\nprint(*gc.get_threshold())\n"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1234", "5", "6"]
