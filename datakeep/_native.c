@@ -993,7 +993,50 @@ static PyObject *numeric_summary(PyObject *self, PyObject *args) {
                          lanes_total(s.lanes), lanes_total(squares));
 }
 
+/* rounded(values, digits, out): out[i] = float(f"{values[i]:.{digits}g}"), values and out float64
+ * arrays of one length: each value to `digits` significant digits, rounded as Python's formatter
+ * rounds (the same conversion, to text and back; stats._rounded_sample). */
+static PyObject *rounded(PyObject *self, PyObject *args) {
+    PyObject *values_object, *out_object;
+    int digits;
+    if (!PyArg_ParseTuple(args, "OiO", &values_object, &digits, &out_object)) {
+        return NULL;
+    }
+    if (digits < 1 || digits > 17) {
+        PyErr_SetString(PyExc_ValueError, "digits: must be 1 to 17");
+        return NULL;
+    }
+    Buffers held = {.count = 0};
+    Py_buffer *values, *out;
+    if (take(&held, values_object, 0, &values) < 0 || take(&held, out_object, 1, &out) < 0) {
+        release(&held);
+        return NULL;
+    }
+    Py_ssize_t n = out->len / 8;
+    if (too_small(&held, values->len, n * 8, "values")) {
+        return NULL;
+    }
+    const double *v = (const double *)values->buf;
+    double *r = (double *)out->buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char *text = PyOS_double_to_string(v[i], 'g', digits, 0, NULL);
+        if (text == NULL) {
+            release(&held);
+            return NULL;
+        }
+        r[i] = PyOS_string_to_double(text, NULL, NULL);
+        PyMem_Free(text);
+        if (r[i] == -1.0 && PyErr_Occurred()) {
+            release(&held);
+            return NULL;
+        }
+    }
+    release(&held);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"rounded", rounded, METH_VARARGS, "Each float to so many significant digits, as Python's 'g' format."},
     {"bytes_hashes", bytes_hashes, METH_VARARGS, "Hash each value of a string or binary array."},
     {"fixed_hashes", fixed_hashes, METH_VARARGS, "Hash each fixed-width little-endian value."},
     {"mix_in_place", mix_in_place, METH_VARARGS, "splitmix64's finaliser over a uint64 array, in place."},

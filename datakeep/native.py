@@ -247,3 +247,13 @@ def string_min_max(array: pa.Array) -> tuple[object, object]:
     bitmap = validity if validity is not None and array.null_count else b""
     lo, hi = _native.string_min_max(offsets, offsets.dtype.itemsize, data, bitmap, array.offset, len(array))
     return array[lo].as_py(), array[hi].as_py()
+
+
+def rounded(values: np.ndarray, digits: int) -> np.ndarray:
+    """Each float64 of ``values`` to ``digits`` (1-17) significant digits, exactly as
+    ``float(f"{v:.{digits}g}")`` rounds it."""
+    assert _native is not None
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty_like(values)
+    _native.rounded(values, digits, out)
+    return out

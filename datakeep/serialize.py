@@ -16,8 +16,11 @@ def canonical_json(document: Any) -> bytes:
 
 
 def compressed_json(document: Any) -> bytes:
-    """Canonical JSON, zlib-compressed: for large documents (manifests list hundreds of ids)."""
-    return zlib.compress(canonical_json(document), 6)
+    """Canonical JSON, zlib-compressed: for large documents (manifests list hundreds of ids).
+    Level 1: a 400-column table's manifest (2.9 MB of JSON, most of it statistics samples)
+    took 112 ms at level 6, on the thread the commit's end waits on, and 18 ms at level 1 for
+    16% more bytes (1.07 MB, against the tens of MB of a version's data)."""
+    return zlib.compress(canonical_json(document), 1)
 
 
 def load_json(data: bytes | str) -> Any:

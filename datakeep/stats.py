@@ -448,13 +448,23 @@ def _evenly(values: list[float], size: int) -> list[float]:
     """``size`` of ``values``, spread evenly over them (all of them when there are no more)."""
     if len(values) <= size:
         return values
-    return [values[i * len(values) // size] for i in range(size)]
+    picked = np.arange(size, dtype=np.int64) * len(values) // size
+    return np.asarray(values)[picked].tolist()
 
 
 def _rounded_sample(sample: list[float]) -> list[float]:
     """The sample with six significant digits of its spread, which is plenty for drift and keeps
     manifests small. Six of each value's own would not do: epoch microseconds (1.7e15) within
     hours of each other, or large ids, all rounded to one number, and drift saw none."""
+    values = np.asarray(sample, dtype=np.float64)
+    if native.AVAILABLE and len(values) and bool(np.isfinite(values).all()):
+        # The same figures in C and numpy: value by value in Python this was 0.18 s of a
+        # 400-column table's commit, on the thread its end waits on.
+        spread = float(values.max()) - float(values.min())  # Python floats: inf, not a warning
+        digits = 6
+        if spread > 0 and math.isfinite(spread):
+            digits += max(0, math.ceil(math.log10(float(np.abs(values).max()) / spread)))
+        return native.rounded(values, min(digits, 17)).tolist()
     finite = [abs(v) for v in sample if math.isfinite(v)]
     spread = (max(sample) - min(sample)) if finite else 0.0
     digits = 6

@@ -394,3 +394,30 @@ def test_string_view_arrays_are_refused_not_misread() -> None:
     array = pa.array(["b", "", "a"], pa.string_view())
     with pytest.raises(ValueError, match="offsets"):
         native.string_min_max(array)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(width=64), min_size=0, max_size=40), st.integers(min_value=1, max_value=17))
+@example([0.1, -0.0, 5e-324, 1.7976931348623157e308, 123456.5, float("nan"), float("inf")], 6)
+def test_rounded_is_pythons_g_format_to_the_bit(values: list[float], digits: int) -> None:
+    import struct
+
+    got = native.rounded(np.array(values, dtype=np.float64), digits).tolist()
+    expected = [float(f"{v:.{digits}g}") for v in values]
+    assert [struct.pack("<d", v) for v in got] == [struct.pack("<d", v) for v in expected]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=60))
+@example([1.7e15, 1.7e15 + 3.0, 1.7e15 + 7.0])  # epochs close together: more digits than six
+def test_a_statistics_sample_rounds_alike_in_c_and_in_python(sample: list[float]) -> None:
+    from datakeep import stats
+
+    with_c = stats._rounded_sample(sample)
+    original = native.AVAILABLE
+    native.AVAILABLE = False
+    try:
+        in_python = stats._rounded_sample(sample)
+    finally:
+        native.AVAILABLE = original
+    assert with_c == in_python
