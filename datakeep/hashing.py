@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from datakeep import kernels
 from datakeep.arrow_numpy import arrow_array, boolean_values, integer_view, valid_mask
 from datakeep.errors import UnsupportedTypeError
 from datakeep.serialize import canonical_json
@@ -128,17 +129,17 @@ def decode(array: pa.Array) -> pa.Array:
     if not decode_needed(t):
         return array
     if pa.types.is_dictionary(t):
-        return decode(array.dictionary_decode())
+        return decode(kernels.take(array.dictionary, array.indices))
     if isinstance(t, pa.BaseExtensionType):  # Python-defined and Arrow's own (json, uuid, ...)
         return decode(array.storage)
     if type_is(t, "is_string_view"):
-        return array.cast(pa.large_string())
+        return kernels.cast(array, pa.large_string())
     if type_is(t, "is_binary_view"):
-        return array.cast(pa.large_binary())
+        return kernels.cast(array, pa.large_binary())
     if type_is(t, "is_list_view"):
-        return array.cast(pa.list_(t.value_field))
+        return kernels.cast(array, pa.list_(t.value_field))
     if type_is(t, "is_large_list_view"):
-        return array.cast(pa.large_list(t.value_field))
+        return kernels.cast(array, pa.large_list(t.value_field))
     return array
 
 
@@ -497,7 +498,7 @@ def list_values(array: pa.Array) -> pa.Array:
     indices = (
         np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
     )
-    return values.take(arrow_array(indices))
+    return kernels.take(values, arrow_array(indices))
 
 
 def _fixed_list_children(array: pa.Array) -> pa.Array:
@@ -510,9 +511,7 @@ def _fixed_list_children(array: pa.Array) -> pa.Array:
 
 
 def _mask_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
-    import pyarrow.compute as pc
-
-    return pc.if_else(arrow_array(valid), values, pa.nulls(len(values), type=values.type))
+    return kernels.if_else(arrow_array(valid), values, pa.nulls(len(values), type=values.type))
 
 
 def struct_children(array: pa.Array) -> list[pa.Array]:

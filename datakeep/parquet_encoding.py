@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datakeep import kernels
 from datakeep.arrow_numpy import arrow_array, is_integer_like
 
 #: Rows looked at per column to judge whether its values repeat.
@@ -71,7 +72,7 @@ def _probe(column: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
     its first row group (43 ms of a 1M-row checkout)."""
     try:
         if column.num_chunks <= 1:
-            return column.take(arrow_array(rows))
+            return kernels.take(column, arrow_array(rows))
         ends = np.cumsum([len(chunk) for chunk in column.chunks])
         starts = ends - np.array([len(chunk) for chunk in column.chunks])
         cuts = np.searchsorted(rows, ends)
@@ -79,7 +80,7 @@ def _probe(column: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
         parts = []
         for chunk, start, cut in zip(column.chunks, starts, cuts, strict=True):
             if cut > begin:
-                parts.append(chunk.take(arrow_array(rows[begin:cut] - start)))
+                parts.append(kernels.take(chunk, arrow_array(rows[begin:cut] - start)))
             begin = int(cut)
         return pa.chunked_array(parts, type=column.type)
     except pa.ArrowNotImplementedError:
@@ -104,13 +105,11 @@ def column_encodings(schema: pa.Schema, dictionary: list[str]) -> dict[str, str]
 
 def _values_distinct(sample: pa.ChunkedArray) -> bool:
     """Whether most present values of ``sample`` differ (False when that cannot be judged)."""
-    import pyarrow.compute as pc  # only here: writers import this module, light paths do not
-
     present = len(sample) - sample.null_count
     if not present:
         return False
     try:
-        return bool(pc.count_distinct(sample).as_py() > MAX_DISTINCT_SHARE * present)
+        return kernels.count_distinct(sample) > MAX_DISTINCT_SHARE * present
     except pa.ArrowNotImplementedError:  # a type without the kernel: pyarrow's default
         return False
 

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from datakeep import patches
+from datakeep import kernels, patches
 from datakeep.arrow_numpy import arrow_array, primitive_view
 from datakeep.digest import bytes_id
 from datakeep.errors import DatakeepError
@@ -361,4 +361,4 @@ def _concat_keys(parts: list[pa.Table], key: list[str], rows: int) -> pa.Table:
         # Without key columns the table still has to say how many rows it has.
         return pa.table({HASH_COLUMN: pa.nulls(rows, pa.uint64())}).select([])
     schema = parts[0].schema
-    return pa.concat_tables([p.cast(schema) if p.schema != schema else p for p in parts]).combine_chunks()
+    return pa.concat_tables([kernels.cast_table(part, schema) for part in parts]).combine_chunks()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from datakeep import native, numeric_summary
+from datakeep import kernels, native, numeric_summary
 from datakeep.arrow_numpy import arrow_array, primitive_view, valid_mask
 from datakeep.hashing import canonical_type, decode
 from datakeep.serialize import jsonable
@@ -24,15 +24,6 @@ TOP_VALUES = 20
 #: Columns with more distinct values than this are treated as high-cardinality (no top list).
 MAX_TRACKED_DISTINCT = 1000
 SAMPLE_SIZE = 1024
-
-
-def _compute() -> Any:
-    """pyarrow.compute, imported on first use: its import takes 20 ms, which a commit otherwise
-    spent before reading its first batch, and now spends on the statistics' thread while the
-    reader decodes."""
-    import pyarrow.compute
-
-    return pyarrow.compute
 
 
 def _kind(t: pa.DataType) -> str:
@@ -118,8 +109,7 @@ class ColumnAccumulator:
             # on a column of distinct strings (emails, notes), the statistics' largest cost.
             lo, hi = native.string_min_max(array)
         else:
-            minmax = _compute().min_max(ranged)
-            lo, hi = minmax["min"].as_py(), minmax["max"].as_py()
+            lo, hi = kernels.min_max(ranged)
         self._widen(lo, hi)
 
     def _widen(self, lo: Any, hi: Any) -> None:
@@ -251,9 +241,9 @@ class ColumnAccumulator:
             if found is None:
                 return None, native.distinct_count(array)
             first, counts = found
-            values = array.take(arrow_array(first))
+            values = kernels.take(array, arrow_array(first))
             return pa.StructArray.from_arrays([values, arrow_array(counts)], names=["values", "counts"]), len(first)
-        counted = _compute().value_counts(array)
+        counted = kernels.value_counts(array)
         return (counted if len(counted) <= MAX_TRACKED_DISTINCT else None), len(counted)
 
     def _fold(self) -> bool:
@@ -341,9 +331,9 @@ def _summed_counts(parts: list[pa.StructArray]) -> pa.StructArray:
     values = pa.concat_arrays([part.field("values") for part in parts])
     counts = pa.concat_arrays([part.field("counts") for part in parts])
     if values.null_count:
-        present = values.is_valid()
-        values, counts = values.filter(present), counts.filter(present)
-    encoded = _compute().dictionary_encode(values)
+        present = kernels.is_valid(values)
+        values, counts = kernels.keep(values, present), kernels.keep(counts, present)
+    encoded = kernels.dictionary_encode(values)
     codes = primitive_view(encoded.indices, f"<i{encoded.indices.type.bit_width // 8}")
     summed = np.zeros(len(encoded.dictionary), dtype=np.int64)
     np.add.at(summed, codes, primitive_view(counts, "<i8"))
@@ -434,13 +424,12 @@ def _ranked(counted: pa.StructArray) -> dict[str, Any]:
         pairs.sort(key=lambda pair: pair[1], reverse=True)  # stable: equal counts stay in value order
         return {"distinct": len(pairs), "distinct_exact": True, "top": [[v, c] for v, c in pairs[:TOP_VALUES]]}
     if values.null_count:
-        present = values.is_valid()
-        values, counts = values.filter(present), counts.filter(present)
-    order = _compute().sort_indices(
-        pa.table({"count": counts, "value": values}),
-        sort_keys=[("count", "descending"), ("value", "ascending")],
+        present = kernels.is_valid(values)
+        values, counts = kernels.keep(values, present), kernels.keep(counts, present)
+    order = kernels.sort_indices(
+        pa.table({"count": counts, "value": values}), [("count", "descending"), ("value", "ascending")]
     )[:TOP_VALUES]
-    top = zip(values.take(order).to_pylist(), counts.take(order).to_pylist(), strict=True)
+    top = zip(kernels.take(values, order).to_pylist(), kernels.take(counts, order).to_pylist(), strict=True)
     return {"distinct": len(values), "distinct_exact": True, "top": [[jsonable(_count_key(v)), c] for v, c in top]}
 
 

@@ -10,11 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
+from datakeep.api import Repo
 from datakeep.cli import cli
 from tests.conftest import make_table, write
 
@@ -448,6 +450,38 @@ def test_unchanged_commit_and_status_import_no_pyarrow_and_a_commit_no_pandas(pr
     compute = probe.replace("('pandas', 'pyarrow')", "('pandas', 'pyarrow.compute')")
     done = subprocess.run([sys.executable, "-c", compute, "status"], cwd=project, capture_output=True, text=True)
     assert done.stdout.strip().splitlines()[-1] == "[] 0"
+
+
+def test_an_edit_commit_and_a_checkout_never_import_pyarrow_compute(project: Path) -> None:
+    """pyarrow.compute's import builds a wrapper per kernel (about 40 ms of Python holding the GIL);
+    the commit of an edit (patches, statistics, the change summary) and a checkout that rebuilds
+    patched chunks call the kernels without it (`datakeep.kernels`)."""
+    table = make_table(60_000)
+    write(project / "t.parquet", table)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    assert runner.invoke(cli, ["add", "t.parquet", "--name", "t", "--key", "id"]).exit_code == 0
+    assert runner.invoke(cli, ["commit", "-m", "v1"]).exit_code == 0
+    amount = table.column("amount").to_numpy().copy()
+    amount[::97] += 1.0  # scattered cell edits: every chunk changes and is stored as a patch
+    edited = table.set_column(3, "amount", pa.array(amount)).filter(pa.array(np.arange(60_000) % 211 != 5))
+    write(project / "t.parquet", edited)
+    probe = (
+        "import sys\nfrom datakeep.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "print('pyarrow.compute' in sys.modules, code)"
+    )
+
+    def imported(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-c", probe, *args], cwd=project, capture_output=True, text=True)
+        return done.stdout.strip().splitlines()[-1]
+
+    assert imported("commit", "-m", "edit") == "False 0"
+    assert {chunk.depth for chunk in Repo.open(project).manifest("t").chunks} == {1}  # stored as patches
+    assert imported("checkout", "HEAD~1") == "False 0"
+    assert pq.read_table(project / "t.parquet").equals(table)
+    assert imported("checkout", "main") == "False 0"
+    assert pq.read_table(project / "t.parquet").equals(edited)
 
 
 def _age(path: Path, seconds: int = 10) -> None:

@@ -23,6 +23,7 @@ LAYERS = {
     "numeric_summary": 0,
     "_native": 0,
     "arrow_numpy": 0,
+    "kernels": 0,
     "rowcache": 4,
     "resume": 4,
     "chunking": 0,
