@@ -131,6 +131,24 @@ def test_a_change_before_the_last_row_group_reads_the_whole_file(tmp_path: Path)
     same_snapshot(repo.manifest("t"), scratch_manifest(tmp_path / "s", v2, ["id"], row_group_size=GROUP))
 
 
+def test_an_edit_leaves_a_record_the_next_append_resumes_from(tmp_path: Path) -> None:
+    """The edit's commit fingerprints only its first row group to learn that it cannot resume;
+    the record it leaves still needs every group's fingerprint (computed on a thread meanwhile),
+    or the append after it would read the whole file again."""
+    v1 = make_table(ROWS)
+    repo, project = committed(tmp_path, v1)
+    amounts = v1.column("amount").to_pylist()
+    amounts[10] = -1.0  # in the first row group
+    v2 = v1.set_column(3, "amount", pa.array(amounts))
+    write(project / "t.parquet", v2, row_group_size=GROUP)
+    assert commit(repo, "v2")["rows_resumed"] == 0
+    v3 = pa.concat_tables([v2, make_table(3_000, seed=1, start_id=ROWS)])
+    write(project / "t.parquet", v3, row_group_size=GROUP)
+    assert commit(repo, "v3")["rows_resumed"] == 2 * 65_536
+    same_snapshot(repo.manifest("t"), scratch_manifest(tmp_path / "s", v3, ["id"], row_group_size=GROUP))
+    assert repo.read("t").equals(v3)
+
+
 def test_a_new_column_reads_the_whole_file(tmp_path: Path) -> None:
     v1 = make_table(ROWS)
     repo, project = committed(tmp_path, v1)
