@@ -38,9 +38,10 @@ def is_valid(data: pa.Array | pa.ChunkedArray) -> Any:
     return call_function("is_valid", [data])
 
 
-def cast(data: pa.Array | pa.ChunkedArray, target: pa.DataType) -> Any:
-    """``data.cast(target)``, refusing a lossy conversion as pyarrow's safe default does."""
-    return call_function("cast", [data], CastOptions.safe(target))
+def cast(data: pa.Array | pa.ChunkedArray, target: pa.DataType, *, safe: bool = True) -> Any:
+    """``data.cast(target)``: ``safe`` refuses a lossy conversion (pyarrow's default), unsafe
+    truncates and wraps."""
+    return call_function("cast", [data], CastOptions.safe(target) if safe else CastOptions.unsafe(target))
 
 
 def cast_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -54,6 +55,11 @@ def cast_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
         for column, field in zip(table.columns, schema, strict=True)
     ]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def fill_null(data: pa.Array | pa.ChunkedArray, value: Any) -> Any:
+    """``data.fill_null(value)``: nulls replaced by ``value`` (as a scalar of the data's type)."""
+    return call_function("coalesce", [data, pa.scalar(value, type=data.type)])
 
 
 def if_else(condition: pa.Array, yes: pa.Array, no: pa.Array) -> pa.Array:

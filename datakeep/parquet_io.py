@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datakeep import kernels
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import InputDataError
 from datakeep.hashing import type_is
@@ -101,7 +102,7 @@ def take_columns(
             column = reader.read_all(column_indices=leaves[name], use_threads=False).column(0)
         else:
             column = reader.read_row_group(row_group, column_indices=leaves[name], use_threads=False).column(0)
-        taken.append(views_widened(pa.table([column], names=["c"])).column(0).take(wanted))
+        taken.append(kernels.take(views_widened(pa.table([column], names=["c"])).column(0), wanted))
     return pa.table(taken, names=picked)
 
 
@@ -269,7 +270,7 @@ def views_widened(table: pa.Table) -> pa.Table:
     """``table`` with its view columns as the large types `without_views` names (Arrow's take and
     filter have no kernels for views)."""
     schema = without_views(table.schema)
-    return table if schema is None else table.cast(schema)
+    return table if schema is None else kernels.cast_table(table, schema)
 
 
 def _without_views(data_type: pa.DataType) -> pa.DataType | None:

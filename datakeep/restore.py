@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datakeep import kernels
 from datakeep.arrow_numpy import no_columns
 from datakeep.errors import CorruptObjectError, UsageError
 from datakeep.fsutil import atomic_output
@@ -72,7 +73,7 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     table = table.replace_schema_metadata(None)
     target = schema.remove_metadata()
     if not table.schema.equals(target):
-        table = table.cast(target)
+        table = kernels.cast_table(table, target)
     return table.replace_schema_metadata(schema.metadata)
 
 

@@ -452,10 +452,10 @@ def test_unchanged_commit_and_status_import_no_pyarrow_and_a_commit_no_pandas(pr
     assert done.stdout.strip().splitlines()[-1] == "[] 0"
 
 
-def test_an_edit_commit_and_a_checkout_never_import_pyarrow_compute(project: Path) -> None:
+def test_an_edit_commit_diff_and_checkout_never_import_pyarrow_compute(project: Path) -> None:
     """pyarrow.compute's import builds a wrapper per kernel (about 40 ms of Python holding the GIL);
-    the commit of an edit (patches, statistics, the change summary) and a checkout that rebuilds
-    patched chunks call the kernels without it (`datakeep.kernels`)."""
+    the commit of an edit (patches, statistics, the change summary), its diff and a checkout that
+    rebuilds patched chunks call the kernels without it (`datakeep.kernels`)."""
     table = make_table(60_000)
     write(project / "t.parquet", table)
     runner = CliRunner()
@@ -477,6 +477,7 @@ def test_an_edit_commit_and_a_checkout_never_import_pyarrow_compute(project: Pat
         return done.stdout.strip().splitlines()[-1]
 
     assert imported("commit", "-m", "edit") == "False 0"
+    assert imported("diff", "HEAD~1", "HEAD") == "False 0"
     assert {chunk.depth for chunk in Repo.open(project).manifest("t").chunks} == {1}  # stored as patches
     assert imported("checkout", "HEAD~1") == "False 0"
     assert pq.read_table(project / "t.parquet").equals(table)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from datakeep import native
+from datakeep import kernels, native
 from datakeep.arrow_numpy import integer_view, is_integer_like, valid_mask
 
 #: The code every null key gets.
@@ -189,8 +189,6 @@ def _integer_codes(column: pa.ChunkedArray) -> np.ndarray:
     if not pa.types.is_integer(t):
         array = array.view(pa.int32() if t.bit_width == 32 else pa.int64())
     if array.null_count:
-        import pyarrow.compute as pc
-
-        array = pc.fill_null(array, 0)
+        array = kernels.fill_null(array, 0)
     # A view, not a copy: for 64-bit keys the codes are the key column's own memory.
     return integer_view(array).view(np.uint64) if t.bit_width == 64 else integer_view(array).astype(np.uint64)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from datakeep import kernels
 from datakeep.arrow_numpy import arrow_array, is_integer_like
 from datakeep.diff import matching
 from datakeep.diff.errors import DuplicateKeyError, KeyColumnMissingError, KeyTypeChangedError
@@ -280,7 +281,7 @@ def _keys_as(keys: pa.Table, types: tuple[pa.DataType | None, ...] | None) -> pa
     if types is None:
         return keys
     return pa.table(
-        [column if t is None else column.cast(t) for column, t in zip(keys.columns, types, strict=True)],
+        [column if t is None else kernels.cast(column, t) for column, t in zip(keys.columns, types, strict=True)],
         names=keys.column_names,
     )
 
@@ -540,7 +541,7 @@ def _gather_cells(
 def _read_keys(side: Side, key: tuple[str, ...], positions: np.ndarray) -> list[dict[str, Any]]:
     out: list[tuple[int, dict[str, Any]]] = []
     for unit, where, rows in _by_unit(positions):
-        table = side.read(unit, list(key)).take(arrow_array(rows))
+        table = kernels.take(side.read(unit, list(key)), arrow_array(rows))
         for i, row in zip(where, table.to_pylist(), strict=True):
             out.append((int(i), {k: jsonable(v) for k, v in row.items()}))
     return [row for _, row in sorted(out, key=lambda item: item[0])]

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from datakeep import kernels
 from datakeep import stats as column_stats
 from datakeep.arrow_numpy import arrow_array, no_columns
 from datakeep.hashing import canonical_type, is_text, schema_columns
@@ -94,7 +94,7 @@ class Side:
 
     def take(self, index: int, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
         """Columns of one unit, only the rows at ``rows`` (in that order)."""
-        return self.read(index, columns).take(arrow_array(rows))
+        return kernels.take(self.read(index, columns), arrow_array(rows))
 
     def _find_partitions(self, paths: Sequence[str]) -> None:
         """Set `partitions` from the files' ``paths`` inside the dataset, and add them to the
@@ -120,7 +120,7 @@ class Side:
         if not self.partitions:
             return {}
         file_of_row = arrow_array(np.repeat(np.arange(len(rows), dtype=np.int64), rows))
-        table = pa.table({name: values.take(file_of_row) for name, values in self.partitions.items()})
+        table = pa.table({name: kernels.take(values, file_of_row) for name, values in self.partitions.items()})
         accumulated = column_stats.TableStats(table.schema)
         accumulated.update(table)
         return accumulated.finish()
@@ -227,7 +227,7 @@ class SnapshotSide(Side):
         if take_rows is not None:
             table: pa.Table = take_rows(self.store, oid, rows, positions)
             return table
-        return patches.rebuild_table(self.store, oid, positions).take(arrow_array(rows))
+        return kernels.take(patches.rebuild_table(self.store, oid, positions), arrow_array(rows))
 
     def _index_for(self, key: Sequence[str], spec: HashSpec | None) -> RowIndex | None:
         # The cached hashes cover all columns as stored: of no use once columns are recast.
@@ -253,7 +253,7 @@ class SnapshotSide(Side):
         rows = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(
             starts - (np.cumsum(lengths) - lengths), lengths
         )
-        return keys.take(arrow_array(rows)), self._partitioned(units, index.hashes[rows])
+        return kernels.take(keys, arrow_array(rows)), self._partitioned(units, index.hashes[rows])
 
     def hashes(self, index: int, key: Sequence[str], spec: HashSpec | None) -> tuple[pa.Table, np.ndarray]:
         row_index = self._index_for(key, spec)
@@ -417,10 +417,10 @@ def cast_column(array: pa.ChunkedArray | pa.Array, target: pa.DataType | None) -
         ), None
     if pa.types.is_null(target):
         # The null type holds nulls alone: exactly the cells that have a value are lost.
-        lost = pc.is_valid(array).to_numpy(zero_copy_only=False)
+        lost = kernels.is_valid(array).to_numpy(zero_copy_only=False)
         return pa.nulls(len(array)), lost if lost.any() else None
     if pa.types.is_dictionary(array.type):
-        array = pc.cast(array, array.type.value_type)  # the values, so the cast back needs no dictionary
+        array = kernels.cast(array, array.type.value_type)  # the values, so the cast back needs no dictionary
         if array.type == target:
             return array, None
     cast, failed = _cast(array, target)
@@ -442,12 +442,12 @@ def _cast(
     ``exact=False`` also tries an unsafe cast (truncating, wrapping): the caller checks exactness
     by casting back, which is far cheaper than a Python call per cell."""
     try:
-        return pc.cast(array, target, safe=True), None
+        return kernels.cast(array, target), None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     if not exact:
         try:
-            return pc.cast(array, target, safe=False), None
+            return kernels.cast(array, target, safe=False), None
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
     values: list[pa.Scalar | None] = []

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from datakeep import kernels
 from datakeep.arrow_numpy import primitive_view, valid_mask
 
 #: Digits of decimal arithmetic: a decimal256 holds 76, and a difference needs one more.
@@ -45,7 +46,7 @@ def numbers(column: pa.Array | pa.ChunkedArray) -> Numbers:
         kind = "i" if pa.types.is_signed_integer(t) else "u"
         raw = primitive_view(column, f"<{kind}{t.bit_width // 8}", allow_nulls=True)
         return Numbers(raw.astype(np.int64 if kind == "i" else np.uint64), valid)
-    floats = column.cast(pa.float64(), safe=False)
+    floats = kernels.cast(column, pa.float64(), safe=False)
     return Numbers(primitive_view(floats, "<f8", allow_nulls=True).copy(), valid)
 
 
