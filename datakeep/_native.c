@@ -169,6 +169,47 @@ static PyObject *bytes_hashes(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Loops the compiler can vectorise get a second build for AVX-512 where it can make one (GCC on
+ * x86-64 Linux with glibc, whose ifunc picks the build when the module loads): AVX-512DQ
+ * multiplies eight 64-bit lanes at once, and mix64 is two multiplies. Integer arithmetic only, so
+ * both builds give the same bits; other CPUs and compilers run the baseline build. On the bench
+ * machine `combine` took 0.85 -> 0.41 ms and `fixed_hashes` 0.64-0.79 -> 0.11-0.23 ms a million
+ * rows. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__GLIBC__)
+/* x86-64-v4 (AVX-512F/BW/CD/DQ/VL), tested by feature: "arch=<cpu>" would be picked by CPU model
+ * alone, and target_clones takes no bare AVX-512 feature name. Older GCC than the 12 checked here
+ * build the baseline only. */
+#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+VECTOR_CLONES static void fixed_hashes_loop(uint64_t *result, const uint8_t *p, Py_ssize_t n, int width) {
+    uint64_t add = (uint64_t)width;
+    switch (width) {
+    case 1:
+        for (Py_ssize_t i = 0; i < n; i++) result[i] = mix64((uint64_t)p[i] + add);
+        break;
+    case 2:
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint16_t v;
+            memcpy(&v, p + 2 * i, 2);
+            result[i] = mix64((uint64_t)LE16(v) + add);
+        }
+        break;
+    case 4:
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint32_t v;
+            memcpy(&v, p + 4 * i, 4);
+            result[i] = mix64((uint64_t)LE32(v) + add);
+        }
+        break;
+    default:
+        for (Py_ssize_t i = 0; i < n; i++) result[i] = mix64(whole_word(p + 8 * i) + add);
+        break;
+    }
+}
+
 /* fixed_hashes(values, width, out): out[i] = mix(value_i + width), value_i the i-th little-endian
  * unsigned integer of `width` (1, 2, 4 or 8) bytes (rowhash._fixed_hashes). */
 static PyObject *fixed_hashes(PyObject *self, PyObject *args) {
@@ -194,30 +235,8 @@ static PyObject *fixed_hashes(PyObject *self, PyObject *args) {
     }
     uint64_t *result = (uint64_t *)out->buf;
     const uint8_t *p = (const uint8_t *)values->buf;
-    uint64_t add = (uint64_t)width;
     Py_BEGIN_ALLOW_THREADS;
-    switch (width) {
-    case 1:
-        for (Py_ssize_t i = 0; i < n; i++) result[i] = mix64((uint64_t)p[i] + add);
-        break;
-    case 2:
-        for (Py_ssize_t i = 0; i < n; i++) {
-            uint16_t v;
-            memcpy(&v, p + 2 * i, 2);
-            result[i] = mix64((uint64_t)LE16(v) + add);
-        }
-        break;
-    case 4:
-        for (Py_ssize_t i = 0; i < n; i++) {
-            uint32_t v;
-            memcpy(&v, p + 4 * i, 4);
-            result[i] = mix64((uint64_t)LE32(v) + add);
-        }
-        break;
-    default:
-        for (Py_ssize_t i = 0; i < n; i++) result[i] = mix64(whole_word(p + 8 * i) + add);
-        break;
-    }
+    fixed_hashes_loop(result, p, n, width);
     Py_END_ALLOW_THREADS;
     release(&held);
     Py_RETURN_NONE;
@@ -245,6 +264,10 @@ static PyObject *mix_in_place(PyObject *self, PyObject *args) {
 
 /* combine(into, column, salt): into[i] = mix(into[i] ^ (column[i] + salt)), one column folded
  * into the row hashes (rowhash.combine_hashes). */
+VECTOR_CLONES static void combine_loop(uint64_t *h, const uint64_t *c, Py_ssize_t n, uint64_t s) {
+    for (Py_ssize_t i = 0; i < n; i++) h[i] = mix64(h[i] ^ (c[i] + s));
+}
+
 static PyObject *combine(PyObject *self, PyObject *args) {
     PyObject *into_object, *column_object;
     unsigned long long salt;
@@ -265,7 +288,7 @@ static PyObject *combine(PyObject *self, PyObject *args) {
     const uint64_t *c = (const uint64_t *)column->buf;
     uint64_t s = (uint64_t)salt;
     Py_BEGIN_ALLOW_THREADS;
-    for (Py_ssize_t i = 0; i < n; i++) h[i] = mix64(h[i] ^ (c[i] + s));
+    combine_loop(h, c, n, s);
     Py_END_ALLOW_THREADS;
     release(&held);
     Py_RETURN_NONE;
