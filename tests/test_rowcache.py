@@ -486,6 +486,34 @@ def test_the_index_holds_every_row_hash_after_an_append_and_edits(tmp_path: Path
         assert np.array_equal(index.hashes, row_hashes(repo.read("d")))
 
 
+@pytest.mark.parametrize("key", ["id", "stamp", "small", "email", "nullable"])
+def test_the_index_keys_are_the_key_column_whatever_its_type(tmp_path: Path, key: str) -> None:
+    """One fixed-width key column (ids, times, narrow integers) is copied into one array as the
+    chunks are cut; text and a column with a null are joined at the end. Either way the index
+    holds the data's key column, with its type, after a first commit and after an edit."""
+    table = make_table(40_000)
+    ids = table.column("id").to_numpy()
+    nullable = pa.array(np.where(ids == 123, 0, ids), mask=ids == 123)
+    table = table.append_column("stamp", pa.array(ids.astype("datetime64[ms]"))).append_column(
+        "small", pa.array(ids.astype(np.int32))
+    )
+    table = table.append_column("nullable", nullable)
+    repo = Repo.init(tmp_path, chunk_bytes=SMALL_CHUNKS)
+    path = tmp_path / "d.parquet"
+    amount = table.column("amount").to_numpy().copy()
+    amount[::53] += 1.0
+    edit = table.set_column(3, "amount", pa.array(amount)).filter(pa.array(ids % 97 != 5))
+    for number, version in enumerate([table, edit]):
+        pq.write_table(version, path)
+        if number == 0:
+            repo.add(path, name="d", key=[key])
+        repo.commit(message=f"v{number}")
+        storage = Repository.discover(tmp_path)
+        index = rowcache.load(storage, storage.manifest_at(_manifest_oid(storage, "HEAD")))
+        assert index is not None
+        assert index.keys.equals(repo.read("d").select([key]))
+
+
 def test_an_index_another_process_has_mapped_is_never_written_over(tmp_path: Path) -> None:
     """The lock is the file's, not the process's: a `datakeep diff` running beside a commit keeps
     the rows it mapped while that commit's save drops the index."""
