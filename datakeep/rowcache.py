@@ -332,9 +332,6 @@ class RowIndexBuilder:
                 return None
             keys.append(chunk_keys.select(self.key).replace_schema_metadata(None))
             hashes.append(chunk_hashes if chunk_hashes is not None else hashes_of(chunk))
-        # The hashes are joined on a thread of their own while the keys are joined here: two
-        # copies of 40 MB at 5M rows, mostly page faults, which the commit otherwise waited
-        # for one after the other.
         rows = sum(len(h) for h in hashes)
         copied = self._key_copy.table() if self._key_copy is not None else None
         if copied is not None and copied.num_rows == rows and all(k is not None for k, _ in self._parts):
@@ -344,6 +341,9 @@ class RowIndexBuilder:
                 starts=_starts(chunks),
                 objects=tuple(c.object for c in chunks),
             )
+        # The hashes are joined on a thread of their own while the keys are joined here: two
+        # copies of 40 MB at 5M rows, mostly page faults, which the commit otherwise waited
+        # for one after the other.
         with ThreadPoolExecutor(max_workers=1) as pool:
             joined = pool.submit(_joined_hashes, hashes, self._reserved)
             all_keys = _concat_keys(keys, self.key, rows)
