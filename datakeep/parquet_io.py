@@ -206,6 +206,12 @@ def iter_batches(
     yield from _read_ahead(batches, read_ahead)
 
 
+def started_batches(parquet: pq.ParquetFile, path: Path, batch_rows: int, read_ahead: int) -> ReadAhead:
+    """`iter_batches` from the file's first row, aligned, ``read_ahead`` batches ahead, decoding
+    from now on rather than from the first batch asked for: the caller prepares meanwhile."""
+    return ReadAhead(_aligned(_batches(parquet, path, batch_rows, 0, True), 0, batch_rows), read_ahead)
+
+
 def _batches(
     parquet: pq.ParquetFile, path: Path, batch_rows: int, first_row: int, use_threads: bool
 ) -> Iterator[pa.RecordBatch]:
@@ -306,39 +312,53 @@ def _without_views(data_type: pa.DataType) -> pa.DataType | None:
 _DONE = object()
 
 
-def _read_ahead(source: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
-    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+class ReadAhead:
+    """Batches of ``source`` decoded on a thread of their own, up to ``depth`` ahead of the
+    consumer, from the moment it is made (a generator would start only when first asked).
+    ``close`` stops the thread; a consumer that stops early must call it."""
 
-    def offer(item: object) -> bool:
+    def __init__(self, source: Iterator[pa.RecordBatch], depth: int) -> None:
+        self._ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._source = source
+        self._thread = threading.Thread(target=self._produce, name="datakeep-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _offer(self, item: object) -> bool:
         """Queue ``item`` unless the consumer has gone; False when it has."""
-        while not stop.is_set():
+        while not self._stop.is_set():
             try:
-                ready.put(item, timeout=0.1)
+                self._ready.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self) -> None:
         try:
-            for item in source:
-                if not offer(item):
+            for item in self._source:
+                if not self._offer(item):
                     return
-            offer(_DONE)
+            self._offer(_DONE)
         except BaseException as exc:  # handed to the consumer, raised there
-            offer(exc)
+            self._offer(exc)
 
-    thread = threading.Thread(target=produce, name="datakeep-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = ready.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            while True:
+                item = self._ready.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _read_ahead(source: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
+    yield from ReadAhead(source, depth)

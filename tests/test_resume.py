@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -85,6 +86,9 @@ def test_an_appended_file_is_read_from_its_last_row_group_on(tmp_path: Path) -> 
     # The point is the start of v1's last row group (140,000): the block boundary before the
     # chunk cut before it is 131,072.
     assert written["rows_resumed"] == 2 * 65_536
+    # The decoding the commit started from the first row, before it knew it could resume, is
+    # stopped, not left running.
+    assert not [t for t in threading.enumerate() if t.name.startswith("datakeep-read-ahead")]
     same_snapshot(repo.manifest("t"), scratch_manifest(tmp_path / "s", v2, ["id"], row_group_size=GROUP))
     assert repo.read("t").equals(v2)
     assert repo.read("t", rev="HEAD~1").equals(v1)

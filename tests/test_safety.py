@@ -254,3 +254,26 @@ def test_a_checkout_to_a_folder_that_takes_no_file_is_an_error_not_a_spin(tracke
     )
     assert result.returncode == 2
     assert "No such file or directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def _read_ahead_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("datakeep-read-ahead")]
+
+
+def test_a_file_damaged_past_its_first_rows_is_an_error_and_leaves_no_reader(tracked: Repo, project: Path) -> None:
+    """A commit starts decoding before it knows where to read from; when the file turns out
+    damaged further in, the commit is an error that names the file, HEAD stays, and no decoding
+    thread outlives it."""
+    head = tracked.resolve("HEAD")
+    path = project / "t.parquet"
+    write(path, make_table(300_000, seed=3), row_group_size=50_000)
+    data = bytearray(path.read_bytes())
+    middle = len(data) * 3 // 4
+    data[middle : middle + 65536] = bytes(65536)  # page headers and data of a late row group, zeroed
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputDataError, match=r"t\.parquet"):
+        tracked.commit(message="damaged")
+    assert tracked.resolve("HEAD") == head
+    assert _read_ahead_threads() == []
