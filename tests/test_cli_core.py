@@ -430,26 +430,27 @@ def test_unchanged_commit_and_status_import_no_pyarrow_and_a_commit_no_pandas(pr
     runner = CliRunner()
     assert runner.invoke(cli, ["init"]).exit_code == 0
     assert runner.invoke(cli, ["add", "t.parquet", "--name", "t", "--key", "id"]).exit_code == 0
+    heavy = ("pandas", "pyarrow")
+    assert _imported(project, heavy, "commit", "-m", "v1") == "['pyarrow'] 0"
+    write(project / "t.parquet", pa.concat_tables([table, make_table(100, seed=1, start_id=10**6)]))
+    assert _imported(project, heavy, "commit", "-m", "v2") == "['pyarrow'] 0"
+    assert _imported(project, heavy, "status") == "[] 0"
+    assert _imported(project, heavy, "commit", "-m", "again") == "[] 1"
+    # A touched file is hashed again, which needs pyarrow, but not its compute kernels (40 ms).
+    os.utime(project / "t.parquet")
+    assert _imported(project, ("pandas", "pyarrow.compute"), "status") == "[] 0"
+
+
+def _imported(project: Path, modules: tuple[str, ...], *args: str) -> str:
+    """Which of ``modules`` the CLI imported running ``args`` in ``project``, and its exit code:
+    "['pyarrow'] 0"."""
     probe = (
         "import sys\nfrom datakeep.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    code = exit.code\n"
-        "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules), code)"
+        f"print(sorted(m for m in {modules!r} if m in sys.modules), code)"
     )
-
-    def imported(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-c", probe, *args], cwd=project, capture_output=True, text=True)
-        return done.stdout.strip().splitlines()[-1]
-
-    assert imported("commit", "-m", "v1") == "['pyarrow'] 0"
-    write(project / "t.parquet", pa.concat_tables([table, make_table(100, seed=1, start_id=10**6)]))
-    assert imported("commit", "-m", "v2") == "['pyarrow'] 0"
-    assert imported("status") == "[] 0"
-    assert imported("commit", "-m", "again") == "[] 1"
-    # A touched file is hashed again, which needs pyarrow, but not its compute kernels (40 ms).
-    os.utime(project / "t.parquet")
-    compute = probe.replace("('pandas', 'pyarrow')", "('pandas', 'pyarrow.compute')")
-    done = subprocess.run([sys.executable, "-c", compute, "status"], cwd=project, capture_output=True, text=True)
-    assert done.stdout.strip().splitlines()[-1] == "[] 0"
+    done = subprocess.run([sys.executable, "-c", probe, *args], cwd=project, capture_output=True, text=True)
+    return done.stdout.strip().splitlines()[-1]
 
 
 def test_an_edit_commit_diff_and_checkout_never_import_pyarrow_compute(project: Path) -> None:
@@ -466,22 +467,13 @@ def test_an_edit_commit_diff_and_checkout_never_import_pyarrow_compute(project: 
     amount[::97] += 1.0  # scattered cell edits: every chunk changes and is stored as a patch
     edited = table.set_column(3, "amount", pa.array(amount)).filter(pa.array(np.arange(60_000) % 211 != 5))
     write(project / "t.parquet", edited)
-    probe = (
-        "import sys\nfrom datakeep.cli import main\n"
-        "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    code = exit.code\n"
-        "print('pyarrow.compute' in sys.modules, code)"
-    )
-
-    def imported(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-c", probe, *args], cwd=project, capture_output=True, text=True)
-        return done.stdout.strip().splitlines()[-1]
-
-    assert imported("commit", "-m", "edit") == "False 0"
-    assert imported("diff", "HEAD~1", "HEAD") == "False 0"
+    compute = ("pyarrow.compute",)
+    assert _imported(project, compute, "commit", "-m", "edit") == "[] 0"
+    assert _imported(project, compute, "diff", "HEAD~1", "HEAD") == "[] 0"
     assert {chunk.depth for chunk in Repo.open(project).manifest("t").chunks} == {1}  # stored as patches
-    assert imported("checkout", "HEAD~1") == "False 0"
+    assert _imported(project, compute, "checkout", "HEAD~1") == "[] 0"
     assert pq.read_table(project / "t.parquet").equals(table)
-    assert imported("checkout", "main") == "False 0"
+    assert _imported(project, compute, "checkout", "main") == "[] 0"
     assert pq.read_table(project / "t.parquet").equals(edited)
 
 
