@@ -203,7 +203,7 @@ def iter_batches(
     if read_ahead <= 0:
         yield from batches
         return
-    yield from _read_ahead(batches, read_ahead)
+    yield from ReadAhead(batches, read_ahead)
 
 
 def started_batches(parquet: pq.ParquetFile, path: Path, batch_rows: int, read_ahead: int) -> ReadAhead:
@@ -358,7 +358,3 @@ class ReadAhead:
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def _read_ahead(source: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
-    yield from ReadAhead(source, depth)
