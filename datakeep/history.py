@@ -19,6 +19,7 @@ from datakeep.records.commit import Commit, DatasetRef
 from datakeep.records.index import Index
 from datakeep.records.manifest import Manifest
 from datakeep.repo import Repository
+from datakeep.rowcache_files import Spare, start_spare
 from datakeep.tracking import cached_snapshot_id, dataset_files
 
 
@@ -149,6 +150,8 @@ def make_commit(
         # Every dataset must have data before any is read: a commit would otherwise hash all the
         # datasets before an emptied folder only to stop there (DatasetError names it).
         found = {name: dataset_files(repo.root, tracked, name) for name, tracked in sorted(index.datasets.items())}
+        # Before the imports below: the spares are filled while they run (`rowcache_files`).
+        spares = _start_spares(repo, index, parent, found)
         # Imported only past the unchanged check: they bring numpy and pyarrow, which a
         # re-commit of unchanged data never needs.
         from datakeep import rowcache
@@ -216,7 +219,9 @@ def make_commit(
                 refs[name] = DatasetRef(snapshot=manifest.id, manifest=oid)
                 new_rows = rows.finish(manifest, parent_rows, lambda chunk: chunk_hashes(repo.store, chunk))
                 if new_rows is not None:
-                    caching.append(threading.Thread(target=rowcache.save, args=(repo, manifest, new_rows)))
+                    caching.append(
+                        threading.Thread(target=rowcache.save, args=(repo, manifest, new_rows, spares.pop(name, None)))
+                    )
                     caching[-1].start()
                 summary[name] = change_summary(repo, parent_manifest, manifest, old_rows=parent_rows, new_rows=new_rows)
                 changed.append(name)
@@ -225,6 +230,8 @@ def make_commit(
             raise
         finally:
             writer.close()
+            for spare in spares.values():  # datasets that saved no index (unchanged, or an error)
+                spare.discard()
         if parent is not None:
             # Datasets this working tree does not hold (a partial clone's others) go on unchanged.
             refs.update((name, parent.datasets[name]) for name in sorted(index.elsewhere(parent.datasets)))
@@ -271,6 +278,27 @@ def _save_after_commit(index: Index) -> tuple[str, ...]:
             "the next `datakeep status` reads the files again (and saves it, once it can be written)",
         )
     return ()
+
+
+def _start_spares(
+    repo: Repository, index: Index, parent: Commit | None, found: dict[str, tuple[str, list[tuple[str, Path]]]]
+) -> dict[str, Spare]:
+    """Spare row-index files (`rowcache_files.start_spare`) for the datasets whose files the stat
+    cache does not show as committed at ``parent``."""
+    spares: dict[str, Spare] = {}
+    for name, tracked in index.datasets.items():
+        ref = parent.datasets.get(name) if parent is not None else None
+        if ref is None:
+            continue  # a first snapshot: no parent index to size a spare by
+        try:
+            if cached_snapshot_id(repo.root, name, tracked, index, found[name]) == ref.snapshot:
+                continue
+        except DatakeepError:
+            pass  # the commit reports it in a moment
+        spare = start_spare(repo.dk, name, ref.snapshot)
+        if spare is not None:
+            spares[name] = spare
+    return spares
 
 
 def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:

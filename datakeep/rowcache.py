@@ -15,8 +15,9 @@ A reader maps an index and holds a shared ``flock`` on it for as long as the map
 save rewrites the index it prunes in place when it can take that file's lock exclusively (no
 one has it mapped): its pages are already the system's, where a new file's are handed out fresh,
 which on the benchmark's machine made the save of an 80 MB index take 30 to 200 ms instead of
-11 ms, the last thing a commit waits for. Taken or not, the file appears under its new name by a
-rename, whole.
+11 ms, the last thing a commit waits for. Until a dataset has ``KEEP`` indexes there is none to
+prune, and the save writes over a spare file the commit filled as it started instead
+(`rowcache_files`). Either way the file appears under its new name by a rename, whole.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ import errno
 import fcntl
 import mmap
 import os
-import re
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,16 +40,12 @@ from datakeep import kernels, patches
 from datakeep.arrow_numpy import arrow_array, primitive_view
 from datakeep.digest import bytes_id
 from datakeep.errors import DatakeepError
-from datakeep.fsutil import TEMP_PREFIX, atomic_output, temp_name
+from datakeep.fsutil import atomic_output, temp_name
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import ChunkRef, Manifest
 from datakeep.repo import Repository
+from datakeep.rowcache_files import KEEP, Spare, dataset_tag, index_path, prune
 
-#: Row indexes kept per dataset: a commit needs its parent's, a diff usually the last few (a diff
-#: of two versions without one reads keys and hashes from the store: as fast, 7% more memory at 1M
-#: rows). Counted per dataset, so a commit of many datasets, or of one that changes rarely, does not
-#: push another dataset's parent out (and its next commit onto the slow path).
-KEEP = 4
 #: Snapshots with more rows get no row index. An index is held in memory whole (16 bytes a row
 #: with an integer key, more with string keys), and a commit holds its parent's and its own: past
 #: this size that would make a commit's memory grow with the dataset. Without an index a commit
@@ -83,12 +78,7 @@ def _chunks_digest(chunks: Sequence[ChunkRef]) -> bytes:
 
 
 def _path(repo: Repository, manifest: Manifest) -> Path:
-    return repo.dk / "cache" / "rows" / f"{_dataset_tag(manifest.name)}-{manifest.id}.arrow"
-
-
-def _dataset_tag(name: str) -> str:
-    """A file-name-safe stand-in for a dataset name (names may hold any character but ``/``)."""
-    return bytes_id(name.encode())[:16]
+    return index_path(repo.dk, manifest.name, manifest.id)
 
 
 def load(repo: Repository, manifest: Manifest | None) -> RowIndex | None:
@@ -152,26 +142,37 @@ def older_base_hashes(repo: Repository, name: str, parent: Commit, manifest: Man
     return found
 
 
-def save(repo: Repository, manifest: Manifest, index: RowIndex) -> None:
-    """Cache ``index`` for ``manifest``; best effort (a full disk only costs the next commit time)."""
+def save(repo: Repository, manifest: Manifest, index: RowIndex, spare: Spare | None = None) -> None:
+    """Cache ``index`` for ``manifest``; best effort (a full disk only costs the next commit time).
+    ``spare`` (`rowcache_files.start_spare`) is written over when no pruned index is, else removed."""
     table = index.keys.append_column(HASH_COLUMN, arrow_array(index.hashes.astype(np.uint64, copy=False)))
     table = table.replace_schema_metadata({"format": FORMAT, "chunks": _chunks_digest(manifest.chunks)})
     path = _path(repo, manifest)
-    with contextlib.suppress(OSError, pa.ArrowException):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        dropped = _prune(path.parent, _dataset_tag(manifest.name), keep=KEEP - 1)
-        if dropped is not None and _rewrite(dropped, path, table):
-            return
-        if dropped is not None:
-            # Mapped by a reader: unlinked, its pages stay theirs until they let go.
-            with contextlib.suppress(OSError):
-                os.unlink(dropped)
-        with (
-            atomic_output(path, durable=False) as temp,
-            pa.OSFile(str(temp), "wb") as sink,
-            pa.ipc.new_file(sink, table.schema) as writer,
-        ):
-            writer.write_table(table)
+    try:
+        with contextlib.suppress(OSError, pa.ArrowException):
+            _save(path, manifest.name, table, spare)
+    finally:
+        if spare is not None:
+            spare.discard()  # not written over (or no longer under its name): nothing to keep
+
+
+def _save(path: Path, dataset: str, table: pa.Table, spare: Spare | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dropped = prune(path.parent, dataset_tag(dataset), keep=KEEP - 1)
+    if dropped is None and spare is not None:
+        dropped = str(filled) if (filled := spare.claim()) is not None else None
+    if dropped is not None and _rewrite(dropped, path, table):
+        return
+    if dropped is not None:
+        # Mapped by a reader: unlinked, its pages stay theirs until they let go.
+        with contextlib.suppress(OSError):
+            os.unlink(dropped)
+    with (
+        atomic_output(path, durable=False) as temp,
+        pa.OSFile(str(temp), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema) as writer,
+    ):
+        writer.write_table(table)
 
 
 def _locked_map(path: Path) -> mmap.mmap:
@@ -222,32 +223,6 @@ def _rewrite(old: str, path: Path, table: pa.Table) -> bool:
         return True
     finally:
         os.close(fd)
-
-
-#: Files named by snapshot id alone: the layout before indexes were kept per dataset.
-_UNTAGGED = re.compile(r"[0-9a-f]{32}\.arrow")
-
-
-def _prune(folder: Path, tag: str, keep: int = KEEP) -> str | None:
-    """Keep the newest ``keep`` indexes of the dataset tagged ``tag``; drop untagged ones, and
-    temporary files an interrupted save left an hour ago or more. Younger temporary files are left
-    alone: another dataset's save may be writing one right now. Returns the oldest index beyond
-    ``keep``, left for the caller to rewrite or unlink, or None."""
-    mine = []
-    stale_before = time.time_ns() - 3600 * 10**9
-    for entry in os.scandir(folder):
-        with contextlib.suppress(OSError):
-            if _UNTAGGED.fullmatch(entry.name) or (
-                entry.name.startswith(TEMP_PREFIX) and entry.stat().st_mtime_ns < stale_before
-            ):
-                os.unlink(entry.path)
-            elif entry.name.startswith(f"{tag}-") and entry.name.endswith(".arrow"):
-                mine.append((entry.stat().st_mtime_ns, entry.path))
-    surplus = [path for _, path in sorted(mine, reverse=True)[keep:]]
-    for path in surplus[:-1]:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-    return surplus[-1] if surplus else None
 
 
 def _starts(chunks: Sequence[ChunkRef]) -> np.ndarray:

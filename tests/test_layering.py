@@ -25,6 +25,7 @@ LAYERS = {
     "arrow_numpy": 0,
     "kernels": 0,
     "rowcache": 4,
+    "rowcache_files": 4,
     "resume": 4,
     "chunking": 0,
     "parquet_io": 0,

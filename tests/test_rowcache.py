@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from datakeep import rowcache
+from datakeep import rowcache, rowcache_files
 from datakeep.api import Repo
 from datakeep.cli import cli
 from datakeep.repo import Repository
@@ -532,7 +532,7 @@ def test_an_index_another_process_has_mapped_is_never_written_over(tmp_path: Pat
         import json
         import sys
         import numpy as np
-        from datakeep import rowcache
+        from datakeep import rowcache, rowcache_files
         from datakeep.records.manifest import Manifest
         from datakeep.repo import Repository
         storage = Repository.discover({str(tmp_path)!r})
@@ -559,3 +559,89 @@ def test_an_index_another_process_has_mapped_is_never_written_over(tmp_path: Pat
         assert child.stdout.readline().strip() == "same"
     (new,) = set(after) - set(before)
     assert dropped not in after and after[new].st_ino != before[dropped].st_ino
+
+
+# -- spares: files filled early for the indexes of a dataset's first KEEP commits ----------------
+
+
+def _folder(root: Path) -> Path:
+    return root / ".datakeep" / "cache" / "rows"
+
+
+def test_commits_write_their_indexes_over_spares(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With spares for indexes of any size, every commit of a dataset that has fewer than KEEP
+    indexes writes its own over one; no spare outlives the commit and each index is the one the
+    store rebuilds."""
+    monkeypatch.setattr(rowcache_files, "MIN_SPARE_BYTES", 0)
+    claimed: list[int] = []
+    real_claim = rowcache_files.Spare.claim
+
+    def recording_claim(self: rowcache_files.Spare) -> Path | None:
+        path = real_claim(self)
+        claimed.append(path.stat().st_ino if path is not None else -1)
+        return path
+
+    monkeypatch.setattr(rowcache_files.Spare, "claim", recording_claim)
+    repo, _ = chain(tmp_path)  # v1 and three edits: the edits' commits find 1, 2 and 3 indexes
+    assert len(claimed) == 3 and -1 not in claimed
+    inodes = {f.stat().st_ino for f in _folder(tmp_path).glob("*.arrow")}
+    assert len(inodes) == 4 and set(claimed) <= inodes
+    assert not [f.name for f in _folder(tmp_path).iterdir() if f.name.startswith(".tmp-")]
+    _, _, index = _cached_head(tmp_path)
+    from datakeep.rowhash import row_hashes
+
+    table = repo.read("d")
+    assert np.array_equal(index.hashes, row_hashes(table))
+    assert index.keys.column("id").equals(table.column("id"))
+    table, _ = edited(table, 4)  # KEEP indexes now: the pruned one is written over, no spare
+    pq.write_table(table, tmp_path / "d.parquet")
+    repo.commit(message="v5")
+    assert len(claimed) == 3
+
+
+def test_a_save_writes_over_the_spare_it_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rowcache_files, "MIN_SPARE_BYTES", 0)
+    chain(tmp_path)
+    storage, manifest, index = _cached_head(tmp_path)
+    path = rowcache_files.index_path(storage.dk, "d", manifest.id)
+    for other in _folder(tmp_path).glob("*.arrow"):  # HEAD's index alone: room for more, so a spare
+        if other != path:
+            other.unlink()
+    spare = rowcache_files.start_spare(storage.dk, "d", manifest.id)
+    assert spare is not None
+    filled = spare.claim()
+    assert filled is not None and filled.read_bytes() == bytes(path.stat().st_size)
+    inode = filled.stat().st_ino
+    path.unlink()
+    rowcache.save(storage, manifest, index, spare)
+    assert path.stat().st_ino == inode  # the spare's pages, under the index's name
+    assert not filled.exists()
+    loaded = rowcache.load(storage, manifest)
+    assert loaded is not None and np.array_equal(loaded.hashes, index.hashes)
+
+
+def test_a_spare_that_could_not_be_filled_is_not_used(tmp_path: Path) -> None:
+    spare = rowcache_files.Spare(tmp_path / "no such folder" / "spare.arrow", 1000)
+    assert spare.claim() is None
+
+
+def test_an_unchanged_dataset_gets_no_spare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rowcache_files, "MIN_SPARE_BYTES", 0)
+    repo = Repo.init(tmp_path, chunk_bytes=SMALL_CHUNKS)
+    for name in ("busy", "quiet"):
+        pq.write_table(make_table(1_000), tmp_path / f"{name}.parquet")
+        os.utime(tmp_path / f"{name}.parquet", ns=(1_600_000_000 * 10**9,) * 2)  # settled: the stat cache vouches
+        repo.add(tmp_path / f"{name}.parquet", name=name, key=["id"])
+    repo.commit(message="both")
+    asked: list[str] = []
+    real_start = rowcache_files.start_spare
+
+    def recording_start(dk: Path, dataset: str, parent_snapshot: str) -> rowcache_files.Spare | None:
+        asked.append(dataset)
+        return real_start(dk, dataset, parent_snapshot)
+
+    monkeypatch.setattr("datakeep.history.start_spare", recording_start)
+    pq.write_table(make_table(1_100), tmp_path / "busy.parquet")
+    repo.commit(message="busy again")
+    assert asked == ["busy"]
+    assert not [f.name for f in _folder(tmp_path).iterdir() if f.name.startswith(".tmp-")]
