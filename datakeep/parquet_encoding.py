@@ -25,10 +25,10 @@ import functools
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from datakeep import kernels
 from datakeep.arrow_numpy import arrow_array, is_integer_like
+from datakeep.parquet_source import ParquetSource
 
 #: Rows looked at per column to judge whether its values repeat.
 PROBE_ROWS = 4096
@@ -55,7 +55,7 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     return chosen
 
 
-def stored_dictionary_columns(parquet: pq.ParquetFile) -> list[str] | None:
+def stored_dictionary_columns(parquet: ParquetSource) -> list[str] | None:
     """The column paths a Parquet file datakeep stored has dictionary pages for (the choice
     `dictionary_columns` made when it was written), or None when it has no row group to tell.
     A restore takes the choice from there: probing again imported pyarrow.compute, 25 ms of a
@@ -121,11 +121,14 @@ def _probe_rows(rows: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _leaf_paths(schema: pa.Schema) -> tuple[tuple[str, ...], ...]:
-    """Per top-level field, the dotted paths of its Parquet leaf columns (as pyarrow names them)."""
+    """Per top-level field, the dotted paths of its Parquet leaf columns (as pyarrow names them):
+    read back from the footer of a file of no rows written with pyarrow's writer class (not
+    ``pyarrow.parquet``, whose import `ParquetSource` spares the read paths)."""
+    from pyarrow._parquet import ParquetWriter
+
     sink = pa.BufferOutputStream()
-    # from_batches, not schema.empty_table(), which imports pandas.
-    pq.write_table(pa.Table.from_batches([], schema=schema), sink)
-    reader = pq.ParquetFile(pa.BufferReader(sink.getvalue())).reader
+    ParquetWriter(sink, schema, writer_engine_version="V2").close()
+    reader = ParquetSource(pa.BufferReader(sink.getvalue())).reader
     grouped: dict[str, list[str]] = {name: [] for name in schema.names}
     for path in reader.column_paths:
         grouped[path[0]].append(".".join(path))

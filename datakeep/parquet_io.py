@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from datakeep import kernels
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import InputDataError
 from datakeep.hashing import type_is
+from datakeep.parquet_source import FileMetaData, ParquetSource, read_metadata
 
 MAGIC = b"PAR1"
 #: Column chunks of user files are read through a buffer of this size instead of whole: a row
@@ -37,16 +37,14 @@ def read_buffer_bytes(leaf_columns: int) -> int:
     return max(MIN_READ_BUFFER_BYTES, min(READ_BUFFER_BYTES, READ_BUFFERS_BUDGET // max(1, leaf_columns)))
 
 
-def streaming_parquet(path: Path | str, metadata: pq.FileMetaData | None = None) -> pq.ParquetFile:
+def streaming_parquet(path: Path | str, metadata: FileMetaData | None = None) -> ParquetSource:
     """``path`` opened to be streamed: pages read through per-column buffers sized for its width
     (``metadata``, its parsed footer, when the caller has it). Raises pyarrow's errors."""
     if metadata is None:
-        metadata = pq.read_metadata(path)
+        metadata = read_metadata(path)
     # pre_buffer off: with it, pyarrow keeps every row group's bytes it has read until the file
     # is closed, so streaming a 20M-row file through iter_batches held 830 MB.
-    return pq.ParquetFile(
-        path, metadata=metadata, pre_buffer=False, buffer_size=read_buffer_bytes(metadata.num_columns)
-    )
+    return ParquetSource(path, metadata=metadata, pre_buffer=False, buffer_size=read_buffer_bytes(metadata.num_columns))
 
 
 @functools.cache
@@ -69,7 +67,6 @@ def scratch_pool() -> pa.MemoryPool:
 def scratch_reader(source: str | pa.NativeFile) -> Any:
     """A low-level Parquet reader (``pyarrow._parquet.ParquetReader``) decoding into
     `scratch_pool`, reading pages as needed rather than a row group's worth ahead."""
-    # pq.ParquetFile takes no memory pool; the reader class beneath it does.
     from pyarrow._parquet import ParquetReader
 
     reader = ParquetReader(memory_pool=scratch_pool())
@@ -106,7 +103,7 @@ def take_columns(
     return pa.table(taken, names=picked)
 
 
-def open_parquet(path: Path) -> pq.ParquetFile:
+def open_parquet(path: Path) -> ParquetSource:
     """Open ``path`` as Parquet, or raise InputDataError with the reason in one line."""
     try:
         size = path.stat().st_size
@@ -176,7 +173,7 @@ def _looks_like_text(path: Path) -> bool:
 
 
 def iter_batches(
-    parquet: pq.ParquetFile,
+    parquet: ParquetSource,
     path: Path,
     batch_rows: int,
     *,
@@ -206,14 +203,14 @@ def iter_batches(
     yield from ReadAhead(batches, read_ahead)
 
 
-def started_batches(parquet: pq.ParquetFile, path: Path, batch_rows: int, read_ahead: int) -> ReadAhead:
+def started_batches(parquet: ParquetSource, path: Path, batch_rows: int, read_ahead: int) -> ReadAhead:
     """`iter_batches` from the file's first row, aligned, ``read_ahead`` batches ahead, decoding
     from now on rather than from the first batch asked for: the caller prepares meanwhile."""
     return ReadAhead(_aligned(_batches(parquet, path, batch_rows, 0, True), 0, batch_rows), read_ahead)
 
 
 def _batches(
-    parquet: pq.ParquetFile, path: Path, batch_rows: int, first_row: int, use_threads: bool
+    parquet: ParquetSource, path: Path, batch_rows: int, first_row: int, use_threads: bool
 ) -> Iterator[pa.RecordBatch]:
     storable = without_views(parquet.schema_arrow)
     meta = parquet.metadata

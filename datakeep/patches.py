@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from datakeep import column_patches, hash_objects, kernels, native
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import CorruptObjectError
 from datakeep.ids import ObjectId, object_id
 from datakeep.parquet_io import scratch_pool, take_columns
+from datakeep.parquet_source import ParquetSource
 from datakeep.records.manifest import ChunkRef
 from datakeep.store.base import ObjectStore
 
@@ -409,7 +409,7 @@ def _resolve(
     if not is_patch(data):
         try:
             # A BufferReader reads the bytes in place; io.BytesIO goes through Python per read.
-            parquet = pq.ParquetFile(pa.BufferReader(data))
+            parquet = ParquetSource(pa.BufferReader(data))
             names = parquet.schema_arrow.names
             table = parquet.read(columns=None if columns is None else [names[i] for i in columns], use_threads=False)
         except (pa.ArrowException, OSError, IndexError) as exc:
@@ -456,7 +456,7 @@ def head_rows(store: ObjectStore, oid: ObjectId, columns: list[int], rows: int) 
     if is_patch(data) or column_patches.is_column_patch(data):
         return None
     try:
-        parquet = pq.ParquetFile(pa.BufferReader(data))
+        parquet = ParquetSource(pa.BufferReader(data))
         names = parquet.schema_arrow.names
         batches = parquet.iter_batches(batch_size=max(rows, 1), columns=[names[i] for i in columns], use_threads=False)
         return pa.Table.from_batches([next(batches)])

@@ -12,13 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from datakeep import kernels
 from datakeep.arrow_numpy import no_columns
 from datakeep.errors import CorruptObjectError, UsageError
 from datakeep.fsutil import atomic_output
 from datakeep.parquet_encoding import dictionary_columns, stored_dictionary_columns
+from datakeep.parquet_source import ParquetSource
 from datakeep.partitions import partition_columns
 from datakeep.patches import rebuild_table
 from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
@@ -57,7 +57,7 @@ def read_chunk(
     data = store.get(chunk.object)
     try:
         # ParquetFile, not pq.read_table: that goes through pyarrow.dataset, which imports pandas.
-        parquet = pq.ParquetFile(pa.BufferReader(data))
+        parquet = ParquetSource(pa.BufferReader(data))
         names = parquet.schema_arrow.names
         table = parquet.read(columns=None if columns is None else [names[i] for i in columns])
     except (pa.ArrowException, OSError, IndexError) as exc:
@@ -158,6 +158,8 @@ def _check_columns(manifest: Manifest, wanted: list[str], hive: dict[str, pa.Chu
 def write_file_entry(store: ObjectStore, entry: FileEntry, target: Path, *, durable: bool = True) -> None:
     """Write one file of a snapshot to ``target`` atomically, streaming chunk by chunk; fsynced
     unless ``durable`` is False."""
+    import pyarrow.parquet as pq  # here: reading needs only `ParquetSource` (see there)
+
     schema = decode_schema(entry.schema)
     dictionary = _stored_dictionary(store, entry)
     with atomic_output(target, durable=durable) as tmp:
@@ -187,7 +189,7 @@ def _stored_dictionary(store: ObjectStore, entry: FileEntry) -> list[str] | None
     if whole is None:
         return None
     try:
-        parquet = pq.ParquetFile(pa.BufferReader(store.get(whole.object)))
+        parquet = ParquetSource(pa.BufferReader(store.get(whole.object)))
     except (pa.ArrowException, OSError):
         return None  # read_chunk names a damaged chunk as it reads it
     if parquet.schema_arrow.names != decode_schema(entry.schema).names:

@@ -33,15 +33,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import xxhash
 
 from datakeep.fsutil import Signature, atomic_output, file_signature
 from datakeep.hashing import BLOCK_ROWS
+from datakeep.parquet_source import ParquetSource
 from datakeep.records.manifest import ChunkRef, FileEntry
+
+if TYPE_CHECKING:
+    from pyarrow._parquet import RowGroupMetaData
 
 FORMAT = 2
 #: Bytes read at a time while fingerprinting row groups.
@@ -82,7 +85,7 @@ class Start:
     dictionary: list[str]
 
 
-def schemas_digest(parquet: pq.ParquetFile) -> str:
+def schemas_digest(parquet: ParquetSource) -> str:
     """How the file decodes its rows (its Arrow and Parquet schemas): what resumed rows must share
     with the recorded ones besides their bytes."""
     digest = xxhash.xxh3_128()
@@ -103,7 +106,7 @@ def cutting_digest(chunking: dict[str, int], key: Sequence[str]) -> str:
     return xxhash.xxh3_128_hexdigest(repr((sorted(chunking.items()), list(key))).encode())
 
 
-def fingerprints(path: Path, parquet: pq.ParquetFile, count: int) -> tuple[tuple[int, str], ...]:
+def fingerprints(path: Path, parquet: ParquetSource, count: int) -> tuple[tuple[int, str], ...]:
     """(rows, xxh3 of its bytes) of the first ``count`` row groups: equal bytes, equal rows."""
     meta = parquet.metadata
     out: list[tuple[int, str]] = []
@@ -126,7 +129,7 @@ def fingerprints(path: Path, parquet: pq.ParquetFile, count: int) -> tuple[tuple
     return tuple(out)
 
 
-def _byte_range(group: pq.RowGroupMetaData) -> tuple[int, int]:
+def _byte_range(group: RowGroupMetaData) -> tuple[int, int]:
     starts, ends = [], []
     for index in range(group.num_columns):
         column = group.column(index)
@@ -147,7 +150,7 @@ def settled(before: Signature, after: Signature, started_ns: int) -> bool:
     return before == after and before[1] < started_ns - SETTLED_NS
 
 
-def point_rows(parquet: pq.ParquetFile) -> tuple[int, int]:
+def point_rows(parquet: ParquetSource) -> tuple[int, int]:
     """(index, first row) of the row group a record's point serves: the last one. (0, 0) when
     the file has a single row group: nothing before it to resume from."""
     meta = parquet.metadata
@@ -242,7 +245,7 @@ class Probe:
     started_ns: int
 
     @classmethod
-    def of(cls, path: Path, parquet: pq.ParquetFile, chunking: dict[str, int], key: Sequence[str]) -> Probe | None:
+    def of(cls, path: Path, parquet: ParquetSource, chunking: dict[str, int], key: Sequence[str]) -> Probe | None:
         """None for a file of one row group: nothing before its last to resume from."""
         signature, started = file_signature(path), time.time_ns()
         group, group_start = point_rows(parquet)

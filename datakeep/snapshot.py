@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from datakeep import column_patches, hash_objects, patches, resume, tracking
 from datakeep.chunking import Chunker, ChunkParams
@@ -41,6 +40,7 @@ from datakeep.tracking import dataset_files
 from datakeep.unify import union_schema
 
 if TYPE_CHECKING:
+    from datakeep.parquet_source import FileMetaData, ParquetSource
     from datakeep.stats import TableStats
 
 #: Rows decoded at a time, at most: a power of two, so batches end on the hash blocks' bounds.
@@ -94,6 +94,8 @@ def decode_schema(text: str) -> pa.Schema:
 def encode_chunk(table: pa.Table, dictionary: list[str] | None = None) -> bytes:
     """A chunk as a plain Parquet object any engine can read (DuckDB, Spark, Dask); ``dictionary``
     names the columns to give dictionary pages (judged from ``table`` when None)."""
+    import pyarrow.parquet as pq  # here: reading needs only `ParquetSource` (see there)
+
     sink = pa.BufferOutputStream()
     if dictionary is None:
         dictionary = dictionary_columns(table)
@@ -284,7 +286,7 @@ class ChunkWriter:
         self.stats.new_paths.clear()
 
 
-def batch_rows_for(schema: pa.Schema, metadata: pq.FileMetaData | None = None) -> int:
+def batch_rows_for(schema: pa.Schema, metadata: FileMetaData | None = None) -> int:
     """Rows per batch for files of ``schema``: `BATCH_ROWS`, or fewer for a wide table, so a
     batch stays near `BATCH_BYTES`. Judged from the types (text counted at 32 bytes a value), so
     commits of a file cut their batches alike: statistics, gathered batch by batch, are then the
@@ -301,7 +303,7 @@ def batch_rows_for(schema: pa.Schema, metadata: pq.FileMetaData | None = None) -
     return rows
 
 
-def _largest_row_bytes(metadata: pq.FileMetaData) -> float:
+def _largest_row_bytes(metadata: FileMetaData) -> float:
     """The uncompressed bytes per row of the file's widest row group, as its footer says."""
     groups = (metadata.row_group(i) for i in range(metadata.num_row_groups))
     return max((g.total_byte_size / g.num_rows for g in groups if g.num_rows), default=0.0)
@@ -583,7 +585,7 @@ class FileChunker:
 
     def _read(
         self,
-        parquet: pq.ParquetFile,
+        parquet: ParquetSource,
         schema: pa.Schema,
         batch_schema: pa.Schema,
         total_rows: int,
@@ -799,7 +801,7 @@ def _cached_entry(
     return FileEntry.from_dict({**cached, "stats": stats})
 
 
-def _params_for(parquet: pq.ParquetFile, target_bytes: int) -> ChunkParams:
+def _params_for(parquet: ParquetSource, target_bytes: int) -> ChunkParams:
     meta = parquet.metadata
     rows = max(meta.num_rows, 1)
     uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))

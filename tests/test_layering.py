@@ -29,6 +29,7 @@ LAYERS = {
     "resume": 4,
     "chunking": 0,
     "parquet_io": 0,
+    "parquet_source": 0,
     "parquet_encoding": 0,
     "unify": 0,
     "store": 1,

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from datakeep import kernels
 from datakeep import stats as column_stats
@@ -25,6 +24,7 @@ from datakeep.arrow_numpy import arrow_array, no_columns
 from datakeep.hashing import canonical_type, is_text, schema_columns
 from datakeep.ids import ObjectId
 from datakeep.parquet_io import open_parquet, scratch_reader, streaming_parquet, take_columns, views_widened
+from datakeep.parquet_source import ParquetSource
 from datakeep.partitions import file_partitions
 from datakeep.records.manifest import Manifest
 from datakeep.rowcache import RowIndex
@@ -168,7 +168,7 @@ class SnapshotSide(Side):
     def stats(self) -> dict[str, Any]:
         return {**self.manifest.stats, **self._partition_stats([e.rows for e in self.manifest.files])}
 
-    def _parquet(self, index: int) -> pq.ParquetFile:
+    def _parquet(self, index: int) -> ParquetSource:
         return self._open(self._chunks[index].object)
 
     def _source(self, oid: ObjectId) -> str | pa.BufferReader:
@@ -176,8 +176,8 @@ class SnapshotSide(Side):
         # Not memory-mapped: mapped pages would count towards (and inflate) resident memory.
         return str(path(oid)) if path is not None else pa.BufferReader(self.store.get(oid))
 
-    def _open(self, oid: ObjectId) -> pq.ParquetFile:
-        return pq.ParquetFile(self._source(oid))
+    def _open(self, oid: ObjectId) -> ParquetSource:
+        return ParquetSource(self._source(oid))
 
     def read(self, index: int, columns: Sequence[str]) -> pa.Table:
         chunk = self._chunks[index]
