@@ -131,9 +131,11 @@ def start_spare(dk: Path, dataset: str, parent_snapshot: str) -> Spare | None:
     tag = dataset_tag(dataset)
     try:
         size = index_path(dk, dataset, parent_snapshot).stat().st_size
+        if size < MIN_SPARE_BYTES:
+            return None  # checked first: a commit of many small datasets scans no folder
         held = sum(1 for entry in os.scandir(where) if _is_index_of(entry.name, tag))
     except OSError:
         return None
-    if held >= KEEP or size < MIN_SPARE_BYTES:
+    if held >= KEEP:
         return None
     return Spare(temp_name(where / f"{tag}-spare", ".arrow"), size)
