@@ -161,16 +161,17 @@ def make_commit(
         if not index.datasets and not (parent and parent.datasets) and not allow_empty:
             # With datasets at HEAD, an empty index is a commit that removes them all.
             raise NothingToCommitError(0)
-        if parent is not None and not allow_empty and _unchanged(repo, index, parent):
-            raise NothingToCommitError(len(index.datasets))
         # Every dataset must have data before any is read: a commit would otherwise hash all the
         # datasets before an emptied folder only to stop there (DatasetError names it).
         found = {name: dataset_files(repo.root, tracked, name) for name, tracked in sorted(index.datasets.items())}
+        working = _working_snapshots(repo, index, found)
+        if parent is not None and not allow_empty and _unchanged(repo, index, parent, working):
+            raise NothingToCommitError(len(index.datasets))
         # git's identity takes a git process (about 5 ms, at the very end of the commit): asked
         # for now, on a thread, while the imports below run with the second core idle.
         author_found = _on_a_thread(default_author, repo.root) if not author else None
         # Before the imports below: the spares are filled while they run (`rowcache_files`).
-        spares = _start_spares(repo, index, parent, found)
+        spares = _start_spares(repo, parent, working)
         # Imported only past the unchanged check: they bring numpy and pyarrow, which a
         # re-commit of unchanged data never needs.
         from datakeep import rowcache
@@ -299,38 +300,42 @@ def _save_after_commit(index: Index) -> tuple[str, ...]:
     return ()
 
 
-def _start_spares(
-    repo: Repository, index: Index, parent: Commit | None, found: dict[str, tuple[str, list[tuple[str, Path]]]]
-) -> dict[str, Spare]:
-    """Spare row-index files (`rowcache_files.start_spare`) for the datasets whose files the stat
-    cache does not show as committed at ``parent``."""
-    spares: dict[str, Spare] = {}
+def _working_snapshots(
+    repo: Repository, index: Index, found: dict[str, tuple[str, list[tuple[str, Path]]]]
+) -> dict[str, str | None]:
+    """Each tracked dataset's snapshot id as the stat cache alone knows its files (``found``);
+    None where a file must be read."""
+    working: dict[str, str | None] = {}
     for name, tracked in index.datasets.items():
-        ref = parent.datasets.get(name) if parent is not None else None
-        if ref is None:
-            continue  # a first snapshot: no parent index to size a spare by
         try:
-            if cached_snapshot_id(repo.root, name, tracked, index, found[name]) == ref.snapshot:
-                continue
+            working[name] = cached_snapshot_id(repo.root, name, tracked, index, found[name])
         except DatakeepError:
-            pass  # the commit reports it in a moment
+            working[name] = None  # the commit reports it when it reads the file
+    return working
+
+
+def _start_spares(repo: Repository, parent: Commit | None, working: dict[str, str | None]) -> dict[str, Spare]:
+    """Spare row-index files (`rowcache_files.start_spare`) for the datasets whose files the stat
+    cache does not show as committed at ``parent`` (``working``: `_working_snapshots`)."""
+    spares: dict[str, Spare] = {}
+    for name, snapshot in working.items():
+        ref = parent.datasets.get(name) if parent is not None else None
+        if ref is None or snapshot == ref.snapshot:
+            continue  # a first snapshot (no parent index to size a spare by), or unchanged
         spare = start_spare(repo.dk, name, ref.snapshot)
         if spare is not None:
             spares[name] = spare
     return spares
 
 
-def _unchanged(repo: Repository, index: Index, parent: Commit) -> bool:
-    """True when the stat cache alone shows every tracked dataset as committed at ``parent``
-    (same files, same definition): the answer for re-committing unchanged data, without pyarrow."""
+def _unchanged(repo: Repository, index: Index, parent: Commit, working: dict[str, str | None]) -> bool:
+    """True when the stat cache alone (``working``: `_working_snapshots`) shows every tracked
+    dataset as committed at ``parent`` (same files, same definition): the answer for re-committing
+    unchanged data, without pyarrow."""
     if set(index.datasets) | index.elsewhere(parent.datasets) != set(parent.datasets):
         return False
     for name, tracked in index.datasets.items():
-        try:
-            working = cached_snapshot_id(repo.root, name, tracked, index)
-        except DatakeepError:
-            return False
-        if working is None or working != parent.datasets[name].snapshot:
+        if working[name] is None or working[name] != parent.datasets[name].snapshot:
             return False
         manifest = repo.manifest_at(parent.datasets[name].manifest)
         if (manifest.path, manifest.key, manifest.entity, manifest.source) != (
