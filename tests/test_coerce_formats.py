@@ -331,7 +331,11 @@ def test_integer_text_with_a_number_cast_is_read_exactly(tmp_path: Path) -> None
 
 # --- ISO text in a zoned column, without a cast ------------------------------------------------
 
-CLOCK_CHANGE = "a local time the schema's time zone skips or repeats (a clock change), or text not an ISO time"
+CLOCK_CHANGE = (
+    "a local time that Europe/Berlin skips or repeats at a clock change, so it names no single instant; "
+    "write such times with their offset (+01:00) or in UTC"
+)
+NOT_ISO_TIME = "not an ISO time (YYYY-MM-DD, optionally with THH:MM:SS, a fraction and an offset)"
 
 
 def zoned_project(root: Path) -> None:
@@ -354,7 +358,11 @@ def test_zoned_iso_text_fails_per_cell_at_a_clock_change(tmp_path: Path) -> None
     ]
     write_csv(tmp_path / "gap.csv", ["id", "ts"], [[str(i), text] for i, text in enumerate(texts)])
     report, table = mapped(tmp_path, tmp_path / "gap.csv")
-    assert failures(report) == {("cast_failed", "ts", row, CLOCK_CHANGE) for row in (1, 3, 8)}
+    assert failures(report) == {
+        ("cast_failed", "ts", 1, CLOCK_CHANGE),
+        ("cast_failed", "ts", 3, CLOCK_CHANGE),
+        ("cast_failed", "ts", 8, NOT_ISO_TIME),
+    }
     assert table.schema.field("ts").type == pa.timestamp("ns", tz=BERLIN)
     values = table.column("ts").to_pylist()
     assert [values[row] for row in (0, 2, 4, 5, 6, 7, 9)] == [
@@ -397,4 +405,80 @@ def test_map_writes_a_timestamp_column_for_zoned_text_through_the_cli(
         pd.Timestamp("2024-07-01 12:00", tz=BERLIN),
         None,
         pd.Timestamp("2024-01-01 08:00", tz=BERLIN),
+    ]
+
+
+# --- numbers, far years and clock changes going to time columns -------------------------------
+
+NUMBER_NOT_TIME = (
+    "a number, not a time: its unit and origin are unknown (epoch seconds? days?); "
+    "write the column as a timestamp or as ISO text at the source"
+)
+
+
+@pytest.mark.parametrize("dtype", ["datetime64[ns]", f"datetime64[ns, {BERLIN}]", "datetime64[us, UTC]"])
+def test_a_number_going_to_a_time_column_fails_rather_than_counting_nanoseconds(tmp_path: Path, dtype: str) -> None:
+    """Epoch seconds and Excel serials named no time; pandas read them as nanoseconds (1970)."""
+    make_project(tmp_path, f"  id: {{dtype: int64}}\n  at: {{dtype: '{dtype}', nullable: true}}\n")
+    seconds = pa.array([1_735_639_200, None, 1_700_000_000], pa.int64())
+    pq.write_table(pa.table({"id": [1, 2, 3], "at": seconds}), tmp_path / "epoch.parquet")
+    pq.write_table(pa.table({"id": [1, 2, 3], "at": [45657.0, None, 45292.5]}), tmp_path / "serial.parquet")
+    for name in ("epoch.parquet", "serial.parquet"):
+        report, table = mapped(tmp_path, tmp_path / name)
+        assert failures(report) == {("cast_failed", "at", row, NUMBER_NOT_TIME) for row in (0, 2)}
+        assert table.column("at").null_count == 3
+
+
+def test_a_number_going_to_a_duration_column_fails(tmp_path: Path) -> None:
+    make_project(tmp_path, "  id: {dtype: int64}\n  took: {dtype: 'timedelta64[ns]', nullable: true}\n")
+    pq.write_table(pa.table({"id": [1, 2], "took": pa.array([90, None], pa.int64())}), tmp_path / "n.parquet")
+    report, _ = mapped(tmp_path, tmp_path / "n.parquet")
+    (problem,) = report.problems
+    assert (problem.kind, problem.column, problem.rows) == ("cast_failed", "took", 1)
+    assert problem.detail.startswith("a number, not a duration")
+
+
+def test_a_year_before_1000_in_text_is_a_range_failure_not_a_format_one(tmp_path: Path) -> None:
+    make_project(
+        tmp_path,
+        "  id: {dtype: int64}\n  born: {dtype: 'datetime64[ns]', nullable: true}\n"
+        f"  seen: {{dtype: 'datetime64[us, {BERLIN}]', nullable: true}}\n",
+        "  born: {cast: {type: date, format: '%d/%m/%Y'}}\n",
+    )
+    write_csv(
+        tmp_path / "d.csv",
+        ["id", "born", "seen"],
+        [["1", "01/01/0001", "0001-01-01"], ["2", "31/12/2024", "2024-12-31"]],
+    )
+    report, table = mapped(tmp_path, tmp_path / "d.csv")
+    assert {(p.column, p.check, p.rows) for p in report.problems} == {("born", "range", 1), ("seen", "range", 1)}
+    assert all("0001-01-01" in p.detail for p in report.problems)
+    assert table.column("born").to_pylist()[1] == dt.datetime(2024, 12, 31)
+
+
+def test_a_clock_change_is_named_with_a_cast_format_too(tmp_path: Path) -> None:
+    make_project(
+        tmp_path,
+        f"  id: {{dtype: int64}}\n  at: {{dtype: 'datetime64[ns, {BERLIN}]', nullable: true}}\n",
+        "  at: {cast: {type: datetime, format: '%d.%m.%Y %H:%M'}}\n",
+    )
+    rows = [["1", "31.03.2024 02:30"], ["2", "27.10.2024 02:30"], ["3", "31.03.2024 03:30"], ["4", "31/03/2024"]]
+    write_csv(tmp_path / "d.csv", ["id", "at"], rows)
+    report, _ = mapped(tmp_path, tmp_path / "d.csv")
+    assert failures(report) == {
+        ("cast_failed", "at", 0, CLOCK_CHANGE),
+        ("cast_failed", "at", 1, CLOCK_CHANGE),
+        ("cast_failed", "at", 3, "not a datetime in format '%d.%m.%Y %H:%M'"),
+    }
+    assert {p.check for p in report.problems} == {"clock_change", "datetime"}
+
+
+def test_naive_iso_text_with_a_fraction_of_a_second_is_read(tmp_path: Path) -> None:
+    make_project(tmp_path, "  id: {dtype: int64}\n  at: {dtype: 'datetime64[ns]'}\n")
+    write_csv(tmp_path / "d.csv", ["id", "at"], [["1", "2024-12-31T10:00:00.123456"], ["2", "2024-12-31 10:00:00.5"]])
+    report, table = mapped(tmp_path, tmp_path / "d.csv")
+    assert report.ok
+    assert table.column("at").to_pylist() == [
+        pd.Timestamp("2024-12-31 10:00:00.123456"),
+        pd.Timestamp("2024-12-31 10:00:00.5"),
     ]

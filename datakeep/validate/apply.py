@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datakeep.schemas import ColumnMap
+from datakeep.validate import times
 from datakeep.validate.coerce import (
     as_pandas,
     describe,
@@ -110,8 +111,11 @@ def _column(
         if unheld.any():
             report("cast_failed", unheld, "range", describe_unheld(step.dtype, arr.type))
         failed &= ~unheld
+    for mask, check, detail in _time_text_problems(arr, failed, step, kind):
+        report("cast_failed", mask, check, detail)
+        failed &= ~mask
     if failed.any():
-        report("cast_failed", failed, cast.type if cast is not None else kind, describe(cast, kind))
+        report("cast_failed", failed, cast.type if cast is not None else kind, describe(cast, kind, arr.type))
     if step.default is not None:
         default, _ = parse(one_cell(step.default), None, step.dtype)
         if len(default) and default[0].is_valid:
@@ -160,6 +164,50 @@ def _unheld(arr: pa.Array, failed: np.ndarray, step: Step, kind: str) -> np.ndar
         unheld = ~still
     out[at[unheld]] = True
     return out
+
+
+def _time_text_problems(arr: pa.Array, failed: np.ndarray, step: Step, kind: str) -> list[tuple[np.ndarray, str, str]]:
+    """Of the ``failed`` cells of text going to a time column, those that read as times with the
+    column's formats and fail for another reason, each told apart: a year outside 1000..9999 (a
+    placeholder such as 0001-01-01), and in a zoned column a local time its zone skips or repeats.
+    Blaming the format for them sent users to correct a format that was right."""
+    if not failed.any() or kind not in ("datetime", "zoned"):
+        return []
+    if step.spec is not None and step.spec.values is not None:
+        return []  # a value map's targets are what was parsed, not these cells
+    clock_change = (
+        "clock_change",
+        f"a local time that {getattr(step.dtype, 'tz', '')} skips or repeats at a clock change, so it names "
+        "no single instant; write such times with their offset (+01:00) or in UTC",
+    )
+    naive_times = pa.types.is_date(arr.type) or (pa.types.is_timestamp(arr.type) and arr.type.tz is None)
+    if kind == "zoned" and naive_times:
+        return [(failed.copy(), *clock_change)]  # what `_unheld` left: no range problem
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return []
+    cast = step.spec.cast if step.spec is not None else None
+    formats = times.text_formats(cast, zoned=kind == "zoned")
+    at = np.flatnonzero(failed)
+    cells = arr.take(pa.array(at, type=pa.int64()))
+    if pa.types.is_large_string(cells.type):
+        cells = cells.cast(pa.string())
+    problems: list[tuple[np.ndarray, str, str]] = []
+    far = times.outside_years(cells, formats)
+    if far.any():
+        mask = np.zeros(len(failed), dtype=bool)
+        mask[at[far]] = True
+        detail = (
+            "a year outside 1000..9999, which dates written as text are read in; correct the value "
+            "(a placeholder for 'no date', such as 0001-01-01, is better left empty, in a nullable column)"
+        )
+        problems.append((mask, "range", detail))
+    if kind == "zoned":
+        skipped = times.local_times(cells, formats) & ~far
+        if skipped.any():
+            mask = np.zeros(len(failed), dtype=bool)
+            mask[at[skipped]] = True
+            problems.append((mask, *clock_change))
+    return problems
 
 
 # Rows looked at to guess whether a text column repeats enough to be worth converting once per value.

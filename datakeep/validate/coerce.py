@@ -55,17 +55,30 @@ def target_kind(dtype: Any) -> str:
     return "other"
 
 
-def describe(cast: Cast | None, kind: str) -> str:
-    """How a cast failure is explained in the report."""
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def describe(cast: Cast | None, kind: str, source: pa.DataType | None = None) -> str:
+    """How a cast failure of values of Arrow type ``source`` is explained in the report."""
+    if kind in ("datetime", "zoned", "timedelta") and source is not None and _is_number(source):
+        what = "a duration" if kind == "timedelta" else "a time"
+        return (
+            f"a number, not {what}: its unit and origin are unknown (epoch seconds? days?); "
+            f"write the column as {'a duration' if kind == 'timedelta' else 'a timestamp or as ISO text'} at the source"
+        )
     if cast is not None and cast.format:
         zone = " (%Z reads UTC or GMT)" if "Z" in times.directives(cast.format) else ""
         return f"not a {cast.type} in format '{cast.format}'{zone}"
     if cast is not None and cast.type == "number" and (cast.decimal != "." or cast.thousands):
         return f"not a number with decimal '{cast.decimal}' and thousands '{cast.thousands or ''}'"
     if kind == "datetime":
-        return "not an ISO date (YYYY-MM-DD); declare a cast with a format in the source mapping"
+        return (
+            "not an ISO date (YYYY-MM-DD, optionally with THH:MM:SS and a fraction); "
+            "declare a cast with a format in the source mapping"
+        )
     if kind == "zoned":
-        return "a local time the schema's time zone skips or repeats (a clock change), or text not an ISO time"
+        return "not an ISO time (YYYY-MM-DD, optionally with THH:MM:SS, a fraction and an offset)"
     return {"int": "not an integer the column's dtype holds", "float": "not a number", "bool": "not a boolean"}.get(
         kind, f"cannot be read as {kind}"
     )
@@ -204,6 +217,11 @@ def parse(arr: pa.Array, cast: Cast | None, dtype: Any) -> tuple[pa.Array, np.nd
         out = times.zoned(arr, dtype)
     elif kind == "zoned" and pa.types.is_string(arr.type):
         out = times.zoned_text(arr, cast, dtype)
+    elif kind in ("zoned", "timedelta") and (_is_number(arr.type) or pa.types.is_boolean(arr.type)):
+        # Epoch seconds, Excel serials, hours: a number names no time without its unit and
+        # origin, and pandas would read it as nanoseconds (since 1970).
+        unit = _time_unit(dtype)
+        out = pa.nulls(len(arr), type=pa.timestamp(unit, tz=str(dtype.tz)) if kind == "zoned" else pa.duration(unit))
     else:
         return arr, np.zeros(len(arr), dtype=bool)
     failed = pc.and_(pc.is_valid(arr), pc.is_null(out))

@@ -15,12 +15,19 @@ import pyarrow.compute as pc
 from datakeep.schemas import Cast
 from datakeep.validate.cells import clean_text, fit_cast, where
 
-_ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
-# Text in a zoned column is often written with fractions of a second and with its offset ('Z',
-# '+01:00'), which keeps its instant. Local times are read first, in Arrow; offsets only for the
-# cells left, as they are read in Python (see _strptime_with_offsets).
-_ZONED_ISO_LOCAL = (*_ISO_FORMATS, "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f")
-_ZONED_ISO_OFFSET = tuple(f"{fmt}%z" for fmt in _ZONED_ISO_LOCAL[1:])
+# ISO text, with or without a fraction of a second; the fractions only for the cells the plain
+# formats left, as they are read apart (see _strptime_with_fraction).
+_ISO_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S.%f",
+)
+# Text in a zoned column is often written with its offset ('Z', '+01:00'), which keeps its
+# instant. Local times are read first, in Arrow; offsets only for the cells left, as they are
+# read in Python (see _strptime_with_offsets).
+_ZONED_ISO_OFFSET = tuple(f"{fmt}%z" for fmt in _ISO_FORMATS[1:])
 # The zone names %Z reads: the two that mean the same on every machine (see _strptime_in_utc).
 _UTC_NAMES = ("UTC", "GMT")
 # Directives that read names, which Python's strptime reads in any letter case ('JAN', 'pm').
@@ -102,6 +109,18 @@ def _parsed_times(arr: pa.Array, *formats: str) -> pa.Array:
     """Text read with the first of ``formats`` that fits each cell, in microseconds; a year
     outside 1000..9999 is null. The result is zoned (UTC) when the formats have an offset or a
     zone name (%z, %Z), naive otherwise."""
+    out = _read_any_year(arr, *formats)
+    return where(_in_years(out), out)
+
+
+def _in_years(parsed: pa.Array) -> pa.Array:
+    low, high = _YEARS
+    year = pc.year(parsed)
+    return pc.and_(pc.greater_equal(year, low), pc.less_equal(year, high))
+
+
+def _read_any_year(arr: pa.Array, *formats: str) -> pa.Array:
+    """`_parsed_times` before years outside 1000..9999 are taken out."""
     text = clean_text(arr)
     out = _strict_strptime(text, formats[0])
     for fmt in formats[1:]:
@@ -110,10 +129,31 @@ def _parsed_times(arr: pa.Array, *formats: str) -> pa.Array:
             break
         # Only the cells no earlier format read: parsing and printing back the others is wasted.
         out = pc.coalesce(out, _strict_strptime(where(unread, text), fmt))
-    low, high = _YEARS
-    year = pc.year(out)
-    in_range = pc.and_(pc.greater_equal(year, low), pc.less_equal(year, high))
-    return where(in_range, out)
+    return out
+
+
+def text_formats(cast: Cast | None, *, zoned: bool) -> tuple[str, ...]:
+    """The formats text going to a naive (or ``zoned``) datetime column is read with."""
+    if cast is not None and cast.format:
+        return (cast.format,)
+    return (*_ISO_FORMATS, *_ZONED_ISO_OFFSET) if zoned else _ISO_FORMATS
+
+
+def outside_years(text: pa.Array, formats: tuple[str, ...]) -> np.ndarray:
+    """Which cells of ``text`` read with ``formats`` but hold a year outside 1000..9999, the years
+    text is read in (placeholders such as 0001-01-01): a value out of range, not malformed."""
+    parsed = _read_any_year(text, *formats)
+    far = pc.fill_null(pc.invert(_in_years(parsed)), False)  # an unread cell is null here
+    return far.to_numpy(zero_copy_only=False)
+
+
+def local_times(text: pa.Array, formats: tuple[str, ...]) -> np.ndarray:
+    """Which cells of ``text`` read as local times (no offset) with ``formats``: where such a
+    cell fails in a zoned column, the zone skips or repeats that time."""
+    local = tuple(fmt for fmt in formats if not {"z", "Z"} & directives(fmt))
+    if not local:
+        return np.zeros(len(text), dtype=bool)
+    return _parsed_times(text, *local).is_valid().to_numpy(zero_copy_only=False)
 
 
 def zoned_text(arr: pa.Array, cast: Cast | None, dtype: pd.DatetimeTZDtype) -> pa.Array:
@@ -123,7 +163,7 @@ def zoned_text(arr: pa.Array, cast: Cast | None, dtype: pd.DatetimeTZDtype) -> p
     instant."""
     if cast is not None and cast.format:
         return zoned(_parsed_times(arr, cast.format), dtype)
-    local = _parsed_times(arr, *_ZONED_ISO_LOCAL)
+    local = _parsed_times(arr, *_ISO_FORMATS)
     out = zoned(local, dtype)
     unread = pc.and_(pc.is_valid(arr), pc.is_null(local))
     if not pc.any(unread).as_py():
