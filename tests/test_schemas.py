@@ -102,6 +102,8 @@ def test_source_mapping_loads(project: Path) -> None:
 
 
 BAD_ENTITY = [
+    ("columns:\n  amount: {dtype: float64, in_range: {min_value: 0, max_value: 100}}\n  amount: {dtype: float64}\n",
+     "line 3, column 3: the key 'amount' appears twice in one mapping (first on line 2)"),
     ("columns:\n  a: {dtype: int64\n", "invalid YAML at line"),
     (
         "columns:\n  a:\n    dtype: int64\n    is_positive_num: true\n",
@@ -195,6 +197,10 @@ def test_bad_entity_files_name_file_place_and_problem(tmp_path: Path, text: str,
 
 
 BAD_SOURCE = [
+    ("entity: customers\ncolumns:\n  g: {to: gender, values: {M: male, F: female, M: female}}\n",
+     "the key 'M' appears twice in one mapping (first on line 3)"),
+    ("entity: customers\ncolumns:\n  cents: {to: height_cm, scale: 0.01}\n  cents: {to: height_cm, scale: 100}\n",
+     "the key 'cents' appears twice in one mapping (first on line 3)"),
     (
         "entity: customers\ncolumns:\n  land: {to: contry}\n",
         "columns.land: renames 'land' to 'contry', which entity 'customers' does not have",
@@ -314,13 +320,34 @@ def test_no_rules_file_means_no_rules(tmp_path: Path) -> None:
         ("unmatched: maybe\n", "unmatched: expected pass or fail"),
         ("rules: {glob: a}\n", "rules: expected a list"),
         ("rules:\n  - {glob: a, source: nope}\n", "nope.yaml: no such source mapping file"),
+        ("rules:\n  - {glob: a, entity: nosuch}\n", "rules[0].entity: no schema file schemas/nosuch.yaml"),
+        (
+            "rules:\n  - {glob: a, entity: other, source: crm}\n",
+            "rules[0]: source 'crm' feeds entity 'customers', not 'other'",
+        ),
+        ("rules:\n  - {glob: a, entity: customers}\n  - {glob: a, entity: customers}\n", None),
     ],
 )
-def test_bad_rules_files(project: Path, text: str, message: str) -> None:
+def test_bad_rules_files(project: Path, text: str, message: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    write(project / "schemas/other.yaml", "columns:\n  id: {dtype: int64}\n")
     write(project / "datakeep.yaml", text)
+    if message is None:  # well formed
+        assert len(load_rules(project).rules) == 2
+        return
     with pytest.raises(SchemaConfigError) as err:
         load_rules(project)
     assert message in str(err.value)
+
+
+def test_an_unquoted_null_policy_is_the_null_policy(project: Path) -> None:
+    """``unmapped: null``, as the docs write it, is YAML's null, not the text 'null'."""
+    write(
+        project / "schemas/sources/plain.yaml",
+        "entity: customers\ncolumns:\n  g: {to: gender, values: {M: male}, unmapped: null}\n",
+    )
+    _, mapping = load_source(project, "plain")
+    assert [c.unmapped for c in mapping.columns if c.source == "g"] == ["null"]
 
 
 def test_names_cannot_escape_the_schemas_folder(project: Path) -> None:

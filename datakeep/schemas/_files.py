@@ -76,12 +76,38 @@ def read_yaml(path: Path, *, what: str, hint: str = "") -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaConfigError(display(path), f"cannot read the {what} file: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: nothing in the file is executed
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SchemaConfigError(display(path), f"invalid YAML at {where}{problem}") from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.safe_load`, refusing a key written twice in one mapping: YAML keeps the last one
+    silently, so ``{M: male, M: female}`` or a column declared twice switched a rule off unseen."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults`: merged keys may be overridden, as YAML means them to
+            key = self.construct_object(key_node, deep=True)
+            try:
+                line = first_line.get(key)
+            except TypeError:
+                continue  # an unhashable key: the constructor below says so
+            if line is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key {key!r} appears twice in one mapping (first on line {line + 1}); "
+                    "YAML would keep only the last, so remove or rename one",
+                    key_node.start_mark,
+                )
+            first_line[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
 class Place:

@@ -256,6 +256,8 @@ def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySche
                     "quote raw values in value maps, e.g. 'yes': true",
                 )
     unmapped = spec.get("unmapped", "error")
+    if unmapped is None and "unmapped" in spec:
+        unmapped = "null"  # `unmapped: null` unquoted, as people write it, is YAML's null
     if unmapped not in UNMAPPED_POLICIES:
         raise at.fail(
             join(place, "unmapped"),

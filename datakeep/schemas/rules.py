@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from datakeep.schemas._files import Place, check_name, read_yaml, rules_path
+from datakeep.schemas._files import Place, check_name, display, entity_path, read_yaml, rules_path
 from datakeep.schemas.mapping import source_entity
 
 UNMATCHED = ("pass", "fail")
@@ -82,9 +82,32 @@ def load_rules(root: str | Path = ".") -> Rules:
         if entity is None:
             assert source is not None
             entity = source_entity(root, check_name("source", source))
+        else:
+            _check_entity(at, root, place, entity, source)
         assert glob is not None
         rules.append(Rule(glob=glob, entity=check_name("entity", entity), source=source))
     return Rules(path=path, rules=tuple(rules), unmatched=unmatched)
+
+
+def _check_entity(at: Place, root: str | Path, place: str, entity: str, source: str | None) -> None:
+    """Refuse a rule whose entity has no schema file, or whose source feeds another entity: every
+    file it matches would fail to validate, and the error would blame the file read last."""
+    schema = entity_path(root, check_name("entity", entity))
+    if not schema.is_file():
+        raise at.fail(
+            f"{place}.entity",
+            f"no schema file {display(schema)} for entity '{entity}'",
+            f"write it (`datakeep schema infer FILE --entity {entity}`), or correct the name",
+        )
+    if source is None:
+        return
+    fed = source_entity(root, check_name("source", source))
+    if fed != entity:
+        raise at.fail(
+            place,
+            f"source '{source}' feeds entity '{fed}', not '{entity}'",
+            f"write entity: {fed}, or leave the entity out (the source names it)",
+        )
 
 
 def _glob_regex(glob: str) -> re.Pattern[str]:
