@@ -688,3 +688,14 @@ def test_the_author_is_gits_identity_unless_datakeep_is_told_otherwise(
     pq.write_table(make_table(9), initialized / "data" / "flights.parquet")
     assert run("commit", "-m", "two").exit_code == 0
     assert json.loads(run("log", "--json").output)[0]["author"] == "pipeline"
+
+
+def test_show_quotes_a_column_name_with_a_tab_or_newline(initialized: Path) -> None:
+    """Printed raw, such a name broke the table into lines that belonged to no column."""
+    table = pa.table({"id": [1, 2], "a\tb": [1.0, 2.0], "line\nbreak": ["x", "y"]})
+    pq.write_table(table, initialized / "t.parquet")
+    assert run("add", "t.parquet").exit_code == 0
+    assert run("commit", "-m", "one").exit_code == 0
+    out = run("show", "HEAD:t").output
+    rows = out.split("min … max / mean\n", 1)[1].splitlines()
+    assert [row.split()[0] for row in rows] == ["id", "'a\\tb'", "'line\\nbreak'"]

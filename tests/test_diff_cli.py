@@ -343,3 +343,61 @@ def test_odd_column_names_are_quoted_and_notes_wrapped_not_cut(tmp_path: Path, m
     note = out[out.index("note:") :]
     assert "…" not in note and "modified rows show as removed + added" in " ".join(note.split())
     assert all(len(line) <= 80 for line in out.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--stat", "--fail-on", "cells.amount > 0"), "cells are not counted with --stat"),
+        (("--key", "", "--fail-on", "rows.modified"), "rows.modified is not counted for flights"),
+        (("--key", "", "--fail-on", "cells.* > 1%"), "cells are not counted for flights"),
+    ],
+)
+def test_a_gate_on_what_the_diff_does_not_count_is_an_error(
+    two_versions: Path, args: tuple[str, ...], message: str
+) -> None:
+    """Such a gate could never hold: a pipeline relying on it would pass whatever changed."""
+    code, _, err = invoke("diff", "v1", "v2", *args)
+    assert code == 2
+    assert message in err and " — " in err
+
+
+def test_a_gate_names_a_column_with_spaces_in_quotes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"id": [1, 2], "unit price (€)": [1.0, 2.0]}), "a.parquet")
+    pq.write_table(pa.table({"id": [1, 2], "unit price (€)": [1.0, 3.0]}), "b.parquet")
+    for gate in ('cells."unit price (€)" > 0', "cells.'unit price (€)' >= 50%"):
+        code, out, _ = invoke("diff", "a.parquet", "b.parquet", "--key", "id", "--fail-on", gate)
+        assert code == 1 and f"✗ {gate}: holds for b" in out
+    assert conditions.parse('drift."a < b"').name == "a < b"
+    code, _, err = invoke("diff", "a.parquet", "b.parquet", "--key", "id", "--fail-on", "cells.unit price (€) > 0")
+    assert code == 2 and "quote a column name with spaces" in err
+
+
+def test_a_key_may_be_named_by_its_old_name_under_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"cid": [1, 2, 3], "v": [1, 2, 3]}), "old.parquet")
+    pq.write_table(pa.table({"customer_id": [1, 2, 4], "v": [1, 5, 3]}), "new.parquet")
+    expected = invoke("diff", "old.parquet", "new.parquet", "--key", "customer_id", "--rename", "cid=customer_id")
+    code, out, _ = invoke("diff", "old.parquet", "new.parquet", "--key", "cid", "--rename", "cid=customer_id")
+    assert (code, out) == expected[:2]
+    assert "+1 added, -1 removed, ~1 modified, 1 unchanged" in out
+
+
+def test_long_column_names_stay_apart_and_samples_show_both_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    long = "customer_billing_address_postal_code_normalised_v2"
+    old = {"id": [1, 2], **{f"customer_address_line_{i}": ["a", "b"] for i in (1, 2, 3)}, long: ["x" * 60, "y"]}
+    new = {**old, "customer_address_line_2": ["a", "c"], long: ["x" * 59 + "z", "y"]}
+    pq.write_table(pa.table(old), "a.parquet")
+    pq.write_table(pa.table(new), "b.parquet")
+    code, out, _ = invoke("diff", "a.parquet", "b.parquet", "--key", "id")
+    assert code == 0
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    names = [line.split()[0] for line in lines if line.startswith("  customer_")]
+    assert len(names) == len(set(names)) == 4  # the three address lines told apart
+    (sample,) = [line for line in lines if line.startswith("    ~ id=1")]
+    assert "→" in sample and sample.endswith("xz'")

@@ -12,6 +12,7 @@ Metrics (per dataset; a condition fails the diff when it holds for any dataset):
     cells.COLUMN   (cells.* = the largest)                          changed cells, or % of matched rows
 
 A bare METRIC means "> 0", except a bare drift metric, which means "flagged" (PSI ≥ 0.1).
+A COLUMN with spaces, quotes or < > = ! in it is written in quotes: cells."unit price (€)".
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from datakeep.diff.errors import ConditionError
 from datakeep.diff.result import DatasetDiff
 
 _PATTERN = re.compile(
-    r"^\s*(?P<metric>[A-Za-z_][\w\-]*\.[^\s<>=!]+)\s*"
+    # A column name with spaces or operator characters is quoted: cells."unit price (€)".
+    r"^\s*(?P<group>[A-Za-z_][\w\-]*)\.(?:\"(?P<double>[^\"]+)\"|'(?P<single>[^']+)'|(?P<bare>[^\s<>=!\"']+))\s*"
     r"(?:(?P<op>>=|<=|==|!=|>|<)\s*(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<percent>%)?)?\s*$"
 )
 #: Same as `drift.MODERATE` (kept here so parsing a condition does not import numpy).
@@ -57,8 +59,14 @@ def parse(text: str) -> Condition:
     """Parse one condition, or raise ConditionError saying what is wrong with it."""
     match = _PATTERN.match(text)
     if not match:
-        raise ConditionError(text, "expected METRIC [OP NUMBER[%]]")
-    group, name = match.group("metric").split(".", 1)
+        raise ConditionError(
+            text,
+            "expected METRIC [OP NUMBER[%]]",
+            "write METRIC [OP NUMBER[%]], e.g. 'rows.removed > 1%', 'drift.amount > 0.2'; quote a column "
+            """name with spaces or < > = ! in it: 'cells."unit price (€)" > 0'""",
+        )
+    group = match.group("group")
+    name = match.group("double") or match.group("single") or match.group("bare")
     if group not in ("rows", "schema", "drift", "cells"):
         raise ConditionError(text, f"unknown metric group '{group}' (use rows, schema, drift or cells)")
     if group == "rows" and name not in _ROWS:
@@ -120,8 +128,12 @@ def _share(count: int, total: int) -> float:
     return 100.0 * count / total
 
 
-def evaluate(conditions: Sequence[Condition], datasets: Iterable[DatasetDiff]) -> list[str]:
-    """One sentence per (condition, dataset) that holds; raise on a column no dataset has."""
+def evaluate(
+    conditions: Sequence[Condition], datasets: Iterable[DatasetDiff], *, cells_counted: bool = True
+) -> list[str]:
+    """One sentence per (condition, dataset) that holds; raise on a column no dataset has, and on
+    a metric this comparison does not measure (``cells_counted`` False: a ``--stat`` diff), which
+    would otherwise never hold: a gate that cannot trip is worse than none."""
     datasets = list(datasets)
     failures: list[str] = []
     for condition in conditions:
@@ -130,7 +142,40 @@ def evaluate(conditions: Sequence[Condition], datasets: Iterable[DatasetDiff]) -
             if datasets and condition.name not in known:
                 raise ConditionError(condition.text, f"no compared dataset has a column '{condition.name}'")
         for d in datasets:
+            _refuse_unmeasured(condition, d, cells_counted)
             value, said = _value(condition, d)
             if value is not None and _OPS[condition.op](value, condition.threshold):
                 failures.append(f"{condition.text}: holds for {d.name} ({condition.group}.{condition.name} = {said})")
     return failures
+
+
+def _refuse_unmeasured(condition: Condition, d: DatasetDiff, cells_counted: bool) -> None:
+    """Raise when ``condition`` asks for what the comparison of ``d`` does not count."""
+    if d.old is None or d.new is None or d.matched_by == "id":
+        return  # added, removed or identical: nothing is left unmeasured
+    keyless = d.matched_by == "row"
+    if condition.group == "rows" and condition.name == "modified" and keyless:
+        raise ConditionError(
+            condition.text,
+            f"rows.modified is not counted for {d.name}: without a key, rows are matched by their whole "
+            "content, so a changed row counts as one removed and one added",
+            "give --key, or gate on rows.added / rows.removed",
+        )
+    if condition.group == "cells" and keyless:
+        raise ConditionError(
+            condition.text,
+            f"cells are not counted for {d.name}: without a key no row is matched to its old version",
+            "give --key",
+        )
+    if condition.group == "cells" and not cells_counted:
+        refuse_before_diff(condition, stat=True)
+
+
+def refuse_before_diff(condition: Condition, *, stat: bool) -> None:
+    """Raise for a gate that the options alone show cannot be measured (cells under ``stat``)."""
+    if condition.group == "cells" and stat:
+        raise ConditionError(
+            condition.text,
+            "cells are not counted with --stat (it compares stored row hashes, not cells)",
+            "drop --stat for this gate",
+        )

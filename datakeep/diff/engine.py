@@ -177,7 +177,8 @@ def _options(options: dict[str, Any]) -> DiffOptions:
         from datakeep.diff import conditions as conds
 
         for text in opts.fail_on:
-            conds.parse(text)  # fail fast: a typo in a gate must not cost a whole diff first
+            # Fail fast: a typo in a gate must not cost a whole diff first.
+            conds.refuse_before_diff(conds.parse(text), stat=opts.stat)
     return opts
 
 
@@ -271,7 +272,8 @@ def _finish(old: str, new: str, datasets: tuple[DatasetDiff, ...], opts: DiffOpt
     if opts.fail_on:
         from datakeep.diff import conditions as conds
 
-        failures = conds.evaluate([conds.parse(text) for text in opts.fail_on], datasets)
+        conditions = [conds.parse(text) for text in opts.fail_on]
+        failures = conds.evaluate(conditions, datasets, cells_counted=not opts.stat)
     return DiffResult(old=old, new=new, datasets=datasets, failures=tuple(failures))
 
 
@@ -359,6 +361,9 @@ def _dataset(
     renames = dict(opts.rename or {})
     plan = column_plan(old_side.columns, new_side.columns, renames)
     key = opts.key if opts.key is not None else (new_side.key or old_side.key)
+    # A key may be named as in the old version when --rename says what it became, as a tolerance may.
+    new_names = {c["name"] for c in new_side.columns}
+    key = tuple(renames[c] if c not in new_names and c in renames else c for c in key)
     tolerance = _tolerances(name, opts, plan, key, old_side, new_side)
     outcome = compare_rows(
         old_side,

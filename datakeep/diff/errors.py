@@ -54,9 +54,9 @@ class KeyColumnMissingError(DiffError):
 class ConditionError(DiffError):
     """A --fail-on condition that does not parse."""
 
-    def __init__(self, text: str, detail: str) -> None:
+    def __init__(self, text: str, detail: str, hint: str | None = None) -> None:
         super().__init__(
             f"bad --fail-on condition '{text}': {detail}",
-            "write METRIC [OP NUMBER[%]], e.g. 'rows.removed > 1%', 'drift.amount > 0.2', 'schema.removed'",
+            hint or "write METRIC [OP NUMBER[%]], e.g. 'rows.removed > 1%', 'drift.amount > 0.2', 'schema.removed'",
         )
         self.text = text

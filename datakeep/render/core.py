@@ -7,7 +7,7 @@ from typing import Any
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import Manifest
-from datakeep.render.style import count, human_bytes, paint
+from datakeep.render.style import count, cut_middle, human_bytes, paint
 from datakeep.render.temporal import temporal_spread, temporal_value
 
 
@@ -184,7 +184,8 @@ def snapshot_text(manifest: Manifest) -> str:
             spread = temporal_spread(kind, s.get("std", 0)) or f"{s.get('std', 0):.3g}"
             summary += f" / {mean}±{spread}"
         nulls = count(s.get("nulls", 0))
-        lines.append(f"{column['name'][:24]:<24} {kind[:28]:<28} {nulls:>9} {distinct_text:>9}  {summary}")
+        name = column["name"] if column["name"].isprintable() else repr(column["name"])  # a tab or newline
+        lines.append(f"{cut_middle(name, 24):<24} {kind[:28]:<28} {nulls:>9} {distinct_text:>9}  {summary}")
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ import textwrap
 from typing import Any
 
 from datakeep.diff.result import DatasetDiff, DiffResult
-from datakeep.render.style import count, paint, told_apart
+from datakeep.render.style import count, cut_middle, paint, told_apart
 
 WIDTH = 80
 
@@ -87,7 +87,7 @@ def _columns(d: DatasetDiff) -> list[str]:
         drift = "" if c.drift is None else f"{c.drift:.3f}"
         if c.drift_level in ("moderate", "major"):
             drift += " !" if c.drift_level == "moderate" else " !!"
-        lines.append(f"  {_cut(_label(c.name), 22):<22} {_cut(c.type, 18):<18} {changed:>14} {drift:>14}")
+        lines.append(f"  {cut_middle(_label(c.name), 22):<22} {_cut(c.type, 18):<18} {changed:>14} {drift:>14}")
     return [*lines, ""]
 
 
@@ -101,7 +101,11 @@ def _samples(d: DatasetDiff) -> list[str]:
         for i, (column, old, new) in enumerate(s.changes):
             prefix = f"    ~ {key}" if i == 0 else "    " + " " * (len(key) + 2)
             shown_old, shown_new = told_apart(old, new, (_value(old), _value(new)), _whole)
-            lines.append(_cut(f"{prefix}  {_label(column)}: {shown_old} → {shown_new}", WIDTH))
+            change = f"{shown_old} → {shown_new}"
+            # The column's name gives way first, so the line still shows both values.
+            room = WIDTH - len(prefix) - len(change) - 4
+            label = cut_middle(_label(column), max(room, _LABEL_LEAST))
+            lines.append(_cut(f"{prefix}  {label}: {change}", WIDTH))
     return lines
 
 
@@ -128,3 +132,7 @@ def _whole(value: object) -> str:
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+#: The fewest characters of a column's name a sample line keeps.
+_LABEL_LEAST = 12

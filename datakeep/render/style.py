@@ -32,6 +32,15 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+def cut_middle(text: str, width: int) -> str:
+    """``text`` in ``width`` characters, cut in the middle: names of one family share their
+    beginning (customer_address_line_1, _2, _3) and differ at the end."""
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
+
+
 def told_apart(
     old: object, new: object, shown: tuple[str, str], full: Callable[[object], str] = str
 ) -> tuple[str, str]:
