@@ -35,12 +35,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import xxhash
 
 from datakeep import kernels, patches
 from datakeep.arrow_numpy import arrow_array, primitive_view
 from datakeep.digest import bytes_id
 from datakeep.errors import DatakeepError
 from datakeep.fsutil import atomic_output, temp_name
+from datakeep.hashing import content_id
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import ChunkRef, Manifest
 from datakeep.repo import Repository
@@ -52,7 +54,8 @@ from datakeep.rowcache_files import KEEP, Spare, dataset_tag, index_path, prune
 #: and a diff read hashes and keys chunk by chunk from the store, in bounded memory.
 MAX_ROWS = 8_000_000
 HASH_COLUMN = "__row_hash"
-FORMAT = b"1"
+#: 2: the schema metadata holds `_content_digest`, checked on every load.
+FORMAT = b"2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,13 @@ class RowIndex:
 
 def _chunks_digest(chunks: Sequence[ChunkRef]) -> bytes:
     return bytes_id("\n".join(c.object for c in chunks).encode()).encode()
+
+
+def _content_digest(hashes: np.ndarray, keys: pa.Table) -> bytes:
+    """What an index holds, as a digest its file carries: the row hashes' bytes and the keys'
+    logical content (`hashing.content_id`, the same whatever their buffers' layout)."""
+    rows = xxhash.xxh3_128(np.ascontiguousarray(hashes, dtype="<u8").data).hexdigest()
+    return f"{rows}-{content_id(keys)}".encode()
 
 
 def _path(repo: Repository, manifest: Manifest) -> Path:
@@ -102,9 +112,14 @@ def load(repo: Repository, manifest: Manifest | None) -> RowIndex | None:
     ):
         return None
     hashes = primitive_view(table.column(HASH_COLUMN), "<u8")
+    keys = table.select(key)
+    if meta.get(b"content") != _content_digest(hashes, keys):
+        # Damaged (a crash while it was written over, a disk error): its hashes would align
+        # changed rows with the wrong old ones, and a patch would then store the wrong rows.
+        return None
     return RowIndex(
         hashes=hashes,
-        keys=table.select(key),
+        keys=keys,
         starts=_starts(manifest.chunks),
         objects=tuple(c.object for c in manifest.chunks),
     )
@@ -145,8 +160,12 @@ def older_base_hashes(repo: Repository, name: str, parent: Commit, manifest: Man
 def save(repo: Repository, manifest: Manifest, index: RowIndex, spare: Spare | None = None) -> None:
     """Cache ``index`` for ``manifest``; best effort (a full disk only costs the next commit time).
     ``spare`` (`rowcache_files.start_spare`) is written over when no pruned index is, else removed."""
-    table = index.keys.append_column(HASH_COLUMN, arrow_array(index.hashes.astype(np.uint64, copy=False)))
-    table = table.replace_schema_metadata({"format": FORMAT, "chunks": _chunks_digest(manifest.chunks)})
+    hashes = np.ascontiguousarray(index.hashes, dtype=np.uint64)
+    table = index.keys.append_column(HASH_COLUMN, arrow_array(hashes))
+    content = _content_digest(hashes, index.keys)
+    table = table.replace_schema_metadata(
+        {"format": FORMAT, "chunks": _chunks_digest(manifest.chunks), "content": content}
+    )
     path = _path(repo, manifest)
     try:
         with contextlib.suppress(OSError, pa.ArrowException):

@@ -46,8 +46,12 @@ def edited(table: pa.Table, seed: int) -> tuple[pa.Table, dict[str, int]]:
     return table.combine_chunks(), expected
 
 
-def chain(root: Path, *, drop_cache: bool = False, damage_cache: bool = False) -> tuple[Repo, list[dict[str, Any]]]:
-    """Commit v1 and three edited versions; returns the per-commit summaries of dataset ``d``."""
+def chain(
+    root: Path, *, drop_cache: bool = False, damage_cache: bool = False, shift_cache: bool = False
+) -> tuple[Repo, list[dict[str, Any]]]:
+    """Commit v1 and three edited versions; returns the per-commit summaries of dataset ``d``.
+    ``damage_cache`` truncates each cached index before a commit; ``shift_cache`` moves its row
+    hashes down a row, every other byte of the file (metadata included) as the commit wrote it."""
     repo = Repo.init(root, chunk_bytes=SMALL_CHUNKS)
     path = root / "d.parquet"
     table = make_table(ROWS)
@@ -63,8 +67,21 @@ def chain(root: Path, *, drop_cache: bool = False, damage_cache: bool = False) -
         if damage_cache:
             for file in cache.iterdir():
                 file.write_bytes(file.read_bytes()[:100])
+        if shift_cache:
+            for file in cache.iterdir():
+                _shift_hashes(file)
         summaries.append(repo.commit(message=f"v{seed + 1}").commit.summary["d"])
     return repo, summaries
+
+
+def _shift_hashes(file: Path) -> None:
+    table = pa.ipc.open_file(pa.py_buffer(file.read_bytes())).read_all()
+    at = table.schema.get_field_index(rowcache.HASH_COLUMN)
+    shifted = pa.array(np.roll(table.column(at).to_numpy(), 1))
+    table = table.set_column(at, table.schema.field(at), shifted)
+    file.chmod(0o644)
+    with pa.ipc.new_file(str(file), table.schema) as writer:
+        writer.write_table(table)
 
 
 def test_summary_counts_scattered_edits_exactly(tmp_path: Path) -> None:
@@ -85,6 +102,18 @@ def test_cache_changes_nothing_but_time(tmp_path: Path) -> None:
     assert manifests[0].chunks == manifests[1].chunks == manifests[2].chunks
     for repo in (cached, uncached, damaged):
         assert repo.fsck().ok
+
+
+def test_an_index_whose_contents_were_damaged_is_ignored(tmp_path: Path) -> None:
+    """Row hashes a row out of place, under intact metadata (a torn rewrite leaves such a file),
+    would align changed rows with the wrong old ones: the patches would store wrong rows."""
+    cached, with_cache = chain(tmp_path / "cached")
+    shifted, with_shift = chain(tmp_path / "shifted", shift_cache=True)
+    assert with_shift == with_cache
+    assert shifted.manifest("d").chunks == cached.manifest("d").chunks
+    for rev in ("HEAD~2", "HEAD~1", "HEAD"):
+        assert shifted.read("d", rev=rev).equals(cached.read("d", rev=rev))
+    assert shifted.fsck(full=True).ok
 
 
 def test_a_dataset_too_big_for_an_index_gets_none_and_the_same_answers(
