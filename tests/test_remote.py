@@ -10,6 +10,7 @@ import threading
 import uuid
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -204,6 +205,19 @@ def test_partial_clone_fetches_one_dataset_then_the_rest_on_demand(
     manifest_oid = Repo(copy).commit_info("v2")[1].datasets["flights"].manifest
     assert fetched <= {*manifest.object_ids(), manifest_oid}
     assert copy.store.fetched_objects == len(fetched) >= len(manifest.chunks) + 1
+
+
+def test_a_diff_in_a_partial_clone_fetches_what_it_reads(project: Project, remote_url: str, tmp_path: Path) -> None:
+    amount = pc.multiply(project.flights.column("amount"), 2)
+    project.flights = project.flights.set_column(2, "amount", amount)
+    pq.write_table(project.flights, project.root / "flights.parquet")
+    project.repo.commit(message="doubled")
+    push(project.storage)
+    copy, _ = clone(remote_url, tmp_path / "copy", name="weather")
+    for key in (["id"], []):
+        expected = project.repo.diff("HEAD~1", "HEAD", name="flights", key=key).to_dict()
+        assert Repo(copy).diff("HEAD~1", "HEAD", name="flights", key=key).to_dict() == expected
+    assert copy.store.fetched_objects > 0
 
 
 def test_partial_pull_of_one_dataset(folder_project: Project, tmp_path: Path) -> None:

@@ -172,9 +172,10 @@ class SnapshotSide(Side):
         return self._open(self._chunks[index].object)
 
     def _source(self, oid: ObjectId) -> str | pa.BufferReader:
-        path = getattr(self.store, "path", None)
-        # Not memory-mapped: mapped pages would count towards (and inflate) resident memory.
-        return str(path(oid)) if path is not None else pa.BufferReader(self.store.get(oid))
+        # A local object is opened by path, so only the pages read are read (a partial clone
+        # fetches it first); not memory-mapped: mapped pages would inflate resident memory.
+        readable_path = getattr(self.store, "readable_path", None)
+        return str(readable_path(oid)) if readable_path is not None else pa.BufferReader(self.store.get(oid))
 
     def _open(self, oid: ObjectId) -> ParquetSource:
         return ParquetSource(self._source(oid))

@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from datakeep.errors import ObjectNotFoundError, RemoteError
+from datakeep.digest import bytes_id
+from datakeep.errors import ObjectNotFoundError, RemoteError, RemoteObjectDamagedError, RemoteObjectMissingError
 from datakeep.ids import ObjectId, object_id
 from datakeep.store.fsspec_store import FsspecStore, is_backend_failure
 from datakeep.store.local import LocalStore
@@ -46,7 +47,8 @@ class FallbackStore(LocalStore):
         try:
             data = self.remote.get(oid)
         except ObjectNotFoundError:
-            raise ObjectNotFoundError(oid, f"this partial clone and its remote '{self.remote_name}'") from None
+            # A partial clone lacks it by design: the remote that promised it is what lost it.
+            raise RemoteObjectMissingError(oid, f"'{self.remote_name}' ({self.remote_url})") from None
         except Exception as exc:
             # botocore's EndpointConnectionError and its kind are no OSError: ask by origin.
             if not is_backend_failure(exc):
@@ -56,7 +58,10 @@ class FallbackStore(LocalStore):
                 "this is a partial clone: reading data not fetched yet needs the remote; "
                 "check the connection or credentials, or `datakeep pull` while online",
             ) from None
-        self.put_verified(oid, data)  # CorruptObjectError: reported, and nothing stored
+        if bytes_id(data) != oid:  # reported as the remote's damage: nothing is stored here
+            raise RemoteObjectDamagedError(oid, f"'{self.remote_name}' ({self.remote_url})", self.remote.url_of(oid))
+        if not self.has(oid):
+            self._put(oid, data)
         with self._lock:
             self.fetched_objects += 1
             self.fetched_bytes += len(data)
@@ -67,6 +72,13 @@ class FallbackStore(LocalStore):
             return super().get(oid)
         except ObjectNotFoundError:
             return self.fetch(oid)
+
+    def readable_path(self, oid: ObjectId) -> Path:
+        try:
+            return super().readable_path(oid)
+        except ObjectNotFoundError:
+            self.fetch(oid)
+            return self.path(oid)
 
     def read_prefix(self, oid: ObjectId, length: int) -> bytes:
         try:

@@ -25,6 +25,14 @@ class LocalStore(ObjectStore):
     def has(self, oid: ObjectId) -> bool:
         return self.path(oid).exists()
 
+    def readable_path(self, oid: ObjectId) -> Path:
+        """The file of a stored object, to be opened by path (a reader that seeks); raises
+        ObjectNotFoundError when it is not here."""
+        path = self.path(oid)
+        if not path.exists():
+            raise ObjectNotFoundError(oid)
+        return path
+
     def get(self, oid: ObjectId) -> bytes:
         try:
             return self.path(oid).read_bytes()
