@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from datakeep.records.manifest import Manifest
     from datakeep.remote import FetchResult, PushResult
     from datakeep.remote.lsfiles import ListedObject
+    from datakeep.remote.repair import RepairResult
     from datakeep.remote.transfer import ProgressCallback
     from datakeep.worktree import DatasetStatus
 
@@ -180,7 +181,7 @@ class Repo:
         from datakeep.history import log
 
         self._repo.check_exists()  # else a vanished store logs as an empty history
-        if self._repo.head() is None and rev is None:
+        if rev is None and self._repo.head() is None:  # HEAD is not read for another rev: it may be damaged
             return []
         start = self.resolve(rev) if rev else None
         return log(self._repo, start, limit, dataset=name)
@@ -301,6 +302,17 @@ class Repo:
         self._repo.check_exists()
         return self._repo.refs.list(HEADS)
 
+    def labels(self) -> dict[ObjectId, list[str]]:
+        """Names of branches and tags (``tag: NAME``) by the commit they point at, as `log`
+        shows them; a damaged ref is left out, so the history can still be read to repair it."""
+        self._repo.check_exists()
+        labels: dict[ObjectId, list[str]] = {}
+        for name, oid in self._repo.refs.list(HEADS, skip_damaged=True).items():
+            labels.setdefault(oid, []).append(name)
+        for name, oid in self._repo.refs.list(TAGS, skip_damaged=True).items():
+            labels.setdefault(oid, []).append(f"tag: {name}")
+        return labels
+
     def current_branch(self) -> str | None:
         self._repo.check_exists()
         return self._repo.refs.head_target()[0]
@@ -408,6 +420,14 @@ class Repo:
 
         self._repo.check_exists()  # else a vanished store checks as a healthy empty one
         return fsck(self._repo, full=full)
+
+    def repair(self, remote: str | None = None, *, full: bool = False) -> RepairResult:
+        """`fsck`, then every damaged or missing object replaced by a verified copy from
+        ``remote`` (default: the only one, or ``origin``), then `fsck` again (``.check``)."""
+        from datakeep.remote.repair import repair
+
+        self._repo.check_exists()
+        return repair(self._repo, remote, full=full)
 
     def diff(self, a: str | None = None, b: str | None = None, **options: Any) -> Any:
         """What changed between two versions (see `datakeep.diff`). ``a`` alone may be a range, as

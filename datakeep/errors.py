@@ -66,7 +66,20 @@ class ObjectNotFoundError(DatakeepError):
     def __init__(self, oid: str, where: str = "the object store") -> None:
         super().__init__(
             f"object {oid} is missing from {where}",
-            "run `datakeep fsck`; if the repository has a remote, `datakeep pull` fetches it",
+            "run `datakeep fsck --repair`: it fetches a good copy from a remote that has it",
+        )
+        self.oid = oid
+
+
+class RemoteObjectMissingError(ObjectNotFoundError):
+    """An object a remote should hold and does not: the repair is on the remote."""
+
+    def __init__(self, oid: str, where: str) -> None:
+        DatakeepError.__init__(
+            self,
+            f"object {oid} is missing from the remote {where}",
+            "run `datakeep push --force` to it from a repository that has the object "
+            "(--force sends every object the remote lacks)",
         )
         self.oid = oid
 
@@ -75,10 +88,25 @@ class CorruptObjectError(DatakeepError):
     def __init__(self, oid: str, detail: str) -> None:
         super().__init__(
             f"object {oid} is corrupt: {detail}",
-            "run `datakeep fsck` to list every damaged object; restore it from a remote with `datakeep pull`",
+            "run `datakeep fsck --repair`: it lists every damaged object and fetches good copies from a remote",
         )
         self.oid = oid
         self.detail = detail
+
+
+class RemoteObjectDamagedError(CorruptObjectError):
+    """An object whose bytes on a remote do not hash to its id: the remote's copy is damaged, so
+    the repair is on the remote, from a repository holding a good copy."""
+
+    def __init__(self, oid: str, where: str, url: str) -> None:
+        DatakeepError.__init__(
+            self,
+            f"the copy of object {oid} on {where} is damaged: its bytes do not hash to its id; nothing was stored",
+            f"delete it there ({url}), then run `datakeep push --force` from a repository "
+            "that has it (--force sends every object the remote lacks)",
+        )
+        self.oid = oid
+        self.detail = f"damaged on {where}"
 
 
 class InvalidIdError(DatakeepError):

@@ -82,12 +82,20 @@ def gc(repo: Repository, *, dry_run: bool = False) -> GcResult:
             freed += repo.store.size(oid)
             if not dry_run:
                 repo.store.delete(oid)
-        temps = [*repo.store.temp_files(), *_working_temp_files(repo)]
+        temps = [*repo.store.temp_files(), *_working_temp_files(repo), *_cache_temp_files(repo)]
         if not dry_run:
             for path in temps:
                 with contextlib.suppress(OSError):
                     path.unlink()
     return GcResult(kept=len(keep), removed=removed, bytes_freed=freed, temp_files=len(temps))
+
+
+def _cache_temp_files(repo: Repository) -> Iterator[Path]:
+    """Temp files a commit killed part-way left among the caches (a row index being written, its
+    spare: as large as the index). Only commits write there, under the lock gc holds."""
+    cache = repo.dk / "cache"
+    if cache.is_dir():
+        yield from (found for found in cache.rglob(TEMP_PREFIX + "*") if found.is_file() and is_temp_name(found.name))
 
 
 def _working_temp_files(repo: Repository) -> Iterator[Path]:
@@ -104,13 +112,20 @@ def _working_temp_files(repo: Repository) -> Iterator[Path]:
 class FsckResult:
     objects_checked: int
     problems: list[dict[str, str]] = field(default_factory=list)
+    #: Objects missing or whose bytes are wrong: what a good copy from elsewhere repairs.
+    damaged: tuple[ObjectId, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "objects_checked": self.objects_checked, "problems": self.problems}
+        return {
+            "ok": self.ok,
+            "objects_checked": self.objects_checked,
+            "problems": self.problems,
+            "damaged": list(self.damaged),
+        }
 
 
 @dataclass
@@ -123,11 +138,27 @@ class _Sweep:
     problems: list[dict[str, str]] = field(default_factory=list)
     bad: set[ObjectId] = field(default_factory=set)
     rebuilds: dict[tuple[str, ObjectId], tuple[ChunkRef, str]] = field(default_factory=dict)
+    #: What first needed each bad object found while walking the refs (which data it hurts).
+    needed_by: dict[ObjectId, str] = field(default_factory=dict)
 
     def report(self, oid: str, problem: str, *, bad: bool = True) -> None:
         self.problems.append({"object": oid, "problem": problem})
         if bad:
             self.bad.add(ObjectId(oid))
+
+    def need(self, oid: ObjectId, where: str) -> None:
+        if oid in self.bad:
+            self.needed_by.setdefault(oid, where)
+
+    def annotated(self) -> list[dict[str, str]]:
+        """The problems, a damaged object's with what needs it (missing ones say so already)."""
+        out = []
+        for problem in self.problems:
+            where = self.needed_by.get(ObjectId(problem["object"]))
+            if where is not None and "needed by" not in problem["problem"] and "chunk of" not in problem["problem"]:
+                problem = {**problem, "problem": f"{problem['problem']} (needed by {where})"}
+            out.append(problem)
+        return out
 
 
 def fsck(repo: Repository, *, full: bool = False) -> FsckResult:
@@ -148,7 +179,7 @@ def fsck(repo: Repository, *, full: bool = False) -> FsckResult:
             sweep.report(oid, "content does not match its id (corrupted bytes)")
     _check_refs(repo, sweep)
     _rebuild_chunks(repo, sweep)
-    return FsckResult(objects_checked=checked, problems=sweep.problems)
+    return FsckResult(objects_checked=checked, problems=sweep.annotated(), damaged=tuple(sorted(sweep.bad)))
 
 
 def _rebuild_chunks(repo: Repository, sweep: _Sweep) -> None:
@@ -215,6 +246,7 @@ def _check_refs(repo: Repository, sweep: _Sweep) -> None:
 
 def _load(repo: Repository, oid: ObjectId, kind: type[Commit] | type[Manifest], where: str, sweep: _Sweep) -> Any:
     if oid in sweep.bad:
+        sweep.need(oid, where)
         return None
     if not repo.store.has(oid):
         if kind is Manifest and promised_by(repo):
@@ -234,6 +266,7 @@ def _check_manifest(repo: Repository, manifest: Manifest, name: str, sweep: _Swe
     for entry in manifest.files:
         for chunk in entry.chunks:
             for oid in chunk.objects():
+                sweep.need(oid, f"a chunk of dataset {name}")
                 if oid not in bad and not repo.store.has(oid) and not promised_by(repo):
                     sweep.report(oid, f"missing (chunk of dataset {name})")
             # A patch is verified by rebuilding it through its chain: its bytes alone prove little.

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from datakeep.errors import DatasetError, UsageError
+from datakeep.errors import DatasetError, InputDataError, UsageError
 from datakeep.records.commit import Commit
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.repo import Repository
@@ -199,12 +199,19 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
             )
             continue
         working = cached_snapshot_id(repo.root, name, tracked, index, found)
+        note = ""
         if working is None:  # some file changed on disk: hash it (this is where pyarrow loads)
             from datakeep.snapshot import working_snapshot_id
 
-            working = working_snapshot_id(repo, name, tracked, index, found)
+            try:
+                working = working_snapshot_id(repo, name, tracked, index, found)
+            except InputDataError as exc:
+                # A file cut short or damaged is this dataset's state, not the end of everyone's.
+                note = f"unreadable: {exc.message}"
+                if head_id is not None:
+                    note += f"; `datakeep checkout HEAD --name {name} --force` restores the committed version"
         state = "new" if head_id is None else "unchanged" if working == head_id else "modified"
-        out.append(DatasetStatus(name=name, path=tracked.path, state=state, head=head_id, working=working))
+        out.append(DatasetStatus(name=name, path=tracked.path, state=state, head=head_id, working=working, note=note))
     elsewhere = index.elsewhere(head_sets)
     for name, ref in sorted(head_sets.items()):
         if name not in index.datasets:

@@ -93,7 +93,24 @@ def test_an_index_of_another_shape_is_damaged_not_a_bug(initialised: Path) -> No
     result = run("status")
     assert result.exit_code == 2
     line = one_error_line(result)
-    assert "index.json is damaged" in line and "checkout HEAD --force" in line
+    assert "index.json is damaged" in line and "run `datakeep checkout HEAD`" in line and "never --force" in line
+
+
+def test_following_the_damaged_index_advice_keeps_uncommitted_work(initialised: Path) -> None:
+    pq.write_table(pa.table({"k": [1, 2, 3], "v": [1, 2, 3]}), initialised / "t.parquet")
+    assert run("add", "t.parquet", "--key", "k").exit_code == 0
+    assert run("commit", "-m", "one").exit_code == 0
+    edited = pa.table({"k": [1, 2, 3], "v": [1, 2, 9]})
+    pq.write_table(edited, initialised / "t.parquet")  # not committed
+    index = initialised / ".datakeep" / "index.json"
+    index.write_text("[]")
+    assert run("status").exit_code == 2
+    index.rename(initialised / "index.json.damaged")  # "move it aside"
+    refused = run("checkout", "HEAD")
+    assert refused.exit_code == 2 and "uncommitted changes in t" in refused.output
+    assert pq.read_table(initialised / "t.parquet").equals(edited)
+    assert run("add", "t.parquet", "--key", "k").exit_code == 0
+    assert "modified   t" in run("status").output
 
 
 def test_commit_with_nothing_tracked_is_nothing_to_commit(initialised: Path) -> None:

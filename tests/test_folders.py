@@ -172,6 +172,22 @@ def test_an_emptied_folder_is_missing_and_the_others_still_show(emptied: Path) -
     assert rows["users"] == {"name": "users", "path": "users.parquet", "state": "unchanged", **_ids(rows["users"])}
 
 
+def test_a_file_cut_short_is_its_own_status_and_the_others_still_show(emptied: Path) -> None:
+    users = emptied / "users.parquet"
+    whole = users.read_bytes()
+    users.write_bytes(whole[: len(whole) // 2])
+    result = run("status")
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.output.splitlines() if " users " in line]
+    assert line.startswith("  modified   users") and "unreadable: " in line and "is truncated" in line
+    assert "`datakeep checkout HEAD --name users --force` restores the committed version" in line
+    assert "missing    events" in result.output
+    rows = {r["name"]: r for r in json.loads(run("status", "--json").output)}
+    assert rows["users"]["state"] == "modified" and rows["users"]["working"] is None
+    assert run("checkout", "HEAD", "--name", "users", "--force").exit_code == 0
+    assert pq.read_table(users).equals(pa.table({"id": [1, 2]}))
+
+
 def _ids(row: dict[str, str]) -> dict[str, str]:
     return {"head": row["head"], "working": row["working"]}
 

@@ -113,13 +113,18 @@ def test_gc_removes_temp_files_interrupted_restores_left_beside_the_data(repo: R
     repo.add(path, name="d")
     repo.add(folder, name="parts")
     repo.commit(message="one")
-    left = [repo.root / ".tmp-d.parquet-999999-1-0.parquet", folder / ".tmp-p0.parquet-999999-1-1.parquet"]
+    rows = repo.root / ".datakeep" / "cache" / "rows"  # a killed commit's row index, or its spare
+    left = [
+        repo.root / ".tmp-d.parquet-999999-1-0.parquet",
+        folder / ".tmp-p0.parquet-999999-1-1.parquet",
+        rows / ".tmp-0123456789ab-999999-1-2.arrow",
+    ]
     for leftover in left:
         leftover.write_bytes(b"half a file")
     mine = repo.root / ".tmp-notes"
     mine.write_text("a user's own file")
-    assert repo.gc(dry_run=True).temp_files == 2 and all(p.exists() for p in left)
-    assert repo.gc().temp_files == 2
+    assert repo.gc(dry_run=True).temp_files == 3 and all(p.exists() for p in left)
+    assert repo.gc().temp_files == 3
     assert not any(p.exists() for p in left) and mine.exists()
 
 

@@ -233,9 +233,12 @@ def test_what_push_delete_does_not_take_is_a_usage_error(
 
 
 def test_delete_on_a_folder_that_is_no_remote_is_refused(folder_project: Project, tmp_path: Path) -> None:
-    with pytest.raises(RemoteError, match="is not a datakeep remote"):
+    with pytest.raises(RemoteError, match="nothing: the folder does not exist"):
         push(folder_project.storage, str(tmp_path / "nothing"), revs=["main"], delete=True)
-    assert not (tmp_path / "nothing" / "config.json").exists()  # delete never sets a remote up
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RemoteError, match="is not a datakeep remote"):
+        push(folder_project.storage, str(tmp_path / "empty"), revs=["main"], delete=True)
+    assert not (tmp_path / "empty" / "config.json").exists()  # delete never sets a remote up
 
 
 def test_api_push_delete_takes_one_name_as_a_string(folder_project: Project) -> None:

@@ -347,3 +347,100 @@ def test_pull_reports_a_moved_tracking_ref_as_a_fast_forward(
     assert code == 0 and "refs/remotes/origin/main:" in out
     tracking = next(line for line in out.splitlines() if "refs/remotes/origin/main" in line)
     assert tracking.endswith("(fast-forward)")
+
+
+# -- 13: what `fsck --repair` mends, and the messages that send users there --------------------
+def test_fsck_repair_replaces_damaged_and_missing_objects_from_the_remote(
+    folder_project: Project, folder_url: str
+) -> None:
+    """`pull` cannot mend these: it asks the remote only for what its refs add."""
+    push(folder_project.storage)
+    store = folder_project.storage.store
+    chunk = folder_project.repo.manifest("flights").chunks[0].object
+    manifest = folder_project.repo.commit_info("HEAD")[1].datasets["weather"].manifest
+    path = store.path(chunk)
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    store.path(manifest).unlink()
+    code, out, _ = run("-C", str(folder_project.root), "fsck")
+    assert code == 1
+    assert f"{chunk}: content does not match its id (corrupted bytes) (needed by a chunk of dataset flights)" in out
+    assert "`datakeep fsck --repair`" in out
+    with pytest.raises(CorruptObjectError, match=r"run `datakeep fsck --repair`"):
+        folder_project.repo.read("flights")
+    assert pull(folder_project.storage).received.objects == 0  # what pull cannot do
+    code, out, _ = run("-C", str(folder_project.root), "fsck", "--repair")
+    assert code == 0, out
+    assert "repaired 2 object(s) with good copies from origin" in out and "then checked" in out
+    assert folder_project.repo.fsck(full=True).ok
+    assert folder_project.repo.read("flights").equals(folder_project.flights)
+
+
+def test_fsck_repair_says_what_the_remote_cannot_mend(folder_project: Project) -> None:
+    push(folder_project.storage)
+    chunk = folder_project.repo.manifest("flights").chunks[0].object
+    folder_project.storage.store.path(chunk).unlink()
+    remote = open_remote(folder_project.storage, "origin")
+    Path(remote.store.path(chunk)).unlink()
+    result = folder_project.repo.repair()
+    assert not result.ok and result.unrepaired == {chunk: "the remote lacks it too"}
+    code, _, _ = run("-C", str(folder_project.root), "fsck", "--remote", "origin")
+    assert code == 2
+
+
+def test_an_object_the_remote_lost_is_its_fault_in_the_message(
+    folder_project: Project, folder_url: str, tmp_path: Path
+) -> None:
+    push(folder_project.storage)
+    chunk = folder_project.repo.manifest("flights").chunks[0].object
+    Path(open_remote(folder_project.storage, "origin").store.path(chunk)).unlink()
+    code, _, err = run("clone", folder_url, str(tmp_path / "c"))
+    assert code == 2
+    assert f"object {chunk} is missing from the remote {folder_url}/objects" in err
+    assert "push --force" in err and "fsck" not in err
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("s3://", "names no bucket"),
+        ("s3:///team", "names no bucket"),
+        ("s3://My_Bucket!/dk", "'My_Bucket!' is not a valid bucket name"),
+        ("s3:/bucket/team", "is not a URL: 's3:' must be followed by two slashes"),
+        ("memory://team/dk", "lives inside one process"),
+    ],
+)
+def test_a_url_that_cannot_hold_a_remote_is_refused_when_added(folder_project: Project, url: str, says: str) -> None:
+    code, _, err = run("-C", str(folder_project.root), "remote", "add", "x", url)
+    assert code == 2 and says in err and err.count("\n") == 1
+    assert "x" not in folder_project.storage.config.remotes
+
+
+def test_a_clone_of_a_missing_bucket_says_so(s3_endpoint: str, tmp_path: Path) -> None:
+    url = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/team"
+    code, _, err = run("clone", url, str(tmp_path / "c"))
+    assert code == 2 and "the bucket 'no-such-bucket-" in err and "does not exist" in err
+
+
+def test_a_push_that_sends_nothing_writes_nothing(folder_project: Project, folder_url: str) -> None:
+    """A remote read-only to this user still answers a push with nothing to send."""
+    push(folder_project.storage)
+    marker = Path(folder_url) / "config.json"
+    before = marker.stat().st_mtime_ns
+    assert push(folder_project.storage).sent.objects == 0
+    assert marker.stat().st_mtime_ns == before
+
+
+def test_a_clone_killed_outright_is_named_on_the_next_clone(
+    folder_project: Project, folder_url: str, tmp_path: Path
+) -> None:
+    push(folder_project.storage)
+    target = tmp_path / "c"
+    repo = Repository.initialize(target)  # what a SIGKILL between set-up and checkout leaves
+    add_remote(repo, "origin", folder_url)
+    code, _, err = run("clone", folder_url, str(target))
+    assert code == 2 and "holds an unfinished clone of" in err and "`datakeep pull`" in err
+    assert run("-C", str(target), "pull")[0] == 0
+    assert Repo(Repository(target)).read("flights").equals(folder_project.flights)

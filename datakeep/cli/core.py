@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import click
 
 from datakeep.cli._common import ProgressBar, color, echo_json, echo_restored, json_option, open_repo
-from datakeep.errors import EXIT_NO
-from datakeep.ids import ObjectId
+from datakeep.errors import EXIT_NO, UsageError
 
 if TYPE_CHECKING:
+    from datakeep.maintenance import FsckResult
     from datakeep.records.index import TrackedDataset
 
 
@@ -205,12 +205,7 @@ def log(rev: str | None, stat: bool, max_count: int | None, oneline: bool, datas
     if as_json:
         echo_json([commit_json(oid, c) for oid, c in entries])
         return
-    refs: dict[ObjectId, list[str]] = {}
-    for name, oid in repo.branches().items():
-        refs.setdefault(oid, []).append(name)
-    for name, oid in repo.tags().items():
-        refs.setdefault(oid, []).append(f"tag: {name}")
-    text = log_text(entries, stat=stat, refs=refs, color=color(), dataset=dataset, oneline=oneline)
+    text = log_text(entries, stat=stat, refs=repo.labels(), color=color(), dataset=dataset, oneline=oneline)
     if text:
         click.echo(text)
     elif max_count != 0:  # `-n 0` asked for nothing, as git gives it
@@ -402,24 +397,55 @@ def gc(dry_run: bool, as_json: bool) -> None:
 
 @click.command()
 @click.option("--full", is_flag=True, help="Also decode every chunk and check its logical id.")
+@click.option("--repair", is_flag=True, help="Replace damaged or missing objects with good copies from a remote.")
+@click.option("--remote", "remote", metavar="NAME", help="The remote --repair fetches from (default: origin).")
 @json_option
 @click.pass_context
-def fsck(ctx: click.Context, full: bool, as_json: bool) -> None:
+def fsck(ctx: click.Context, full: bool, repair: bool, remote: str | None, as_json: bool) -> None:
     """Verify every object and every reference.
 
-    Exit 0 when all is well, 1 when a problem was found (each is listed).
+    Exit 0 when all is well, 1 when a problem was found (each is listed), or with --repair was
+    found and is still there.
 
-    Example: datakeep fsck
+    Example: datakeep fsck --repair
     """
-    result = open_repo().fsck(full=full)
+    if remote is not None and not repair:
+        raise UsageError("--remote names where --repair fetches from", "add --repair, or drop --remote")
+    repo = open_repo()
+    if repair:
+        repaired = repo.repair(remote, full=full)
+        if as_json:
+            echo_json(repaired.to_dict())
+        else:
+            _print_problems(repaired.found)
+            if repaired.repaired:
+                click.echo(f"repaired {len(repaired.repaired)} object(s) with good copies from {repaired.remote}")
+            for oid, why in repaired.unrepaired.items():
+                click.echo(f"{oid}: not repaired: {why}")
+            assert repaired.check is not None
+            _print_summary(repaired.check, after=True)
+        if not repaired.ok:
+            ctx.exit(EXIT_NO)
+        return
+    result = repo.fsck(full=full)
     if as_json:
         echo_json(result.to_dict())
     else:
-        for problem in result.problems:
-            click.echo(f"{problem['object']}: {problem['problem']}")
-        click.echo(
-            f"checked {result.objects_checked} object(s): "
-            + ("ok" if result.ok else f"{len(result.problems)} problem(s)")
-        )
+        _print_problems(result.problems)
+        _print_summary(result, after=False)
     if not result.ok:
         ctx.exit(EXIT_NO)
+
+
+def _print_problems(problems: list[dict[str, str]]) -> None:
+    for problem in problems:
+        click.echo(f"{problem['object']}: {problem['problem']}")
+
+
+def _print_summary(result: FsckResult, *, after: bool) -> None:
+    summary = "ok" if result.ok else f"{len(result.problems)} problem(s)"
+    click.echo(f"{'then ' if after else ''}checked {result.objects_checked} object(s): {summary}")
+    if result.damaged and not after:
+        click.echo(
+            "to repair: `datakeep fsck --repair` fetches good copies of these objects from a remote that has them"
+        )

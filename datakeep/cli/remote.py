@@ -98,7 +98,9 @@ def remote_add(name: str, url: str) -> None:
     Example: datakeep remote add origin s3://bucket/team/datakeep
     """
     from datakeep.remote import add_remote
+    from datakeep.remote.connect import refuse_in_process
 
+    refuse_in_process(url)
     stored = add_remote(_repository(), name, url)
     click.echo(f"added remote {name} → {stored}")
 
@@ -163,7 +165,10 @@ def push(
     Example: datakeep push origin main v1
     """
     from datakeep.remote import push as do_push
+    from datakeep.remote.connect import refuse_in_process
 
+    if remote_name:
+        refuse_in_process(remote_name)
     with _progress("pushing") as bar:
         result = do_push(_repository(), remote_name, revs, all_refs=all_refs, force=force, delete=delete, progress=bar)
     if as_json:
@@ -232,6 +237,9 @@ def clone(
     Example: datakeep clone s3://bucket/team/datakeep ./work
     """
     from datakeep.remote import clone as do_clone
+    from datakeep.remote.connect import refuse_in_process
+
+    refuse_in_process(url)
 
     with _progress("cloning") as bar:
         repo, result = do_clone(url, directory, name=name, branch=branch, checkout=not no_checkout, progress=bar)

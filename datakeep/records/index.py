@@ -70,7 +70,10 @@ class Index:
     def load(cls, path: Path) -> Index:
         # The index is a cache plus the tracked list; a damaged one is rebuilt from HEAD.
         damaged = DatakeepError(
-            f"{path} is damaged", "delete it and run `datakeep checkout HEAD --force` to rebuild it"
+            f"{path} is damaged",
+            "move it aside and run `datakeep checkout HEAD` to rebuild it from the last commit (never --force: "
+            "that overwrites uncommitted changes, which `checkout` refuses to touch); then `datakeep add` "
+            "again what it refused and what was added since",
         )
         try:
             data = load_json(path.read_bytes())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from datakeep.errors import DatakeepError, RefConflictError
+from datakeep.errors import DatakeepError, InvalidIdError, RefConflictError
 from datakeep.fsutil import atomic_write, remove_empty_parents
 from datakeep.ids import ObjectId, object_id
 
@@ -47,18 +47,30 @@ class Refs:
         except FileNotFoundError:
             return None
 
+    def _commit_id(self, relative: str, value: str) -> ObjectId:
+        """``value``, read from the ref file ``relative``, as a commit id; a clear error naming
+        the file when it holds anything else (truncated, overwritten by hand)."""
+        try:
+            return object_id(value)
+        except InvalidIdError:
+            raise DatakeepError(
+                f"{self.root / relative} is damaged: it holds {value[:40]!r}, not a commit id",
+                "write a commit id into it (`datakeep log TAG` shows the ids of a tag's history, "
+                "`datakeep log origin/main` a remote's), or delete it to leave that branch without commits",
+            ) from None
+
     def head_target(self) -> tuple[str | None, ObjectId | None]:
         """(branch HEAD is attached to or None when detached, the commit HEAD names or None)."""
         raw = self._read("HEAD") or f"ref: {HEADS}/{DEFAULT_BRANCH}"
         if raw.startswith("ref: "):
             ref = raw[5:]
             value = self._read(ref)
-            return ref[len(HEADS) + 1 :], object_id(value) if value else None
-        return None, object_id(raw)
+            return ref[len(HEADS) + 1 :], self._commit_id(ref, value) if value else None
+        return None, self._commit_id("HEAD", raw)
 
     def get(self, ref: str) -> ObjectId | None:
         value = self._read(ref)
-        return object_id(value) if value else None
+        return self._commit_id(ref, value) if value else None
 
     def branch(self, name: str) -> ObjectId | None:
         return self.get(f"{HEADS}/{name}")
@@ -66,14 +78,20 @@ class Refs:
     def tag(self, name: str) -> ObjectId | None:
         return self.get(f"{TAGS}/{name}")
 
-    def list(self, kind: str) -> dict[str, ObjectId]:
+    def list(self, kind: str, *, skip_damaged: bool = False) -> dict[str, ObjectId]:
+        """The refs of ``kind`` (branches, tags, remote branches) by name; a damaged one raises,
+        or with ``skip_damaged`` is left out (labels in `log`, which must work to repair it)."""
         folder = self.root / kind
         out: dict[str, ObjectId] = {}
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
                 if path.is_file() and not path.name.startswith(".tmp-"):
                     name = path.relative_to(folder).as_posix()
-                    out[name] = object_id(path.read_text().strip())
+                    try:
+                        out[name] = self._commit_id(f"{kind}/{name}", path.read_text().strip())
+                    except DatakeepError:
+                        if not skip_damaged:
+                            raise
         return out
 
     def all_targets(self) -> set[ObjectId]:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from datakeep.errors import RemoteError
+from datakeep.errors import DatakeepError, RemoteError
 from datakeep.ids import ObjectId
 from datakeep.records.refs import HEADS
 from datakeep.remote.config import DEFAULT_REMOTE, add_remote
@@ -18,6 +18,16 @@ from datakeep.remote.connect import Remote, connect, normalize_url, reports_unre
 from datakeep.remote.fetch import FetchResult, pick_ref, pull
 from datakeep.remote.transfer import ProgressCallback
 from datakeep.repo import Repository
+
+
+def _unfinished_clone_of(folder: Path, url: str) -> bool:
+    """Whether ``folder`` is a repository with ``url`` as its origin and no commit yet: what a
+    clone killed outright (SIGKILL, a lost machine) leaves; any other stop removes it."""
+    try:
+        repo = Repository(folder)
+        return repo.config.remotes.get(DEFAULT_REMOTE) == url and repo.head() is None
+    except (DatakeepError, OSError, ValueError):
+        return False
 
 
 def default_directory(url: str) -> str:
@@ -46,6 +56,11 @@ def clone(
     encoding = source.check()
     target = Path(directory if directory is not None else default_directory(url)).absolute()
     if target.exists() and any(target.iterdir()):
+        if _unfinished_clone_of(target, url):
+            raise RemoteError(
+                f"{target} holds an unfinished clone of {url} (the clone was stopped before it checked out a commit)",
+                f"run `datakeep pull` in {target} to finish it, or remove the folder and clone again",
+            )
         raise RemoteError(f"{target} already exists and is not empty", "clone into a new folder")
     remote_refs, damaged = source.refs.scan()
     created = not target.exists()

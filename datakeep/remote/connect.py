@@ -14,8 +14,10 @@ push made it; a marker without "encoding" was made before there was a choice, so
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -69,10 +71,54 @@ FORMAT = "datakeep.remote"
 VERSION = 1
 
 
+#: Protocols whose URL begins with a bucket (or container) name.
+_BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+#: Filesystems that live inside one process: a remote there outlives no command (tests use it).
+IN_PROCESS = frozenset({"memory"})
+#: Bucket names as the S3 API accepts them (AWS itself is stricter; other servers are not).
+_BUCKET = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+#: A protocol name and a colon without the two slashes of a URL ('s3:/bucket'), which would
+#: otherwise be taken for a folder of that name. Two letters at least: 'C:' is a drive.
+_SLASHES_MISSING = re.compile(r"^(?P<protocol>[A-Za-z][A-Za-z0-9+.-]+):(?!//)")
+_KNOWN_PROTOCOLS = _BUCKET_PROTOCOLS | IN_PROCESS | {"file", "http", "https", "ssh", "sftp", "hdfs", "gcs"}
+
+
+def refuse_in_process(url: str) -> None:
+    """Refuse a URL whose filesystem ends with the process (``memory://``): from the command line,
+    a push there would report objects sent that are gone when it returns."""
+    protocol = url.split("://", 1)[0].lower() if "://" in url else ""
+    if protocol in IN_PROCESS:
+        raise RemoteError(
+            f"{url}: a {protocol}:// filesystem lives inside one process, so nothing pushed there outlives the command",
+            "use a folder or an object store URL, e.g. s3://bucket/team/datakeep",
+        )
+
+
 def normalize_url(url: str) -> str:
-    """Folder paths become absolute (the config must not depend on the cwd); URLs stay as given."""
+    """Folder paths become absolute (the config must not depend on the cwd); URLs stay as given.
+    A URL that cannot hold a remote (no bucket, a malformed one, an in-process filesystem) is
+    refused here, before anything is tried on it."""
     if "://" in url:
+        protocol, rest = url.split("://", 1)
+        protocol = protocol.lower()
+        if protocol in _BUCKET_PROTOCOLS:
+            bucket = rest.split("/", 1)[0]
+            if not bucket:
+                raise RemoteError(
+                    f"{url} names no bucket", f"write {protocol}://BUCKET/path, e.g. {protocol}://team-data/datakeep"
+                )
+            if not _BUCKET.match(bucket):
+                raise RemoteError(
+                    f"{url}: '{bucket}' is not a valid bucket name",
+                    "bucket names are made of letters, digits, '.', '-' and '_'",
+                )
         return url.rstrip("/")
+    malformed = _SLASHES_MISSING.match(url)
+    if malformed and malformed.group("protocol").lower() in _KNOWN_PROTOCOLS:
+        protocol = malformed.group("protocol")
+        raise RemoteError(
+            f"{url} is not a URL: '{protocol}:' must be followed by two slashes", f"write {protocol}://..."
+        )
     return os.path.abspath(os.path.expanduser(url))
 
 
@@ -97,18 +143,46 @@ class Remote:
         document = {"format": FORMAT, "version": VERSION, "hash": ALGORITHM, "encoding": encoding}
         return (json.dumps(document, sort_keys=True) + "\n").encode()
 
+    def _marker(self) -> bytes | None:
+        """The remote's marker, or None when it has none."""
+        try:
+            return bytes(self.fs.cat_file(f"{self.root}/{MARKER}"))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _access_error(self.url, exc) from None
+
     def check(self) -> int:
         """Refuse anything that is not a datakeep remote made with our hash algorithm and an
         encoding we know; returns the remote's canonical encoding."""
+        raw = self._marker()
+        if raw is None:
+            raise self._missing()
+        return self._encoding(raw)
+
+    def _missing(self) -> RemoteError:
+        """What to say of a remote without a marker: its bucket or folder may not exist at all."""
+        bucket = protocol_of(self.fs) in _BUCKET_PROTOCOLS
+        top = self.root.split("/", 1)[0] if bucket else self.root
         try:
-            raw = bytes(self.fs.cat_file(f"{self.root}/{MARKER}"))
-        except FileNotFoundError:
-            raise RemoteError(
-                f"{self.url} is not a datakeep remote (no {MARKER} there)",
-                "check the URL; a new remote is set up by the first `datakeep push`",
-            ) from None
-        except OSError as exc:
-            raise _access_error(self.url, exc) from None
+            exists = bool(self.fs.exists(top))
+        except Exception:  # the backend's own failure: only the wording depends on it
+            exists = True
+        if not exists:
+            what = f"bucket '{top}'" if bucket else "folder"
+            return RemoteError(
+                f"{self.url}: the {what} does not exist",
+                "check the URL (and the endpoint and credentials); a new remote is set up by the first "
+                "`datakeep push`, into an existing bucket"
+                if bucket
+                else "check the URL",
+            )
+        return RemoteError(
+            f"{self.url} is not a datakeep remote (no {MARKER} there)",
+            "check the URL; a new remote is set up by the first `datakeep push`",
+        )
+
+    def _encoding(self, raw: bytes) -> int:
         try:
             document = load_json(raw)
         except ValueError:
@@ -128,6 +202,9 @@ class Remote:
         """Set up an empty remote on first push, in the pushing repository's ``encoding``; on S3,
         check the server honours conditional writes. Returns the remote's encoding (an existing
         remote keeps its own: compare it before sending anything)."""
+        existing = self._marker()
+        if existing is not None:
+            return self._encoding(existing)  # set up already: nothing is written (a read-only remote pulls)
         marker = f"{self.root}/{MARKER}"
         document = self._marker_document(encoding)
         try:
@@ -145,6 +222,12 @@ class Remote:
 
 
 def _access_error(url: str, exc: OSError) -> RemoteError:
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return RemoteError(
+            f"cannot write to remote {url}: {exc}",
+            "it can be read but not written with these permissions or credentials: push to a remote you may "
+            "write to, or ask for write access",
+        )
     return RemoteError(
         f"cannot reach remote {url}: {exc}",
         "check the URL, the network and the credentials (from the environment or fsspec's configuration)",

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from datakeep.digest import bytes_id
-from datakeep.errors import RemoteError
+from datakeep.errors import RemoteError, RemoteObjectDamagedError
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import Manifest
@@ -29,7 +29,6 @@ from datakeep.remote.refs import damaged_ref_error
 from datakeep.remote.transfer import (
     WORKERS,
     ProgressCallback,
-    RemoteObjectDamagedError,
     TransferStats,
     announce,
     copy_objects,
@@ -71,7 +70,7 @@ class FetchResult:
 
 def _verified(oid: ObjectId, data: bytes, remote: Remote) -> bytes:
     if bytes_id(data) != oid:
-        raise RemoteObjectDamagedError(oid, remote.store)
+        raise RemoteObjectDamagedError(oid, remote.store.url, remote.store.url_of(oid))
     return data
 
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from datakeep.digest import bytes_id
-from datakeep.errors import CorruptObjectError, DatakeepError, RemoteError
+from datakeep.errors import CorruptObjectError, RemoteError, RemoteObjectDamagedError
 from datakeep.ids import ObjectId
 from datakeep.store.base import ObjectStore
 from datakeep.store.fsspec_store import FsspecStore
@@ -47,22 +47,6 @@ class TransferStats:
 
     def to_dict(self) -> dict[str, int]:
         return {"objects": self.objects, "bytes": self.bytes}
-
-
-class RemoteObjectDamagedError(CorruptObjectError):
-    """An object whose bytes on a remote do not hash to its id: the remote's copy is damaged, so
-    the repair is on the remote, from a repository holding a good copy."""
-
-    def __init__(self, oid: ObjectId, remote: ObjectStore) -> None:
-        where = _where(remote)
-        DatakeepError.__init__(
-            self,
-            f"the copy of object {oid} on {where} is damaged: its bytes do not hash to its id; nothing was stored",
-            f"delete it there ({_url_of(remote, oid)}), then run `datakeep push --force` from a repository "
-            "that has it (--force sends every object the remote lacks)",
-        )
-        self.oid = oid
-        self.detail = f"damaged on {where}"
 
 
 class TransferInterruptedError(RemoteError):
@@ -99,7 +83,7 @@ def copy_objects(
         data = source.get(oid)
         if bytes_id(data) != oid:
             if isinstance(source, FsspecStore):
-                raise RemoteObjectDamagedError(oid, source)
+                raise RemoteObjectDamagedError(oid, _where(source), _url_of(source, oid))
             raise CorruptObjectError(oid, f"its bytes from {_where(source)} do not hash to its id; nothing stored")
         # The target was listed just before: the object is known to be missing, so skip `has`.
         target._put(oid, data)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from datakeep.errors import ObjectNotFoundError, RemoteError
+from datakeep.errors import RemoteError, RemoteObjectMissingError
 from datakeep.ids import ObjectId, is_id_prefix, is_object_id, object_id
 from datakeep.store.base import ObjectStore
 
@@ -110,13 +110,13 @@ class FsspecStore(ObjectStore):
         try:
             return bytes(self.fs.cat_file(self.path(oid), **self._read_options))
         except FileNotFoundError:
-            raise ObjectNotFoundError(oid, self.url) from None
+            raise RemoteObjectMissingError(oid, self.url) from None
 
     def read_prefix(self, oid: ObjectId, length: int) -> bytes:
         try:
             return bytes(self.fs.cat_file(self.path(oid), start=0, end=length))
         except FileNotFoundError:
-            raise ObjectNotFoundError(oid, self.url) from None
+            raise RemoteObjectMissingError(oid, self.url) from None
 
     def _put(self, oid: ObjectId, data: bytes) -> None:
         target = self.path(oid)
@@ -139,7 +139,7 @@ class FsspecStore(ObjectStore):
         try:
             return int(self.fs.size(self.path(oid)))
         except FileNotFoundError:
-            raise ObjectNotFoundError(oid, self.url) from None
+            raise RemoteObjectMissingError(oid, self.url) from None
 
     def delete(self, oid: ObjectId) -> None:
         with contextlib.suppress(FileNotFoundError):
