@@ -198,7 +198,8 @@ def make_commit(
                     if verify and (tracked.entity or tracked.source)
                     else (None, {})
                 )
-                parent_rows = rowcache.load(repo, parent_manifest)
+                # Checked chunk by chunk as the commit uses it (`rowcache.RowIndex.check_chunk`).
+                parent_rows = rowcache.load(repo, parent_manifest, check=False)
                 older_hashes = (
                     rowcache.older_base_hashes(repo, name, parent, parent_manifest)
                     if parent is not None and parent_manifest is not None

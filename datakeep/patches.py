@@ -21,7 +21,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -337,21 +337,40 @@ _HASHES = _Memo(192 * 1024 * 1024)
 _TABLES = _Memo(128 * 1024 * 1024)
 
 
+#: Checks owed by hashes remembered from a cached row index (`remember_hashes` ``check``): run
+#: by the first reader, under this lock, so no reader sees them before they passed. One that
+#: fails drops them from the memo, and they are rebuilt from the store.
+_CHECKS: dict[object, Callable[[], bool]] = {}
+_CHECKS_LOCK = threading.Lock()
+
+
 def known_hashes(oid: ObjectId) -> np.ndarray | None:
     """The row hashes of ``oid`` if this process already holds them (no read, no rebuild)."""
-    return _HASHES.get(oid)  # type: ignore[return-value]
+    with _CHECKS_LOCK:
+        check = _CHECKS.pop(oid, None)
+        if check is not None and not check():
+            _HASHES.discard([oid])
+        return _HASHES.get(oid)  # type: ignore[return-value]
 
 
-def remember_hashes(oid: ObjectId, hashes: np.ndarray) -> None:
-    """Record the row hashes of a chunk just written, so reading them back costs nothing."""
+def remember_hashes(oid: ObjectId, hashes: np.ndarray, *, check: Callable[[], bool] | None = None) -> None:
+    """Record the row hashes of a chunk, so reading them back costs nothing; ``check`` (for
+    hashes from a cache) says, when first read, whether they are still what was saved."""
     hashes.flags.writeable = False  # shared through the memo: nobody may change it in place
-    _HASHES.put(oid, hashes, hashes.nbytes)
+    with _CHECKS_LOCK:
+        _HASHES.put(oid, hashes, hashes.nbytes)
+        if check is not None and _HASHES.get(oid) is hashes:
+            _CHECKS[oid] = check
 
 
 def forget_hashes(oids: Iterable[str]) -> None:
     """Drop what `remember_hashes` recorded for ``oids`` (row hashes mapped from a row index
     that is to be let go: a mapping lives, and holds its file, while anything refers to it)."""
-    _HASHES.discard(oids)
+    oids = list(oids)
+    with _CHECKS_LOCK:
+        _HASHES.discard(oids)
+        for oid in oids:
+            _CHECKS.pop(oid, None)
 
 
 def rebuild_table(
@@ -558,9 +577,9 @@ def _literal_rows(oid: ObjectId, ipc: memoryview, pool: pa.MemoryPool | None = N
 
 def rebuild_hashes(store: ObjectStore, oid: ObjectId, hashes_oid: str, depth: int = 0) -> np.ndarray:
     """Row hashes of the chunk under ``oid`` (from its sidecar, or rebuilt through the patches)."""
-    cached = _HASHES.get(oid)
+    cached = known_hashes(oid)
     if cached is not None:
-        return cached  # type: ignore[return-value]
+        return cached
     hashes = _rebuild_hashes(store, oid, hashes_oid, depth)
     remember_hashes(oid, hashes)
     return hashes

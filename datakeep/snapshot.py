@@ -843,7 +843,7 @@ def build_snapshot(
     validated: dict[str, str] | None = None,
     known_elsewhere: dict[str, ChunkRef] | None = None,
     parent_rows: RowIndex | None = None,
-    older_hashes: dict[str, np.ndarray] | None = None,
+    older_hashes: dict[str, tuple[np.ndarray, Callable[[], bool]]] | None = None,
     rows: RowIndexBuilder | None = None,
     found: tuple[str, list[tuple[str, Path]]] | None = None,
     progress: Progress | None = None,
@@ -857,11 +857,13 @@ def build_snapshot(
     snapshot's row index; ``found`` is what `tracking.dataset_files` already said;
     ``progress`` hears the bytes of the files read (labelled with the dataset's name).
     """
-    for oid, hashes in (older_hashes or {}).items():
-        patches.remember_hashes(ObjectId(oid), hashes)
+    # Hashes from cached row indexes are checked against their digests when first used.
+    for oid, (hashes, check) in (older_hashes or {}).items():
+        patches.remember_hashes(ObjectId(oid), hashes, check=check)
     if parent is not None and parent_rows is not None:
         for position, chunk in enumerate(parent.chunks):
-            patches.remember_hashes(chunk.object, parent_rows.chunk(position)[1])
+            check = functools.partial(parent_rows.check_chunk, position)
+            patches.remember_hashes(chunk.object, parent_rows.chunk_hashes(position), check=check)
     kind, files = dataset_files(repo.root, tracked, name, found)
     known = {**(known_elsewhere or {}), **({chunk.id: chunk for chunk in parent.chunks} if parent else {})}
     previous_entries = {entry.path: entry for entry in parent.files} if parent else {}

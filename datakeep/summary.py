@@ -53,5 +53,9 @@ def change_summary(
         return summary
     from datakeep.diff.summary import row_changes
 
-    summary.update(row_changes(repo, old, new, old_rows=old_rows, new_rows=new_rows))
+    try:
+        changes = row_changes(repo, old, new, old_rows=old_rows, new_rows=new_rows)
+    except rowcache.DamagedIndexError:  # the parent's cached index: counted from the store instead
+        changes = row_changes(repo, old, new, old_rows=None, new_rows=new_rows)
+    summary.update(changes)
     return summary

@@ -47,11 +47,11 @@ def edited(table: pa.Table, seed: int) -> tuple[pa.Table, dict[str, int]]:
 
 
 def chain(
-    root: Path, *, drop_cache: bool = False, damage_cache: bool = False, shift_cache: bool = False
+    root: Path, *, drop_cache: bool = False, damage_cache: bool = False, shift_cache: str | None = None
 ) -> tuple[Repo, list[dict[str, Any]]]:
     """Commit v1 and three edited versions; returns the per-commit summaries of dataset ``d``.
-    ``damage_cache`` truncates each cached index before a commit; ``shift_cache`` moves its row
-    hashes down a row, every other byte of the file (metadata included) as the commit wrote it."""
+    ``damage_cache`` truncates each cached index before a commit; ``shift_cache`` moves one of its
+    columns down a row, every other byte of the file (metadata included) as the commit wrote it."""
     repo = Repo.init(root, chunk_bytes=SMALL_CHUNKS)
     path = root / "d.parquet"
     table = make_table(ROWS)
@@ -69,14 +69,14 @@ def chain(
                 file.write_bytes(file.read_bytes()[:100])
         if shift_cache:
             for file in cache.iterdir():
-                _shift_hashes(file)
+                _shift(file, shift_cache)
         summaries.append(repo.commit(message=f"v{seed + 1}").commit.summary["d"])
     return repo, summaries
 
 
-def _shift_hashes(file: Path) -> None:
+def _shift(file: Path, column: str) -> None:
     table = pa.ipc.open_file(pa.py_buffer(file.read_bytes())).read_all()
-    at = table.schema.get_field_index(rowcache.HASH_COLUMN)
+    at = table.schema.get_field_index(column)
     shifted = pa.array(np.roll(table.column(at).to_numpy(), 1))
     table = table.set_column(at, table.schema.field(at), shifted)
     file.chmod(0o644)
@@ -104,11 +104,13 @@ def test_cache_changes_nothing_but_time(tmp_path: Path) -> None:
         assert repo.fsck().ok
 
 
-def test_an_index_whose_contents_were_damaged_is_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("column", [rowcache.HASH_COLUMN, "id"])
+def test_an_index_whose_contents_were_damaged_is_ignored(tmp_path: Path, column: str) -> None:
     """Row hashes a row out of place, under intact metadata (a torn rewrite leaves such a file),
-    would align changed rows with the wrong old ones: the patches would store wrong rows."""
+    would align changed rows with the wrong old ones: the patches would store wrong rows. Keys
+    out of place would miscount the summary."""
     cached, with_cache = chain(tmp_path / "cached")
-    shifted, with_shift = chain(tmp_path / "shifted", shift_cache=True)
+    shifted, with_shift = chain(tmp_path / "shifted", shift_cache=column)
     assert with_shift == with_cache
     assert shifted.manifest("d").chunks == cached.manifest("d").chunks
     for rev in ("HEAD~2", "HEAD~1", "HEAD"):
