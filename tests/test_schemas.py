@@ -197,6 +197,8 @@ def test_bad_entity_files_name_file_place_and_problem(tmp_path: Path, text: str,
 
 
 BAD_SOURCE = [
+    ("entity: customers\ncolumns:\n  v: {to: vip, cast: {type: boolean, true: [], false: [n]}}\n",
+     "columns.v.cast.true: an empty list of words"),
     ("entity: customers\ncolumns:\n  g: {to: gender, values: {M: male, F: female, M: female}}\n",
      "the key 'M' appears twice in one mapping (first on line 3)"),
     ("entity: customers\ncolumns:\n  cents: {to: height_cm, scale: 0.01}\n  cents: {to: height_cm, scale: 100}\n",

@@ -301,6 +301,9 @@ def _boolean_words(at: Place, place: str, raw: Any, *, meaning: bool) -> tuple[s
     true words arrives as YAML's True: it stands for all three (each means true anyway)."""
     if raw is None:
         return ()
+    if raw == []:
+        # An empty list would mean the default words, silently: not what a list of none says.
+        raise at.fail(place, "an empty list of words", "list the raw words, or leave the key out for the defaults")
     items = raw if isinstance(raw, list) else [raw]
     words: list[str] = []
     for item in items:
