@@ -247,6 +247,7 @@ def test_a_header_only_csv_has_zero_rows_with_or_without_a_newline(
     result = invoke("validate", "short.csv", "--entity", "t")
     assert result.exit_code == 1
     assert "missing_column → name: no raw column provides 'name'" in result.output
+    assert "FAIL  short.csv (entity=t): the file as a whole fails (0 rows checked); 1 problem" in result.output
 
 
 def test_a_timestamp_past_the_year_9999_is_reported_not_a_crash(

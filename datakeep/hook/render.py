@@ -57,7 +57,8 @@ def _file_line(f: FileResult) -> str:
         parts.append(f"{f.rows_checked:,} rows")
     elif f.status == "failed":
         problems = "problem" if f.problem_count == 1 else "problems"
-        parts.append(f"{f.rows_failing:,} of {f.rows_checked:,} rows failing")
+        # A file failing only as a whole (a required column missing) has no failing row.
+        parts.append(f"{f.rows_failing:,} of {f.rows_checked:,} rows failing" if f.rows_failing else "fails as a whole")
         parts.append(f"{f.problem_count} {problems}")
     if f.staged_copy:
         parts.append("staged version")

@@ -28,9 +28,8 @@ def render_text(report: ValidationReport, *, max_problems: int | None = None) ->
         return "\n".join(lines)
     kinds = ", ".join(f"{kind} {n}" for kind, n in report.problems_by_kind.items())
     lines.append(
-        f"FAIL  {what} ({against}): {report.rows_failing:,} of {report.rows_checked:,} rows "
-        f"failing; {len(report.problems)} problem{'s' if len(report.problems) != 1 else ''} "
-        f"({kinds})"
+        f"FAIL  {what} ({against}): {failing(report.rows_failing, report.rows_checked)}; "
+        f"{len(report.problems)} problem{'s' if len(report.problems) != 1 else ''} ({kinds})"
     )
     shown = report.problems if max_problems is None else report.problems[:max_problems]
     for problem in shown:
@@ -39,6 +38,14 @@ def render_text(report: ValidationReport, *, max_problems: int | None = None) ->
     if hidden > 0:
         lines.append(f"  … and {hidden} more (run `datakeep validate {what}` for all)")
     return "\n".join(lines)
+
+
+def failing(rows_failing: int, rows_checked: int) -> str:
+    """How many rows fail; a file failing only as a whole (a required column missing) says so,
+    where '0 of 300 rows failing' next to FAIL read as a contradiction."""
+    if rows_failing == 0:
+        return f"the file as a whole fails ({rows_checked:,} rows checked)"
+    return f"{rows_failing:,} of {rows_checked:,} rows failing"
 
 
 def _problem_line(problem: Problem, report: ValidationReport) -> str:
