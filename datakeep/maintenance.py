@@ -150,14 +150,15 @@ class _Sweep:
         if oid in self.bad:
             self.needed_by.setdefault(oid, where)
 
-    def annotated(self) -> list[dict[str, str]]:
-        """The problems, a damaged object's with what needs it (missing ones say so already)."""
+    def annotated(self, scanned: int) -> list[dict[str, str]]:
+        """The problems, each of the first ``scanned`` (found reading every object's bytes, before
+        anything said what needs them) with what needs it."""
         out = []
-        for problem in self.problems:
-            where = self.needed_by.get(ObjectId(problem["object"]))
-            if where is not None and "needed by" not in problem["problem"] and "chunk of" not in problem["problem"]:
-                problem = {**problem, "problem": f"{problem['problem']} (needed by {where})"}
-            out.append(problem)
+        for at, problem in enumerate(self.problems):
+            where = self.needed_by.get(ObjectId(problem["object"])) if at < scanned else None
+            out.append(
+                problem if where is None else {**problem, "problem": f"{problem['problem']} (needed by {where})"}
+            )
         return out
 
 
@@ -177,9 +178,10 @@ def fsck(repo: Repository, *, full: bool = False) -> FsckResult:
             continue
         if bytes_id(data) != oid:
             sweep.report(oid, "content does not match its id (corrupted bytes)")
+    scanned = len(sweep.problems)
     _check_refs(repo, sweep)
     _rebuild_chunks(repo, sweep)
-    return FsckResult(objects_checked=checked, problems=sweep.annotated(), damaged=tuple(sorted(sweep.bad)))
+    return FsckResult(objects_checked=checked, problems=sweep.annotated(scanned), damaged=tuple(sorted(sweep.bad)))
 
 
 def _rebuild_chunks(repo: Repository, sweep: _Sweep) -> None:

@@ -80,7 +80,7 @@ _BUCKET = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 #: A protocol name and a colon without the two slashes of a URL ('s3:/bucket'), which would
 #: otherwise be taken for a folder of that name. Two letters at least: 'C:' is a drive.
 _SLASHES_MISSING = re.compile(r"^(?P<protocol>[A-Za-z][A-Za-z0-9+.-]+):(?!//)")
-_KNOWN_PROTOCOLS = _BUCKET_PROTOCOLS | IN_PROCESS | {"file", "http", "https", "ssh", "sftp", "hdfs", "gcs"}
+_KNOWN_PROTOCOLS = _BUCKET_PROTOCOLS | IN_PROCESS | {"file", "http", "https", "ssh", "sftp", "hdfs"}
 
 
 def refuse_in_process(url: str) -> None:
@@ -96,7 +96,7 @@ def refuse_in_process(url: str) -> None:
 
 def normalize_url(url: str) -> str:
     """Folder paths become absolute (the config must not depend on the cwd); URLs stay as given.
-    A URL that cannot hold a remote (no bucket, a malformed one, an in-process filesystem) is
+    A URL that cannot name a remote (no bucket, an invalid one, 's3:' without its slashes) is
     refused here, before anything is tried on it."""
     if "://" in url:
         protocol, rest = url.split("://", 1)
@@ -150,7 +150,7 @@ class Remote:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise _access_error(self.url, exc) from None
+            raise _access_error(self.url, exc, writing=False) from None
 
     def check(self) -> int:
         """Refuse anything that is not a datakeep remote made with our hash algorithm and an
@@ -221,8 +221,9 @@ class Remote:
         return self.check()
 
 
-def _access_error(url: str, exc: OSError) -> RemoteError:
-    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+def _access_error(url: str, exc: OSError, *, writing: bool = True) -> RemoteError:
+    refused = isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    if refused and writing:
         return RemoteError(
             f"cannot write to remote {url}: {exc}",
             "it can be read but not written with these permissions or credentials: push to a remote you may "

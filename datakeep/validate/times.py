@@ -71,8 +71,7 @@ def datetimes(arr: pa.Array, cast: Cast | None, unit: str) -> pa.Array:
         return held(arr, target)
     if not pa.types.is_string(arr.type):
         return pa.nulls(len(arr), type=target)
-    formats = (cast.format,) if cast is not None and cast.format else _ISO_FORMATS
-    return held(_parsed_times(arr, *formats), target)
+    return held(_parsed_times(arr, *text_formats(cast, zoned=False)), target)
 
 
 def held(arr: pa.Array, to: pa.DataType, *, margin: bool = False) -> pa.Array:
