@@ -62,9 +62,9 @@ FORMAT = b"2"
 
 
 class DamagedIndexError(Exception):
-    """A cached row index whose row hashes do not match their digests (a crash while it was
-    written over, a disk error): used, it would align changed rows with the wrong old ones, and a
-    patch would store wrong rows. Whoever meets it takes the slow way instead."""
+    """A cached row index whose row hashes or keys do not match their digests (a crash while it
+    was written over, a disk error): its hashes would align changed rows with the wrong old ones,
+    and a patch would store wrong rows. Whoever meets it takes the slow way instead."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -100,6 +100,8 @@ class RowIndex:
     @property
     def hashes(self) -> np.ndarray:
         """Every row's hash, every chunk checked; DamagedIndexError when one does not match."""
+        if self.digests is None:
+            return self.unchecked_hashes
         for position in range(len(self.objects)):
             if not self.check_chunk(position):
                 raise DamagedIndexError(position)
