@@ -33,7 +33,13 @@ def names(value: Names, what: str) -> tuple[str, ...]:
 def key_columns(value: Names | None) -> tuple[str, ...]:
     """Key columns as ``--key`` takes them: each item may be comma-separated; None is no key."""
     parts = names(value, "key") if value is not None else ()
-    return tuple(k.strip() for part in parts for k in part.split(",") if k.strip())
+    columns = tuple(k.strip() for part in parts for k in part.split(",") if k.strip())
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise UsageError(
+            f"key column(s) named twice: {', '.join(repeated)}", "name each key column once, e.g. --key id,date"
+        )
+    return columns
 
 
 def pairs(value: Mapping[str, object] | Names, what: str) -> dict[str, object]:

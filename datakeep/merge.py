@@ -151,14 +151,19 @@ def _merged_datasets(
     merged: dict[str, DatasetRef] = {}
     taken: dict[str, str] = {}
     conflicts: list[str] = []
+    settled: dict[str, str] = {}  # a dataset named by --ours/--theirs that is in no conflict: its version
     for name in sorted(set(ours) | set(theirs) | set(base)):
         mine, their, common = (_manifest(d.get(name)) for d in (ours, theirs, base))
-        if name in take_theirs:
-            pick = theirs.get(name)
-        elif name in keep_ours or mine == their or their == common:
-            pick = ours.get(name)  # asked for, the same on both sides, or changed by us alone
+        if mine == their or their == common:
+            pick = ours.get(name)  # the same on both sides, or changed by us alone
+            settled[name] = "yours"
         elif mine == common:
             pick = theirs.get(name)  # changed by them alone (removed, perhaps)
+            settled[name] = "theirs"
+        elif name in take_theirs:
+            pick = theirs.get(name)
+        elif name in keep_ours:
+            pick = ours.get(name)
         else:
             conflicts.append(name)
             continue
@@ -166,6 +171,16 @@ def _merged_datasets(
             merged[name] = pick
         if _manifest(pick) != mine:
             taken[name] = "theirs" if pick is not None else "removed"
+    # --ours and --theirs settle conflicts; on a dataset one side alone changed, --theirs undid
+    # our change (or --ours theirs) without a word.
+    needless = sorted(n for n in (keep_ours | take_theirs) & set(settled))
+    if needless:
+        said = ", ".join(f"{n} (it gets {settled[n]})" for n in needless)
+        raise UsageError(
+            f"--ours/--theirs name datasets that are in no conflict: {said}",
+            "drop them: a dataset only one side changed takes that side's version, one both changed alike "
+            "takes it too; to go back to another version, `datakeep checkout REV --name NAME` after the merge",
+        )
     return merged, taken, conflicts
 
 

@@ -49,17 +49,19 @@ class Repository:
         self.dk = self.root / DIRNAME
         self.refs = Refs(self.dk)
         self._config: Config | None = None
+        self._config_stamp: tuple[int, int, int] | None = None
         self._store: LocalStore | None = None
 
     @property
     def store(self) -> LocalStore:
         """The object store; in a partial clone (``config.extra["partial"]`` names a remote) it
         fetches objects promised by that remote on first read (see ``datakeep.store.fallback``)."""
+        config = self.config if (self.dk / "config.json").is_file() else None  # reread if changed
         if self._store is None:
             # Objects skip the per-file fsync; commit syncs them all in one pass before moving a ref.
             objects = self.dk / "objects"
-            partial = self.config.extra.get("partial") if (self.dk / "config.json").is_file() else None
-            url = self.config.remotes.get(partial) if isinstance(partial, str) else None
+            partial = config.extra.get("partial") if config is not None else None
+            url = config.remotes.get(partial) if config is not None and isinstance(partial, str) else None
             if url:
                 from datakeep.store.fallback import FallbackStore
 
@@ -110,9 +112,18 @@ class Repository:
     # -- parts ----------------------------------------------------------------------------
     @property
     def config(self) -> Config:
-        if self._config is None:
-            self.check_exists()
-            self._config = Config.load(self.dk / "config.json")
+        """The repository's configuration as the file holds it now: read again whenever the file
+        changed, so a long-lived Repo never writes back (or acts on) a copy another process has
+        since changed (a remote added, a pull making the clone partial)."""
+        path = self.dk / "config.json"
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise NotARepositoryError(str(self.root), gone=True) from None
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._config is None or stamp != self._config_stamp:
+            self._config, self._config_stamp = Config.load(path), stamp
+            self._store = None  # a partial clone's store depends on it (see `store`)
         return self._config
 
     def check_exists(self) -> None:

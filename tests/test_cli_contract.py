@@ -195,3 +195,13 @@ def test_the_executable_keeps_exit_codes_output_and_profilers_results(tmp_path: 
     assert run("-m", "datakeep", "commit", "-m", "x").returncode == 1  # nothing to commit: "no"
     profiled = run("-m", "cProfile", "-o", str(tmp_path / "profile.out"), "-m", "datakeep", "status")
     assert profiled.returncode == 0 and (tmp_path / "profile.out").stat().st_size > 0
+
+
+@pytest.mark.parametrize("key", [["--key", "id,id"], ["--key", "id", "--key", "id"]])
+def test_a_key_column_named_twice_is_refused_up_front(initialised: Path, key: list[str]) -> None:
+    """Accepted, it made every later commit fail with an internal error."""
+    pq.write_table(pa.table({"id": [1, 2]}), initialised / "t.parquet")
+    result = run("add", "t.parquet", *key)
+    assert result.exit_code == 2
+    assert "key column(s) named twice: id" in one_error_line(result)
+    assert run("add", "t.parquet", "--key", "id").exit_code == 0

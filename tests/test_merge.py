@@ -122,6 +122,18 @@ def test_theirs_picked_over_ours_and_a_removal_taken(parted: tuple[Repo, str, st
     assert set(repo.tracked()) == {"a"} and (Path(root) / "b.parquet").exists()  # untracked, left in place
 
 
+def test_ours_or_theirs_on_a_dataset_in_no_conflict_is_refused(parted: tuple[Repo, str, str]) -> None:
+    """--theirs on a dataset only we changed silently undid our change."""
+    repo, _base, root = parted
+    ours, _theirs = _diverge(repo, Path(root), {"b": 12}, {"a": 101})
+    code, out = _in(Path(root), "merge", "other", "--theirs", "b", "--ours", "a")
+    assert code == 2
+    assert "--ours/--theirs name datasets that are in no conflict: a (it gets theirs), b (it gets yours)" in out
+    assert repo.resolve("HEAD") == ours and pq.read_table(Path(root) / "b.parquet").num_rows == 12
+    result = repo.merge("other")
+    assert result.taken == {"a": "theirs"} and pq.read_table(Path(root) / "b.parquet").num_rows == 12
+
+
 def test_merge_refuses_to_overwrite_uncommitted_changes(parted: tuple[Repo, str, str]) -> None:
     repo, _base, root = parted
     ours, _theirs = _diverge(repo, Path(root), {"b": 12}, {"a": 101})

@@ -37,6 +37,7 @@ from datakeep.remote import add_remote, clone, pull, push, remove_remote
 from datakeep.remote.config import open_remote
 from datakeep.remote.refs import DamagedRefError
 from datakeep.repo import Repository
+from datakeep.store.fallback import FallbackStore
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -111,6 +112,7 @@ import os, signal, sys
 import datakeep.checkout as checkout_module
 from datakeep.remote import pull
 from datakeep.repo import Repository
+from datakeep.store.fallback import FallbackStore
 
 real = checkout_module.checkout
 calls = []
@@ -444,3 +446,24 @@ def test_a_clone_killed_outright_is_named_on_the_next_clone(
     assert code == 2 and "holds an unfinished clone of" in err and "`datakeep pull`" in err
     assert run("-C", str(target), "pull")[0] == 0
     assert Repo(Repository(target)).read("flights").equals(folder_project.flights)
+
+
+def test_a_long_lived_repo_never_writes_back_a_stale_config(folder_project: Project, tmp_path: Path) -> None:
+    """A notebook's Repo open while the CLI adds a remote, or pulls one dataset (which makes the
+    clone partial): its next config write kept its old copy and dropped theirs."""
+    mine = Repo.open(folder_project.root)
+    assert set(mine.remotes()) == {"origin"}
+    theirs = Repo.open(folder_project.root)
+    theirs.add_remote("bee", str(tmp_path / "b"))
+    mine.add_remote("ay", str(tmp_path / "a"))
+    assert set(Repo.open(folder_project.root).remotes()) == {"origin", "ay", "bee"}
+    assert set(mine.remotes()) == {"origin", "ay", "bee"}
+    storage = Repository(folder_project.root)
+    assert not isinstance(storage.store, FallbackStore)
+    with storage.locked():  # what `pull --name` records, from another process
+        other = Repository(folder_project.root)
+        other.config.extra["partial"] = "bee"
+        other.save_config()
+    assert isinstance(storage.store, FallbackStore)  # the store follows the file
+    mine.add_remote("sea", str(tmp_path / "c"))
+    assert Repository(folder_project.root).config.extra["partial"] == "bee"
