@@ -279,9 +279,25 @@ class Repo:
         return create_ref(self._repo, TAGS, name, _revision(rev), force=force)
 
     def branch(self, name: str, rev: str | None = "HEAD", *, force: bool = False) -> ObjectId:
+        """Start branch ``name`` at ``rev``; with ``force`` move it. Moving the branch HEAD is on
+        moves the working tree too (`move_current_branch`)."""
         from datakeep.naming import create_ref
 
+        if force and name == self.current_branch() and name in self.branches():
+            return self.move_current_branch(rev).commit
         return create_ref(self._repo, HEADS, name, _revision(rev), force=force)
+
+    def move_current_branch(self, rev: str | None = "HEAD") -> CheckoutResult:
+        """Move the branch HEAD is on to ``rev`` and restore its datasets, as git's `reset --keep`:
+        refused over uncommitted changes. ``left_behind`` names the old tip if nothing else holds it."""
+        from datakeep.checkout import move_current_branch
+
+        branch = self.current_branch()
+        if branch is None:
+            raise UsageError(
+                "HEAD is on no branch (detached)", "`datakeep switch BRANCH` first, or `datakeep checkout REV`"
+            )
+        return move_current_branch(self._repo, branch, _revision(rev))
 
     def delete_tag(self, name: str) -> ObjectId:
         from datakeep.naming import delete_ref

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from datakeep.errors import DatakeepError, DatasetError, UncommittedChangesError
@@ -30,9 +30,16 @@ class CheckoutResult:
     written: dict[str, list[str]]  # dataset -> paths written
     head: str  # what HEAD names afterwards ("branch main", "detached at <id>", "unchanged")
     removed: dict[str, list[str]] = field(default_factory=dict)  # dataset -> files the version lacks
+    #: The commit a detached HEAD (or a branch moved under it) held that no branch or tag holds
+    #: any more: gc deletes it unless it is named (`datakeep branch NAME ID`).
+    left_behind: ObjectId | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"commit": self.commit, "written": self.written, "removed": self.removed, "head": self.head}
+        out: dict[str, object] = {"commit": self.commit, "written": self.written, "removed": self.removed}
+        out["head"] = self.head
+        if self.left_behind is not None:
+            out["left_behind"] = self.left_behind
+        return out
 
 
 def manifest_for(repo: Repository, commit: Commit, name: str, rev: str) -> Manifest:
@@ -206,6 +213,7 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
             manifest_for(repo, target, name, rev)
         if not force:
             refuse_uncommitted(repo, index, names, target)
+        left_behind = _left_behind(repo, commit_id) if not name and rev not in _HEAD_NAMES else None
         written, removed = restore_datasets(repo, index, target, names)
         head = "unchanged"
         if not name:
@@ -221,7 +229,40 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
                 repo.refs.set_head(commit=commit_id)
                 head = f"detached at {commit_id[:10]}"
         index.save()
-    return CheckoutResult(commit=commit_id, written=written, head=head, removed=removed)
+    return CheckoutResult(commit=commit_id, written=written, head=head, removed=removed, left_behind=left_behind)
+
+
+def _left_behind(repo: Repository, going_to: ObjectId) -> ObjectId | None:
+    """The commit a detached HEAD holds that nothing else will once HEAD moves to ``going_to``."""
+    from datakeep.naming import held_elsewhere
+
+    branch, head = repo.refs.head_target()
+    if branch is not None or head is None or head == going_to:
+        return None
+    from datakeep.history import is_ancestor
+
+    if is_ancestor(repo, head, going_to) or held_elsewhere(repo, head, head=False):
+        return None
+    return head
+
+
+def move_current_branch(repo: Repository, branch: str, rev: str) -> CheckoutResult:
+    """Move ``branch``, the one HEAD is on, to ``rev`` and the working tree with it: refused, as a
+    checkout is, over uncommitted changes. Moving the ref alone left the files of the old commit
+    in the tree, and the next commit put them back, undoing what the move took."""
+    with repo.locked():
+        old = repo.refs.get(f"{HEADS}/{branch}")
+        new = resolve(repo, rev)
+        target = repo.commit_at(new)
+        index = repo.load_index()
+        refuse_uncommitted(repo, index, sorted(target.datasets), target)
+        repo.refs.update(f"{HEADS}/{branch}", new, expected=old)
+    from datakeep.naming import held_elsewhere
+
+    result = checkout(repo, "HEAD", force=True)  # the check above was made against the old commit
+    if old is not None and old != new and not held_elsewhere(repo, old):
+        result = replace(result, left_behind=old)
+    return result
 
 
 def restore_datasets(

@@ -44,7 +44,7 @@ def delete_ref(repo: Repository, kind: str, name: str, *, force: bool = False) -
             raise DatakeepError(f"no {what} named '{name}'", f"`datakeep {what}` lists them")
         if kind == HEADS and repo.refs.head_target()[0] == name:
             raise DatakeepError(f"cannot delete branch '{name}': HEAD is on it", "switch to another branch first")
-        if kind == HEADS and not force and not _held_elsewhere(repo, ref, current):
+        if kind == HEADS and not force and not held_elsewhere(repo, current, ref):
             raise DatakeepError(
                 f"branch '{name}' holds commits no other branch or tag holds (it is at {current[:10]})",
                 f"merge it first (`datakeep merge {name}`), tag it, or delete it anyway with -D",
@@ -53,13 +53,15 @@ def delete_ref(repo: Repository, kind: str, name: str, *, force: bool = False) -
     return current
 
 
-def _held_elsewhere(repo: Repository, ref: str, commit: ObjectId) -> bool:
+def held_elsewhere(repo: Repository, commit: ObjectId, ref: str | None = None, *, head: bool = True) -> bool:
+    """Whether a branch, tag or remote branch other than ``ref`` (and, with ``head``, HEAD) holds
+    ``commit`` in its history: if none does, gc deletes it."""
     from datakeep.history import is_ancestor
 
     others = {
         oid for kind in (HEADS, TAGS, REMOTES) for name, oid in repo.refs.list(kind).items() if f"{kind}/{name}" != ref
     }
-    head = repo.refs.head_target()[1]
-    if head:
-        others.add(head)
+    at_head = repo.refs.head_target()[1] if head else None
+    if at_head:
+        others.add(at_head)
     return any(is_ancestor(repo, commit, other) for other in others)

@@ -211,3 +211,33 @@ def test_pull_does_not_overwrite_untracked_data_at_a_new_datasets_path(tmp_path:
     code, out = _in(bob, "pull", "origin", "main")
     assert code == 2 and "c (untracked data at its path)" in out, out
     assert pq.read_table(bob / "c.parquet").column_names == ["mine"]
+
+
+def test_forcing_the_current_branch_elsewhere_moves_the_working_tree_with_it(parted: tuple[Repo, str, str]) -> None:
+    """Taking theirs as pull suggests (`branch -f main ID`): the ref alone moved, the files stayed
+    ours, and the next commit undid their change."""
+    repo, _base, root = parted
+    ours, theirs = _diverge(repo, Path(root), {"a": 90}, {"a": 110})
+    _write(Path(root) / "b.parquet", 7, tag="mine")  # not committed: the move must not lose it
+    code, out = _in(Path(root), "branch", "-f", "main", theirs)
+    assert code == 2 and "uncommitted changes in b" in out and repo.resolve("main") == ours
+    repo.checkout("HEAD", name="b", force=True)
+    code, out = _in(Path(root), "branch", "-f", "main", theirs)
+    assert code == 0, out
+    assert f"branch main → {theirs[:10]} (the working tree follows)" in out
+    assert f"warning: commit {ours[:10]} is left behind" in out
+    assert repo.current_branch() == "main" and repo.resolve("HEAD") == theirs
+    assert pq.read_table(Path(root) / "a.parquet").num_rows == 110
+    assert {row.name: row.state for row in repo.status()} == {"a": "unchanged", "b": "unchanged"}
+
+
+def test_leaving_a_commit_made_on_a_detached_head_warns(parted: tuple[Repo, str, str]) -> None:
+    repo, base, root = parted
+    repo.checkout(base)
+    _write(Path(root) / "a.parquet", 5)
+    lost = _commit(repo, "on a detached HEAD")
+    code, out = _in(Path(root), "switch", "main")
+    assert code == 0 and f"warning: commit {lost[:10]} is left behind" in out and f"branch NAME {lost}" in out
+    repo.checkout(lost)
+    repo.tag("kept")
+    assert repo.switch("main").left_behind is None  # a tag holds it

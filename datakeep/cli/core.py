@@ -270,6 +270,16 @@ def checkout(rev: str, name: str | None, output: str | None, force: bool, as_jso
         click.echo(f"HEAD unchanged ({result.commit[:10]} restored)")
     else:  # "branch NAME" or "detached at ID", as git says it
         click.echo(f"switched to {result.head}" if result.head.startswith("branch") else f"HEAD {result.head}")
+    _warn_left_behind(result.left_behind)
+
+
+def _warn_left_behind(commit: str | None) -> None:
+    if commit is not None:
+        click.echo(
+            f"warning: commit {commit[:10]} is left behind: no branch or tag holds it, and gc will delete it "
+            f"— keep it with `datakeep branch NAME {commit}`",
+            err=True,
+        )
 
 
 def _ref_command(kind: str) -> Callable[..., None]:
@@ -303,6 +313,12 @@ def _ref_command(kind: str) -> Callable[..., None]:
         if delete:
             oid = repo.delete_tag(name) if kind == "tag" else repo.delete_branch(name, force=force)
             click.echo(f"deleted {kind} {name} (was {oid[:10]})")
+            return
+        if kind == "branch" and force and name == repo.current_branch() and name in repo.branches():
+            moved = repo.move_current_branch(rev)  # the working tree follows the branch HEAD is on
+            echo_restored(moved.written, moved.removed)
+            click.echo(f"branch {name} → {moved.commit[:10]} (the working tree follows)")
+            _warn_left_behind(moved.left_behind)
             return
         oid = repo.tag(name, rev, force=force) if kind == "tag" else repo.branch(name, rev, force=force)
         click.echo(f"{kind} {name} → {oid[:10]}")
@@ -341,6 +357,7 @@ def switch(name: str, force: bool) -> None:
     """
     result = open_repo().switch(name, force=force)
     click.echo(f"Switched to branch {name} ({result.commit[:10]})")
+    _warn_left_behind(result.left_behind)
 
 
 @click.command()
