@@ -18,7 +18,7 @@ from datakeep.records.refs import HEADS
 from datakeep.repo import Repository
 from datakeep.revisions import resolve, split_dataset
 from datakeep.tracking import folder_files, located
-from datakeep.worktree import status
+from datakeep.worktree import REDEFINED, status
 
 #: Revisions that name HEAD itself.
 _HEAD_NAMES = ("HEAD", "@")
@@ -121,7 +121,8 @@ def refuse_uncommitted(
         for s in status(repo, index)
         if s.name in names
         and s.state in ("modified", "new")
-        and s.working != _snapshot(restoring, s.name)
+        # Another key, path or source not yet committed would be lost as surely as rows.
+        and (s.working != _snapshot(restoring, s.name) or s.note.startswith(REDEFINED))
         and not _mix_of_versions(repo, index, s.name, restoring)
     ]
     dirty += untracked_in_the_way(repo, index, restoring, names)
@@ -183,9 +184,24 @@ def _untracked_differs(repo: Repository, index: Index, restoring: Commit, name: 
 
     tracked = TrackedDataset(path=manifest.path, key=manifest.key, entity=manifest.entity, source=manifest.source)
     try:
-        return working_snapshot_id(repo, name, tracked, index) != manifest.id
+        if working_snapshot_id(repo, name, tracked, index) == manifest.id:
+            return False
+        return not _committed_under_another_name(repo, index, manifest.path)
     except DatakeepError:  # not Parquet, a folder of none, unreadable: other data all the same
         return True
+
+
+def _committed_under_another_name(repo: Repository, index: Index, path: str) -> bool:
+    """Whether the data at ``path`` is what HEAD holds for the dataset tracked there under
+    another name (a dataset renamed): writing over it then loses nothing."""
+    from datakeep.snapshot import working_snapshot_id
+
+    head = repo.head()
+    holders = [(n, t) for n, t in index.datasets.items() if t.path == path]
+    if head is None or not holders:
+        return False
+    at_head = repo.commit_at(head).datasets
+    return all(n in at_head and working_snapshot_id(repo, n, t, index) == at_head[n].snapshot for n, t in holders)
 
 
 def _overlaps(a: Path, b: Path) -> bool:

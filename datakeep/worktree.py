@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from datakeep.errors import DatasetError, InputDataError, UsageError
+from datakeep.errors import DatakeepError, DatasetError, InputDataError, UsageError
+from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.index import Index, TrackedDataset
 from datakeep.repo import Repository
@@ -211,6 +212,10 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
                 if head_id is not None:
                     note += f"; `datakeep checkout HEAD --name {name} --force` restores the committed version"
         state = "new" if head_id is None else "unchanged" if working == head_id else "modified"
+        if state == "unchanged" and at_head is not None:
+            redefined = _redefined(repo, tracked, at_head.manifest)
+            if redefined:
+                state, note = "modified", redefined
         out.append(DatasetStatus(name=name, path=tracked.path, state=state, head=head_id, working=working, note=note))
     elsewhere = index.elsewhere(head_sets)
     for name, ref in sorted(head_sets.items()):
@@ -220,6 +225,31 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
     if index.dirty:
         _save_refreshed(repo, index)
     return out
+
+
+#: How a status note begins for a dataset tracked otherwise than HEAD holds it.
+REDEFINED = "redefined:"
+
+
+def _redefined(repo: Repository, tracked: TrackedDataset, manifest_oid: ObjectId) -> str:
+    """What differs between how a dataset is tracked now and how HEAD holds it (another key,
+    path, entity or source, which the next commit records), or "" when nothing does. A partial
+    clone's manifest not fetched yet is not fetched for this: nothing is said then."""
+    if not repo.store.has(manifest_oid):  # `has` answers from local objects only
+        return ""
+    try:
+        held = repo.manifest_at(manifest_oid)
+    except DatakeepError:
+        return ""  # damaged: fsck says so, status need not
+    changes = []
+    if tuple(held.key) != tuple(tracked.key):
+        changes.append(f"key {','.join(held.key) or '(none)'} → {','.join(tracked.key) or '(none)'}")
+    if held.path != tracked.path:
+        changes.append(f"path {held.path} → {tracked.path}")
+    for what in ("entity", "source"):
+        if getattr(held, what) != getattr(tracked, what):
+            changes.append(f"{what} {getattr(held, what) or '(none)'} → {getattr(tracked, what) or '(none)'}")
+    return f"{REDEFINED} " + ", ".join(changes) if changes else ""
 
 
 def _save_refreshed(repo: Repository, index: Index) -> None:

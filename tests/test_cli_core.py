@@ -699,3 +699,33 @@ def test_show_quotes_a_column_name_with_a_tab_or_newline(initialized: Path) -> N
     out = run("show", "HEAD:t").output
     rows = out.split("min … max / mean\n", 1)[1].splitlines()
     assert [row.split()[0] for row in rows] == ["id", "'a\\tb'", "'line\\nbreak'"]
+
+
+def test_a_dataset_tracked_with_another_key_is_modified_until_committed(initialized: Path) -> None:
+    """status said unchanged, commit recorded a change, and checkout threw it away unasked."""
+    assert run("add", "data/flights.parquet", "--name", "flights", "--key", "id").exit_code == 0
+    assert run("commit", "-m", "one").exit_code == 0
+    assert run("add", "data/flights.parquet", "--name", "flights", "--key", "id,region").exit_code == 0
+    (row,) = json.loads(run("status", "--json").output)
+    assert row["state"] == "modified" and row["working"] == row["head"]
+    assert row["note"] == "redefined: key id → id,region"
+    refused = run("checkout", "HEAD")
+    assert refused.exit_code == 2 and "uncommitted changes in flights" in refused.output
+    assert "1 dataset(s) changed (flights)" in run("commit", "-m", "rekey").output
+    (row,) = json.loads(run("status", "--json").output)
+    assert row["state"] == "unchanged" and "note" not in row
+
+
+def test_a_switch_over_a_renamed_dataset_loses_nothing_and_is_not_refused(initialized: Path) -> None:
+    assert run("add", "data/flights.parquet", "--name", "old").exit_code == 0
+    assert run("commit", "-m", "as old").exit_code == 0
+    assert run("branch", "keep").exit_code == 0
+    write(initialized / "data" / "flights.parquet", make_table(4000))
+    assert run("commit", "-m", "fewer rows").exit_code == 0  # keep's version differs from what is here
+    assert run("rm", "old").exit_code == 0
+    assert run("add", "data/flights.parquet", "--name", "new").exit_code == 0
+    assert run("commit", "-m", "renamed").exit_code == 0
+    switched = run("switch", "keep")
+    assert switched.exit_code == 0, switched.output
+    assert [r["name"] for r in json.loads(run("status", "--json").output)] == ["old"]
+    assert pq.read_table(initialized / "data" / "flights.parquet").num_rows == 5000
