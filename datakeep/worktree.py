@@ -12,7 +12,7 @@ from datakeep.errors import DatakeepError, DatasetError, InputDataError, UsageEr
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.index import Index, TrackedDataset
-from datakeep.repo import Repository
+from datakeep.repo import DIRNAME, Repository
 from datakeep.tracking import (
     EMPTY,
     MISSING,
@@ -98,8 +98,13 @@ def _checked(
     """The dataset ``path`` would be, once it is known to be trackable as that."""
     absolute = Path(path).absolute()
     relpath = repo.relpath(absolute)
-    if relpath == "." or relpath.startswith(".datakeep"):
-        raise DatasetError(f"cannot track {path}", "name a Parquet file or a folder of Parquet files")
+    if relpath == ".":
+        raise DatasetError(
+            f"cannot track {path}: it is the whole repository, its store included",
+            "name a Parquet file, or a folder of Parquet files inside it",
+        )
+    if relpath == DIRNAME or relpath.startswith(f"{DIRNAME}/"):
+        raise DatasetError(f"cannot track {path}: it is inside the store ({DIRNAME}/)", "name your own data")
     dataset_name = check_dataset_name(name if name is not None else default_name(absolute))
     tracked = TrackedDataset(path=relpath, key=tuple(key), entity=entity, source=source)
     if not absolute.exists():

@@ -205,3 +205,17 @@ def test_a_key_column_named_twice_is_refused_up_front(initialised: Path, key: li
     assert result.exit_code == 2
     assert "key column(s) named twice: id" in one_error_line(result)
     assert run("add", "t.parquet", "--key", "id").exit_code == 0
+
+
+def test_only_the_store_itself_is_refused_by_name(initialised: Path) -> None:
+    """A file whose name merely begins with '.datakeep' is the user's own."""
+    (initialised / ".datakeep-old").mkdir()
+    for path, name in ((".datakeep-old/x.parquet", "x"), (".datakeep_backup.parquet", "backup")):
+        pq.write_table(pa.table({"id": [1]}), initialised / path)
+        assert run("add", path, "--name", name).exit_code == 0, path
+    inside = initialised / ".datakeep" / "x.parquet"
+    pq.write_table(pa.table({"id": [1]}), inside)
+    refused = run("add", str(inside))
+    assert refused.exit_code == 2 and "it is inside the store (.datakeep/)" in one_error_line(refused)
+    whole = run("add", ".")
+    assert whole.exit_code == 2 and "it is the whole repository" in one_error_line(whole)
