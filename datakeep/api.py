@@ -176,13 +176,23 @@ class Repo:
     def log(
         self, rev: str | None = None, *, limit: int | None = None, name: str | None = None
     ) -> list[tuple[ObjectId, Commit]]:
-        """Commits reachable from ``rev`` (default HEAD), newest first; with ``name``, only those
-        that changed that dataset."""
+        """Commits reachable from ``rev`` (default HEAD), newest first; ``A..B``: those reachable
+        from B and not from A, as in git; with ``name``, only those that changed that dataset."""
         from datakeep.history import log
 
         self._repo.check_exists()  # else a vanished store logs as an empty history
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise UsageError(f"limit is how many commits to list (an int >= 0), not {limit!r}", "e.g. limit=10")
         if rev is None and self._repo.head() is None:  # HEAD is not read for another rev: it may be damaged
             return []
+        if rev is not None and "..." in rev:
+            raise UsageError(
+                f"log takes A..B (the commits of B that A lacks), not '{rev}'",
+                f"`datakeep log {rev.replace('...', '..')}`; A...B is for diff",
+            )
+        if rev is not None and ".." in rev:
+            a, b = self._range(rev)
+            return log(self._repo, self.resolve(b), limit, dataset=name, exclude=self.resolve(a))
         start = self.resolve(rev) if rev else None
         return log(self._repo, start, limit, dataset=name)
 

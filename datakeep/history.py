@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datakeep.errors import EXIT_NO, DatakeepError, DatasetError
+from datakeep.errors import EXIT_NO, DatakeepError, DatasetError, UsageError
 from datakeep.fsutil import Signature, file_signature
 from datakeep.ids import ObjectId
 from datakeep.progress import Progress
@@ -154,6 +154,11 @@ def make_commit(
     hears the bytes read of each dataset's files that changed."""
     if not message.strip():
         raise DatakeepError("empty commit message", 'pass one with -m "what changed"')
+    if author is not None and any(c in author for c in "\r\n"):
+        # `log` prints it as one line: a line break in it would pass for another field.
+        raise UsageError(
+            f"the author {author!r} holds a line break", 'write it on one line, e.g. "Ann <ann@example.com>"'
+        )
     with repo.locked():
         index = repo.load_index()
         head = repo.head()
@@ -384,16 +389,25 @@ def _validate(
 
 
 def log(
-    repo: Repository, start: ObjectId | None = None, limit: int | None = None, dataset: str | None = None
+    repo: Repository,
+    start: ObjectId | None = None,
+    limit: int | None = None,
+    dataset: str | None = None,
+    *,
+    exclude: ObjectId | None = None,
 ) -> list[tuple[ObjectId, Commit]]:
-    """Commits reachable from ``start`` (default HEAD), newest first; with ``dataset``, only those
-    that changed it against their first parent (its content or definition, added or removed),
-    as `git log -- PATH` does. A dataset no commit there ever held is an error, not an empty log."""
+    """Commits reachable from ``start`` (default HEAD), newest first, but none reachable from
+    ``exclude`` (git's ``log A..B``); with ``dataset``, only those that changed it against their
+    first parent (its content or definition, added or removed), as `git log -- PATH` does. A
+    dataset no commit there ever held is an error, not an empty log."""
     out: list[tuple[ObjectId, Commit]] = []
     if limit is not None and limit <= 0:
         return out
+    excluded = {oid for oid, _ in repo.ancestry(exclude)} if exclude is not None else set()
     held = False
     for oid, commit in repo.ancestry(start if start is not None else repo.head()):
+        if oid in excluded:
+            continue
         if dataset is not None:
             held = held or dataset in commit.datasets
             if not _changes(repo, commit, dataset):

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from datakeep.api import Repo
 from datakeep.cli import cli
+from datakeep.errors import UsageError
 from datakeep.merge import MergeConflictError
 
 
@@ -241,3 +242,23 @@ def test_leaving_a_commit_made_on_a_detached_head_warns(parted: tuple[Repo, str,
     repo.checkout(lost)
     repo.tag("kept")
     assert repo.switch("main").left_behind is None  # a tag holds it
+
+
+def test_log_of_a_range_lists_what_one_side_adds(parted: tuple[Repo, str, str]) -> None:
+    repo, base, root = parted
+    ours, theirs = _diverge(repo, Path(root), {"a": 90}, {"a": 110})
+    assert [oid for oid, _ in repo.log("main..other")] == [theirs]
+    assert [oid for oid, _ in repo.log(f"{base}..main")] == [ours]
+    code, out = _in(Path(root), "log", "--oneline", "other..main")
+    assert code == 0 and out.split()[0] == ours[:10] and len(out.splitlines()) == 1
+    code, out = _in(Path(root), "log", "main...other")
+    assert code == 2 and "log takes A..B" in out
+    with pytest.raises(UsageError, match="limit is how many commits"):
+        repo.log(limit=-1)
+
+
+def test_an_author_with_a_line_break_is_refused(parted: tuple[Repo, str, str]) -> None:
+    repo, _base, root = parted
+    _write(Path(root) / "a.parquet", 3)
+    code, out = _in(Path(root), "commit", "-m", "x", "--author", "Ann\nAuthor: Mallory")
+    assert code == 2 and "holds a line break" in out
