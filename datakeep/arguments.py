@@ -7,6 +7,7 @@ Anything else is a `UsageError` naming the argument.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Mapping
 
 from datakeep.errors import UsageError
@@ -34,7 +35,7 @@ def key_columns(value: Names | None) -> tuple[str, ...]:
     """Key columns as ``--key`` takes them: each item may be comma-separated; None is no key."""
     parts = names(value, "key") if value is not None else ()
     columns = tuple(k.strip() for part in parts for k in part.split(",") if k.strip())
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    repeated = sorted(c for c, times in collections.Counter(columns).items() if times > 1)
     if repeated:
         raise UsageError(
             f"key column(s) named twice: {', '.join(repeated)}", "name each key column once, e.g. --key id,date"

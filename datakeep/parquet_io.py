@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import queue
 import threading
@@ -156,8 +157,7 @@ def unreadable(path: Path, exc: Exception) -> InputDataError:
 
 
 def check_schema(schema: pa.Schema, where: str) -> None:
-    names = schema.names
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, times in collections.Counter(schema.names).items() if times > 1)
     if duplicates:
         raise InputDataError(
             where,

@@ -23,6 +23,10 @@ from datakeep.serialize import jsonable
 TOP_VALUES = 20
 #: Columns with more distinct values than this are treated as high-cardinality (no top list).
 MAX_TRACKED_DISTINCT = 1000
+#: Text or bytes longer than this on average are not counted (documents, blobs: no category
+#: repeats them, and counting them held every distinct value: 10 MB strings made a commit fail
+#: past 2 GiB). A range keeps this many characters (bytes) of its ends, and says it was cut.
+LONG_VALUE = 256
 SAMPLE_SIZE = 1024
 
 
@@ -62,6 +66,7 @@ class ColumnAccumulator:
         self._unfolded: list[pa.StructArray] = []
         self.batch_distinct_max = 0
         self.distinct_rows = -1  # rows seen by the batch that counted batch_distinct_max, if all
+        self.long_values = False  # text too long to count (`LONG_VALUE`): no distinct count
         # The sample: the finite values at rows whose position is a multiple of ``_stride``, a
         # power of two that grows with the rows seen. It depends on the rows alone, not on how
         # many follow, so a commit that resumes a file mid-way samples it alike.
@@ -193,6 +198,11 @@ class ColumnAccumulator:
             self.batch_distinct_max = max(self.batch_distinct_max, len(present))
             self._add_counts([v for v, _ in present], [c for _, c in present])
             return None
+        if self.kind == "string" and array.nbytes > LONG_VALUE * max(1, len(array) - array.null_count):
+            self.long_values = True
+            self.counts = None
+            self._unfolded = []
+            return None
         counted, held = self._value_counts(array)
         if counted is None:
             self.batch_distinct_max = max(self.batch_distinct_max, held - bool(array.null_count))
@@ -290,8 +300,11 @@ class ColumnAccumulator:
         out: dict[str, Any] = {"count": self.count, "nulls": self.nulls}
         out.update({name: n for name, n in (("nan", self.nan), ("inf", self.posinf), ("-inf", self.neginf)) if n})
         if self.min is not None:
-            out["min"] = jsonable(self.min)
-            out["max"] = jsonable(self.max)
+            low, high = _cut(self.min), _cut(self.max)
+            out["min"] = jsonable(low)
+            out["max"] = jsonable(high)
+            if low is not self.min or high is not self.max:
+                out["range_cut"] = LONG_VALUE  # the ends' first characters (bytes) only
         if self.numeric_count and math.isfinite(self.m2) and math.isfinite(self.mean):
             # Moments overflow for values near the float limits; then they are left out.
             out["mean"] = self.mean
@@ -308,11 +321,19 @@ class ColumnAccumulator:
         top = self._top()
         if top is not None:
             out.update(top)
-        elif self.kind != "other":
+        elif self.kind != "other" and not self.long_values:
             # Otherwise the most one batch held: a floor.
             out["distinct"] = max(self.batch_distinct_max, 0)
             out["distinct_exact"] = self.distinct_rows == self.count
         return out
+
+
+def _cut(value: Any) -> Any:
+    """``value``, or its first `LONG_VALUE` characters (bytes) when it is longer text: a range
+    kept whole repeated long values in every manifest, per file and for the dataset."""
+    if isinstance(value, (str, bytes)) and len(value) > LONG_VALUE:
+        return value[:LONG_VALUE]
+    return value
 
 
 #: Batches whose value counts wait, in Arrow, before they are merged into one (`_merge_in_arrow`).
@@ -536,6 +557,8 @@ def merge(
                 merged["max"] = max(c["max"] for c in cols if "max" in c)
             except TypeError:
                 pass
+            if any("range_cut" in c for c in cols):
+                merged["range_cut"] = LONG_VALUE
         moments = [c for c in cols if c.get("numeric_count")]
         if moments:
             n, mean, m2 = 0, 0.0, 0.0

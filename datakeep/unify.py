@@ -87,14 +87,18 @@ def conform(
     ``exact``, every column not of the union's physical type is, so tables concatenate)."""
     names = list(union.names if columns is None else columns)
     arrays: list[pa.Array | pa.ChunkedArray] = []
-    changed = names != table.column_names
+    # Looked up once: `column_names` builds a new list at each call, which made a table of
+    # thousands of columns quadratic (5,000 columns: 70 s of a diff).
+    present = {name: at for at, name in enumerate(table.column_names)}
+    targets = {field.name: field.type for field in union}
+    changed = names != list(present)
     for name in names:
-        target = union.field(name).type
-        if name not in table.column_names:
+        target = targets[name]
+        if name not in present:
             arrays.append(pa.nulls(table.num_rows, target))
             changed = True
             continue
-        column = table.column(name)
+        column = table.column(present[name])
         differs = column.type != target if exact else canonical_type(column.type) != canonical_type(target)
         if differs:
             if not column.num_chunks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -69,8 +70,7 @@ def add_all(
             "leave --name out to name each after its file, or add the paths one by one",
         )
     added = [_checked(repo, path, name, key, entity, source) for path in paths]
-    names = [dataset_name for dataset_name, _ in added]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    twice = sorted(n for n, times in collections.Counter(name for name, _ in added).items() if times > 1)
     if twice:
         raise DatasetError(
             f"two paths would both be dataset '{twice[0]}'",

@@ -258,7 +258,7 @@ def test_log_of_a_range_lists_what_one_side_adds(parted: tuple[Repo, str, str]) 
 
 
 def test_an_author_with_a_line_break_is_refused(parted: tuple[Repo, str, str]) -> None:
-    repo, _base, root = parted
+    _repo, _base, root = parted
     _write(Path(root) / "a.parquet", 3)
     code, out = _in(Path(root), "commit", "-m", "x", "--author", "Ann\nAuthor: Mallory")
     assert code == 2 and "holds a line break" in out

@@ -211,3 +211,18 @@ def test_quantiles_are_numpys_bit_for_bit(values: list[float]) -> None:
         expected = np.quantile(np.asarray(values), at)
         got = quantiles(np.asarray(values), at)
     assert got.tobytes() == expected.tobytes()
+
+
+def test_long_text_is_not_counted_and_its_range_keeps_only_its_ends_beginnings() -> None:
+    """10 MB strings were all counted (a commit failed past 2 GiB of them) and every manifest
+    kept them whole as min, max and top values, per file and for the dataset."""
+    long = ["b" * 5000, "a" * 3000 + "z", "c" * 400, None, "b" * 5000]
+    column = _stats(pa.table({"doc": pa.array(long)}), [2])["doc"]
+    assert column["min"] == "a" * stats.LONG_VALUE and column["max"] == "c" * stats.LONG_VALUE
+    assert column["range_cut"] == stats.LONG_VALUE
+    assert "top" not in column and "distinct" not in column
+    assert (column["count"], column["nulls"]) == (5, 1)
+    short = _stats(pa.table({"code": pa.array(["x", "y", "x"])}), [])["code"]
+    assert short["top"] == [["x", 2], ["y", 1]] and "range_cut" not in short
+    merged = stats.merge([{"doc": column}, {"doc": short}])
+    assert merged["doc"]["range_cut"] == stats.LONG_VALUE
