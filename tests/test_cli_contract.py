@@ -219,3 +219,28 @@ def test_only_the_store_itself_is_refused_by_name(initialised: Path) -> None:
     assert refused.exit_code == 2 and "it is inside the store (.datakeep/)" in one_error_line(refused)
     whole = run("add", ".")
     assert whole.exit_code == 2 and "it is the whole repository" in one_error_line(whole)
+
+
+def test_a_closed_output_pipe_is_never_the_answer_no(tmp_path: Path) -> None:
+    """click exits 1 on a closed pipe, which scripts read as 'nothing to commit', after a commit
+    that landed."""
+    import subprocess
+    import sys
+
+    pq.write_table(pa.table({"id": [1, 2, 3]}), tmp_path / "d.parquet")
+    datakeep = [sys.executable, "-m", "datakeep"]
+    assert subprocess.run([*datakeep, "init"], cwd=tmp_path, check=False).returncode == 0
+    assert (
+        subprocess.run([*datakeep, "add", "d.parquet"], cwd=tmp_path, check=False, capture_output=True).returncode == 0
+    )
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody reads what the commit prints
+    try:
+        done = subprocess.run(
+            [*datakeep, "commit", "-m", "one"], cwd=tmp_path, stdout=writer, stderr=subprocess.PIPE, check=False
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == 2 and done.stderr == b""
+    logged = subprocess.run([*datakeep, "log", "--oneline"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert logged.stdout.count("\n") == 1  # the commit landed

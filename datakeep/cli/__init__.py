@@ -7,6 +7,7 @@ The CLI parses arguments, calls ``datakeep.api``, and hands the result to a rend
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
@@ -120,8 +121,17 @@ class LazyGroup(click.Group):
         except Exception as exc:
             # Anything else is still an error (exit 2), never a traceback ending in exit 1, which
             # scripts would read as "the answer is no".
-            if (ctx.obj and ctx.obj.get("debug")) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
-                raise  # click quiets a closed pipe (`datakeep log | head`) itself
+            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                # The reader went away (`datakeep log | head`): nothing more can be said. Not
+                # click's exit 1, "the answer is no": the command may have done its work (a
+                # commit whose output pipe closed has landed).
+                for name in ("stdout", "stderr"):  # nothing flushes into the closed pipe again
+                    with contextlib.suppress(OSError, ValueError):
+                        getattr(sys, name).close()
+                    setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - the process's last stream
+                ctx.exit(EXIT_ERROR)
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
             click.echo(f"error: {_unexpected(exc)}", err=True)
             ctx.exit(EXIT_ERROR)
 
