@@ -56,6 +56,9 @@ from datakeep.rowcache_files import KEEP, Spare, dataset_tag, index_path, prune
 #: this size that would make a commit's memory grow with the dataset. Without an index a commit
 #: and a diff read hashes and keys chunk by chunk from the store, in bounded memory.
 MAX_ROWS = 8_000_000
+#: Nor is an index saved past the size of that many rows with an integer key: wide keys (1M rows
+#: of 200-byte text) made an index of 208 MB, and four are kept.
+MAX_BYTES = MAX_ROWS * 16
 HASH_COLUMN = "__row_hash"
 #: 2: the schema metadata holds digests of the content (`_chunk_digests`, `_keys_digest`).
 FORMAT = b"2"
@@ -252,6 +255,10 @@ def older_base_hashes(
 def save(repo: Repository, manifest: Manifest, index: RowIndex, spare: Spare | None = None) -> None:
     """Cache ``index`` for ``manifest``; best effort (a full disk only costs the next commit time).
     ``spare`` (`rowcache_files.start_spare`) is written over when no pruned index is, else removed."""
+    if index.unchecked_hashes.nbytes + index.unchecked_keys.nbytes > MAX_BYTES:
+        if spare is not None:
+            spare.discard()
+        return
     hashes = np.ascontiguousarray(index.hashes, dtype=np.uint64)
     table = index.keys.append_column(HASH_COLUMN, arrow_array(hashes))
     metadata = {

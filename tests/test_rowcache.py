@@ -676,3 +676,15 @@ def test_an_unchanged_dataset_gets_no_spare(tmp_path: Path, monkeypatch: pytest.
     repo.commit(message="busy again")
     assert asked == ["busy"]
     assert not [f.name for f in _folder(tmp_path).iterdir() if f.name.startswith(".tmp-")]
+
+
+def test_an_index_larger_than_the_bound_is_not_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wide text keys made indexes larger than the data they index, four of them kept."""
+    monkeypatch.setattr(rowcache, "MAX_BYTES", 10_000)
+    repo = Repo.init(tmp_path)
+    table = pa.table({"k": [f"{i:0>200}" for i in range(2_000)], "v": list(range(2_000))})
+    pq.write_table(table, tmp_path / "d.parquet")
+    repo.add(tmp_path / "d.parquet", name="d", key=["k"])
+    result = repo.commit(message="one")
+    assert not list((tmp_path / ".datakeep" / "cache" / "rows").glob("*.arrow"))
+    assert repo.read("d").equals(table) and "d" in result.commit.summary
