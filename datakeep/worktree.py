@@ -226,7 +226,10 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
     for name, ref in sorted(head_sets.items()):
         if name not in index.datasets:
             state = "elsewhere" if name in elsewhere else "removed"
-            out.append(DatasetStatus(name=name, path="", state=state, head=ref.snapshot, working=None))
+            # Where it was, for one `rm` stopped tracking (its manifest is here; a partial
+            # clone's other datasets may have none).
+            path = repo.manifest_at(ref.manifest).path if state == "removed" and repo.store.has(ref.manifest) else ""
+            out.append(DatasetStatus(name=name, path=path, state=state, head=ref.snapshot, working=None))
     if index.dirty:
         _save_refreshed(repo, index)
     return out

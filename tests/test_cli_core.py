@@ -257,6 +257,8 @@ def test_removing_the_last_dataset_is_a_commit(initialized: Path) -> None:
     run("commit", "-m", "one")
     assert run("rm", "flights").exit_code == 0
     assert "removed" in run("status").output
+    (row,) = json.loads(run("status", "--json").output)
+    assert (row["state"], row["path"]) == ("removed", "data/flights.parquet")  # where it was
     dropped = run("commit", "-m", "drop flights")
     assert dropped.exit_code == 0, dropped.output
     assert json.loads(run("log", "--json").output)[0]["datasets"] == {}
