@@ -163,10 +163,17 @@ class Repository:
 
     # -- documents ------------------------------------------------------------------------
     def put_document(self, document: dict[str, Any], *, durable: bool = True, compress: bool = False) -> ObjectId:
-        oid, new = self.store.put(compressed_json(document) if compress else canonical_json(document))
+        return self.put_document_counted(document, durable=durable, compress=compress)[0]
+
+    def put_document_counted(
+        self, document: dict[str, Any], *, durable: bool = True, compress: bool = False
+    ) -> tuple[ObjectId, int]:
+        """`put_document`, and the bytes it added to the store (0 when the object was there)."""
+        data = compressed_json(document) if compress else canonical_json(document)
+        oid, new = self.store.put(data)
         if new and durable:
             sync_files([self.store.path(oid)])
-        return oid
+        return oid, len(data) if new else 0
 
     def get_document(self, oid: ObjectId) -> dict[str, Any]:
         data = self.store.get(oid)
