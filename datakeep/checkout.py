@@ -35,8 +35,12 @@ class CheckoutResult:
     left_behind: ObjectId | None = None
 
     def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"commit": self.commit, "written": self.written, "removed": self.removed}
-        out["head"] = self.head
+        out: dict[str, object] = {
+            "commit": self.commit,
+            "written": self.written,
+            "removed": self.removed,
+            "head": self.head,
+        }
         if self.left_behind is not None:
             out["left_behind"] = self.left_behind
         return out
@@ -250,13 +254,12 @@ def checkout(repo: Repository, rev: str, *, name: str | None = None, force: bool
 
 def _left_behind(repo: Repository, going_to: ObjectId) -> ObjectId | None:
     """The commit a detached HEAD holds that nothing else will once HEAD moves to ``going_to``."""
+    from datakeep.history import is_ancestor
     from datakeep.naming import held_elsewhere
 
     branch, head = repo.refs.head_target()
     if branch is not None or head is None or head == going_to:
         return None
-    from datakeep.history import is_ancestor
-
     if is_ancestor(repo, head, going_to) or held_elsewhere(repo, head, head=False):
         return None
     return head
