@@ -294,6 +294,14 @@ def test_check_all_lists_every_bad_file(project: Path) -> None:
     assert any("renames 'x' to 'y'" in e for e in result.errors)
 
 
+def test_check_all_says_an_entitys_problem_once_not_again_for_each_source(project: Path) -> None:
+    write(project / "schemas/customers.yaml", "columns:\n  customer_id: {dtype: int64, nullable: 'no'}\n")
+    result = check_all(project)
+    said = [e for e in result.errors if "customer_id.nullable" in e]
+    assert len(said) == 1 and "customers.yaml" in said[0]
+    assert len(result.failed) == 1 and result.failed[0].endswith("customers.yaml")
+
+
 def test_rules_match_globs_first_rule_wins(project: Path) -> None:
     rules = load_rules(project)
     assert rules.match("sample_data/incoming/crm_2024.csv") == ("customers", "crm")

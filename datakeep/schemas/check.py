@@ -46,8 +46,11 @@ def check_all(root: str | Path = ".") -> CheckResult:
         try:
             load()
         except SchemaConfigError as exc:
-            failed.append(display(path))
-            errors.extend(str(problem) for problem in exc.problems)
+            # A source loads its entity: that file's problems, listed already, are not its own.
+            own = [str(problem) for problem in exc.problems if str(problem) not in errors]
+            if own:
+                failed.append(display(path))
+                errors.extend(own)
         except DatakeepError as exc:
             failed.append(display(path))
             errors.append(str(exc))
