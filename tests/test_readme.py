@@ -69,7 +69,6 @@ def test_readme_python_example_runs(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
     shutil.copytree(ROOT / "sample_data" / "incoming", tmp_path / "sample_data" / "incoming")
     shutil.copy(ROOT / "datakeep.yaml", tmp_path / "datakeep.yaml")
-    subprocess.run([sys.executable, "-m", "datakeep", "init"], cwd=tmp_path, check=True, capture_output=True)
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "flights unchanged" in done.stdout
