@@ -61,7 +61,8 @@ CHUNK_COMPRESSION_LEVEL = 1
 @dataclass(slots=True)
 class WriteStats:
     new_objects: int = 0
-    new_bytes: int = 0
+    new_bytes: int = 0  # chunks, patches and row-hash sidecars
+    manifest_bytes: int = 0  # the snapshot manifests this commit stored (a folder of many files: large)
     chunks_written: int = 0
     chunks_reused: int = 0
     chunks_patched: int = 0
@@ -74,6 +75,7 @@ class WriteStats:
         return {
             "new_objects": self.new_objects,
             "new_bytes": self.new_bytes,
+            "manifest_bytes": self.manifest_bytes,
             "chunks_written": self.chunks_written,
             "chunks_reused": self.chunks_reused,
             "chunks_patched": self.chunks_patched,

@@ -177,7 +177,7 @@ def commit(message: str, author: str | None, allow_empty: bool, no_verify: bool,
         f"[{result.id[:10]}] {result.commit.message.splitlines()[0]}: "
         f"{len(result.changed)} dataset(s) changed ({_changed_names(result.changed, result.removed)}), "
         f"{w.get('chunks_written', 0)} chunk(s) written, {w.get('chunks_reused', 0)} reused, "
-        f"{human_bytes(w.get('new_bytes', 0))} new{resumed}"
+        f"{human_bytes(w.get('new_bytes', 0) + w.get('manifest_bytes', 0))} new{resumed}"
     )
     click.echo(result.id)
 
