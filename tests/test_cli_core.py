@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from datakeep.api import Repo
 from datakeep.cli import cli
+from datakeep.repo import Repository
 from tests.conftest import make_table, write
 
 
@@ -731,3 +732,14 @@ def test_a_switch_over_a_renamed_dataset_loses_nothing_and_is_not_refused(initia
     assert switched.exit_code == 0, switched.output
     assert [r["name"] for r in json.loads(run("status", "--json").output)] == ["old"]
     assert pq.read_table(initialized / "data" / "flights.parquet").num_rows == 5000
+
+
+def test_a_commit_counts_the_manifest_it_stores(initialized: Path) -> None:
+    """The 'N new' a commit prints hid its manifest: 48.7 MB for a one-row edit of long text."""
+    assert run("add", "data/flights.parquet", "--name", "flights").exit_code == 0
+    written = json.loads(run("commit", "-m", "one", "--json").output)["written"]
+    manifest = json.loads(run("show", "HEAD:flights", "--json").output)
+    assert written["manifest_bytes"] > 0 and written["new_bytes"] >= sum(c["bytes"] for c in manifest["chunks"])
+    storage = Repository.discover(initialized)
+    oid = storage.commit_at(storage.head()).datasets["flights"].manifest
+    assert written["manifest_bytes"] == storage.store.size(oid)
