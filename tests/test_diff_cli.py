@@ -369,6 +369,8 @@ def test_a_gate_names_a_column_with_spaces_in_quotes(tmp_path: Path, monkeypatch
     for gate in ('cells."unit price (€)" > 0', "cells.'unit price (€)' >= 50%"):
         code, out, _ = invoke("diff", "a.parquet", "b.parquet", "--key", "id", "--fail-on", gate)
         assert code == 1 and f"✗ {gate}: holds for b" in out
+        said = " ".join(line.strip() for line in out.split("failed conditions:")[1].splitlines())
+        assert said.endswith("unit price (€)))") and all(len(line) <= 80 for line in out.splitlines())
     assert conditions.parse('drift."a < b"').name == "a < b"
     code, _, err = invoke("diff", "a.parquet", "b.parquet", "--key", "id", "--fail-on", "cells.unit price (€) > 0")
     assert code == 2 and "quote a column name with spaces" in err

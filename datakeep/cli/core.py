@@ -133,7 +133,8 @@ def status(as_json: bool) -> None:
 
     for row in rows:
         note = f" ({row.note})" if row.note else " (not in this working tree)" if row.state == "elsewhere" else ""
-        click.echo(f"  {paint(f'{row.state:<10}', colors[row.state], color())} {row.name:<20} {row.path}{note}")
+        where = f"{row.name:<20} {row.path}" if row.path else row.name  # a dataset elsewhere has no path here
+        click.echo(f"  {paint(f'{row.state:<10}', colors[row.state], color())} {where}{note}")
 
 
 #: Shared by commit and merge, which write commits.

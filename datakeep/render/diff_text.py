@@ -23,7 +23,11 @@ def render_text(result: DiffResult, *, color: bool = False) -> str:
     if result.failures:
         lines.append("")
         lines.append(paint("failed conditions:", "red", color))
-        lines.extend(f"  ✗ {_cut(f, WIDTH - 4)}" for f in result.failures)
+        # Wrapped, never cut: the measured value at the end is what a CI log reader needs.
+        for failure in result.failures:
+            wrapped = textwrap.wrap(failure, WIDTH - 4) or [""]
+            lines.append(f"  ✗ {wrapped[0]}")
+            lines.extend(f"    {more}" for more in wrapped[1:])
     return "\n".join(line.rstrip() for line in lines)
 
 
