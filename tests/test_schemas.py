@@ -520,3 +520,15 @@ def test_boolean_casts_may_list_words_apart(project: Path) -> None:
     cast = load_source(project, "flags")[1].column("v").cast
     assert cast.true_values == ("ja", "j", "true", "yes", "on")
     assert cast.false_values == ("nein", "n")
+
+
+def test_check_all_lists_a_columns_bad_flag_and_bad_check_at_once(project: Path) -> None:
+    """The check argument used to show only once the flag was fixed, on the next run."""
+    write(
+        project / "schemas/customers.yaml",
+        "columns:\n  customer_id: {dtype: int64, greater_than: '5', nullable: 'no'}\n",
+    )
+    errors = [e for e in check_all(project).errors if "customer_id" in e]
+    assert len(errors) == 2
+    assert any("nullable: expected true or false" in e for e in errors)
+    assert any("greater_than needs a number" in e for e in errors)

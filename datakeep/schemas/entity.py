@@ -105,7 +105,7 @@ def parse_entity(entity: str, path: Path, doc: Any) -> EntitySchema:
         raise at.fail("columns", "the schema declares no columns")
     for name, column in columns.items():
         with problems.part():
-            _vet_column(at, join("columns", name), column)
+            _vet_column(at, join("columns", name), column, problems)
     with problems.part():
         vet_check_list(at, "checks", doc.get("checks"), None)
     with problems.part():
@@ -170,14 +170,18 @@ def _uncoerced(doc: dict[str, Any], columns: dict[str, Any]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _vet_column(at: Place, place: str, column: Any) -> None:
+def _vet_column(at: Place, place: str, column: Any, problems: Problems) -> None:
+    """Vet one column, each of its parts apart (a bad flag hid a bad check argument until the
+    next `schema check`); its default and checks only once its dtype is known good."""
     column = at.mapping(column, place)
     dtype = None
+    with problems.part():
+        _vet_flags(at, place, column)
     if column.get("dtype") is not None:
         dtype = _vet_dtype(at, join(place, "dtype"), column["dtype"])
-    _vet_flags(at, place, column)
     if "default" in column:
-        vet_default(at, join(place, "default"), column["default"], dtype, column.get("dtype"))
+        with problems.part():
+            vet_default(at, join(place, "default"), column["default"], dtype, column.get("dtype"))
     vet_column_checks(at, place, column, dtype)
 
 
