@@ -71,6 +71,13 @@ class ObjectNotFoundError(DatakeepError):
         self.oid = oid
 
 
+#: How a remote gets back an object it lost or holds damaged, said by the errors for both.
+_REMOTE_REPAIR = (
+    "run `datakeep push --force` to it from a repository that has the object "
+    "(--force sends every object the remote lacks)"
+)
+
+
 class RemoteObjectMissingError(ObjectNotFoundError):
     """An object a remote should hold and does not: the repair is on the remote."""
 
@@ -78,8 +85,7 @@ class RemoteObjectMissingError(ObjectNotFoundError):
         DatakeepError.__init__(
             self,
             f"object {oid} is missing from the remote {where}",
-            "run `datakeep push --force` to it from a repository that has the object "
-            "(--force sends every object the remote lacks)",
+            _REMOTE_REPAIR,
         )
         self.oid = oid
 
@@ -102,8 +108,7 @@ class RemoteObjectDamagedError(CorruptObjectError):
         DatakeepError.__init__(
             self,
             f"the copy of object {oid} on {where} is damaged: its bytes do not hash to its id; nothing was stored",
-            f"delete it there ({url}), then run `datakeep push --force` from a repository "
-            "that has it (--force sends every object the remote lacks)",
+            f"delete it there ({url}), then {_REMOTE_REPAIR}",
         )
         self.oid = oid
         self.detail = f"damaged on {where}"
