@@ -302,6 +302,20 @@ def test_check_all_says_an_entitys_problem_once_not_again_for_each_source(projec
     assert len(result.failed) == 1 and result.failed[0].endswith("customers.yaml")
 
 
+def test_check_all_lists_a_sources_own_problems_while_its_entity_is_broken(project: Path) -> None:
+    write(project / "schemas/customers.yaml", "columns:\n  customer_id: {dtype: int64, nullable: 'no'}\n")
+    write(
+        project / "schemas/sources/odd.yaml",
+        "entity: customers\ncolumns:\n  cid: {to: customer_id, unmapped: sometimes}\ncsv: {delimiter: ';;'}\n",
+    )
+    result = check_all(project)
+    own = [e for e in result.errors if "odd.yaml" in e]
+    assert len(own) == 2
+    assert "unknown policy 'sometimes'" in own[0] and "csv.delimiter" in own[1]
+    assert sum("customer_id.nullable" in e for e in result.errors) == 1
+    assert any(f.endswith("odd.yaml") for f in result.failed)
+
+
 def test_rules_match_globs_first_rule_wins(project: Path) -> None:
     rules = load_rules(project)
     assert rules.match("sample_data/incoming/crm_2024.csv") == ("customers", "crm")

@@ -10,7 +10,7 @@ from pathlib import Path
 from datakeep.errors import DatakeepError, SchemaConfigError
 from datakeep.schemas._files import SCHEMAS_DIR, SOURCES_DIR, display
 from datakeep.schemas.entity import load_entity
-from datakeep.schemas.mapping import load_source
+from datakeep.schemas.mapping import check_source_alone, load_source
 from datakeep.schemas.rules import load_rules
 
 
@@ -59,7 +59,21 @@ def check_all(root: str | Path = ".") -> CheckResult:
     for path in sorted(schemas.glob("*.yaml")):
         attempt(path, functools.partial(load_entity, root, path.stem))
     for path in sorted((schemas / SOURCES_DIR).glob("*.yaml")):
-        attempt(path, functools.partial(load_source, root, path.stem))
+        attempt(path, functools.partial(_load_source, root, path.stem))
     if (root / "datakeep.yaml").exists():
         attempt(root / "datakeep.yaml", lambda: load_rules(root))
     return CheckResult(checked=tuple(checked), errors=tuple(errors), failed=tuple(failed))
+
+
+def _load_source(root: Path, source: str) -> None:
+    """Load a source with its entity; when the entity fails, the source's own problems join
+    the entity's, so one run lists both (the entity's are dropped as already listed)."""
+    try:
+        load_source(root, source)
+    except SchemaConfigError as exc:
+        problems = list(exc.problems)
+        try:
+            check_source_alone(root, source)
+        except SchemaConfigError as own:
+            problems.extend(p for p in own.problems if str(p) not in {str(q) for q in problems})
+        raise SchemaConfigError.every(problems) from None

@@ -140,8 +140,23 @@ def load_source(
     return entity, parse_source(source, path, doc, entity)
 
 
-def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> SourceMapping:
-    """Build a `SourceMapping` from a loaded YAML document, checked against ``entity``.
+def check_source_alone(root: str | Path, source: str) -> None:
+    """Vet a source mapping whose entity does not load: every problem it has on its own.
+
+    What needs the entity (target columns, their types) waits until the entity loads; the
+    rest (layout, value maps, casts, scales, csv options) is checked now, so `schema check`
+    lists a source's problems in the same run as its entity's.
+
+    Raises:
+        SchemaConfigError: The first problem found, carrying every one found.
+    """
+    path = source_path(root, source)
+    parse_source(source, path, read_yaml(path, what="source mapping"), None)
+
+
+def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema | None) -> SourceMapping:
+    """Build a `SourceMapping` from a loaded YAML document, checked against ``entity``
+    (None: the entity could not be loaded, and nothing is checked against it).
 
     Raises:
         SchemaConfigError: The first problem found, carrying every problem in the file.
@@ -149,7 +164,7 @@ def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> Sourc
     at = Place(path)
     problems = Problems()
     doc = at.mapping(doc, "", allowed=_TOP_KEYS)
-    canonical = set(entity.columns)
+    entity_name = entity.name if entity is not None else str(doc.get("entity"))
     columns: list[ColumnMap] = []
     targets: dict[str, str] = {}
     raw_columns: dict[str, Any] = {}
@@ -159,7 +174,7 @@ def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> Sourc
         with problems.part():
             place = join("columns", raw)
             col = _parse_column(at, place, raw, spec, entity)
-            if col.target not in canonical:
+            if entity is not None and col.target not in entity.columns:
                 detail = (
                     f"renames '{raw}' to '{col.target}', which entity '{entity.name}' does not have"
                     if col.target != raw
@@ -175,8 +190,10 @@ def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> Sourc
     with problems.part():
         defaults = dict(at.mapping(doc.get("defaults"), "defaults"))
     for column, value in defaults.items():
+        if entity is None:
+            break  # what a default may be depends on its column's type
         with problems.part():
-            if column not in canonical:
+            if column not in entity.columns:
                 raise at.fail(
                     join("defaults", column),
                     f"'{column}' is not a column of entity '{entity.name}'",
@@ -203,7 +220,7 @@ def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema) -> Sourc
     return SourceMapping(
         name=name,
         path=path,
-        entity=entity.name,
+        entity=entity_name,
         description=description,
         columns=tuple(columns),
         required=required,
@@ -238,7 +255,7 @@ def _parse_csv(at: Place, spec: Any, problems: Problems) -> CsvOptions:
     return CsvOptions(delimiter=delimiter, null_values=tuple(null_values), encoding=encoding)
 
 
-def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySchema) -> ColumnMap:
+def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySchema | None) -> ColumnMap:
     if isinstance(spec, str):  # shorthand: `land: country` is a rename
         spec = {"to": spec}
     spec = at.mapping(spec, place, allowed=_COLUMN_KEYS)
@@ -271,7 +288,7 @@ def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySche
             join(place, "scale"), f"expected a finite non-zero number (the factor raw → canonical), not {scale!r}"
         )
     cast = _parse_cast(at, join(place, "cast"), spec.get("cast"))
-    if target in entity.columns:
+    if entity is not None and target in entity.columns:
         _vet_against_dtype(at, place, cast, scale, entity.schema.columns[target].dtype)
     return ColumnMap(
         source=raw,
