@@ -35,3 +35,9 @@ def is_id_prefix(value: str) -> bool:
 
 def short(value: str, length: int = 10) -> str:
     return value[:length]
+
+
+def shown_revision(rev: str) -> str:
+    """A revision as a report's header names it: a whole object id (a merge base, an id
+    pasted in) in its short form, as `log` prints it; any other name as given."""
+    return short(rev) if _ID_RE.fullmatch(rev) else rev

@@ -115,6 +115,10 @@ def test_deleting_a_branch_keeps_commits_no_other_ref_holds(initialized: Path) -
         ranged = CliRunner().invoke(cli, ["diff", spec, "--json"])
         assert ranged.exit_code == 0, ranged.output
         assert json.loads(ranged.output)["datasets"][0]["rows"]["to"] == 7
+    # The merge base heads the text report by its short id, as `log` prints it.
+    base = json.loads(run("log", "main", "--json").output)[0]["id"]
+    header = run("diff", "main...experiment").output.splitlines()[0]
+    assert header == f"diff {base[:10]} → experiment"
     run("tag", "kept", "experiment")
     assert run("branch", "-d", "experiment").exit_code == 0  # the tag holds its commit now
     run("branch", "scratch", "kept")

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from datakeep.diff.result import ColumnDiff, DatasetDiff, DiffResult
+from datakeep.ids import shown_revision
 from datakeep.render.style import told_apart
 from datakeep.render.temporal import temporal_value
 
@@ -50,9 +51,10 @@ vertical-align:middle}
 
 def render_html(result: DiffResult, *, fragment: bool = False) -> str:
     """The report as a full HTML page, or (``fragment``) as a block a notebook can embed."""
+    old, new = escape(shown_revision(result.old)), escape(shown_revision(result.new))
     body = [
         '<div class="dk">',
-        f"<h1>datakeep diff <code>{escape(result.old)}</code> → <code>{escape(result.new)}</code></h1>",
+        f"<h1>datakeep diff <code>{old}</code> → <code>{new}</code></h1>",
         f'<div class="sub">{len(result.datasets)} dataset(s) compared; '
         f"{'changes found' if result.changed else 'no changes'}</div>",
     ]
@@ -66,7 +68,7 @@ def render_html(result: DiffResult, *, fragment: bool = False) -> str:
         return inner
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>datakeep diff {escape(result.old)} → {escape(result.new)}</title>"
+        f"<title>datakeep diff {old} → {new}</title>"
         f"</head><body>{inner}</body></html>\n"
     )
 

@@ -9,6 +9,7 @@ import textwrap
 from typing import Any
 
 from datakeep.diff.result import DatasetDiff, DiffResult
+from datakeep.ids import shown_revision
 from datakeep.render.style import count, cut_middle, paint, told_apart
 
 WIDTH = 80
@@ -16,7 +17,7 @@ WIDTH = 80
 
 def render_text(result: DiffResult, *, color: bool = False) -> str:
     """The whole report; ``failures`` (from --fail-on) come last, where a CI log ends."""
-    lines = [f"diff {_cut(result.old, 34)} → {_cut(result.new, 34)}"]
+    lines = [f"diff {_cut(shown_revision(result.old), 34)} → {_cut(shown_revision(result.new), 34)}"]
     for dataset in result.datasets:
         lines.append("")
         lines.extend(_dataset(dataset, color))
