@@ -53,3 +53,26 @@ def test_no_datakeep_repository_means_nothing_to_refuse(tmp_path: Path, monkeypa
     result = check_committed(["data/customers.parquet"], root)
 
     assert (result.exit_code, result.checked) == (0, 1)
+
+
+def test_the_staged_version_is_judged_not_the_working_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = data_repo(tmp_path / "repo")
+    monkeypatch.chdir(root)
+    data = write_parquet(root / "data/c.parquet", customers())
+    repo = Repo.init(root)
+    repo.add("data/c.parquet", name="c")
+    repo.commit(message="10 rows")
+
+    # Staged: a version datakeep never committed; on disk: the committed one again.
+    write_parquet(data, customers(rows=30))
+    git(root, "add", "data/c.parquet")
+    write_parquet(data, customers())
+    refused = CliRunner().invoke(cli, ["hook", "check-committed", "--staged"])
+    assert refused.exit_code == 1, refused.output
+    assert "its staged version is not what datakeep's HEAD holds for dataset c" in refused.output
+
+    # Staged: the committed version; on disk: newer work datakeep has not committed yet.
+    git(root, "add", "data/c.parquet")
+    write_parquet(data, customers(rows=12))
+    allowed = CliRunner().invoke(cli, ["hook", "check-committed", "--staged"])
+    assert (allowed.exit_code, allowed.output) == (0, "")

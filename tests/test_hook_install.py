@@ -91,7 +91,7 @@ def test_existing_hook_is_kept_as_legacy_and_runs_first(repo: Path, monkeypatch:
     before = snapshot(hooks)
 
     done = install(repo)
-    assert done.legacy == hooks / "pre-commit.legacy"
+    assert done.legacy == (hooks / "pre-commit.legacy",)
     assert (hooks / "pre-commit.legacy").read_text() == LEGACY
 
     write_parquet(repo / "data/good.parquet", customers())
@@ -124,7 +124,7 @@ def test_install_twice_is_harmless_and_uninstall_restores_exactly(repo: Path) ->
 
     assert (first.changed, second.changed) == (True, False)
     assert snapshot(hooks) == after_first  # the legacy hook was not wrapped a second time
-    assert uninstall(repo).restored == hooks / "pre-commit"
+    assert uninstall(repo).restored == (hooks / "pre-commit",)
     assert snapshot(hooks) == before
     assert uninstall(repo).removed is False  # nothing left to remove; nothing touched
     assert snapshot(hooks) == before
@@ -187,7 +187,7 @@ def test_cli_install_and_uninstall_through_the_installed_command(repo: Path) -> 
     assert installed.returncode == 0, installed.stderr
     assert "installed datakeep pre-commit hook" in installed.stdout
     assert "already installed" in run("install").stdout
-    assert "removed datakeep pre-commit hook" in run("uninstall").stdout
+    assert "removed datakeep's hooks" in run("uninstall").stdout
     assert "nothing changed" in run("uninstall").stdout
 
 
@@ -209,3 +209,22 @@ def test_script_is_posix_sh_with_the_interpreter_quoted(tmp_path: Path) -> None:
     path.write_text(script)
     assert subprocess.run(["sh", "-n", str(path)], check=False).returncode == 0
     assert stat.S_IMODE(path.stat().st_mode) & 0o111 == 0  # render only; install sets the mode
+
+
+def test_a_merge_bringing_bad_data_is_refused_by_the_pre_merge_commit_hook(repo: Path) -> None:
+    done = install(repo)
+    assert [p.name for p in done.hooks] == ["pre-commit", "pre-merge-commit"]
+    git(repo, "checkout", "-q", "-b", "feature")
+    write_parquet(repo / "data/bad.parquet", customers(bad=True))
+    git(repo, "add", "data/bad.parquet")
+    git(repo, "commit", "-q", "--no-verify", "-m", "bad data that skipped the hook")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "main moves on")  # so the merge makes a commit
+
+    merged = git(repo, "merge", "--no-edit", "feature", check=False)
+
+    assert merged.returncode != 0
+    assert "FAILED  data/bad.parquet" in merged.stdout
+    assert git(repo, "rev-list", "--count", "HEAD").stdout.strip() == "3"  # no merge commit
+    uninstall(repo)
+    assert not (repo / ".git/hooks/pre-merge-commit").exists()

@@ -89,7 +89,7 @@ def test_try_repo_passes_good_data_and_fails_bad(hook_repo: tuple[Path, str], re
     assert bad.returncode == 1, bad.stdout
     assert "FAILED  data/bad.parquet" in bad.stdout
     assert "XX" in bad.stdout  # the offending value itself, not just "failed"
-    assert "full report: datakeep validate data/bad.parquet" in bad.stdout
+    assert "full report (from the top of the repository): datakeep validate data/bad.parquet" in bad.stdout
 
 
 @pytest.mark.slow

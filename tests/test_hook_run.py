@@ -54,7 +54,7 @@ def test_good_file_passes_and_bad_file_fails_with_its_problems(repo: Path) -> No
     text = render_hook_result(result, width=200)
     assert "ok      data/good.parquet" in text
     assert "FAILED  data/bad.parquet" in text
-    assert "full report: datakeep validate data/bad.parquet" in text
+    assert "full report (from the top of the repository): datakeep validate data/bad.parquet" in text
 
 
 def test_source_rule_maps_raw_values_and_names_the_unmapped_one(repo: Path) -> None:
@@ -89,6 +89,7 @@ def test_unmatched_files_pass_unless_rules_say_fail(repo: Path) -> None:
 
     with open(repo / "datakeep.yaml", "a") as f:
         f.write("unmatched: fail\n")
+    git(repo, "add", "datakeep.yaml")  # the hook reads the rules the commit records
     failing = run_hook(["elsewhere/x.parquet", "notes.txt"], repo)
     assert failing.exit_code == 1
     assert "no rule in datakeep.yaml matches it" in failing.files[0].detail
@@ -139,6 +140,7 @@ def test_changed_file_or_schema_is_validated_again(repo: Path) -> None:
 
     schema = repo / "schemas/customers.yaml"
     schema.write_text(schema.read_text().replace("max_value: 130", "max_value: 21"))
+    git(repo, "add", "schemas/customers.yaml")
     after = run_hook(["data/good.parquet"], repo)
     assert (after.validated, after.files[0].status) == (1, "failed")
 
@@ -165,8 +167,8 @@ def test_the_staged_version_is_checked_not_the_working_copy(repo: Path) -> None:
     (staged_bad,) = checked.files
     assert (staged_bad.status, staged_bad.staged_copy) == ("failed", True)
     # The hint reports on what was checked: the staged version, not the fixed working copy.
-    hint = next(line for line in render_hook_result(checked, width=400).splitlines() if "full report:" in line)
-    command = hint.split("full report: ", 1)[1]
+    hint = next(line for line in render_hook_result(checked, width=400).splitlines() if "full report" in line)
+    command = hint.split("full report (from the top of the repository): ", 1)[1]
     assert command.startswith("git show ")
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
@@ -214,6 +216,7 @@ def test_outside_git_without_datakeep_folder_nothing_is_cached(tmp_path: Path, m
 def test_broken_schema_is_an_error_with_exit_code_2(repo: Path) -> None:
     write_parquet(repo / "data/good.parquet", customers())
     (repo / "schemas/customers.yaml").write_text("columns: [unclosed\n")
+    git(repo, "add", "schemas/customers.yaml")
 
     result = run_hook(["data/good.parquet"], repo)
 
@@ -255,6 +258,7 @@ def test_cli_run_staged_and_config_error(repo: Path) -> None:
     assert "FAILED  data/bad.parquet" in staged.output
 
     (repo / "datakeep.yaml").write_text("unmatched: sometimes\n")
+    git(repo, "add", "datakeep.yaml")
     broken = runner.invoke(cli, ["hook", "run", "data/bad.parquet"])
     assert broken.exit_code == 2
     assert "error: datakeep.yaml: unmatched" in broken.output
@@ -314,4 +318,114 @@ def test_captured_output_is_not_cut_to_a_width(repo: Path) -> None:
     (repo / "data" / f"{long}.parquet").write_bytes((repo / "data/bad.parquet").read_bytes())
     result = CliRunner().invoke(cli, ["hook", "run", f"data/{long}.parquet"])
     assert result.exit_code == 1
-    assert f"full report: datakeep validate data/{long}.parquet" in result.output
+    assert f"full report (from the top of the repository): datakeep validate data/{long}.parquet" in result.output
+
+
+# --- what the commit records: staged files of any kind, staged configuration ------------------
+
+
+def test_a_symlink_replaced_by_a_bad_file_is_checked(repo: Path) -> None:
+    write_parquet(repo / "good.parquet", customers())
+    (repo / "data").mkdir()
+    (repo / "data/c.parquet").symlink_to("../good.parquet")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a link to good data")
+    (repo / "data/c.parquet").unlink()
+    write_parquet(repo / "data/c.parquet", customers(bad=True))
+    git(repo, "add", "data/c.parquet")  # a type change (T), not a modification
+
+    result = run_hook(staged_files(repo), repo)
+
+    assert [(f.path, f.status) for f in result.files] == [("data/c.parquet", "failed")]
+
+
+def test_an_unstaged_schema_edit_does_not_let_staged_data_through(repo: Path) -> None:
+    write_parquet(repo / "data/bad.parquet", customers(bad=True))
+    git(repo, "add", "data/bad.parquet")
+    schema = repo / "schemas/customers.yaml"
+    schema.write_text(schema.read_text().replace("isin: [DE, FR, US]", "isin: [DE, FR, US, XX]"))
+
+    before = run_hook(["data/bad.parquet"])
+    assert before.files[0].status == "failed" and any("XX" in p for p in before.files[0].problems)
+    assert before.staged_config == ("schemas/customers.yaml",)
+    assert "checked against the staged schemas/customers.yaml" in render_hook_result(before)
+
+    git(repo, "add", "schemas/customers.yaml")  # now the commit records the looser schema
+    after = run_hook(["data/bad.parquet"]).files[0]
+    assert after.status == "failed" and not any("XX" in p for p in after.problems)  # age 200 still fails
+
+
+def test_a_rule_names_files_of_any_suffix(repo: Path) -> None:
+    with open(repo / "datakeep.yaml", "a") as f:
+        f.write('  - glob: "exports/*.txt"\n    entity: customers\n')
+        f.write('  - glob: "exports/*.csv.gz"\n    entity: customers\n')
+    git(repo, "add", "datakeep.yaml")
+    (repo / "exports").mkdir()
+    (repo / "exports/customers.txt").write_text("id,country,age\n1,DE,30\n2,XX,31\n")
+    (repo / "exports/more.csv.gz").write_bytes(b"\x1f\x8b not really")
+
+    result = run_hook(["exports/customers.txt", "exports/more.csv.gz"])
+
+    txt, gz = result.files
+    assert txt.status == "failed" and any("XX" in p for p in txt.problems)
+    assert gz.status == "error" and ".gz" in gz.detail
+    assert result.exit_code == 2
+
+
+def test_without_any_rules_file_the_hook_refuses_instead_of_passing_everything(repo: Path) -> None:
+    from datakeep.errors import UsageError
+
+    (repo / "datakeep.yaml").rename(repo / "datakeep.yml")
+    write_parquet(repo / "data/bad.parquet", customers(bad=True))
+
+    with pytest.raises(UsageError) as refused:
+        run_hook(["data/bad.parquet"])
+    assert "no datakeep.yaml names a schema for data/bad.parquet" in refused.value.message
+    assert "rename datakeep.yml to datakeep.yaml" in refused.value.hint
+    assert CliRunner().invoke(cli, ["hook", "run", "data/bad.parquet"]).exit_code == 2
+
+
+def test_a_project_in_a_subfolder_of_a_monorepo_governs_its_own_files(repo: Path) -> None:
+    (repo / "analytics").mkdir()
+    for name in ("datakeep.yaml", "schemas"):
+        (repo / name).rename(repo / "analytics" / name)
+    write_parquet(repo / "analytics/data/bad.parquet", customers(bad=True))
+    write_parquet(repo / "other/data/x.parquet", customers(bad=True))
+    git(repo, "add", "-A")
+
+    result = run_hook(staged_files(repo))
+
+    by_path = {f.path: f for f in result.files}
+    assert by_path["analytics/data/bad.parquet"].status == "failed"
+    assert by_path["other/data/x.parquet"].status == "unmatched"  # outside every project
+    text = render_hook_result(result, width=None)
+    assert "full report (from the top of the repository): datakeep -C analytics validate data/bad.parquet" in text
+
+
+def test_a_staged_schema_change_checks_the_tracked_data_it_governs(repo: Path) -> None:
+    write_parquet(repo / "data/good.parquet", customers())  # ages 20-24
+    write_parquet(repo / "incoming/crm/ok.parquet", crm_customers())  # age 30, another source
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "data")
+    schema = repo / "schemas/customers.yaml"
+    schema.write_text(schema.read_text().replace("max_value: 130", "max_value: 21"))
+    git(repo, "add", "schemas/customers.yaml")
+
+    result = run_hook(staged_files(repo))
+
+    assert {f.path: f.status for f in result.files} == {
+        "data/good.parquet": "failed",
+        "incoming/crm/ok.parquet": "failed",  # crm feeds customers: its data follows the schema too
+    }
+    assert CliRunner().invoke(cli, ["hook", "run", "--staged"]).exit_code == 1
+
+
+def test_run_all_checks_every_tracked_file(repo: Path) -> None:
+    write_parquet(repo / "data/bad.parquet", customers(bad=True))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "bad data that skipped the hook")
+
+    result = CliRunner().invoke(cli, ["hook", "run", "--all"])
+
+    assert result.exit_code == 1
+    assert "FAILED  data/bad.parquet" in result.output

@@ -546,3 +546,16 @@ def test_check_all_lists_a_columns_bad_flag_and_bad_check_at_once(project: Path)
     assert len(errors) == 2
     assert any("nullable: expected true or false" in e for e in errors)
     assert any("greater_than needs a number" in e for e in errors)
+
+
+def test_project_root_looks_no_higher_than_the_top_of_a_git_work_tree(tmp_path: Path) -> None:
+    from datakeep.schemas import project_root
+
+    write(tmp_path / "datakeep.yaml", "rules: []\n")  # someone else's project, above the clone
+    clone = tmp_path / "clone"
+    (clone / ".git").mkdir(parents=True)
+    (clone / "data").mkdir()
+    assert project_root(clone / "data") == clone / "data"
+    write(clone / "datakeep.yaml", "rules: []\n")
+    assert project_root(clone / "data") == clone
+    assert project_root(tmp_path / "elsewhere") == tmp_path  # outside git the walk goes on

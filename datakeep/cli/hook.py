@@ -33,6 +33,12 @@ def hook() -> None:
     help="Also check every file staged in git (what the native hook passes).",
 )
 @click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Check every file in the git index (for CI: merges made elsewhere, rebases).",
+)
+@click.option(
     "--max-problems",
     type=click.IntRange(min=0),
     default=3,
@@ -41,25 +47,28 @@ def hook() -> None:
 )
 @click.option("--no-cache", is_flag=True, help="Validate every file, even if unchanged.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def run(files: tuple[str, ...], staged: bool, max_problems: int, no_cache: bool, as_json: bool) -> None:
-    """Validate staged data files against the rules in datakeep.yaml.
+def run(files: tuple[str, ...], staged: bool, every: bool, max_problems: int, no_cache: bool, as_json: bool) -> None:
+    """Validate the staged files the rules in datakeep.yaml name.
 
-    Each Parquet or CSV file is matched against the rules in datakeep.yaml and validated
-    against its entity's schema and its source's mapping; results are cached by content, so an
-    unchanged file is not read again. Exit 0 when every file passes, 1 when one fails, 2 when
-    a file or the configuration cannot be used.
+    Each file is matched against the rules of the nearest datakeep.yaml above it (up to the top
+    of the git work tree) and validated against its entity's schema and its source's mapping,
+    as the commit would record them (staged versions); results are cached by content, so an
+    unchanged file is not read again. A staged schema, mapping or rules file brings in every
+    tracked file it governs. Exit 0 when every file passes, 1 when one fails, 2 when a file or
+    the configuration cannot be used.
 
     \b
     Example:
       datakeep hook run data/incoming/crm_2024.parquet
-      datakeep hook run --staged     # every data file staged in git
+      datakeep hook run --staged     # every file staged in git
+      datakeep hook run --all        # every file in the index, e.g. in CI
     """
-    from datakeep.schemas._files import project_root
-
     paths = list(files)
-    if staged:
-        paths += hooklib.staged_files(".")  # relative to here, as file arguments are
-    result = hooklib.run_hook(paths, project_root("."), use_cache=not no_cache)
+    if every:
+        paths += hooklib.tracked_files(".")  # relative to here, as file arguments are
+    elif staged:
+        paths += hooklib.staged_files(".")
+    result = hooklib.run_hook(paths, use_cache=not no_cache)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
@@ -101,11 +110,12 @@ def check_committed(files: tuple[str, ...], staged: bool) -> None:
 
 @hook.command("install")
 def install() -> None:
-    """Install datakeep's native git pre-commit hook.
+    """Install datakeep's native git hooks (pre-commit and pre-merge-commit).
 
-    The hook goes where `git rev-parse --git-path hooks` says (core.hooksPath is honoured).
-    An existing hook is kept as pre-commit.legacy and still runs first. Running it again
-    is harmless; `datakeep hook uninstall` undoes it.
+    The hooks go where `git rev-parse --git-path hooks` says (core.hooksPath is honoured).
+    An existing hook is kept as <name>.legacy and still runs first. Running it again is
+    harmless; `datakeep hook uninstall` undoes it. git runs no hook for a rebase or a
+    cherry-pick: run `datakeep hook run --all` in CI for those.
 
     \b
     Example:
@@ -113,14 +123,15 @@ def install() -> None:
     """
     done = hooklib.install(".")
     verb = "installed" if done.changed else "already installed"
-    click.echo(f"{verb} datakeep pre-commit hook: {done.hook}")
-    if done.legacy is not None:
-        click.echo(f"the earlier hook runs first: {done.legacy}")
+    for path in done.hooks:
+        click.echo(f"{verb} datakeep {path.name} hook: {path}")
+    for path in done.legacy:
+        click.echo(f"the earlier hook runs first: {path}")
 
 
 @hook.command("uninstall")
 def uninstall() -> None:
-    """Remove datakeep's native git pre-commit hook, restoring any earlier hook.
+    """Remove datakeep's native git hooks, restoring any earlier hooks.
 
     \b
     Example:
@@ -128,8 +139,8 @@ def uninstall() -> None:
     """
     done = hooklib.uninstall(".")
     if not done.removed:
-        click.echo(f"no datakeep pre-commit hook installed at {done.hook}; nothing changed")
+        click.echo(f"no datakeep hook installed in {done.hook.parent}; nothing changed")
         return
-    click.echo(f"removed datakeep pre-commit hook: {done.hook}")
-    if done.restored is not None:
-        click.echo(f"restored the earlier hook: {done.restored}")
+    click.echo(f"removed datakeep's hooks from {done.hook.parent}")
+    for path in done.restored:
+        click.echo(f"restored the earlier hook: {path}")

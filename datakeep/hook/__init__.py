@@ -8,7 +8,7 @@ validated, so a commit whose files are all cached costs a fraction of a second.
 from __future__ import annotations
 
 from datakeep.hook.install import InstallResult, UninstallResult, install, uninstall
-from datakeep.hook.run import FileResult, HookResult, run_hook, staged_files
+from datakeep.hook.run import FileResult, HookResult, run_hook, staged_files, tracked_files
 
 __all__ = [
     "FileResult",
@@ -18,5 +18,6 @@ __all__ = [
     "install",
     "run_hook",
     "staged_files",
+    "tracked_files",
     "uninstall",
 ]

@@ -72,11 +72,25 @@ def _nul_list(out: bytes) -> list[str]:
 
 
 def staged_files(root: Path) -> list[str]:
-    """Files added, copied or modified in the index, relative to the top of the work tree."""
+    """Files added, copied, modified or changed in type (a symlink replaced by a file) in the
+    index, relative to the top of the work tree."""
     # --no-renames: a renamed file then counts as added, so a file moved (and perhaps edited)
     # into a folder whose rule names a schema is still checked; `R` would otherwise hide it.
-    args = ("diff", "--cached", "--name-only", "--diff-filter=ACM", "--no-renames", "-z")
+    args = ("diff", "--cached", "--name-only", "--diff-filter=ACMT", "--no-renames", "-z")
     return _nul_list(git(root, *args))
+
+
+def tracked_files(root: Path) -> list[str]:
+    """Every file in the index, relative to the top of the work tree."""
+    return _nul_list(git(root, "ls-files", "--cached", "-z"))
+
+
+def any_file_named(root: Path, name: str) -> bool:
+    """True when a file called ``name`` exists anywhere in the work tree, tracked or not
+    (ignored files aside)."""
+    out = git(root, "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", name, f"*/{name}")
+    # The index may still list a file deleted or renamed in the work tree.
+    return any((root / path).is_file() for path in _nul_list(out))
 
 
 def unstaged_paths(root: Path) -> set[str]:

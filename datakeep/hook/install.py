@@ -1,8 +1,10 @@
-"""`datakeep hook install` / `uninstall`: a native git `pre-commit` hook, no framework needed.
+"""`datakeep hook install` / `uninstall`: native git hooks, no framework needed.
 
-The hook goes into the folder ``git rev-parse --git-path hooks`` names, so ``core.hooksPath`` is
-honoured. A hook that was already there and is not ours is kept as ``pre-commit.legacy`` and runs
-first; uninstalling puts it back byte for byte. The script calls the absolute interpreter that
+Two hooks run the same check: ``pre-commit`` for commits, ``pre-merge-commit`` for the commit a
+`git merge` makes on its own (two valid CSV edits can merge, as text, into a duplicate key). They
+go into the folder ``git rev-parse --git-path hooks`` names, so ``core.hooksPath`` is honoured. A
+hook that was already there and is not ours is kept as ``<name>.legacy`` and runs first;
+uninstalling puts it back byte for byte. The script calls the absolute interpreter that
 installed it, so it works without any virtualenv activated, and says so plainly if that
 interpreter has gone away.
 """
@@ -20,6 +22,9 @@ from datakeep.fsutil import atomic_write
 from datakeep.hook import gitutil
 
 HOOK_NAME = "pre-commit"
+# The hooks datakeep installs, HOOK_NAME first. git runs no hook for a rebase or cherry-pick
+# (docs/precommit.md says to run `datakeep hook run --all` in CI for those).
+HOOK_NAMES = (HOOK_NAME, "pre-merge-commit")
 LEGACY_SUFFIX = ".legacy"
 MARKER = "# datakeep-hook: pre-commit v1"
 _CREATED_DIR = "# datakeep-created-hooks-dir: yes"
@@ -30,7 +35,7 @@ _SCRIPT = """\
 #!/bin/sh
 {marker}
 # Installed by `datakeep hook install`; `datakeep hook uninstall` removes it and puts back the
-# hook that was here before (kept meanwhile as pre-commit.legacy, which runs first).
+# hook that was here before (kept meanwhile as <this name>.legacy, which runs first).
 {created}DATAKEEP_PYTHON={python}
 
 # A hook that was here before datakeep's runs first, and its failure stops the commit.
@@ -56,18 +61,28 @@ exec "$DATAKEEP_PYTHON" -m datakeep hook run --staged
 class InstallResult:
     """What `install` did."""
 
-    hook: Path
-    legacy: Path | None  # the foreign hook that now runs first, if there is one
-    changed: bool  # False when the same hook was already installed
+    hooks: tuple[Path, ...]  # one per name in HOOK_NAMES, in that order
+    legacy: tuple[Path, ...]  # the foreign hooks that now run first, if any
+    changed: bool  # False when the same hooks were already installed
+
+    @property
+    def hook(self) -> Path:
+        """The pre-commit hook."""
+        return self.hooks[0]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UninstallResult:
     """What `uninstall` did."""
 
-    hook: Path
+    hooks: tuple[Path, ...]  # where datakeep's hooks are (or would be)
     removed: bool  # False when no datakeep hook was installed
-    restored: Path | None  # the earlier hook put back in place
+    restored: tuple[Path, ...]  # the earlier hooks put back in place
+
+    @property
+    def hook(self) -> Path:
+        """The pre-commit hook."""
+        return self.hooks[0]
 
 
 def hooks_dir(root: str | Path = ".") -> Path:
@@ -94,60 +109,67 @@ def render_script(python: str, *, created_dir: bool = False) -> str:
 
 
 def install(root: str | Path = ".", *, python: str | None = None) -> InstallResult:
-    """Install datakeep's native git pre-commit hook.
+    """Install datakeep's native git hooks (`HOOK_NAMES`).
 
     Args:
         root: Any folder inside the git work tree.
-        python: The interpreter the hook runs (default: the one running now).
+        python: The interpreter the hooks run (default: the one running now).
 
     Returns:
-        Where the hook went and which earlier hook, if any, now runs before it.
+        Where the hooks went and which earlier hooks, if any, now run before them.
 
     Raises:
-        DatakeepError: A foreign hook and a ``pre-commit.legacy`` both exist, or the existing
-            hook belongs to the pre-commit framework.
+        DatakeepError: A foreign hook and its ``.legacy`` both exist, or an existing hook
+            belongs to the pre-commit framework. Nothing is written then.
     """
     folder = hooks_dir(root)
-    hook = folder / HOOK_NAME
-    legacy = folder / (HOOK_NAME + LEGACY_SUFFIX)
     created = not folder.exists()
-    foreign = os.path.lexists(hook) and not is_datakeep_hook(hook)
-    if is_datakeep_hook(hook):
-        # Reinstalling keeps what the first install recorded about the folder.
-        created = _CREATED_DIR in hook.read_text(encoding="utf-8", errors="replace")
-    if foreign:
-        _refuse_foreign(hook, legacy)
+    for name in HOOK_NAMES:
+        hook = folder / name
+        if is_datakeep_hook(hook):
+            # Reinstalling keeps what the first install recorded about the folder.
+            created = created or _CREATED_DIR in hook.read_text(encoding="utf-8", errors="replace")
+        elif os.path.lexists(hook):
+            _refuse_foreign(hook, folder / (name + LEGACY_SUFFIX))  # before anything is written
     script = render_script(python or sys.executable, created_dir=created)
-    if not foreign and hook.is_file() and hook.read_text(encoding="utf-8") == script:
-        return InstallResult(hook=hook, legacy=_existing(legacy), changed=False)
-    folder.mkdir(parents=True, exist_ok=True)
-    if foreign:
-        # A rename keeps the old hook's bytes, mode and symlink-ness, so uninstall can undo it.
-        os.replace(hook, legacy)
-    atomic_write(hook, script.encode(), mode=0o755)
-    return InstallResult(hook=hook, legacy=_existing(legacy), changed=True)
+    changed = False
+    for name in HOOK_NAMES:
+        hook = folder / name
+        foreign = os.path.lexists(hook) and not is_datakeep_hook(hook)
+        if not foreign and hook.is_file() and hook.read_text(encoding="utf-8") == script:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        if foreign:
+            # A rename keeps the old hook's bytes, mode and symlink-ness, so uninstall can undo it.
+            os.replace(hook, folder / (name + LEGACY_SUFFIX))
+        atomic_write(hook, script.encode(), mode=0o755)
+        changed = True
+    legacy = tuple(p for name in HOOK_NAMES if (p := _existing(folder / (name + LEGACY_SUFFIX))) is not None)
+    return InstallResult(hooks=tuple(folder / name for name in HOOK_NAMES), legacy=legacy, changed=changed)
 
 
 def uninstall(root: str | Path = ".") -> UninstallResult:
-    """Remove datakeep's hook and put back the hook it displaced, if any.
+    """Remove datakeep's hooks and put back the hooks they displaced, if any.
 
     A hook that is not datakeep's is never touched.
     """
     folder = hooks_dir(root)
-    hook = folder / HOOK_NAME
-    legacy = folder / (HOOK_NAME + LEGACY_SUFFIX)
-    if not is_datakeep_hook(hook):
-        return UninstallResult(hook=hook, removed=False, restored=None)
-    created = _CREATED_DIR in hook.read_text(encoding="utf-8", errors="replace")
-    restored = None
-    if os.path.lexists(legacy):
-        os.replace(legacy, hook)
-        restored = hook
-    else:
-        hook.unlink()
+    hooks = tuple(folder / name for name in HOOK_NAMES)
+    ours = [hook for hook in hooks if is_datakeep_hook(hook)]
+    if not ours:
+        return UninstallResult(hooks=hooks, removed=False, restored=())
+    created = any(_CREATED_DIR in hook.read_text(encoding="utf-8", errors="replace") for hook in ours)
+    restored = []
+    for hook in ours:
+        legacy = hook.with_name(hook.name + LEGACY_SUFFIX)
+        if os.path.lexists(legacy):
+            os.replace(legacy, hook)
+            restored.append(hook)
+        else:
+            hook.unlink()
     if created and not any(folder.iterdir()):
         folder.rmdir()  # install made this folder (core.hooksPath pointed nowhere); undo that too
-    return UninstallResult(hook=hook, removed=True, restored=restored)
+    return UninstallResult(hooks=hooks, removed=True, restored=tuple(restored))
 
 
 def _existing(path: Path) -> Path | None:

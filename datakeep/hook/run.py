@@ -10,19 +10,22 @@ depends on that file, the rules and its schema alone.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from datakeep.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, DatakeepError
+from datakeep.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, DatakeepError, UsageError
 from datakeep.hook import gitutil
 from datakeep.hook.cache import ResultCache, cache_key, content_hash, datakeep_version
+from datakeep.schemas import RULES_FILE, SCHEMAS_DIR, SOURCES_DIR, Rules
 
-# The suffixes `datakeep validate` reads, less .txt (too common to mean data). Anything else a
-# commit stages is not the hook's business: the native hook sees every staged file, README.md
-# included, and must not fail on it. Kept in step with `.pre-commit-hooks.yaml`'s `files`.
+# The suffixes that mark a file as data when no rule names it (`unmatched: fail` refuses those,
+# `pass` lists them). A file a rule names is checked whatever its suffix (a `.txt` export). Other
+# files are not the hook's business: it sees every staged file, README.md included.
 DATA_SUFFIXES = (".parquet", ".pq", ".parq", ".csv", ".tsv")
 # Problem lines kept per cached result: more than any terminal summary shows.
 STORED_PROBLEMS = 20
@@ -46,6 +49,7 @@ class FileResult:
     detail: str = ""  # why a file failed without a report, or the error message
     cached: bool = False
     staged_copy: bool = False  # the staged version was checked; the working copy differs
+    project: str = ""  # the folder of its datakeep.yaml, relative to where the hook ran ("" there)
 
     @property
     def ok(self) -> bool:
@@ -76,6 +80,9 @@ class HookResult:
     cache_hits: int
     ignored: int  # staged files that are not data files
     cache_dir: Path | None = field(default=None, compare=False)
+    at_top: bool = field(default=False, compare=False)  # ran at the top of a git work tree, as hooks do
+    # Rules, schema and mapping files read in their staged version, the working copy differing.
+    staged_config: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -97,6 +104,7 @@ class HookResult:
             "validated": self.validated,
             "cache_hits": self.cache_hits,
             "ignored": self.ignored,
+            "staged_config": list(self.staged_config),
             "files": [f.to_dict() for f in self.files],
         }
 
@@ -106,11 +114,29 @@ def is_data_file(path: str) -> bool:
     return path.lower().endswith(DATA_SUFFIXES)
 
 
+def is_config_file(relative: str) -> bool:
+    """True for a project's rules, schema and mapping files (``relative`` to the project)."""
+    if relative == RULES_FILE:
+        return True
+    parts = PurePosixPath(relative).parts
+    return relative.endswith(".yaml") and (
+        (len(parts) == 2 and parts[0] == SCHEMAS_DIR) or (len(parts) == 3 and parts[:2] == (SCHEMAS_DIR, SOURCES_DIR))
+    )
+
+
 def staged_files(root: str | Path = ".") -> list[str]:
-    """Files staged for the next commit (added, copied, modified), relative to ``root``."""
+    """Files staged for the next commit (added, copied, modified, type changed), relative to
+    ``root``."""
     root = Path(root)
     top = gitutil.toplevel(root)
     return [os.path.relpath(top / p, root.absolute()) for p in gitutil.staged_files(top)]
+
+
+def tracked_files(root: str | Path = ".") -> list[str]:
+    """Every file in the git index (what the next commit records), relative to ``root``."""
+    root = Path(root)
+    top = gitutil.toplevel(root)
+    return [os.path.relpath(top / p, root.absolute()) for p in gitutil.tracked_files(top)]
 
 
 def default_cache_dir(root: Path) -> Path | None:
@@ -131,63 +157,109 @@ def _datakeep_cache_dir(root: Path) -> Path | None:
 
 def run_hook(
     files: Iterable[str],
-    root: str | Path = ".",
+    root: str | Path | None = None,
     *,
     use_cache: bool = True,
     cache_dir: Path | None = None,
     staged_content: bool = True,
     max_samples: int = 5,
 ) -> HookResult:
-    """Validate the given data files against the schemas their `datakeep.yaml` rules name.
+    """Validate the given files that the rules of their `datakeep.yaml` name.
+
+    A file is checked when a rule names it, whatever its suffix; a Parquet or CSV file no rule
+    names is ``unmatched`` (or ``failed`` under ``unmatched: fail``); anything else is ignored.
+    A schema, mapping or rules file among ``files`` brings in every git-tracked file it governs,
+    so a commit that tightens a schema is refused while data it already holds fails it.
 
     Args:
         files: Paths as git or pre-commit pass them (relative to the current folder).
-        root: The project folder holding `datakeep.yaml` and `schemas/`.
+        root: The project folder holding `datakeep.yaml` and `schemas/`. None: each file's
+            own, the nearest folder above it holding `datakeep.yaml`, within its git work tree
+            (a monorepo may hold several projects).
         use_cache: Reuse and store results keyed by content, schema fingerprint and version.
         cache_dir: Where results are cached (default: `default_cache_dir`).
-        staged_content: Check the staged version of a file whose working copy differs from the
-            index (what the commit records), not the working copy.
+        staged_content: Check what the commit records: the staged version of a file whose
+            working copy differs from the index, against the staged rules, schemas and
+            mappings (an unstaged edit to a schema must not let staged data through).
         max_samples: Sample rows kept per problem by the validator.
 
     Returns:
-        One `FileResult` per data file, in the order given.
+        One `FileResult` per data file, in the order given, then the files a staged schema
+        change brought in.
 
     Raises:
         SchemaConfigError: `datakeep.yaml` itself cannot be used.
+        UsageError: No `datakeep.yaml` governs a data file, and none exists in the repository.
     """
-    from datakeep.schemas import load_rules  # the rules loader reads YAML only
-
-    root = Path(root)
-    rules = load_rules(root)
     paths = list(dict.fromkeys(files))  # a path given twice is checked once
-    data = [p for p in paths if is_data_file(p)]
-    where = gitutil.locate(root, CACHE_NAME) if data else None
+    if not paths:
+        return HookResult(files=(), validated=0, cache_hits=0, ignored=0)
+    here = Path(root) if root is not None else Path(".")
+    where = gitutil.locate(here, CACHE_NAME)
+    top = where[0] if where else None
+    projects: dict[Path | None, list[str]] = {here.absolute(): paths} if root is not None else _by_project(paths, top)
+    outside = projects.pop(None, [])
+    if outside and not projects and any(is_data_file(p) for p in outside):
+        _refuse_without_rules(outside, top)
     cache = None
-    if use_cache and data:
-        directory = cache_dir or (where[1] if where else _datakeep_cache_dir(root))
+    if use_cache:
+        directory = cache_dir or (where[1] if where else _datakeep_cache_dir(here))
         cache = ResultCache(directory) if directory is not None else None
-    checker = _Checker(root=root, cache=cache, max_samples=max_samples)
-    unstaged = _unstaged(where[0], data) if staged_content and where else {}
-
-    results: list[FileResult] = []
-    for path in data:
-        rel = _relative(root, path)
-        match = rules.match(rel) if rel is not None else None
-        if match is None:
-            if rules.unmatched == "fail":
-                detail = "no rule in datakeep.yaml matches it (unmatched: fail)"
-                results.append(FileResult(path=path, status="failed", detail=detail))
-            else:
-                results.append(FileResult(path=path, status="unmatched"))
-            continue
-        entity, source = match
-        results.append(checker.check(path, entity, source, staged=unstaged.get(path)))
+    unstaged = gitutil.unstaged_paths(top) if staged_content and top is not None else set()
+    git_dir = where[1].parent if where else None
+    run = _Run(cache=cache, max_samples=max_samples, top=top, unstaged=unstaged, git_dir=git_dir)
+    for path in outside:
+        run.skip(path, detail=f"no {RULES_FILE} above it")
+    for project, group in projects.items():
+        assert project is not None
+        run.project(project, group)
+    order = {path: i for i, path in enumerate(paths)}
     return HookResult(
-        files=tuple(results),
-        validated=checker.validated,
-        cache_hits=checker.cache_hits,
-        ignored=len(paths) - len(data),
+        files=tuple(sorted(run.results, key=lambda f: order.get(f.path, len(order)))),
+        validated=run.validated,
+        cache_hits=run.cache_hits,
+        ignored=run.ignored,
         cache_dir=cache.directory if cache else None,
+        at_top=top is not None and Path.cwd().resolve() == top.resolve(),
+        staged_config=tuple(sorted(run.staged_config)),
+    )
+
+
+def _by_project(paths: list[str], top: Path | None) -> dict[Path | None, list[str]]:
+    """The given paths grouped by their project: the nearest folder from each file's own up to
+    the git top (the filesystem's root outside git) that holds `datakeep.yaml`."""
+    found: dict[Path, Path | None] = {}
+    groups: dict[Path | None, list[str]] = {}
+    for path in paths:
+        folder = Path(os.path.abspath(path)).parent
+        if folder not in found:
+            found[folder] = _project_of(folder, top)
+        groups.setdefault(found[folder], []).append(path)
+    return groups
+
+
+def _project_of(folder: Path, top: Path | None) -> Path | None:
+    for candidate in (folder, *folder.parents):
+        if (candidate / RULES_FILE).is_file():
+            return candidate
+        if top is not None and candidate == top:
+            return None  # a datakeep.yaml above the work tree belongs to something else
+    return None
+
+
+def _refuse_without_rules(paths: list[str], top: Path | None) -> None:
+    """No datakeep.yaml governs any of ``paths``: in a repository that has none anywhere, the
+    hook would pass everything, silently. That is a setup mistake, said as one."""
+    if top is not None and gitutil.any_file_named(top, RULES_FILE):
+        return  # a monorepo: these files lie outside every project
+    where = f"the top of the repository ({top})" if top is not None else "the project folder"
+    misnamed = next((p for p in (top or Path(".")).glob("datakeep.y*ml") if p.name != RULES_FILE), None)
+    hint = f"rename {misnamed.name} to {RULES_FILE}" if misnamed else f"write {RULES_FILE} at {where}"
+    raise UsageError(
+        f"no {RULES_FILE} names a schema for {paths[0]}"
+        + (f" or {len(paths) - 1} other file(s)" if len(paths) > 1 else "")
+        + ", so the hook cannot check them",
+        f"{hint} (see docs/precommit.md), or remove the hook",
     )
 
 
@@ -199,18 +271,117 @@ def _relative(root: Path, path: str) -> str | None:
     return PurePosixPath(Path(rel)).as_posix()
 
 
-def _unstaged(top: Path, files: list[str]) -> dict[str, tuple[Path, str]]:
-    """Map each given file whose working copy differs from the index to (git top, top path)."""
-    differing = gitutil.unstaged_paths(top)
-    if not differing:
-        return {}
-    out: dict[str, tuple[Path, str]] = {}
-    for path in files:
-        rel = os.path.relpath(os.path.abspath(path), top)
-        top_path = PurePosixPath(Path(rel)).as_posix()
-        if top_path in differing:
-            out[path] = (top, top_path)
-    return out
+def _top_path(top: Path, path: str) -> str:
+    return PurePosixPath(Path(os.path.relpath(os.path.abspath(path), top))).as_posix()
+
+
+class _Run:
+    """One hook run over its projects: the results so far and what they cost."""
+
+    def __init__(
+        self,
+        *,
+        cache: ResultCache | None,
+        max_samples: int,
+        top: Path | None,
+        unstaged: set[str],
+        git_dir: Path | None,
+    ) -> None:
+        self.cache = cache
+        self.max_samples = max_samples
+        self.top = top
+        self.unstaged = unstaged
+        self.git_dir = git_dir
+        self.results: list[FileResult] = []
+        self.staged_config: list[str] = []
+        self.validated = 0
+        self.cache_hits = 0
+        self.ignored = 0
+
+    def skip(self, path: str, *, detail: str) -> None:
+        if is_data_file(path):
+            self.results.append(FileResult(path=path, status="unmatched", detail=detail))
+        else:
+            self.ignored += 1
+
+    def project(self, project: Path, paths: list[str]) -> None:
+        """Check ``paths``, all under ``project``, against its (staged) configuration."""
+        from datakeep.schemas import load_rules  # the rules loader reads YAML only
+
+        with self._configuration(project) as config:
+            rules = load_rules(config)
+            given = {os.path.abspath(p) for p in paths}
+            paths = paths + [p for p in self._governed(project, rules, paths) if os.path.abspath(p) not in given]
+            checker = _Checker(root=config, cache=self.cache, max_samples=self.max_samples)
+            shown = os.path.relpath(project)
+            rules_file = os.path.normpath(os.path.join(shown, RULES_FILE))
+            for path in paths:
+                rel = _relative(project, path)
+                match = rules.match(rel) if rel is not None else None
+                if match is None:
+                    if rules.unmatched == "fail" and is_data_file(path):
+                        detail = f"no rule in {rules_file} matches it (unmatched: fail)"
+                        self.results.append(FileResult(path=path, status="failed", detail=detail))
+                    else:
+                        self.skip(path, detail=f"no rule in {rules_file} names it")
+                    continue
+                staged = self._staged(path)
+                result = checker.check(path, *match, staged=staged)
+                self.results.append(replace(result, project="" if shown == "." else shown))
+            self.validated += checker.validated
+            self.cache_hits += checker.cache_hits
+
+    def _staged(self, path: str) -> tuple[Path, str] | None:
+        """(git top, top path) when the working copy differs from what the commit records."""
+        if self.top is None or not self.unstaged:
+            return None
+        top_path = _top_path(self.top, path)
+        return (self.top, top_path) if top_path in self.unstaged else None
+
+    @contextmanager
+    def _configuration(self, project: Path) -> Iterator[Path]:
+        """The folder to load rules, schemas and mappings from: ``project`` itself, or a copy
+        of its configuration holding the staged version of each file whose working copy
+        differs, when one does (the commit records those; an unstaged edit must not count)."""
+        if self.top is None or self.git_dir is None or not self.unstaged:
+            yield project
+            return
+        prefix = _top_path(self.top, str(project / RULES_FILE))[: -len(RULES_FILE)]
+        differing = [p for p in self.unstaged if p.startswith(prefix) and is_config_file(p[len(prefix) :])]
+        if not differing:
+            yield project
+            return
+        # Inside the git folder, so an error in a staged schema names a path that says so.
+        with tempfile.TemporaryDirectory(prefix="datakeep-staged-config-", dir=self.git_dir) as tmp:
+            view = Path(tmp)
+            if (project / RULES_FILE).is_file():
+                shutil.copyfile(project / RULES_FILE, view / RULES_FILE)
+            if (project / SCHEMAS_DIR).is_dir():
+                shutil.copytree(project / SCHEMAS_DIR, view / SCHEMAS_DIR)
+            for top_path in differing:
+                dest = view / top_path[len(prefix) :]
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                gitutil.write_staged_copy(self.top, top_path, dest)  # listed: so the index has it
+                self.staged_config.append(os.path.relpath(self.top / top_path))
+            yield view
+
+    def _governed(self, project: Path, rules: Rules, paths: list[str]) -> list[str]:
+        """The git-tracked files of ``project`` whose rules, schema or mapping is among
+        ``paths`` (a change to them can fail data the commit does not touch)."""
+        changed = {rel for p in paths if (rel := _relative(project, p)) is not None and is_config_file(rel)}
+        if not changed or self.top is None:
+            return []
+        everything = RULES_FILE in changed
+        entities = {PurePosixPath(c).stem for c in changed if c.count("/") == 1}
+        sources = {PurePosixPath(c).stem for c in changed if c.count("/") == 2}
+        governed = []
+        for top_path in gitutil.tracked_files(self.top):
+            path = os.path.relpath(self.top / top_path)
+            rel = _relative(project, path)
+            match = rules.match(rel) if rel is not None else None
+            if match is not None and (everything or match[0] in entities or match[1] in sources):
+                governed.append(path)
+        return governed
 
 
 class _Checker:

@@ -5,7 +5,7 @@ Importing this package is cheap: pandera and pandas load only when a schema is b
 
 from __future__ import annotations
 
-from datakeep.schemas._files import project_root
+from datakeep.schemas._files import RULES_FILE, SCHEMAS_DIR, SOURCES_DIR, project_root
 from datakeep.schemas.check import CheckResult, check_all
 from datakeep.schemas.entity import EntitySchema, load_entity
 from datakeep.schemas.fingerprint import fingerprint
@@ -22,6 +22,9 @@ from datakeep.schemas.mapping import (
 from datakeep.schemas.rules import Rule, Rules, load_rules
 
 __all__ = [
+    "RULES_FILE",
+    "SCHEMAS_DIR",
+    "SOURCES_DIR",
     "Cast",
     "CheckResult",
     "ColumnMap",

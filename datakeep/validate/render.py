@@ -81,7 +81,8 @@ def _samples(problem: Problem, report: ValidationReport) -> str:
         s.key is None or None in s.key.values() for s in problem.samples
     )
     if by_row:  # the key does not tell these rows apart
-        rows = ", ".join(f"{s.row:,}" for s in problem.samples[:5])
+        # Plain digits: in a comma list, "rows 999, 1,499" would read as three rows.
+        rows = ", ".join(str(s.row) for s in problem.samples[:5])
         return f"row{'s' if len(problem.samples) > 1 else ''} {rows}"
     out = []
     for sample in problem.samples[:5]:
