@@ -309,13 +309,14 @@ class Repo:
             )
         return move_current_branch(self._repo, branch, _revision(rev))
 
-    def delete_tag(self, name: str) -> ObjectId:
+    def delete_tag(self, name: str) -> ObjectId | None:
         from datakeep.naming import delete_ref
 
         return delete_ref(self._repo, TAGS, name)
 
-    def delete_branch(self, name: str, *, force: bool = False) -> ObjectId:
-        """Delete branch ``name``; refused, unless ``force``, when no other ref holds its commits."""
+    def delete_branch(self, name: str, *, force: bool = False) -> ObjectId | None:
+        """Delete branch ``name``; refused, unless ``force``, when no other ref holds its commits.
+        Returns the commit it named; None when its file was damaged (deleting it is a repair)."""
         from datakeep.naming import delete_ref
 
         return delete_ref(self._repo, HEADS, name, force=force)

@@ -124,12 +124,21 @@ class InvalidIdError(DatakeepError):
 
 
 class LockedError(DatakeepError):
-    def __init__(self, path: str, seconds: float) -> None:
+    def __init__(self, path: str, seconds: float, busy: str = "") -> None:
         super().__init__(
             f"repository is locked by another datakeep process ({path}); waited {seconds:g}s",
-            "wait for the other commit, gc or checkout to finish, then run the command again",
+            f"wait for {busy or 'the other commit, gc or checkout'} to finish, then run the command again",
         )
         self.path = path
+
+
+class DamagedLocalRefError(DatakeepError):
+    """A ref file (HEAD, a branch, a tag, a remote branch) that names no commit (exit 2)."""
+
+    def __init__(self, path: object, detail: str, hint: str) -> None:
+        super().__init__(f"{path} is damaged: it {detail}", hint)
+        self.path = str(path)
+        self.detail = detail
 
 
 class RefConflictError(DatakeepError):

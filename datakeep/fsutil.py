@@ -267,15 +267,17 @@ def atomic_output(path: Path, *, durable: bool = True) -> Iterator[Path]:
 
 
 class FileLock:
-    """An exclusive advisory lock (flock) on a file.
+    """An advisory lock (flock) on a file: exclusive, or ``shared`` with other shared holders.
 
     flock is released by the kernel when its holder dies, so a commit killed with SIGKILL never
     leaves a stale lock behind (a pid file would).
     """
 
-    def __init__(self, path: Path, *, timeout: float = 10.0) -> None:
+    def __init__(self, path: Path, *, timeout: float = 10.0, shared: bool = False, busy: str = "") -> None:
         self.path = path
         self.timeout = timeout
+        self.shared = shared
+        self.busy = busy  # what holds the lock when it is busy, for the error; LockedError's default
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -284,7 +286,7 @@ class FileLock:
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
@@ -292,10 +294,11 @@ class FileLock:
                     raise
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise LockedError(str(self.path), self.timeout) from None
+                    raise LockedError(str(self.path), self.timeout, self.busy) from None
                 time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        if not self.shared:  # shared holders would overwrite each other's pid
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
     def release(self) -> None:

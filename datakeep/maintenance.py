@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,7 @@ class GcResult:
 
 def gc(repo: Repository, *, dry_run: bool = False) -> GcResult:
     """Delete objects no ref reaches, and leftovers of interrupted writes."""
-    with repo.locked():
+    with repo.receiving(gc=True), repo.locked():
         commits, manifests, data = reachable(repo)
         keep = commits | manifests | data
         removed = freed = 0
@@ -209,21 +210,18 @@ def _rebuild_chunks(repo: Repository, sweep: _Sweep) -> None:
 
 
 def _check_refs(repo: Repository, sweep: _Sweep) -> None:
-    from datakeep.records.refs import HEADS, TAGS
+    from datakeep.records.refs import HEADS, REMOTES, TAGS
 
     roots: dict[str, ObjectId] = {}
-    for kind in (HEADS, TAGS):
-        try:
-            for name, oid in repo.refs.list(kind).items():
-                roots[f"{kind}/{name}"] = oid
-        except DatakeepError as exc:
-            sweep.report(kind, str(exc), bad=False)
-    try:
+    # Remote branches too: gc keeps what they name, and `log origin/main` reads it.
+    for kind in (HEADS, TAGS, REMOTES):
+        for name, oid in repo.refs.list(kind, skip_damaged=True).items():
+            roots[f"{kind}/{name}"] = oid
+    damaged = repo.refs.damaged()
+    if not damaged:
         _branch, head = repo.refs.head_target()
         if head:
             roots["HEAD"] = head
-    except DatakeepError as exc:
-        sweep.report("HEAD", str(exc), bad=False)
     seen_commits: set[ObjectId] = set()
     seen_manifests: set[ObjectId] = set()
     for ref, root in roots.items():
@@ -244,6 +242,41 @@ def _check_refs(repo: Repository, sweep: _Sweep) -> None:
                 manifest = _load(repo, dref.manifest, Manifest, f"{ref} dataset {name}", sweep)
                 if manifest is not None:
                     _check_manifest(repo, manifest, name, sweep)
+    if damaged:
+        # A damaged branch or HEAD lost the only pointer to its commits: name the commits no
+        # ref reaches, so the right id can be written back before gc deletes them.
+        lost = _unreferenced_tips(repo, seen_commits, sweep)
+        said: set[str] = set()
+        for exc in damaged:
+            if exc.path in said:
+                continue  # HEAD on a damaged branch reports the branch's file, listed once
+            said.add(exc.path)
+            problem = f"damaged: it {exc.detail} — {exc.hint}"
+            if lost:
+                problem += "; commits no ref names, newest first: " + ", ".join(lost)
+            sweep.report(os.path.relpath(exc.path, repo.dk), problem, bad=False)
+
+
+#: Unreferenced commits named when a ref is damaged.
+_LOST_SHOWN = 5
+
+
+def _unreferenced_tips(repo: Repository, reachable: set[ObjectId], sweep: _Sweep) -> list[str]:
+    """The newest commits no ref reaches and no other such commit descends from, as
+    ``id (time 'message')``: what a damaged branch most likely named."""
+    found: dict[ObjectId, Commit] = {}
+    for oid in repo.store.ids():
+        if oid in reachable or oid in sweep.bad or repo.store.size(oid) > 1 << 20:
+            continue  # a commit is a small document; chunks are not worth opening
+        try:
+            found[oid] = repo.commit_at(oid)
+        except DatakeepError:
+            continue  # a chunk or a manifest
+    parents = {parent for commit in found.values() for parent in commit.parents}
+    tips = sorted((c.time, oid) for oid, c in found.items() if oid not in parents)
+    return [f"{oid[:10]} ({time[:19]} {found[oid].message.splitlines()[0][:40]!r})" for time, oid in reversed(tips)][
+        :_LOST_SHOWN
+    ]
 
 
 def _load(repo: Repository, oid: ObjectId, kind: type[Commit] | type[Manifest], where: str, sweep: _Sweep) -> Any:

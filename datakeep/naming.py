@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datakeep.errors import DatakeepError
+from datakeep.errors import DamagedLocalRefError, DatakeepError
 from datakeep.ids import ObjectId
 from datakeep.records.refs import HEADS, REMOTES, TAGS, check_ref_name
 from datakeep.repo import Repository
@@ -32,14 +32,25 @@ def create_ref(repo: Repository, kind: str, name: str, rev: str = "HEAD", *, for
     return target
 
 
-def delete_ref(repo: Repository, kind: str, name: str, *, force: bool = False) -> ObjectId:
-    """Delete a tag or a branch. A branch whose commits no other ref (branch, tag, remote
-    branch, HEAD) holds is refused without ``force``, as `git branch -d` refuses: once it is
-    gone, `gc` deletes those versions."""
+def delete_ref(repo: Repository, kind: str, name: str, *, force: bool = False) -> ObjectId | None:
+    """Delete a tag or a branch; returns the commit it named (None: it was damaged and named
+    none). A branch whose commits no other ref (branch, tag, remote branch, HEAD) holds is
+    refused without ``force``, as `git branch -d` refuses: once it is gone, `gc` deletes those
+    versions."""
     what = "tag" if kind == TAGS else "branch"
     with repo.locked():
         ref = f"{kind}/{name}"
-        current = repo.refs.get(ref)
+        try:
+            current = repo.refs.get(ref)
+        except DamagedLocalRefError as exc:
+            # Deleting is one of the repairs its error offers, so damage must not stop it.
+            if kind == HEADS and not force:
+                raise DatakeepError(
+                    f"branch '{name}' is damaged ({exc.message})",
+                    "mend it as said, or delete it anyway with -D (`datakeep fsck` lists commits no ref names)",
+                ) from None
+            repo.refs.delete(ref)
+            return None
         if current is None:
             raise DatakeepError(f"no {what} named '{name}'", f"`datakeep {what}` lists them")
         if kind == HEADS and repo.refs.head_target()[0] == name:

@@ -150,6 +150,17 @@ class Repository:
         with FileLock(self.dk / "lock", timeout=lock_timeout() if timeout is None else timeout):
             yield
 
+    @contextlib.contextmanager
+    def receiving(self, *, gc: bool = False, timeout: float | None = None) -> Iterator[None]:
+        """Hold the objects lock: shared while objects no ref names yet are written (a pull, a
+        clone), which may take long and must not stop commits; exclusive (``gc``) while gc
+        decides what no ref reaches, so it never deletes what a pull is about to name."""
+        self.check_exists()
+        busy = "the pull or clone receiving objects" if gc else "gc"
+        wait = lock_timeout() if timeout is None else timeout
+        with FileLock(self.dk / "objects.lock", timeout=wait, shared=not gc, busy=busy):
+            yield
+
     def relpath(self, path: str | os.PathLike[str]) -> str:
         """``path`` (absolute or relative to the cwd) relative to the repository root, posix."""
         absolute = Path(os.path.abspath(path))

@@ -467,3 +467,32 @@ def test_a_long_lived_repo_never_writes_back_a_stale_config(folder_project: Proj
     assert isinstance(storage.store, FallbackStore)  # the store follows the file
     mine.add_remote("sea", str(tmp_path / "c"))
     assert Repository(folder_project.root).config.extra["partial"] == "bee"
+
+
+def test_gc_waits_for_a_pull_receiving_objects_no_ref_names_yet(
+    folder_project: Project, folder_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gc took what a pull had written, and no ref named yet, for garbage; the pull then moved
+    # its branch to a commit the store no longer held.
+    from datakeep.errors import LockedError
+    from datakeep.maintenance import gc
+
+    push(folder_project.storage)
+    repo = Repository.initialize(tmp_path / "fresh")
+    add_remote(repo, "origin", folder_url)
+    monkeypatch.setenv("DATAKEEP_LOCK_TIMEOUT", "0.2")
+    refused: list[str] = []
+
+    def gc_meanwhile(_oid: str, _size: int) -> None:
+        if not refused:
+            with pytest.raises(LockedError) as locked:
+                gc(Repository(repo.root))
+            refused.append(locked.value.hint)
+
+    pull(repo, progress=gc_meanwhile)
+
+    assert refused and "the pull or clone receiving objects" in refused[0]
+    pulled = Repo.open(repo.root)
+    assert pulled.fsck().ok
+    assert gc(Repository(repo.root)).removed == 0  # once the refs name them, nothing is garbage
+    assert pulled.read("flights").equals(folder_project.repo.read("flights"))

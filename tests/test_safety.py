@@ -277,3 +277,55 @@ def test_a_file_damaged_past_its_first_rows_is_an_error_and_leaves_no_reader(tra
         tracked.commit(message="damaged")
     assert tracked.resolve("HEAD") == head
     assert _read_ahead_threads() == []
+
+
+def test_an_emptied_branch_ref_is_damage_not_a_branch_without_commits(tracked: Repo, project: Path) -> None:
+    # Read as "no commits yet", the next commit started a new history over the old one and gc
+    # then deleted every earlier version.
+    first = tracked.log()[0][0]
+    (project / ".datakeep/refs/heads/main").write_bytes(b"")
+    write(project / "t.parquet", make_table(10, seed=3))
+    for args in (["status"], ["log"], ["commit", "-m", "over it"], ["gc"]):
+        refused = _dk(project, *args)
+        assert refused.returncode == 2, (args, refused.stdout)
+        assert "refs/heads/main is damaged: it holds ''" in refused.stderr
+    check = _dk(project, "fsck")
+    assert check.returncode == 1
+    assert f"commits no ref names, newest first: {first[:10]}" in check.stdout  # what to write back
+    (project / ".datakeep/refs/heads/main").write_text(first + "\n")
+    assert _dk(project, "fsck").returncode == 0 and tracked.log()[0][0] == first
+
+
+@pytest.mark.parametrize(
+    ("ref", "content", "said"),
+    [
+        ("HEAD", b"\x00\xffgarbage", "HEAD is damaged: it holds b'\\x00\\xffgarbage'"),
+        ("HEAD", b"ref: refs/\n", "HEAD is damaged: it holds 'ref: refs/', not a branch"),
+        ("HEAD", b"", "HEAD is damaged: it is empty"),
+        ("refs/tags/t0", b"\xff\xfe", "refs/tags/t0 is damaged"),
+    ],
+)
+def test_a_damaged_ref_is_named_with_its_repair(
+    tracked: Repo, project: Path, ref: str, content: bytes, said: str
+) -> None:
+    tracked.tag("t0")
+    (project / ".datakeep" / ref).write_bytes(content)
+    for args in (["status"], ["log"]) if ref == "HEAD" else (["log", "t0"],):
+        failed = _dk(project, *args)
+        assert failed.returncode == 2 and said in failed.stderr, (args, failed.stderr)
+        assert "unexpected" not in failed.stderr
+    check = _dk(project, "fsck")
+    assert check.returncode == 1 and said.split(" is damaged")[0].rsplit("/", 1)[-1] in check.stdout
+    if ref.startswith("refs/tags/"):
+        deleted = _dk(project, "tag", "-d", "t0")  # deleting is one of the repairs offered
+        assert (deleted.returncode, deleted.stdout.strip()) == (0, "deleted tag t0 (was damaged)")
+        assert _dk(project, "fsck").returncode == 0
+
+
+def test_fsck_checks_what_remote_branches_name(tracked: Repo, project: Path) -> None:
+    tracking = project / ".datakeep/refs/remotes/origin/main"
+    tracking.parent.mkdir(parents=True)
+    tracking.write_text("1694ee22" * 4 + "\n")  # a commit the store does not hold
+    check = _dk(project, "fsck")
+    assert check.returncode == 1
+    assert "missing (needed by refs/remotes/origin/main)" in check.stdout

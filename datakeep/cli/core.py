@@ -313,7 +313,7 @@ def _ref_command(kind: str) -> Callable[..., None]:
             return
         if delete:
             oid = repo.delete_tag(name) if kind == "tag" else repo.delete_branch(name, force=force)
-            click.echo(f"deleted {kind} {name} (was {oid[:10]})")
+            click.echo(f"deleted {kind} {name} (was {oid[:10] if oid else 'damaged'})")
             return
         if kind == "branch" and force and name == repo.current_branch() and name in repo.branches():
             moved = repo.move_current_branch(rev)  # the working tree follows the branch HEAD is on

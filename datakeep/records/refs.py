@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from datakeep.errors import DatakeepError, InvalidIdError, RefConflictError
+from datakeep.errors import DamagedLocalRefError, DatakeepError, InvalidIdError, RefConflictError
 from datakeep.fsutil import atomic_write, remove_empty_parents
 from datakeep.ids import ObjectId, object_id
 
@@ -42,35 +42,54 @@ class Refs:
 
     # -- reading --------------------------------------------------------------------------
     def _read(self, relative: str) -> str | None:
+        """The text of the ref file ``relative``, None when there is none; a file that is not
+        text, or a folder where the file should be, is damaged (never "no commits yet")."""
+        path = self.root / relative
         try:
-            return (self.root / relative).read_text().strip()
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
+        except IsADirectoryError:
+            raise DamagedLocalRefError(path, "is a folder, not a ref file", _repair_hint(relative)) from None
+        try:
+            return raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise DamagedLocalRefError(path, f"holds {raw[:40]!r}, not a commit id", _repair_hint(relative)) from None
 
     def _commit_id(self, relative: str, value: str) -> ObjectId:
         """``value``, read from the ref file ``relative``, as a commit id; a clear error naming
-        the file when it holds anything else (truncated, overwritten by hand)."""
+        the file when it holds anything else (truncated, emptied, overwritten by hand). An empty
+        file is damage too: taken for a branch without commits, the next commit would start a
+        new history over the old one, and gc then delete it."""
         try:
             return object_id(value)
         except InvalidIdError:
-            raise DatakeepError(
-                f"{self.root / relative} is damaged: it holds {value[:40]!r}, not a commit id",
-                "write a commit id into it (`datakeep log TAG` shows the ids of a tag's history, "
-                "`datakeep log origin/main` a remote's), or delete it to leave that branch without commits",
+            raise DamagedLocalRefError(
+                self.root / relative, f"holds {value[:40]!r}, not a commit id", _repair_hint(relative)
             ) from None
 
     def head_target(self) -> tuple[str | None, ObjectId | None]:
         """(branch HEAD is attached to or None when detached, the commit HEAD names or None)."""
-        raw = self._read("HEAD") or f"ref: {HEADS}/{DEFAULT_BRANCH}"
+        raw = self._read("HEAD")
+        if raw is None:
+            raw = f"ref: {HEADS}/{DEFAULT_BRANCH}"  # a clone stopped before it wrote one
+        if not raw:
+            # Written whole, HEAD is never empty: emptied, the branch it was on is not known.
+            raise DamagedLocalRefError(self.root / "HEAD", "is empty", _repair_hint("HEAD"))
         if raw.startswith("ref: "):
             ref = raw[5:]
+            branch = ref[len(HEADS) + 1 :]
+            if not ref.startswith(HEADS + "/") or not _NAME_RE.fullmatch(branch) or ".." in branch:
+                raise DamagedLocalRefError(
+                    self.root / "HEAD", f"holds {raw[:60]!r}, not a branch or a commit id", _repair_hint("HEAD")
+                )
             value = self._read(ref)
-            return ref[len(HEADS) + 1 :], self._commit_id(ref, value) if value else None
+            return branch, self._commit_id(ref, value) if value is not None else None
         return None, self._commit_id("HEAD", raw)
 
     def get(self, ref: str) -> ObjectId | None:
         value = self._read(ref)
-        return self._commit_id(ref, value) if value else None
+        return self._commit_id(ref, value) if value is not None else None
 
     def branch(self, name: str) -> ObjectId | None:
         return self.get(f"{HEADS}/{name}")
@@ -88,11 +107,31 @@ class Refs:
                 if path.is_file() and not path.name.startswith(".tmp-"):
                     name = path.relative_to(folder).as_posix()
                     try:
-                        out[name] = self._commit_id(f"{kind}/{name}", path.read_text().strip())
-                    except DatakeepError:
+                        out[name] = self._commit_id(f"{kind}/{name}", self._read(f"{kind}/{name}") or "")
+                    except DamagedLocalRefError:
                         if not skip_damaged:
                             raise
         return out
+
+    def damaged(self) -> tuple[DamagedLocalRefError, ...]:
+        """Every damaged ref (HEAD, branches, tags, remote branches), each with its repair."""
+        found = []
+        try:
+            self.head_target()
+        except DamagedLocalRefError as exc:
+            found.append(exc)
+        for kind in (HEADS, TAGS, REMOTES):
+            folder = self.root / kind
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and not path.name.startswith(".tmp-"):
+                    relative = f"{kind}/{path.relative_to(folder).as_posix()}"
+                    try:
+                        self._commit_id(relative, self._read(relative) or "")
+                    except DamagedLocalRefError as exc:
+                        found.append(exc)
+        return tuple(found)
 
     def all_targets(self) -> set[ObjectId]:
         """Every commit any ref names: the roots that gc keeps."""
@@ -133,3 +172,22 @@ class Refs:
             self.set_head(commit=new)
         else:
             self.update(f"{HEADS}/{branch}", new, expected=expected)
+
+
+def _repair_hint(relative: str) -> str:
+    """How to mend a damaged ref, by its kind."""
+    if relative == "HEAD":
+        return f"write `ref: {HEADS}/{DEFAULT_BRANCH}` into it (or the branch you were on: `ls .datakeep/{HEADS}`)"
+    if relative.startswith(TAGS + "/"):
+        name = relative[len(TAGS) + 1 :]
+        return (
+            "write the commit id it named into it (`datakeep fsck` lists commits no ref names), "
+            f"or `datakeep tag -d {name}`"
+        )
+    if relative.startswith(REMOTES + "/"):
+        remote = relative[len(REMOTES) + 1 :].split("/", 1)[0]
+        return f"`datakeep pull {remote}` writes it again, or delete the file"
+    return (
+        "write the commit id it named into it (`datakeep fsck` lists commits no ref names, newest first; "
+        "`datakeep log TAG` shows the ids of a tag's history), or delete it to leave that branch without commits"
+    )

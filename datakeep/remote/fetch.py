@@ -12,6 +12,7 @@ only that dataset's manifest at the revision and its chunks; the rest stays prom
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -287,6 +288,23 @@ def pull(
     A remote in another canonical encoding than this repository's is refused before anything is
     fetched.
     """
+    with contextlib.ExitStack() as receiving:
+        return _pull(
+            repo, remote, rev, receiving, name=name, restore=restore, progress=progress, max_objects=max_objects
+        )
+
+
+def _pull(
+    repo: Repository,
+    remote: str | None,
+    rev: str | None,
+    receiving: contextlib.ExitStack,
+    *,
+    name: str | None,
+    restore: bool,
+    progress: ProgressCallback | None,
+    max_objects: int | None,
+) -> FetchResult:
     source = open_remote(repo, remote)
     theirs = source.check()
     if theirs != repo.config.encoding:
@@ -300,6 +318,9 @@ def pull(
     remote_refs, damaged = source.refs.scan()
     ref = pick_ref(repo, source, remote_refs, rev, damaged=damaged)
     commit = remote_refs[ref]
+    # From the first object received until a ref names them all, gc must not take them for
+    # garbage: it waits for the objects lock held from here on (shared: commits go on meanwhile).
+    receiving.enter_context(repo.receiving())
     received, commits = fetch_objects(
         repo, source, commit, name=name, ref=ref, progress=progress, max_objects=max_objects
     )
