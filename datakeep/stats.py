@@ -185,6 +185,15 @@ class ColumnAccumulator:
             raise ValueError("statistics state of another layout")
         vars(self).update(state)
         self._unfolded = []  # a state is taken folded (None in records of earlier versions)
+        if self.counts is not None:
+            # NaN equals nothing, so ``counts`` finds it only as the one `_NAN` object, and a state
+            # loaded from a resume record holds a NaN of its own: the NaN of the rows after the
+            # resume point would be counted as another value.
+            counts: dict[Any, int] = {}
+            for value, count in self.counts.items():
+                key = _NAN if value != value else value
+                counts[key] = counts.get(key, 0) + count
+            self.counts = counts
 
     def _update_counts(self, array: pa.Array) -> pa.Array | None:
         """Add this batch's value counts; returns its distinct values while they are tracked."""

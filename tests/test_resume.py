@@ -9,8 +9,10 @@ import os
 import pickle
 import tempfile
 import threading
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -331,3 +333,42 @@ def test_the_commit_line_says_how_many_rows_were_not_read_again(tmp_path: Path) 
     write(project / "t.parquet", make_table(ROWS, seed=9), row_group_size=GROUP)
     rewritten = CliRunner().invoke(cli, ["-C", str(project), "commit", "-m", "rewritten"])
     assert rewritten.exit_code == 0 and "not read again" not in rewritten.output
+
+
+def test_values_that_equal_oddly_are_counted_alike_after_a_resume(tmp_path: Path) -> None:
+    """NaN equals nothing, -0.0 equals 0.0, 1 equals 1.0 and True: the value counts resumed from a
+    record (which pickles its NaN as a new float object) must merge with the rows after it as the
+    counts of one whole read do, over two resumes in a row."""
+    nan, inf = float("nan"), float("inf")
+    floats = [nan, -0.0, 0.0, inf, -inf, 1.5, None]
+
+    def table(n: int) -> pa.Table:
+        return pa.table(
+            {
+                "id": pa.array(range(n), pa.int64()),
+                "f64": pa.array([floats[i % 7] for i in range(n)], pa.float64()),
+                "f32": pa.array([floats[i % 5] for i in range(n)], pa.float32()),
+                "f16": pa.array(np.array([floats[i % 3] for i in range(n)], dtype=np.float16)),
+                "dec": pa.array(
+                    [Decimal("1.50") if i % 2 else Decimal("-0.00") for i in range(n)], pa.decimal128(5, 2)
+                ),
+                "flag": pa.array([i % 3 == 0 for i in range(n)]),
+                "text": pa.array([("nan", "NaN", "-0.0", "0")[i % 4] for i in range(n)]),
+            }
+        )
+
+    project = tmp_path / "p"
+    project.mkdir()
+    repo = Repo.init(project, chunk_bytes=SMALL_CHUNKS)
+    write(project / "t.parquet", table(ROWS), row_group_size=GROUP)
+    repo.add(project / "t.parquet", name="t", key=["id"])
+    commit(repo, "v1")
+    for number, rows in enumerate((ROWS + 5_000, ROWS + 10_000), start=2):
+        write(project / "t.parquet", table(rows), row_group_size=GROUP)
+        assert commit(repo, f"v{number}")["rows_resumed"] > 0
+        scratch = scratch_manifest(tmp_path / f"s{number}", table(rows), ["id"], row_group_size=GROUP)
+        same_snapshot(repo.manifest("t"), scratch)
+        stats = repo.manifest("t").stats
+        assert stats["f64"]["distinct"] == 5  # NaN, one zero, inf, -inf, 1.5
+        assert [value for value, _ in stats["f64"]["top"]].count("nan") == 1
+        assert stats["f32"]["distinct"] == 4 and stats["f16"]["distinct"] == 2
