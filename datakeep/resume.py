@@ -46,7 +46,8 @@ from datakeep.records.manifest import ChunkRef, FileEntry
 if TYPE_CHECKING:
     from pyarrow._parquet import RowGroupMetaData
 
-FORMAT = 2
+#: 3: a date's or a timestamp's min and max in the statistics state are (integer, ISO text).
+FORMAT = 3
 #: Bytes read at a time while fingerprinting row groups.
 READ_BYTES = 8 << 20
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from datakeep import kernels, native, numeric_summary
 from datakeep.arrow_numpy import arrow_array, primitive_view, valid_mask
 from datakeep.hashing import canonical_type, decode
 from datakeep.serialize import jsonable
+from datakeep.temporal_text import python_values, time_order
 
 TOP_VALUES = 20
 #: Columns with more distinct values than this are treated as high-cardinality (no top list).
@@ -80,8 +82,8 @@ class ColumnAccumulator:
             self._update(array)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError):
             # Statistics are a help, never a reason to refuse a commit: a type whose kernels
-            # are missing, or times beyond Python's datetime (year 10000 and later, as microsecond
-            # epochs stored as milliseconds become), keep counts only.
+            # are missing, or values Python cannot hold that are not dates, timestamps or durations
+            # (`temporal_text` writes those), keep counts only.
             self.kind = "other"
             self.counts = None
 
@@ -126,13 +128,17 @@ class ColumnAccumulator:
         """Range, non-finite counts, moments (Chan's merge) and sample of numbers and times."""
         values = numeric_summary.numbers(array)
         summary = numeric_summary.summarize(array, values)
-        lo, hi = summary.low, summary.high
+        lo: Any = summary.low
+        hi: Any = summary.high
         if lo is not None and (pa.types.is_timestamp(array.type) or pa.types.is_date(array.type)):
-            # As datetimes and dates, as Arrow gives them (other times stay integers). Through an
-            # array from a buffer: pa.scalar converts an integer to a timestamp in 1.4 ms, and
-            # pa.array on a list imports pandas.
+            # As (integer, ISO text): ordered as the times are, and stored as the text of the
+            # datetimes and dates Arrow gives (other times stay integers), or of a year past 9999
+            # or before 1, which Python cannot hold (`temporal_text`). Through an array from a
+            # buffer: pa.scalar converts an integer to a timestamp in 1.4 ms, and pa.array on a
+            # list imports pandas.
             stored = np.array([lo, hi], dtype=values.dtype)
-            lo, hi = pa.Array.from_buffers(array.type, 2, [None, pa.py_buffer(stored)]).to_pylist()
+            low, high = python_values(pa.Array.from_buffers(array.type, 2, [None, pa.py_buffer(stored)]))
+            lo, hi = (lo, jsonable(low)), (hi, jsonable(high))
         self._widen(lo, hi)
         self.nan += summary.nan
         self.posinf += summary.posinf
@@ -231,7 +237,7 @@ class ColumnAccumulator:
         if not self._fold():
             return None
         self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
-        return values if self._add_counts(values.to_pylist(), counted.field("counts").to_pylist()) else None
+        return values if self._add_counts(python_values(values), counted.field("counts").to_pylist()) else None
 
     def _merge_in_arrow(self) -> bool:
         """Merge the unfolded counts into one (value, summed count) array, in Arrow: adding 80
@@ -271,8 +277,8 @@ class ColumnAccumulator:
         if unfolded and self.counts is not None:
             merged = _summed_counts(unfolded) if len(unfolded) > 1 else unfolded[0]
             try:
-                return self._add_counts(merged.field("values").to_pylist(), merged.field("counts").to_pylist())
-            except (OverflowError, ValueError):  # times beyond Python's datetime: see `update`
+                return self._add_counts(python_values(merged.field("values")), merged.field("counts").to_pylist())
+            except (OverflowError, ValueError):  # values Python cannot hold: see `update`
                 self.counts = None
         return self.counts is not None
 
@@ -284,7 +290,8 @@ class ColumnAccumulator:
         if not self._fold():
             return None
         assert self.counts is not None
-        top = [[jsonable(k), self.counts[k]] for k in _top_values(self.counts)]
+        order = time_order if self.kind == "temporal" else _nan_last
+        top = [[jsonable(k), self.counts[k]] for k in _top_values(self.counts, order)]
         return {"distinct": len(self.counts), "distinct_exact": True, "top": top}
 
     def _add_counts(self, values: list[Any], counts: list[int]) -> bool:
@@ -309,10 +316,13 @@ class ColumnAccumulator:
         out: dict[str, Any] = {"count": self.count, "nulls": self.nulls}
         out.update({name: n for name, n in (("nan", self.nan), ("inf", self.posinf), ("-inf", self.neginf)) if n})
         if self.min is not None:
-            low, high = _cut(self.min), _cut(self.max)
+            least, greatest = self.min, self.max
+            if isinstance(least, tuple):  # a date or a timestamp: (its integer, its text)
+                least, greatest = least[1], greatest[1]
+            low, high = _cut(least), _cut(greatest)
             out["min"] = jsonable(low)
             out["max"] = jsonable(high)
-            if low is not self.min or high is not self.max:
+            if low is not least or high is not greatest:
                 out["range_cut"] = LONG_VALUE  # the ends' first characters (bytes) only
         if self.numeric_count and math.isfinite(self.m2) and math.isfinite(self.mean):
             # Moments overflow for values near the float limits; then they are left out.
@@ -423,18 +433,19 @@ def file_sample_size(files: int) -> int:
     return SAMPLE_SIZE if files <= 1 else max(16, SAMPLE_SIZE // files)
 
 
-def _top_values(counts: dict[Any, int]) -> list[Any]:
-    """The `TOP_VALUES` most frequent values, ties in value order (NaN last), as `_ranked` ranks
-    them. The count sort is stable, so it keeps the value order among equal counts."""
+def _nan_last(value: Any) -> tuple[bool, Any]:
+    return (value != value, value)  # only NaN differs from itself
+
+
+def _top_values(counts: dict[Any, int], order: Callable[[Any], Any] = _nan_last) -> list[Any]:
+    """The `TOP_VALUES` most frequent values, ties in value order (NaN last; dates and times, as
+    ISO text, by ``order=time_order``), as `_ranked` ranks them. The count sort is stable, so it
+    keeps the value order among equal counts."""
     try:
-        ordered = sorted(counts, key=_nan_last)
+        ordered = sorted(counts, key=order)
     except TypeError:  # values that do not compare (a column typed two ways over a folder's files)
         ordered = sorted(counts, key=str)
     return sorted(ordered, key=counts.__getitem__, reverse=True)[:TOP_VALUES]
-
-
-def _nan_last(value: Any) -> tuple[bool, Any]:
-    return (value != value, value)  # only NaN differs from itself
 
 
 #: Up to this many counted integers or strings are ranked in Python, which takes 3 us for 4 values
@@ -459,7 +470,7 @@ def _ranked(counted: pa.StructArray) -> dict[str, Any]:
     order = kernels.sort_indices(
         pa.table({"count": counts, "value": values}), [("count", "descending"), ("value", "ascending")]
     )[:TOP_VALUES]
-    top = zip(kernels.take(values, order).to_pylist(), kernels.take(counts, order).to_pylist(), strict=True)
+    top = zip(python_values(kernels.take(values, order)), kernels.take(counts, order).to_pylist(), strict=True)
     return {"distinct": len(values), "distinct_exact": True, "top": [[jsonable(_count_key(v)), c] for v, c in top]}
 
 
@@ -559,11 +570,13 @@ def merge(
         for nonfinite in NONFINITE:
             if any(nonfinite in c for c in cols):
                 merged[nonfinite] = sum(c.get(nonfinite, 0) for c in cols)
+        data_type = union.field(name).type if union is not None and name in union.names else None
+        bound_order = _bound_order(data_type)
         mins = [c["min"] for c in cols if "min" in c]
         if mins:
             try:
-                merged["min"] = min(mins)
-                merged["max"] = max(c["max"] for c in cols if "max" in c)
+                merged["min"] = min(mins, key=bound_order)
+                merged["max"] = max((c["max"] for c in cols if "max" in c), key=bound_order)
             except TypeError:
                 pass
             if any("range_cut" in c for c in cols):
@@ -584,7 +597,6 @@ def merge(
             step = max(1, math.ceil(len(samples) / SAMPLE_SIZE))
             merged["sample"] = samples[::step]
             merged["quantiles"] = [float(q) for q in quantiles(np.asarray(samples), np.linspace(0, 1, 21))]
-        data_type = union.field(name).type if union is not None and name in union.names else None
         if data_type is not None and pa.types.is_floating(data_type) and "min" in merged:
             # A float column some files hold as integers: float bounds, as one file gives.
             merged["min"], merged["max"] = (_as_float(merged["min"]), _as_float(merged["max"]))
@@ -609,7 +621,7 @@ def _merge_counts(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> 
         for value, count in c.get("top") or ():
             counts[value] = counts.get(value, 0) + count
     if all("top" in c and c.get("distinct_exact") for c in cols):
-        top = [[k, counts[k]] for k in _top_values(counts)]
+        top = [[k, counts[k]] for k in _top_values(counts, _bound_order(data_type) or _nan_last)]
         if all(c["distinct"] <= len(c["top"]) for c in cols):
             return {"top": top, "distinct": len(counts), "distinct_exact": True}
         if _disjoint(cols, data_type):
@@ -619,6 +631,14 @@ def _merge_counts(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> 
     if any("distinct" in c for c in cols):
         return {"distinct": max(len(counts), *(c.get("distinct", 0) for c in cols)), "distinct_exact": False}
     return {}
+
+
+def _bound_order(data_type: pa.DataType | None) -> Callable[[Any], Any] | None:
+    """How stored values of a column order, when not as themselves: dates and timestamps are ISO
+    text, whose years past 9999 or before 1 carry a sign (`temporal_text`)."""
+    if data_type is not None and (pa.types.is_date(data_type) or pa.types.is_timestamp(data_type)):
+        return time_order
+    return None
 
 
 def _disjoint(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> bool:
@@ -638,7 +658,8 @@ def _disjoint(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> bool
     holding = [c for c in cols if c.get("distinct")]
     if any("min" not in c or "max" not in c for c in holding):
         return False
-    ranges = sorted((c["min"], c["max"]) for c in holding)
+    order = _bound_order(data_type) or (lambda value: value)
+    ranges = sorted((order(c["min"]), order(c["max"])) for c in holding)
     # All bounds of one kind (a file's integer bounds beside another's text do not compare).
     if len({type(v) for r in ranges for v in r}) > 1:
         return False

@@ -208,7 +208,7 @@ def test_unexpected_failures_are_one_line_errors_with_exit_2(initialized: Path) 
 
 
 def test_commit_keeps_times_beyond_pythons_datetime(initialized: Path) -> None:
-    # Microsecond epochs stored as milliseconds land in year 55,800: statistics keep counts only.
+    # Microsecond epochs stored as milliseconds land in year 55,800.
     table = pa.table(
         {
             "ts": pa.array([1_700_000_000_000_000, 1_700_000_000_000, None], pa.timestamp("ms")),
@@ -222,6 +222,45 @@ def test_commit_keeps_times_beyond_pythons_datetime(initialized: Path) -> None:
     assert shown["rows"] == 3
     assert run("checkout", "HEAD", "--name", "far", "-o", "back.parquet").exit_code == 0
     assert pq.read_table(initialized / "back.parquet").equals(table)
+
+
+def test_show_writes_statistics_of_times_beyond_pythons_datetime(initialized: Path) -> None:
+    """One date past year 9999 (a typo year, a sentinel) once left its column with no range and
+    no counts, hiding the very value they would show: such values are ISO text with the year
+    extended, ordered as the times they are, in a file and over a folder's files."""
+    far_day = 2_932_897 + 366  # 10001-01-01 in days since 1970 (10000 is a leap year)
+    table = pa.table(
+        {
+            "day": pa.array([19_723, far_day, 19_723, None], pa.date32()),
+            "oldest": pa.array([-(2**31), 0, 2**31 - 1, 0], pa.date32()),
+            "at": pa.array([0, 10**15, -(10**15), 5], pa.timestamp("ms", tz="UTC")),
+            "took": pa.array([0, 2**63 - 1, -(2**63), 5], pa.duration("s")),
+        }
+    )
+    pq.write_table(table, initialized / "far.parquet")
+    run("add", "far.parquet", "--name", "far")
+    assert run("commit", "-m", "far").exit_code == 0
+    shown = json.loads(run("show", "HEAD:far", "--json").output)["stats"]
+    assert (shown["day"]["min"], shown["day"]["max"]) == ("2024-01-01", "+10001-01-01")
+    assert shown["day"]["distinct"] == 2 and shown["day"]["top"] == [["2024-01-01", 2], ["+10001-01-01", 1]]
+    assert (shown["oldest"]["min"], shown["oldest"]["max"]) == ("-5877641-06-23", "+5881580-07-11")
+    assert shown["oldest"]["distinct"] == 3
+    assert (shown["at"]["min"], shown["at"]["max"]) == ("-29719-04-05T22:13:20+00:00", "+33658-09-27T01:46:40+00:00")
+    assert shown["at"]["top"][0] == ["-29719-04-05T22:13:20+00:00", 1]  # ties in time order
+    assert shown["took"]["distinct"] == 4 and ["106751991167300 days, 15:30:07", 1] in shown["took"]["top"]
+    rows = {line.split()[0]: line for line in run("show", "HEAD:far").output.splitlines()[7:]}
+    assert "2024-01-01 … +10001-01-01" in rows["day"]
+
+    # Over a folder's files the least date is the least time, not the least text ('+' < '2').
+    (initialized / "parts").mkdir()
+    pq.write_table(table.select(["day"]).slice(0, 2), initialized / "parts" / "a.parquet")
+    pq.write_table(pa.table({"day": pa.array([-800_000, 19_000], pa.date32())}), initialized / "parts" / "b.parquet")
+    run("add", "parts", "--name", "parts")
+    assert run("commit", "-m", "parts").exit_code == 0
+    day = json.loads(run("show", "HEAD:parts", "--json").output)["stats"]["day"]
+    assert (day["min"], day["max"]) == ("-0221-09-04", "+10001-01-01")
+    assert day["distinct"] == 4 and day["distinct_exact"] is True
+    assert [value for value, _ in day["top"]] == ["-0221-09-04", "2022-01-08", "2024-01-01", "+10001-01-01"]
 
 
 def test_show_writes_temporal_statistics_in_their_own_terms(initialized: Path) -> None:

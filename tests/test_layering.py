@@ -24,6 +24,7 @@ LAYERS = {
     "_native": 0,
     "arrow_numpy": 0,
     "kernels": 0,
+    "temporal_text": 0,
     "rowcache": 4,
     "rowcache_files": 4,
     "resume": 4,

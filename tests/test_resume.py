@@ -372,3 +372,32 @@ def test_values_that_equal_oddly_are_counted_alike_after_a_resume(tmp_path: Path
         assert stats["f64"]["distinct"] == 5  # NaN, one zero, inf, -inf, 1.5
         assert [value for value, _ in stats["f64"]["top"]].count("nan") == 1
         assert stats["f32"]["distinct"] == 4 and stats["f16"]["distinct"] == 2
+
+
+def test_times_beyond_pythons_datetime_resume_exactly(tmp_path: Path) -> None:
+    """A record's statistics state keeps a date's or a timestamp's range as its integers and its
+    text, so the range and counts of years Python cannot hold go on from it as a whole read's."""
+
+    def table(n: int) -> pa.Table:
+        far = [19_723, 2_933_263, -800_000, None]  # 2024, year 10001, year -221 (days since 1970)
+        return pa.table(
+            {
+                "id": pa.array(range(n), pa.int64()),
+                "day": pa.array([far[i % 4] for i in range(n)], pa.date32()),
+                "at": pa.array([i * 10**10 if i % 3 else -i for i in range(n)], pa.timestamp("ms", tz="Europe/Berlin")),
+            }
+        )
+
+    project = tmp_path / "p"
+    project.mkdir()
+    repo = Repo.init(project, chunk_bytes=SMALL_CHUNKS)
+    write(project / "t.parquet", table(ROWS), row_group_size=GROUP)
+    repo.add(project / "t.parquet", name="t", key=["id"])
+    commit(repo, "v1")
+    write(project / "t.parquet", table(ROWS + 5_000), row_group_size=GROUP)
+    assert commit(repo, "v2")["rows_resumed"] > 0
+    same_snapshot(
+        repo.manifest("t"), scratch_manifest(tmp_path / "s", table(ROWS + 5_000), ["id"], row_group_size=GROUP)
+    )
+    day = repo.manifest("t").stats["day"]
+    assert (day["min"], day["max"], day["distinct"]) == ("-0221-09-04", "+10001-01-01", 3)

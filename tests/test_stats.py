@@ -226,3 +226,30 @@ def test_long_text_is_not_counted_and_its_range_keeps_only_its_ends_beginnings()
     assert short["top"] == [["x", 2], ["y", 1]] and "range_cut" not in short
     merged = stats.merge([{"doc": column}, {"doc": short}])
     assert merged["doc"]["range_cut"] == stats.LONG_VALUE
+
+
+def test_times_beyond_pythons_datetime_are_counted_alike_however_batched() -> None:
+    """Ranked in Arrow (one batch) or counted in Python (several), values Python cannot hold
+    are the same text, with ties in time order."""
+    table = pa.table(
+        {
+            "day": pa.array([2_933_263, 19_723, -800_000, 2_933_263, None, 0, 19_723], pa.date32()),
+            "at": pa.array([10**15, 5, -(10**15), None, 0, 10**15, 5], pa.timestamp("ms", tz="Europe/Berlin")),
+            "took": pa.array([2**62, 864_000, 2**62, -(2**62), 172_800, None, 7], pa.duration("s")),
+        }
+    )
+    whole = _stats(table, [])
+    assert whole["day"]["top"] == [["2024-01-01", 2], ["+10001-01-01", 2], ["-0221-09-04", 1], ["1970-01-01", 1]]
+    assert (whole["at"]["min"], whole["at"]["max"]) == ("-29719-04-06T00:13:20+02:00", "+33658-09-27T03:46:40+02:00")
+    far, near = "53375995583650 days, 7:45:04", "-53375995583651 days, 16:14:56"
+    assert whole["took"]["top"] == [
+        [far, 2],
+        [near, 1],
+        ["0:00:07", 1],
+        ["2 days, 0:00:00", 1],
+        ["10 days, 0:00:00", 1],
+    ]
+    for cuts in ([1], [2, 4], [1, 2, 3, 4, 5, 6]):
+        batched = _stats(table, cuts)
+        for name in table.column_names:
+            assert {k: batched[name].get(k) for k in COUNTED} == {k: whole[name].get(k) for k in COUNTED}, (name, cuts)
