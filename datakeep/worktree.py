@@ -67,7 +67,7 @@ def add_all(
     if name is not None and len(paths) > 1:
         raise UsageError(
             f"--name names one dataset, and {len(paths)} paths were given",
-            "leave --name out to name each after its file, or add the paths one by one",
+            "leave --name out to name each after its file, or add the paths one by one" + _key_hint(key),
         )
     added = [_checked(repo, path, name, key, entity, source) for path in paths]
     twice = sorted(n for n, times in collections.Counter(name for name, _ in added).items() if times > 1)
@@ -92,6 +92,13 @@ def add_all(
     return added
 
 
+def _key_hint(key: tuple[str, ...]) -> str:
+    """With a key given, a word on `--key a b`: click takes ``b`` for one more path."""
+    if not key:
+        return ""
+    return "; --key takes one column: repeat it (--key a --key b) or comma-separate them (--key a,b)"
+
+
 def _checked(
     repo: Repository, path: str, name: str | None, key: tuple[str, ...], entity: str | None, source: str | None
 ) -> tuple[str, TrackedDataset]:
@@ -108,7 +115,9 @@ def _checked(
     dataset_name = check_dataset_name(name if name is not None else default_name(absolute))
     tracked = TrackedDataset(path=relpath, key=tuple(key), entity=entity, source=source)
     if not absolute.exists():
-        raise DatasetError(f"{path} does not exist", "check the path; it is relative to the current folder")
+        raise DatasetError(
+            f"{path} does not exist", "check the path; it is relative to the current folder" + _key_hint(key)
+        )
     if source is not None:
         # A misspelt or missing source is refused now, not at the first commit; the entity stays
         # unrecorded when not given, so commit follows whatever entity the mapping names then.

@@ -706,6 +706,18 @@ def test_add_tracks_several_paths_at_once_or_none(project: Path) -> None:
     assert {name: tracked.key for name, tracked in Repo.open(project).tracked().items()} == {"a": ("id",), "b": ("id",)}
 
 
+def test_a_second_key_column_taken_for_a_path_is_explained(initialized: Path) -> None:
+    """click reads `--key id region` as the key id and one more path, region."""
+    for given in (["--key", "id", "region"], ["--name", "f", "--key", "id", "region"]):
+        result = CliRunner().invoke(cli, ["add", "data/flights.parquet", *given])
+        assert result.exit_code == 2
+        assert "--key takes one column: repeat it (--key a --key b) or comma-separate them" in result.output
+    missing = CliRunner().invoke(cli, ["add", "data/nothing.parquet"])
+    assert missing.exit_code == 2 and "does not exist" in missing.output and "--key" not in missing.output
+    added = run("add", "data/flights.parquet", "--key", "id,region")
+    assert added.exit_code == 0 and "key id,region" in added.output
+
+
 def test_log_oneline_honours_stat(initialized: Path) -> None:
     run("add", "data/flights.parquet", "--name", "flights", "--key", "id")
     first = run("commit", "-m", "first load").output.strip().splitlines()[-1]
