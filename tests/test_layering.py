@@ -21,6 +21,7 @@ LAYERS = {
     "rowhash": 0,
     "native": 0,
     "numeric_summary": 0,
+    "pyvalues": 0,
     "_native": 0,
     "arrow_numpy": 0,
     "kernels": 0,

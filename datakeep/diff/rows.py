@@ -39,6 +39,7 @@ from datakeep.diff.result import KeyProblem, RowCounts, Sample
 from datakeep.diff.schema import ColumnPlan
 from datakeep.diff.sources import HashSpec, Side, cell_hashes, comparison_casts
 from datakeep.diff.tolerance import Numbers, gather, numbers, within
+from datakeep.pyvalues import as_python
 from datakeep.rowhash import mix
 from datakeep.serialize import jsonable
 
@@ -539,11 +540,16 @@ def _gather_cells(
 
 
 def _read_keys(side: Side, key: tuple[str, ...], positions: np.ndarray) -> list[dict[str, Any]]:
+    """The cells of ``key`` (any columns) at ``positions``, in their order, as samples hold them."""
     out: list[tuple[int, dict[str, Any]]] = []
     for unit, where, rows in _by_unit(positions):
         table = kernels.take(side.read(unit, list(key)), arrow_array(rows))
-        for i, row in zip(where, table.to_pylist(), strict=True):
-            out.append((int(i), {k: jsonable(v) for k, v in row.items()}))
+        # Column by column through `as_python`: a date past the year 9999 or a duration at the
+        # int64 limits is valid Arrow that `to_pylist` refuses, and one such cell in a sampled
+        # row made the whole diff fail. Such cells come back as ISO-like text (or ticks and unit).
+        cells = {name: as_python(table.column(name).combine_chunks()) for name in key}
+        for n, i in enumerate(where):
+            out.append((int(i), {name: jsonable(cells[name][n]) for name in key}))
     return [row for _, row in sorted(out, key=lambda item: item[0])]
 
 
