@@ -278,7 +278,7 @@ def test_floats_that_print_alike_are_shown_in_full(tmp_path: Path, monkeypatch: 
     assert result.exit_code == 0, result.output
     assert "eur: 99.99 → 99.99000000000001" in result.output
     assert "eur: 1.5 → 2.5" in result.output  # rounding that tells them apart is kept
-    assert "99.99 → <b>99.99000000000001</b>" in Path("r.html").read_text()
+    assert '99.99</code> → <b><code class="v">99.99000000000001</code></b>' in Path("r.html").read_text()
 
 
 def test_long_values_cut_alike_are_shown_where_they_differ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,7 +291,8 @@ def test_long_values_cut_alike_are_shown_where_they_differ(tmp_path: Path, monke
     assert result.exit_code == 0, result.output
     changed = next(line for line in result.output.splitlines() if "id=1" in line)
     old_text, new_text = changed.split("src: ")[1].split(" → ")
-    assert "0001" in old_text and "0002" in new_text and old_text.startswith("…")
+    # Cut from the left, a text keeps its opening quote too: '…part-0001.parquet'.
+    assert "0001" in old_text and "0002" in new_text and old_text.startswith("'…") and old_text.endswith("'")
     assert "src: 'a' → 'b'" in result.output  # short values stay whole
     html = Path("r.html").read_text()
     assert "0001.parquet" in html and "0002.parquet" in html

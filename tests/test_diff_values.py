@@ -1,11 +1,13 @@
 """How diff samples show cells: values Python cannot hold (dates past the year 9999, durations at
-the int64 limits)."""
+the int64 limits), a float NaN beside the text 'nan', and text changes that print alike (a
+trailing space, a newline, a composed accent, a zero-width space) in the text and HTML reports."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import jsonschema
 import pyarrow as pa
 import pyarrow.parquet as pq
 from click.testing import CliRunner
@@ -16,6 +18,7 @@ from datakeep.diff import diff_files
 from datakeep.render.diff_html import render_html
 from datakeep.render.diff_text import render_text
 from datakeep.serialize import pretty_json
+from tests.test_diff_cli import SCHEMA
 
 #: 10000-12-31 and date32's least value (2**31 days before 1970): valid Arrow, no Python date.
 FAR_DAYS = [2932897 + 365, -(2**31)]
@@ -82,6 +85,44 @@ def test_times_python_cannot_hold_are_shown_as_text_and_still_match_as_keys(tmp_
     }
 
 
+def test_a_float_nan_is_not_the_text_nan(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"id": [1, 2], "x": [float("nan"), 1.0], "s": ["a", "nan"]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"id": [1, 2], "x": [None, 1.0], "s": ["a", None]}), tmp_path / "b.parquet")
+    result = diff_files(tmp_path / "a.parquet", tmp_path / "b.parquet", key="id")
+    text = render_text(result)
+    assert "x: NaN → null" in text and "s: 'nan' → null" in text
+    document = json.loads(pretty_json(result.to_dict()))
+    jsonschema.validate(document, SCHEMA)
+    samples = document["datasets"][0]["samples"]
+    # JSON has no NaN: the text 'nan' as before, and the change says which side is a float's.
+    assert samples[0]["changes"] == [{"column": "x", "from": "nan", "to": None, "non_finite": ["from"]}]
+    assert samples[1]["changes"] == [{"column": "s", "from": "nan", "to": None}]
+    assert "NaN</code>" in render_html(result)
+
+
+def test_text_changes_that_print_alike_are_told_apart_in_text_and_html(tmp_path: Path) -> None:
+    old = ["c", "a b", "café", "x", "a  b"]
+    new = ["c ", "a\nb", "cafe\u0301", "x\u200b", "a b"]
+    pq.write_table(pa.table({"id": [1, 2, 3, 4, 5], "s": old}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"id": [1, 2, 3, 4, 5], "s": new}), tmp_path / "b.parquet")
+    result = diff_files(tmp_path / "a.parquet", tmp_path / "b.parquet", key="id")
+    shown = {
+        "s: 'c' → 'c '",
+        "s: 'a b' → 'a\\nb'",
+        "s: 'caf\\xe9' → 'cafe\\u0301'",  # precomposed against a combining accent
+        "s: 'x' → 'x\\u200b'",
+        "s: 'a  b' → 'a b'",
+    }
+    text = render_text(result)
+    assert all(line in text for line in shown), text
+    html = render_html(result)
+    # Quoted, escaped, and in a cell that keeps spaces (white-space: pre-wrap), as the text says.
+    assert "code.v{white-space:pre-wrap" in html
+    for before, after in (("&#x27;c&#x27;", "&#x27;c &#x27;"), ("&#x27;caf\\xe9&#x27;", "&#x27;cafe\\u0301&#x27;")):
+        assert f'<code class="v">{before}</code> → <b><code class="v">{after}</code></b>' in html
+    assert '<code class="v">&#x27;a  b&#x27;</code>' in html and "x\\u200b" in html and "a\\nb" in html
+
+
 def test_the_cli_reports_rows_with_far_times_in_every_form(tmp_path: Path) -> None:
     pq.write_table(far_table([1, 2, 3]), tmp_path / "a.parquet")
     pq.write_table(far_table([10, 2, 3]), tmp_path / "b.parquet")
@@ -89,4 +130,4 @@ def test_the_cli_reports_rows_with_far_times_in_every_form(tmp_path: Path) -> No
         args = ["diff", str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet"), "--key", "id", *form]
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
-    assert "v: 1 → 10" in render_text(diff_files(tmp_path / "a.parquet", tmp_path / "b.parquet", key="id"))
+    assert '<code class="v">1</code> → <b><code class="v">10</code></b>' in (tmp_path / "r.html").read_text()

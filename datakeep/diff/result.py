@@ -6,6 +6,7 @@ The JSON form is documented in ``docs/diff.md`` and ``docs/diff.schema.json``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,15 +121,37 @@ class Sample:
     """One changed row: its key and, for a modified row, each changed cell old → new."""
 
     kind: str  # "modified" | "added" | "removed"
+    #: Cells are JSON-friendly values (dates and times as ISO text), except floats, which stay
+    #: floats: NaN and ±inf included, so that a report tells NaN from the text 'nan'.
     key: dict[str, Any]
     changes: tuple[tuple[str, Any, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
-            "key": self.key,
-            "changes": [{"column": c, "from": a, "to": b} for c, a, b in self.changes],
+            "key": {k: _json_cell(v) for k, v in self.key.items()},
+            "changes": [_change(c, a, b) for c, a, b in self.changes],
         }
+
+
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _json_cell(value: Any) -> Any:
+    """A cell as JSON carries it: a float NaN or ±inf, which JSON has no number for, as the text
+    'nan', 'inf' or '-inf' (as before), which a change marks in ``non_finite``."""
+    return str(value) if _non_finite(value) else value
+
+
+def _change(column: str, old: Any, new: Any) -> dict[str, Any]:
+    change = {"column": column, "from": _json_cell(old), "to": _json_cell(new)}
+    # Added only when needed, so that every other change keeps its three fields: a consumer can
+    # tell a float NaN ('nan' here) from the text 'nan' without looking up the column's type.
+    sides = [side for side, value in (("from", old), ("to", new)) if _non_finite(value)]
+    if sides:
+        change["non_finite"] = sides
+    return change
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

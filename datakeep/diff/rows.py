@@ -340,7 +340,7 @@ def _key_problems(side: Side, key: tuple[str, ...], g: _Gathered, label: str) ->
     if len(dup_rows):
         dup_rows = np.flatnonzero(~g.nulls)[dup_rows]
     example_rows = np.concatenate([dup_rows[:5], np.flatnonzero(g.nulls)[:2]])
-    examples = _read_keys(side, key, g.positions[example_rows])
+    examples = [{k: jsonable(v) for k, v in e.items()} for e in _read_keys(side, key, g.positions[example_rows])]
     return [
         KeyProblem(
             side=label,
@@ -549,8 +549,15 @@ def _read_keys(side: Side, key: tuple[str, ...], positions: np.ndarray) -> list[
         # row made the whole diff fail. Such cells come back as ISO-like text (or ticks and unit).
         cells = {name: as_python(table.column(name).combine_chunks()) for name in key}
         for n, i in enumerate(where):
-            out.append((int(i), {name: jsonable(cells[name][n]) for name in key}))
+            out.append((int(i), {name: _sample_cell(cells[name][n]) for name in key}))
     return [row for _, row in sorted(out, key=lambda item: item[0])]
+
+
+def _sample_cell(value: Any) -> Any:
+    """A cell as a sample holds it: JSON-friendly (dates as ISO text), except that a float stays
+    a float, NaN and infinities too, so a report can tell NaN from the text 'nan'
+    (`Sample.to_dict` writes what JSON cannot carry)."""
+    return value if isinstance(value, float) else jsonable(value)
 
 
 def _key_samples(

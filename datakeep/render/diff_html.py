@@ -12,7 +12,7 @@ from typing import Any
 
 from datakeep.diff.result import ColumnDiff, DatasetDiff, DiffResult
 from datakeep.ids import shown_revision
-from datakeep.render.style import told_apart
+from datakeep.render.style import cell_text, told_apart
 from datakeep.render.temporal import temporal_value
 
 OLD_COLOR = "#8c9bab"
@@ -46,6 +46,7 @@ vertical-align:middle}
 .dk .dist{border:1px solid #eef1f4;border-radius:6px;padding:8px}
 .dk .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;border-radius:2px}
 .dk .fail{background:#fff1f0;border-color:#f5c2c0}.dk .note{color:#59636e;font-size:12px}
+.dk code.v{white-space:pre-wrap;word-break:break-all}
 """
 
 
@@ -251,11 +252,14 @@ def _samples(d: DatasetDiff) -> str:
         return ""
     rows = []
     for s in d.samples:
-        key = ", ".join(f"{k}={_short(v)}" for k, v in s.key.items())
+        key = ", ".join(f"{k}={cell_text(v, 40)}" for k, v in s.key.items())
         if s.kind == "modified":
+            # Values as the text report writes them (text quoted, invisible characters escaped),
+            # in a cell that keeps their spaces: a browser would otherwise collapse 'a  b' into
+            # 'a b' and drop a trailing space, and a changed row would show two equal values.
             change = "<br>".join(
-                "<code>{}</code>: {} → <b>{}</b>".format(
-                    escape(col), *map(escape, told_apart(a, b, (_short(a), _short(b))))
+                '<code>{}</code>: <code class="v">{}</code> → <b><code class="v">{}</code></b>'.format(
+                    escape(col), *map(escape, told_apart(a, b, (cell_text(a, 40), cell_text(b, 40)), cell_text))
                 )
                 for col, a, b in s.changes
             )
@@ -277,11 +281,6 @@ def _mean(stats: dict[str, Any], type_name: str) -> str:
     if not isinstance(mean, (int, float)):
         return ""
     return escape(temporal_value(type_name, mean) or f"{mean:.4g}")
-
-
-def _short(value: Any) -> str:
-    text = "null" if value is None else f"{value:.10g}" if isinstance(value, float) else str(value)
-    return _cut(text, 40)
 
 
 def _cut(text: str, width: int) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from datakeep.diff.result import DatasetDiff, DiffResult
 from datakeep.ids import shown_revision
-from datakeep.render.style import count, cut_middle, paint, told_apart
+from datakeep.render.style import cell_text, count, cut_middle, paint, told_apart
 
 WIDTH = 80
 
@@ -105,7 +105,7 @@ def _samples(d: DatasetDiff) -> list[str]:
             continue
         for i, (column, old, new) in enumerate(s.changes):
             prefix = f"    ~ {key}" if i == 0 else "    " + " " * (len(key) + 2)
-            shown_old, shown_new = told_apart(old, new, (_value(old), _value(new)), _whole)
+            shown_old, shown_new = told_apart(old, new, (_value(old), _value(new)), cell_text)
             change = f"{shown_old} → {shown_new}"
             # The column's name gives way first, so the line still shows both values.
             room = WIDTH - len(prefix) - len(change) - 4
@@ -123,16 +123,7 @@ def _label(column: str) -> str:
 
 
 def _value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return f"{value:.10g}"
-    return _cut(repr(value) if isinstance(value, str) else str(value), 24)
-
-
-def _whole(value: object) -> str:
-    """A value as `_value` writes it, uncut."""
-    return repr(value) if isinstance(value, str) else str(value)
+    return cell_text(value, 24)
 
 
 def _cut(text: str, width: int) -> str:
