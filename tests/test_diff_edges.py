@@ -11,10 +11,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from datakeep.api import Repo
+from datakeep.cli import cli
 from datakeep.diff import diff_files
 from datakeep.diff.tolerance import numbers, within
 from datakeep.errors import UsageError
@@ -181,3 +183,34 @@ def test_an_unchanged_column_scores_no_drift(tmp_path: Path) -> None:
     values = [float(i % 97) for i in range(5000)]
     drift = drift_of(tmp_path, values, list(reversed(values)))
     assert drift is not None and drift < 0.02
+
+
+def test_decimals_drift_as_numbers_in_files_and_commits(tmp_path: Path) -> None:
+    """A decimal's statistics keep no sample, and it was scored as categories: amounts that
+    rarely repeat all fell in "other" on both sides, and every amount moved past the old
+    greatest scored 0.000 "none"."""
+    money = pa.decimal128(10, 2)
+    ids = list(range(1000))
+    old = {"id": ids, "amount": [decimal.Decimal(i) for i in ids], "amount_f": [float(i) for i in ids]}
+    new = {"id": ids, "amount": [decimal.Decimal(i + 500) for i in ids], "amount_f": [float(i + 500) for i in ids]}
+    a, b = pair(tmp_path, old, new, amount=money)
+    dataset = diff_files(a, b, key="id").datasets[0]
+    assert dataset.column("amount").drift_level == "major"
+    assert dataset.column("amount").drift == dataset.column("amount_f").drift  # as the float copy
+    assert dataset.column("amount").distribution["labels"][-1] == "null"  # binned: no "(other)"
+    code = CliRunner().invoke(cli, ["diff", str(a), str(b), "--key", "id", "--fail-on", "drift.amount"]).exit_code
+    assert code == 1
+
+    repo = Repo.init(tmp_path / "repo")
+    path = tmp_path / "repo" / "t.parquet"
+    for version, (columns, note) in enumerate(((old, "v1"), (new, "v2"), (new, "v3")), start=1):
+        table = pa.table({c: pa.array(v, type=money if c == "amount" else None) for c, v in columns.items()})
+        if version == 3:  # the same values, other rows edited: no drift
+            table = table.set_column(2, "amount_f", pa.array([float(-i) for i in ids]))
+        pq.write_table(table, path)
+        if version == 1:
+            repo.add(path, name="t", key=["id"])
+        repo.commit(message=note)
+        repo.tag(note)
+    assert repo.diff("v1", "v2").dataset("t").column("amount").drift_level == "major"
+    assert repo.diff("v2", "v3").dataset("t").column("amount").drift == 0.0
