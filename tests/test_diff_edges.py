@@ -214,3 +214,35 @@ def test_decimals_drift_as_numbers_in_files_and_commits(tmp_path: Path) -> None:
         repo.tag(note)
     assert repo.diff("v1", "v2").dataset("t").column("amount").drift_level == "major"
     assert repo.diff("v2", "v3").dataset("t").column("amount").drift == 0.0
+
+
+def test_text_whose_values_all_changed_is_not_called_stable(tmp_path: Path) -> None:
+    """Top values plus "other" cannot see a column of distinct values: all-new emails scored a
+    measured 0.000 "none". Such a score is now null, with the reason, unless it is drift anyway."""
+    ids = list(range(500))
+    old = {"id": ids, "email": [f"user{i}@old.example" for i in ids], "code": ["a", "b"] * 250}
+    new = {"id": ids, "email": [f"user{i}@new.example" for i in ids], "code": ["a", "b"] * 250}
+    a, b = pair(tmp_path, old, new)
+    result = diff_files(a, b, key="id")
+    email = result.datasets[0].column("email")
+    assert email.drift is None and email.drift_level is None and email.distribution is None
+    assert email.drift_reason is not None and "too many distinct values" in email.drift_reason
+    assert result.datasets[0].column("code").drift == 0.0  # every value listed: a measured zero
+    text = str(result)
+    assert "n/a" in next(line for line in text.splitlines() if line.strip().startswith("email"))
+    assert "drift not measured (n/a) for email" in text
+    assert result.datasets[0].to_dict()["columns"]["email"]["drift_reason"] == email.drift_reason
+    # As any column without a score, its gate has nothing to compare and does not hold.
+    run = CliRunner().invoke(cli, ["diff", str(a), str(b), "--key", "id", "--fail-on", "drift.email"])
+    assert run.exit_code == 0, run.output
+
+    # What the named bins do see still counts: half the emails going null is drift.
+    half = {**new, "email": [None if i % 2 else e for i, e in enumerate(new["email"])]}
+    a, b = pair(tmp_path, old, half)
+    assert diff_files(a, b, key="id").datasets[0].column("email").drift_level == "major"
+
+    # Past 1,000 distinct values no counts are stored at all: null, with its reason too.
+    many = list(range(3000))
+    a, b = pair(tmp_path, {"id": many, "s": [f"x{i}" for i in many]}, {"id": many, "s": [f"y{i}" for i in many]})
+    column = diff_files(a, b, key="id").datasets[0].column("s")
+    assert column.drift is None and "over 1,000" in (column.drift_reason or "")

@@ -5,6 +5,8 @@ are the old and new share of rows in each bin. Numbers (and times) are binned at
 version's ventiles, using each version's stored systematic sample; categories use the stored
 top values plus an "other" bin. Nulls are a bin of their own in both, so a jump in the null rate
 is drift too. Conventional reading: < 0.1 stable, 0.1–0.25 moderate, > 0.25 major.
+Categories whose named bins see too little of the values (`SEEN_LEAST`) are not measured:
+`score` gives None and why, rather than a zero that would read as "stable".
 """
 
 from __future__ import annotations
@@ -33,6 +35,36 @@ class Distribution:
     labels: tuple[str, ...]
     old: tuple[float, ...]
     new: tuple[float, ...]
+    #: The least share, of the two versions, of non-null values in bins that name values (1 for
+    #: numbers): below `SEEN_LEAST` most values sit in "other", where no change shows.
+    seen: float = 1.0
+
+
+#: Categories whose named bins hold less than this share of a version's values are not measured
+#: unless they already score as drift (a coarser binning only lowers PSI, so a score it gives is
+#: one the column at least has): all-new emails (user1@old → user1@new) scored 0.000 "none".
+SEEN_LEAST = 0.5
+
+
+def score(
+    type_name: str, old: Mapping[str, Any], new: Mapping[str, Any], *, old_type: str | None = None
+) -> tuple[Distribution | None, float | None, str | None]:
+    """The binned shares, the PSI and, when there is no score, why not (None when the stored
+    statistics say nothing to explain, as for a version with no rows)."""
+    dist = distributions(type_name, old, new, old_type=old_type)
+    value = psi(dist)
+    if dist is not None and value is not None and dist.seen < SEEN_LEAST and value < MODERATE:
+        return (
+            None,
+            None,
+            f"too many distinct values: the most frequent ones stored at commit hold {dist.seen:.0%} "
+            "of a version's values, and a change among the rest would not show",
+        )
+    counted = "distinct" in old or "distinct" in new  # text, booleans, numbers: not nested types
+    uncounted = "top" not in old or "top" not in new
+    if dist is None and old.get("count") and new.get("count") and counted and uncounted:
+        return None, None, "too many distinct values (over 1,000, or text too long to count) to bin"
+    return dist, value, None
 
 
 def level(score: float | None, moderate: float = MODERATE, major: float = MAJOR) -> str | None:
@@ -157,9 +189,13 @@ def _categorical(old: Mapping[str, Any], new: Mapping[str, Any]) -> Distribution
     ]
     labels = sorted(known, key=lambda label: -(top_old.get(label, 0) + top_new.get(label, 0)))[:30]
     shares = []
+    seen = 1.0
     for top, stats in ((top_old, old), (top_new, new)):
         total = stats["count"]
         counts = [top.get(label, 0) for label in labels]
-        other = max(total - stats.get("nulls", 0) - sum(counts), 0)
+        values = total - stats.get("nulls", 0)
+        other = max(values - sum(counts), 0)
+        if values > 0:
+            seen = min(seen, 1 - other / values)
         shares.append([*(c / total for c in counts), other / total, _null_share(stats)])
-    return Distribution(labels=(*labels, "(other)", "null"), old=tuple(shares[0]), new=tuple(shares[1]))
+    return Distribution(labels=(*labels, "(other)", "null"), old=tuple(shares[0]), new=tuple(shares[1]), seen=seen)

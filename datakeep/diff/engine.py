@@ -421,6 +421,13 @@ def _dataset(
     # a change of content, and the snapshot ids say so.
     notes = [] if old_side.uniform and new_side.uniform else _file_changes(old_side, new_side)
     found = bool(rows.added or rows.removed or rows.modified or schema.changed or notes)
+    unmeasured = [c.name for c in columns if c.drift_reason is not None]
+    if unmeasured and found:
+        # Said once, not only as a blank: a blank score reads as "no drift".
+        names = ", ".join(unmeasured[:_FILE_NOTES]) + (
+            f" and {len(unmeasured) - _FILE_NOTES} more" if len(unmeasured) > _FILE_NOTES else ""
+        )
+        notes.append(f"drift not measured (n/a) for {names}: too many distinct values to bin")
     if not key:
         notes.append("rows matched by whole-row content (no key): modified rows show as removed + added")
     if not found and old_side.snapshot_id is not None and new_side.snapshot_id is not None:
@@ -480,8 +487,7 @@ def _column(
 ) -> ColumnDiff:
     from datakeep.diff import drift
 
-    dist = drift.distributions(type_name, before, after, old_type=old_type) if scored else None
-    score = drift.psi(dist)
+    dist, score, reason = drift.score(type_name, before, after, old_type=old_type) if scored else (None, None, None)
     return ColumnDiff(
         name=name,
         type=type_name,
@@ -494,6 +500,7 @@ def _column(
         distribution=None
         if dist is None
         else {"labels": list(dist.labels), "from": list(dist.old), "to": list(dist.new)},
+        drift_reason=reason,
     )
 
 

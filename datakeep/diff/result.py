@@ -103,6 +103,8 @@ class ColumnDiff:
     stats_to: dict[str, Any] = field(default_factory=dict)
     #: Binned shares of rows in each version ({"labels", "from", "to"}), as drift was scored.
     distribution: dict[str, list[Any]] | None = None
+    #: Why ``drift`` is None for a column that is scored (too many distinct values to bin).
+    drift_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +115,7 @@ class ColumnDiff:
             "tolerance": self.tolerance,
             "stats": {"from": self.stats_from, "to": self.stats_to},
             "distribution": self.distribution,
+            "drift_reason": self.drift_reason,
         }
 
 

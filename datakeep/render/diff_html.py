@@ -180,19 +180,20 @@ def _cells_chart(d: DatasetDiff) -> str:
 
 def _drift(d: DatasetDiff) -> str:
     scored = [c for c in d.columns if c.drift is not None]
-    if not scored or d.status == "identical":
+    if not (scored or any(c.drift_reason for c in d.columns)) or d.status == "identical":
         return ""
     rows = []
     for c in d.columns:
         if c.drift is None and not c.stats_from and not c.stats_to:
             continue
         css = {"major": "major", "moderate": "mod"}.get(c.drift_level or "", "")
-        score = "" if c.drift is None else f"{c.drift:.3f}"
+        score = ("n/a" if c.drift_reason else "") if c.drift is None else f"{c.drift:.3f}"
+        said = c.drift_level or c.drift_reason or ""
         rows.append(
             f"<tr><td><code>{escape(c.name)}</code></td><td>{escape(c.type)}</td>"
             f"<td class='n'>{_nulls(c.stats_from)}</td><td class='n'>{_nulls(c.stats_to)}</td>"
             f"<td class='n'>{_mean(c.stats_from, c.type)}</td><td class='n'>{_mean(c.stats_to, c.type)}</td>"
-            f"<td class='n {css}'>{score}</td><td class='{css}'>{escape(c.drift_level or '')}</td></tr>"
+            f"<td class='n {css}'>{score}</td><td class='{css}'>{escape(said)}</td></tr>"
         )
     table = (
         "<h3>Statistics and drift</h3><table><tr><th>column</th><th>type</th><th>null % before</th>"

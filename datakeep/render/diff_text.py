@@ -89,7 +89,7 @@ def _columns(d: DatasetDiff) -> list[str]:
         if c.modified and d.rows.modified is not None:
             matched = d.rows.modified + d.rows.unchanged
             changed = f"{changed} {100 * c.modified / max(matched, 1):.1f}%"
-        drift = "" if c.drift is None else f"{c.drift:.3f}"
+        drift = ("n/a" if c.drift_reason else "") if c.drift is None else f"{c.drift:.3f}"
         if c.drift_level in ("moderate", "major"):
             drift += " !" if c.drift_level == "moderate" else " !!"
         lines.append(f"  {cut_middle(_label(c.name), 22):<22} {_cut(c.type, 18):<18} {changed:>14} {drift:>14}")
