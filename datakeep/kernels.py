@@ -67,6 +67,11 @@ def if_else(condition: pa.Array, yes: pa.Array, no: pa.Array) -> pa.Array:
     return call_function("if_else", [condition, yes, no])
 
 
+def list_value_length(data: pa.Array | pa.ChunkedArray) -> Any:
+    """The length of each list of ``data`` (null for a null list)."""
+    return call_function("list_value_length", [data])
+
+
 def min_max(data: pa.Array | pa.ChunkedArray) -> tuple[Any, Any]:
     """Least and greatest non-null value as Python objects (None, None when there is none)."""
     found = call_function("min_max", [data])

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+# Kernels through `datakeep.kernels`: importing pyarrow.compute costs every diff ~40 ms.
+from datakeep import kernels
 
 _INT64 = (-(2**63), 2**63 - 1)
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
@@ -56,7 +58,7 @@ def as_python(arr: pa.Array) -> list[Any]:
 def _lists(arr: pa.Array) -> list[Any]:
     """Each list of ``arr`` as a Python list, its values converted together."""
     values = as_python(arr.flatten())  # the values of the valid lists only, in order
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    lengths = kernels.fill_null(kernels.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
     ends = np.cumsum(lengths)
     valid = arr.is_valid().to_numpy(zero_copy_only=False)
     return [values[end - n : end] if ok else None for ok, n, end in zip(valid, lengths, ends, strict=True)]
@@ -87,7 +89,7 @@ def _times(arr: pa.Array) -> list[Any]:
     valid = arr.is_valid().to_numpy(zero_copy_only=False)
     held = valid & (ticks >= low) & (ticks <= high)
     # Only the cells Python holds are converted by Arrow; the others are null until written out.
-    out = pc.if_else(pa.array(held), arr, pa.scalar(None, arr.type)).to_pylist()
+    out = kernels.if_else(pa.array(held), arr, pa.scalar(None, arr.type)).to_pylist()
     for i in np.flatnonzero(valid & ~held):
         out[i] = _one(arr, int(i))
     return out

@@ -56,7 +56,7 @@ def _sample(side: Side, name: str, values: int) -> list[float] | None:
             floats = kernels.cast(column, pa.float64(), safe=False)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        present = floats.drop_null().to_numpy() if floats.null_count else floats.to_numpy()
+        present = (kernels.keep(floats, kernels.is_valid(floats)) if floats.null_count else floats).to_numpy()
         # Counted over the whole version, so the sample does not depend on how rows fall in units.
         picked.append(present[(-seen) % stride :: stride])
         seen += len(present)
