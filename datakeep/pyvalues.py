@@ -4,9 +4,10 @@ Shared by the reports that print cells: validation samples and diff samples.
 
 Arrow's ``to_pylist`` raises on a timestamp after the year 9999 (a date32 reaches the year
 5,877,641), a duration past 999,999,999 days or a time of day past midnight, and a report must
-show exactly such values. They are shown as text instead: ISO as numpy prints it (numpy's
-datetime64 spans every int64), or the integer and its unit. Everything Python holds comes back as
-``to_pylist`` gives it; only the cells outside Python's range are converted one at a time.
+show exactly such values. They are shown as text instead: a date, timestamp or duration as
+`temporal_text` writes it (ISO 8601 with an expanded year, ``+10001-01-01``; a duration as
+``str(timedelta)`` would), a time of day as its integer and unit. Everything Python holds comes
+back as ``to_pylist`` gives it; only the cells outside Python's range are converted one at a time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pyarrow as pa
 
 # Kernels through `datakeep.kernels`: importing pyarrow.compute costs every diff ~40 ms.
 from datakeep import kernels
+from datakeep.temporal_text import value_text
 
 _INT64 = (-(2**63), 2**63 - 1)
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
@@ -114,14 +116,8 @@ def _one(arr: pa.Array, i: int) -> Any:
         except (pa.ArrowException, ValueError):
             return f"<{kind} value>"
     ticks = int(_ticks(arr.slice(i, 1))[0])
-    if pa.types.is_timestamp(kind) and ticks != _INT64[0]:  # int64's smallest is numpy's NaT
-        text = str(np.datetime_as_string(np.datetime64(ticks, kind.unit)))
-        # As Python's isoformat: no fraction of a second when there is none, and the offset
-        # of a zoned time (shown in UTC).
-        whole, _, fraction = text.partition(".")
-        return (text if fraction.strip("0") else whole) + ("+00:00" if kind.tz else "")
-    if pa.types.is_date(kind):
-        days = ticks if pa.types.is_date32(kind) else ticks // (_DAY * 1000)
-        return str(np.datetime64(days, "D"))
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_duration(kind):
+        # As the statistics store it (`temporal_text`): one spelling in `show`, diff and validate.
+        return value_text(kind, ticks)
     unit = getattr(kind, "unit", "")
-    return f"{ticks} {unit}".strip()
+    return f"{ticks} {unit}".strip()  # a time of day past midnight

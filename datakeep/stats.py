@@ -19,8 +19,9 @@ import pyarrow as pa
 from datakeep import kernels, native, numeric_summary
 from datakeep.arrow_numpy import arrow_array, primitive_view, valid_mask
 from datakeep.hashing import canonical_type, decode
+from datakeep.pyvalues import as_python
 from datakeep.serialize import jsonable
-from datakeep.temporal_text import python_values, time_order
+from datakeep.temporal_text import time_order
 
 TOP_VALUES = 20
 #: Columns with more distinct values than this are treated as high-cardinality (no top list).
@@ -137,7 +138,7 @@ class ColumnAccumulator:
             # buffer: pa.scalar converts an integer to a timestamp in 1.4 ms, and pa.array on a
             # list imports pandas.
             stored = np.array([lo, hi], dtype=values.dtype)
-            low, high = python_values(pa.Array.from_buffers(array.type, 2, [None, pa.py_buffer(stored)]))
+            low, high = as_python(pa.Array.from_buffers(array.type, 2, [None, pa.py_buffer(stored)]))
             lo, hi = (lo, jsonable(low)), (hi, jsonable(high))
         self._widen(lo, hi)
         self.nan += summary.nan
@@ -237,7 +238,7 @@ class ColumnAccumulator:
         if not self._fold():
             return None
         self.batch_distinct_max = max(self.batch_distinct_max, len(counted))
-        return values if self._add_counts(python_values(values), counted.field("counts").to_pylist()) else None
+        return values if self._add_counts(as_python(values), counted.field("counts").to_pylist()) else None
 
     def _merge_in_arrow(self) -> bool:
         """Merge the unfolded counts into one (value, summed count) array, in Arrow: adding 80
@@ -277,7 +278,7 @@ class ColumnAccumulator:
         if unfolded and self.counts is not None:
             merged = _summed_counts(unfolded) if len(unfolded) > 1 else unfolded[0]
             try:
-                return self._add_counts(python_values(merged.field("values")), merged.field("counts").to_pylist())
+                return self._add_counts(as_python(merged.field("values")), merged.field("counts").to_pylist())
             except (OverflowError, ValueError):  # values Python cannot hold: see `update`
                 self.counts = None
         return self.counts is not None
@@ -470,7 +471,7 @@ def _ranked(counted: pa.StructArray) -> dict[str, Any]:
     order = kernels.sort_indices(
         pa.table({"count": counts, "value": values}), [("count", "descending"), ("value", "ascending")]
     )[:TOP_VALUES]
-    top = zip(python_values(kernels.take(values, order)), kernels.take(counts, order).to_pylist(), strict=True)
+    top = zip(as_python(kernels.take(values, order)), kernels.take(counts, order).to_pylist(), strict=True)
     return {"distinct": len(values), "distinct_exact": True, "top": [[jsonable(_count_key(v)), c] for v, c in top]}
 
 

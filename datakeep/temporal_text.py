@@ -31,27 +31,6 @@ _DURATION = re.compile(r"(-?\d+) days?, (\d+):(\d\d):(\d\d)(?:\.(\d{6}))?")
 _MICROSECOND = dt.timedelta(microseconds=1)
 
 
-def python_values(array: pa.Array) -> list[Any]:
-    """``array.to_pylist()``, with each date, timestamp or duration Python cannot hold as its
-    text (`value_text`). Other values that do not convert still raise, as to_pylist does."""
-    try:
-        return array.to_pylist()
-    except (OverflowError, ValueError):
-        if not _written(array.type):
-            raise
-    raw = _integers(array)
-    values: list[Any] = []
-    for index, value in enumerate(raw):
-        if value is None:
-            values.append(None)
-            continue
-        try:
-            values.append(array.slice(index, 1).to_pylist()[0])
-        except (OverflowError, ValueError):
-            values.append(value_text(array.type, value))
-    return values
-
-
 def value_text(data_type: pa.DataType, value: int) -> str:
     """The text of one value of a date, timestamp or duration type, given as its integer."""
     if pa.types.is_duration(data_type):
@@ -89,14 +68,6 @@ def time_order(value: Any) -> tuple[int, Any]:
             days, hours, minutes, seconds, fraction = (int(part or 0) for part in spanned.groups())
             return (0, ((days * 24 + hours) * 60 + minutes) * 60_000_000 + seconds * 1_000_000 + fraction)
     return (0, value)
-
-
-def _written(data_type: pa.DataType) -> bool:
-    return bool(pa.types.is_date(data_type) or pa.types.is_timestamp(data_type) or pa.types.is_duration(data_type))
-
-
-def _integers(array: pa.Array) -> list[int | None]:
-    return array.view(pa.int32() if pa.types.is_date32(array.type) else pa.int64()).to_pylist()
 
 
 def _duration_text(value: int, per_second: int) -> str:
