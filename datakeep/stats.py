@@ -105,7 +105,16 @@ class ColumnAccumulator:
             self._update_numbers(array)
         else:
             self._update_range(array, distinct)
+            if pa.types.is_decimal(array.type):
+                self._update_decimal_sample(array)
         self._offset += n
+
+    def _update_decimal_sample(self, array: pa.Array) -> None:
+        """A decimal keeps exact bounds (`_update_range`) and a sample as floats, as a float
+        column does: drift bins numbers by the sample (without one, amounts were scored as
+        categories, and a column moved past its old maximum scored 0)."""
+        floats = kernels.cast(array, pa.float64(), safe=False)
+        self._update_sample(floats.to_numpy(zero_copy_only=False), valid_mask(array) if array.null_count else None)
 
     def _update_range(self, array: pa.Array, distinct: pa.Array | None) -> None:
         """Least and greatest of text, booleans and decimals."""

@@ -253,3 +253,20 @@ def test_times_beyond_pythons_datetime_are_counted_alike_however_batched() -> No
         batched = _stats(table, cuts)
         for name in table.column_names:
             assert {k: batched[name].get(k) for k in COUNTED} == {k: whole[name].get(k) for k in COUNTED}, (name, cuts)
+
+
+def test_a_decimal_column_keeps_a_sample_for_drift_and_exact_bounds() -> None:
+    from decimal import Decimal
+
+    from datakeep.stats import ColumnAccumulator
+
+    values = [Decimal(f"{i}.25") if i % 10 else None for i in range(5_000)]
+    acc = ColumnAccumulator(pa.decimal128(12, 2))
+    acc.update(pa.array(values[:2_500], pa.decimal128(12, 2)))
+    acc.update(pa.array(values[2_500:], pa.decimal128(12, 2)))
+    out = acc.finish()
+    assert (out["min"], out["max"]) == ("1.25", "4999.25")  # exact, as text
+    assert out["sample"] and all(v % 1 == 0.25 for v in out["sample"])  # floats, nulls left out
+    assert (
+        out["quantiles"] == sorted(out["quantiles"]) and 1.25 <= out["quantiles"][0] < out["quantiles"][-1] <= 4999.25
+    )

@@ -354,7 +354,6 @@ def _dataset(
         return _one_sided(name, old, new)
     if old.snapshot_id is not None and old.snapshot_id == new.snapshot_id:
         return _identical(name, old)
-    from datakeep.diff import decimals
     from datakeep.diff.rows import RowOptions, compare_rows
     from datakeep.diff.schema import column_plan, schema_diff
 
@@ -384,11 +383,6 @@ def _dataset(
     schema = schema_diff(old_side.columns, new_side.columns, renames=renames, old_stats=old_stats, new_stats=new_stats)
     old_of = {p.new: p.old for p in plan}
     old_types = {c["name"]: c["type"] for c in old_side.columns}
-    # Decimals are scored as numbers, on a sample their stored statistics lack (see `decimals`);
-    # read after the schema diff, whose candidate renames compare the statistics as stored.
-    scored = [c["name"] for c in new_side.columns if c["name"] in old_of and c["name"] not in key]
-    old_stats = decimals.with_samples(old_side, old_stats, [old_of[c] for c in scored])
-    new_stats = decimals.with_samples(new_side, new_stats, scored)
     columns = []
     for column in new_side.columns:
         column_name = column["name"]
