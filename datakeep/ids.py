@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import NewType
 
@@ -27,6 +28,21 @@ def object_id(value: str) -> ObjectId:
     if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise InvalidIdError(str(value))
     return ObjectId(value)
+
+
+#: The folder a repository keeps its objects in, each at ``ab/cdef…`` under it (`LocalStore`).
+OBJECTS_FOLDER = "objects"
+
+
+def stored_object_at(path: str | os.PathLike[str]) -> ObjectId | None:
+    """The id of the object whose file ``path`` is, when it lies in an object store's layout
+    (``objects/ab/cdef…``), else None: a reader handed a path alone can then name the damaged
+    object (and its repair) rather than a file the user never wrote."""
+    parts = os.path.normpath(os.fspath(path)).split(os.sep)
+    if len(parts) < 3 or parts[-3] != OBJECTS_FOLDER or len(parts[-2]) != 2:
+        return None
+    oid = parts[-2] + parts[-1]
+    return ObjectId(oid) if is_object_id(oid) else None
 
 
 def is_id_prefix(value: str) -> bool:

@@ -17,7 +17,7 @@ from datakeep import kernels
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import InputDataError
 from datakeep.hashing import type_is
-from datakeep.parquet_source import FileMetaData, ParquetSource, read_metadata
+from datakeep.parquet_source import FileMetaData, ParquetSource, object_errors, read_metadata, stored_object
 
 MAGIC = b"PAR1"
 #: Column chunks of user files are read through a buffer of this size instead of whole: a row
@@ -71,7 +71,8 @@ def scratch_reader(source: str | pa.NativeFile) -> Any:
     from pyarrow._parquet import ParquetReader
 
     reader = ParquetReader(memory_pool=scratch_pool())
-    reader.open(source, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+    with object_errors(stored_object(source)):  # a damaged chunk named, with its repair
+        reader.open(source, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
     narrower = read_buffer_bytes(reader.metadata.num_columns)
     if narrower < READ_BUFFER_BYTES:  # a wide chunk: smaller buffers, the footer parsed once
         metadata = reader.metadata
@@ -86,7 +87,11 @@ def take_columns(
     """Rows ``rows`` (any order) of the given columns (names, or positions in the file's schema),
     decoding one column at a time into `scratch_pool`: for a few rows out of many, the peak is
     one decoded column rather than all (nor all pages read ahead). Columns keep the file's names."""
-    reader = scratch_reader(source)
+    with object_errors(stored_object(source)):
+        return _take_columns(scratch_reader(source), columns, rows, row_group)
+
+
+def _take_columns(reader: Any, columns: Sequence[str | int], rows: np.ndarray, row_group: int | None) -> pa.Table:
     names = reader.schema_arrow.names
     # Parquet numbers leaf columns: a struct, list or map column is all the leaves under its name.
     leaves: dict[str, list[int]] = {}

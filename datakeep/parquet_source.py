@@ -10,11 +10,39 @@ Writing still goes through ``pyarrow.parquet``, imported where a file or chunk i
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 from pyarrow._parquet import FileMetaData, ParquetReader, ParquetSchema
+
+from datakeep.errors import CorruptObjectError, ObjectNotFoundError
+from datakeep.ids import ObjectId, stored_object_at
+
+
+def stored_object(source: str | Path | pa.NativeFile) -> ObjectId | None:
+    """The stored object ``source`` is the file of (a chunk opened by path), else None."""
+    return stored_object_at(source) if isinstance(source, (str, Path)) else None
+
+
+@contextlib.contextmanager
+def object_errors(oid: ObjectId | None) -> Iterator[None]:
+    """Failures reading stored object ``oid`` as the damage they are: a chunk cut short or
+    emptied is a CorruptObjectError naming it and `fsck --repair`, for every reader (diff,
+    checkout, ...), not pyarrow's "magic bytes not found" taken for a bug. A user's own file
+    (``oid`` None) keeps pyarrow's error for the caller to word."""
+    if oid is None:
+        yield
+        return
+    try:
+        yield
+    except FileNotFoundError:
+        raise ObjectNotFoundError(oid) from None
+    except PermissionError:
+        raise  # not damage: the OSError names the file and says to check its permissions
+    except (pa.ArrowException, OSError) as exc:
+        raise CorruptObjectError(oid, f"not a readable Parquet chunk ({exc})") from None
 
 
 class ParquetSource:
@@ -30,13 +58,16 @@ class ParquetSource:
         pre_buffer: bool = True,
         memory_pool: pa.MemoryPool | None = None,
     ) -> None:
+        #: The stored object read, if ``source`` is one: its damage is then said as such.
+        self.object = stored_object(source)
         self.reader = ParquetReader(memory_pool=memory_pool)
-        self.reader.open(
-            str(source) if isinstance(source, Path) else source,
-            buffer_size=buffer_size,
-            pre_buffer=pre_buffer,
-            metadata=metadata,
-        )
+        with object_errors(self.object):
+            self.reader.open(
+                str(source) if isinstance(source, Path) else source,
+                buffer_size=buffer_size,
+                pre_buffer=pre_buffer,
+                metadata=metadata,
+            )
         self._leaves: dict[str, list[int]] | None = None
 
     @property
@@ -64,16 +95,22 @@ class ParquetSource:
         batches: Iterator[pa.RecordBatch] = self.reader.iter_batches(
             batch_size, row_groups=groups, column_indices=self._indices(columns), use_threads=use_threads
         )
-        return batches
+        return batches if self.object is None else self._checked(batches)
+
+    def _checked(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        with object_errors(self.object):
+            yield from batches
 
     def read(self, columns: Sequence[str] | None = None, use_threads: bool = True) -> pa.Table:
-        table: pa.Table = self.reader.read_all(column_indices=self._indices(columns), use_threads=use_threads)
+        with object_errors(self.object):
+            table: pa.Table = self.reader.read_all(column_indices=self._indices(columns), use_threads=use_threads)
         return table
 
     def read_row_group(self, index: int, columns: Sequence[str] | None = None, use_threads: bool = True) -> pa.Table:
-        table: pa.Table = self.reader.read_row_group(
-            index, column_indices=self._indices(columns), use_threads=use_threads
-        )
+        with object_errors(self.object):
+            table: pa.Table = self.reader.read_row_group(
+                index, column_indices=self._indices(columns), use_threads=use_threads
+            )
         return table
 
     def _indices(self, columns: Sequence[str] | None) -> list[int] | None:

@@ -131,6 +131,28 @@ def test_a_flipped_byte_in_a_stored_chunk_is_an_error_not_restored_data(
         tracked.read("t")
 
 
+@pytest.mark.parametrize("damage", ["truncated", "emptied"])
+def test_diff_over_a_chunk_cut_short_names_the_object_and_its_repair(tracked: Repo, project: Path, damage: str) -> None:
+    """diff opens stored chunks by path: one cut short or emptied is the damaged object it is,
+    named with `fsck --repair` as checkout names it, not pyarrow's error taken for a bug."""
+    tracked.tag("v1")
+    table = pq.read_table(project / "t.parquet")
+    amounts = table.column("amount").to_numpy().copy()
+    amounts[::50] = 0.0
+    write(project / "t.parquet", table.set_column(table.schema.get_field_index("amount"), "amount", pa.array(amounts)))
+    tracked.commit(message="edit")
+    oid = tracked.manifest("t", "v1").chunks[0].object
+    victim = tracked.repository.store.path(oid)
+    os.chmod(victim, 0o644)
+    with open(victim, "r+b") as handle:
+        handle.truncate(victim.stat().st_size // 2 if damage == "truncated" else 0)
+    result = _dk(project, "diff", "v1", "HEAD")
+    assert result.returncode == 2
+    assert f"error: object {oid} is corrupt: not a readable Parquet chunk" in result.stderr
+    assert "datakeep fsck --repair" in result.stderr
+    assert "this is a bug" not in result.stderr
+
+
 def test_gc_keeps_what_refs_reach_and_removes_the_rest(tracked: Repo, project: Path) -> None:
     from datakeep.errors import DatakeepError
     from datakeep.maintenance import reachable
