@@ -283,5 +283,7 @@ def _save_refreshed(repo: Repository, index: Index) -> None:
                 if mine is not None and mine.entry == cached.entry:
                     current.files[relpath] = cached
             current.save()
-    except LockedError:
+    except (LockedError, OSError):
+        # Busy, or a repository this user may not write (a read-only mount, another user's):
+        # the cache is not saved, the next status reads those files again. Never its answer lost.
         pass
