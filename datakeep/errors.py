@@ -154,6 +154,17 @@ class DatasetError(DatakeepError):
     """Something is wrong with a dataset: its name, its path, or its definition."""
 
 
+class UnreadableFolderError(DatasetError):
+    """A folder inside a folder dataset that cannot be listed: its files would be left out unseen."""
+
+    def __init__(self, folder: str, detail: str) -> None:
+        super().__init__(
+            f"cannot read folder {folder} ({detail}), so the Parquet files in it would be left out of its dataset",
+            "give read access to it (e.g. `chmod a+rx` it), or move it out of the dataset folder",
+        )
+        self.folder = folder
+
+
 class InputDataError(DatakeepError):
     """A data file that cannot be read as what it claims to be."""
 

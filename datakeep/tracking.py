@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from datakeep.digest import combine
-from datakeep.errors import DatasetError
+from datakeep.errors import DatasetError, UnreadableFolderError
 from datakeep.fsutil import file_signature
 from datakeep.records.index import Index, TrackedDataset
 
@@ -64,15 +64,36 @@ def starts_with_magic(path: Path) -> bool:
 
 
 def folder_files(folder: Path) -> list[tuple[str, Path]]:
-    """The Parquet files of a dataset folder as (path inside it, absolute path), sorted by path."""
-    # rglob("*") walks exactly as the former rglob("*.parquet") did (symlinked folders are not
-    # entered), so folders of .parquet files keep the same file list, hence the same ids.
+    """The Parquet files of a dataset folder as (path inside it, absolute path), sorted by path.
+    Raises UnreadableFolderError for a folder in it that cannot be listed."""
     files = sorted(
-        (p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if is_part_file(p.relative_to(folder), p)
+        (p.relative_to(folder).as_posix(), p) for p in _entries(folder) if is_part_file(p.relative_to(folder), p)
     )
     for _, path in files:
         refuse_undecodable_name(path)
     return files
+
+
+def _entries(folder: Path) -> list[Path]:
+    """Every entry under ``folder``, walked as ``rglob("*")`` walks (so the same files, hence the
+    same ids): symlinked folders are not entered. Unlike rglob, a folder that cannot be listed is
+    an error, not silently nothing: a new partition another user wrote with umask 077 would
+    otherwise leave status "unchanged" over data never committed. Hidden and ``_`` folders are
+    not entered: nothing in them is data (`is_part_file`), readable or not."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except PermissionError as exc:
+        raise UnreadableFolderError(str(folder), exc.strerror or "permission denied") from None
+    except (FileNotFoundError, NotADirectoryError):
+        return []  # removed or replaced while walked: as rglob, nothing there
+    found = []
+    for entry in entries:
+        path = folder / entry.name
+        found.append(path)
+        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith((".", "_")):
+            found.extend(_entries(path))
+    return found
 
 
 def refuse_undecodable_name(path: Path) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from datakeep.errors import DatakeepError, DatasetError, InputDataError, UsageError
+from datakeep.errors import DatakeepError, DatasetError, InputDataError, UnreadableFolderError, UsageError
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.index import Index, TrackedDataset
@@ -198,7 +198,11 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
     for name, tracked in sorted(index.datasets.items()):
         at_head = head_sets.get(name)
         head_id = at_head.snapshot if at_head else None
-        found = located(repo.root, tracked)
+        try:
+            found = located(repo.root, tracked)
+        except UnreadableFolderError as exc:
+            out.append(_unreadable(name, tracked, head_id, f"{exc.message}; {exc.hint}"))
+            continue
         if found[0] in (MISSING, EMPTY):
             # A folder whose part files were all deleted is as gone as a deleted folder; saying so
             # for this dataset alone keeps the others' status readable.
@@ -225,6 +229,12 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
                 note = f"unreadable: {exc.message}"
                 if head_id is not None:
                     note += f"; `datakeep checkout HEAD --name {name} --force` restores the committed version"
+            except OSError as exc:
+                if not _inside(repo.root / tracked.path, exc.filename):
+                    raise
+                # A file it may not read (another user's, umask 077): its data may be sound, so
+                # the advice is access, never a checkout that would overwrite it.
+                note = f"unreadable: {exc.filename}: {exc.strerror}; give read access to it and run status again"
         state = "new" if head_id is None else "unchanged" if working == head_id else "modified"
         if state == "unchanged" and at_head is not None:
             redefined = _redefined(repo, tracked, at_head.manifest)
@@ -242,6 +252,22 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
     if index.dirty:
         _save_refreshed(repo, index)
     return out
+
+
+def _unreadable(name: str, tracked: TrackedDataset, head_id: str | None, why: str) -> DatasetStatus:
+    """The status of a dataset whose data cannot be read now: changed, as far as anyone can tell."""
+    state = "new" if head_id is None else "modified"
+    return DatasetStatus(
+        name=name, path=tracked.path, state=state, head=head_id, working=None, note=f"unreadable: {why}"
+    )
+
+
+def _inside(path: Path, filename: object) -> bool:
+    """Whether the file an OSError names is ``path`` or lies inside it (a dataset's own file)."""
+    if not isinstance(filename, (str, Path)):
+        return False
+    failed = Path(filename).absolute()
+    return failed == path.absolute() or path.absolute() in failed.parents
 
 
 #: How a status note begins for a dataset tracked otherwise than HEAD holds it.

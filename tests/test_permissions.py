@@ -5,6 +5,7 @@ root each command runs without the capabilities that bypass them (setpriv)."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -45,6 +46,49 @@ def dk(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def table(value: int, rows: int = 100) -> pa.Table:
     return pa.table({"id": list(range(rows)), "x": [value] * rows})
+
+
+def test_an_unreadable_subfolder_of_a_folder_dataset_is_never_taken_for_unchanged(repo: Repo) -> None:
+    """A new partition another user wrote with umask 077: status said "unchanged" and commit
+    "nothing to commit" while its Parquet file sat uncommitted."""
+    folder = repo.root / "f"
+    write(folder / "a.parquet", table(1))
+    repo.add(folder, name="f")
+    repo.commit(message="v1")
+    write(folder / "late" / "b.parquet", table(2))
+    (folder / "late").chmod(0)
+    try:
+        status = dk(repo.root, "status")
+        assert status.returncode == 0, status.stderr
+        (line,) = [line for line in status.stdout.splitlines() if " f " in line]
+        assert line.startswith("  modified   f") and f"cannot read folder {folder / 'late'}" in line
+        (row,) = json.loads(dk(repo.root, "status", "--json").stdout)
+        assert row["state"] == "modified" and row["working"] is None and row["note"].startswith("unreadable: ")
+        commit = dk(repo.root, "commit", "-m", "v2")
+        assert commit.returncode == 2
+        assert f"error: cannot read folder {folder / 'late'} (Permission denied)" in commit.stderr
+        assert " — give read access to it" in commit.stderr
+    finally:
+        (folder / "late").chmod(0o755)
+    assert dk(repo.root, "commit", "-m", "v2").returncode == 0
+
+
+def test_one_unreadable_dataset_file_never_stops_the_others_status(repo: Repo) -> None:
+    for name, value in (("a", 1), ("b", 2)):
+        write(repo.root / f"{name}.parquet", table(value))
+        repo.add(repo.root / f"{name}.parquet", name=name)
+    repo.commit(message="v1")
+    write(repo.root / "b.parquet", table(3))
+    (repo.root / "a.parquet").chmod(0)
+    status = dk(repo.root, "status")
+    assert status.returncode == 0, status.stderr
+    (line,) = [line for line in status.stdout.splitlines() if " a " in line]
+    assert f"unreadable: {repo.root / 'a.parquet'}: Permission denied; give read access to it" in line
+    assert "checkout" not in line  # the data may be sound: overwriting it is no advice
+    assert "  modified   b" in status.stdout
+    rows = {r["name"]: r for r in json.loads(dk(repo.root, "status", "--json").stdout)}
+    assert rows["a"]["state"] == "modified" and rows["a"]["working"] is None
+    assert rows["b"]["state"] == "modified" and rows["b"]["working"] is not None
 
 
 def test_status_answers_on_a_repository_it_may_not_write(repo: Repo) -> None:
