@@ -1,7 +1,8 @@
 """Every error datakeep raises on purpose, each with the exit code the CLI turns it into.
 
-Exit codes are a frozen contract: 0 ok, 1 "the answer is no", 2 usage or operational error.
-A message says what is wrong; ``hint`` says what to do about it.
+Exit codes are a frozen contract: 0 ok, 1 "the answer is no", 2 usage or operational error;
+and 130 for a command interrupted (Ctrl-C), as shells report it: never 1, which a script would
+read as an answer. A message says what is wrong; ``hint`` says what to do about it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Sequence
 EXIT_OK = 0
 EXIT_NO = 1
 EXIT_ERROR = 2
+#: 128 + SIGINT, the code a shell gives a command Ctrl-C stopped.
+EXIT_INTERRUPTED = 130
 
 
 class DatakeepError(Exception):
@@ -29,6 +32,21 @@ class DatakeepError(Exception):
         # After a message of several lines (a validation report), on a line of its own: at the
         # end of the report's last problem it read as part of that problem.
         return f"{self.message}\n— {self.hint}" if "\n" in self.message else f"{self.message} — {self.hint}"
+
+
+class CommandInterrupted(DatakeepError):
+    """Ctrl-C (SIGINT) stopped the command: no answer was reached, so not exit 1 ("no")."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self) -> None:
+        # Every write is a temp file renamed into place and a ref moved last: whatever the
+        # moment, nothing is left half-written, and the run's temp files are removed on the way out.
+        super().__init__(
+            "interrupted",
+            "nothing was left half-written; run the command again to finish it "
+            "(`datakeep status` shows where things stand)",
+        )
 
 
 class NotARepositoryError(DatakeepError):

@@ -284,18 +284,20 @@ class FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
-                    raise
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise LockedError(str(self.path), self.timeout, self.busy) from None
-                time.sleep(0.05)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise LockedError(str(self.path), self.timeout, self.busy) from None
+                    time.sleep(0.05)
+        except BaseException:  # Ctrl-C while waiting too: no descriptor left open behind us
+            os.close(fd)
+            raise
         if not self.shared:  # shared holders would overwrite each other's pid
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())

@@ -62,6 +62,50 @@ def test_a_second_writer_gets_a_clear_locked_error(tracked: Repo, project: Path)
     assert _dk(project, "commit", "-m", "now").returncode == 0
 
 
+def _wait_until_it_holds(child: subprocess.Popen[str], path: Path, seconds: float = 30.0) -> None:
+    """Until ``child`` has ``path`` open (a command waiting for the lock has opened its file)."""
+    fds = Path(f"/proc/{child.pid}/fd")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert child.poll() is None, child.communicate()
+        try:
+            if any(os.path.realpath(fd) == str(path) for fd in fds.iterdir()):
+                return
+        except OSError:  # a descriptor closed while listed
+            pass
+        time.sleep(0.02)
+    raise AssertionError(f"the command never opened {path}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see the child open the lock file")
+@pytest.mark.parametrize("command", [["commit", "-m", "stopped"], ["checkout", "HEAD", "--name", "t", "--force"]])
+def test_ctrl_c_is_an_interrupted_error_never_the_answer_no(tracked: Repo, project: Path, command: list[str]) -> None:
+    """Ctrl-C gave click's "Aborted!" and exit 1, which scripts read as "the answer is no" (fsck
+    found damage, diff found changes, nothing to commit). It is one error line and exit 130,
+    the store untouched, and the command runs again as if never started."""
+    write(project / "t.parquet", make_table(1000, seed=3))
+    lock = (project / ".datakeep" / "lock").resolve()
+    env = {**os.environ, "DATAKEEP_LOCK_TIMEOUT": "60"}
+    with FileLock(lock):  # the command waits for it: a moment known to be inside its work
+        child = subprocess.Popen(
+            [*DATAKEEP, *command], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        _wait_until_it_holds(child, lock)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert stderr.splitlines() == [
+        "error: interrupted — nothing was left half-written; run the command again to finish it "
+        "(`datakeep status` shows where things stand)"
+    ]
+    assert "Aborted" not in stderr
+    assert len(tracked.log()) == 1
+    assert not [p for p in project.rglob("*") if ".tmp-" in p.name]
+    assert _dk(project, "fsck").returncode == 0
+    again = _dk(project, *command)
+    assert again.returncode == 0, again.stderr
+
+
 def test_two_commits_at_once_never_lose_or_corrupt(tracked: Repo, project: Path) -> None:
     write(project / "u.parquet", make_table(50_000, seed=5))
     tracked.add(project / "u.parquet", name="u")

@@ -13,11 +13,12 @@ import importlib
 import os
 import sys
 import threading
-from typing import Any
+import traceback
+from typing import Any, NoReturn
 
 import click
 
-from datakeep.errors import EXIT_ERROR, DatakeepError
+from datakeep.errors import EXIT_ERROR, CommandInterrupted, DatakeepError
 
 # command name -> "module:attribute"; the help line is kept here so `--help` imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -80,6 +81,14 @@ class LazyGroup(click.Group):
         except click.UsageError as exc:
             raise OneLineUsageError(exc) from None
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:  # Ctrl-C while the arguments are parsed
+            interrupted()
+
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
@@ -109,6 +118,11 @@ class LazyGroup(click.Group):
         # The one place where errors become `error: what — what to do` and an exit code.
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Ctrl-C, while the command's module loads or while it works: by now every `finally`
+            # has run (temp files removed, locks released). click would say "Aborted!" and exit
+            # 1, "the answer is no"; it is no answer.
+            interrupted(debug=bool(ctx.obj and ctx.obj.get("debug")))
         except DatakeepError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -156,7 +170,7 @@ def cli(ctx: click.Context, debug: bool, directory: str | None) -> None:
     """datakeep: version Parquet datasets like code, and stop bad data at the door.
 
     Exit codes: 0 ok, 1 the answer is no (validation failed, differences found),
-    2 usage or operational error.
+    2 usage or operational error, 130 interrupted (Ctrl-C).
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
@@ -168,8 +182,20 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point (`datakeep` and `python -m datakeep`)."""
     from datakeep.cli.allocator import tune
 
-    tune()
-    cli.main(args=argv, prog_name="datakeep")
+    try:
+        tune()
+        cli.main(args=argv, prog_name="datakeep")
+    except KeyboardInterrupt:  # before a command runs (`invoke` words the rest)
+        interrupted()
+
+
+def interrupted(*, debug: bool = False) -> NoReturn:
+    """Leave as a command Ctrl-C stopped: one error line, exit 130 (the traceback first with --debug)."""
+    if debug:
+        traceback.print_exc()
+    error = CommandInterrupted()
+    click.echo(f"error: {error}", err=True)
+    sys.exit(error.exit_code)
 
 
 def run() -> None:
