@@ -168,7 +168,11 @@ def make_commit(
             raise NothingToCommitError(0)
         # Every dataset must have data before any is read: a commit would otherwise hash all the
         # datasets before an emptied folder only to stop there (DatasetError names it).
-        found = {name: dataset_files(repo.root, tracked, name) for name, tracked in sorted(index.datasets.items())}
+        held = parent.datasets if parent else {}
+        found = {
+            name: dataset_files(repo.root, tracked, name, committed=name in held)
+            for name, tracked in sorted(index.datasets.items())
+        }
         working = _working_snapshots(repo, index, found)
         if parent is not None and not allow_empty and _unchanged(repo, index, parent, working):
             raise NothingToCommitError(len(index.datasets))

@@ -127,15 +127,23 @@ def dataset_files(
     tracked: TrackedDataset,
     name: str,
     found: tuple[str, list[tuple[str, Path]]] | None = None,
+    *,
+    committed: bool = True,
 ) -> tuple[str, list[tuple[str, Path]]]:
     """(kind, [(path inside the dataset, absolute path)]) in the dataset's canonical order;
-    ``found`` is what `located` already said. Raises DatasetError when there is no data."""
+    ``found`` is what `located` already said. Raises DatasetError when there is no data, whose
+    advice restores HEAD's version only when HEAD has one (``committed``): a dataset added and
+    deleted before any commit of it has nothing to check out."""
     kind, files = found or located(root, tracked)
     if kind == EMPTY:
+        restore = (
+            f" (`datakeep checkout HEAD --name {name}` restores the committed ones)"
+            if committed
+            else " (it was never committed: no version of it can be checked out)"
+        )
         raise DatasetError(
             f"dataset '{name}': folder {tracked.path} holds no Parquet files ({NAMES_ACCEPTED})",
-            f"put Parquet files back in it (`datakeep checkout HEAD --name {name}` restores the committed ones),"
-            f" or stop tracking it with `datakeep rm {name}`",
+            f"put Parquet files back in it{restore}, or stop tracking it with `datakeep rm {name}`",
         )
     if kind == MISSING and (root / tracked.path).exists():
         # A pipe, a device, a socket (or a link to one): there, but nothing datakeep can read.
@@ -144,9 +152,14 @@ def dataset_files(
             "point it at a Parquet file or folder: datakeep reads no pipes or devices",
         )
     if kind == MISSING:
+        restore = (
+            f"restore it with `datakeep checkout HEAD --name {name}`"
+            if committed
+            else f"put the file back at {tracked.path} (it was never committed: no version of it can be checked out)"
+        )
         raise DatasetError(
             f"dataset '{name}': {tracked.path} does not exist",
-            f"restore it with `datakeep checkout HEAD --name {name}`, or stop tracking it with `datakeep rm {name}`",
+            f"{restore}, or stop tracking it with `datakeep rm {name}`",
         )
     return kind, files
 

@@ -119,6 +119,27 @@ def test_commit_with_nothing_tracked_is_nothing_to_commit(initialised: Path) -> 
     assert run("commit", "-m", "x", "--allow-empty").exit_code == 0  # as its help says
 
 
+def test_a_file_deleted_before_its_first_commit_gets_advice_that_works(initialised: Path) -> None:
+    """The advice was `datakeep checkout HEAD --name a`, with no HEAD (nor any version of it)."""
+    pq.write_table(pa.table({"id": [1]}), initialised / "a.parquet")
+    assert run("add", "a.parquet").exit_code == 0
+    (initialised / "a.parquet").unlink()
+    refused = run("commit", "-m", "first")
+    assert refused.exit_code == 2
+    line = one_error_line(refused)
+    assert "dataset 'a': a.parquet does not exist" in line
+    assert "put the file back at a.parquet (it was never committed" in line and "`datakeep rm a`" in line
+    assert "checkout" not in line
+    assert run("rm", "a").exit_code == 0  # the way out it names works
+    # Once HEAD holds it, restoring it is the advice, and it works.
+    pq.write_table(pa.table({"id": [1]}), initialised / "a.parquet")
+    assert run("add", "a.parquet").exit_code == 0
+    assert run("commit", "-m", "first").exit_code == 0
+    (initialised / "a.parquet").unlink()
+    assert "restore it with `datakeep checkout HEAD --name a`" in one_error_line(run("commit", "-m", "second"))
+    assert run("checkout", "HEAD", "--name", "a").exit_code == 0
+
+
 def test_log_n_0_prints_nothing_as_git_does(initialised: Path) -> None:
     pq.write_table(pa.table({"a": [1]}), initialised / "x.parquet")
     assert run("add", "x.parquet").exit_code == 0
