@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from datakeep.errors import DatakeepError, DatasetError, UncommittedChangesError
+from datakeep.errors import DatakeepError, DatasetError, IndexDamagedError, UncommittedChangesError
 from datakeep.fsutil import Signature, file_signature, remove_empty_parents
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
@@ -106,7 +106,13 @@ def _refuse_unsafe_target(repo: Repository, target: Path, restoring: Commit, *, 
         )
     if force:
         return
-    index = repo.load_index()
+    try:
+        index = repo.load_index()
+    except IndexDamagedError:
+        # An export needs the index only to keep it off tracked paths with uncommitted changes:
+        # HEAD's datasets stand in for it (as a lost index does), so a damaged index blocks no
+        # export, and one onto a dataset's path is judged by the last commit's tracking.
+        index = Index(path=repo.dk / "index.json", datasets=repo.tracked_at_head())
     tracked = [n for n, t in index.datasets.items() if _overlaps(resolved, (repo.root / t.path).resolve())]
     if tracked:
         refuse_uncommitted(repo, index, tracked, restoring)

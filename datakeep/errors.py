@@ -183,6 +183,20 @@ class UnreadableFolderError(DatasetError):
         self.folder = folder
 
 
+class IndexDamagedError(DatakeepError):
+    """``.datakeep/index.json`` holds something that is not an index (a lost one is no error:
+    the datasets of HEAD are tracked again from its manifests)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is damaged",
+            "move it aside (or delete it): datakeep then tracks the datasets of the last commit again, "
+            "as it recorded them, and reads their files once to rebuild its stat cache; then `datakeep add` "
+            "again what was added since the last commit (uncommitted changes to the data stay where they are)",
+        )
+        self.path = path
+
+
 class InputDataError(DatakeepError):
     """A data file that cannot be read as what it claims to be."""
 

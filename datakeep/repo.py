@@ -28,7 +28,7 @@ from datakeep.serialize import canonical_json, compressed_json, load_json
 from datakeep.store.local import LocalStore
 
 if TYPE_CHECKING:
-    from datakeep.records.index import Index
+    from datakeep.records.index import Index, TrackedDataset
 
 DIRNAME = ".datakeep"
 #: Seconds a command waits for the repository lock (``DATAKEEP_LOCK_TIMEOUT``, default 10).
@@ -141,7 +141,36 @@ class Repository:
         from datakeep.records.index import Index
 
         self.check_exists()
-        return Index.load(self.dk / "index.json")
+        index = Index.load(self.dk / "index.json")
+        if index.lost:
+            index.datasets.update(self.tracked_at_head())
+        return index
+
+    def tracked_at_head(self) -> dict[str, TrackedDataset]:
+        """HEAD's datasets whose path is in the working tree, tracked as HEAD's manifests record
+        them (path, key, entity, source): what the index said at the last commit. A lost index
+        thus costs a re-read of the files, not the tracking (status had them all "elsewhere",
+        commit "nothing to commit", and checkout refused the data at their paths as untracked).
+        A dataset whose path is gone, or whose manifest is not here (a partial clone's others),
+        stays elsewhere, as in a clone that did not check it out."""
+        from datakeep.records.index import TrackedDataset
+
+        head = self.head()
+        if head is None:
+            return {}
+        tracked = {}
+        for name, ref in self.commit_at(head).datasets.items():
+            if not self.store.has(ref.manifest):  # local objects only: nothing is fetched for this
+                continue
+            try:
+                manifest = self.manifest_at(ref.manifest)
+            except DatakeepError:
+                continue  # damaged: fsck names it; this dataset stays elsewhere meanwhile
+            if os.path.lexists(self.root / manifest.path):
+                tracked[name] = TrackedDataset(
+                    path=manifest.path, key=tuple(manifest.key), entity=manifest.entity, source=manifest.source
+                )
+        return tracked
 
     @contextlib.contextmanager
     def locked(self, timeout: float | None = None) -> Iterator[None]:

@@ -93,7 +93,7 @@ def test_an_index_of_another_shape_is_damaged_not_a_bug(initialised: Path) -> No
     result = run("status")
     assert result.exit_code == 2
     line = one_error_line(result)
-    assert "index.json is damaged" in line and "run `datakeep checkout HEAD`" in line and "never --force" in line
+    assert "index.json is damaged" in line and "move it aside (or delete it)" in line and "--force" not in line
 
 
 def test_following_the_damaged_index_advice_keeps_uncommitted_work(initialised: Path) -> None:
@@ -106,11 +106,60 @@ def test_following_the_damaged_index_advice_keeps_uncommitted_work(initialised: 
     index.write_text("[]")
     assert run("status").exit_code == 2
     index.rename(initialised / "index.json.damaged")  # "move it aside"
+    assert "modified   t" in run("status").output  # tracked again as HEAD holds it, edit seen
     refused = run("checkout", "HEAD")
     assert refused.exit_code == 2 and "uncommitted changes in t" in refused.output
     assert pq.read_table(initialised / "t.parquet").equals(edited)
+    assert run("commit", "-m", "two").exit_code == 0
+    assert run("show", "HEAD:t", "--json").exit_code == 0
+    assert json.loads(run("show", "HEAD:t", "--json").output)["key"] == ["k"]
+
+
+@pytest.mark.parametrize("loss", ["deleted", "emptied"])
+def test_a_lost_index_costs_a_re_read_never_the_tracking(initialised: Path, loss: str) -> None:
+    """format.md calls the index a cache. Lost, it made status say "elsewhere", commit "nothing
+    to commit" (exit 1) and checkout "commit them first": HEAD's datasets are tracked again
+    from their manifests (path, key, entity, source), and every command answers as before."""
+    pq.write_table(pa.table({"k": [1, 2, 3], "v": [1, 2, 3]}), initialised / "t.parquet")
+    pq.write_table(pa.table({"k": [1]}), initialised / "gone.parquet")
     assert run("add", "t.parquet", "--key", "k").exit_code == 0
-    assert "modified   t" in run("status").output
+    assert run("add", "gone.parquet").exit_code == 0
+    assert run("commit", "-m", "one").exit_code == 0
+    index = initialised / ".datakeep" / "index.json"
+    if loss == "deleted":
+        index.unlink()
+    else:
+        index.write_bytes(b"")  # written without fsync: what a crash can leave
+    (initialised / "gone.parquet").unlink()  # a path not here stays elsewhere, as in a partial clone
+    assert run("status").output.splitlines()[1:] == [
+        "  unchanged  t                    t.parquet",
+        "  elsewhere  gone (not in this working tree)",
+    ]
+    assert run("checkout", "HEAD").exit_code == 0
+    pq.write_table(pa.table({"k": [1, 2, 3], "v": [1, 2, 9]}), initialised / "t.parquet")  # an edit
+    assert "  modified   t" in run("status").output
+    refused = run("checkout", "HEAD")
+    assert refused.exit_code == 2 and "uncommitted changes in t would be overwritten" in refused.output
+    done = run("commit", "-m", "two", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["changed"] == ["t"]
+    shown = json.loads(run("show", "HEAD:t", "--json").output)
+    assert shown["key"] == ["k"] and shown["rows"] == 3
+
+
+def test_a_damaged_index_never_blocks_an_export(initialised: Path) -> None:
+    pq.write_table(pa.table({"k": [1, 2, 3]}), initialised / "t.parquet")
+    assert run("add", "t.parquet").exit_code == 0
+    assert run("commit", "-m", "one").exit_code == 0
+    pq.write_table(pa.table({"k": [4]}), initialised / "t.parquet")  # not committed
+    (initialised / ".datakeep" / "index.json").write_text("[]")
+    exported = run("checkout", "HEAD", "--name", "t", "-o", "out.parquet")
+    assert exported.exit_code == 0, exported.output
+    assert pq.read_table(initialised / "out.parquet").column("k").to_pylist() == [1, 2, 3]
+    # Onto the dataset's own path, its uncommitted rows are still kept from harm.
+    refused = run("checkout", "HEAD", "--name", "t", "-o", "t.parquet")
+    assert refused.exit_code == 2 and "uncommitted changes in t" in refused.output
+    assert pq.read_table(initialised / "t.parquet").column("k").to_pylist() == [4]
 
 
 def test_commit_with_nothing_tracked_is_nothing_to_commit(initialised: Path) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datakeep.errors import DatakeepError
+from datakeep.errors import IndexDamagedError
 from datakeep.fsutil import Signature, atomic_write
 from datakeep.serialize import canonical_json, load_json
 
@@ -65,20 +65,23 @@ class Index:
     #: datasets, never checked out): commits carry it on unchanged.
     removed: set[str] = field(default_factory=set)
     dirty: bool = False  # entries were confirmed and are worth saving
+    #: No index was found (never written, lost, or emptied by a crash): the repository tracks
+    #: HEAD's datasets again from their manifests (`Repository.load_index`).
+    lost: bool = False
 
     @classmethod
     def load(cls, path: Path) -> Index:
-        # The index is a cache plus the tracked list; a damaged one is rebuilt from HEAD.
-        damaged = DatakeepError(
-            f"{path} is damaged",
-            "move it aside and run `datakeep checkout HEAD` to rebuild it from the last commit (never --force: "
-            "that overwrites uncommitted changes, which `checkout` refuses to touch); then `datakeep add` "
-            "again what it refused and what was added since",
-        )
+        # The index is a cache plus the tracked list; HEAD's manifests hold the tracked list as
+        # of the last commit, so a lost or damaged one costs re-reads, never data.
+        damaged = IndexDamagedError(str(path))
         try:
-            data = load_json(path.read_bytes())
+            raw = path.read_bytes()
         except FileNotFoundError:
-            return cls(path=path)
+            return cls(path=path, lost=True)
+        if not raw.strip():  # written without fsync: a crash may leave it empty
+            return cls(path=path, lost=True)
+        try:
+            data = load_json(raw)
         except ValueError:
             raise damaged from None
         try:  # JSON of another shape (a list, a field of the wrong type) is as damaged
