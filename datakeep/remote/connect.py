@@ -150,7 +150,7 @@ class Remote:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise _access_error(self.url, exc, writing=False) from None
+            raise _access_error(self.url, exc, writing=False, path=f"{self.root}/{MARKER}") from None
 
     def check(self) -> int:
         """Refuse anything that is not a datakeep remote made with our hash algorithm and an
@@ -210,7 +210,7 @@ class Remote:
         try:
             created = self.refs.create(marker, document)
         except OSError as exc:
-            raise _access_error(self.url, exc) from None
+            raise _access_error(self.url, exc, path=marker) from None
         if created and protocol_of(self.fs) in ("s3", "s3a") and self.refs.create(marker, document):
             # A second exclusive create of the same key succeeded: this endpoint ignores
             # If-None-Match, so no ref could be moved safely. Say so instead of racing silently.
@@ -221,13 +221,32 @@ class Remote:
         return self.check()
 
 
-def _access_error(url: str, exc: OSError, *, writing: bool = True) -> RemoteError:
+#: Failures of the disk under a folder remote: said as what they are, never "cannot reach".
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _access_error(url: str, exc: OSError, *, writing: bool = True, path: str | None = None) -> RemoteError:
+    """What to say when the remote at ``url`` failed with ``exc`` (on ``path``, when the
+    backend's error does not name it)."""
+    path = exc.filename or path
+    if exc.errno in _DISK_FULL:
+        return RemoteError(
+            f"cannot write to remote {url}: {exc.strerror}" + (f" (writing {path})" if path else ""),
+            "free disk space there (or push to another remote), then run the command again: "
+            "what was sent is kept, the rest follows",
+        )
     refused = isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
     if refused and writing:
         return RemoteError(
             f"cannot write to remote {url}: {exc}",
             "it can be read but not written with these permissions or credentials: push to a remote you may "
             "write to, or ask for write access",
+        )
+    if exc.errno is not None and "://" not in url:
+        # A folder: there is no network or credentials to check, only the path and its disk.
+        return RemoteError(
+            f"cannot use remote {url}: {exc.strerror}" + (f" ({path})" if path else ""),
+            "check the path, its permissions and the free disk space, then run the command again",
         )
     return RemoteError(
         f"cannot reach remote {url}: {exc}",
