@@ -191,11 +191,26 @@ def _create_temp(path: Path, suffix: str = "") -> tuple[int, Path]:
             continue
 
 
+@contextlib.contextmanager
+def naming(path: Path | str) -> Iterator[None]:
+    """Re-raise an OSError that names no file (pyarrow's writers; a write or fsync through a
+    descriptor) as the same error naming ``path``, the file being written: "No space left on
+    device" alone leaves the user to guess which disk is full."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or not exc.errno:
+            raise
+        # pyarrow's text is "Error writing bytes to file. Detail: [errno 28] ...": the
+        # system's own words for the errno say it once. The subclass follows the errno.
+        raise OSError(exc.errno, os.strerror(exc.errno), str(path)) from exc
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
     """Write ``data`` to ``path`` via temp file + fsync + rename."""
     fd, tmp = _create_temp(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with naming(path), os.fdopen(fd, "wb") as handle:
             handle.write(data)
             if durable:
                 handle.flush()
@@ -216,7 +231,7 @@ def exclusive_write(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
     Where hard links are not supported, an exclusive create written in place."""
     fd, tmp = _create_temp(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with naming(path), os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -241,7 +256,7 @@ def _create_in_place(path: Path, data: bytes, mode: int) -> bool:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as handle:
+    with naming(path), os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return True
 
@@ -252,10 +267,11 @@ def atomic_output(path: Path, *, durable: bool = True) -> Iterator[Path]:
     fd, tmp_path = _create_temp(path, path.suffix)
     os.close(fd)
     try:
-        yield tmp_path
-        if durable:
-            with open(tmp_path, "rb+") as handle:
-                os.fsync(handle.fileno())
+        with naming(path):  # a streamed writer's disk-full error, pyarrow's too, names the file
+            yield tmp_path
+            if durable:
+                with open(tmp_path, "rb+") as handle:
+                    os.fsync(handle.fileno())
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
     except BaseException:

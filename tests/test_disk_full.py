@@ -1,5 +1,5 @@
 """A full disk is said as what it is, naming the file being written: never "cannot reach the
-remote". The disk is a real tmpfs, filled
+remote", never pyarrow's "Error writing bytes to file" alone. The disk is a real tmpfs, filled
 up, mounted in a mount namespace of the command's own (`unshare`), so nothing outside sees it."""
 
 from __future__ import annotations
@@ -62,3 +62,12 @@ def test_a_first_push_onto_a_full_disk_says_the_disk_is_full(
     assert line.startswith(f"error: cannot write to remote {disk / 'remote'}: No space left on device"), line
     assert f"(writing {disk / 'remote'}/config.json)" in line and "free disk space" in line
     assert "cannot reach" not in line and "credentials" not in line
+
+
+def test_an_export_onto_a_full_disk_names_the_file(repo: Repo, tmp_path_factory: pytest.TempPathFactory) -> None:
+    disk = tmp_path_factory.mktemp("outside") / "full"
+    result = on_a_full_disk(tracked(repo).root, disk, "checkout", "HEAD", "--name", "d", "-o", str(disk / "d.parquet"))
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: No space left on device: {disk / 'd.parquet'} — "), line
+    assert "Error writing bytes" not in line

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from datakeep.errors import RemoteError, RemoteObjectMissingError
+from datakeep.fsutil import naming
 from datakeep.ids import ObjectId, is_id_prefix, is_object_id, object_id
 from datakeep.store.base import ObjectStore
 
@@ -128,7 +129,8 @@ class FsspecStore(ObjectStore):
         self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
         temp = f"{target}.tmp-{uuid.uuid4().hex}"
         try:
-            self.fs.pipe_file(temp, data)
+            with naming(target):  # a full disk under a folder remote names the object's file
+                self.fs.pipe_file(temp, data)
             self.fs.mv(temp, target)
         except BaseException:
             with contextlib.suppress(OSError, FileNotFoundError):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from datakeep.errors import UsageError
+from datakeep.fsutil import naming
 from datakeep.schemas import (
     EntitySchema,
     SourceMapping,
@@ -331,10 +332,12 @@ def map_file(
                 column = pc.if_else(pa.array(judged), pa.scalar(None, table.field(i).type), table.column(i))
                 table = table.set_column(i, table.field(i), column)
         if not writer:
-            writer.append(pq.ParquetWriter(tmp, table.schema))
+            with naming(output):  # pyarrow's disk-full error names no file
+                writer.append(pq.ParquetWriter(tmp, table.schema))
         else:
             table = table.cast(writer[0].schema)
-        writer[0].write_table(table)
+        with naming(output):
+            writer[0].write_table(table)
 
     try:
         report = run(
@@ -348,12 +351,13 @@ def map_file(
             sink=sink,
             typed=file_kind(path) == "parquet",
         )
-        if writer:
-            writer[0].close()
-        else:
-            pq.write_table(pa.table({c: pa.array([]) for c in ent.columns}), tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
+        with naming(output):
+            if writer:
+                writer[0].close()
+            else:
+                pq.write_table(pa.table({c: pa.array([]) for c in ent.columns}), tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, output)
     except BaseException:
         if writer:
