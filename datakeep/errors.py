@@ -50,8 +50,14 @@ class CommandInterrupted(DatakeepError):
 
 
 class NotARepositoryError(DatakeepError):
-    def __init__(self, path: str, *, gone: bool = False) -> None:
-        if gone:  # opened once, its store deleted or moved away since
+    def __init__(self, path: str, *, gone: bool = False, unfinished: bool = False) -> None:
+        if unfinished:  # an init or clone killed before it wrote config.json, its last file
+            super().__init__(
+                f"{path} holds a datakeep repository that was never finished: its .datakeep folder has no "
+                "config.json and nothing stored (an `init` or `clone` was stopped while making it)",
+                "if it was a clone, remove the folder and clone again; if it was `datakeep init`, run it again there",
+            )
+        elif gone:  # opened once, its store deleted or moved away since
             super().__init__(
                 f"no datakeep repository any more at {path}: its .datakeep folder is gone",
                 "run `datakeep init` there, or open the repository again where it is now",

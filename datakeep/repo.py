@@ -40,6 +40,16 @@ def lock_timeout() -> float:
     return seconds_from_env("DATAKEEP_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)
 
 
+def half_made(folder: Path) -> bool:
+    """Whether ``folder`` holds a `.datakeep` an `init` or `clone` was stopped while making:
+    no config.json (`Repository.initialize` writes it last), and no object or ref (nothing was
+    ever stored in it, so removing it loses nothing)."""
+    dk = folder / DIRNAME
+    if not dk.is_dir() or (dk / "config.json").exists():
+        return False
+    return not any(files for sub in ("objects", "refs") for _, _, files in os.walk(dk / sub))
+
+
 class Repository:
     """The storage side of a repository. Operations live in their own modules; `datakeep.Repo`
     (in ``api``) is the user-facing facade."""
@@ -77,6 +87,10 @@ class Repository:
         for folder in (here, *here.parents):
             if (folder / DIRNAME / "config.json").is_file():
                 return cls(folder)
+            if half_made(folder):
+                # Walking on up would answer from another repository, or say "run init" to a
+                # user whose clone was killed, which would not finish it.
+                raise NotARepositoryError(str(folder), unfinished=True)
         raise NotARepositoryError(str(here))
 
     @classmethod

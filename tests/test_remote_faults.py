@@ -6,6 +6,7 @@ objects on the remote, clashing names, and the bookkeeping a remote leaves behin
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -445,6 +446,29 @@ def test_a_clone_killed_outright_is_named_on_the_next_clone(
     code, _, err = run("clone", folder_url, str(target))
     assert code == 2 and "holds an unfinished clone of" in err and "`datakeep pull`" in err
     assert run("-C", str(target), "pull")[0] == 0
+    assert Repo(Repository(target)).read("flights").equals(folder_project.flights)
+
+
+def test_a_clone_killed_while_it_made_its_store_is_named_everywhere(
+    folder_project: Project, folder_url: str, tmp_path: Path
+) -> None:
+    """Killed before config.json (the last file `init` writes): clone said "not empty — clone
+    into a new folder", every command in it "not a repository — run `datakeep init`"."""
+    push(folder_project.storage)
+    target = tmp_path / "c"
+    dk = target / ".datakeep"
+    for sub in ("objects", "refs/heads", "refs/tags"):  # as `Repository.initialize` starts
+        (dk / sub).mkdir(parents=True)
+    (dk / "HEAD").write_text("ref: refs/heads/main\n")
+    code, _, err = run("clone", folder_url, str(target))
+    assert code == 2 and f"{target} holds an unfinished clone" in err
+    assert f"remove the folder (`rm -r {target}`) and clone again" in err
+    for command in (["status"], ["pull"], ["log"]):
+        code, _, err = run("-C", str(target), *command)
+        assert code == 2 and f"{target} holds a datakeep repository that was never finished" in err, err
+        assert "remove the folder and clone again" in err and "run `datakeep init` in the project" not in err
+    shutil.rmtree(target)  # the advice, followed
+    assert run("clone", folder_url, str(target))[0] == 0
     assert Repo(Repository(target)).read("flights").equals(folder_project.flights)
 
 

@@ -17,7 +17,7 @@ from datakeep.remote.config import DEFAULT_REMOTE, add_remote
 from datakeep.remote.connect import Remote, connect, normalize_url, reports_unreachable
 from datakeep.remote.fetch import FetchResult, pick_ref, pull
 from datakeep.remote.transfer import ProgressCallback
-from datakeep.repo import Repository
+from datakeep.repo import DIRNAME, Repository, half_made
 
 
 def _unfinished_clone_of(folder: Path, url: str) -> bool:
@@ -60,6 +60,14 @@ def clone(
             raise RemoteError(
                 f"{target} holds an unfinished clone of {url} (the clone was stopped before it checked out a commit)",
                 f"run `datakeep pull` in {target} to finish it, or remove the folder and clone again",
+            )
+        if [entry.name for entry in target.iterdir()] == [DIRNAME] and half_made(target):
+            # Stopped earlier still, while making .datakeep: no origin is recorded, so no pull
+            # can finish it; nothing was stored, so removing it loses nothing.
+            raise RemoteError(
+                f"{target} holds an unfinished clone (it was stopped while making {target / DIRNAME}, "
+                "before anything was stored)",
+                f"remove the folder (`rm -r {target}`) and clone again",
             )
         raise RemoteError(f"{target} already exists and is not empty", "clone into a new folder")
     remote_refs, damaged = source.refs.scan()
