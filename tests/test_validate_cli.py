@@ -261,7 +261,7 @@ def test_a_timestamp_past_the_year_9999_is_reported_not_a_crash(
     result = invoke("validate", "f.parquet", "--entity", "t")
     assert result.exit_code == 1, result.output
     assert (
-        "cast_failed value='148108-07-06T14:00:27.387904' → t: outside the range datetime64[ns] holds" in result.output
+        "cast_failed value='+148108-07-06T14:00:27.387904' → t: outside the range datetime64[ns] holds" in result.output
     )
     assert "1 of 2 rows failing" in result.output and ", 1 row, e.g. row 1" in result.output
 
