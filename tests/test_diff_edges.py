@@ -232,9 +232,12 @@ def test_text_whose_values_all_changed_is_not_called_stable(tmp_path: Path) -> N
     assert "n/a" in next(line for line in text.splitlines() if line.strip().startswith("email"))
     assert "drift not measured (n/a) for email" in text
     assert result.datasets[0].to_dict()["columns"]["email"]["drift_reason"] == email.drift_reason
-    # As any column without a score, its gate has nothing to compare and does not hold.
+    # A gate on it could never trip: an error (exit 2) that says why and what to gate on instead.
     run = CliRunner().invoke(cli, ["diff", str(a), str(b), "--key", "id", "--fail-on", "drift.email"])
-    assert run.exit_code == 0, run.output
+    assert run.exit_code == 2, run.output
+    assert "drift of email is not measured" in run.output and "cells.email" in run.output
+    every = CliRunner().invoke(cli, ["diff", str(a), str(b), "--key", "id", "--fail-on", "drift.*"])
+    assert every.exit_code == 0, every.output  # the largest measured score: code's 0
 
     # What the named bins do see still counts: half the emails going null is drift.
     half = {**new, "email": [None if i % 2 else e for i, e in enumerate(new["email"])]}
@@ -246,3 +249,12 @@ def test_text_whose_values_all_changed_is_not_called_stable(tmp_path: Path) -> N
     a, b = pair(tmp_path, {"id": many, "s": [f"x{i}" for i in many]}, {"id": many, "s": [f"y{i}" for i in many]})
     column = diff_files(a, b, key="id").datasets[0].column("s")
     assert column.drift is None and "over 1,000" in (column.drift_reason or "")
+
+    # Their null rate is still measured: every value going null is drift, unbinned values or not.
+    gone = {"id": many, "s": [None] * len(many)}
+    a, b = pair(tmp_path, {"id": many, "s": [f"x{i}" for i in many]}, gone)
+    column = diff_files(a, b, key="id").datasets[0].column("s")
+    assert column.drift_level == "major" and column.drift_reason is None
+    assert column.distribution is not None and column.distribution["labels"] == ["(values)", "null"]
+    tripped = CliRunner().invoke(cli, ["diff", str(a), str(b), "--key", "id", "--fail-on", "drift.s"])
+    assert tripped.exit_code == 1, tripped.output

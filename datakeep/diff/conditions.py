@@ -169,6 +169,16 @@ def _refuse_unmeasured(condition: Condition, d: DatasetDiff, cells_counted: bool
         )
     if condition.group == "cells" and not cells_counted:
         refuse_before_diff(condition, stat=True)
+    if condition.group == "drift" and condition.name != "*":
+        column = next((c for c in d.columns if c.name == condition.name), None)
+        if column is not None and column.drift is None and column.drift_reason is not None:
+            # A gate on a column whose drift is not measured could never trip: a source that
+            # stopped sending a column's values would pass it.
+            raise ConditionError(
+                condition.text,
+                f"drift of {condition.name} is not measured for {d.name}: {column.drift_reason}",
+                f"gate on cells.{_quoted(condition.name)} (with --key) or on rows.*, or drop this condition",
+            )
 
 
 def refuse_before_diff(condition: Condition, *, stat: bool) -> None:
@@ -179,3 +189,8 @@ def refuse_before_diff(condition: Condition, *, stat: bool) -> None:
             "cells are not counted with --stat (it compares stored row hashes, not cells)",
             "drop --stat for this gate",
         )
+
+
+def _quoted(name: str) -> str:
+    """A column name as a condition writes it: in quotes when it holds what ends a bare name."""
+    return name if re.fullmatch(r"[^\s<>=!\"']+", name) else f'"{name}"'

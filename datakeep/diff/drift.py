@@ -53,18 +53,33 @@ def score(
     statistics say nothing to explain, as for a version with no rows)."""
     dist = distributions(type_name, old, new, old_type=old_type)
     value = psi(dist)
+    reason = None
     if dist is not None and value is not None and dist.seen < SEEN_LEAST and value < MODERATE:
-        return (
-            None,
-            None,
+        reason = (
             f"too many distinct values: the most frequent ones stored at commit hold {dist.seen:.0%} "
-            "of a version's values, and a change among the rest would not show",
+            "of a version's values, and a change among the rest would not show"
         )
     counted = "distinct" in old or "distinct" in new  # text, booleans, numbers: not nested types
     uncounted = "top" not in old or "top" not in new
     if dist is None and old.get("count") and new.get("count") and counted and uncounted:
-        return None, None, "too many distinct values (over 1,000, or text too long to count) to bin"
-    return dist, value, None
+        reason = "too many distinct values (over 1,000, or text too long to count) to bin"
+    if reason is None:
+        return dist, value, None
+    # The values cannot be binned, but their null rate can: values and nulls are the coarsest
+    # binning, so its PSI is drift the column at least has (a column whose values all go null).
+    nulls = _null_bins(old, new)
+    floor = psi(nulls)
+    if nulls is not None and floor is not None and floor >= MODERATE:
+        return nulls, floor, None
+    return None, None, reason
+
+
+def _null_bins(old: Mapping[str, Any], new: Mapping[str, Any]) -> Distribution | None:
+    """Each version's shares of values and of nulls."""
+    if not old.get("count") or not new.get("count"):
+        return None
+    p, q = _null_share(old), _null_share(new)
+    return Distribution(labels=("(values)", "null"), old=(1 - p, p), new=(1 - q, q))
 
 
 def level(score: float | None, moderate: float = MODERATE, major: float = MAJOR) -> str | None:
