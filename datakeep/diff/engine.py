@@ -54,6 +54,10 @@ class _Entry:
     snapshot_id: str | None
     open: Callable[[], Side]
     manifest: Callable[[], Any] | None = None  # a committed snapshot's manifest (metadata only)
+    #: (source, entity) it is tracked with, and how to write its rows as one Parquet file: for
+    #: comparing two sources of one entity (`across_sources`).
+    tracked_as: Callable[[], tuple[str | None, str | None]] | None = None
+    write: Callable[[Path], None] | None = None
     _side: Side | None = None
 
     def side(self) -> Side:
@@ -79,7 +83,7 @@ def diff(repo: Repository, a: str | None = None, b: str | None = None, **options
     old_entries = _revision_entries(repo, old_rev)
     new_entries = _revision_entries(repo, new_rev) if new_rev is not None else _working_entries(repo)
     if old_name and new_name and old_name != new_name:
-        return _across(old_rev, old_name, old_entries, new_rev, new_name, new_entries, names, opts)
+        return _across(repo, old_rev, old_name, old_entries, new_rev, new_name, new_entries, names, opts)
     names = names or list(dict.fromkeys(n for n in (old_name, new_name) if n))
     wanted = names or sorted(set(old_entries) | set(new_entries))
     for name in wanted:
@@ -91,6 +95,7 @@ def diff(repo: Repository, a: str | None = None, b: str | None = None, **options
 
 
 def _across(
+    repo: Repository,
     old_rev: str,
     old_name: str,
     old_entries: dict[str, _Entry],
@@ -115,9 +120,48 @@ def _across(
                 f"no dataset named '{name}' in {rev} (it has: {known})", "`datakeep show REV` lists them"
             )
     pair = (old_entries[old_name], new_entries[new_name])
-    _check_names(opts, [pair])
-    compared = _dataset(f"{old_name} → {new_name}", *pair, opts)
-    return _finish(f"{old_rev}:{old_name}", f"{new_rev or 'working tree'}:{new_name}", (compared,), opts)
+    labels = (f"{old_rev}:{old_name}", f"{new_rev or 'working tree'}:{new_name}")
+    name = f"{old_name} → {new_name}"
+    sourced = _sourced(pair, labels)
+    if sourced is not None:
+        compared = _across_sources(repo, name, sourced, opts)
+    else:
+        _check_names(opts, [pair])
+        compared = _dataset(name, *pair, opts)
+    return _finish(labels[0], labels[1], (compared,), opts)
+
+
+def _sourced(pair: tuple[_Entry, _Entry], labels: tuple[str, str]) -> tuple[Any, Any] | None:
+    """Both sides as `across_sources.SourcedSide` when they follow different sources (a side
+    with none being canonical data), else None: the same source's raw columns line up."""
+    from datakeep.diff.across_sources import SourcedSide
+
+    if any(entry.tracked_as is None or entry.write is None for entry in pair):
+        return None
+    sides = []
+    for entry, label in zip(pair, labels, strict=True):
+        assert entry.tracked_as is not None and entry.write is not None
+        source, entity = entry.tracked_as()
+        sides.append(SourcedSide(label=label, source=source, entity=entity, write=entry.write))
+    old, new = sides
+    if old.source == new.source or not (old.source or new.source):
+        return None
+    return old, new
+
+
+def _across_sources(repo: Repository, name: str, sides: tuple[Any, Any], opts: DiffOptions) -> DatasetDiff:
+    from datakeep.diff import across_sources
+    from datakeep.diff.sources import FileSide
+
+    def compare_files(old: Path, new: Path, key: tuple[str, ...]) -> DatasetDiff:
+        entries = [
+            _Entry(snapshot_id=None, open=functools.partial(FileSide, [path], str(path), key)) for path in (old, new)
+        ]
+        keyed = dataclasses.replace(opts, key=key)
+        _check_names(keyed, [(entries[0], entries[1])])
+        return _dataset(name, entries[0], entries[1], keyed, labels=(sides[0].label, sides[1].label))
+
+    return across_sources.compare(repo.root, name, sides[0], sides[1], opts.key, compare_files)
 
 
 def diff_files(old: str | os.PathLike[str], new: str | os.PathLike[str], **options: Any) -> DiffResult:
@@ -319,7 +363,17 @@ def _snapshot_entry(repo: Repository, snapshot: str, manifest_oid: Any, rev: str
         # the row hashes of patched chunks; without one, the store answers the same, slower.
         return SnapshotSide(repo.store, manifest(), rev, rows=rowcache.load(repo, manifest()))
 
-    return _Entry(snapshot_id=snapshot, open=side, manifest=manifest)
+    def tracked_as() -> tuple[str | None, str | None]:
+        return manifest().source, manifest().entity
+
+    def write(path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        from datakeep.restore import read_manifest
+
+        pq.write_table(read_manifest(repo.store, manifest()), path)
+
+    return _Entry(snapshot_id=snapshot, open=side, manifest=manifest, tracked_as=tracked_as, write=write)
 
 
 def _working_entries(repo: Repository) -> dict[str, _Entry]:
@@ -333,8 +387,22 @@ def _working_entries(repo: Repository) -> dict[str, _Entry]:
         if found[0] in (MISSING, EMPTY):
             continue  # no data in the working tree (as `status` says: missing): compared as removed
         snapshot = working_snapshot_id(repo, name, tracked, index, found)
-        out[name] = _Entry(snapshot_id=snapshot, open=functools.partial(_file_side, found[1], tracked))
+        out[name] = _Entry(
+            snapshot_id=snapshot,
+            open=functools.partial(_file_side, found[1], tracked),
+            tracked_as=functools.partial(lambda t: (t.source, t.entity), tracked),
+            write=functools.partial(_write_files, [p for _, p in found[1]]),
+        )
     return out
+
+
+def _write_files(files: list[Path], path: Path) -> None:
+    """The rows of a working copy's files, in order, as one Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(f) for f in files]
+    pq.write_table(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0], path)
 
 
 def _file_side(files: list[tuple[str, Path]], tracked: TrackedDataset) -> Side:

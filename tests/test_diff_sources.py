@@ -1,0 +1,67 @@
+"""Two datasets fed by different sources of one entity compare as the entity's rows: each side
+goes through its own source's mapping first (`datakeep.diff.across_sources`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from datakeep.api import Repo
+from datakeep.cli import cli
+from tests.test_hook_support import crm_customers, customers, write_project
+
+
+@pytest.fixture
+def two_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    """`canon` holds customers as the entity has them; `crm` as the crm source sends them
+    (column `land`, German country names)."""
+    write_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(customers(6), tmp_path / "canon.parquet")  # ids 1-6, DE FR US DE FR US, ages 20-25
+    crm = crm_customers(5)  # ids 1-5, Deutschland Frankreich …, age 30
+    pq.write_table(crm, tmp_path / "crm.parquet")
+    repo = Repo.init(tmp_path)
+    repo.add(tmp_path / "canon.parquet", name="canon", entity="customers")
+    repo.add(tmp_path / "crm.parquet", name="crm", source="crm")
+    repo.commit(message="two sources")
+    return repo
+
+
+def test_two_sources_compare_through_their_mappings(two_sources: Repo) -> None:
+    result = CliRunner().invoke(cli, ["diff", "HEAD:canon", "HEAD:crm", "--key", "id", "--json"])
+    assert result.exit_code == 0, result.output
+    (compared,) = json.loads(result.output)["datasets"]
+    # crm's `land` arrived as the entity's `country`: no column is added or removed.
+    assert (compared["schema"]["added"], compared["schema"]["removed"]) == ([], [])
+    rows = compared["rows"]
+    assert (rows["added"], rows["removed"], rows["modified"], rows["unchanged"]) == (0, 1, 5, 0)
+    # Rows 1-5: DE FR US DE FR against Deutschland Frankreich Deutschland Frankreich Deutschland,
+    # mapped to DE FR DE FR DE: rows 3, 4 and 5 differ in country; every age differs (20-24 vs 30).
+    assert compared["columns"]["country"]["modified"] == 3
+    assert compared["columns"]["age"]["modified"] == 5
+    assert any("each side through its source's mapping" in note for note in compared["notes"])
+
+
+def test_a_mapping_problem_is_said_and_its_cells_are_null(two_sources: Repo, tmp_path: Path) -> None:
+    pq.write_table(crm_customers(5, bad=True), tmp_path / "crm.parquet")  # 'Atlantis': no mapping
+    two_sources.commit(message="a load validation would refuse", verify=False)
+    result = CliRunner().invoke(cli, ["diff", "HEAD:canon", "HEAD:crm", "--key", "id", "--json"])
+    assert result.exit_code == 0, result.output
+    (compared,) = json.loads(result.output)["datasets"]
+    assert any("mapping crm met 1 problem(s) in 1 row(s)" in note for note in compared["notes"])
+    changed = {s["key"]["id"]: {c["column"]: c["to"] for c in s["changes"]} for s in compared["samples"]}
+    assert changed[2]["country"] is None  # row 2's Atlantis: null, as `datakeep map` writes it
+
+
+def test_the_same_source_compares_raw_columns_as_they_are(two_sources: Repo, tmp_path: Path) -> None:
+    pq.write_table(pa.table({"id": [1], "land": ["Frankreich"], "age": [30]}), tmp_path / "more.parquet")
+    two_sources.add(tmp_path / "more.parquet", name="more", source="crm")
+    two_sources.commit(message="another crm load")
+    compared = two_sources.diff("HEAD:crm", "HEAD:more", key=["id"]).datasets[0]
+    assert not any("mapping" in note for note in compared.notes)
+    assert compared.rows.removed == 4 and compared.rows.unchanged == 0 and compared.rows.modified == 1
