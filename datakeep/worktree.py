@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -118,12 +119,11 @@ def _checked(
         raise DatasetError(
             f"{path} does not exist", "check the path; it is relative to the current folder" + _key_hint(key)
         )
-    if source is not None:
+    declared: tuple[str, ...] = ()
+    if source is not None or entity is not None:
         # A misspelt or missing source is refused now, not at the first commit; the entity stays
         # unrecorded when not given, so commit follows whatever entity the mapping names then.
-        from datakeep.schemas import load_entity, load_source
-
-        load_source(repo.root, source, load_entity(repo.root, entity) if entity else None)
+        declared = _declared_key(repo.root, entity, source)
     from datakeep.parquet_io import open_parquet
     from datakeep.unify import union_schema
 
@@ -147,7 +147,23 @@ def _checked(
     # Files of one folder may differ in columns (the dataset has their union), not in how they
     # type one column: refused now rather than at the first commit.
     union_schema(schemas, f"dataset '{dataset_name}'")
+    if not key and declared and all(k in schema.names for _, schema in schemas for k in declared):
+        # The schema names the key: without it every later diff matched whole rows, a changed
+        # row showing as one removed and one added.
+        tracked = dataclasses.replace(tracked, key=declared)
     return dataset_name, tracked
+
+
+def _declared_key(root: Path, entity: str | None, source: str | None) -> tuple[str, ...]:
+    """The key the entity's schema declares, as the raw columns that feed it when the data
+    arrives through ``source`` (loading them also refuses a misspelt entity or source)."""
+    from datakeep.schemas import load_entity, load_source
+
+    if source is None:
+        assert entity is not None
+        return load_entity(root, entity).key
+    loaded, mapping = load_source(root, source, load_entity(root, entity) if entity else None)
+    return tuple(mapping.source_of(column) or column for column in loaded.key)
 
 
 def rm(repo: Repository, name: str) -> None:

@@ -65,3 +65,26 @@ def test_the_same_source_compares_raw_columns_as_they_are(two_sources: Repo, tmp
     compared = two_sources.diff("HEAD:crm", "HEAD:more", key=["id"]).datasets[0]
     assert not any("mapping" in note for note in compared.notes)
     assert compared.rows.removed == 4 and compared.rows.unchanged == 0 and compared.rows.modified == 1
+
+
+def test_add_takes_the_key_the_entity_declares(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --key a dataset was tracked keyless although its schema names the key: every
+    later diff then matched whole rows. Through a source, the key is the raw column feeding it."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "schemas", tmp_path / "schemas")
+    shutil.copy(root / "sample_data/incoming/legacy_export.parquet", tmp_path / "legacy.parquet")
+    monkeypatch.chdir(tmp_path)
+    repo = Repo.init(tmp_path)
+    mapping = (tmp_path / "schemas/sources/legacy.yaml").read_text()
+    raw_key = next(line.split(":")[0].strip() for line in mapping.splitlines() if "customer_id" in line)
+    repo.add(tmp_path / "legacy.parquet", name="legacy", source="legacy")
+    canonical = tmp_path / "canonical.parquet"
+    from datakeep.validate import map_file
+
+    map_file(tmp_path / "legacy.parquet", source="legacy", root=tmp_path, output=canonical)
+    repo.add(canonical, name="canon", entity="customers")
+    tracked = repo._repo.load_index().datasets
+    assert tracked["legacy"].key == (raw_key,)
+    assert tracked["canon"].key == ("customer_id",)
