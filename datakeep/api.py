@@ -228,6 +228,42 @@ class Repo:
         picked = None if columns is None else list(arguments.names(columns, "columns"))
         return read_manifest(self._repo.store, manifest, columns=picked, partitions=partitions)
 
+    def validate(
+        self,
+        name: str,
+        rev: str | None = "HEAD",
+        *,
+        entity: str | None = None,
+        source: str | None = None,
+        max_samples: int = 5,
+    ) -> Any:
+        """Validate dataset ``name`` as of ``rev`` against the schemas as they are now: through
+        the source (or against the entity) it was committed with, unless ``entity`` or ``source``
+        names another. For re-checking history after a schema or mapping changed. Returns the
+        `ValidationReport`, labelled ``REV:NAME``."""
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        from datakeep.restore import read_manifest
+        from datakeep.validate import validate_file
+
+        manifest = self.manifest(name, rev)
+        if entity is None and source is None:
+            entity, source = manifest.entity, manifest.source
+        label = f"{_revision(rev)}:{name}"
+        if entity is None and source is None:
+            raise UsageError(
+                f"{label} was committed with no entity or source, so no schema says what it should be",
+                "name one: --entity E or --source S",
+            )
+        with tempfile.TemporaryDirectory(prefix="datakeep-validate-") as tmp:
+            path = Path(tmp) / "data.parquet"
+            pq.write_table(read_manifest(self._repo.store, manifest), path)
+            return validate_file(
+                path, entity=entity, source=source, root=self._repo.root, max_samples=max_samples, label=label
+            )
+
     # -- restoring -------------------------------------------------------------------------
     def checkout(
         self,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from datakeep.cli._common import root_option
+from datakeep.cli._common import open_repo, root_option
 from datakeep.errors import InputDataError, UsageError
 
 
@@ -31,25 +31,37 @@ def validate(
     """Validate data files against their schema.
 
     Without --source or --entity, the rules in datakeep.yaml say which schema each file follows.
-    Exit 0 when every file is clean, 1 when data failed, 2 on a usage or schema-file error.
+    REV:NAME validates a committed version of a dataset against today's schemas, through the
+    source (or entity) it was committed with. Exit 0 when every file is clean, 1 when data
+    failed, 2 on a usage or schema-file error.
 
     \b
     Example:
       datakeep validate data/incoming/crm_2024.csv --source crm
       datakeep validate data/incoming/*.parquet --json
+      datakeep validate v1:customers     # re-check history after a schema change
     """
     from datakeep.schemas import load_rules
     from datakeep.validate import render_text, validate_file
     from datakeep.validate.engine import relative_to_root
 
+    versions = [path for path in paths if not _p(path).exists() and ":" in path]
     for path in paths:
         # Before any rule is looked at: a mistyped path matches no rule and would "pass".
-        if not _p(path).is_file():
-            raise InputDataError(path, "no such file", "check the path (relative to the current folder)")
+        if not _p(path).is_file() and path not in versions:
+            raise InputDataError(
+                path, "no such file", "check the path (relative to the current folder); a dataset's version is REV:NAME"
+            )
     reports = []
     skipped = []
     rules = load_rules(root) if source is None and entity is None else None
     for path in paths:
+        if path in versions:
+            rev, _, name = path.rpartition(":")
+            reports.append(
+                open_repo().validate(name, rev or "HEAD", entity=entity, source=source, max_samples=max_samples)
+            )
+            continue
         if rules is not None and rules.match(relative_to_root(_p(path), _p(root))) is None:
             if rules.unmatched == "pass":
                 skipped.append(path)

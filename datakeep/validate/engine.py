@@ -212,6 +212,7 @@ def validate_file(
     source: str | None = None,
     root: str | Path = ".",
     max_samples: int = 5,
+    label: str | None = None,
 ) -> ValidationReport:
     """Validate a Parquet or CSV file against its entity's schema, through its source's mapping.
 
@@ -224,6 +225,8 @@ def validate_file(
         root: The project folder holding `schemas/` and `datakeep.yaml`. With neither
             ``entity`` nor ``source``, the rules in `datakeep.yaml` decide.
         max_samples: Sample rows kept per problem.
+        label: What the report calls the data (default: ``path``), e.g. ``HEAD:crm`` for a
+            committed version written out to validate.
 
     Returns:
         The report; ``report.ok`` is true when the file is clean.
@@ -241,7 +244,7 @@ def validate_file(
         columns,
         ent,
         mapping,
-        label=str(path),
+        label=label or str(path),
         root=root,
         max_samples=max_samples,
         typed=file_kind(path) == "parquet",

@@ -1,5 +1,6 @@
-"""Two datasets fed by different sources of one entity compare as the entity's rows: each side
-goes through its own source's mapping first (`datakeep.diff.across_sources`)."""
+"""Datasets fed by sources of one entity: two sources compare as the entity's rows, each side
+through its own mapping (`datakeep.diff.across_sources`); a dataset takes the key its entity
+declares; a committed version is validated again against today's schemas."""
 
 from __future__ import annotations
 
@@ -88,3 +89,17 @@ def test_add_takes_the_key_the_entity_declares(tmp_path: Path, monkeypatch: pyte
     tracked = repo._repo.load_index().datasets
     assert tracked["legacy"].key == (raw_key,)
     assert tracked["canon"].key == ("customer_id",)
+
+
+def test_a_committed_version_is_validated_against_todays_schema(two_sources: Repo, tmp_path: Path) -> None:
+    assert CliRunner().invoke(cli, ["validate", "HEAD:crm"]).exit_code == 0
+    schema = tmp_path / "schemas/customers.yaml"
+    schema.write_text(schema.read_text().replace("max_value: 130", "max_value: 21"))  # crm's ages are 30
+
+    result = CliRunner().invoke(cli, ["validate", "HEAD:crm", "HEAD:canon"])
+
+    assert result.exit_code == 1, result.output
+    assert "FAIL  HEAD:crm (entity=customers source=crm): 5 of 5 rows failing" in result.output
+    assert "FAIL  HEAD:canon (entity=customers): 4 of 6 rows failing" in result.output  # ages 22-25
+    report = two_sources.validate("crm", "HEAD")
+    assert (report.path, report.source, report.rows_failing) == ("HEAD:crm", "crm", 5)
