@@ -183,6 +183,12 @@ BAD_ENTITY = [
      "columns.d.greater_than: greater_than needs a date and time (the column's dtype is datetime64[ns])"),
     ("columns:\n  d: {dtype: 'datetime64[ns, UTC]', less_than: 2020-01-01}\n",
      "columns.d.less_than: less_than needs a date and time (the column's dtype is datetime64[ns, UTC])"),
+    # YAML 1.1 reads 010 as octal 8 and 1:30 as 90: no schema means either.
+    ("columns:\n  n: {dtype: int64, greater_than: 010}\n",
+     "line 2, column 35: 010 has a leading zero, so YAML reads it as the octal number 8; "
+     "quote it ('010') for the text, or write 10 for the number"),
+    ("columns:\n  s: {dtype: str, isin: [a, 1:30]}\n",
+     "line 2, column 29: YAML reads 1:30 as the base-60 number 90, not as a time; quote it ('1:30') for the text"),
 ]  # fmt: skip
 
 
@@ -235,6 +241,13 @@ BAD_SOURCE = [
         "columns.g.values: key True is a YAML boolean",
     ),
     ("entity: customers\ncolumns:\n  a: country\n  b: country\n", "columns.b: 'a' and 'b' both map onto 'country'"),
+    # A key 010 was the octal 8: raw '8' became vip and raw '010' matched nothing.
+    ("entity: customers\ncolumns:\n  s:\n    to: segment\n    values: {'001': retail, 010: vip}\n",
+     "bad.yaml: line 5, column 29: 010 has a leading zero, so YAML reads it as the octal number 8; "
+     "quote it ('010') for the text, or write 10 for the number"),
+    ("entity: customers\ncolumns:\n  s:\n    to: segment\n    values: {-007: retail}\n",
+     "-007 has a leading zero, so YAML reads it as the octal number -7; quote it ('-007') for the text, "
+     "or write -7 for the number"),
     ("entity: customers\ndefaults:\n  colour: red\n", "defaults.colour: 'colour' is not a column"),
     # A default the column cannot hold was dropped at every file, leaving its cells null.
     ("entity: customers\ndefaults:\n  height_cm: tall\n", "defaults.height_cm: 'tall' is not a value of"),
@@ -282,6 +295,26 @@ def test_bad_source_files_name_file_place_and_problem(project: Path, text: str, 
     assert message in str(err.value)
     assert ("bad.yaml" in str(err.value)) or ("nobody.yaml" in str(err.value))
     assert err.value.exit_code == 2
+
+
+def test_numbers_whose_spelling_yaml_reads_as_written_still_load(project: Path, tmp_path: Path) -> None:
+    # 0, hexadecimal and binary say what they are; 08 is text to YAML 1.1; quoted codes are text.
+    write(
+        project / "schemas/sources/codes.yaml",
+        "entity: customers\ncolumns:\n  s:\n    to: segment\n"
+        "    values: {'001': retail, '010': vip, 08: business, 0: retail, 0x1F: vip, 0b11: business, 1_000: vip}\n",
+    )
+    _, mapping = load_source(project, "codes")
+    values = mapping.columns[0].values
+    assert values is not None
+    assert list(values) == ["001", "010", "08", 0, 31, 3, 1000]
+
+
+def test_a_leading_zero_is_refused_in_a_rules_file_too(project: Path) -> None:
+    write(project / "datakeep.yaml", "rules:\n  - {glob: 010, entity: customers}\n")
+    with pytest.raises(SchemaConfigError) as err:
+        load_rules(project)
+    assert "datakeep.yaml: line 2, column 12: 010 has a leading zero" in str(err.value)
 
 
 def test_check_all_lists_every_bad_file(project: Path) -> None:

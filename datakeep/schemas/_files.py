@@ -111,6 +111,10 @@ _PARSED_MAX = 64
 def _parse(text: str, path: Path) -> Any:
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: nothing in the file is executed
+    except _MisreadNumber as exc:
+        assert exc.problem_mark is not None
+        where = f"line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
+        raise SchemaConfigError(display(path), f"{where}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -142,6 +146,54 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             first_line[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """An integer, unless YAML 1.1 reads its digits as another number than they say.
+
+        ``010`` is the octal 8 and ``1:30`` the base-60 90: a value-map key ``010`` matched raw
+        ``8`` and never ``010``, with nothing to show for it. No schema means either, so both are
+        refused with what to write instead. ``0x1F`` and ``0b101`` stay: their prefix says what
+        they are, and none is written for decimal digits by chance.
+        """
+        value: int = super().construct_yaml_int(node)
+        problem = _misread_number(node.value, value)
+        if problem is not None:
+            raise _MisreadNumber(None, None, problem, node.start_mark)
+        return value
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        """A float, unless written in base 60 (``1:30.5`` is 90.5): see `construct_yaml_int`."""
+        value: float = super().construct_yaml_float(node)
+        problem = _misread_number(node.value, value)
+        if problem is not None:
+            raise _MisreadNumber(None, None, problem, node.start_mark)
+        return value
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:float", _UniqueKeyLoader.construct_yaml_float)
+
+# YAML 1.1's octal integers: a 0 followed by more digits (or '_'), with an optional sign.
+_OCTAL = re.compile(r"^[-+]?0[0-9_]+$")
+
+
+class _MisreadNumber(yaml.constructor.ConstructorError):
+    """Valid YAML whose number is not the one its digits say (see `_misread_number`)."""
+
+
+def _misread_number(text: str, value: float) -> str | None:
+    """Why YAML 1.1 read the unquoted scalar ``text`` as ``value``, a number other than its
+    digits say; None when it did not."""
+    if _OCTAL.match(text):
+        sign = text[: len(text) - len(text.lstrip("+-"))]
+        decimal = sign + (text.lstrip("+-").replace("_", "").lstrip("0") or "0")
+        return (
+            f"{text} has a leading zero, so YAML reads it as the octal number {value}; "
+            f"quote it ('{text}') for the text, or write {decimal} for the number"
+        )
+    if ":" in text:
+        return f"YAML reads {text} as the base-60 number {value}, not as a time; quote it ('{text}') for the text"
+    return None
 
 
 class Place:
