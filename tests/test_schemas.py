@@ -183,6 +183,8 @@ BAD_ENTITY = [
      "columns.d.greater_than: greater_than needs a date and time (the column's dtype is datetime64[ns])"),
     ("columns:\n  d: {dtype: 'datetime64[ns, UTC]', less_than: 2020-01-01}\n",
      "columns.d.less_than: less_than needs a date and time (the column's dtype is datetime64[ns, UTC])"),
+    ("columns:\n  c: {dtype: str, nullable: true, default: off}\n",
+     "columns.c.default: false is a boolean, not text for the column's dtype str: YAML reads an unquoted no, off"),
     # YAML 1.1 reads 010 as octal 8 and 1:30 as 90: no schema means either.
     ("columns:\n  n: {dtype: int64, greater_than: 010}\n",
      "line 2, column 35: 010 has a leading zero, so YAML reads it as the octal number 8; "
@@ -253,6 +255,20 @@ BAD_SOURCE = [
     ("entity: customers\ndefaults:\n  height_cm: tall\n", "defaults.height_cm: 'tall' is not a value of"),
     ("entity: customers\ndefaults:\n  customer_id: 1.5\n", "defaults.customer_id: 1.5 is not a value of"),
     ("entity: customers\ndefaults:\n  signup_date: soon\n", "defaults.signup_date: 'soon' is not a value of"),
+    # An unquoted NO (Norway) was YAML's false and went into a text column as the text 'False'.
+    ("entity: customers\ndefaults:\n  country: NO\n",
+     "defaults.country: false is a boolean, not text for the column's dtype"),
+    ("entity: customers\ncolumns:\n  land:\n    to: country\n    values: {Deutschland: DE, Norwegen: NO}\n",
+     "columns.land.values.Norwegen: 'Norwegen' maps to the boolean false, not to text for the column's dtype "
+     "string[pyarrow]: YAML reads an unquoted no, off or false (in any letter case) as a boolean — "
+     "quote the value, e.g. 'NO' or 'yes'"),
+    # A target the column cannot hold failed every cell mapped to it, at every file.
+    ("entity: customers\ncolumns:\n  h:\n    to: height_cm\n    values: {gross: tall, klein: 150}\n",
+     "columns.h.values.gross: 'gross' maps to 'tall', which is not a value of the column's dtype float64"),
+    ("entity: customers\ncolumns:\n  d:\n    to: signup_date\n    cast: {type: date, format: '%d.%m.%Y'}\n"
+     "    values: {nie: '2024-01-01'}\n",
+     "columns.d.values.nie: 'nie' maps to '2024-01-01', which is not a value of the column's dtype "
+     "datetime64[ns] as its cast reads it"),
     ("entity: customers\nrenames: {}\n", "renames: unknown key 'renames'"),
     ("entity: customers\ncsv: {encoding: utf8-sig-typo}\n", "csv.encoding: unknown encoding 'utf8-sig-typo'"),
     (
@@ -308,6 +324,19 @@ def test_numbers_whose_spelling_yaml_reads_as_written_still_load(project: Path, 
     values = mapping.columns[0].values
     assert values is not None
     assert list(values) == ["001", "010", "08", 0, 31, 3, 1000]
+
+
+def test_value_map_targets_that_go_through_the_cast_load(project: Path) -> None:
+    write(
+        project / "schemas/sources/targets.yaml",
+        "entity: customers\ncolumns:\n"
+        "  land: {to: country, values: {Norwegen: 'NO', Deutschland: DE, Nirgends: null}}\n"
+        "  d: {to: signup_date, cast: {type: date, format: '%d.%m.%Y'}, values: {nie: 01.01.1970}}\n"
+        "  h: {to: height_cm, cast: {type: number, decimal: ','}, scale: 0.1,\n"
+        "      values: {gross: '1900,5', klein: 1500}}\n",
+    )
+    _, mapping = load_source(project, "targets")
+    assert [c.target for c in mapping.columns] == ["country", "signup_date", "height_cm"]
 
 
 def test_a_leading_zero_is_refused_in_a_rules_file_too(project: Path) -> None:

@@ -195,12 +195,67 @@ def vet_default(at: Place, place: str, value: Any, dtype: Any, shown: Any) -> No
         held = not failed.any() and parsed[0].is_valid
     except (pa.ArrowException, ValueError, TypeError, OverflowError):
         held = False
+    if held and isinstance(value, bool) and _kind(dtype) == "string":
+        words = "yes, on or true" if value else "no, off or false"
+        raise at.fail(
+            place,
+            f"{str(value).lower()} is a boolean, not text for the column's dtype {shown}: "
+            f"YAML reads an unquoted {words} (in any letter case) as a boolean",
+            "quote the value, e.g. 'NO' or 'yes'",
+        )
     if not held:
         raise at.fail(
             place,
             f"{value!r} is not a value of the column's dtype {shown}",
             f"write a {shown} value, or leave the default out",
         )
+
+
+def vet_targets(at: Place, place: str, values: dict[Any, Any], cast: Any, scale: Any, dtype: Any, shown: Any) -> None:
+    """A value map's targets go through the column's cast (and scale) and into its dtype, as a
+    raw value does: one that cannot would fail every cell mapped to it, and a boolean read from
+    an unquoted NO (Norway) went into a text column as the text 'False'. Refuse either.
+
+    Args:
+        at: The file.
+        place: Where the value map is (``columns.land.values``).
+        values: The value map as loaded.
+        cast: The column's `Cast`, or None.
+        scale: The column's scale factor, or None.
+        dtype: The canonical column's pandas dtype, or None.
+        shown: The dtype as the message names it.
+    """
+    if dtype is None:
+        return
+    import numpy as np
+    import pyarrow as pa
+
+    from datakeep.validate.apply import target_array  # the targets as the mapping reads them
+    from datakeep.validate.coerce import parse, target_kind
+
+    if target_kind(dtype) == "string":
+        for key, value in values.items():
+            if isinstance(value, bool):
+                words = "yes, on or true" if value else "no, off or false"
+                raise at.fail(
+                    join(place, str(key)),
+                    f"{key!r} maps to the boolean {str(value).lower()}, not to text for the column's dtype {shown}: "
+                    f"YAML reads an unquoted {words} (in any letter case) as a boolean",
+                    "quote the value, e.g. 'NO' or 'yes'",
+                )
+    targets = target_array(list(values.values()))
+    try:
+        _, failed = parse(targets, cast, np.dtype("float64") if scale is not None else dtype)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        failed = np.ones(len(targets), dtype=bool)
+    for (key, value), bad in zip(values.items(), failed, strict=True):
+        if bad and value is not None:
+            read = " as its cast reads it" if cast is not None else ""
+            raise at.fail(
+                join(place, str(key)),
+                f"{key!r} maps to {value!r}, which is not a value of the column's dtype {shown}{read}",
+                "a target goes through the column's cast and dtype as a raw value does: write one that does",
+            )
 
 
 def _arguments(at: Place, place: str, argument: Any) -> tuple[Any, dict[str, Any]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datakeep.schemas._checks import vet_default
+from datakeep.schemas._checks import vet_default, vet_targets
 from datakeep.schemas._files import Place, Problems, join, read_yaml, source_path
 from datakeep.schemas.entity import EntitySchema, load_entity
 
@@ -289,7 +289,10 @@ def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySche
         )
     cast = _parse_cast(at, join(place, "cast"), spec.get("cast"))
     if entity is not None and target in entity.columns:
-        _vet_against_dtype(at, place, cast, scale, entity.schema.columns[target].dtype)
+        dtype = entity.schema.columns[target].dtype
+        _vet_against_dtype(at, place, cast, scale, dtype)
+        if values is not None and dtype is not None:
+            vet_targets(at, join(place, "values"), values, cast, scale, dtype.type, dtype)
     return ColumnMap(
         source=raw,
         target=target,

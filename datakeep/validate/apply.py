@@ -313,7 +313,7 @@ def _value_map(arr: pa.Array, spec: ColumnMap) -> tuple[pa.Array, np.ndarray]:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             keys = pa.array([str(k) for k in raw_keys], type=pa.string())
             source = arr.cast(pa.string())
-    targets = _array(list(spec.values.values()))
+    targets = target_array(list(spec.values.values()))
     index = pc.index_in(source, value_set=keys)
     mapped = targets.take(index)
     unmapped = pc.and_(pc.is_valid(source), pc.is_null(index)).to_numpy(zero_copy_only=False)
@@ -324,7 +324,8 @@ def _value_map(arr: pa.Array, spec: ColumnMap) -> tuple[pa.Array, np.ndarray]:
     return mapped, unmapped
 
 
-def _array(values: list[Any]) -> pa.Array:
+def target_array(values: list[Any]) -> pa.Array:
+    """A value map's targets as one column, the cast's input: text when YAML gave mixed types."""
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
