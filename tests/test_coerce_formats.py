@@ -323,10 +323,79 @@ def test_integer_text_with_a_number_cast_is_read_exactly(tmp_path: Path) -> None
     ]
     write_csv(tmp_path / "d.csv", ["id", "u", "i"], rows)
     report, table = mapped(tmp_path, tmp_path / "d.csv")
-    reason = "not a number with decimal '.' and thousands ','"
+    reason = (
+        "not an integer the column's dtype holds, written with decimal '.' and thousands ',' "
+        "(a value holding ',' groups its integer digits in threes: 1,234,567.5)"
+    )
     assert failures(report) == {("cast_failed", "u", 3, reason), ("cast_failed", "i", 3, reason)}
     assert table.column("u").to_pylist()[:3] == [2**64 - 1, 2**63, 1000]
     assert table.column("i").to_pylist()[:3] == [2**53 + 1, -(2**63), 5]
+
+
+# --- decimal marks and thousands separators -----------------------------------------------------
+
+
+def _amounts(root: Path, cast: str, texts: list[str]) -> tuple[ValidationReport, list[object]]:
+    """``texts`` in a float column ``a`` read with ``cast`` (none when empty): report and values."""
+    make_project(
+        root, "  id: {dtype: int64}\n  a: {dtype: float64, nullable: true}\n", f"  a: {{cast: {cast}}}" if cast else ""
+    )
+    write_csv(root / "d.csv", ["id", "a"], [[str(i), text] for i, text in enumerate(texts)])
+    report, table = mapped(root, root / "d.csv")
+    return report, table.column("a").to_pylist()
+
+
+def test_a_dot_is_no_decimal_point_when_the_decimal_mark_is_a_comma(tmp_path: Path) -> None:
+    """German '1.234' is 1234 with its thousands unmarked: it was read as 1.234, silently."""
+    texts = ["1.234", "12.5", "1.234,5", "7,25", "-3,5", "1,5e3", "1 234,5", "abc"]
+    stray = (
+        "'.' is neither the decimal mark (',') nor the thousands separator ({}), so the value is not read as "
+        "a number; set thousands: '.' in the cast if it groups thousands in this source (1.234,5)"
+    )
+    report, values = _amounts(tmp_path, "{type: number, decimal: ','}", texts)
+    assert failures(report) == {
+        *(("cast_failed", "a", row, stray.format("none declared")) for row in (0, 1, 2)),
+        ("cast_failed", "a", 6, "not a number with decimal ',' (and no thousands separator)"),
+        ("cast_failed", "a", 7, "not a number with decimal ',' (and no thousands separator)"),
+    }
+    assert {p.check for p in report.problems} == {"separator", "number"}
+    assert values == [None, None, None, 7.25, -3.5, 1500.0, None, None]
+
+    report, values = _amounts(tmp_path, "{type: number, decimal: ',', thousands: ' '}", texts)
+    assert {(row, detail) for _, _, row, detail in failures(report) if row < 3} == {
+        (row, stray.format("' '")) for row in (0, 1, 2)
+    }
+    assert values[3:7] == [7.25, -3.5, 1500.0, 1234.5]
+
+    # Declared, '.' groups thousands, in threes only.
+    report, values = _amounts(tmp_path, "{type: number, decimal: ',', thousands: '.'}", texts)
+    grouped = (
+        "not a number with decimal ',' and thousands '.' "
+        "(a value holding '.' groups its integer digits in threes: 1.234.567,5)"
+    )
+    assert failures(report) == {("cast_failed", "a", row, grouped) for row in (1, 6, 7)}
+    assert values[:6] == [1234.0, None, 1234.5, 7.25, -3.5, 1500.0]
+
+
+def test_a_comma_is_named_when_the_decimal_mark_is_a_dot(tmp_path: Path) -> None:
+    texts = ["1,234", "12,5", "1,234.5", "7.25"]
+    report, values = _amounts(tmp_path, "", texts)
+    no_cast = (
+        "',' is neither the decimal mark ('.') nor the thousands separator (none declared), so the value is not "
+        "read as a number; declare a cast in the source mapping: {type: number, thousands: ','} if it groups "
+        "thousands, {type: number, decimal: ','} if it is the decimal mark"
+    )
+    assert failures(report) == {("cast_failed", "a", row, no_cast) for row in (0, 1, 2)}
+    assert values == [None, None, None, 7.25]
+    report, values = _amounts(tmp_path, "{type: number}", texts)
+    assert {detail for *_, detail in failures(report)} == {
+        "',' is neither the decimal mark ('.') nor the thousands separator (none declared), so the value is not "
+        "read as a number; set thousands: ',' in the cast if it groups thousands, or decimal: ',' if it is the "
+        "decimal mark"
+    }
+    report, values = _amounts(tmp_path, "{type: number, thousands: ','}", texts)
+    assert [row for _, _, row, _ in failures(report)] == [1]  # 12,5 groups no thousands
+    assert values == [1234.0, None, 1234.5, 7.25]
 
 
 # --- ISO text in a zoned column, without a cast ------------------------------------------------

@@ -31,6 +31,7 @@ from datakeep.validate.coerce import (
 from datakeep.validate.collect import Collector, KeyLookup, Pending
 from datakeep.validate.plan import Plan, Step
 from datakeep.validate.pyvalues import as_python, jsonable
+from datakeep.validate.separators import describe_stray, with_stray_mark
 
 
 @dataclass
@@ -114,6 +115,10 @@ def _column(
     for mask, check, detail in _time_text_problems(arr, failed, step, kind):
         report("cast_failed", mask, check, detail)
         failed &= ~mask
+    stray = _stray_separators(arr, failed, step, kind)
+    if stray.any():
+        report("cast_failed", stray, "separator", describe_stray(cast))
+        failed &= ~stray
     if failed.any():
         report("cast_failed", failed, cast.type if cast is not None else kind, describe(cast, kind, arr.type))
     if step.default is not None:
@@ -208,6 +213,20 @@ def _time_text_problems(arr: pa.Array, failed: np.ndarray, step: Step, kind: str
             mask[at[skipped]] = True
             problems.append((mask, *clock_change))
     return problems
+
+
+def _stray_separators(arr: pa.Array, failed: np.ndarray, step: Step, kind: str) -> np.ndarray:
+    """Of the ``failed`` cells of text going to a number column, those that failed over a '.' or
+    ',' the cast gives no meaning ('1.234' with decimal ','): told apart, with the declaration
+    that would read them, rather than "not a number"."""
+    out = np.zeros(len(failed), dtype=bool)
+    if not failed.any() or kind not in ("int", "float") or not pa.types.is_string(arr.type):
+        return out
+    if step.spec is not None and step.spec.values is not None:
+        return out  # a value map's targets are what was parsed, not these cells
+    at = np.flatnonzero(failed)
+    out[at[with_stray_mark(arr.take(pa.array(at, type=pa.int64())), step.spec.cast if step.spec else None)]] = True
+    return out
 
 
 # Rows looked at to guess whether a text column repeats enough to be worth converting once per value.

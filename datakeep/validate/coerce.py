@@ -70,8 +70,15 @@ def describe(cast: Cast | None, kind: str, source: pa.DataType | None = None) ->
     if cast is not None and cast.format:
         zone = " (%Z reads UTC or GMT)" if "Z" in times.directives(cast.format) else ""
         return f"not a {cast.type} in format '{cast.format}'{zone}"
-    if cast is not None and cast.type == "number" and (cast.decimal != "." or cast.thousands):
-        return f"not a number with decimal '{cast.decimal}' and thousands '{cast.thousands or ''}'"
+    if cast is not None and cast.type == "number" and (cast.thousands or cast.decimal != "."):
+        what = "an integer the column's dtype holds, written" if kind == "int" else "a number"
+        t, d = cast.thousands, cast.decimal
+        if not t:
+            return f"not {what} with decimal '{d}' (and no thousands separator)"
+        return (
+            f"not {what} with decimal '{d}' and thousands '{t}' "
+            f"(a value holding '{t}' groups its integer digits in threes: 1{t}234{t}567{d}5)"
+        )
     if kind == "datetime":
         return (
             "not an ISO date (YYYY-MM-DD, optionally with THH:MM:SS and a fraction); "
@@ -333,6 +340,10 @@ def _number(arr: pa.Array, cast: Cast | None, *, integer: bool) -> pa.Array:
 def _number_text(arr: pa.Array, cast: Cast | None) -> pa.Array:
     """Number text with the cast's separators taken out, '.' for its decimal point."""
     text = arr
+    if cast is not None and "." not in (cast.decimal, cast.thousands):
+        # With decimal ',' a '.' is no decimal point: German '1.234' is 1234 with its thousands
+        # unmarked, and reading it as 1.234 (as replacing ',' alone did) was 1000 times off, silently.
+        text = where(pc.invert(pc.match_substring(text, ".")), text)
     if cast is not None and cast.thousands:
         # Separators are only dropped where they group digits in threes: dropping them anywhere
         # would read "1..0" as 10 and ".5" as 5, wrong numbers instead of cast_failed.
