@@ -398,6 +398,43 @@ def test_a_comma_is_named_when_the_decimal_mark_is_a_dot(tmp_path: Path) -> None
     assert values == [1234.0, None, 1234.5, 7.25]
 
 
+def test_a_scaled_value_an_integer_column_cannot_hold_is_named_as_such(tmp_path: Path) -> None:
+    """0,005 euros × 100 is 0.5 cents: it was "not a number with decimal ','", which it is."""
+    make_project(
+        tmp_path,
+        "  id: {dtype: int64}\n  cents: {dtype: int64, nullable: true}\n  small: {dtype: int8, nullable: true}\n",
+        "  cents: {cast: {type: number, decimal: ',', thousands: '.'}, scale: 100}\n"
+        "  small: {cast: {type: number, decimal: ','}, scale: 100}",
+    )
+    rows = [
+        ["0", "19,99", "1"],
+        ["1", "0,005", "0,01"],
+        ["2", "1.234,56", "2"],
+        ["3", "abc", "0,5"],
+        ["4", "1,0001", ""],
+    ]
+    write_csv(tmp_path / "d.csv", ["id", "cents", "small"], rows)
+    report, table = mapped(tmp_path, tmp_path / "d.csv")
+    not_whole = (
+        "not a whole number once scaled (e.g. '0,005' × 100 = 0.5), which the int64 column 'cents' needs; "
+        "correct the value, or the scale"
+    )
+    assert failures(report) == {
+        ("cast_failed", "cents", 1, not_whole),
+        ("cast_failed", "cents", 4, not_whole),
+        ("cast_failed", "cents", 3, "not a number with decimal ',' and thousands '.' "
+         "(a value holding '.' groups its integer digits in threes: 1.234.567,5)"),
+        ("cast_failed", "small", 2, "outside the range int8 holds once scaled × 100; correct the value, or the scale"),
+    }  # fmt: skip
+    assert {(p.column, p.check) for p in report.problems} == {
+        ("cents", "scale"),
+        ("cents", "number"),
+        ("small", "range"),
+    }
+    assert table.column("cents").to_pylist() == [1999, None, 123456, None, None]
+    assert table.column("small").to_pylist() == [100, 1, None, 50, None]
+
+
 # --- ISO text in a zoned column, without a cast ------------------------------------------------
 
 CLOCK_CHANGE = (

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from datakeep.validate import map_file, validate_file
-from datakeep.validate.apply import SCALED_DIGITS, round_significant
+from datakeep.validate.scaling import SCALED_DIGITS, round_significant
 
 SCHEMA = """\
 datakeep: {key: [id]}

@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datakeep.schemas import ColumnMap
-from datakeep.validate import times
 from datakeep.validate.coerce import (
     as_pandas,
     describe,
@@ -29,9 +28,10 @@ from datakeep.validate.coerce import (
     wider,
 )
 from datakeep.validate.collect import Collector, KeyLookup, Pending
+from datakeep.validate.explain import describe_stray, scale_problems, stray_separators, time_text_problems
 from datakeep.validate.plan import Plan, Step
 from datakeep.validate.pyvalues import as_python, jsonable
-from datakeep.validate.separators import describe_stray, with_stray_mark
+from datakeep.validate.scaling import scaled
 
 
 @dataclass
@@ -112,15 +112,20 @@ def _column(
         if unheld.any():
             report("cast_failed", unheld, "range", describe_unheld(step.dtype, arr.type))
         failed &= ~unheld
-    for mask, check, detail in _time_text_problems(arr, failed, step, kind):
+    for mask, check, detail in time_text_problems(arr, failed, step, kind):
         report("cast_failed", mask, check, detail)
         failed &= ~mask
-    stray = _stray_separators(arr, failed, step, kind)
+    stray = stray_separators(arr, failed, step, kind)
     if stray.any():
         report("cast_failed", stray, "separator", describe_stray(cast))
         failed &= ~stray
+    for mask, check, detail in scale_problems(arr, failed, step, kind):
+        report("cast_failed", mask, check, detail)
+        failed &= ~mask
     if failed.any():
-        report("cast_failed", failed, cast.type if cast is not None else kind, describe(cast, kind, arr.type))
+        # What is left of a scaled column did not read as a number at all (see explain.scale_problems).
+        read_as = "float" if kind == "int" and spec is not None and spec.scale is not None else kind
+        report("cast_failed", failed, cast.type if cast is not None else kind, describe(cast, read_as, arr.type))
     if step.default is not None:
         default, _ = parse(one_cell(step.default), None, step.dtype)
         if len(default) and default[0].is_valid:
@@ -171,64 +176,6 @@ def _unheld(arr: pa.Array, failed: np.ndarray, step: Step, kind: str) -> np.ndar
     return out
 
 
-def _time_text_problems(arr: pa.Array, failed: np.ndarray, step: Step, kind: str) -> list[tuple[np.ndarray, str, str]]:
-    """Of the ``failed`` cells of text going to a time column, those that read as times with the
-    column's formats and fail for another reason, each told apart: a year outside 1000..9999 (a
-    placeholder such as 0001-01-01), and in a zoned column a local time its zone skips or repeats.
-    Blaming the format for them sent users to correct a format that was right."""
-    if not failed.any() or kind not in ("datetime", "zoned"):
-        return []
-    if step.spec is not None and step.spec.values is not None:
-        return []  # a value map's targets are what was parsed, not these cells
-    clock_change = (
-        "clock_change",
-        f"a local time that {getattr(step.dtype, 'tz', '')} skips or repeats at a clock change, so it names "
-        "no single instant; write such times with their offset (+01:00) or in UTC",
-    )
-    naive_times = pa.types.is_date(arr.type) or (pa.types.is_timestamp(arr.type) and arr.type.tz is None)
-    if kind == "zoned" and naive_times:
-        return [(failed.copy(), *clock_change)]  # what `_unheld` left: no range problem
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return []
-    cast = step.spec.cast if step.spec is not None else None
-    formats = times.text_formats(cast, zoned=kind == "zoned")
-    at = np.flatnonzero(failed)
-    cells = arr.take(pa.array(at, type=pa.int64()))
-    if pa.types.is_large_string(cells.type):
-        cells = cells.cast(pa.string())
-    problems: list[tuple[np.ndarray, str, str]] = []
-    far = times.outside_years(cells, formats)
-    if far.any():
-        mask = np.zeros(len(failed), dtype=bool)
-        mask[at[far]] = True
-        detail = (
-            "a year outside 1000..9999, which dates written as text are read in; correct the value "
-            "(a placeholder for 'no date', such as 0001-01-01, is better left empty, in a nullable column)"
-        )
-        problems.append((mask, "range", detail))
-    if kind == "zoned":
-        skipped = times.local_times(cells, formats) & ~far
-        if skipped.any():
-            mask = np.zeros(len(failed), dtype=bool)
-            mask[at[skipped]] = True
-            problems.append((mask, *clock_change))
-    return problems
-
-
-def _stray_separators(arr: pa.Array, failed: np.ndarray, step: Step, kind: str) -> np.ndarray:
-    """Of the ``failed`` cells of text going to a number column, those that failed over a '.' or
-    ',' the cast gives no meaning ('1.234' with decimal ','): told apart, with the declaration
-    that would read them, rather than "not a number"."""
-    out = np.zeros(len(failed), dtype=bool)
-    if not failed.any() or kind not in ("int", "float") or not pa.types.is_string(arr.type):
-        return out
-    if step.spec is not None and step.spec.values is not None:
-        return out  # a value map's targets are what was parsed, not these cells
-    at = np.flatnonzero(failed)
-    out[at[with_stray_mark(arr.take(pa.array(at, type=pa.int64())), step.spec.cast if step.spec else None)]] = True
-    return out
-
-
 # Rows looked at to guess whether a text column repeats enough to be worth converting once per value.
 _PROBE = 16_384
 
@@ -270,52 +217,11 @@ def _convert(arr: pa.Array, step: Step, kind: str) -> tuple[pa.Array, np.ndarray
     parse_dtype = np.dtype("float64") if scale is not None else step.dtype
     parsed, failed = parse(arr, cast, parse_dtype)
     if scale is not None:
-        parsed = _scaled(parsed, scale)
+        parsed = scaled(parsed, scale)
         if kind in ("int", "float"):  # not whole, or past what a float32 holds
             parsed, not_held = parse(parsed, None, step.dtype)
             failed |= not_held
     return parsed, unmapped, failed
-
-
-#: Significant digits a scaled value is rounded to: as many as a float64 holds for any decimal.
-SCALED_DIGITS = 15
-
-
-def _scaled(values: pa.Array, scale: float) -> pa.Array:
-    """``values`` (float64) times ``scale``, rounded to `SCALED_DIGITS` significant digits.
-
-    A unit's factor is a decimal (0.01, 0.1, 100) that binary floating point holds only nearly:
-    1999 cents came out as 19.990000000000002 euros (failing a maximum of 19.99), 19.99 euros as
-    1998.9999999999998 cents (not whole). A measurement has fewer significant digits than a float
-    holds, so rounding to as many as it holds gives the decimal itself and alters no real value.
-    """
-    product = pc.multiply(values, pa.scalar(scale, pa.float64()))
-    valid = product.is_valid().to_numpy(zero_copy_only=False)
-    numbers = product.to_numpy(zero_copy_only=False).astype(np.float64, copy=True)
-    numbers[valid] = round_significant(numbers[valid], SCALED_DIGITS)
-    return pa.array(numbers, type=pa.float64(), mask=~valid)
-
-
-def round_significant(values: np.ndarray, digits: int) -> np.ndarray:
-    """``values`` rounded to ``digits`` significant decimal digits, each the float nearest that
-    decimal (so `repr` shows it). Zeros, infinities, NaN and values too far from 1 for a power of
-    ten to be exact (below about 1e-8 or above 1e37 for 15 digits) are left as they are."""
-    out = values.copy()
-    magnitude = np.abs(values)
-    at = np.flatnonzero(np.isfinite(values) & (magnitude > 0))
-    exponent = np.floor(np.log10(magnitude[at])).astype(np.int64)
-    # log10 can miss by one next to a power of ten (10**309 is inf there: nothing is moved).
-    with np.errstate(over="ignore"):
-        exponent[magnitude[at] < 10.0 ** exponent.astype(np.float64)] -= 1
-        exponent[magnitude[at] >= 10.0 ** (exponent + 1).astype(np.float64)] += 1
-    shift = digits - 1 - exponent  # decimal places kept; 10**k is an exact float for |k| <= 22
-    up = (shift >= 0) & (shift <= 22)
-    down = (shift < 0) & (shift >= -22)
-    factor = 10.0 ** np.minimum(np.abs(shift), 22).astype(np.float64)
-    # An integer below 10**digits is exact; one exact division or product back is correctly rounded.
-    out[at[up]] = np.round(values[at[up]] * factor[up]) / factor[up]
-    out[at[down]] = np.round(values[at[down]] / factor[down]) * factor[down]
-    return out
 
 
 def _value_map(arr: pa.Array, spec: ColumnMap) -> tuple[pa.Array, np.ndarray]:
