@@ -435,6 +435,53 @@ def test_a_scaled_value_an_integer_column_cannot_hold_is_named_as_such(tmp_path:
     assert table.column("small").to_pylist() == [100, 1, None, 50, None]
 
 
+# --- integers holding dates (yyyymmdd) ---------------------------------------------------------
+
+
+def test_a_format_reads_the_digits_of_an_integer_column(tmp_path: Path) -> None:
+    """Old dumps write dates as integers: the declared format was ignored, every row failed with
+    "a number, not a time: its unit and origin are unknown"."""
+    make_project(
+        tmp_path,
+        "  id: {dtype: int64}\n  d: {dtype: 'datetime64[ns]', nullable: true}\n"
+        f"  z: {{dtype: 'datetime64[ns, {BERLIN}]', nullable: true}}\n",
+        "  d: {cast: {type: date, format: '%Y%m%d'}}\n  z: {cast: {type: date, format: '%Y%m%d'}}",
+    )
+    days = [20240131, 20190314, 20240230, 2024131, 99991231, None]
+    pq.write_table(
+        pa.table({"id": list(range(6)), "d": pa.array(days, pa.int64()), "z": pa.array(days[:2] * 3, pa.int32())}),
+        tmp_path / "d.parquet",
+    )
+    report, table = mapped(tmp_path, tmp_path / "d.parquet")
+    not_format = "not a date in format '%Y%m%d' (the integer's digits read as text)"
+    assert failures(report) == {
+        ("cast_failed", "d", 2, not_format),
+        ("cast_failed", "d", 3, not_format),
+        ("cast_failed", "d", 4, "outside the range datetime64[ns] holds (1677-09-21 to 2262-04-11); correct the "
+         "value (a placeholder for 'no date', such as 9999-12-31, is better left empty, in a nullable column)"),
+    }  # fmt: skip
+    assert table.column("d").to_pylist()[:2] == [pd.Timestamp("2024-01-31"), pd.Timestamp("2019-03-14")]
+    assert table.column("d").to_pylist()[5] is None
+    assert table.column("z").to_pylist()[:2] == [
+        pd.Timestamp("2024-01-31", tz=BERLIN),
+        pd.Timestamp("2019-03-14", tz=BERLIN),
+    ]
+
+
+def test_a_format_on_a_float_column_says_it_reads_text_or_integers(tmp_path: Path) -> None:
+    make_project(
+        tmp_path,
+        "  id: {dtype: int64}\n  d: {dtype: 'datetime64[ns]'}\n",
+        "  d: {cast: {type: date, format: '%Y%m%d'}}",
+    )
+    pq.write_table(pa.table({"id": [0], "d": pa.array([20240131.0])}), tmp_path / "d.parquet")
+    report, _ = mapped(tmp_path, tmp_path / "d.parquet")
+    assert failures(report) == {
+        ("cast_failed", "d", 0, "a double number, which a format cannot read: it reads text, or an integer's "
+         "digits (20240131 with '%Y%m%d'); write the column as integers or as text at the source"),
+    }  # fmt: skip
+
+
 # --- ISO text in a zoned column, without a cast ------------------------------------------------
 
 CLOCK_CHANGE = (

@@ -227,6 +227,9 @@ BAD_SOURCE = [
         "entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: date}}\n",
         "columns.d.cast.format: a date cast needs an explicit strptime format",
     ),
+    # A format is for times: on a number cast it would be ignored; a date cast cannot make an integer.
+    ("entity: customers\ncolumns:\n  n: {to: customer_id, cast: {type: integer, format: '%Y%m%d'}}\n",
+     "columns.n.cast.format: an integer cast takes no format — a format is read by date and datetime casts only"),
     (
         "entity: customers\ncolumns:\n  d: {to: signup_date, cast: {type: when, format: '%Y'}}\n",
         "columns.d.cast.type: unknown cast type 'when'",

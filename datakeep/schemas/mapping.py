@@ -370,7 +370,11 @@ def _parse_cast(at: Place, place: str, spec: Any) -> Cast | None:
         if problem is not None:
             raise at.fail(join(place, "format"), *problem)
     elif fmt is not None:
-        raise at.fail(join(place, "format"), f"a {kind} cast takes no format")
+        raise at.fail(
+            join(place, "format"),
+            f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} cast takes no format",
+            "a format is read by date and datetime casts only (from text, or an integer's digits such as 20240131)",
+        )
     decimal = spec.get("decimal", ".")
     thousands = spec.get("thousands")
     for key, value in (("decimal", decimal), ("thousands", thousands)):

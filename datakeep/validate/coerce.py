@@ -59,9 +59,23 @@ def _is_number(t: pa.DataType) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
 
 
+def reads_digits(source: pa.DataType, cast: Cast | None) -> bool:
+    """Whether a time cast reads a column of Arrow type ``source`` as the text of its digits:
+    integers under a declared format, as old dumps write dates (20240131 with '%Y%m%d')."""
+    return cast is not None and cast.format is not None and pa.types.is_integer(source)
+
+
 def describe(cast: Cast | None, kind: str, source: pa.DataType | None = None) -> str:
     """How a cast failure of values of Arrow type ``source`` is explained in the report."""
-    if kind in ("datetime", "zoned", "timedelta") and source is not None and _is_number(source):
+    timely = kind in ("datetime", "zoned", "timedelta")
+    if timely and source is not None and cast is not None and cast.format and reads_digits(source, cast):
+        return f"not a {cast.type} in format '{cast.format}' (the integer's digits read as text)"
+    if timely and source is not None and cast is not None and cast.format and _is_number(source):
+        return (
+            f"a {source} number, which a format cannot read: it reads text, or an integer's digits "
+            "(20240131 with '%Y%m%d'); write the column as integers or as text at the source"
+        )
+    if timely and source is not None and _is_number(source):
         what = "a duration" if kind == "timedelta" else "a time"
         return (
             f"a number, not {what}: its unit and origin are unknown (epoch seconds? days?); "
@@ -207,6 +221,8 @@ def parse(arr: pa.Array, cast: Cast | None, dtype: Any) -> tuple[pa.Array, np.nd
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    if kind in ("datetime", "zoned") and reads_digits(arr.type, cast):
         arr = arr.cast(pa.string())
     if kind == "datetime":
         out = times.datetimes(arr, cast, np.datetime_data(np.dtype(dtype))[0])

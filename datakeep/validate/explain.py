@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from datakeep.schemas import Cast
 from datakeep.validate import times
-from datakeep.validate.coerce import parse
+from datakeep.validate.coerce import parse, reads_digits
 from datakeep.validate.plan import Step
 from datakeep.validate.pyvalues import as_python
 from datakeep.validate.scaling import scaled
@@ -90,13 +90,14 @@ def time_text_problems(arr: pa.Array, failed: np.ndarray, step: Step, kind: str)
     naive_times = pa.types.is_date(arr.type) or (pa.types.is_timestamp(arr.type) and arr.type.tz is None)
     if kind == "zoned" and naive_times:
         return [(failed.copy(), *clock_change)]  # what apply's `_unheld` left: no range problem
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return []
     cast = step.spec.cast if step.spec is not None else None
+    digits = reads_digits(arr.type, cast)  # integers read as text, as `coerce.parse` reads them
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or digits):
+        return []
     formats = times.text_formats(cast, zoned=kind == "zoned")
     at = np.flatnonzero(failed)
     cells = arr.take(pa.array(at, type=pa.int64()))
-    if pa.types.is_large_string(cells.type):
+    if not pa.types.is_string(cells.type):
         cells = cells.cast(pa.string())
     problems: list[tuple[np.ndarray, str, str]] = []
     far = times.outside_years(cells, formats)
