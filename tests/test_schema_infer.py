@@ -291,3 +291,60 @@ def test_infer_then_validate_round_trips_any_table(tmp_path: Path, table: pa.Tab
     (tmp_path / "schemas/h.yaml").write_text(infer_schema(path, "h"))
     report = validate_file(path, entity="h", root=tmp_path)
     assert report.ok, render_text(report)
+
+
+# --- CSV exports with their own delimiter and encoding ----------------------------------------
+
+GERMAN = "Kundennummer;Name;Umsatz\n1;Jürgen;1.051,99\n2;Zoë;402,22\n"
+
+
+def test_a_semicolon_cp1252_export_is_read_with_the_options_given(tmp_path: Path) -> None:
+    """No option could say how to read such a file, and the error advised a cut-short Parquet file."""
+    path = tmp_path / "crm.csv"
+    path.write_text(GERMAN, encoding="cp1252")
+    plain = CliRunner().invoke(cli, ["schema", "infer", str(path), "--entity", "customers"])
+    assert plain.exit_code == 2
+    assert "cannot read it as CSV with delimiter ',' and encoding utf-8: CSV parse error" in plain.stderr
+    assert "give the file's delimiter and encoding (e.g. --delimiter ';' --encoding cp1252)" in plain.stderr
+    assert "Parquet" not in plain.stderr
+    # The right delimiter alone: the text is not utf-8, which validate would fail on too.
+    half = CliRunner().invoke(cli, ["schema", "infer", str(path), "--entity", "customers", "--delimiter", ";"])
+    assert half.exit_code == 2 and "column 'Name' is not utf-8 text" in half.stderr
+    given = invoke("schema", "infer", str(path), "--entity", "customers", "--delimiter", ";", "--encoding", "cp1252")
+    assert given.exit_code == 0
+    columns = yaml.safe_load(given.output)["columns"]
+    assert {name: column["dtype"] for name, column in columns.items()} == {
+        "Kundennummer": "int64",
+        "Name": "str",
+        "Umsatz": "str",
+    }
+
+
+def test_a_sources_csv_options_read_the_file_as_validate_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "crm.csv"
+    path.write_text(GERMAN, encoding="cp1252")
+    (tmp_path / "schemas/sources").mkdir(parents=True)
+    (tmp_path / "schemas/sources/crm.yaml").write_text("entity: customers\ncsv: {delimiter: ';', encoding: cp1252}\n")
+    args = ["schema", "infer", str(path), "--entity", "customers", "--source", "crm", "--root", str(tmp_path)]
+    inferred = invoke(*args)
+    assert inferred.exit_code == 0, inferred.output
+    (tmp_path / "schemas/customers.yaml").write_text(inferred.output)
+    checked = invoke("validate", str(path), "--source", "crm", "--root", str(tmp_path))
+    assert checked.exit_code == 0, checked.output
+
+
+def test_csv_options_are_refused_for_parquet_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": [1]}), path)
+    runner = CliRunner()
+    parquet = runner.invoke(cli, ["schema", "infer", str(path), "--entity", "t", "--delimiter", ";"])
+    assert parquet.exit_code == 2 and "--delimiter and --encoding read CSV files; this is Parquet" in parquet.stderr
+    (tmp_path / "t.csv").write_text("a\n1\n")
+    for option, value, message in (
+        ("--delimiter", ";;", "delimiter ';;' is not one character"),
+        ("--encoding", "utf8-typo", "unknown encoding 'utf8-typo'"),
+    ):
+        result = runner.invoke(cli, ["schema", "infer", str(tmp_path / "t.csv"), "--entity", "t", option, value])
+        assert result.exit_code == 2 and message in result.stderr
+    tab = invoke("schema", "infer", str(tmp_path / "t.csv"), "--entity", "t", "--delimiter", "tab")
+    assert tab.exit_code == 0 and "a:" in tab.output

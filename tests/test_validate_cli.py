@@ -432,3 +432,14 @@ def test_a_boolean_word_under_true_and_false_is_refused(tmp_path: Path, monkeypa
     )
     assert invoke("map", "f.csv", "--source", "s", "-o", "out.parquet").exit_code == 2
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_a_csv_that_does_not_parse_points_at_the_csv_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The advice was "check the file": the usual cause is a delimiter or encoding not declared."""
+    monkeypatch.chdir(tmp_path)
+    _entity(tmp_path, "columns:\n  a: {dtype: str}\n")
+    (tmp_path / "in.csv").write_text("a;b\n1;x,y\n")
+    result = invoke("validate", "in.csv", "--entity", "t")
+    assert result.exit_code == 2
+    assert "error: in.csv: cannot read it as CSV: CSV parse error" in result.stderr
+    assert "check csv.delimiter and csv.encoding in the source mapping" in result.stderr

@@ -21,16 +21,24 @@ def schema() -> None:
 @schema.command("infer")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--entity", required=True, help="Entity name written into the schema's header.")
-def infer(path: str, entity: str) -> None:
+@click.option("--source", default=None, help="Read a CSV file with this source mapping's csv options.")
+@click.option("--delimiter", default=None, help="CSV delimiter: one character, or 'tab' [default: ',' or the source's]")
+@click.option("--encoding", default=None, help="CSV encoding, e.g. cp1252 [default: utf-8 or the source's]")
+@root_option()
+def infer(path: str, entity: str, source: str | None, delimiter: str | None, encoding: str | None, root: str) -> None:
     """Infer a canonical schema from a Parquet or CSV file, as YAML text.
+
+    A CSV file is read with the given delimiter and encoding, or those of --source's mapping.
 
     \b
     Example:
       datakeep schema infer data/customers.parquet --entity customers > schemas/customers.yaml
+      datakeep schema infer crm.csv --entity customers --delimiter ';' --encoding cp1252
     """
     from datakeep.schemas import infer_schema
 
-    click.echo(infer_schema(path, entity), nl=False)
+    text = infer_schema(path, entity, root=root, source=source, delimiter=delimiter, encoding=encoding)
+    click.echo(text, nl=False)
 
 
 @schema.command("show")

@@ -107,6 +107,17 @@ def source_entity(root: str | Path, source: str) -> str:
     return entity
 
 
+def source_csv(root: str | Path, source: str) -> CsvOptions:
+    """How a source's CSV files are read (its ``csv:`` block), without loading its entity: what
+    `schema infer` needs before the entity's schema exists.
+
+    Raises:
+        SchemaConfigError: The mapping file is missing or invalid on its own.
+    """
+    path = source_path(root, source)
+    return parse_source(source, path, read_yaml(path, what="source mapping"), None).csv
+
+
 def load_source(
     root: str | Path, source: str, entity: EntitySchema | None = None
 ) -> tuple[EntitySchema, SourceMapping]:

@@ -20,6 +20,11 @@ from datakeep.tracking import PARQUET_SUFFIXES, starts_with_magic
 
 BATCH_ROWS = 262_144
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+#: A CSV file that does not parse is read with the wrong options far more often than cut short.
+_CSV_HINT = (
+    "check csv.delimiter and csv.encoding in the source mapping (e.g. csv: {delimiter: ';', encoding: cp1252}), "
+    "and the file's quoting (a field holding the delimiter or a line end is quoted)"
+)
 
 
 def file_kind(path: Path) -> str:
@@ -98,7 +103,7 @@ def _csv(path: Path, options: CsvOptions, batch_rows: int) -> tuple[list[str], I
         with path.open(encoding=options.encoding, newline="") as handle:
             header = next(csv.reader(handle, delimiter=delimiter), None)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputDataError(str(path), f"cannot read it as CSV: {exc}", "check the encoding") from None
+        raise InputDataError(str(path), f"cannot read it as CSV: {exc}", _CSV_HINT) from None
     if not header:
         raise InputDataError(str(path), "the CSV file is empty (no header row)", "re-export it")
     # Excel writes a UTF-8 byte order mark: Python's utf-8 codec keeps it in the first name while
@@ -121,7 +126,7 @@ def _csv(path: Path, options: CsvOptions, batch_rows: int) -> tuple[list[str], I
             # A header without a line end after it ("id,name"): Arrow reads no complete line, so
             # no columns. It is the file "id,name\n" is, with no rows.
             return list(header), iter(())
-        raise InputDataError(str(path), f"cannot read it as CSV: {exc}", "check the file") from None
+        raise InputDataError(str(path), f"cannot read it as CSV: {exc}", _CSV_HINT) from None
     if reader.schema.names != header:
         # Columns are matched by name: a header the two readers see differently would silently
         # drop or mistype a column, so refuse it instead.
@@ -142,7 +147,7 @@ def _csv(path: Path, options: CsvOptions, batch_rows: int) -> tuple[list[str], I
                     yield _combine(pending)
                     pending, count = [], 0
         except (OSError, pa.ArrowException) as exc:
-            raise InputDataError(str(path), f"cannot read it as CSV: {exc}", "check the file") from None
+            raise InputDataError(str(path), f"cannot read it as CSV: {exc}", _CSV_HINT) from None
         if pending:
             yield _combine(pending)
 
