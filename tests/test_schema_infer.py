@@ -348,3 +348,13 @@ def test_csv_options_are_refused_for_parquet_and_checked(tmp_path: Path) -> None
         assert result.exit_code == 2 and message in result.stderr
     tab = invoke("schema", "infer", str(tmp_path / "t.csv"), "--entity", "t", "--delimiter", "tab")
     assert tab.exit_code == 0 and "a:" in tab.output
+
+
+def test_a_tsv_file_is_read_with_tabs_whatever_the_sources_delimiter(tmp_path: Path) -> None:
+    (tmp_path / "schemas/sources").mkdir(parents=True)
+    (tmp_path / "schemas/sources/s.yaml").write_text("entity: t\ncsv: {delimiter: ';'}\n")
+    (tmp_path / "t.tsv").write_text("a\tb;c\n1\tx;y\n")
+    inferred = invoke(
+        "schema", "infer", str(tmp_path / "t.tsv"), "--entity", "t", "--source", "s", "--root", str(tmp_path)
+    )
+    assert list(yaml.safe_load(inferred.output)["columns"]) == ["a", "b;c"]

@@ -54,7 +54,7 @@ def infer_schema(
         root: The project folder holding `schemas/`, where ``source`` is looked up.
         source: A source whose mapping's ``csv:`` options (delimiter, encoding, null values)
             read a CSV file, as `validate --source` reads it.
-        delimiter: The CSV delimiter, over the source's (default ',', a tab for .tsv).
+        delimiter: The CSV delimiter (default ',' or the source's; a tab for .tsv).
         encoding: The CSV encoding, over the source's (default utf-8).
 
     Returns:
@@ -134,8 +134,8 @@ def _csv_options(
             raise UsageError(f"{path}: --delimiter and --encoding read CSV files; this is Parquet", "leave them out")
         return None
     options = source_csv(root, source) if source is not None else CsvOptions()
-    if suffix == ".tsv" and source is None:
-        options = dataclasses.replace(options, delimiter="\t")
+    if suffix == ".tsv":
+        options = dataclasses.replace(options, delimiter="\t")  # as validate reads one, whatever the source
     if delimiter is not None:
         delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
         if len(delimiter) != 1:
