@@ -3,7 +3,10 @@
 What the remote has is worked out in two steps, like git's negotiation:
 
 1. every object reachable from a remote ref whose commit we also have is on the remote already
-   (refs move only after their objects arrived), so it is not even asked about;
+   (refs move only after their objects arrived), so it is not even asked about — nor read: the
+   walk back from what is pushed stops where it meets the remote's history (`missing_commits`),
+   and only the commits above that line, their new manifests and the manifests of the same
+   datasets in the commits they build on are read, however long the history beneath;
 2. the remaining candidates are checked by listing their fan-out prefixes (``objects/ab/``), one
    LIST per prefix rather than one HEAD per object — this also finds what an interrupted push
    left behind, so a re-run sends only the rest.
@@ -21,12 +24,12 @@ from dataclasses import dataclass, field
 
 from datakeep.errors import RemoteError, UsageError
 from datakeep.ids import ObjectId
-from datakeep.maintenance import promised_by, reachable
+from datakeep.maintenance import promised_by
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
 from datakeep.remote.connect import EncodingMismatchError, Remote, reports_unreachable
 from datakeep.remote.delete import RefDeletion, delete_refs, split_refspecs
-from datakeep.remote.graph import REMOTES, RefUpdate, classify
+from datakeep.remote.graph import REMOTES, MissingCommits, RefUpdate, classify, missing_commits
 from datakeep.remote.refs import DamagedRefError, RemoteRefMovedError, damaged_ref_error, parse_ref
 from datakeep.remote.transfer import ProgressCallback, TransferStats, announce, copy_objects
 from datakeep.repo import Repository
@@ -136,12 +139,45 @@ def plan_push(repo: Repository, remote: Remote, targets: set[ObjectId], remote_r
     whose data it lacks. (To the promising remote, those objects are there already.)"""
     fetch_promised = promised_by(repo) not in (None, remote.name)
     known = {oid for oid in remote_refs.values() if repo.store.has(oid)}
-    have_c, have_m, have_d = reachable(repo, known) if known else (set(), set(), set())
-    want_c, want_m, want_d = reachable(repo, targets, fetch_promised=fetch_promised)
-    candidates = [sorted(want_d - have_d), sorted(want_m - have_m), sorted(want_c - have_c)]
+    missing = missing_commits(repo, targets, known)
+    manifests, data = _wanted_objects(repo, missing, fetch_promised=fetch_promised)
+    candidates = [sorted(data), sorted(manifests), sorted(missing.commits)]
     present = remote.store.present(oid for group in candidates for oid in group)
     groups = tuple(tuple(oid for oid in group if oid not in present) for group in candidates)
     return PushPlan(groups=groups, needed=sum(len(g) for g in candidates), present=len(present))
+
+
+def _wanted_objects(
+    repo: Repository, missing: MissingCommits, *, fetch_promised: bool
+) -> tuple[set[ObjectId], set[ObjectId]]:
+    """(manifests, data objects) the ``missing`` commits name, less what the commits they build
+    on name: those are on the remote with them. Only the manifests of datasets that changed are
+    read, on both sides; anything older they share (a dataset put back as it was long ago) stays
+    a candidate, which the remote's listing then finds there."""
+    skip_promised = promised_by(repo) is not None and not fetch_promised
+    held = {ref.manifest for commit in missing.boundary.values() for ref in commit.datasets.values()}
+    manifests: set[ObjectId] = set()
+    data: set[ObjectId] = set()
+    changed: set[str] = set()
+    for commit in missing.commits.values():
+        for name, ref in commit.datasets.items():
+            if ref.manifest in held or ref.manifest in manifests:
+                continue
+            manifests.add(ref.manifest)
+            changed.add(name)
+            if skip_promised and not repo.store.has(ref.manifest):
+                continue  # promised by this very remote, with everything beneath it
+            data.update(repo.manifest_at(ref.manifest).object_ids())
+    # A partial clone's `has` asks only the local store: the remote's side is never fetched for this.
+    beneath = {
+        commit.datasets[name].manifest
+        for commit in missing.boundary.values()
+        for name in changed & set(commit.datasets)
+    }
+    for oid in beneath:
+        if repo.store.has(oid):
+            data.difference_update(repo.manifest_at(oid).object_ids())
+    return manifests, data
 
 
 @reports_unreachable
