@@ -10,7 +10,7 @@ from typing import Any
 
 from datakeep.diff.result import DatasetDiff, DiffResult
 from datakeep.ids import shown_revision
-from datakeep.render.style import cell_text, count, cut_middle, paint, told_apart
+from datakeep.render.style import HANDFUL, a_few, cell_text, count, cut_middle, paint, told_apart
 
 WIDTH = 80
 
@@ -18,9 +18,19 @@ WIDTH = 80
 def render_text(result: DiffResult, *, color: bool = False) -> str:
     """The whole report; ``failures`` (from --fail-on) come last, where a CI log ends."""
     lines = [f"diff {_cut(shown_revision(result.old), 34)} → {_cut(shown_revision(result.new), 34)}"]
+    identical = [d.name for d in result.datasets if d.identical]
+    # Among many datasets the few that changed must not drown in blocks that say "identical":
+    # past a handful those get one line, as git lists only the paths that changed (--json has all).
+    folded = len(identical) > HANDFUL
     for dataset in result.datasets:
+        if folded and dataset.identical:
+            continue
         lines.append("")
         lines.extend(_dataset(dataset, color))
+    if folded:
+        lines.append("")
+        lines.append(f"{count(len(identical))} datasets {paint('identical', 'green', color)} (by snapshot id)")
+        lines.append(f"  {a_few(identical, width=18)}")
     if result.failures:
         lines.append("")
         lines.append(paint("failed conditions:", "red", color))

@@ -1,11 +1,11 @@
-"""Colour that respects NO_COLOR and only appears on terminals."""
+"""Colour that respects NO_COLOR and only appears on terminals; numbers, names and cells cut to fit."""
 
 from __future__ import annotations
 
 import os
 import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 _CODES = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2", "cyan": "36"}
 
@@ -31,6 +31,18 @@ def human_bytes(size: float) -> str:
 
 def count(n: int) -> str:
     return f"{n:,}"
+
+
+#: Past this many, a list of names (datasets, files) is told as a count and the first few of them.
+HANDFUL = 5
+
+
+def a_few(names: Sequence[str], *, shown: int = 3, width: int = 60) -> str:
+    """The first ``shown`` of ``names`` (each cut to ``width``), then how many more: a list of
+    thousands stays one short line."""
+    listed = ", ".join(cut_middle(name, width) for name in names[:shown])
+    rest = len(names) - shown
+    return f"{listed}, … and {count(rest)} more" if rest > 0 else listed
 
 
 def cut_middle(text: str, width: int) -> str:
