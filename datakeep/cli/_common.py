@@ -45,17 +45,11 @@ def root_option(holding: str = "schemas/") -> Any:
 
 
 def echo_restored(written: dict[str, list[str]], removed: dict[str, list[str]] | None = None) -> None:
-    """One line per dataset a checkout, pull or clone touched: the files it wrote and the part
-    files it removed, or that the working copy already held that version (nothing changed)."""
-    for dataset, paths in written.items():
-        gone = (removed or {}).get(dataset, [])
-        if not paths and not gone:
-            click.echo(f"unchanged {dataset}: the working copy already holds this version")
-            continue
-        parts = [", ".join(paths)] if paths else []
-        if gone:
-            parts.append(f"removed {', '.join(gone)}")
-        click.echo(f"restored {dataset}: {'; '.join(parts)}")
+    """What a checkout, pull or clone did to the working tree (`restored_lines`)."""
+    from datakeep.render.core import restored_lines
+
+    for line in restored_lines(written, removed):
+        click.echo(line)
 
 
 class ProgressBar:

@@ -7,7 +7,7 @@ from typing import Any
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import Manifest
-from datakeep.render.style import count, cut_middle, human_bytes, paint
+from datakeep.render.style import HANDFUL, a_few, count, cut_middle, human_bytes, paint
 from datakeep.render.temporal import temporal_spread, temporal_value
 
 
@@ -22,6 +22,36 @@ def commit_json(oid: ObjectId, commit: Commit) -> dict[str, Any]:
         "datasets": {name: ref.snapshot for name, ref in sorted(commit.datasets.items())},
         "summary": commit.summary,
     }
+
+
+def restored_lines(written: dict[str, list[str]], removed: dict[str, list[str]] | None = None) -> list[str]:
+    """What a checkout, pull or clone did to the working tree: per dataset the files it wrote
+    and the part files it removed, or that the working copy already held that version.
+
+    A folder's files are counted with a few named, and past a handful the datasets left alone
+    share one line: among thousands of files or datasets, what was touched must stay readable
+    (``--json`` lists every one)."""
+    lines: list[str] = []
+    held = [name for name, paths in written.items() if not paths and not (removed or {}).get(name)]
+    for dataset, paths in written.items():
+        gone = (removed or {}).get(dataset, [])
+        if not paths and not gone:
+            if len(held) <= HANDFUL:
+                lines.append(f"unchanged {dataset}: the working copy already holds this version")
+            continue
+        parts = [_files(paths)] if paths else []
+        if gone:
+            parts.append(f"removed {_files(gone)}")
+        lines.append(f"restored {dataset}: {'; '.join(parts)}")
+    if len(held) > HANDFUL:
+        lines.append(
+            f"unchanged {count(len(held))} datasets: the working copy already holds their version ({a_few(held)})"
+        )
+    return lines
+
+
+def _files(paths: list[str]) -> str:
+    return ", ".join(paths) if len(paths) <= HANDFUL else f"{count(len(paths))} files ({a_few(paths)})"
 
 
 def stat_lines(commit: Commit, dataset: str | None = None) -> list[str]:
