@@ -10,18 +10,16 @@ depends on that file, the rules and its schema alone.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
-from datakeep.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, DatakeepError, UsageError
-from datakeep.hook import gitutil
+from datakeep.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, DatakeepError
+from datakeep.hook import gitutil, projects
 from datakeep.hook.cache import ResultCache, cache_key, content_hash, datakeep_version
-from datakeep.schemas import RULES_FILE, SCHEMAS_DIR, SOURCES_DIR, Rules
+from datakeep.schemas import RULES_FILE
 
 # The suffixes that mark a file as data when no rule names it (`unmatched: fail` refuses those,
 # `pass` lists them). A file a rule names is checked whatever its suffix (a `.txt` export). Other
@@ -114,16 +112,6 @@ def is_data_file(path: str) -> bool:
     return path.lower().endswith(DATA_SUFFIXES)
 
 
-def is_config_file(relative: str) -> bool:
-    """True for a project's rules, schema and mapping files (``relative`` to the project)."""
-    if relative == RULES_FILE:
-        return True
-    parts = PurePosixPath(relative).parts
-    return relative.endswith(".yaml") and (
-        (len(parts) == 2 and parts[0] == SCHEMAS_DIR) or (len(parts) == 3 and parts[:2] == (SCHEMAS_DIR, SOURCES_DIR))
-    )
-
-
 def staged_files(root: str | Path = ".") -> list[str]:
     """Files staged for the next commit (added, copied, modified, type changed), relative to
     ``root``."""
@@ -197,10 +185,12 @@ def run_hook(
     here = Path(root) if root is not None else Path(".")
     where = gitutil.locate(here, CACHE_NAME)
     top = where[0] if where else None
-    projects: dict[Path | None, list[str]] = {here.absolute(): paths} if root is not None else _by_project(paths, top)
-    outside = projects.pop(None, [])
-    if outside and not projects and any(is_data_file(p) for p in outside):
-        _refuse_without_rules(outside, top)
+    groups: dict[Path | None, list[str]] = (
+        {here.absolute(): paths} if root is not None else projects.by_project(paths, top)
+    )
+    outside = groups.pop(None, [])
+    if outside and not groups and any(is_data_file(p) for p in outside):
+        projects.refuse_without_rules(outside, top)
     cache = None
     if use_cache:
         directory = cache_dir or (where[1] if where else _datakeep_cache_dir(here))
@@ -210,7 +200,7 @@ def run_hook(
     run = _Run(cache=cache, max_samples=max_samples, top=top, unstaged=unstaged, git_dir=git_dir)
     for path in outside:
         run.skip(path, detail=f"no {RULES_FILE} above it")
-    for project, group in projects.items():
+    for project, group in groups.items():
         assert project is not None
         run.project(project, group)
     order = {path: i for i, path in enumerate(paths)}
@@ -223,56 +213,6 @@ def run_hook(
         at_top=top is not None and Path.cwd().resolve() == top.resolve(),
         staged_config=tuple(sorted(run.staged_config)),
     )
-
-
-def _by_project(paths: list[str], top: Path | None) -> dict[Path | None, list[str]]:
-    """The given paths grouped by their project: the nearest folder from each file's own up to
-    the git top (the filesystem's root outside git) that holds `datakeep.yaml`."""
-    found: dict[Path, Path | None] = {}
-    groups: dict[Path | None, list[str]] = {}
-    for path in paths:
-        folder = Path(os.path.abspath(path)).parent
-        if folder not in found:
-            found[folder] = _project_of(folder, top)
-        groups.setdefault(found[folder], []).append(path)
-    return groups
-
-
-def _project_of(folder: Path, top: Path | None) -> Path | None:
-    for candidate in (folder, *folder.parents):
-        if (candidate / RULES_FILE).is_file():
-            return candidate
-        if top is not None and candidate == top:
-            return None  # a datakeep.yaml above the work tree belongs to something else
-    return None
-
-
-def _refuse_without_rules(paths: list[str], top: Path | None) -> None:
-    """No datakeep.yaml governs any of ``paths``: in a repository that has none anywhere, the
-    hook would pass everything, silently. That is a setup mistake, said as one."""
-    if top is not None and gitutil.any_file_named(top, RULES_FILE):
-        return  # a monorepo: these files lie outside every project
-    where = f"the top of the repository ({top})" if top is not None else "the project folder"
-    misnamed = next((p for p in (top or Path(".")).glob("datakeep.y*ml") if p.name != RULES_FILE), None)
-    hint = f"rename {misnamed.name} to {RULES_FILE}" if misnamed else f"write {RULES_FILE} at {where}"
-    raise UsageError(
-        f"no {RULES_FILE} names a schema for {paths[0]}"
-        + (f" or {len(paths) - 1} other file(s)" if len(paths) > 1 else "")
-        + ", so the hook cannot check them",
-        f"{hint} (see docs/precommit.md), or remove the hook",
-    )
-
-
-def _relative(root: Path, path: str) -> str | None:
-    """``path`` relative to ``root`` in posix form, or None when it lies outside ``root``."""
-    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
-    if rel == ".." or rel.startswith(".." + os.sep):
-        return None
-    return PurePosixPath(Path(rel)).as_posix()
-
-
-def _top_path(top: Path, path: str) -> str:
-    return PurePosixPath(Path(os.path.relpath(os.path.abspath(path), top))).as_posix()
 
 
 class _Run:
@@ -308,15 +248,18 @@ class _Run:
         """Check ``paths``, all under ``project``, against its (staged) configuration."""
         from datakeep.schemas import load_rules  # the rules loader reads YAML only
 
-        with self._configuration(project) as config:
+        view = projects.staged_configuration(project, self.top, self.unstaged, self.git_dir)
+        with view as (config, staged_config):
+            self.staged_config.extend(staged_config)
             rules = load_rules(config)
             given = {os.path.abspath(p) for p in paths}
-            paths = paths + [p for p in self._governed(project, rules, paths) if os.path.abspath(p) not in given]
+            governed = projects.governed(project, self.top, rules, paths)
+            paths = paths + [p for p in governed if os.path.abspath(p) not in given]
             checker = _Checker(root=config, cache=self.cache, max_samples=self.max_samples)
             shown = os.path.relpath(project)
             rules_file = os.path.normpath(os.path.join(shown, RULES_FILE))
             for path in paths:
-                rel = _relative(project, path)
+                rel = projects.relative(project, path)
                 match = rules.match(rel) if rel is not None else None
                 if match is None:
                     if rules.unmatched == "fail" and is_data_file(path):
@@ -335,53 +278,8 @@ class _Run:
         """(git top, top path) when the working copy differs from what the commit records."""
         if self.top is None or not self.unstaged:
             return None
-        top_path = _top_path(self.top, path)
+        top_path = projects.top_path(self.top, path)
         return (self.top, top_path) if top_path in self.unstaged else None
-
-    @contextmanager
-    def _configuration(self, project: Path) -> Iterator[Path]:
-        """The folder to load rules, schemas and mappings from: ``project`` itself, or a copy
-        of its configuration holding the staged version of each file whose working copy
-        differs, when one does (the commit records those; an unstaged edit must not count)."""
-        if self.top is None or self.git_dir is None or not self.unstaged:
-            yield project
-            return
-        prefix = _top_path(self.top, str(project / RULES_FILE))[: -len(RULES_FILE)]
-        differing = [p for p in self.unstaged if p.startswith(prefix) and is_config_file(p[len(prefix) :])]
-        if not differing:
-            yield project
-            return
-        # Inside the git folder, so an error in a staged schema names a path that says so.
-        with tempfile.TemporaryDirectory(prefix="datakeep-staged-config-", dir=self.git_dir) as tmp:
-            view = Path(tmp)
-            if (project / RULES_FILE).is_file():
-                shutil.copyfile(project / RULES_FILE, view / RULES_FILE)
-            if (project / SCHEMAS_DIR).is_dir():
-                shutil.copytree(project / SCHEMAS_DIR, view / SCHEMAS_DIR)
-            for top_path in differing:
-                dest = view / top_path[len(prefix) :]
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                gitutil.write_staged_copy(self.top, top_path, dest)  # listed: so the index has it
-                self.staged_config.append(os.path.relpath(self.top / top_path))
-            yield view
-
-    def _governed(self, project: Path, rules: Rules, paths: list[str]) -> list[str]:
-        """The git-tracked files of ``project`` whose rules, schema or mapping is among
-        ``paths`` (a change to them can fail data the commit does not touch)."""
-        changed = {rel for p in paths if (rel := _relative(project, p)) is not None and is_config_file(rel)}
-        if not changed or self.top is None:
-            return []
-        everything = RULES_FILE in changed
-        entities = {PurePosixPath(c).stem for c in changed if c.count("/") == 1}
-        sources = {PurePosixPath(c).stem for c in changed if c.count("/") == 2}
-        governed = []
-        for top_path in gitutil.tracked_files(self.top):
-            path = os.path.relpath(self.top / top_path)
-            rel = _relative(project, path)
-            match = rules.match(rel) if rel is not None else None
-            if match is not None and (everything or match[0] in entities or match[1] in sources):
-                governed.append(path)
-        return governed
 
 
 class _Checker:
