@@ -14,10 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_remote_support import Recorder
 
 from datakeep.api import Repo
+from datakeep.history import missing_commits
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.remote import push
-from datakeep.remote.graph import missing_commits
 from datakeep.repo import Repository
 from datakeep.store.local import LocalStore
 
@@ -211,3 +211,15 @@ def test_the_walk_of_wants_the_remote_holds_reads_nothing(tmp_path: Path) -> Non
     store = counting(repo)
     found = missing_commits(repo, {ids["e"]}, {ids["e"], ids["m"]})
     assert (found.commits, found.boundary, store.reads) == ({}, {}, [])
+
+
+def test_log_of_a_range_reads_only_as_far_back_as_the_range(line: Line) -> None:
+    """`log A..B` took the whole of A's history to leave out (4,000 commits: seconds); it now
+    reads back only to where the two meet, as a push does (`missing_commits`)."""
+    history = [oid for oid, _ in line.repo.log()]
+    store = counting(line.storage)
+    ranged = line.repo.log(f"{history[3]}..{history[0]}")
+    assert [oid for oid, _ in ranged] == history[:3]
+    assert len(set(store.reads)) <= 6  # the three listed, the one they meet at, and a step beyond
+    assert len(history) > HISTORY  # the history beneath was there to read
+    assert [oid for oid, _ in line.repo.log(f"{history[0]}..{history[3]}")] == []

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import heapq
-import itertools
 from dataclasses import dataclass
 
 from datakeep.errors import RemoteError
 from datakeep.history import is_ancestor
 from datakeep.ids import ObjectId
-from datakeep.records.commit import Commit
 from datakeep.repo import Repository
 
 REMOTES = "refs/remotes"
@@ -56,78 +52,3 @@ def classify(repo: Repository, ref: str, old: ObjectId | None, new: ObjectId, *,
     if force:
         return "forced"
     raise NonFastForwardError(ref, remote, old, new)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MissingCommits:
-    """What `missing_commits` found: the commits to send, and the ones they build on."""
-
-    commits: dict[ObjectId, Commit]  # reachable from the wanted commits, not from the ones held
-    boundary: dict[ObjectId, Commit]  # held commits that are parents of those
-
-
-def missing_commits(repo: Repository, wants: set[ObjectId], haves: set[ObjectId]) -> MissingCommits:
-    """Commits reachable from ``wants`` but not from ``haves``, reading only as far back as the
-    two histories meet (``git rev-list WANTS --not HAVES``).
-
-    Both sides are walked together, newest commit first, and a commit reached from ``haves`` is
-    painted as held, its ancestors with it. The walk stops once no wanted commit is left to read,
-    so pushing k commits on top of a remote's branch reads those k commits and the one they build
-    on, however long the history beneath. Commit times only order the walk: a skewed clock can
-    make it read further, or list a held commit as wanted (the caller still asks the remote which
-    objects it has), but never paint as held a commit ``haves`` does not reach."""
-    if wants <= haves:
-        return MissingCommits(commits={}, boundary={})
-    loaded: dict[ObjectId, Commit] = {}
-    heap: list[tuple[float, int, ObjectId]] = []
-    order = itertools.count()  # ties in time are read in the order met
-    held: set[ObjectId] = set()
-    pending: set[ObjectId] = set()  # queued as wanted and not read yet
-    read_as_wanted: set[ObjectId] = set()
-    read_as_held: set[ObjectId] = set()
-
-    def queue(oid: ObjectId) -> None:
-        if oid not in loaded:
-            loaded[oid] = repo.commit_at(oid)
-        heapq.heappush(heap, (-_when(loaded[oid]), next(order), oid))
-
-    def paint(oid: ObjectId) -> None:
-        if oid in held:
-            return
-        held.add(oid)
-        if oid in pending:
-            pending.discard(oid)  # its place in the queue now reads it as held
-        else:
-            queue(oid)  # never met, or already read as wanted: its parents must be painted too
-
-    for oid in haves:
-        paint(oid)
-    for oid in wants - held:
-        if oid not in pending:
-            pending.add(oid)
-            queue(oid)
-    while pending:
-        _, _, oid = heapq.heappop(heap)
-        parents = loaded[oid].parents
-        if oid in held:
-            if oid not in read_as_held:
-                read_as_held.add(oid)
-                for parent in parents:
-                    paint(parent)
-        elif oid not in read_as_wanted:
-            pending.discard(oid)
-            read_as_wanted.add(oid)
-            for parent in parents:
-                if parent not in held and parent not in pending and parent not in read_as_wanted:
-                    pending.add(parent)
-                    queue(parent)
-    commits = {oid: loaded[oid] for oid in read_as_wanted - held}
-    boundary = {p: loaded[p] for commit in commits.values() for p in commit.parents if p in held}
-    return MissingCommits(commits=commits, boundary=boundary)
-
-
-def _when(commit: Commit) -> float:
-    try:
-        return dt.datetime.fromisoformat(commit.time).timestamp()
-    except ValueError:
-        return 0.0  # an unreadable time only makes the walk read this commit last

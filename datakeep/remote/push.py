@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from datakeep.errors import RemoteError, UsageError
+from datakeep.history import MissingCommits, missing_commits
 from datakeep.ids import ObjectId
 from datakeep.maintenance import promised_by
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
 from datakeep.remote.connect import EncodingMismatchError, Remote, reports_unreachable
 from datakeep.remote.delete import RefDeletion, delete_refs, split_refspecs
-from datakeep.remote.graph import REMOTES, MissingCommits, RefUpdate, classify, missing_commits
+from datakeep.remote.graph import REMOTES, RefUpdate, classify
 from datakeep.remote.refs import DamagedRefError, RemoteRefMovedError, damaged_ref_error, parse_ref
 from datakeep.remote.transfer import ProgressCallback, TransferStats, announce, copy_objects
 from datakeep.repo import Repository
