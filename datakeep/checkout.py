@@ -134,10 +134,23 @@ def refuse_uncommitted(
         # Another key, path or source not yet committed would be lost as surely as rows.
         and (s.working != _snapshot(restoring, s.name) or s.note.startswith(REDEFINED))
         and not _mix_of_versions(repo, index, s.name, restoring)
+        and not (s.working is not None and not s.note and _committed(repo, s.name, s.working))
     ]
     dirty += untracked_in_the_way(repo, index, restoring, names)
     if dirty:
         raise UncommittedChangesError(dirty, *([hint] if hint else []))
+
+
+def _committed(repo: Repository, name: str, snapshot: str) -> bool:
+    """Whether a commit some ref reaches holds ``snapshot`` as dataset ``name``: a working copy
+    that is a committed version (what `checkout v1 --name N` wrote) loses nothing when
+    overwritten, and "commit them first" would record a revert. Read only when a checkout
+    would otherwise refuse."""
+    for _oid, commit in repo.ancestry(*repo.refs.all_targets()):
+        held = commit.datasets.get(name)
+        if held is not None and held.snapshot == snapshot:
+            return True
+    return False
 
 
 def _mix_of_versions(repo: Repository, index: Index, name: str, restoring: Commit) -> bool:

@@ -248,10 +248,10 @@ class Repository:
     def head(self) -> ObjectId | None:
         return self.refs.head_target()[1]
 
-    def ancestry(self, start: ObjectId | None) -> Iterator[tuple[ObjectId, Commit]]:
-        """Commits reachable from ``start``, newest first (first parent, then the others)."""
+    def ancestry(self, *starts: ObjectId | None) -> Iterator[tuple[ObjectId, Commit]]:
+        """Commits reachable from ``starts``, newest first (first parent, then the others)."""
         seen: set[ObjectId] = set()
-        queue = [start] if start else []
+        queue = [start for start in starts if start]
         pending: list[tuple[str, ObjectId, Commit]] = []
         while queue or pending:
             for oid in queue:

@@ -82,6 +82,24 @@ def test_checkout_refuses_to_overwrite_uncommitted_changes(initialized: Path) ->
     assert "unchanged" in run("status").output
 
 
+def test_a_committed_version_in_the_working_tree_is_no_uncommitted_change(initialized: Path) -> None:
+    """After `checkout v1 --name flights` the tree holds v1, which the store keeps: going back
+    to main loses nothing, and "commit them first" would have recorded a revert."""
+    data = initialized / "data" / "flights.parquet"
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "one")
+    run("tag", "v1")
+    pq.write_table(make_table(7), data)
+    run("commit", "-m", "two")
+    assert run("checkout", "v1", "--name", "flights").exit_code == 0
+    assert "modified" in run("status").output  # against HEAD it is a change, truly
+    back = run("checkout", "main", "--name", "flights")
+    assert back.exit_code == 0, back.output
+    assert pq.read_table(data).num_rows == 7
+    pq.write_table(make_table(9), data)  # a version no commit holds is still refused
+    assert run("checkout", "v1", "--name", "flights").exit_code == 2
+
+
 def test_branches_and_switch(initialized: Path) -> None:
     data = initialized / "data" / "flights.parquet"
     run("add", "data/flights.parquet", "--name", "flights")
