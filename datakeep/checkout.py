@@ -294,10 +294,20 @@ def move_current_branch(repo: Repository, branch: str, rev: str) -> CheckoutResu
         target = repo.commit_at(new)
         index = repo.load_index()
         refuse_uncommitted(repo, index, sorted(target.datasets), target)
+        # Tracked at the old tip and absent at the new one: untracked, as a switch to such a
+        # commit does (its file stays); left tracked, it was "new" and the next commit added it back.
+        held = repo.commit_at(old).datasets if old is not None else {}
+        dropped = [d for d in index.datasets if d in held and d not in target.datasets]
         repo.refs.update(f"{HEADS}/{branch}", new, expected=old)
     from datakeep.naming import held_elsewhere
 
     result = checkout(repo, "HEAD", force=True)  # the check above was made against the old commit
+    if dropped:
+        with repo.locked():
+            index = repo.load_index()
+            for dataset in dropped:
+                index.datasets.pop(dataset, None)
+            index.save()
     if old is not None and old != new and not held_elsewhere(repo, old):
         result = replace(result, left_behind=old)
     return result

@@ -100,6 +100,22 @@ def test_a_committed_version_in_the_working_tree_is_no_uncommitted_change(initia
     assert run("checkout", "v1", "--name", "flights").exit_code == 2
 
 
+def test_moving_the_current_branch_back_untracks_a_dataset_added_since(initialized: Path) -> None:
+    """`branch -f main OLD` left a dataset added after OLD tracked as new, and the next commit
+    added it back: it is untracked, as a switch to a commit without it does (its file stays)."""
+    run("add", "data/flights.parquet", "--name", "flights")
+    run("commit", "-m", "one")
+    old = json.loads(run("log", "--json").output)[0]["id"]
+    pq.write_table(make_table(3), initialized / "data" / "extra.parquet")
+    run("add", "data/extra.parquet", "--name", "extra")
+    run("commit", "-m", "two")
+    moved = run("branch", "-f", "main", old)
+    assert moved.exit_code == 0, moved.output
+    assert "extra" not in run("status").output
+    assert (initialized / "data" / "extra.parquet").exists()  # the data itself is not deleted
+    assert run("commit", "-m", "nothing").exit_code == 1  # nothing comes back
+
+
 def test_branches_and_switch(initialized: Path) -> None:
     data = initialized / "data" / "flights.parquet"
     run("add", "data/flights.parquet", "--name", "flights")
