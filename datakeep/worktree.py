@@ -252,10 +252,12 @@ def status(repo: Repository, index: Index | None = None, head_commit: Commit | N
                 # the advice is access, never a checkout that would overwrite it.
                 note = f"unreadable: {exc.filename}: {exc.strerror}; give read access to it and run status again"
         state = "new" if head_id is None else "unchanged" if working == head_id else "modified"
-        if state == "unchanged" and at_head is not None:
+        if state == "unchanged" and at_head is not None and not index.defined_as(name, at_head.manifest):
             redefined = _redefined(repo, tracked, at_head.manifest)
             if redefined:
                 state, note = "modified", redefined
+            elif repo.store.has(at_head.manifest):
+                index.remember_defined(name, at_head.manifest)
         out.append(DatasetStatus(name=name, path=tracked.path, state=state, head=head_id, working=working, note=note))
     elsewhere = index.elsewhere(head_sets)
     for name, ref in sorted(head_sets.items()):
@@ -312,7 +314,8 @@ def _redefined(repo: Repository, tracked: TrackedDataset, manifest_oid: ObjectId
 
 
 def _save_refreshed(repo: Repository, index: Index) -> None:
-    """Keep what status learnt (racy entries confirmed, touched files' new stats) when nobody else
+    """Keep what status learnt (racy entries confirmed, touched files' new stats, definitions
+    found equal to HEAD's) when nobody else
     holds the lock; a status never waits for, or fails because of, a commit running beside it.
     Only entries a commit did not replace meanwhile are updated."""
     from datakeep.errors import LockedError
@@ -324,6 +327,9 @@ def _save_refreshed(repo: Repository, index: Index) -> None:
                 mine = current.files.get(relpath)
                 if mine is not None and mine.entry == cached.entry:
                     current.files[relpath] = cached
+            for name, found in index.defined.items():
+                # Checked against the definition it was found for: one changed meanwhile does not match.
+                current.defined.setdefault(name, found)
             current.save()
     except (LockedError, OSError):
         # Busy, or a repository this user may not write (a read-only mount, another user's):

@@ -514,3 +514,43 @@ def test_a_partition_key_one_file_holds_as_a_column_is_that_column_for_every_fil
     table = repo.read("ds", partitions=True)
     rows = sorted(zip(table.column("id").to_pylist(), table.column("region").to_pylist(), strict=True))
     assert rows == [(1, None), (2, None), (4, "own")]
+
+
+def test_a_clean_status_does_not_load_the_manifest_again(tmp_path: Path) -> None:
+    """Checking that a dataset is tracked as HEAD defines it loaded HEAD's manifest, which lists
+    every part file with its statistics (5,000 files: 100 MB and most of a clean status). Once
+    found equal, the index remembers it; a changed definition is still said."""
+    from datakeep.store.local import LocalStore
+
+    reads: list[str] = []
+
+    class Counting(LocalStore):
+        def get(self, oid):  # type: ignore[no-untyped-def]
+            reads.append(oid)
+            return super().get(oid)
+
+    for i in range(3):
+        pq.write_table(pa.table({"id": [i], "v": [float(i)]}), _part(tmp_path / "events", f"p{i}.parquet"))
+    repo = Repo.init(tmp_path)
+    repo.add(tmp_path / "events", name="events", key=["id"])
+    repo.commit(message="three parts")
+    manifest = repo.log()[0][1].datasets["events"].manifest
+
+    def status() -> list[str]:
+        fresh = Repo.open(tmp_path)
+        assert fresh.repository.config
+        fresh.repository._store = Counting(fresh.repository.dk / "objects", durable=False)
+        reads.clear()
+        states = [s.state for s in fresh.status()]
+        return states
+
+    assert status() == ["unchanged"]
+    assert status() == ["unchanged"] and manifest not in reads
+    repo.add(tmp_path / "events", name="events", key=["id", "v"])  # another key: a change to say
+    states = status()
+    assert states == ["modified"] and manifest in reads
+
+
+def _part(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name

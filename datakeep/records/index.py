@@ -64,6 +64,10 @@ class Index:
     #: dataset at HEAD that is neither tracked nor here is *elsewhere* (a partial clone's other
     #: datasets, never checked out): commits carry it on unchanged.
     removed: set[str] = field(default_factory=set)
+    #: Per dataset, a manifest whose definition (path, key, entity, source) was found equal to
+    #: the tracked one, with that tracked definition: `status` then need not load the manifest,
+    #: which lists every part file of a folder with its statistics (5,000 files: 100 MB and 1.7 s).
+    defined: dict[str, dict[str, Any]] = field(default_factory=dict)
     dirty: bool = False  # entries were confirmed and are worth saving
     #: No index was found (never written, lost, or emptied by a crash): the repository tracks
     #: HEAD's datasets again from their manifests (`Repository.load_index`).
@@ -95,6 +99,7 @@ class Index:
                     for p, f in data.get("files", {}).items()
                 },
                 removed=set(data.get("removed", ())),
+                defined={n: dict(d) for n, d in data.get("defined", {}).items()},
             )
         except (AttributeError, KeyError, TypeError, ValueError):
             raise damaged from None
@@ -105,12 +110,23 @@ class Index:
             "version": VERSION,
             "datasets": {n: d.to_dict() for n, d in sorted(self.datasets.items())},
             "removed": sorted(self.removed),
+            "defined": {n: d for n, d in sorted(self.defined.items()) if n in self.datasets},
             "files": {
                 p: {"sig": list(f.signature), "at": f.recorded_ns, "entry": f.entry}
                 for p, f in sorted(self.files.items())
             },
         }
         atomic_write(self.path, canonical_json(document), durable=False)
+
+    def defined_as(self, name: str, manifest: str) -> bool:
+        """Whether ``manifest`` was found to define dataset ``name`` as it is tracked now."""
+        found = self.defined.get(name)
+        tracked = self.datasets.get(name)
+        return bool(found and tracked and found.get("manifest") == manifest and found.get("as") == tracked.to_dict())
+
+    def remember_defined(self, name: str, manifest: str) -> None:
+        self.defined[name] = {"manifest": manifest, "as": self.datasets[name].to_dict()}
+        self.dirty = True
 
     def elsewhere(self, at_head: Iterable[str]) -> set[str]:
         """The datasets of ``at_head`` (HEAD's) this working tree neither tracks nor removed."""
