@@ -15,6 +15,7 @@ from datakeep.fsutil import TEMP_PREFIX, is_temp_name
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import ChunkRef, Manifest
+from datakeep.records.refs import HEADS, REMOTES, TAGS
 from datakeep.repo import Repository
 
 
@@ -74,6 +75,13 @@ def gc(repo: Repository, *, dry_run: bool = False) -> GcResult:
     """Delete objects no ref reaches, and leftovers of interrupted writes."""
     with repo.receiving(gc=True), repo.locked():
         commits, manifests, data = reachable(repo)
+        branch, head = repo.refs.head_target()
+        if branch is not None and head is None and _unreferenced_tips(repo, commits, set()):
+            raise DatakeepError(
+                f"HEAD is on branch {branch}, which names no commit, yet the store holds commits no ref names",
+                "if the branch's file was lost, `datakeep fsck` lists them: write the id back into "
+                f".datakeep/{HEADS}/{branch}; to drop them, make a commit (or a branch) first, then gc",
+            )
         keep = commits | manifests | data
         removed = freed = 0
         for oid in list(repo.store.ids()):
@@ -210,8 +218,6 @@ def _rebuild_chunks(repo: Repository, sweep: _Sweep) -> None:
 
 
 def _check_refs(repo: Repository, sweep: _Sweep) -> None:
-    from datakeep.records.refs import HEADS, REMOTES, TAGS
-
     roots: dict[str, ObjectId] = {}
     # Remote branches too: gc keeps what they name, and `log origin/main` reads it.
     for kind in (HEADS, TAGS, REMOTES):
@@ -242,10 +248,24 @@ def _check_refs(repo: Repository, sweep: _Sweep) -> None:
                 manifest = _load(repo, dref.manifest, Manifest, f"{ref} dataset {name}", sweep)
                 if manifest is not None:
                     _check_manifest(repo, manifest, name, sweep)
+    if not damaged:
+        branch, head = repo.refs.head_target()
+        if branch is not None and head is None:
+            # HEAD's branch has no file: a new repository, or one whose branch file was lost
+            # (deleted by hand): then commits no ref names are in the store.
+            lost = _unreferenced_tips(repo, seen_commits, sweep.bad)
+            if lost:
+                sweep.report(
+                    f"{HEADS}/{branch}",
+                    f"HEAD is on branch {branch}, which names no commit, yet the store holds commits no ref "
+                    f"names — write the id {branch} held into .datakeep/{HEADS}/{branch} before gc deletes "
+                    "them; newest first: " + ", ".join(lost),
+                    bad=False,
+                )
     if damaged:
         # A damaged branch or HEAD lost the only pointer to its commits: name the commits no
         # ref reaches, so the right id can be written back before gc deletes them.
-        lost = _unreferenced_tips(repo, seen_commits, sweep)
+        lost = _unreferenced_tips(repo, seen_commits, sweep.bad)
         said: set[str] = set()
         for exc in damaged:
             if exc.path in said:
@@ -261,12 +281,12 @@ def _check_refs(repo: Repository, sweep: _Sweep) -> None:
 _LOST_SHOWN = 5
 
 
-def _unreferenced_tips(repo: Repository, reachable: set[ObjectId], sweep: _Sweep) -> list[str]:
+def _unreferenced_tips(repo: Repository, reachable: set[ObjectId], bad: set[ObjectId]) -> list[str]:
     """The newest commits no ref reaches and no other such commit descends from, as
     ``id (time 'message')``: what a damaged branch most likely named."""
     found: dict[ObjectId, Commit] = {}
     for oid in repo.store.ids():
-        if oid in reachable or oid in sweep.bad or repo.store.size(oid) > 1 << 20:
+        if oid in reachable or oid in bad or repo.store.size(oid) > 1 << 20:
             continue  # a commit is a small document; chunks are not worth opening
         try:
             found[oid] = repo.commit_at(oid)
@@ -274,7 +294,8 @@ def _unreferenced_tips(repo: Repository, reachable: set[ObjectId], sweep: _Sweep
             continue  # a chunk or a manifest
     parents = {parent for commit in found.values() for parent in commit.parents}
     tips = sorted((c.time, oid) for oid, c in found.items() if oid not in parents)
-    return [f"{oid[:10]} ({time[:19]} {found[oid].message.splitlines()[0][:40]!r})" for time, oid in reversed(tips)][
+    # Whole ids: the repair is writing one into the ref file, which takes nothing shorter.
+    return [f"{oid} ({time[:19]} {found[oid].message.splitlines()[0][:40]!r})" for time, oid in reversed(tips)][
         :_LOST_SHOWN
     ]
 

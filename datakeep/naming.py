@@ -43,7 +43,13 @@ def delete_ref(repo: Repository, kind: str, name: str, *, force: bool = False) -
         try:
             current = repo.refs.get(ref)
         except DamagedLocalRefError as exc:
-            # Deleting is one of the repairs its error offers, so damage must not stop it.
+            # Deleting is one of the repairs its error offers, so damage must not stop it; but
+            # the branch HEAD is on would then read as one without commits, its history orphaned.
+            if kind == HEADS and _head_branch(repo) == name:
+                raise DatakeepError(
+                    f"cannot delete branch '{name}': HEAD is on it ({exc.message})",
+                    "write the commit id it named back into it (`datakeep fsck` lists commits no ref names)",
+                ) from None
             if kind == HEADS and not force:
                 raise DatakeepError(
                     f"branch '{name}' is damaged ({exc.message})",
@@ -76,3 +82,12 @@ def held_elsewhere(repo: Repository, commit: ObjectId, ref: str | None = None, *
     if at_head:
         others.add(at_head)
     return any(is_ancestor(repo, commit, other) for other in others)
+
+
+def _head_branch(repo: Repository) -> str | None:
+    """The branch HEAD is on, read from HEAD alone (that branch's own file may be damaged)."""
+    try:
+        raw = (repo.dk / "HEAD").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return raw[len(f"ref: {HEADS}/") :] if raw.startswith(f"ref: {HEADS}/") else None

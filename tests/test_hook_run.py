@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -429,3 +430,61 @@ def test_run_all_checks_every_tracked_file(repo: Path) -> None:
 
     assert result.exit_code == 1
     assert "FAILED  data/bad.parquet" in result.output
+
+
+# --- found by a second pass: deletions, nested projects, a shared schemas/ folder ----------------
+
+
+def test_a_commit_deleting_a_schema_checks_the_data_it_governed(repo: Path) -> None:
+    write_parquet(repo / "data/good.parquet", customers())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "data")
+    git(repo, "rm", "-q", "--cached", "schemas/customers.yaml")  # still on disk, gone from the commit
+
+    result = CliRunner().invoke(cli, ["hook", "run", "--staged"])
+
+    assert result.exit_code == 2, result.output  # the rules now name an entity the commit has no schema for
+    assert "no schema file" in result.output and "customers.yaml" in result.output
+
+
+def test_a_commit_deleting_the_rules_file_is_refused(repo: Path) -> None:
+    git(repo, "rm", "-q", "datakeep.yaml")
+    result = CliRunner().invoke(cli, ["hook", "run", "--staged"])
+    assert result.exit_code == 2
+    assert "this commit deletes datakeep.yaml" in result.output and "--no-verify" in result.output
+
+
+def test_a_nested_project_governs_its_own_files_alone(repo: Path) -> None:
+    inner = repo / "data/inner"  # under the outer rule data/**/*.parquet too
+    write_project(inner)  # the same schema: ages 0-130
+    schema = inner / "schemas/customers.yaml"
+    schema.write_text(schema.read_text().replace("max_value: 130", "max_value: 500"))
+    write_parquet(inner / "data/old.parquet", customers(bad=True).set_column(1, "country", pa.array(["DE"] * 5)))
+    with open(repo / "schemas/customers.yaml", "a") as f:
+        f.write("# the outer schema staged too: its data is checked again, the inner project's not\n")
+    git(repo, "add", "-A")
+
+    result = CliRunner().invoke(cli, ["hook", "run", "--staged"])
+
+    # Age 200 fails the outer schema (≤ 130) but not the inner one (≤ 500), which alone governs it.
+    assert result.exit_code == 0, result.output
+    assert result.output.count("data/inner/data/old.parquet") == 1
+
+
+def test_a_shared_schemas_folder_is_read_as_staged(repo: Path) -> None:
+    (repo / "shared").mkdir()
+    (repo / "schemas").rename(repo / "shared/schemas")
+    (repo / "schemas").symlink_to("shared/schemas")
+    write_parquet(repo / "data/c.parquet", customers())  # ages 20-24
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a schemas folder shared through a link")
+    schema = repo / "shared/schemas/customers.yaml"
+    schema.write_text(schema.read_text().replace("max_value: 130", "max_value: 21"))
+    git(repo, "add", "shared/schemas/customers.yaml")  # staged through its real path
+
+    tightened = run_hook(staged_files(repo))
+    assert [(f.path, f.status) for f in tightened.files] == [("data/c.parquet", "failed")]
+
+    schema.write_text(schema.read_text().replace("max_value: 21", "max_value: 130"))  # unstaged loosening
+    still = run_hook(["data/c.parquet"])
+    assert still.files[0].status == "failed" and still.staged_config == ("shared/schemas/customers.yaml",)

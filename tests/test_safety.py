@@ -357,7 +357,7 @@ def test_an_emptied_branch_ref_is_damage_not_a_branch_without_commits(tracked: R
         assert "refs/heads/main is damaged: it holds ''" in refused.stderr
     check = _dk(project, "fsck")
     assert check.returncode == 1
-    assert f"commits no ref names, newest first: {first[:10]}" in check.stdout  # what to write back
+    assert f"commits no ref names, newest first: {first}" in check.stdout  # what to write back
     (project / ".datakeep/refs/heads/main").write_text(first + "\n")
     assert _dk(project, "fsck").returncode == 0 and tracked.log()[0][0] == first
 
@@ -395,3 +395,39 @@ def test_fsck_checks_what_remote_branches_name(tracked: Repo, project: Path) -> 
     check = _dk(project, "fsck")
     assert check.returncode == 1
     assert "missing (needed by refs/remotes/origin/main)" in check.stdout
+
+
+def test_the_branch_head_is_on_cannot_be_deleted_damaged_and_a_lost_one_blocks_gc(tracked: Repo, project: Path) -> None:
+    first = tracked.log()[0][0]
+    main = project / ".datakeep/refs/heads/main"
+    main.write_bytes(b"")
+    refused = _dk(project, "branch", "-D", "main")
+    assert refused.returncode == 2 and "HEAD is on it" in refused.stderr
+    main.unlink()  # lost outright: main reads as a branch without commits
+    check = _dk(project, "fsck")
+    assert check.returncode == 1 and f"newest first: {first}" in check.stdout
+    gc = _dk(project, "gc")
+    assert gc.returncode == 2 and "names no commit" in gc.stderr
+    assert tracked.repository.store.has(first)
+    main.write_text(first + "\n")  # the id fsck printed, whole, is the repair
+    assert _dk(project, "fsck").returncode == 0
+
+
+def test_a_missing_head_beside_another_branch_is_damage(tracked: Repo, project: Path) -> None:
+    tracked.branch("feat")
+    tracked.checkout("feat")
+    (project / ".datakeep/HEAD").unlink()
+    refused = _dk(project, "commit", "-m", "meant for feat", "--allow-empty")
+    assert refused.returncode == 2 and "HEAD is damaged: it is missing" in refused.stderr
+
+
+def test_a_damaged_remote_branch_is_written_again_by_the_next_pull(
+    tracked: Repo, project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tracked.add_remote("origin", str(tmp_path_factory.mktemp("remote") / "origin"))
+    tracked.push()
+    (project / ".datakeep/refs/remotes/origin/main").write_text("junk\n")
+    assert _dk(project, "fsck").returncode == 1  # still said
+    pulled = _dk(project, "pull", "origin")
+    assert pulled.returncode == 0, pulled.stderr
+    assert _dk(project, "fsck").returncode == 0

@@ -103,3 +103,20 @@ def test_a_committed_version_is_validated_against_todays_schema(two_sources: Rep
     assert "FAIL  HEAD:canon (entity=customers): 4 of 6 rows failing" in result.output  # ages 22-25
     report = two_sources.validate("crm", "HEAD")
     assert (report.path, report.source, report.rows_failing) == ("HEAD:crm", "crm", 5)
+
+
+def test_two_datasets_tracked_by_source_alone_compare_by_the_entitys_key(two_sources: Repo, tmp_path: Path) -> None:
+    pq.write_table(crm_customers(5).set_column(2, "age", pa.array([31, 30, 30, 30, 30])), tmp_path / "other.parquet")
+    two_sources.add(tmp_path / "other.parquet", name="other", source="crm")
+    write_project(tmp_path)  # the test schema has no key header: give the entity one
+    schema = tmp_path / "schemas/customers.yaml"
+    schema.write_text("datakeep:\n  key: [id]\n" + schema.read_text())
+    two_sources.commit(message="another source's load")
+    (tmp_path / "schemas/sources/other.yaml").write_text((tmp_path / "schemas/sources/crm.yaml").read_text())
+    index = two_sources.repository.load_index()
+    index.datasets["other"].source = "other"
+    index.save()
+    two_sources.commit(message="other follows its own source")
+    compared = two_sources.diff("HEAD:crm", "HEAD:other").datasets[0]
+    assert compared.key == ("id",) and compared.rows.modified == 1 and compared.rows.added == 0
+    assert any("entity customers" in note for note in compared.notes)

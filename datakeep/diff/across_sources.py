@@ -40,9 +40,11 @@ def compare(
 ) -> DatasetDiff:
     """Map each side through its source (a side without one is taken as canonical already) and
     compare the results with ``dataset(old_file, new_file, key)``; ``key`` None is the entity's."""
-    from datakeep.schemas import load_entity
+    from datakeep.schemas import load_entity, source_entity
 
     entity = old.entity or new.entity
+    if entity is None:  # tracked with --source alone: the mapping names the entity
+        entity = source_entity(root, old.source or new.source or "")
     if key is None:
         key = load_entity(root, entity).key if entity else ()
     notes: list[str] = []

@@ -80,17 +80,27 @@ def staged_files(root: Path) -> list[str]:
     return _nul_list(git(root, *args))
 
 
+def staged_deletions(root: Path) -> list[str]:
+    """Files the index deletes (relative to the top of the work tree): a schema a commit removes
+    changes what the data it governed is checked against."""
+    return _nul_list(git(root, "diff", "--cached", "--name-only", "--diff-filter=D", "--no-renames", "-z"))
+
+
 def tracked_files(root: Path) -> list[str]:
     """Every file in the index, relative to the top of the work tree."""
     return _nul_list(git(root, "ls-files", "--cached", "-z"))
 
 
-def any_file_named(root: Path, name: str) -> bool:
-    """True when a file called ``name`` exists anywhere in the work tree, tracked or not
-    (ignored files aside)."""
+def files_named(root: Path, name: str) -> list[Path]:
+    """Every file called ``name`` in the work tree, tracked or not (ignored files aside)."""
     out = git(root, "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", name, f"*/{name}")
     # The index may still list a file deleted or renamed in the work tree.
-    return any((root / path).is_file() for path in _nul_list(out))
+    return [root / path for path in dict.fromkeys(_nul_list(out)) if (root / path).is_file()]
+
+
+def any_file_named(root: Path, name: str) -> bool:
+    """True when a file called ``name`` exists anywhere in the work tree, tracked or not."""
+    return bool(files_named(root, name))
 
 
 def unstaged_paths(root: Path) -> set[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -42,6 +42,22 @@ def by_project(paths: list[str], top: Path | None) -> dict[Path | None, list[str
             found[folder] = project_of(folder, top)
         groups.setdefault(found[folder], []).append(path)
     return groups
+
+
+def shared_configuration(paths: list[str], top: Path) -> dict[Path, list[str]]:
+    """Of ``paths`` (outside every project), the ones that are a project's configuration through
+    a symlink (a schemas/ folder shared by projects), by project: a staged change to them is that
+    project's schema change."""
+    candidates = {top_path(top, os.path.realpath(p)): p for p in paths if p.endswith(".yaml")}
+    if not candidates:
+        return {}
+    out: dict[Path, list[str]] = {}
+    for rules_file in gitutil.files_named(top, RULES_FILE):
+        project = rules_file.parent
+        for real in configuration_files(project, top):
+            if real in candidates:
+                out.setdefault(project, []).append(candidates[real])
+    return out
 
 
 def project_of(folder: Path, top: Path | None) -> Path | None:
@@ -82,19 +98,46 @@ def top_path(top: Path, path: str) -> str:
     return PurePosixPath(Path(os.path.relpath(os.path.abspath(path), top))).as_posix()
 
 
+def deleted_configuration(top: Path) -> dict[Path, list[str]]:
+    """Per project, its schema and mapping files the index deletes (relative to here). A commit
+    deleting the last `datakeep.yaml` the index holds is refused: nothing would be checked from
+    then on, silently (`--no-verify` commits it anyway)."""
+    out: dict[Path, list[str]] = {}
+    deletions = gitutil.staged_deletions(top)
+    rules_kept = any(
+        p == RULES_FILE or p.endswith("/" + RULES_FILE) for p in (gitutil.tracked_files(top) if deletions else ())
+    )
+    for deleted in deletions:
+        path = top / deleted
+        if path.name == RULES_FILE and not rules_kept:  # moved into a subfolder is fine: it still governs
+            where = "the repository" if path.parent == top else os.path.relpath(path.parent)
+            raise UsageError(
+                f"this commit deletes {os.path.relpath(path)}: the hook would check nothing in {where} from then on",
+                f"keep it (`git restore --staged --worktree {os.path.relpath(path)}`), or commit with "
+                "--no-verify if datakeep should stop checking this project",
+            )
+        project = project_of(path.parent, top)
+        rel = relative(project, str(path)) if project is not None else None
+        if project is not None and rel is not None and is_config_file(rel):
+            out.setdefault(project, []).append(os.path.relpath(path))
+    return out
+
+
 @contextmanager
 def staged_configuration(
-    project: Path, top: Path | None, unstaged: set[str], git_dir: Path | None
+    project: Path, top: Path | None, unstaged: set[str], git_dir: Path | None, deleted: Sequence[str] = ()
 ) -> Iterator[tuple[Path, list[str]]]:
     """(the folder to load rules, schemas and mappings from, the files read staged): ``project``
     itself, or a copy of its configuration holding the staged version of each file whose working
-    copy differs (``unstaged``, top-relative), when one does."""
-    if top is None or git_dir is None or not unstaged:
+    copy differs (``unstaged``, top-relative) and without those the index deletes (``deleted``,
+    relative to here: a `git rm --cached` leaves the file on disk), when one does."""
+    if top is None or git_dir is None or not (unstaged or deleted):
         yield project, []
         return
-    prefix = top_path(top, str(project / RULES_FILE))[: -len(RULES_FILE)]
-    differing = [p for p in unstaged if p.startswith(prefix) and is_config_file(p[len(prefix) :])]
-    if not differing:
+    # Each configuration file by where git keeps it: through a symlinked schemas/ (a shared
+    # schema folder) the index holds the target's path, not the project's.
+    differing = {rel: real for real, rel in configuration_files(project, top).items() if real in unstaged}
+    if not differing and not deleted:
         yield project, []
         return
     # Inside the git folder, so an error in a staged schema names a path that says so.
@@ -105,28 +148,60 @@ def staged_configuration(
         if (project / SCHEMAS_DIR).is_dir():
             shutil.copytree(project / SCHEMAS_DIR, view / SCHEMAS_DIR)
         staged = []
-        for path in differing:
-            dest = view / path[len(prefix) :]
+        for rel, real in differing.items():
+            dest = view / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            gitutil.write_staged_copy(top, path, dest)  # listed: so the index has it
-            staged.append(os.path.relpath(top / path))
+            gitutil.write_staged_copy(top, real, dest)  # listed: so the index has it
+            staged.append(os.path.relpath(top / real))
+        for path in deleted:
+            gone = view / os.path.relpath(os.path.abspath(path), project)
+            gone.unlink(missing_ok=True)
+            staged.append(f"{path} (deleted)")
         yield view, staged
+
+
+def configuration_files(project: Path, top: Path) -> dict[str, str]:
+    """The project's rules, schema and mapping files: {the path git knows it by (top-relative,
+    symlinks resolved), its path in the project}."""
+    found = [project / RULES_FILE, *(project / SCHEMAS_DIR).glob("*.yaml")]
+    found += (project / SCHEMAS_DIR / SOURCES_DIR).glob("*.yaml")
+    out = {}
+    real_top = top.resolve()
+    for path in found:
+        if not path.is_file():
+            continue
+        real = path.resolve()
+        if real == real_top or real_top in real.parents:  # one kept outside the work tree: git has no say
+            out[real.relative_to(real_top).as_posix()] = path.relative_to(project).as_posix()
+    return out
 
 
 def governed(project: Path, top: Path | None, rules: Rules, paths: list[str]) -> list[str]:
     """The git-tracked files of ``project`` whose rules, schema or mapping is among ``paths``
     (a change to them can fail data the commit does not touch), relative to here."""
+    if top is None:
+        return []
+    through = configuration_files(project, top)  # a staged shared/schemas/x.yaml is this one's
     changed = {rel for p in paths if (rel := relative(project, p)) is not None and is_config_file(rel)}
-    if not changed or top is None:
+    changed |= {through[real] for p in paths if (real := top_path(top, os.path.realpath(p))) in through}
+    if not changed:
         return []
     everything = RULES_FILE in changed
     entities = {PurePosixPath(c).stem for c in changed if c.count("/") == 1}
     sources = {PurePosixPath(c).stem for c in changed if c.count("/") == 2}
     found = []
+    owners: dict[Path, Path | None] = {}
     for tracked in gitutil.tracked_files(top):
         path = os.path.relpath(top / tracked)
         rel = relative(project, path)
-        match = rules.match(rel) if rel is not None else None
+        if rel is None:
+            continue
+        folder = Path(os.path.abspath(path)).parent
+        if folder not in owners:
+            owners[folder] = project_of(folder, top)
+        if owners[folder] != project:
+            continue  # a project nested inside this one governs its own files
+        match = rules.match(rel)
         if match is not None and (everything or match[0] in entities or match[1] in sources):
             found.append(path)
     return found

@@ -180,15 +180,23 @@ def run_hook(
         UsageError: No `datakeep.yaml` governs a data file, and none exists in the repository.
     """
     paths = list(dict.fromkeys(files))  # a path given twice is checked once
-    if not paths:
-        return HookResult(files=(), validated=0, cache_hits=0, ignored=0)
     here = Path(root) if root is not None else Path(".")
     where = gitutil.locate(here, CACHE_NAME)
     top = where[0] if where else None
+    # Schemas, mappings and rules the commit deletes: the data they governed is checked again.
+    deleted = projects.deleted_configuration(top) if staged_content and top is not None else {}
+    if not paths and not deleted:
+        return HookResult(files=(), validated=0, cache_hits=0, ignored=0)
     groups: dict[Path | None, list[str]] = (
         {here.absolute(): paths} if root is not None else projects.by_project(paths, top)
     )
+    for governing in deleted:
+        groups.setdefault(governing, [])
     outside = groups.pop(None, [])
+    if outside and top is not None:
+        for governing, shared in projects.shared_configuration(outside, top).items():
+            groups.setdefault(governing, []).extend(shared)
+            outside = [p for p in outside if p not in shared]
     if outside and not groups and any(is_data_file(p) for p in outside):
         projects.refuse_without_rules(outside, top)
     cache = None
@@ -197,7 +205,7 @@ def run_hook(
         cache = ResultCache(directory) if directory is not None else None
     unstaged = gitutil.unstaged_paths(top) if staged_content and top is not None else set()
     git_dir = where[1].parent if where else None
-    run = _Run(cache=cache, max_samples=max_samples, top=top, unstaged=unstaged, git_dir=git_dir)
+    run = _Run(cache=cache, max_samples=max_samples, top=top, unstaged=unstaged, git_dir=git_dir, deleted=deleted)
     for path in outside:
         run.skip(path, detail=f"no {RULES_FILE} above it")
     for project, group in groups.items():
@@ -226,7 +234,9 @@ class _Run:
         top: Path | None,
         unstaged: set[str],
         git_dir: Path | None,
+        deleted: dict[Path, list[str]],
     ) -> None:
+        self.deleted = deleted
         self.cache = cache
         self.max_samples = max_samples
         self.top = top
@@ -248,12 +258,13 @@ class _Run:
         """Check ``paths``, all under ``project``, against its (staged) configuration."""
         from datakeep.schemas import load_rules  # the rules loader reads YAML only
 
-        view = projects.staged_configuration(project, self.top, self.unstaged, self.git_dir)
+        gone = self.deleted.get(project, [])
+        view = projects.staged_configuration(project, self.top, self.unstaged, self.git_dir, gone)
         with view as (config, staged_config):
             self.staged_config.extend(staged_config)
             rules = load_rules(config)
             given = {os.path.abspath(p) for p in paths}
-            governed = projects.governed(project, self.top, rules, paths)
+            governed = projects.governed(project, self.top, rules, paths + gone)
             paths = paths + [p for p in governed if os.path.abspath(p) not in given]
             checker = _Checker(root=config, cache=self.cache, max_samples=self.max_samples)
             shown = os.path.relpath(project)

@@ -72,7 +72,11 @@ class Refs:
         """(branch HEAD is attached to or None when detached, the commit HEAD names or None)."""
         raw = self._read("HEAD")
         if raw is None:
-            raw = f"ref: {HEADS}/{DEFAULT_BRANCH}"  # a clone stopped before it wrote one
+            # A clone stopped before it wrote one; but beside another branch, HEAD may have been on
+            # it, and taking main would put the next commit on the wrong line.
+            if any(name != DEFAULT_BRANCH for name in self.list(HEADS, skip_damaged=True)):
+                raise DamagedLocalRefError(self.root / "HEAD", "is missing", _repair_hint("HEAD"))
+            raw = f"ref: {HEADS}/{DEFAULT_BRANCH}"
         if not raw:
             # Written whole, HEAD is never empty: emptied, the branch it was on is not known.
             raise DamagedLocalRefError(self.root / "HEAD", "is empty", _repair_hint("HEAD"))
@@ -88,8 +92,15 @@ class Refs:
         return None, self._commit_id("HEAD", raw)
 
     def get(self, ref: str) -> ObjectId | None:
-        value = self._read(ref)
-        return self._commit_id(ref, value) if value is not None else None
+        try:
+            value = self._read(ref)
+            return self._commit_id(ref, value) if value is not None else None
+        except DamagedLocalRefError:
+            if ref.startswith(REMOTES + "/"):
+                # A remote branch only remembers what the remote said: damaged, it is as good as
+                # absent, and the next pull or push writes it again (fsck still lists it).
+                return None
+            raise
 
     def branch(self, name: str) -> ObjectId | None:
         return self.get(f"{HEADS}/{name}")
@@ -109,7 +120,7 @@ class Refs:
                     try:
                         out[name] = self._commit_id(f"{kind}/{name}", self._read(f"{kind}/{name}") or "")
                     except DamagedLocalRefError:
-                        if not skip_damaged:
+                        if not skip_damaged and kind != REMOTES:  # see `get`
                             raise
         return out
 
