@@ -223,30 +223,21 @@ def run_hook(
     )
 
 
+@dataclass(kw_only=True)
 class _Run:
     """One hook run over its projects: the results so far and what they cost."""
 
-    def __init__(
-        self,
-        *,
-        cache: ResultCache | None,
-        max_samples: int,
-        top: Path | None,
-        unstaged: set[str],
-        git_dir: Path | None,
-        deleted: dict[Path, list[str]],
-    ) -> None:
-        self.deleted = deleted
-        self.cache = cache
-        self.max_samples = max_samples
-        self.top = top
-        self.unstaged = unstaged
-        self.git_dir = git_dir
-        self.results: list[FileResult] = []
-        self.staged_config: list[str] = []
-        self.validated = 0
-        self.cache_hits = 0
-        self.ignored = 0
+    cache: ResultCache | None
+    max_samples: int
+    top: Path | None
+    unstaged: set[str]  # top-relative paths whose working copy differs from the index
+    git_dir: Path | None
+    deleted: dict[Path, list[str]]  # per project, the configuration files the index deletes
+    results: list[FileResult] = field(default_factory=list)
+    staged_config: list[str] = field(default_factory=list)
+    validated: int = 0
+    cache_hits: int = 0
+    ignored: int = 0
 
     def skip(self, path: str, *, detail: str) -> None:
         if is_data_file(path):
