@@ -444,7 +444,8 @@ def test_a_commit_deleting_a_schema_checks_the_data_it_governed(repo: Path) -> N
     result = CliRunner().invoke(cli, ["hook", "run", "--staged"])
 
     assert result.exit_code == 2, result.output  # the rules now name an entity the commit has no schema for
-    assert "no schema file" in result.output and "customers.yaml" in result.output
+    assert "no schema file (staged) schemas/customers.yaml" in result.output
+    assert "datakeep-staged-config" not in result.output  # the view's temporary folder is not named
 
 
 def test_a_commit_deleting_the_rules_file_is_refused(repo: Path) -> None:

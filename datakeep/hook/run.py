@@ -247,34 +247,46 @@ class _Run:
 
     def project(self, project: Path, paths: list[str]) -> None:
         """Check ``paths``, all under ``project``, against its (staged) configuration."""
-        from datakeep.schemas import load_rules  # the rules loader reads YAML only
-
         gone = self.deleted.get(project, [])
         view = projects.staged_configuration(project, self.top, self.unstaged, self.git_dir, gone)
         with view as (config, staged_config):
             self.staged_config.extend(staged_config)
-            rules = load_rules(config)
-            given = {os.path.abspath(p) for p in paths}
-            governed = projects.governed(project, self.top, rules, paths + gone)
-            paths = paths + [p for p in governed if os.path.abspath(p) not in given]
-            checker = _Checker(root=config, cache=self.cache, max_samples=self.max_samples)
-            shown = os.path.relpath(project)
-            rules_file = os.path.normpath(os.path.join(shown, RULES_FILE))
-            for path in paths:
-                rel = projects.relative(project, path)
-                match = rules.match(rel) if rel is not None else None
-                if match is None:
-                    if rules.unmatched == "fail" and is_data_file(path):
-                        detail = f"no rule in {rules_file} matches it (unmatched: fail)"
-                        self.results.append(FileResult(path=path, status="failed", detail=detail))
-                    else:
-                        self.skip(path, detail=f"no rule in {rules_file} names it")
-                    continue
-                staged = self._staged(path)
-                result = checker.check(path, *match, staged=staged)
-                self.results.append(replace(result, project="" if shown == "." else shown))
-            self.validated += checker.validated
-            self.cache_hits += checker.cache_hits
+            first = len(self.results)
+            try:
+                self._check(project, config, paths + gone)
+            except DatakeepError as exc:
+                raise _named_as_staged(exc, config, project) from None
+            for at in range(first, len(self.results)):
+                found = self.results[at]
+                if found.detail:
+                    detail = _named_as_staged(DatakeepError(found.detail), config, project).message
+                    self.results[at] = replace(found, detail=detail)
+
+    def _check(self, project: Path, config: Path, paths: list[str]) -> None:
+        """`project` against ``config``: the project itself, or its staged view."""
+        from datakeep.schemas import load_rules  # the rules loader reads YAML only
+
+        rules = load_rules(config)
+        given = {os.path.abspath(p) for p in paths}
+        governed = projects.governed(project, self.top, rules, paths)
+        paths = paths + [p for p in governed if os.path.abspath(p) not in given]
+        checker = _Checker(root=config, cache=self.cache, max_samples=self.max_samples)
+        shown = os.path.relpath(project)
+        rules_file = os.path.normpath(os.path.join(shown, RULES_FILE))
+        for path in paths:
+            rel = projects.relative(project, path)
+            match = rules.match(rel) if rel is not None else None
+            if match is None:
+                if rules.unmatched == "fail" and is_data_file(path):
+                    detail = f"no rule in {rules_file} matches it (unmatched: fail)"
+                    self.results.append(FileResult(path=path, status="failed", detail=detail))
+                else:
+                    self.skip(path, detail=f"no rule in {rules_file} names it")
+                continue
+            result = checker.check(path, *match, staged=self._staged(path))
+            self.results.append(replace(result, project="" if shown == "." else shown))
+        self.validated += checker.validated
+        self.cache_hits += checker.cache_hits
 
     def _staged(self, path: str) -> tuple[Path, str] | None:
         """(git top, top path) when the working copy differs from what the commit records."""
@@ -398,3 +410,16 @@ def _from_entry(base: FileResult, entry: dict[str, Any]) -> FileResult:
         problems=tuple(str(p) for p in entry.get("problems", [])),
         cached=True,
     )
+
+
+def _named_as_staged(exc: DatakeepError, view: Path, project: Path) -> DatakeepError:
+    """``exc`` with the staged view's temporary folder written as what it holds: the project's
+    files as staged (``(staged) schemas/people.yaml``), not `.git/datakeep-staged-config-x1y2/…`."""
+    if view == project:
+        return exc
+    where = os.path.relpath(project)
+    staged = "(staged) " + ("" if where == "." else where + "/")
+    for shown in {str(view) + "/", os.path.relpath(view) + "/"}:
+        exc.message = exc.message.replace(shown, staged)
+        exc.hint = exc.hint.replace(shown, staged)
+    return exc
