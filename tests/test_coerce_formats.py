@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datakeep.cli import cli
+from datakeep.errors import SchemaConfigError
 from datakeep.validate import ValidationReport, map_file, render_text, validate_file
 
 BERLIN = "Europe/Berlin"
@@ -635,3 +636,24 @@ def test_naive_iso_text_with_a_fraction_of_a_second_is_read(tmp_path: Path) -> N
         pd.Timestamp("2024-12-31 10:00:00.123456"),
         pd.Timestamp("2024-12-31 10:00:00.5"),
     ]
+
+
+# --- value maps in any letter case (ignore_case) ------------------------------------------------
+
+
+def test_a_value_map_with_ignore_case_matches_raw_text_in_any_case(tmp_path: Path) -> None:
+    make_project(
+        tmp_path,
+        "  id: {dtype: int64}\n  c: {dtype: str, nullable: true}\n",
+        "  c: {values: {DE: DE, Fr: FR}, ignore_case: true, unmapped: keep}",
+    )
+    write_csv(tmp_path / "d.csv", ["id", "c"], [["0", "de"], ["1", "De"], ["2", "FR"], ["3", "fR"], ["4", "Xy"]])
+    report, table = mapped(tmp_path, tmp_path / "d.csv")
+    assert report.ok
+    assert table.column("c").to_pylist() == ["DE", "DE", "FR", "FR", "Xy"]  # unmapped: kept as it came
+
+    (tmp_path / "schemas/sources/s.yaml").write_text(
+        "entity: t\ncolumns:\n  c: {values: {de: DE, DE: GERMANY}, ignore_case: true}\n"
+    )
+    with pytest.raises(SchemaConfigError, match="differ only in letter case"):
+        validate_file(tmp_path / "d.csv", source="s", root=tmp_path)

@@ -23,7 +23,7 @@ from datakeep.schemas.entity import EntitySchema, load_entity
 UNMAPPED_POLICIES = ("error", "null", "keep")
 CAST_TYPES = ("date", "datetime", "number", "integer", "boolean", "string")
 _TOP_KEYS = {"entity", "description", "columns", "required", "drop", "defaults", "csv"}
-_COLUMN_KEYS = {"to", "values", "unmapped", "cast", "scale"}
+_COLUMN_KEYS = {"to", "values", "unmapped", "ignore_case", "cast", "scale"}
 _CAST_KEYS = {"type", "format", "decimal", "thousands", "true", "false"}
 _CSV_KEYS = {"delimiter", "null_values", "encoding"}
 TRUE_VALUES = ("true", "1", "yes", "y", "t")
@@ -50,6 +50,8 @@ class ColumnMap:
     target: str  # canonical column name
     values: Mapping[Any, Any] | None = None
     unmapped: str = "error"
+    #: Raw text matches the value map's keys whatever its letter case (de, De, DE → DE).
+    ignore_case: bool = False
     cast: Cast | None = None
     scale: float | None = None
 
@@ -283,6 +285,22 @@ def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySche
                     f"key {key!r} is a YAML {'null' if key is None else 'boolean'}",
                     "quote raw values in value maps, e.g. 'yes': true",
                 )
+    ignore_case = spec.get("ignore_case", False)
+    if not isinstance(ignore_case, bool):
+        raise at.fail(join(place, "ignore_case"), f"expected true or false, not {ignore_case!r}")
+    if ignore_case and values is None:
+        raise at.fail(join(place, "ignore_case"), "applies to a value map, and this column has none", "add values:")
+    if ignore_case and values is not None:
+        folded: dict[str, Any] = {}
+        for key, canonical in values.items():
+            fold = str(key).lower()  # as the mapping applies it (Arrow's utf8_lower)
+            if fold in folded and folded[fold] != canonical:
+                raise at.fail(
+                    join(place, "values"),
+                    f"keys that differ only in letter case map to different values under ignore_case ({key!r})",
+                    "map them to one value, or leave ignore_case out",
+                )
+            folded[fold] = canonical
     unmapped = spec.get("unmapped", "error")
     if unmapped is None and "unmapped" in spec:
         unmapped = "null"  # `unmapped: null` unquoted, as people write it, is YAML's null
@@ -309,6 +327,7 @@ def _parse_column(at: Place, place: str, raw: str, spec: Any, entity: EntitySche
         target=target,
         values=values,
         unmapped=unmapped,
+        ignore_case=ignore_case,
         cast=cast,
         scale=float(scale) if scale is not None else None,
     )

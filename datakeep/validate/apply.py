@@ -239,7 +239,12 @@ def _value_map(arr: pa.Array, spec: ColumnMap) -> tuple[pa.Array, np.ndarray]:
             keys = pa.array([str(k) for k in raw_keys], type=pa.string())
             source = arr.cast(pa.string())
     targets = target_array(list(spec.values.values()))
-    index = pc.index_in(source, value_set=keys)
+    if spec.ignore_case and (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
+        # Keys first, so a key written in another case than its raw cells still matches; keys
+        # that fold alike map to one value (refused otherwise when the mapping loads).
+        index = pc.index_in(pc.utf8_lower(source), value_set=pc.utf8_lower(keys))
+    else:
+        index = pc.index_in(source, value_set=keys)
     mapped = targets.take(index)
     unmapped = pc.and_(pc.is_valid(source), pc.is_null(index)).to_numpy(zero_copy_only=False)
     if spec.unmapped == "keep" and unmapped.any():
