@@ -247,7 +247,7 @@ def make_commit(
                 ):
                     refs[name] = parent_ref
                     continue
-                oid, written = repo.put_document_counted(manifest.to_dict(), compress=True)
+                oid, written = repo.put_manifest(manifest, parent_manifest)
                 stats.manifest_bytes += written  # a folder of many files (or long values) makes it large
                 refs[name] = DatasetRef(snapshot=manifest.id, manifest=oid)
                 new_rows = rows.finish(manifest, parent_rows, lambda chunk: chunk_hashes(repo.store, chunk))

@@ -14,7 +14,8 @@ from datakeep.errors import DatakeepError
 from datakeep.fsutil import TEMP_PREFIX, is_temp_name
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
-from datakeep.records.manifest import ChunkRef, Manifest
+from datakeep.records.manifest import ChunkRef, FileEntry, Manifest
+from datakeep.records.pages import manifest_pages, page_entries
 from datakeep.records.refs import HEADS, REMOTES, TAGS
 from datakeep.repo import Repository
 
@@ -310,10 +311,32 @@ def _load(repo: Repository, oid: ObjectId, kind: type[Commit] | type[Manifest], 
         sweep.report(oid, f"missing (needed by {where})")
         return None
     try:
-        return kind.from_dict(repo.get_document(oid), oid)
+        document = repo.get_document(oid)
+        if kind is Manifest and "pages" in document:
+            return _load_paged(repo, document, oid, where, sweep)
+        return kind.from_dict(document, oid)
     except (DatakeepError, KeyError, TypeError, ValueError) as exc:
         sweep.report(oid, f"unreadable {kind.__name__.lower()} ({exc})")
         return None
+
+
+def _load_paged(repo: Repository, document: dict[str, Any], oid: ObjectId, where: str, sweep: _Sweep) -> Any:
+    """A manifest whose file list is in pages (`records.pages`), each page checked as an object
+    of its own: one missing or damaged is named, and the files of the others are checked."""
+    files: list[FileEntry] = []
+    refs = tuple(manifest_pages(document, oid))
+    for page in refs:
+        holder = f"the file list of {where}"
+        if page.object in sweep.bad:
+            sweep.need(page.object, holder)
+        elif not repo.store.has(page.object):
+            sweep.report(page.object, f"missing (page of {holder})")
+        else:
+            try:
+                files.extend(page_entries(repo.get_document(page.object), page))
+            except DatakeepError as exc:
+                sweep.report(page.object, f"unreadable page of {holder} ({exc})")
+    return Manifest.from_dict(document, oid, files=files, pages=refs)
 
 
 def _check_manifest(repo: Repository, manifest: Manifest, name: str, sweep: _Sweep) -> None:

@@ -22,7 +22,8 @@ from datakeep.fsutil import FileLock, atomic_write, seconds_from_env, sync_files
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.config import Config
-from datakeep.records.manifest import Manifest
+from datakeep.records.manifest import Manifest, PageRef
+from datakeep.records.pages import held_pages, manifest_pages, page_document, page_entries, paged, split
 from datakeep.records.refs import DEFAULT_BRANCH, HEADS, TAGS, Refs
 from datakeep.serialize import canonical_json, compressed_json, load_json
 from datakeep.store.local import LocalStore
@@ -248,7 +249,34 @@ class Repository:
         return Commit.from_dict(self.get_document(oid), oid)
 
     def manifest_at(self, oid: ObjectId) -> Manifest:
-        return Manifest.from_dict(self.get_document(oid), oid)
+        document = self.get_document(oid)
+        if "pages" not in document:
+            return Manifest.from_dict(document, oid)
+        refs = tuple(manifest_pages(document, oid))
+        files = [entry for page in refs for entry in page_entries(self.get_document(page.object), page)]
+        return Manifest.from_dict(document, oid, files=files, pages=refs)
+
+    def put_manifest(self, manifest: Manifest, parent: Manifest | None = None) -> tuple[ObjectId, int]:
+        """Store ``manifest`` (a large folder's file list in pages, `records.pages`); returns its
+        id and the bytes it added to the store. A page that lists what a page of ``parent``
+        lists is that page: neither written nor encoded again."""
+        if not paged(manifest.files):
+            return self.put_document_counted(manifest.to_dict(), compress=True)
+        held = held_pages(parent) if parent is not None else {}
+        refs: list[dict[str, Any]] = []
+        added, new = 0, []
+        for entries in split(manifest.files):
+            same = held.get((entries[0].path, len(entries)))
+            if same is not None and same[1] == tuple(entries) and self.store.has(same[0].object):
+                refs.append(same[0].to_dict())
+                continue
+            page, written = self.put_document_counted(page_document(entries), durable=False, compress=True)
+            refs.append(PageRef(object=page, files=len(entries), rows=sum(e.rows for e in entries)).to_dict())
+            added += written
+            new.extend([self.store.path(page)] if written else [])
+        sync_files(new)  # in one go, before the manifest that names them
+        oid, written = self.put_document_counted(manifest.to_dict(pages=refs), compress=True)
+        return oid, added + written
 
     def head(self) -> ObjectId | None:
         return self.refs.head_target()[1]

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datakeep.digest import ALGORITHM
-from datakeep.errors import CorruptObjectError
-from datakeep.ids import ObjectId
+from datakeep.errors import CorruptObjectError, InvalidIdError
+from datakeep.ids import ObjectId, object_id
 
 FORMAT = "datakeep.snapshot"
-VERSION = 1
+#: Version 2 keeps the file list in pages (`records.pages`); a manifest of a small folder or of
+#: one file is still written as version 1, which datakeep before pages reads.
+VERSION = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +108,25 @@ class FileEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PageRef:
+    """One page of a manifest's file list (`records.pages`): its object and what it holds."""
+
+    object: ObjectId
+    files: int
+    rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"object": self.object, "files": self.files, "rows": self.rows}
+
+    @classmethod
+    def from_dict(cls, data: Any, manifest: str) -> PageRef:
+        try:
+            return cls(object=object_id(data["object"]), files=int(data["files"]), rows=int(data["rows"]))
+        except (KeyError, TypeError, ValueError, InvalidIdError) as exc:
+            raise CorruptObjectError(manifest, f"a page of its file list is named wrongly ({exc})") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Manifest:
     id: str
     name: str
@@ -120,19 +141,30 @@ class Manifest:
     entity: str | None = None
     source: str | None = None
     validated: dict[str, Any] | None = None
+    #: The page objects a stored manifest's file list was read from (none when it lists its
+    #: files itself); how the list is kept, not what the snapshot is.
+    pages: tuple[PageRef, ...] = field(default=(), compare=False)
 
     @property
     def chunks(self) -> list[ChunkRef]:
         return [chunk for entry in self.files for chunk in entry.chunks]
 
     def object_ids(self) -> list[ObjectId]:
-        """Every object this snapshot needs: chunk data and row-hash sidecars."""
-        return list(dict.fromkeys(oid for chunk in self.chunks for oid in chunk.objects()))
+        """Every object this snapshot needs beside its manifest: the pages of its file list,
+        chunk data and row-hash sidecars."""
+        return list(
+            dict.fromkeys(
+                [*(page.object for page in self.pages), *(oid for chunk in self.chunks for oid in chunk.objects())]
+            )
+        )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, pages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The manifest document; with ``pages``, one that names the pages holding its files
+        (`records.pages`) in place of listing them."""
+        listed: dict[str, Any] = {"files": [f.to_dict() for f in self.files]} if pages is None else {"pages": pages}
         return {
             "format": FORMAT,
-            "version": VERSION,
+            "version": 1 if pages is None else VERSION,
             "hash": ALGORITHM,
             "id": self.id,
             "name": self.name,
@@ -141,7 +173,7 @@ class Manifest:
             "key": list(self.key),
             "columns": [dict(c) for c in self.columns],
             "rows": self.rows,
-            "files": [f.to_dict() for f in self.files],
+            **listed,
             "stats": self.stats,
             "chunking": self.chunking,
             "entity": self.entity,
@@ -150,7 +182,16 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], oid: str = "?") -> Manifest:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        oid: str = "?",
+        *,
+        files: list[FileEntry] | None = None,
+        pages: tuple[PageRef, ...] = (),
+    ) -> Manifest:
+        """A manifest from its document; one that keeps its files in pages takes them as
+        ``files``, read from its ``pages`` (`Repository.manifest_at` does)."""
         if data.get("format") != FORMAT:
             raise CorruptObjectError(oid, f"not a snapshot manifest (format {data.get('format')!r})")
         if int(data.get("version", 0)) > VERSION:
@@ -163,10 +204,11 @@ class Manifest:
             key=tuple(data.get("key") or ()),
             columns=tuple(data["columns"]),
             rows=int(data["rows"]),
-            files=tuple(FileEntry.from_dict(f) for f in data["files"]),
+            files=tuple(files if files is not None else (FileEntry.from_dict(f) for f in data["files"])),
             stats=data.get("stats") or {},
             chunking=data.get("chunking") or {},
             entity=data.get("entity"),
             source=data.get("source"),
             validated=data.get("validated"),
+            pages=pages,
         )

@@ -15,12 +15,14 @@ from __future__ import annotations
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from datakeep.digest import bytes_id
 from datakeep.errors import RemoteError, RemoteObjectDamagedError
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.manifest import Manifest
+from datakeep.records.pages import manifest_pages, page_entries
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
 from datakeep.remote.connect import EncodingMismatchError, Remote, reports_unreachable
@@ -36,6 +38,7 @@ from datakeep.remote.transfer import (
 )
 from datakeep.repo import Repository
 from datakeep.serialize import load_json
+from datakeep.store.base import ObjectStore
 
 
 @dataclass(slots=True, kw_only=True)
@@ -198,17 +201,21 @@ def fetch_objects(
     missing_manifests = [oid for oid in manifest_ids if not local.has(oid)]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         manifest_bytes = dict(zip(missing_manifests, pool.map(remote.store.get, missing_manifests), strict=True))
+    documents = {
+        oid: load_json(_verified(oid, manifest_bytes[oid], remote) if oid in manifest_bytes else local.get(oid))
+        for oid in manifest_ids
+    }
+    page_bytes = _fetch_pages(remote, local, documents)
     data: set[ObjectId] = set()
-    for oid in manifest_ids:
-        raw = _verified(oid, manifest_bytes[oid], remote) if oid in manifest_bytes else local.get(oid)
-        data.update(Manifest.from_dict(load_json(raw), oid).object_ids())
-    missing_data = sorted(oid for oid in data if not local.has(oid))
+    for oid, document in documents.items():
+        data.update(_manifest(document, oid, page_bytes, local).object_ids())
+    missing_data = sorted(oid for oid in data if not local.has(oid) and oid not in page_bytes)
     stats = TransferStats()
-    announce(progress, len(missing_data) + len(manifest_bytes) + len(fetched))
+    announce(progress, len(missing_data) + len(page_bytes) + len(manifest_bytes) + len(fetched))
     copy_objects(remote.store, local, [missing_data], stats=stats, progress=progress, limit=max_objects)
-    # Manifests and commits were verified above; they are written after the chunks they name.
+    # Pages, manifests and commits were verified above; they are written after what they name.
     written = list(missing_data)
-    for group in (manifest_bytes, {oid: raw for oid, (raw, _) in fetched.items()}):
+    for group in (page_bytes, manifest_bytes, {oid: raw for oid, (raw, _) in fetched.items()}):
         for oid, raw in group.items():
             local._put(oid, raw)
             stats.add(len(raw))
@@ -217,6 +224,37 @@ def fetch_objects(
                 progress(oid, len(raw))
     _sync(repo, written)
     return stats, len(fetched)
+
+
+def _fetch_pages(
+    remote: Remote, local: ObjectStore, documents: dict[ObjectId, dict[str, Any]]
+) -> dict[ObjectId, bytes]:
+    """The file-list pages (`records.pages`) of the manifests in ``documents`` that this store
+    lacks, fetched and verified: the chunks they name are known only once they are read."""
+    wanted = sorted(
+        {
+            page.object
+            for oid, document in documents.items()
+            if "pages" in document
+            for page in manifest_pages(document, oid)
+            if not local.has(page.object)
+        }
+    )
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        fetched = pool.map(remote.store.get, wanted)
+        return {oid: _verified(oid, raw, remote) for oid, raw in zip(wanted, fetched, strict=True)}
+
+
+def _manifest(document: dict[str, Any], oid: ObjectId, pages: dict[ObjectId, bytes], local: ObjectStore) -> Manifest:
+    """A manifest read from its document, its pages taken from ``pages`` or this store."""
+    if "pages" not in document:
+        return Manifest.from_dict(document, oid)
+    refs = tuple(manifest_pages(document, oid))
+    files = []
+    for page in refs:
+        raw = pages[page.object] if page.object in pages else local.get(page.object)
+        files.extend(page_entries(load_json(raw), page))
+    return Manifest.from_dict(document, oid, files=files, pages=refs)
 
 
 def _sync(repo: Repository, oids: list[ObjectId]) -> None:
