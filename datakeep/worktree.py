@@ -119,7 +119,7 @@ def _checked(
         raise DatasetError(
             f"{path} does not exist", "check the path; it is relative to the current folder" + _key_hint(key)
         )
-    declared: tuple[str, ...] = ()
+    declared: tuple[tuple[str, ...], ...] = ()
     if source is not None or entity is not None:
         # A misspelt or missing source is refused now, not at the first commit; the entity stays
         # unrecorded when not given, so commit follows whatever entity the mapping names then.
@@ -147,23 +147,26 @@ def _checked(
     # Files of one folder may differ in columns (the dataset has their union), not in how they
     # type one column: refused now rather than at the first commit.
     union_schema(schemas, f"dataset '{dataset_name}'")
-    if not key and declared and all(k in schema.names for _, schema in schemas for k in declared):
+    # Per key column, the raw name every file holds (a mapping may rename several onto it).
+    chosen = [next((raw for raw in names if all(raw in s.names for _, s in schemas)), None) for names in declared]
+    if not key and declared and all(chosen):
         # The schema names the key: without it every later diff matched whole rows, a changed
         # row showing as one removed and one added.
-        tracked = dataclasses.replace(tracked, key=declared)
+        tracked = dataclasses.replace(tracked, key=tuple(raw for raw in chosen if raw))
     return dataset_name, tracked
 
 
-def _declared_key(root: Path, entity: str | None, source: str | None) -> tuple[str, ...]:
-    """The key the entity's schema declares, as the raw columns that feed it when the data
-    arrives through ``source`` (loading them also refuses a misspelt entity or source)."""
+def _declared_key(root: Path, entity: str | None, source: str | None) -> tuple[tuple[str, ...], ...]:
+    """The key the entity's schema declares, each column as the raw columns that may feed it
+    when the data arrives through ``source`` (loading them also refuses a misspelt entity or
+    source)."""
     from datakeep.schemas import load_entity, load_source
 
     if source is None:
         assert entity is not None
-        return load_entity(root, entity).key
+        return tuple((column,) for column in load_entity(root, entity).key)
     loaded, mapping = load_source(root, source, load_entity(root, entity) if entity else None)
-    return tuple(mapping.source_of(column) or column for column in loaded.key)
+    return tuple(mapping.sources_of(column) or (column,) for column in loaded.key)
 
 
 def rm(repo: Repository, name: str) -> None:

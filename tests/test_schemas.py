@@ -245,7 +245,6 @@ BAD_SOURCE = [
         "entity: customers\ncolumns:\n  g:\n    to: gender\n    values: {yes: male}\n",
         "columns.g.values: key True is a YAML boolean",
     ),
-    ("entity: customers\ncolumns:\n  a: country\n  b: country\n", "columns.b: 'a' and 'b' both map onto 'country'"),
     # A key 010 was the octal 8: raw '8' became vip and raw '010' matched nothing.
     ("entity: customers\ncolumns:\n  s:\n    to: segment\n    values: {'001': retail, 010: vip}\n",
      "bad.yaml: line 5, column 29: 010 has a leading zero, so YAML reads it as the octal number 8; "

@@ -120,3 +120,74 @@ def test_two_datasets_tracked_by_source_alone_compare_by_the_entitys_key(two_sou
     compared = two_sources.diff("HEAD:crm", "HEAD:other").datasets[0]
     assert compared.key == ("id",) and compared.rows.modified == 1 and compared.rows.added == 0
     assert any("entity customers" in note for note in compared.notes)
+
+
+# -- a source that renamed columns between exports ---------------------------------------------
+
+KEYED_SCHEMA = """\
+datakeep:
+  key: [id]
+schema_type: dataframe
+columns:
+  id: {dtype: int64, nullable: false, unique: true}
+  country: {dtype: str, nullable: false, checks: {isin: [DE, FR, US]}}
+  age: {dtype: int64, nullable: true}
+"""
+
+RENAMED_SOURCE = """\
+entity: customers
+columns:
+  kundennr: id             # the old exports
+  customer_no: id          # since the partner's new system
+  land:
+    to: country
+    values: {Deutschland: DE, Frankreich: FR}
+  country_code:
+    to: country
+    values: {D: DE, F: FR}
+"""
+
+
+@pytest.fixture
+def renamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "schemas" / "sources").mkdir(parents=True)
+    (tmp_path / "schemas" / "customers.yaml").write_text(KEYED_SCHEMA)
+    (tmp_path / "schemas" / "sources" / "partner.yaml").write_text(RENAMED_SOURCE)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_a_mapping_may_rename_several_old_names_onto_one_column(renamed: Path) -> None:
+    """Each export holds one of the names; each is read through its own value map."""
+    from datakeep.validate.engine import validate_file
+
+    pq.write_table(
+        pa.table({"kundennr": [1, 2], "land": ["Deutschland", "Frankreich"], "age": [30, 40]}), renamed / "old.parquet"
+    )
+    pq.write_table(pa.table({"customer_no": [3, 4], "country_code": ["D", "F"], "age": [50, None]}), "new.parquet")
+    for name in ("old.parquet", "new.parquet"):
+        report = validate_file(renamed / name, source="partner", root=renamed)
+        assert report.ok, report.problems
+    repo = Repo.init(renamed)
+    repo.add(renamed / "new.parquet", name="partner", source="partner")
+    repo.commit(message="new export")
+    assert repo.manifest("partner").key == ("customer_no",)  # the schema's key, as this file names it
+
+
+def test_a_file_holding_two_names_of_one_column_is_refused_naming_both(renamed: Path) -> None:
+    from datakeep.validate.engine import validate_file
+
+    pq.write_table(pa.table({"kundennr": [1], "customer_no": [1], "land": ["Deutschland"]}), renamed / "both.parquet")
+    report = validate_file(renamed / "both.parquet", source="partner", root=renamed)
+    (problem,) = [p for p in report.problems if p.kind == "unexpected_column"]
+    assert problem.column == "id" and problem.source_column == "customer_no"
+    assert "'kundennr' and 'customer_no' both map onto 'id'; a file may hold only one" in problem.detail
+
+
+def test_a_missing_column_names_every_raw_name_that_would_feed_it(renamed: Path) -> None:
+    from datakeep.validate.engine import validate_file
+
+    pq.write_table(pa.table({"land": ["Deutschland"]}), renamed / "keyless.parquet")
+    report = validate_file(renamed / "keyless.parquet", source="partner", root=renamed)
+    (problem,) = [p for p in report.problems if p.kind == "missing_column" and p.column == "id"]
+    assert "expected 'kundennr' or 'customer_no'" in problem.detail

@@ -88,10 +88,14 @@ class SourceMapping:
         return col.target if col else raw
 
     def source_of(self, canonical: str) -> str | None:
-        for col in self.columns:
-            if col.target == canonical:
-                return col.source
-        return None
+        """The (first) raw column the mapping renames onto ``canonical``."""
+        sources = self.sources_of(canonical)
+        return sources[0] if sources else None
+
+    def sources_of(self, canonical: str) -> tuple[str, ...]:
+        """Every raw column the mapping renames onto ``canonical``: a source that renamed a
+        column between exports (`cust_id`, later `customer_no`) maps each old name onto it."""
+        return tuple(col.source for col in self.columns if col.target == canonical)
 
 
 def identity_mapping(entity: str) -> SourceMapping:
@@ -179,7 +183,6 @@ def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema | None) -
     doc = at.mapping(doc, "", allowed=_TOP_KEYS)
     entity_name = entity.name if entity is not None else str(doc.get("entity"))
     columns: list[ColumnMap] = []
-    targets: dict[str, str] = {}
     raw_columns: dict[str, Any] = {}
     with problems.part():
         raw_columns = at.mapping(doc.get("columns"), "columns")
@@ -194,9 +197,6 @@ def parse_source(name: str, path: Path, doc: Any, entity: EntitySchema | None) -
                     else f"'{raw}' is not a column of entity '{entity.name}' (add `to:` to rename it)"
                 )
                 raise at.fail(place, detail, f"columns of {entity.name}: {', '.join(entity.columns)}")
-            if col.target in targets:
-                raise at.fail(place, f"'{targets[col.target]}' and '{raw}' both map onto '{col.target}'")
-            targets[col.target] = raw
             columns.append(col)
 
     defaults: dict[str, Any] = {}

@@ -71,6 +71,17 @@ def make_plan(entity: EntitySchema, mapping: SourceMapping, raw_columns: list[st
         # A raw column named like a canonical column that another raw column is renamed onto
         # would feed it twice; the explicit mapping wins.
         if target in canonical and (spec is not None or target not in explicit):
+            if target in feeds:
+                # Two names the mapping renames onto one column (a column renamed between
+                # exports): a file holds one of them; both would be two values for each cell.
+                collector.structural(
+                    "unexpected_column",
+                    column=target,
+                    source_column=raw,
+                    detail=f"'{feeds[target]}' and '{raw}' both map onto '{target}'; a file may hold only one "
+                    f"of them ('{feeds[target]}' was validated)",
+                )
+                continue
             feeds[target] = raw
         elif entity.strict:
             collector.structural(
@@ -103,8 +114,9 @@ def make_plan(entity: EntitySchema, mapping: SourceMapping, raw_columns: list[st
         else:
             absent.append(name)
             if column.required:
-                expected = mapping.source_of(name) or name
-                detail = f"no raw column provides '{name}' (expected '{expected}')"
+                names = mapping.sources_of(name) or (name,)
+                expected = names[0]
+                detail = f"no raw column provides '{name}' (expected {' or '.join(repr(n) for n in names)})"
                 if schema.add_missing_columns:
                     detail += ", and add_missing_columns cannot add it: it has no default and is not nullable"
                 collector.structural("missing_column", column=name, source_column=expected, detail=detail)
