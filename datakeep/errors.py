@@ -124,6 +124,18 @@ class CorruptObjectError(DatakeepError):
         self.detail = detail
 
 
+class NewerFormatError(DatakeepError):
+    """A stored document of a format version this datakeep does not know: written by a newer
+    datakeep, and not damage (a repair would fetch the same bytes again)."""
+
+    def __init__(self, oid: str, what: str, version: object) -> None:
+        super().__init__(
+            f"object {oid} is a {what} of format version {version}, newer than this datakeep understands",
+            "upgrade datakeep (`pip install -U datakeep`): a newer version wrote it; nothing is damaged",
+        )
+        self.oid = oid
+
+
 class RemoteObjectDamagedError(CorruptObjectError):
     """An object whose bytes on a remote do not hash to its id: the remote's copy is damaged, so
     the repair is on the remote, from a repository holding a good copy."""

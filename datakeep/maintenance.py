@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from datakeep.digest import bytes_id
-from datakeep.errors import DatakeepError
+from datakeep.errors import DatakeepError, NewerFormatError
 from datakeep.fsutil import TEMP_PREFIX, is_temp_name
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
@@ -52,8 +52,26 @@ def reachable(
                 manifests.add(ref.manifest)
                 if partial and not repo.store.has(ref.manifest):
                     continue
-                data.update(repo.manifest_at(ref.manifest).object_ids())
+                data.update(
+                    _held_objects(repo, ref.manifest) if partial else repo.manifest_at(ref.manifest).object_ids()
+                )
     return commits, manifests, data
+
+
+def _held_objects(repo: Repository, oid: ObjectId) -> list[ObjectId]:
+    """The objects a manifest a partial clone holds names, read from what is here: a read on
+    demand that stopped between a manifest and its pages left pages promised, and gc must not
+    fetch them to decide what to keep (the chunks of a page not here are not here either)."""
+    document = repo.get_document(oid)
+    if "pages" not in document:
+        return Manifest.from_dict(document, oid).object_ids()
+    objects: list[ObjectId] = []
+    for page in manifest_pages(document, oid):
+        objects.append(page.object)
+        if repo.store.has(page.object):
+            entries = page_entries(repo.get_document(page.object), page)
+            objects.extend(held for entry in entries for chunk in entry.chunks for held in chunk.objects())
+    return objects
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -315,6 +333,9 @@ def _load(repo: Repository, oid: ObjectId, kind: type[Commit] | type[Manifest], 
         if kind is Manifest and "pages" in document:
             return _load_paged(repo, document, oid, where, sweep)
         return kind.from_dict(document, oid)
+    except NewerFormatError as exc:
+        sweep.report(oid, f"{exc} — upgrade datakeep to check it", bad=False)  # a repair fetches the same bytes
+        return None
     except (DatakeepError, KeyError, TypeError, ValueError) as exc:
         sweep.report(oid, f"unreadable {kind.__name__.lower()} ({exc})")
         return None
@@ -330,10 +351,13 @@ def _load_paged(repo: Repository, document: dict[str, Any], oid: ObjectId, where
         if page.object in sweep.bad:
             sweep.need(page.object, holder)
         elif not repo.store.has(page.object):
-            sweep.report(page.object, f"missing (page of {holder})")
+            if not promised_by(repo):  # a partial clone's read stopped between manifest and pages
+                sweep.report(page.object, f"missing (page of {holder})")
         else:
             try:
                 files.extend(page_entries(repo.get_document(page.object), page))
+            except NewerFormatError as exc:
+                sweep.report(page.object, f"{exc} — upgrade datakeep to check it", bad=False)
             except DatakeepError as exc:
                 sweep.report(page.object, f"unreadable page of {holder} ({exc})")
     return Manifest.from_dict(document, oid, files=files, pages=refs)

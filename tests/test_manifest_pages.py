@@ -6,6 +6,7 @@ repositories and a real folder remote in tmp_path; the paging thresholds are low
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datakeep.api import Repo
-from datakeep.errors import CorruptObjectError
+from datakeep.errors import CorruptObjectError, NewerFormatError
 from datakeep.records import pages
 from datakeep.records.manifest import FileEntry
 from datakeep.serialize import load_json
@@ -240,7 +241,7 @@ def test_a_page_that_disagrees_with_its_manifest_is_corrupt(paged_repo: Repo) ->
     page = pages.PageRef(object="0" * 32, files=3, rows=9)
     with pytest.raises(CorruptObjectError, match="holds 0 file"):
         pages.page_entries({"format": "datakeep.files", "version": 1, "files": []}, page)
-    with pytest.raises(CorruptObjectError, match="newer than this datakeep"):
+    with pytest.raises(NewerFormatError, match="newer than this datakeep understands"):
         pages.page_entries({"format": "datakeep.files", "version": 9, "files": []}, page)
     with pytest.raises(CorruptObjectError, match="not a page"):
         pages.page_entries({"format": "datakeep.snapshot"}, page)
@@ -271,3 +272,40 @@ def test_push_clone_pull_and_repair_move_pages(
     assert lost in copy.fsck().damaged
     assert copy.repair().ok
     assert copy.fsck(full=True).ok
+
+
+def test_a_newer_manifest_is_no_damage_and_fsck_sends_no_one_to_repair_it(paged_repo: Repo, project: Path) -> None:
+    """A teammate's newer datakeep wrote it: fetching the same bytes again mends nothing."""
+    store = paged_repo._repo
+    head, commit = paged_repo.commit_info("HEAD")
+    oid = store.put_document({**manifest_document(paged_repo), "version": 99}, compress=True)
+    datasets = {**commit.datasets, "events": dataclasses.replace(commit.datasets["events"], manifest=oid)}
+    newer = dataclasses.replace(commit, parents=(head,), datasets=datasets, message="by a newer datakeep")
+    store.refs.advance_head(store.put_document(newer.to_dict()), expected=head)
+    with pytest.raises(NewerFormatError, match="upgrade datakeep"):
+        paged_repo.read("events")
+    result = paged_repo.fsck()
+    (problem,) = [p for p in result.problems if p["object"] == oid]
+    assert "format version 99, newer than this datakeep understands" in problem["problem"]
+    assert oid not in result.damaged  # so `fsck --repair` leaves it be
+
+
+def test_a_partial_clone_whose_read_stopped_before_the_pages_is_consistent_offline(
+    paged_repo: Repo, project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Reading a promised manifest stores it before its pages are fetched: a read stopped there
+    leaves pages promised, as chunks are; fsck does not call them missing, gc does not fetch."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    write(project / "small.parquet", pa.table({"id": [1, 2]}))
+    paged_repo.add(project / "small.parquet", name="small")
+    paged_repo.commit(message="and a small one")
+    paged_repo.push(str(elsewhere / "remote"))
+    copy = Repo.clone(str(elsewhere / "remote"), elsewhere / "copy", name="small")
+    manifest = copy.commit_info("HEAD")[1].datasets["events"].manifest
+    copy._repo.store.get(manifest)  # the manifest arrives; its pages would come next
+    (elsewhere / "remote").rename(elsewhere / "offline")
+    assert copy.fsck().ok
+    assert copy.gc().removed == 0
+    assert (elsewhere / "copy" / ".datakeep" / "objects" / manifest[:2] / manifest[2:]).exists()
+    (elsewhere / "offline").rename(elsewhere / "remote")
+    assert copy.read("events").equals(paged_repo.read("events"))

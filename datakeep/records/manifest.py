@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datakeep.digest import ALGORITHM
-from datakeep.errors import CorruptObjectError, InvalidIdError
+from datakeep.errors import CorruptObjectError, InvalidIdError, NewerFormatError
 from datakeep.ids import ObjectId, object_id
 
 FORMAT = "datakeep.snapshot"
@@ -195,7 +195,7 @@ class Manifest:
         if data.get("format") != FORMAT:
             raise CorruptObjectError(oid, f"not a snapshot manifest (format {data.get('format')!r})")
         if int(data.get("version", 0)) > VERSION:
-            raise CorruptObjectError(oid, f"manifest version {data['version']} is newer than this datakeep understands")
+            raise NewerFormatError(oid, "snapshot manifest", data["version"])
         return cls(
             id=data["id"],
             name=data["name"],

@@ -16,7 +16,7 @@ from typing import Any
 
 import xxhash
 
-from datakeep.errors import CorruptObjectError
+from datakeep.errors import CorruptObjectError, NewerFormatError
 from datakeep.records.manifest import FileEntry, Manifest, PageRef
 
 PAGE_FORMAT = "datakeep.files"
@@ -81,9 +81,7 @@ def page_entries(document: dict[str, Any], page: PageRef) -> list[FileEntry]:
     if document.get("format") != PAGE_FORMAT:
         raise CorruptObjectError(page.object, f"not a page of a file list (format {document.get('format')!r})")
     if int(document.get("version", 0)) > PAGE_VERSION:
-        raise CorruptObjectError(
-            page.object, f"file-list page version {document['version']} is newer than this datakeep understands"
-        )
+        raise NewerFormatError(page.object, "file-list page", document["version"])
     try:
         entries = [FileEntry.from_dict(entry) for entry in document["files"]]
     except (KeyError, TypeError, ValueError) as exc:
