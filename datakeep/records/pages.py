@@ -28,9 +28,9 @@ PAGED_FROM = 512
 #: A page ends after a file whose path hashes to 0 modulo this: 64 files a page on average
 #: (about 46 KB compressed), which a one-file edit rewrites beside a manifest of ~100 B a page.
 MEAN_PAGE_FILES = 64
-#: And after this many files whatever the paths, so no page grows without bound (file names
-#: that never hash to a cut, which 2,048 in a row do with odds of 1 in 10^14).
-MAX_PAGE_FILES = 2048
+#: And after this many files whatever the paths, so no page grows without bound: 512 files in a
+#: row without a cut happen about once in 3,000 pages, and such a page is ~115 KB to rewrite.
+MAX_PAGE_FILES = 512
 
 
 def manifest_pages(document: dict[str, Any], manifest: str) -> list[PageRef]:
