@@ -22,8 +22,8 @@ from datakeep.hashing import canonical_type, decode
 from datakeep.pyvalues import as_python
 from datakeep.serialize import jsonable
 from datakeep.temporal_text import time_order
+from datakeep.top_values import TOP_VALUES, nan_last, top_values
 
-TOP_VALUES = 20
 #: Columns with more distinct values than this are treated as high-cardinality (no top list).
 MAX_TRACKED_DISTINCT = 1000
 #: Text or bytes longer than this on average are not counted (documents, blobs: no category
@@ -300,8 +300,8 @@ class ColumnAccumulator:
         if not self._fold():
             return None
         assert self.counts is not None
-        order = time_order if self.kind == "temporal" else _nan_last
-        top = [[jsonable(k), self.counts[k]] for k in _top_values(self.counts, order)]
+        order = time_order if self.kind == "temporal" else nan_last
+        top = [[jsonable(k), self.counts[k]] for k in top_values(self.counts, order)]
         return {"distinct": len(self.counts), "distinct_exact": True, "top": top}
 
     def _add_counts(self, values: list[Any], counts: list[int]) -> bool:
@@ -441,21 +441,6 @@ def file_sample_size(files: int) -> int:
     """How many sampled values a file of a folder of ``files`` keeps: its share of the folder's
     `SAMPLE_SIZE`, and at least 16 (a dataset's own file keeps all of them)."""
     return SAMPLE_SIZE if files <= 1 else max(16, SAMPLE_SIZE // files)
-
-
-def _nan_last(value: Any) -> tuple[bool, Any]:
-    return (value != value, value)  # only NaN differs from itself
-
-
-def _top_values(counts: dict[Any, int], order: Callable[[Any], Any] = _nan_last) -> list[Any]:
-    """The `TOP_VALUES` most frequent values, ties in value order (NaN last; dates and times, as
-    ISO text, by ``order=time_order``), as `_ranked` ranks them. The count sort is stable, so it
-    keeps the value order among equal counts."""
-    try:
-        ordered = sorted(counts, key=order)
-    except TypeError:  # values that do not compare (a column typed two ways over a folder's files)
-        ordered = sorted(counts, key=str)
-    return sorted(ordered, key=counts.__getitem__, reverse=True)[:TOP_VALUES]
 
 
 #: Up to this many counted integers or strings are ranked in Python, which takes 3 us for 4 values
@@ -631,7 +616,7 @@ def _merge_counts(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> 
         for value, count in c.get("top") or ():
             counts[value] = counts.get(value, 0) + count
     if all("top" in c and c.get("distinct_exact") for c in cols):
-        top = [[k, counts[k]] for k in _top_values(counts, _bound_order(data_type) or _nan_last)]
+        top = [[k, counts[k]] for k in top_values(counts, _bound_order(data_type) or nan_last)]
         if all(c["distinct"] <= len(c["top"]) for c in cols):
             return {"top": top, "distinct": len(counts), "distinct_exact": True}
         if _disjoint(cols, data_type):

@@ -26,6 +26,7 @@ LAYERS = {
     "arrow_numpy": 0,
     "kernels": 0,
     "temporal_text": 0,
+    "top_values": 0,
     "rowcache": 4,
     "rowcache_files": 4,
     "resume": 4,
