@@ -37,24 +37,7 @@ def default_name(path: Path) -> str:
     return name
 
 
-def is_part_file(relative: Path, absolute: Path) -> bool:
-    """Whether ``absolute`` (at ``relative`` inside a dataset folder) is one of its Parquet files.
-
-    Hidden and ``_``-prefixed names (``_SUCCESS``, ``_metadata``, ``.part-0.crc``, ``_temporary/``)
-    are bookkeeping of the writing engine, never data. A name without any extension is read for
-    the Parquet magic: Hive and some Spark jobs name part files ``000000_0``.
-    """
-    if any(part.startswith((".", "_")) for part in relative.parts):
-        return False
-    name = absolute.name
-    if name.lower().endswith(PARQUET_SUFFIXES):
-        return absolute.is_file()
-    if "." in name or not absolute.is_file():
-        return False  # README.md, part-0.crc, data.csv: another format
-    return starts_with_magic(absolute)
-
-
-def starts_with_magic(path: Path) -> bool:
+def starts_with_magic(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` starts with the Parquet magic: how a part file without an extension is told."""
     try:
         with open(path, "rb") as handle:
@@ -66,34 +49,62 @@ def starts_with_magic(path: Path) -> bool:
 def folder_files(folder: Path) -> list[tuple[str, Path]]:
     """The Parquet files of a dataset folder as (path inside it, absolute path), sorted by path.
     Raises UnreadableFolderError for a folder in it that cannot be listed."""
-    files = sorted(
-        (p.relative_to(folder).as_posix(), p) for p in _entries(folder) if is_part_file(p.relative_to(folder), p)
-    )
+    # Walked as text: pathlib's joins and `relative_to` took 0.8 s of a 20,000-file folder's commit.
+    files = [(inside, Path(absolute)) for inside, absolute in sorted(_part_files(os.fspath(folder), ""))]
     for _, path in files:
         refuse_undecodable_name(path)
     return files
 
 
-def _entries(folder: Path) -> list[Path]:
-    """Every entry under ``folder``, walked as ``rglob("*")`` walks (so the same files, hence the
-    same ids): symlinked folders are not entered. Unlike rglob, a folder that cannot be listed is
-    an error, not silently nothing: a new partition another user wrote with umask 077 would
-    otherwise leave status "unchanged" over data never committed. Hidden and ``_`` folders are
-    not entered: nothing in them is data (`is_part_file`), readable or not."""
+def _part_files(folder: str, inside: str) -> list[tuple[str, str]]:
+    """(path inside the dataset, absolute path) of each Parquet file under ``folder``, which is
+    at ``inside`` in the dataset ("" for the dataset's folder, else ending in "/").
+
+    Walked as ``rglob("*")`` walks (so the same files, hence the same ids): symlinked folders are
+    not entered. Unlike rglob, a folder that cannot be listed is an error, not silently nothing:
+    a new partition another user wrote with umask 077 would otherwise leave status "unchanged"
+    over data never committed.
+
+    Hidden and ``_``-prefixed names (``_SUCCESS``, ``_metadata``, ``.part-0.crc``,
+    ``_temporary/``) are bookkeeping of the writing engine, never data, and such folders are not
+    entered, readable or not.
+    """
     try:
         with os.scandir(folder) as listing:
             entries = list(listing)
     except PermissionError as exc:
-        raise UnreadableFolderError(str(folder), exc.strerror or "permission denied") from None
+        raise UnreadableFolderError(folder, exc.strerror or "permission denied") from None
     except (FileNotFoundError, NotADirectoryError):
         return []  # removed or replaced while walked: as rglob, nothing there
-    found = []
+    found: list[tuple[str, str]] = []
     for entry in entries:
-        path = folder / entry.name
-        found.append(path)
-        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith((".", "_")):
-            found.extend(_entries(path))
+        name = entry.name
+        if name.startswith((".", "_")):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            found.extend(_part_files(entry.path, inside + name + "/"))
+        elif _is_part_file(entry):
+            found.append((inside + name, entry.path))
     return found
+
+
+def _is_part_file(entry: os.DirEntry[str]) -> bool:
+    """Whether a (not hidden) entry of a dataset folder is one of its Parquet files. A name
+    without any extension is read for the Parquet magic: Hive and some Spark jobs name part
+    files ``000000_0``."""
+    name = entry.name
+    if name.lower().endswith(PARQUET_SUFFIXES):
+        return _is_file(entry)
+    if "." in name or not _is_file(entry):
+        return False  # README.md, part-0.crc, data.csv: another format
+    return starts_with_magic(entry.path)
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """``Path.is_file`` of the entry: a file, or a link to one. Told from the listing itself
+    unless it is a link, which is followed as pathlib follows it (a loop or a dangling link is
+    no file)."""
+    return Path(entry.path).is_file() if entry.is_symlink() else entry.is_file()
 
 
 def refuse_undecodable_name(path: Path) -> None:
