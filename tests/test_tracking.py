@@ -129,3 +129,27 @@ def test_a_folder_that_cannot_be_listed_is_named(tmp_path: Path) -> None:
         assert str(locked) in str(raised.value)
     finally:
         locked.chmod(0o755)
+
+
+def test_a_project_path_is_pathlib_s_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datakeep.errors import DatakeepError
+    from datakeep.repo import Repository
+
+    root = tmp_path / "project"
+    (root / "events" / "k=1").mkdir(parents=True)
+    repo = Repository(root)
+    monkeypatch.chdir(root / "events")
+    for given_path in (
+        root / "events" / "k=1" / "p.parquet",
+        str(root) + "//events/./k=1/../k=1/p.parquet",
+        "k=1/p.parquet",
+        "../events/",
+        root,
+        ".",
+        "..",
+    ):
+        expected = Path(os.path.abspath(given_path)).relative_to(root).as_posix()
+        assert repo.relpath(given_path) == expected
+    for outside in (tmp_path, tmp_path / "project2" / "x.parquet", "../../elsewhere"):
+        with pytest.raises(DatakeepError, match="outside the repository"):
+            repo.relpath(outside)
