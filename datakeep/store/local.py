@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,18 +13,31 @@ from datakeep.fsutil import TEMP_PREFIX, atomic_write
 from datakeep.ids import ObjectId, is_id_prefix, is_object_id, object_id
 from datakeep.store.base import ObjectStore
 
+#: What `Path.exists` takes for "not there" (any other failure to stat is raised).
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
 
 class LocalStore(ObjectStore):
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = root
         self.durable = durable
+        self._prefix = os.path.join(root, "")  # `has` joins text: see there
 
     def path(self, oid: str) -> Path:
         oid = object_id(oid)
         return self.root / oid[:2] / oid[2:]
 
     def has(self, oid: ObjectId) -> bool:
-        return self.path(oid).exists()
+        # Text, not a Path: a commit asks this of both objects of every chunk it takes over from
+        # the stat cache (40,000 for a folder of 20,000 files), and pathlib cost 18 us each.
+        oid = object_id(oid)
+        try:
+            os.stat(f"{self._prefix}{oid[:2]}{os.sep}{oid[2:]}")
+        except OSError as exc:
+            if exc.errno in _ABSENT:
+                return False
+            raise
+        return True
 
     def readable_path(self, oid: ObjectId) -> Path:
         """The file of a stored object, to be opened by path (a reader that seeks); raises
