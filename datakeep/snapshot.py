@@ -895,7 +895,12 @@ def build_snapshot(
         for plan in plans:
             if plan.cached is not None:
                 writer.stats.files_cached += 1
-                slots.append(FileEntry.from_dict({**plan.cached.to_dict(), "path": plan.inner}))
+                # The entry as the dataset names the file: a folder's file keeps its path, so its
+                # entry is taken as it is (a copy of each was 0.2 s of a 20,000-file commit).
+                same_path = plan.cached.path == plan.inner
+                slots.append(
+                    plan.cached if same_path else FileEntry.from_dict({**plan.cached.to_dict(), "path": plan.inner})
+                )
                 if rows is not None:
                     rows.skip(len(plan.cached.chunks))
                 continue
