@@ -15,7 +15,7 @@ _PROBE = (
     "import pyarrow as pa\n"
     "import gc\n"
     "print(os.environ.get('MIMALLOC_ALLOW_THP', '-'), os.environ.get('OPENBLAS_NUM_THREADS', '-'),"
-    " pa.default_memory_pool().backend_name, gc.get_threshold()[0])\n"
+    " pa.default_memory_pool().backend_name, gc.get_threshold()[0], gc.get_threshold()[2])\n"
 )
 
 
@@ -28,17 +28,17 @@ def _settings(**extra: str) -> list[str]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc is tuned on Linux only")
 def test_tune_moves_arrow_to_the_tuned_system_allocator_and_limits_openblas() -> None:
-    assert _settings() == ["0", "1", "system", "10000"]
+    assert _settings() == ["0", "1", "system", "10000", "100"]
 
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"MIMALLOC_PURGE_DELAY": "100"}, ["-", "1", "mimalloc", "10000"]),
-        ({"MIMALLOC_ALLOW_THP": "1"}, ["1", "1", "mimalloc", "10000"]),
-        ({"OPENBLAS_NUM_THREADS": "4"}, ["0", "4", "system", "10000"]),
-        ({"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}, ["0", "1", "jemalloc", "10000"]),
-        ({"MALLOC_ARENA_MAX": "2"}, ["0", "1", "mimalloc", "10000"]),
+        ({"MIMALLOC_PURGE_DELAY": "100"}, ["-", "1", "mimalloc", "10000", "100"]),
+        ({"MIMALLOC_ALLOW_THP": "1"}, ["1", "1", "mimalloc", "10000", "100"]),
+        ({"OPENBLAS_NUM_THREADS": "4"}, ["0", "4", "system", "10000", "100"]),
+        ({"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}, ["0", "1", "jemalloc", "10000", "100"]),
+        ({"MALLOC_ARENA_MAX": "2"}, ["0", "1", "mimalloc", "10000", "100"]),
     ],
 )
 def test_a_setting_made_by_the_user_wins(extra: dict[str, str], expected: list[str]) -> None:
