@@ -195,8 +195,19 @@ def cached_snapshot_id(
     kind, files = dataset_files(root, tracked, name, found)
     entries: list[tuple[str, str]] = []
     for inner, absolute in files:
-        cached = index.lookup(absolute.relative_to(root).as_posix(), file_signature(absolute))
+        cached = index.lookup(project_path(root, absolute), file_signature(absolute))
         if cached is None:
             return None
         entries.append((inner, cached["id"]))
     return snapshot_id_of(kind, entries)
+
+
+def project_path(root: Path, absolute: Path) -> str:
+    """``absolute.relative_to(root).as_posix()``, from the text when ``absolute`` lies under
+    ``root``: a clean `status` asks it of every file of a folder, and pathlib's parsing took 0.4 s
+    of it at 20,000 files. Both are pathlib's normalised text, so what follows the root and
+    one separator is the relative path."""
+    text, prefix = os.fspath(absolute), os.path.join(os.fspath(root), "")
+    if os.sep == "/" and text.startswith(prefix):
+        return text[len(prefix) :]
+    return absolute.relative_to(root).as_posix()

@@ -153,3 +153,18 @@ def test_a_project_path_is_pathlib_s_relative_path(tmp_path: Path, monkeypatch: 
     for outside in (tmp_path, tmp_path / "project2" / "x.parquet", "../../elsewhere"):
         with pytest.raises(DatakeepError, match="outside the repository"):
             repo.relpath(outside)
+
+
+def test_a_file_s_project_path_is_pathlib_s(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    for absolute in (
+        root / "events" / "k=1" / "p.parquet",
+        root / "a.parquet",
+        Path(str(root) + "//events/./k=1/p.parquet"),
+        root,
+    ):
+        assert tracking.project_path(root, absolute) == absolute.relative_to(root).as_posix()
+    assert tracking.project_path(Path("/"), Path("/srv/data/p.parquet")) == "srv/data/p.parquet"
+    for outside in (tmp_path / "project2" / "p.parquet", tmp_path):
+        with pytest.raises(ValueError):
+            tracking.project_path(root, outside)
