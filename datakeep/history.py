@@ -286,6 +286,10 @@ def make_commit(
         oid = repo.put_document(commit.to_dict())
         repo.refs.advance_head(oid, expected=head)
         index.removed.clear()  # committed: gone from HEAD
+        for name in refs.keys() & index.datasets.keys():
+            # Made from the datasets as tracked now: a clean `status` need not read the manifest
+            # to find that out (1.3 s of 1.8 s at 20,000 part files).
+            index.remember_defined(name, refs[name].manifest)
         warnings = _save_after_commit(index)
         for thread in caching:
             thread.join()

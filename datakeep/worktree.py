@@ -302,17 +302,19 @@ def _redefined(repo: Repository, tracked: TrackedDataset, manifest_oid: ObjectId
     if not repo.store.has(manifest_oid):  # `has` answers from local objects only
         return ""
     try:
-        held = repo.manifest_at(manifest_oid)
+        # The manifest's own fields, without the file list (a large folder's pages are not read).
+        held = repo.get_document(manifest_oid)
     except DatakeepError:
         return ""  # damaged: fsck says so, status need not
+    held_key = tuple(held.get("key") or ())
     changes = []
-    if tuple(held.key) != tuple(tracked.key):
-        changes.append(f"key {','.join(held.key) or '(none)'} → {','.join(tracked.key) or '(none)'}")
-    if held.path != tracked.path:
-        changes.append(f"path {held.path} → {tracked.path}")
+    if held_key != tuple(tracked.key):
+        changes.append(f"key {','.join(held_key) or '(none)'} → {','.join(tracked.key) or '(none)'}")
+    if held.get("path") != tracked.path:
+        changes.append(f"path {held.get('path')} → {tracked.path}")
     for what in ("entity", "source"):
-        if getattr(held, what) != getattr(tracked, what):
-            changes.append(f"{what} {getattr(held, what) or '(none)'} → {getattr(tracked, what) or '(none)'}")
+        if held.get(what) != getattr(tracked, what):
+            changes.append(f"{what} {held.get(what) or '(none)'} → {getattr(tracked, what) or '(none)'}")
     return f"{REDEFINED} " + ", ".join(changes) if changes else ""
 
 

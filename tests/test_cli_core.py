@@ -804,6 +804,11 @@ def test_a_dataset_tracked_with_another_key_is_modified_until_committed(initiali
     refused = run("checkout", "HEAD")
     assert refused.exit_code == 2 and "uncommitted changes in flights" in refused.output
     assert "1 dataset(s) changed (flights)" in run("commit", "-m", "rekey").output
+    # The commit records that its manifest defines the dataset as tracked: a clean status after
+    # it reads no manifest (a large folder's took 1.3 s of its 1.8 s).
+    manifest = Repo.open(initialized).commit_info("HEAD")[1].datasets["flights"].manifest
+    index = json.loads((initialized / ".datakeep" / "index.json").read_text())
+    assert index["defined"]["flights"]["manifest"] == manifest
     (row,) = json.loads(run("status", "--json").output)
     assert row["state"] == "unchanged" and "note" not in row
 
