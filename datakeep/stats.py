@@ -566,14 +566,16 @@ def merge(
             if any(nonfinite in c for c in cols):
                 merged[nonfinite] = sum(c.get(nonfinite, 0) for c in cols)
         data_type = union.field(name).type if union is not None and name in union.names else None
-        bound_order = _bound_order(data_type)
+        floating = data_type is not None and pa.types.is_floating(data_type)
+        bound_order = _bound_order(data_type) or (_stored_number if floating else None)
         mins = [c["min"] for c in cols if "min" in c]
         if mins:
-            try:
-                merged["min"] = min(mins, key=bound_order)
-                merged["max"] = max((c["max"] for c in cols if "max" in c), key=bound_order)
-            except TypeError:
-                pass
+            with contextlib.suppress(TypeError):
+                # Both or neither: a max that failed after a min was set crashed the commit.
+                merged["min"], merged["max"] = (
+                    min(mins, key=bound_order),
+                    max((c["max"] for c in cols if "max" in c), key=bound_order),
+                )
             if any("range_cut" in c for c in cols):
                 merged["range_cut"] = LONG_VALUE
         moments = [c for c in cols if c.get("numeric_count")]
@@ -592,7 +594,7 @@ def merge(
             step = max(1, math.ceil(len(samples) / SAMPLE_SIZE))
             merged["sample"] = samples[::step]
             merged["quantiles"] = [float(q) for q in quantiles(np.asarray(samples), np.linspace(0, 1, 21))]
-        if data_type is not None and pa.types.is_floating(data_type) and "min" in merged:
+        if floating and "min" in merged:
             # A float column some files hold as integers: float bounds, as one file gives.
             merged["min"], merged["max"] = (_as_float(merged["min"]), _as_float(merged["max"]))
         merged.update(_merge_counts(cols, data_type))
@@ -612,11 +614,16 @@ def _merge_counts(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> 
     called exact.
     """
     counts: dict[Any, int] = {}
+    # A float column's stored top values spell infinities and NaN as text: ranked as the numbers
+    # they are, as one file ranks them, not all of them by their text.
+    number = _stored_number if data_type is not None and pa.types.is_floating(data_type) else None
     for c in cols:
         for value, count in c.get("top") or ():
+            value = number(value) if number is not None else value
             counts[value] = counts.get(value, 0) + count
     if all("top" in c and c.get("distinct_exact") for c in cols):
-        top = [[k, counts[k]] for k in top_values(counts, _bound_order(data_type) or nan_last)]
+        ranked = top_values(counts, _bound_order(data_type) or nan_last)
+        top = [[jsonable(k) if number is not None else k, counts[k]] for k in ranked]
         if all(c["distinct"] <= len(c["top"]) for c in cols):
             return {"top": top, "distinct": len(counts), "distinct_exact": True}
         if _disjoint(cols, data_type):
@@ -626,6 +633,19 @@ def _merge_counts(cols: list[dict[str, Any]], data_type: pa.DataType | None) -> 
     if any("distinct" in c for c in cols):
         return {"distinct": max(len(counts), *(c.get("distinct", 0) for c in cols)), "distinct_exact": False}
     return {}
+
+
+#: The one NaN a float column's merged counts hold: NaN equals nothing, itself included, so a dict
+#: finds it again only as this very object.
+_NAN = float("nan")
+
+
+def _stored_number(value: Any) -> Any:
+    """A float column's stored value as a number: non-finite ones are stored as 'inf', '-inf' and
+    'nan' (`jsonable`)."""
+    if isinstance(value, str):
+        return _NAN if value == "nan" else float(value)
+    return value
 
 
 def _bound_order(data_type: pa.DataType | None) -> Callable[[Any], Any] | None:
