@@ -16,9 +16,9 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 
 try:
-    from pyarrow._compute import CastOptions, SortOptions, call_function
+    from pyarrow._compute import ArraySortOptions, CastOptions, SortOptions, call_function
 except ImportError:  # pragma: no cover - a pyarrow that moved them: the public module has them
-    from pyarrow.compute import CastOptions, SortOptions, call_function
+    from pyarrow.compute import ArraySortOptions, CastOptions, SortOptions, call_function
 
 Data: TypeAlias = pa.Array | pa.ChunkedArray | pa.Table | pa.RecordBatch
 
@@ -95,3 +95,11 @@ def dictionary_encode(data: pa.Array) -> pa.DictionaryArray:
 def sort_indices(table: pa.Table, sort_keys: Sequence[tuple[str, str]]) -> pa.Array:
     """Row order of ``table`` by ``sort_keys`` (column, "ascending" | "descending")."""
     return call_function("sort_indices", [table], SortOptions(sort_keys=list(sort_keys)))
+
+
+_ASCENDING = ArraySortOptions("ascending")
+
+
+def array_sort_indices(data: pa.Array) -> pa.Array:
+    """Stable ascending order of ``data``'s rows (NaN after the numbers, nulls last)."""
+    return call_function("array_sort_indices", [data], _ASCENDING)

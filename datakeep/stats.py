@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from datakeep import kernels, native, numeric_summary
-from datakeep.arrow_numpy import arrow_array, primitive_view, valid_mask
+from datakeep.arrow_numpy import arrow_array, is_integer_like, primitive_view, valid_mask
 from datakeep.hashing import canonical_type, decode
 from datakeep.pyvalues import as_python
 from datakeep.serialize import jsonable
@@ -450,8 +450,8 @@ RANK_IN_PYTHON = 64
 
 
 def _ranked(counted: pa.StructArray) -> dict[str, Any]:
-    """Distinct count and top values of one batch's ``pc.value_counts``, ranked in Arrow: only
-    the top values become Python objects."""
+    """Distinct count and top values of one batch's ``pc.value_counts``, ranked in numpy or
+    Arrow (`_top_rows`): only the top values become Python objects."""
     values, counts = counted.field("values"), counted.field("counts")
     if len(values) <= RANK_IN_PYTHON and _counted_in_arrow(values.type):
         # Python orders integers, and text by code point, as Arrow orders them (UTF-8 bytes).
@@ -459,14 +459,61 @@ def _ranked(counted: pa.StructArray) -> dict[str, Any]:
         pairs.sort(key=lambda pair: pair[0])
         pairs.sort(key=lambda pair: pair[1], reverse=True)  # stable: equal counts stay in value order
         return {"distinct": len(pairs), "distinct_exact": True, "top": [[v, c] for v, c in pairs[:TOP_VALUES]]}
-    if values.null_count:
-        present = kernels.is_valid(values)
-        values, counts = kernels.keep(values, present), kernels.keep(counts, present)
-    order = kernels.sort_indices(
-        pa.table({"count": counts, "value": values}), [("count", "descending"), ("value", "ascending")]
-    )[:TOP_VALUES]
-    top = zip(as_python(kernels.take(values, order)), kernels.take(counts, order).to_pylist(), strict=True)
-    return {"distinct": len(values), "distinct_exact": True, "top": [[jsonable(_count_key(v)), c] for v, c in top]}
+    numbers = primitive_view(counts, "<i8")
+    rows, keys = _top_rows(values, numbers)
+    top_counts = numbers[rows].tolist()
+    distinct = len(values) - values.null_count
+    t = values.type
+    if keys is not None and (pa.types.is_integer(t) or (pa.types.is_floating(t) and t.bit_width >= 32)):
+        # The numbers themselves: what to_pylist gives for integers and 32- and 64-bit floats.
+        top_values = keys[rows].tolist()
+    else:
+        top_values = as_python(kernels.take(values, arrow_array(rows)))
+    if not (pa.types.is_integer(t) or _is_text(t)):
+        # (Integers and text are their own count keys and JSON: no NaN, no dates, no bytes.)
+        top_values = [jsonable(_count_key(v)) for v in top_values]
+    return {
+        "distinct": distinct,
+        "distinct_exact": True,
+        "top": [[v, c] for v, c in zip(top_values, top_counts, strict=True)],
+    }
+
+
+def _top_rows(values: pa.Array, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(The rows of the `TOP_VALUES` most frequent non-null ``values``, ranked as Arrow's stable
+    sort on (count descending, value ascending) ranks them; the numbers ordered, when numpy
+    ordered the values). ``values`` are distinct, as counted, and ``counts`` theirs.
+
+    Two stable sorts, by value then by count, give that order. Numbers and times are ordered in
+    numpy as Arrow orders them (NaN after every number, -0.0 and 0.0 tied, so left in their
+    order); other values by Arrow's sort of the one column. A folder of 2,000 small files ranks
+    10,000 columns: the table sort and the takes around it were a fifth of their statistics."""
+    keys = _order_keys(values)
+    if keys is None:
+        # Nulls sort last: the rows before them are the values.
+        by_value = primitive_view(kernels.array_sort_indices(values), "<u8")[: len(values) - values.null_count]
+    elif values.null_count:
+        present = np.flatnonzero(valid_mask(values))
+        by_value = present[np.argsort(keys[present], kind="stable")]
+    else:
+        by_value = np.argsort(keys, kind="stable")
+    return by_value[np.argsort(-counts[by_value], kind="stable")[:TOP_VALUES]], keys
+
+
+def _order_keys(values: pa.Array) -> np.ndarray | None:
+    """``values`` as numpy numbers that order as Arrow orders them (None for other types): integers
+    and floats as themselves, times as their integers. Not float16, which Arrow does not sort: its
+    error sends the column to be counted in Python (`_top`), as it always has."""
+    t = values.type
+    if pa.types.is_float16(t) or not (pa.types.is_integer(t) or pa.types.is_floating(t) or is_integer_like(t)):
+        return None
+    if pa.types.is_temporal(t) and t.bit_width not in (32, 64):
+        return None
+    return numeric_summary.numbers(values)
+
+
+def _is_text(data_type: pa.DataType) -> bool:
+    return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
 
 
 def _evenly(values: list[float], size: int) -> list[float]:

@@ -292,3 +292,90 @@ def test_a_folders_float_bounds_and_top_values_are_those_of_its_rows_with_infini
     whole = _stats(pa.table({"v": pa.array([v for part in parts for v in part], pa.float64())}), [])["v"]
     for key in ("min", "max", "top", "distinct", "nan", "inf", "-inf"):
         assert merged.get(key) == whole.get(key), key
+
+
+def _ranked_by_table_sort(counted: pa.StructArray) -> dict[str, object]:
+    """`stats._ranked` as it was before numpy ranked numbers: Arrow's sort of a (count, value)
+    table, the reference the faster ranking must agree with."""
+    import pyarrow.compute as pc
+
+    values, counts = counted.field("values"), counted.field("counts")
+    if values.null_count:
+        present = pc.is_valid(values)
+        values, counts = values.filter(present), counts.filter(present)
+    order = pc.sort_indices(
+        pa.table({"count": counts, "value": values}), [("count", "descending"), ("value", "ascending")]
+    )[: stats.TOP_VALUES]
+    top = zip(stats.as_python(values.take(order)), counts.take(order).to_pylist(), strict=True)
+    return {
+        "distinct": len(values),
+        "distinct_exact": True,
+        "top": [[stats.jsonable(stats._count_key(v)), c] for v, c in top],
+    }
+
+
+_FLOATS = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1.5, -1.5, float("nan")]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ints=st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.integers(-3, 3)), max_size=200),
+    floats=st.lists(_FLOATS, max_size=200),
+    text=st.lists(st.one_of(st.none(), st.text(max_size=3), st.sampled_from(["a", "b", "é", ""])), max_size=200),
+    raw=st.lists(st.one_of(st.none(), st.binary(max_size=3)), max_size=200),
+    small=st.lists(st.one_of(st.none(), st.integers(0, 255)), max_size=200),
+)
+def test_ranking_agrees_with_arrows_table_sort(
+    ints: list[int | None],
+    floats: list[float | None],
+    text: list[str | None],
+    raw: list[bytes | None],
+    small: list[int | None],
+) -> None:
+    """Top values ranked in numpy (numbers, times) or by one column's sort (text, bytes) are
+    Arrow's (count, value) table sort's: ties by value, NaN after the numbers, -0.0 and 0.0 in
+    their order of appearance, nulls left out."""
+    import pyarrow.compute as pc
+
+    day = dt.datetime(2024, 1, 1)
+    arrays = [
+        pa.array(ints, pa.int64()),
+        pa.array([None if v is None else v % 2**64 for v in ints], pa.uint64()),
+        pa.array(small, pa.uint8()),
+        pa.array(small, pa.int16()),
+        pa.array(floats, pa.float64()),
+        pa.array(floats, pa.float32()),
+        pa.array(small, pa.int32()),
+        pa.array([None if v is None else day + dt.timedelta(seconds=v) for v in small], pa.timestamp("us")),
+        pa.array([None if v is None else day + dt.timedelta(seconds=v) for v in small], pa.timestamp("ms", "UTC")),
+        pa.array([None if v is None else dt.date(2024, 1, 1) + dt.timedelta(days=v) for v in small], pa.date32()),
+        pa.array([None if v is None else v * 1000 for v in small], pa.duration("ms")),
+        pa.array(text, pa.string()),
+        pa.array(text, pa.large_string()),
+        pa.array(raw, pa.binary()),
+    ]
+    for array in arrays:
+        counted = pc.value_counts(array)
+        expected = _ranked_by_table_sort(counted)
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(stats, "RANK_IN_PYTHON", -1)
+            assert stats._ranked(counted) == expected, array.type
+        if not pa.types.is_binary(array.type):  # (few bytes values rank in Python, kept as bytes)
+            assert stats._ranked(counted) == expected, array.type
+
+
+def test_float16_values_are_not_ranked_in_arrow() -> None:
+    """Arrow sorts no float16: ranking raises as its table sort did, and the column is counted
+    in Python instead (`_top`)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    array = pa.array(np.array([1.5, -0.0, 0.0, np.nan, 2.0, 1.5, np.nan, -3.0], dtype=np.float16))
+    with pytest.raises(pa.ArrowException):
+        _ranked_by_table_sort(pc.value_counts(array))
+    with pytest.raises(pa.ArrowException):
+        stats._ranked(pc.value_counts(array))
