@@ -17,7 +17,7 @@ from datakeep import kernels
 from datakeep.arrow_numpy import arrow_array
 from datakeep.errors import InputDataError
 from datakeep.hashing import type_is
-from datakeep.parquet_source import FileMetaData, ParquetSource, object_errors, read_metadata, stored_object
+from datakeep.parquet_source import FileMetaData, ParquetSource, object_errors, stored_object
 
 MAGIC = b"PAR1"
 #: Column chunks of user files are read through a buffer of this size instead of whole: a row
@@ -41,11 +41,20 @@ def read_buffer_bytes(leaf_columns: int) -> int:
 def streaming_parquet(path: Path | str, metadata: FileMetaData | None = None) -> ParquetSource:
     """``path`` opened to be streamed: pages read through per-column buffers sized for its width
     (``metadata``, its parsed footer, when the caller has it). Raises pyarrow's errors."""
-    if metadata is None:
-        metadata = read_metadata(path)
     # pre_buffer off: with it, pyarrow keeps every row group's bytes it has read until the file
     # is closed, so streaming a 20M-row file through iter_batches held 830 MB.
-    return ParquetSource(path, metadata=metadata, pre_buffer=False, buffer_size=read_buffer_bytes(metadata.num_columns))
+    if metadata is not None:
+        return ParquetSource(
+            path, metadata=metadata, pre_buffer=False, buffer_size=read_buffer_bytes(metadata.num_columns)
+        )
+    # Opened once with the widest buffers, and again (its footer parsed once) only when it has
+    # too many columns for them: a folder of small part files opened each file twice, a tenth of
+    # reading one.
+    source = ParquetSource(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+    narrower = read_buffer_bytes(source.metadata.num_columns)
+    if narrower == READ_BUFFER_BYTES:
+        return source
+    return ParquetSource(path, metadata=source.metadata, pre_buffer=False, buffer_size=narrower)
 
 
 @functools.cache

@@ -69,6 +69,7 @@ class ParquetSource:
                 metadata=metadata,
             )
         self._leaves: dict[str, list[int]] | None = None
+        self._schema_arrow: pa.Schema | None = None
 
     @property
     def metadata(self) -> FileMetaData:
@@ -80,7 +81,11 @@ class ParquetSource:
 
     @property
     def schema_arrow(self) -> pa.Schema:
-        return self.reader.schema_arrow
+        # The reader converts the footer's schema anew each time it is asked; a commit asks
+        # three times a file.
+        if self._schema_arrow is None:
+            self._schema_arrow = self.reader.schema_arrow
+        return self._schema_arrow
 
     def iter_batches(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -66,3 +67,28 @@ def test_reading_imports_neither_pyarrow_parquet_nor_its_file_systems(nested_fil
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_narrow_file_is_opened_once_and_a_wide_one_again_with_narrower_buffers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datakeep import parquet_io
+
+    opened: list[tuple[int, bool]] = []
+    original = parquet_io.ParquetSource
+
+    def counting(*args: Any, **kwargs: Any) -> ParquetSource:
+        opened.append((kwargs["buffer_size"], kwargs.get("metadata") is not None))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(parquet_io, "ParquetSource", counting)
+    narrow, wide = tmp_path / "narrow.parquet", tmp_path / "wide.parquet"
+    pq.write_table(pa.table({"a": [1, 2]}), narrow)
+    pq.write_table(pa.table({f"c{i}": [i] for i in range(700)}), wide)
+    assert parquet_io.streaming_parquet(narrow).schema_arrow.names == ["a"]
+    assert opened == [(parquet_io.READ_BUFFER_BYTES, False)]
+    opened.clear()
+    source = parquet_io.streaming_parquet(wide)
+    assert opened == [(parquet_io.READ_BUFFER_BYTES, False), (parquet_io.read_buffer_bytes(700), True)]
+    assert source.read().num_columns == 700
+    assert source.schema_arrow is source.schema_arrow  # converted from the footer once
