@@ -16,9 +16,9 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 
 try:
-    from pyarrow._compute import ArraySortOptions, CastOptions, SortOptions, call_function
+    from pyarrow._compute import ArraySortOptions, CastOptions, SelectKOptions, SortOptions, call_function
 except ImportError:  # pragma: no cover - a pyarrow that moved them: the public module has them
-    from pyarrow.compute import ArraySortOptions, CastOptions, SortOptions, call_function
+    from pyarrow.compute import ArraySortOptions, CastOptions, SelectKOptions, SortOptions, call_function
 
 Data: TypeAlias = pa.Array | pa.ChunkedArray | pa.Table | pa.RecordBatch
 
@@ -103,3 +103,9 @@ _ASCENDING = ArraySortOptions("ascending")
 def array_sort_indices(data: pa.Array) -> pa.Array:
     """Stable ascending order of ``data``'s rows (NaN after the numbers, nulls last)."""
     return call_function("array_sort_indices", [data], _ASCENDING)
+
+
+def least(data: pa.Array, k: int) -> pa.Array:
+    """The rows of ``data``'s ``k`` least values, least first (nulls after every value); in no
+    settled order among equal values."""
+    return call_function("select_k_unstable", [data], SelectKOptions(k, [("", "ascending")]))
