@@ -225,7 +225,7 @@ class StreamHasher:
             raise ValueError(f"unknown encoding {encoding}")
         self.schema = schema
         self.encoding = encoding
-        self.columns, self._column_json = _layout(schema)
+        self.columns, self._column_json, self._columns_text = _layout(schema)
         self.rows = 0
         self._streams: list[dict[str, xxhash.xxh3_128]] = [{} for _ in range(len(schema))]
         self._block_rows = 0  # rows in the open block (encoding 2)
@@ -266,13 +266,12 @@ class StreamHasher:
         if self.encoding == 1:
             return ContentId(xxhash.xxh3_128_hexdigest(_document(1, self.rows, self._column_json, self._streams)))
         blocks = self.blocks + ([self._block_digest()] if self._block_rows else [])
-        document = {
-            "encoding": 2,
-            "rows": self.rows,
-            "columns": self.columns,  # `schema_columns`: name, type and nullable only
-            "blocks": xxhash.xxh3_128_hexdigest(b"".join(blocks)),
-        }
-        return ContentId(xxhash.xxh3_128_hexdigest(canonical_json(document)))
+        # canonical_json({"encoding": 2, "rows": ..., "columns": `schema_columns`, "blocks": ...}),
+        # written out around the columns' JSON, made once per schema: a folder's small files
+        # hash two documents each, and json.dumps of their columns was most of it.
+        blocks_hex = xxhash.xxh3_128_hexdigest(b"".join(blocks))
+        document = f'{{"blocks":"{blocks_hex}","columns":{self._columns_text},"encoding":2,"rows":{self.rows}}}'
+        return ContentId(xxhash.xxh3_128_hexdigest(document.encode()))
 
 
 def _document(
@@ -291,11 +290,12 @@ def _document(
 
 
 @functools.lru_cache(maxsize=64)
-def _layout(schema: pa.Schema) -> tuple[list[dict[str, object]], list[tuple[str, str]]]:
-    """`schema_columns` and `_column_json` of ``schema``, worked out once: a commit makes a hasher
-    per chunk, and a 400-column table's took 2 ms each. Read only."""
+def _layout(schema: pa.Schema) -> tuple[list[dict[str, object]], list[tuple[str, str]], str]:
+    """`schema_columns`, `_column_json` and the canonical JSON of the columns of ``schema``,
+    worked out once: a commit makes a hasher per chunk, and a 400-column table's took 2 ms each.
+    Read only."""
     columns = schema_columns(schema)
-    return columns, _column_json(columns)
+    return columns, _column_json(columns), _json_text(columns)
 
 
 def _column_json(columns: list[dict[str, object]]) -> list[tuple[str, str]]:

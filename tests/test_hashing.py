@@ -255,3 +255,33 @@ def test_fixed_size_lists_hash_as_lists_of_that_size(size: int, values: list[int
         assert list(rowhash.column_hashes(fixed)) == list(rowhash.column_hashes(variable))
     finally:
         rowhash._FIXED_LIST_ELEMENTS_PER_PASS = original
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=5, unique=True),
+    rows=st.integers(0, 70_000),
+    nullable=st.booleans(),
+)
+def test_an_encoding_2_id_hashes_the_canonical_json_of_its_document(
+    names: list[str], rows: int, nullable: bool
+) -> None:
+    """The id document is written out around the columns' JSON, made once per schema: the same
+    bytes as canonical_json of the document (names with quotes, backslashes, any characters)."""
+    import xxhash
+
+    from datakeep.serialize import canonical_json
+
+    types = [pa.int64(), pa.string(), pa.timestamp("us", "UTC"), pa.list_(pa.float32()), pa.bool_()]
+    schema = pa.schema([pa.field(n, types[i % len(types)], nullable=nullable) for i, n in enumerate(names)])
+    hasher = StreamHasher(schema, 2)
+    table = pa.table({n: pa.nulls(rows, schema.field(n).type) for n in names}, schema=schema)
+    hasher.update(table)
+    blocks = hasher.blocks + ([hasher._block_digest()] if hasher._block_rows else [])
+    document = {
+        "encoding": 2,
+        "rows": rows,
+        "columns": hasher.columns,
+        "blocks": xxhash.xxh3_128_hexdigest(b"".join(blocks)),
+    }
+    assert hasher.hexdigest() == xxhash.xxh3_128_hexdigest(canonical_json(document))
