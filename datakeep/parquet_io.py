@@ -274,9 +274,9 @@ def without_views(schema: pa.Schema) -> pa.Schema | None:
     patches use (take, filter) have none for them; the file's own schema is kept in the manifest
     and a checkout casts back to it.
     """
-    changed = [_without_views(field.type) for field in schema]
-    if all(new is None for new in changed):
+    if not any(_has_views(field.type) for field in schema):
         return None
+    changed = [_without_views(field.type) for field in schema]
     return pa.schema(
         [field if new is None else field.with_type(new) for field, new in zip(schema, changed, strict=True)],
         metadata=schema.metadata,
@@ -288,6 +288,13 @@ def views_widened(table: pa.Table) -> pa.Table:
     filter have no kernels for views)."""
     schema = without_views(table.schema)
     return table if schema is None else kernels.cast_table(table, schema)
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_views(data_type: pa.DataType) -> bool:
+    """Whether `_without_views` changes ``data_type``, judged once per type: a commit asks twice
+    for every column of every file, and a folder of small part files asked 32,000 times."""
+    return _without_views(data_type) is not None
 
 
 def _without_views(data_type: pa.DataType) -> pa.DataType | None:

@@ -311,6 +311,7 @@ def _largest_row_bytes(metadata: FileMetaData) -> float:
     return max((g.total_byte_size / g.num_rows for g in groups if g.num_rows), default=0.0)
 
 
+@functools.lru_cache(maxsize=1024)  # per type: a folder's small files each ask for every column
 def _value_bytes(data_type: pa.DataType) -> int:
     if pa.types.is_dictionary(data_type):
         return _value_bytes(data_type.index_type)
