@@ -3,6 +3,8 @@ of a second) the first time it runs; that start-up cost lands on every commit a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 
@@ -68,14 +70,37 @@ def integer_view(array: pa.Array) -> np.ndarray:
     return primitive_view(array, f"<{kind}{t.bit_width // 8}")
 
 
-def arrow_array(values: np.ndarray) -> pa.Array:
-    """A numpy integer, float or bool array as an Arrow array (``pa.array`` on numpy input
-    imports pandas to check for pandas types)."""
+def arrow_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """A numpy integer, float or bool array as an Arrow array, null where ``valid`` is False
+    (``pa.array``, on numpy input or a list, imports pandas to check for pandas types: 0.25 s)."""
     values = np.ascontiguousarray(values)
+    bitmap, nulls = _validity(valid)
     if values.dtype == bool:
         packed = np.packbits(values, bitorder="little")
-        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(packed)])
-    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+        return pa.Array.from_buffers(pa.bool_(), len(values), [bitmap, pa.py_buffer(packed)], null_count=nulls)
+    data_type = pa.from_numpy_dtype(values.dtype)
+    return pa.Array.from_buffers(data_type, len(values), [bitmap, pa.py_buffer(values)], null_count=nulls)
+
+
+def text_array(values: Sequence[str | None]) -> pa.Array:
+    """Python strings (None: null) as an Arrow string array, without ``pa.array`` (see
+    `arrow_array`)."""
+    encoded = [b"" if value is None else value.encode("utf-8") for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    data_type = pa.string() if offsets[-1] < 2**31 else pa.large_string()
+    if data_type == pa.string():
+        offsets = offsets.astype(np.int32)
+    bitmap, nulls = _validity(np.fromiter((value is not None for value in values), dtype=bool, count=len(values)))
+    buffers = [bitmap, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(data_type, len(values), buffers, null_count=nulls)
+
+
+def _validity(valid: np.ndarray | None) -> tuple[pa.Buffer | None, int]:
+    """An Arrow validity bitmap and null count for ``valid`` (no bitmap when nothing is null)."""
+    if valid is None or bool(valid.all()):
+        return None, 0
+    return pa.py_buffer(np.packbits(valid, bitorder="little")), int(len(valid) - np.count_nonzero(valid))
 
 
 def no_columns(rows: int) -> pa.Table:

@@ -16,6 +16,8 @@ from urllib.parse import unquote
 import numpy as np
 import pyarrow as pa
 
+from datakeep.arrow_numpy import arrow_array, text_array
+
 #: Spark's and Hive's name for a null partition value.
 NULL_VALUE = "__HIVE_DEFAULT_PARTITION__"
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -57,7 +59,7 @@ def file_partitions(paths: Sequence[str], held: Collection[str] = ()) -> dict[st
 def partition_columns(paths: Sequence[str], rows: Sequence[int]) -> dict[str, pa.Array]:
     """The partition columns of files at ``paths`` holding ``rows`` rows each, concatenated in
     that order."""
-    file_of_row = pa.array(np.repeat(np.arange(len(paths), dtype=np.int32), np.asarray(rows, dtype=np.int64)))
+    file_of_row = arrow_array(np.repeat(np.arange(len(paths), dtype=np.int32), np.asarray(rows, dtype=np.int64)))
     return {key: values.take(file_of_row) for key, values in file_partitions(paths).items()}
 
 
@@ -65,7 +67,7 @@ def _typed(values: list[str | None]) -> pa.Array:
     # Each distinct value is looked at once: a partition key holds few, repeated over the files.
     present = dict.fromkeys(v for v in values if v is not None)
     if present and all(_INTEGER.fullmatch(v) and -(2**31) <= int(v) < 2**31 for v in present):
-        numbers: dict[str | None, int | None] = {v: int(v) for v in present}
-        numbers[None] = None
-        return pa.array([numbers[v] for v in values], pa.int32())
-    return pa.array(values, pa.string())
+        numbers = {v: int(v) for v in present}
+        found = np.fromiter((0 if v is None else numbers[v] for v in values), dtype=np.int32, count=len(values))
+        return arrow_array(found, np.fromiter((v is not None for v in values), dtype=bool, count=len(values)))
+    return text_array(values)

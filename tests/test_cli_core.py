@@ -521,6 +521,20 @@ def test_unchanged_commit_and_status_import_no_pyarrow_and_a_commit_no_pandas(pr
     assert _imported(project, ("pandas", "pyarrow.compute"), "status") == "[] 0"
 
 
+def test_a_partitioned_folder_commit_and_diff_import_no_pandas(project: Path) -> None:
+    """Partition values were typed with `pa.array`, which imports pandas (0.25 s) to look for
+    pandas types: every commit and diff of a hive-partitioned folder paid for it."""
+    for day in (1, 2, 3):
+        write(project / "events" / f"day={day}" / "part-0.parquet", make_table(50, seed=day, start_id=day * 100))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    assert runner.invoke(cli, ["add", "events", "--name", "events", "--key", "id"]).exit_code == 0
+    assert _imported(project, ("pandas",), "commit", "-m", "v1") == "[] 0"
+    write(project / "events" / "day=2" / "part-0.parquet", make_table(50, seed=9, start_id=200))
+    assert _imported(project, ("pandas",), "commit", "-m", "v2") == "[] 0"
+    assert _imported(project, ("pandas",), "diff", "HEAD~1", "HEAD") == "[] 0"
+
+
 def _imported(project: Path, modules: tuple[str, ...], *args: str) -> str:
     """Which of ``modules`` the CLI imported running ``args`` in ``project``, and its exit code:
     "['pyarrow'] 0"."""

@@ -61,3 +61,26 @@ def test_if_else_matches_pyarrow() -> None:
     condition = pa.array([True, False, None])
     yes, no = pa.array([1, 2, 3]), pa.array([10, 20, 30])
     assert kernels.if_else(condition, yes, no).equals(pc.if_else(condition, yes, no))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(st.one_of(st.none(), st.text(max_size=8)), max_size=40),
+    numbers=st.lists(st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)), max_size=40),
+)
+def test_arrays_built_from_buffers_equal_what_pa_array_builds(
+    texts: list[str | None], numbers: list[int | None]
+) -> None:
+    """`arrow_numpy` builds these without `pa.array`, which imports pandas."""
+    import numpy as np
+
+    from datakeep.arrow_numpy import arrow_array, text_array
+
+    built = text_array(texts)
+    assert built.equals(pa.array(texts, pa.string())) and built.null_count == texts.count(None)
+    built.validate(full=True)
+    values = np.array([0 if n is None else n for n in numbers], dtype=np.int32)
+    valid = np.array([n is not None for n in numbers], dtype=bool)
+    ints = arrow_array(values, valid)
+    assert ints.equals(pa.array(numbers, pa.int32())) and ints.null_count == numbers.count(None)
+    ints.validate(full=True)
