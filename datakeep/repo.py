@@ -23,7 +23,7 @@ from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
 from datakeep.records.config import Config
 from datakeep.records.manifest import Manifest, PageRef
-from datakeep.records.pages import held_pages, manifest_pages, page_document, page_entries, paged, split
+from datakeep.records.pages import held_pages, page_document, paged, read_manifest, split
 from datakeep.records.refs import DEFAULT_BRANCH, HEADS, TAGS, Refs
 from datakeep.serialize import canonical_json, compressed_json, load_json
 from datakeep.store.local import LocalStore
@@ -259,12 +259,7 @@ class Repository:
         return Commit.from_dict(self.get_document(oid), oid)
 
     def manifest_at(self, oid: ObjectId) -> Manifest:
-        document = self.get_document(oid)
-        if "pages" not in document:
-            return Manifest.from_dict(document, oid)
-        refs = tuple(manifest_pages(document, oid))
-        files = [entry for page in refs for entry in page_entries(self.get_document(page.object), page)]
-        return Manifest.from_dict(document, oid, files=files, pages=refs)
+        return read_manifest(self.get_document(oid), oid, lambda page: self.get_document(page.object))
 
     def put_manifest(self, manifest: Manifest, parent: Manifest | None = None) -> tuple[ObjectId, int]:
         """Store ``manifest`` (a large folder's file list in pages, `records.pages`); returns its

@@ -11,7 +11,7 @@ as git rewrites only the trees along a changed path. The manifest names its page
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import xxhash
@@ -39,6 +39,17 @@ def manifest_pages(document: dict[str, Any], manifest: str) -> list[PageRef]:
     if not isinstance(listed, list):
         raise CorruptObjectError(manifest, "its list of pages is not a list")
     return [PageRef.from_dict(page, manifest) for page in listed]
+
+
+def read_manifest(document: dict[str, Any], oid: str, read_page: Callable[[PageRef], dict[str, Any]]) -> Manifest:
+    """The manifest ``document`` (stored as ``oid``), its file list read from its pages when it
+    keeps one in pages, each page's document given by ``read_page`` (from the store, or as a
+    pull received it)."""
+    if "pages" not in document:
+        return Manifest.from_dict(document, oid)
+    refs = tuple(manifest_pages(document, oid))
+    files = [entry for page in refs for entry in page_entries(read_page(page), page)]
+    return Manifest.from_dict(document, oid, files=files, pages=refs)
 
 
 def paged(files: Sequence[FileEntry]) -> bool:

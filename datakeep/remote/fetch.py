@@ -21,8 +21,7 @@ from datakeep.digest import bytes_id
 from datakeep.errors import RemoteError, RemoteObjectDamagedError
 from datakeep.ids import ObjectId
 from datakeep.records.commit import Commit
-from datakeep.records.manifest import Manifest
-from datakeep.records.pages import manifest_pages, page_entries
+from datakeep.records.pages import manifest_pages, read_manifest
 from datakeep.records.refs import HEADS, TAGS
 from datakeep.remote.config import open_remote
 from datakeep.remote.connect import EncodingMismatchError, Remote, reports_unreachable
@@ -208,7 +207,10 @@ def fetch_objects(
     page_bytes = _fetch_pages(remote, local, documents)
     data: set[ObjectId] = set()
     for oid, document in documents.items():
-        data.update(_manifest(document, oid, page_bytes, local).object_ids())
+        manifest = read_manifest(
+            document, oid, lambda page: load_json(page_bytes.get(page.object) or local.get(page.object))
+        )
+        data.update(manifest.object_ids())
     missing_data = sorted(oid for oid in data if not local.has(oid) and oid not in page_bytes)
     stats = TransferStats()
     announce(progress, len(missing_data) + len(page_bytes) + len(manifest_bytes) + len(fetched))
@@ -243,18 +245,6 @@ def _fetch_pages(
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         fetched = pool.map(remote.store.get, wanted)
         return {oid: _verified(oid, raw, remote) for oid, raw in zip(wanted, fetched, strict=True)}
-
-
-def _manifest(document: dict[str, Any], oid: ObjectId, pages: dict[ObjectId, bytes], local: ObjectStore) -> Manifest:
-    """A manifest read from its document, its pages taken from ``pages`` or this store."""
-    if "pages" not in document:
-        return Manifest.from_dict(document, oid)
-    refs = tuple(manifest_pages(document, oid))
-    files = []
-    for page in refs:
-        raw = pages[page.object] if page.object in pages else local.get(page.object)
-        files.extend(page_entries(load_json(raw), page))
-    return Manifest.from_dict(document, oid, files=files, pages=refs)
 
 
 def _sync(repo: Repository, oids: list[ObjectId]) -> None:
