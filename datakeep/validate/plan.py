@@ -116,7 +116,8 @@ def make_plan(entity: EntitySchema, mapping: SourceMapping, raw_columns: list[st
             if column.required:
                 names = mapping.sources_of(name) or (name,)
                 expected = names[0]
-                detail = f"no raw column provides '{name}' (expected {' or '.join(repr(n) for n in names)})"
+                quoted = " or ".join(f"'{n}'" for n in names)  # as the other details quote names
+                detail = f"no raw column provides '{name}' (expected {quoted})"
                 if schema.add_missing_columns:
                     detail += ", and add_missing_columns cannot add it: it has no default and is not nullable"
                 collector.structural("missing_column", column=name, source_column=expected, detail=detail)
